@@ -1,0 +1,102 @@
+"""Agents: views on the model's state arrays.
+
+State of record lives in :class:`~twinsim.model.TwinningModel` arrays (institutions x topics); an
+:class:`Institution` reads and writes its own row, so the monthly step can stay vectorised while users
+still inspect and nudge individual institutions the Mesa way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+if TYPE_CHECKING:
+    from twinsim.model import TwinningModel
+
+__all__ = ["Institution"]
+
+
+class Institution(mesa.Agent):
+    """A hospital, district health team or other member of the network.
+
+    Args:
+        model: the model whose arrays hold this institution's state.
+        row: the institution's row in every state array.
+        name: readable name, e.g. ``"Hospital East 2"``.
+    """
+
+    model: TwinningModel
+
+    def __init__(self, model: TwinningModel, row: int, name: str) -> None:
+        super().__init__(model)
+        self.row = row
+        self.name = name
+
+    @property
+    def kind(self) -> str:
+        """Kind of institution (``hospital``, ``district`` ...)."""
+        return self.model.kind_names[self.model.kind[self.row]]
+
+    @property
+    def region(self) -> str:
+        """Region (province) of the institution."""
+        return self.model.region_names[self.model.region[self.row]]
+
+    @property
+    def capacity(self) -> np.ndarray:
+        """Capacity per topic in [0, 1] (a writable view; NaN-free, 0 where the topic does not apply)."""
+        return self.model.capacity[self.row]
+
+    @capacity.setter
+    def capacity(self, value: np.ndarray) -> None:
+        self.model.capacity[self.row] = np.clip(value, 0.0, 1.0)
+
+    @property
+    def leadership_commitment(self) -> float:
+        """Senior leadership's commitment in [0, 1]."""
+        return float(self.model.leadership[self.row])
+
+    @leadership_commitment.setter
+    def leadership_commitment(self, value: float) -> None:
+        self.model.leadership[self.row] = min(max(float(value), 0.0), 1.0)
+
+    @property
+    def budget(self) -> float:
+        """Monthly operating budget (currency of the scenario)."""
+        return float(self.model.budget[self.row])
+
+    @property
+    def interest(self) -> dict[str, float]:
+        """Senior management's interest per applicable topic."""
+        return self._by_topic(self.model.interest[self.row])
+
+    @property
+    def engagement(self) -> float:
+        """Share of the programme's intended time the institution gives this month."""
+        return float(self.model.engagement()[self.row])
+
+    @property
+    def selected_topics(self) -> list[str]:
+        """Topics chosen at the kickoff workshop."""
+        return [t for t, s in zip(self.model.topic_names, self.model.selected[self.row], strict=True) if s]
+
+    @property
+    def twins(self) -> list[tuple[str, Institution]]:
+        """(topic, twin) pairs this institution learns from."""
+        ties = self.model.ties
+        rows = np.flatnonzero(ties.learner == self.row)
+        return [(self.model.topic_names[ties.topic[k]], self.model.institutions[ties.mentor[k]]) for k in rows]
+
+    def indicator(self, topic: str) -> float:
+        """The indicator value (e.g. accreditation score in %) of one topic."""
+        t = self.model.topic_names.index(topic)
+        return float(self.model.indicator()[self.row, t])
+
+    def _by_topic(self, values: np.ndarray) -> dict[str, float]:
+        applicable = self.model.applicable[self.row]
+        return {t: float(v) for t, v, a in zip(self.model.topic_names, values, applicable, strict=True) if a}
+
+    def __repr__(self) -> str:
+        return f"Institution({self.name!r}, kind={self.kind!r}, region={self.region!r})"

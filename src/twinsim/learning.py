@@ -1,0 +1,114 @@
+"""The learning kernel: pure array functions with closed forms (see docs/ODD.md, section Submodels).
+
+Every function takes and returns NumPy arrays; none loops over institutions. Capacities live in [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "absorbable_gap",
+    "apply_forgetting",
+    "apply_own_improvement",
+    "apply_turnover",
+    "effort",
+    "engagement",
+    "similarity",
+    "transfer",
+]
+
+
+def similarity(
+    log_budget_a: np.ndarray,
+    log_budget_b: np.ndarray,
+    region_a: np.ndarray,
+    region_b: np.ndarray,
+    weight: float,
+    region_distance: float,
+    context_distance: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """Peer similarity ``exp(-weight * distance)`` in (0, 1].
+
+    The distance adds the absolute difference of log budgets (resources), ``region_distance`` when the
+    two institutions sit in different regions, and any extra context distance (language, health system).
+    """
+    distance = np.abs(log_budget_a - log_budget_b) + region_distance * (region_a != region_b) + context_distance
+    return np.exp(-weight * distance)
+
+
+def absorbable_gap(gap: np.ndarray, ceiling: float) -> np.ndarray:
+    """Know-how a learner can absorb from a peer ``gap`` ahead: ``gap * exp(-gap^2 / (2 ceiling^2))``.
+
+    Grows with the gap for small gaps, peaks at ``gap = ceiling`` and falls for gaps too large to
+    absorb. Zero for a peer who is not ahead.
+    """
+    gap = np.maximum(gap, 0.0)
+    return gap * np.exp(-0.5 * (gap / ceiling) ** 2)
+
+
+def transfer(
+    learner_capacity: np.ndarray, source_capacity: np.ndarray, intensity: np.ndarray | float, ceiling: float
+) -> np.ndarray:
+    """Capacity gained by each learner in one event: ``(1 - exp(-intensity)) * absorbable_gap``.
+
+    ``intensity`` is the activity's rate times the learner's effort times the peer similarity. With a
+    huge ceiling and a fixed source the gap closes geometrically: ``gap_n = gap_0 * exp(-intensity) ** n``.
+    """
+    gap = source_capacity - learner_capacity
+    return -np.expm1(-np.asarray(intensity, dtype=float)) * absorbable_gap(gap, ceiling)
+
+
+def engagement(
+    leadership: np.ndarray,
+    resource_factor: np.ndarray,
+    mentees: np.ndarray,
+    leadership_weight: float,
+    load_penalty: float,
+) -> np.ndarray:
+    """Share of the programme's intended time an institution actually gives, in [0, 1].
+
+    ``resource_factor * (1 - w + w * leadership) * (1 - load_penalty * mentees)``, clipped: it falls when
+    budget or leadership falls, or when the institution mentors many peers.
+    """
+    gate = 1.0 - leadership_weight + leadership_weight * leadership
+    return np.clip(resource_factor * gate * (1.0 - load_penalty * mentees), 0.0, 1.0)
+
+
+def effort(engagement_: np.ndarray, interest: np.ndarray, interest_weight: float) -> np.ndarray:
+    """Effort per institution and topic: engagement gated by senior management's interest in the topic."""
+    return engagement_[:, None] * (1.0 - interest_weight + interest_weight * interest)
+
+
+def apply_own_improvement(
+    capacity: np.ndarray, interest: np.ndarray, leadership: np.ndarray, trend: float, motivation: float
+) -> np.ndarray:
+    """Monthly improvement without any peer: secular trend plus interest- and leadership-driven motivation.
+
+    ``dc = (trend + motivation * interest * leadership) * (1 - c)``; this is what makes institutions that
+    choose a topic improve on it even without twinning (self-selection).
+    """
+    rate = trend + motivation * interest * leadership[:, None]
+    return capacity + rate * (1.0 - capacity)
+
+
+def apply_forgetting(capacity: np.ndarray, baseline: np.ndarray, rate: float) -> np.ndarray:
+    """Decay of capacity gained above the baseline: ``c -= rate * max(c - c0, 0)``."""
+    return capacity - rate * np.maximum(capacity - baseline, 0.0)
+
+
+def apply_turnover(
+    capacity: np.ndarray,
+    baseline: np.ndarray,
+    leadership: np.ndarray,
+    turned_over: np.ndarray,
+    new_leadership: np.ndarray,
+    knowledge_loss: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Leadership change at the institutions flagged in ``turned_over``.
+
+    Their leadership commitment is replaced by a fresh draw and they lose ``knowledge_loss`` of the
+    capacity gained above baseline. Returns new (capacity, leadership) arrays.
+    """
+    loss = knowledge_loss * np.maximum(capacity - baseline, 0.0) * turned_over[:, None]
+    return capacity - loss, np.where(turned_over, new_leadership, leadership)

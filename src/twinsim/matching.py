@@ -1,0 +1,197 @@
+"""Topic choice and partner matching rules, each registered by name.
+
+A topic-choice rule maps baseline state to a boolean ``selected`` array (institutions x topics).
+A matching rule maps a request for twins to index arrays ``(learner, mentor, topic)``.
+Adding a rule is adding one decorated function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["MATCHING_RULES", "TOPIC_CHOICE_RULES", "MatchRequest", "Ties", "register_matching", "register_topic_choice"]
+
+
+@dataclass(frozen=True)
+class Ties:
+    """Partnership ties as parallel index arrays: ``learner[k]`` learns ``topic[k]`` from ``mentor[k]``."""
+
+    learner: np.ndarray
+    mentor: np.ndarray
+    topic: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Ties:
+        """No ties."""
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z.copy(), z.copy())
+
+    def __len__(self) -> int:
+        return len(self.learner)
+
+    @classmethod
+    def concat(cls, parts: list[Ties]) -> Ties:
+        """Join several tie sets."""
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("learner", "mentor", "topic")))
+
+
+@dataclass(frozen=True)
+class MatchRequest:
+    """What a matching rule sees: baseline capacities, who may twin with whom, and the caps."""
+
+    capacity: np.ndarray  # institutions x topics
+    selected: np.ndarray  # institutions x topics, bool
+    applicable: np.ndarray  # institutions x topics, bool
+    kind: np.ndarray  # institutions, int
+    similarity: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (a, b) index arrays -> similarity
+    twins_per_topic: int
+    mentor_load_cap: int
+    min_gap: float
+    rng: np.random.Generator
+
+
+TopicChoiceRule = Callable[..., np.ndarray]
+MatchingRule = Callable[[MatchRequest], Ties]
+TOPIC_CHOICE_RULES: dict[str, TopicChoiceRule] = {}
+MATCHING_RULES: dict[str, MatchingRule] = {}
+
+
+def register_topic_choice(name: str) -> Callable[[TopicChoiceRule], TopicChoiceRule]:
+    """Register a topic-choice rule under ``name``."""
+
+    def deco(func: TopicChoiceRule) -> TopicChoiceRule:
+        TOPIC_CHOICE_RULES[name] = func
+        return func
+
+    return deco
+
+
+def register_matching(name: str) -> Callable[[MatchingRule], MatchingRule]:
+    """Register a partner-matching rule under ``name``."""
+
+    def deco(func: MatchingRule) -> MatchingRule:
+        MATCHING_RULES[name] = func
+        return func
+
+    return deco
+
+
+# --------------------------------------------------------------------------------------------------
+# Topic choice
+
+
+def _top_k(score: np.ndarray, applicable: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask of the k highest-scoring applicable topics per row."""
+    score = np.where(applicable, score, -np.inf)
+    k = min(k, score.shape[1])
+    order = np.argsort(-score, axis=1, kind="stable")[:, :k]
+    chosen = np.zeros_like(applicable)
+    np.put_along_axis(chosen, order, True, axis=1)
+    return chosen & applicable
+
+
+def gap_to_best(capacity: np.ndarray, applicable: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """Each institution's gap to the best peer of its own kind, per topic (0 where not applicable)."""
+    best = np.zeros_like(capacity)
+    for k in np.unique(kind):
+        rows = kind == k
+        best[rows] = np.where(applicable[rows], capacity[rows], -np.inf).max(axis=0)
+    return np.where(applicable, np.maximum(best - capacity, 0.0), 0.0)
+
+
+@register_topic_choice("gap_and_interest")
+def choose_by_gap_and_interest(
+    capacity: np.ndarray,
+    interest: np.ndarray,
+    applicable: np.ndarray,
+    kind: np.ndarray,
+    k: int,
+    interest_weight: float,
+    noise: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The Rwanda kickoff: rank topics by gap to the best peer plus weighted interest, with Gumbel noise."""
+    score = gap_to_best(capacity, applicable, kind) + interest_weight * interest
+    score = score + noise * rng.gumbel(size=score.shape)
+    return _top_k(score, applicable, k)
+
+
+@register_topic_choice("largest_gap")
+def choose_largest_gap(capacity, interest, applicable, kind, k, interest_weight, noise, rng) -> np.ndarray:  # noqa: ANN001
+    """Needs-based choice: the topics with the largest gap to the best peer, ignoring interest."""
+    score = gap_to_best(capacity, applicable, kind) + noise * rng.gumbel(size=capacity.shape)
+    return _top_k(score, applicable, k)
+
+
+@register_topic_choice("random")
+def choose_at_random(capacity, interest, applicable, kind, k, interest_weight, noise, rng) -> np.ndarray:  # noqa: ANN001
+    """Topics assigned at random (a randomised trial of topics: no self-selection)."""
+    return _top_k(rng.random(capacity.shape), applicable, k)
+
+
+# --------------------------------------------------------------------------------------------------
+# Partner matching
+
+
+def _greedy_match(req: MatchRequest, preference: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> Ties:
+    """Assign twins topic by topic and round by round, respecting the mentor load cap.
+
+    Learners with the largest gaps pick first; each picks the candidate with the highest preference
+    among peers of its kind who lead it by ``min_gap`` and still have room. The loop runs once, at the
+    kickoff workshop, over the chosen (learner, topic) requests.
+    """
+    n, n_topics = req.capacity.shape
+    load = np.zeros(n, dtype=np.int64)
+    learners, mentors, topics = [], [], []
+    already: set[tuple[int, int, int]] = set()
+    for _round in range(req.twins_per_topic):
+        for t in range(n_topics):
+            rows = np.flatnonzero(req.selected[:, t])
+            rows = rows[np.argsort(req.capacity[rows, t], kind="stable")]
+            for i in rows:
+                cand = np.flatnonzero(
+                    req.applicable[:, t]
+                    & (req.kind == req.kind[i])
+                    & (req.capacity[:, t] >= req.capacity[i, t] + req.min_gap)
+                    & (load < req.mentor_load_cap)
+                )
+                cand = np.array([j for j in cand if (i, j, t) not in already], dtype=np.int64)
+                if cand.size == 0:
+                    continue
+                j = int(cand[np.argmax(preference(np.full(cand.size, i), cand, t))])
+                already.add((int(i), j, t))
+                load[j] += 1
+                learners.append(i)
+                mentors.append(j)
+                topics.append(t)
+    as_array = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+    return Ties(as_array(learners), as_array(mentors), as_array(topics))
+
+
+@register_matching("best_performer")
+def match_best_performer(req: MatchRequest) -> Ties:
+    """The highest performer on the topic with room to mentor (the TPN rule)."""
+    return _greedy_match(req, lambda i, j, t: req.capacity[j, t])
+
+
+@register_matching("most_similar")
+def match_most_similar(req: MatchRequest) -> Ties:
+    """The most similar peer (resources, region) among those far enough ahead."""
+    return _greedy_match(req, lambda i, j, t: req.similarity(i, j) + 1e-9 * req.capacity[j, t])
+
+
+@register_matching("similar_and_better")
+def match_similar_and_better(req: MatchRequest) -> Ties:
+    """Balance of the two: similarity times the gap the learner can learn from."""
+    return _greedy_match(req, lambda i, j, t: req.similarity(i, j) * (req.capacity[j, t] - req.capacity[i, t]))
+
+
+@register_matching("random_better")
+def match_random_better(req: MatchRequest) -> Ties:
+    """Any peer far enough ahead, at random."""
+    return _greedy_match(req, lambda i, j, t: req.rng.random(j.size))

@@ -1,0 +1,552 @@
+"""Scenario schema, loading, ``extends`` and ``--set`` overrides.
+
+The :class:`Scenario` model is the single source of every parameter's default, bounds, unit and help
+text. Scenario files (TOML), command-line overrides, sensitivity bounds and the docs all read it.
+
+A parameter's *plausible range* (used as default bounds for sensitivity analysis and calibration
+priors) is stored in ``json_schema_extra["plausible"]``; its unit in ``json_schema_extra["unit"]``.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from twinsim.errors import ScenarioError
+
+__all__ = [
+    "ActivityCost",
+    "CostParams",
+    "KindSpec",
+    "LearningParams",
+    "PopulationParams",
+    "ProgrammeParams",
+    "ScheduledActivity",
+    "Scenario",
+    "SimulationParams",
+    "TopicSpec",
+    "bundled_scenarios",
+    "load_scenario",
+    "parse_override",
+    "resolve_scenario_path",
+]
+
+
+def _param(default: Any, *, unit: str = "", plausible: tuple[float, float] | None = None, **kw: Any) -> Any:
+    """A schema field with its help text, unit and plausible range in one place."""
+    extra: dict[str, Any] = {"unit": unit}
+    if plausible is not None:
+        extra["plausible"] = list(plausible)
+    return Field(default, json_schema_extra=extra, **kw)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+class SimulationParams(_Section):
+    """How long the simulation runs and how it is seeded."""
+
+    months: int = _param(19, unit="months", ge=1, le=600, description="Length of the programme period.")
+    followup_months: int = _param(
+        12, unit="months", ge=0, le=600,
+        description="Months simulated after the programme ends (peer ties may go on, experts leave).",
+    )
+    start: str = _param("2021-08", description="Calendar month of month 1, as YYYY-MM.")
+    seed: int = _param(20210801, ge=0, description="Seed of the experiment; replicate r uses SeedSequence(seed, spawn_key=(r,)).")
+
+    @field_validator("start")
+    @classmethod
+    def _check_start(cls, value: str) -> str:
+        parts = value.split("-")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts) or not 1 <= int(parts[1]) <= 12:
+            raise ValueError("must be a calendar month written YYYY-MM, e.g. 2021-08")
+        return value
+
+
+class KindSpec(_Section):
+    """One kind of institution (hospital, district health team, ...) and how its members are drawn."""
+
+    label: str = _param("", description="Readable name of the kind.")
+    counts: dict[str, int] = _param(
+        ..., description="Number of institutions of this kind in each region, e.g. {North = 2, South = 3}."
+    )
+    budget_median: float = _param(
+        20_000.0, unit="currency/month", gt=0, description="Median monthly operating budget (lognormal)."
+    )
+    budget_sigma: float = _param(
+        0.4, unit="log units", ge=0, le=3, description="Log-scale spread of the monthly budget (lognormal sigma)."
+    )
+    leadership_mean: float = _param(
+        0.6, ge=0.01, le=0.99, plausible=(0.3, 0.9), description="Mean leadership commitment (beta distribution)."
+    )
+    leadership_concentration: float = _param(
+        8.0, gt=0, le=1000, description="Concentration (alpha + beta) of the leadership commitment beta distribution."
+    )
+
+    @field_validator("counts")
+    @classmethod
+    def _check_counts(cls, value: dict[str, int]) -> dict[str, int]:
+        if not value:
+            raise ValueError("needs at least one region with a count")
+        for region, count in value.items():
+            if count < 0:
+                raise ValueError(f"count for region {region!r} must be >= 0 (got {count})")
+        if sum(value.values()) == 0:
+            raise ValueError("must hold at least one institution")
+        return value
+
+
+class TopicSpec(_Section):
+    """An improvement topic and the indicator that measures it."""
+
+    indicator: str = _param(..., description="Name of the indicator that measures capacity on this topic.")
+    unit: str = _param("%", description="Unit of the indicator.")
+    indicator_min: float = _param(0.0, description="Indicator value at capacity 0.")
+    indicator_max: float = _param(100.0, description="Indicator value at capacity 1.")
+    kinds: list[str] = _param(..., description="Kinds of institution this topic applies to.")
+    baseline_mean: float = _param(0.5, gt=0, lt=1, description="Mean baseline capacity (beta distribution).")
+    baseline_concentration: float = _param(
+        10.0, gt=0, le=1000, description="Concentration (alpha + beta) of baseline capacity."
+    )
+    interest_mean: float = _param(
+        0.5, gt=0, lt=1, description="Mean senior-management interest in the topic (beta distribution)."
+    )
+    interest_concentration: float = _param(4.0, gt=0, le=1000, description="Concentration of topic interest.")
+    source: str = _param("", description="Where the indicator and its baseline come from.")
+
+    @model_validator(mode="after")
+    def _check_scale(self) -> TopicSpec:
+        if not self.indicator_max > self.indicator_min:
+            raise ValueError("indicator_max must be greater than indicator_min")
+        if not self.kinds:
+            raise ValueError("kinds must name at least one kind of institution")
+        return self
+
+
+class PopulationParams(_Section):
+    """The institutions of the network."""
+
+    kinds: dict[str, KindSpec] = _param(..., description="Kinds of institution by name.")
+
+
+class ScheduledActivity(_Section):
+    """One line of the delivery model's schedule: an activity fired in the listed months."""
+
+    activity: str = _param(..., description="Registered activity type (see `twinsim.programs.ACTIVITIES`).")
+    months: list[int] = _param(..., description="Programme months (1-based) in which the activity fires.")
+
+    @field_validator("activity")
+    @classmethod
+    def _check_activity(cls, value: str) -> str:
+        from twinsim.programs import ACTIVITIES
+
+        if value not in ACTIVITIES:
+            raise ValueError(f"unknown activity {value!r}; allowed: {', '.join(sorted(ACTIVITIES))}")
+        return value
+
+    @field_validator("months")
+    @classmethod
+    def _check_months(cls, value: list[int]) -> list[int]:
+        if any(m < 1 for m in value):
+            raise ValueError("months are 1-based: every month must be >= 1")
+        return sorted(value)
+
+
+class ProgrammeParams(_Section):
+    """The delivery model: who twins with whom, on what, through which activities."""
+
+    delivery_model: str = _param("tpn_network", description="Registered delivery model (see `twinsim.programs`).")
+    topic_choice: str = _param(
+        "gap_and_interest", description="Registered rule by which institutions choose topics (see `twinsim.matching`)."
+    )
+    matching: str = _param(
+        "best_performer", description="Registered rule that picks a twin for each chosen topic (see `twinsim.matching`)."
+    )
+    topics_per_institution: int = _param(
+        2, ge=1, le=20, plausible=(1, 4), description="Topics each institution chooses at the kickoff workshop."
+    )
+    twins_per_topic: int = _param(1, ge=1, le=10, plausible=(1, 3), description="Twins (peers) per chosen topic.")
+    mentor_load_cap: int = _param(
+        3, ge=1, le=100, plausible=(1, 6), description="Most mentees one institution mentors across all topics."
+    )
+    min_gap: float = _param(
+        0.05, unit="capacity", ge=0, le=1, description="A twin must lead the learner by at least this much capacity."
+    )
+    interest_weight: float = _param(
+        2.0, ge=0, le=20, plausible=(0.0, 4.0),
+        description="Weight of senior management's interest, against the gap, when topics are chosen.",
+    )
+    choice_noise: float = _param(
+        0.3, ge=0, le=10, description="Scale of the Gumbel noise in topic choice (0: deterministic)."
+    )
+    schedule: list[ScheduledActivity] = _param([], description="Activities of the programme and their months.")
+
+
+class LearningParams(_Section):
+    """The learning kernel: transfer, similarity, forgetting, turnover, trends."""
+
+    rates: dict[str, float] = _param(
+        {}, unit="per event",
+        description="Transfer intensity per activity type: an event closes 1 - exp(-rate * effort * similarity) of the absorbable gap.",
+    )
+    peer_contact_rate: float = _param(
+        0.01, unit="per month", ge=0, le=5, plausible=(0.0, 0.05),
+        description="Monthly transfer intensity of informal contact between twins while ties are active.",
+    )
+    followup_tie_intensity: float = _param(
+        0.5, ge=0, le=1, plausible=(0.0, 1.0),
+        description="Share of peer contact that goes on after the programme ends.",
+    )
+    similarity_weight: float = _param(
+        1.0, ge=0, le=20, plausible=(0.0, 3.0),
+        description="How fast transfer falls with resource and context distance: similarity = exp(-w * distance).",
+    )
+    region_distance: float = _param(
+        0.25, ge=0, le=10, description="Context distance added between institutions of different regions."
+    )
+    gap_ceiling: float = _param(
+        0.5, unit="capacity", gt=0, plausible=(0.2, 1.0),
+        description="Gap at which absorbable know-how peaks: absorbable = gap * exp(-gap^2 / (2 ceiling^2)).",
+    )
+    mentor_gain: float = _param(
+        0.1, ge=0, le=1, plausible=(0.0, 0.3), description="Mentor's gain as a share of what its learner gains."
+    )
+    leadership_weight: float = _param(
+        0.7, ge=0, le=1, plausible=(0.3, 1.0),
+        description="How strongly leadership commitment gates effort: effort factor = 1 - w + w * leadership.",
+    )
+    interest_weight: float = _param(
+        0.5, ge=0, le=1, plausible=(0.0, 1.0),
+        description="How strongly topic interest gates effort on a topic: factor = 1 - w + w * interest.",
+    )
+    resource_elasticity: float = _param(
+        0.5, ge=0, le=3, description="Engagement falls as (budget / kind median) ** elasticity below the median."
+    )
+    mentor_load_penalty: float = _param(
+        0.1, ge=0, le=1, plausible=(0.0, 0.3), description="Engagement lost per mentee mentored."
+    )
+    motivation_rate: float = _param(
+        0.004, unit="per month", ge=0, le=1, plausible=(0.0, 0.01),
+        description="Own improvement driven by interest and leadership, with or without a programme.",
+    )
+    background_trend: float = _param(
+        0.002, unit="per month", ge=0, le=1, plausible=(0.0, 0.005),
+        description="Secular improvement of every institution: a share of the remaining gap to full capacity.",
+    )
+    forgetting: float = _param(
+        0.01, unit="per month", ge=0, le=1, plausible=(0.0, 0.03),
+        description="Monthly decay of capacity gained above the baseline.",
+    )
+    leadership_turnover: float = _param(
+        0.02, unit="per month", ge=0, le=1, plausible=(0.0, 0.05),
+        description="Monthly probability that an institution's senior leadership changes.",
+    )
+    turnover_knowledge_loss: float = _param(
+        0.2, ge=0, le=1, plausible=(0.0, 0.5),
+        description="Share of the capacity gained above the baseline lost when leadership changes.",
+    )
+
+    @field_validator("rates")
+    @classmethod
+    def _check_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        from twinsim.programs import ACTIVITIES
+
+        for name, rate in value.items():
+            if name not in ACTIVITIES:
+                raise ValueError(f"unknown activity {name!r}; allowed: {', '.join(sorted(ACTIVITIES))}")
+            if not 0 <= rate <= 10:
+                raise ValueError(f"rate for {name!r} must be in [0, 10] (got {rate})")
+        return value
+
+
+class ActivityCost(_Section):
+    """Unit costs of one activity type."""
+
+    per_event: float = _param(0.0, unit="currency", ge=0, description="Venue, facilitation or platform cost per event.")
+    per_participant: float = _param(
+        0.0, unit="currency", ge=0, description="Travel and per diem per participating staff member."
+    )
+    participants: int = _param(2, ge=0, le=1000, description="Staff per participating institution.")
+    days: float = _param(1.0, unit="days", ge=0, le=365, description="Days each participant spends on the activity.")
+
+
+class CostParams(_Section):
+    """Costing: unit costs per activity and per staff day."""
+
+    currency: str = _param("USD", description="Currency of every cost.")
+    price_year: int = _param(2022, ge=1950, le=2100, description="Price year of the unit costs.")
+    staff_day: float = _param(40.0, unit="currency/day", ge=0, description="Value of one staff day.")
+    value_staff_time: bool = _param(True, description="Count the staff time of learners and mentors as a cost.")
+    activities: dict[str, ActivityCost] = _param({}, description="Unit costs by activity type.")
+
+    @field_validator("activities")
+    @classmethod
+    def _check_activities(cls, value: dict[str, ActivityCost]) -> dict[str, ActivityCost]:
+        from twinsim.programs import ACTIVITIES
+
+        unknown = sorted(set(value) - set(ACTIVITIES))
+        if unknown:
+            raise ValueError(f"unknown activity {unknown[0]!r}; allowed: {', '.join(sorted(ACTIVITIES))}")
+        return value
+
+
+class Scenario(_Section):
+    """A complete, validated scenario: the input of one model run."""
+
+    name: str = _param("scenario", description="Short name of the scenario.")
+    description: str = _param("", description="What the scenario represents.")
+    simulation: SimulationParams = Field(default_factory=SimulationParams)
+    population: PopulationParams
+    topics: dict[str, TopicSpec]
+    programme: ProgrammeParams = Field(default_factory=ProgrammeParams)
+    learning: LearningParams = Field(default_factory=LearningParams)
+    costs: CostParams = Field(default_factory=CostParams)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Scenario:
+        kinds = set(self.population.kinds)
+        for name, topic in self.topics.items():
+            unknown = sorted(set(topic.kinds) - kinds)
+            if unknown:
+                raise ValueError(
+                    f"topics.{name}.kinds names unknown kind {unknown[0]!r}; defined kinds: {', '.join(sorted(kinds))}"
+                )
+        for kind in kinds:
+            if not any(kind in t.kinds for t in self.topics.values()):
+                raise ValueError(f"population.kinds.{kind} has no topic; list it in some topic's kinds")
+        self._check_registries()
+        late = [s for s in self.programme.schedule if max(s.months, default=0) > self.simulation.months]
+        if late:
+            raise ValueError(
+                f"programme.schedule: activity {late[0].activity!r} fires in month {max(late[0].months)}, "
+                f"after the programme ends (simulation.months = {self.simulation.months})"
+            )
+        return self
+
+    def _check_registries(self) -> None:
+        from twinsim.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
+        from twinsim.programs import DELIVERY_MODELS
+
+        for key, value, registry in (
+            ("programme.delivery_model", self.programme.delivery_model, DELIVERY_MODELS),
+            ("programme.matching", self.programme.matching, MATCHING_RULES),
+            ("programme.topic_choice", self.programme.topic_choice, TOPIC_CHOICE_RULES),
+        ):
+            if value not in registry:
+                raise ValueError(f"{key}: unknown name {value!r}; allowed: {', '.join(sorted(registry))}")
+
+    @property
+    def regions(self) -> list[str]:
+        """Regions in order of first appearance across kinds."""
+        seen: dict[str, None] = {}
+        for kind in self.population.kinds.values():
+            seen.update(dict.fromkeys(kind.counts))
+        return list(seen)
+
+    @property
+    def n_institutions(self) -> int:
+        """Number of institutions in the population."""
+        return sum(sum(k.counts.values()) for k in self.population.kinds.values())
+
+    def with_overrides(self, overrides: dict[str, Any], source: str = "--set") -> Scenario:
+        """Return a new scenario with dotted-key overrides applied and validated."""
+        data = self.model_dump()
+        for key, value in overrides.items():
+            _set_dotted(data, key, value, source)
+        return _validate(data, source)
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """The scenario files shipped inside the package, by name (file stem)."""
+    folder = resources.files("twinsim") / "scenarios"
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".toml")}
+
+
+def resolve_scenario_path(ref: str | Path) -> Path:
+    """Turn a path or the name of a bundled scenario into an existing file path."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    bundled = bundled_scenarios()
+    name = path.stem if path.suffix == ".toml" else str(ref)
+    if path.suffix != ".toml" and name in bundled:
+        return bundled[name]
+    raise ScenarioError(
+        f"{ref}: no such scenario file; bundled scenarios: {', '.join(sorted(bundled)) or 'none'}"
+    )
+
+
+def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a TOML file and merge it over the file it ``extends``, recursively."""
+    path = path.resolve()
+    if path in chain:
+        raise ScenarioError(f"{path}: extends: circular chain {' -> '.join(p.name for p in (*chain, path))}")
+    if not path.is_file():
+        where = f"{chain[-1]}: extends" if chain else str(path)
+        raise ScenarioError(f"{where}: no such file {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    parent = data.pop("extends", None)
+    data.pop("sensitivity", None)  # analysis specs are read by their own modules
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: extends: must be a file name (string), got {type(parent).__name__}")
+    base = _read_toml(_resolve_parent(path, parent), (*chain, path))
+    return _deep_merge(base, data)
+
+
+def _resolve_parent(child: Path, parent: str) -> Path:
+    candidate = (child.parent / parent).resolve()
+    if candidate.is_file():
+        return candidate
+    bundled = bundled_scenarios()
+    stem = Path(parent).stem
+    return bundled.get(stem, candidate)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``over`` into a copy of ``base``; tables merge key by key, everything else is replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``section.key=value``; the value is read as TOML (numbers, booleans, lists) or else a string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError(f"--set {text}: expected section.key=value")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:
+    parts = key.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(child, dict):
+            path = ".".join(parts[: depth + 1])
+            options = sorted(k for k, v in node.items() if isinstance(v, dict)) if isinstance(node, dict) else []
+            raise ScenarioError(f"{source}: unknown key {path!r}; valid sections: {', '.join(options)}")
+        node = child
+    leaf = parts[-1]
+    if leaf not in node and not _is_open_table(parts[:-1]):
+        raise ScenarioError(f"{source}: unknown key {key!r}; valid keys here: {', '.join(sorted(node))}")
+    node[leaf] = value
+
+
+def _is_open_table(path: list[str]) -> bool:
+    """Tables whose keys are user-defined names (activity rates, costs, topics, kinds, counts)."""
+    open_tables = {("learning", "rates"), ("costs", "activities"), ("topics",), ("population", "kinds")}
+    return tuple(path) in open_tables or (len(path) == 4 and path[:2] == ["population", "kinds"] and path[3] == "counts")
+
+
+def _validate(data: dict[str, Any], source: str) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(f"{source}: {_describe(exc, data)}") from None
+
+
+def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
+    """One line for the first validation error: the key path and what is allowed."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = err["loc"][:-1]
+        valid = _valid_keys(parent)
+        return f"unknown key {loc!r}; valid keys: {', '.join(valid)}"
+    if kind == "missing":
+        return f"{loc}: required key is missing"
+    message = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{loc}: {message}{shown}" if loc else f"{message}"
+
+
+def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the schema section at ``loc`` (skipping dict keys and list indices)."""
+    model: Any = Scenario
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            continue
+        annotation = fields[part].annotation
+        model = _section_of(annotation)
+    fields = getattr(model, "model_fields", {})
+    return sorted(fields)
+
+
+def _section_of(annotation: Any) -> Any:
+    args = getattr(annotation, "__args__", ())
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in reversed(args):
+        found = _section_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def load_scenario(
+    ref: str | Path, overrides: dict[str, Any] | list[str] | None = None
+) -> Scenario:
+    """Load, merge (``extends``), override and validate a scenario.
+
+    Args:
+        ref: a path to a TOML file, or the name of a bundled scenario (e.g. ``"rwanda_tpn"``).
+        overrides: ``{"section.key": value}`` or a list of ``"section.key=value"`` strings.
+
+    Returns:
+        The validated :class:`Scenario`.
+
+    Raises:
+        ScenarioError: naming the file (or ``--set``), the key path and what is allowed.
+    """
+    path = resolve_scenario_path(ref)
+    data = _read_toml(path)
+    scenario = _validate(data, str(ref))
+    if overrides:
+        pairs = dict(parse_override(o) for o in overrides) if isinstance(overrides, list) else dict(overrides)
+        scenario = scenario.with_overrides(pairs)
+    return scenario
+
+
+def plausible_range(key: str) -> tuple[float, float] | None:
+    """The documented plausible range of a dotted scenario key, if the schema gives one."""
+    parts = key.split(".")
+    model: Any = Scenario
+    for part in parts[:-1]:
+        model = _section_of(model.model_fields[part].annotation)
+        if model is None:
+            return None
+    field = model.model_fields.get(parts[-1])
+    extra = (field.json_schema_extra or {}) if field is not None else {}
+    rng = extra.get("plausible") if isinstance(extra, dict) else None
+    return (float(rng[0]), float(rng[1])) if rng else None
