@@ -21,7 +21,6 @@ __all__ = [
     "ScenarioError",
     "TwinningModel",
     "TwinsimError",
-    "TwinsimError",
     "bundled_scenarios",
     "load_scenario",
     "run_replicates",

@@ -25,6 +25,7 @@ class Institution(mesa.Agent):
         model: the model whose arrays hold this institution's state.
         row: the institution's row in every state array.
         name: readable name, e.g. ``"Hospital East 2"``.
+
     """
 
     model: TwinningModel

@@ -34,9 +34,7 @@ class LedgerRow:
         return self.direct_cost + self.staff_cost
 
 
-def price_firing(
-    month: int, activity: str, firing: ActivityFiring, costs: CostParams
-) -> tuple[LedgerRow, np.ndarray]:
+def price_firing(month: int, activity: str, firing: ActivityFiring, costs: CostParams) -> tuple[LedgerRow, np.ndarray]:
     """Price one activity firing.
 
     Direct cost is ``per_event * events + per_participant * participants * travels``; staff time is
@@ -45,6 +43,7 @@ def price_firing(
 
     Returns:
         The ledger row and the cost allocated to each institution (summing to the row's total).
+
     """
     unit = costs.activities.get(activity, ActivityCost())
     involved = firing.involved.astype(float)

@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = ["interval95", "selected_vs_not"]
 
@@ -29,6 +28,7 @@ def selected_vs_not(
     Returns:
         One row per topic (index ``topic``): estimate, mean_selected, mean_not_selected, n_selected,
         n_not_selected. The estimate is NaN when either group is empty.
+
     """
     chosen = selected & applicable
     other = ~selected & applicable
@@ -61,5 +61,7 @@ def interval95(values: np.ndarray | pd.Series) -> tuple[float, float, float]:
     mean = float(x.mean())
     if x.size == 1:
         return (mean, mean, mean)
+    from scipy import stats  # imported here: scipy.stats adds half a second to CLI start-up
+
     half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
     return (mean, mean - half, mean + half)

@@ -16,7 +16,7 @@ from twinsim.evaluation import interval95
 from twinsim.results import RunResult, simulate
 from twinsim.scenario import Scenario
 
-__all__ = ["ReplicateSet", "run_replicates"]
+__all__ = ["ReplicateSet", "run_points", "run_replicates"]
 
 
 @dataclass
@@ -28,6 +28,7 @@ class ReplicateSet:
         seed: the experiment seed.
         summaries: one row per replicate (see :meth:`RunResult.summary`).
         panels, ledgers: concatenated tidy tables of every run (when ``keep_tables``).
+
     """
 
     scenario: Scenario
@@ -83,8 +84,12 @@ class ReplicateSet:
             "followup_months": self.scenario.simulation.followup_months,
             "institutions": self.scenario.n_institutions,
             "evaluation": {"selected_vs_not": evaluation},
-            "costs": {"total": _num(mean), "ci95": [_num(lo), _num(hi)], "currency": self.scenario.costs.currency,
-                      "price_year": self.scenario.costs.price_year},
+            "costs": {
+                "total": _num(mean),
+                "ci95": [_num(lo), _num(hi)],
+                "currency": self.scenario.costs.currency,
+                "price_year": self.scenario.costs.price_year,
+            },
         }
 
 
@@ -109,6 +114,7 @@ def run_replicates(
         seed: experiment seed (default: ``scenario.simulation.seed``).
         keep_tables: also keep every run's panel and ledger (memory grows with replicates).
         progress: called with 1 after each finished run (e.g. a progress bar's ``advance``).
+
     """
     if replicates < 1:
         raise ValueError("replicates must be >= 1")
@@ -130,3 +136,33 @@ def run_replicates(
         ledgers=pd.concat(ledgers, ignore_index=True) if keep_tables else None,
         topics=list(scenario.topics),
     )
+
+
+def run_points(
+    scenario: Scenario,
+    points: list[dict[str, Any]],
+    replicates: int = 1,
+    seed: int | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Run every design point (a dict of dotted-key overrides) ``replicates`` times.
+
+    Replicate ``r`` of every point uses the same ``SeedSequence(seed, spawn_key=(r,))``: design points
+    share random draws (common random numbers), so differences between points are not noise.
+
+    Returns:
+        One tidy row per (point, replicate): ``point``, ``replicate``, ``seed``, the point's parameters
+        (dotted keys) and the run's summary outputs.
+
+    """
+    seed = scenario.simulation.seed if seed is None else int(seed)
+    rows = []
+    for p, overrides in enumerate(points):
+        point_scenario = scenario.with_overrides(overrides) if overrides else scenario
+        for r in range(replicates):
+            summary = simulate(point_scenario, seed, r).summary()
+            rows.append({"point": p, **overrides, **summary})
+            if progress is not None:
+                progress(1)
+    return pd.DataFrame(rows)

@@ -122,14 +122,14 @@ def choose_by_gap_and_interest(
 
 
 @register_topic_choice("largest_gap")
-def choose_largest_gap(capacity, interest, applicable, kind, k, interest_weight, noise, rng) -> np.ndarray:  # noqa: ANN001
+def choose_largest_gap(capacity, interest, applicable, kind, k, interest_weight, noise, rng) -> np.ndarray:
     """Needs-based choice: the topics with the largest gap to the best peer, ignoring interest."""
     score = gap_to_best(capacity, applicable, kind) + noise * rng.gumbel(size=capacity.shape)
     return _top_k(score, applicable, k)
 
 
 @register_topic_choice("random")
-def choose_at_random(capacity, interest, applicable, kind, k, interest_weight, noise, rng) -> np.ndarray:  # noqa: ANN001
+def choose_at_random(capacity, interest, applicable, kind, k, interest_weight, noise, rng) -> np.ndarray:
     """Topics assigned at random (a randomised trial of topics: no self-selection)."""
     return _top_k(rng.random(capacity.shape), applicable, k)
 

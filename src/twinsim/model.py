@@ -46,6 +46,7 @@ class TwinningModel(mesa.Model):
         ties: the partnership network as index arrays; :attr:`network` as a networkx graph.
         history: (months + 1) x institutions x topics capacity, month 0 being the baseline.
         ledger: priced activity firings; :attr:`cost_by_institution` their allocation.
+
     """
 
     def __init__(self, scenario: Scenario, seed: np.random.SeedSequence | int | None = None) -> None:
@@ -109,8 +110,12 @@ class TwinningModel(mesa.Model):
             self.interest[:, t] = _beta(rng, topic.interest_mean, topic.interest_concentration, self.n) * rows
         self.baseline = self.capacity.copy()
         self.institutions = [
-            Institution(self, i, f"{specs[self.kind[i]].label or self.kind_names[self.kind[i]]} "
-                        f"{self.region_names[self.region[i]]} {i + 1}")
+            Institution(
+                self,
+                i,
+                f"{specs[self.kind[i]].label or self.kind_names[self.kind[i]]} "
+                f"{self.region_names[self.region[i]]} {i + 1}",
+            )
             for i in range(self.n)
         ]
 
@@ -125,8 +130,14 @@ class TwinningModel(mesa.Model):
         prog = self.params.programme
         rule = TOPIC_CHOICE_RULES[prog.topic_choice]
         self.selected = rule(
-            self.capacity, self.interest, self.applicable, self.kind, prog.topics_per_institution,
-            prog.interest_weight, prog.choice_noise, self.streams["choice"],
+            self.capacity,
+            self.interest,
+            self.applicable,
+            self.kind,
+            prog.topics_per_institution,
+            prog.interest_weight,
+            prog.choice_noise,
+            self.streams["choice"],
         )
 
     def _build_schedule(self) -> dict[int, list[str]]:
@@ -190,9 +201,13 @@ class TwinningModel(mesa.Model):
         ids = [inst.unique_id for inst in self.institutions]
         for k in range(len(self.ties)):
             graph.add_edge(
-                ids[self.ties.learner[k]], ids[self.ties.mentor[k]], key=self.topic_names[self.ties.topic[k]],
-                topic=self.topic_names[self.ties.topic[k]], similarity=float(self.tie_similarity[k]),
-                activities=int(self.tie_events[k]), knowledge_flow=float(self.tie_flow[k]),
+                ids[self.ties.learner[k]],
+                ids[self.ties.mentor[k]],
+                key=self.topic_names[self.ties.topic[k]],
+                topic=self.topic_names[self.ties.topic[k]],
+                similarity=float(self.tie_similarity[k]),
+                activities=int(self.tie_events[k]),
+                knowledge_flow=float(self.tie_flow[k]),
             )
         return graph
 

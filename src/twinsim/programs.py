@@ -34,6 +34,7 @@ class ActivityFiring:
         events: number of separate events (workshops, visits, coaching sessions).
         involved: per institution, how many times its staff took part (attending, visiting or hosting).
         travelled: per institution, how many times its staff travelled for it.
+
     """
 
     events: int
@@ -53,10 +54,13 @@ class Activity:
 
 
 ACTIVITIES: dict[str, Activity] = {}
+ActivityEffect = Callable[["TwinningModel", float], ActivityFiring]
 
 
-def _activity(name: str, scope: Scope, mode: Mode, description: str):  # noqa: ANN202
-    def deco(func: Callable[[TwinningModel, float], ActivityFiring]) -> Callable[[TwinningModel, float], ActivityFiring]:
+def _activity(name: str, scope: Scope, mode: Mode, description: str):
+    def deco(
+        func: Callable[[TwinningModel, float], ActivityFiring],
+    ) -> Callable[[TwinningModel, float], ActivityFiring]:
         ACTIVITIES[name] = Activity(name, scope, mode, func, description)
         return func
 

@@ -24,7 +24,16 @@ from twinsim.scenario import Scenario
 
 __all__ = ["RunResult", "simulate"]
 
-LEDGER_COLUMNS = ["month", "activity", "events", "institutions", "staff_days", "direct_cost", "staff_cost", "total_cost"]
+LEDGER_COLUMNS = [
+    "month",
+    "activity",
+    "events",
+    "institutions",
+    "staff_days",
+    "direct_cost",
+    "staff_cost",
+    "total_cost",
+]
 
 
 @dataclass
@@ -56,7 +65,7 @@ class RunResult:
     def panel(self) -> pd.DataFrame:
         """Institution x topic x month panel (applicable topics only)."""
         m = self.model
-        months, n, n_topics = self.history.shape
+        months = self.history.shape[0]
         inst, topic = np.nonzero(m.applicable)
         month = np.repeat(np.arange(months), inst.size)
         cap = self.history[:, inst, topic].ravel()
@@ -164,6 +173,7 @@ def simulate(scenario: Scenario, seed: int | None = None, replicate: int = 0) ->
         scenario: the validated scenario.
         seed: experiment seed (default: ``scenario.simulation.seed``).
         replicate: replicate number; the run uses ``SeedSequence(seed, spawn_key=(replicate,))``.
+
     """
     seed = scenario.simulation.seed if seed is None else int(seed)
     model = TwinningModel(scenario, run_seed_sequence(seed, replicate))

@@ -13,7 +13,7 @@ import copy
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -26,8 +26,8 @@ __all__ = [
     "LearningParams",
     "PopulationParams",
     "ProgrammeParams",
-    "ScheduledActivity",
     "Scenario",
+    "ScheduledActivity",
     "SimulationParams",
     "TopicSpec",
     "bundled_scenarios",
@@ -54,11 +54,16 @@ class SimulationParams(_Section):
 
     months: int = _param(19, unit="months", ge=1, le=600, description="Length of the programme period.")
     followup_months: int = _param(
-        12, unit="months", ge=0, le=600,
+        12,
+        unit="months",
+        ge=0,
+        le=600,
         description="Months simulated after the programme ends (peer ties may go on, experts leave).",
     )
     start: str = _param("2021-08", description="Calendar month of month 1, as YYYY-MM.")
-    seed: int = _param(20210801, ge=0, description="Seed of the experiment; replicate r uses SeedSequence(seed, spawn_key=(r,)).")
+    seed: int = _param(
+        20210801, ge=0, description="Seed of the experiment; replicate r uses SeedSequence(seed, spawn_key=(r,))."
+    )
 
     @field_validator("start")
     @classmethod
@@ -166,7 +171,8 @@ class ProgrammeParams(_Section):
         "gap_and_interest", description="Registered rule by which institutions choose topics (see `twinsim.matching`)."
     )
     matching: str = _param(
-        "best_performer", description="Registered rule that picks a twin for each chosen topic (see `twinsim.matching`)."
+        "best_performer",
+        description="Registered rule picking a twin per chosen topic (see `twinsim.matching`).",
     )
     topics_per_institution: int = _param(
         2, ge=1, le=20, plausible=(1, 4), description="Topics each institution chooses at the kickoff workshop."
@@ -179,7 +185,10 @@ class ProgrammeParams(_Section):
         0.05, unit="capacity", ge=0, le=1, description="A twin must lead the learner by at least this much capacity."
     )
     interest_weight: float = _param(
-        2.0, ge=0, le=20, plausible=(0.0, 4.0),
+        2.0,
+        ge=0,
+        le=20,
+        plausible=(0.0, 4.0),
         description="Weight of senior management's interest, against the gap, when topics are chosen.",
     )
     choice_noise: float = _param(
@@ -192,37 +201,58 @@ class LearningParams(_Section):
     """The learning kernel: transfer, similarity, forgetting, turnover, trends."""
 
     rates: dict[str, float] = _param(
-        {}, unit="per event",
-        description="Transfer intensity per activity type: an event closes 1 - exp(-rate * effort * similarity) of the absorbable gap.",
+        {},
+        unit="per event",
+        description="Transfer intensity per activity type: an event closes 1 - exp(-rate * effort * similarity)"
+        " of the absorbable gap.",
     )
     peer_contact_rate: float = _param(
-        0.01, unit="per month", ge=0, le=5, plausible=(0.0, 0.05),
+        0.01,
+        unit="per month",
+        ge=0,
+        le=5,
+        plausible=(0.0, 0.05),
         description="Monthly transfer intensity of informal contact between twins while ties are active.",
     )
     followup_tie_intensity: float = _param(
-        0.5, ge=0, le=1, plausible=(0.0, 1.0),
+        0.5,
+        ge=0,
+        le=1,
+        plausible=(0.0, 1.0),
         description="Share of peer contact that goes on after the programme ends.",
     )
     similarity_weight: float = _param(
-        1.0, ge=0, le=20, plausible=(0.0, 3.0),
+        1.0,
+        ge=0,
+        le=20,
+        plausible=(0.0, 3.0),
         description="How fast transfer falls with resource and context distance: similarity = exp(-w * distance).",
     )
     region_distance: float = _param(
         0.25, ge=0, le=10, description="Context distance added between institutions of different regions."
     )
     gap_ceiling: float = _param(
-        0.5, unit="capacity", gt=0, plausible=(0.2, 1.0),
+        0.5,
+        unit="capacity",
+        gt=0,
+        plausible=(0.2, 1.0),
         description="Gap at which absorbable know-how peaks: absorbable = gap * exp(-gap^2 / (2 ceiling^2)).",
     )
     mentor_gain: float = _param(
         0.1, ge=0, le=1, plausible=(0.0, 0.3), description="Mentor's gain as a share of what its learner gains."
     )
     leadership_weight: float = _param(
-        0.7, ge=0, le=1, plausible=(0.3, 1.0),
+        0.7,
+        ge=0,
+        le=1,
+        plausible=(0.3, 1.0),
         description="How strongly leadership commitment gates effort: effort factor = 1 - w + w * leadership.",
     )
     interest_weight: float = _param(
-        0.5, ge=0, le=1, plausible=(0.0, 1.0),
+        0.5,
+        ge=0,
+        le=1,
+        plausible=(0.0, 1.0),
         description="How strongly topic interest gates effort on a topic: factor = 1 - w + w * interest.",
     )
     resource_elasticity: float = _param(
@@ -232,23 +262,42 @@ class LearningParams(_Section):
         0.1, ge=0, le=1, plausible=(0.0, 0.3), description="Engagement lost per mentee mentored."
     )
     motivation_rate: float = _param(
-        0.004, unit="per month", ge=0, le=1, plausible=(0.0, 0.01),
+        0.004,
+        unit="per month",
+        ge=0,
+        le=1,
+        plausible=(0.0, 0.01),
         description="Own improvement driven by interest and leadership, with or without a programme.",
     )
     background_trend: float = _param(
-        0.002, unit="per month", ge=0, le=1, plausible=(0.0, 0.005),
+        0.002,
+        unit="per month",
+        ge=0,
+        le=1,
+        plausible=(0.0, 0.005),
         description="Secular improvement of every institution: a share of the remaining gap to full capacity.",
     )
     forgetting: float = _param(
-        0.01, unit="per month", ge=0, le=1, plausible=(0.0, 0.03),
+        0.01,
+        unit="per month",
+        ge=0,
+        le=1,
+        plausible=(0.0, 0.03),
         description="Monthly decay of capacity gained above the baseline.",
     )
     leadership_turnover: float = _param(
-        0.02, unit="per month", ge=0, le=1, plausible=(0.0, 0.05),
+        0.02,
+        unit="per month",
+        ge=0,
+        le=1,
+        plausible=(0.0, 0.05),
         description="Monthly probability that an institution's senior leadership changes.",
     )
     turnover_knowledge_loss: float = _param(
-        0.2, ge=0, le=1, plausible=(0.0, 0.5),
+        0.2,
+        ge=0,
+        le=1,
+        plausible=(0.0, 0.5),
         description="Share of the capacity gained above the baseline lost when leadership changes.",
     )
 
@@ -381,9 +430,7 @@ def resolve_scenario_path(ref: str | Path) -> Path:
     name = path.stem if path.suffix == ".toml" else str(ref)
     if path.suffix != ".toml" and name in bundled:
         return bundled[name]
-    raise ScenarioError(
-        f"{ref}: no such scenario file; bundled scenarios: {', '.join(sorted(bundled)) or 'none'}"
-    )
+    raise ScenarioError(f"{ref}: no such scenario file; bundled scenarios: {', '.join(sorted(bundled)) or 'none'}")
 
 
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -463,7 +510,9 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None
 def _is_open_table(path: list[str]) -> bool:
     """Tables whose keys are user-defined names (activity rates, costs, topics, kinds, counts)."""
     open_tables = {("learning", "rates"), ("costs", "activities"), ("topics",), ("population", "kinds")}
-    return tuple(path) in open_tables or (len(path) == 4 and path[:2] == ["population", "kinds"] and path[3] == "counts")
+    return tuple(path) in open_tables or (
+        len(path) == 4 and path[:2] == ["population", "kinds"] and path[3] == "counts"
+    )
 
 
 def _validate(data: dict[str, Any], source: str) -> Scenario:
@@ -514,9 +563,7 @@ def _section_of(annotation: Any) -> Any:
     return None
 
 
-def load_scenario(
-    ref: str | Path, overrides: dict[str, Any] | list[str] | None = None
-) -> Scenario:
+def load_scenario(ref: str | Path, overrides: dict[str, Any] | list[str] | None = None) -> Scenario:
     """Load, merge (``extends``), override and validate a scenario.
 
     Args:
@@ -528,6 +575,7 @@ def load_scenario(
 
     Raises:
         ScenarioError: naming the file (or ``--set``), the key path and what is allowed.
+
     """
     path = resolve_scenario_path(ref)
     data = _read_toml(path)

@@ -1,0 +1,171 @@
+"""The ``twinsim`` command: a thin layer over the library.
+
+User mistakes (a broken scenario, a bad override, a missing file) print one line on stderr and exit
+with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from twinsim.errors import TwinsimError
+from twinsim.experiments import ReplicateSet, run_replicates
+from twinsim.scenario import bundled_scenarios, load_scenario, resolve_scenario_path
+
+app = typer.Typer(
+    help="Simulate peer-learning (twinning) networks among health institutions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a scenario value: section.key=value (repeatable).", metavar="KEY=VALUE"),
+]
+ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled scenario.")]
+
+
+def user_errors(func: F) -> F:
+    """Turn a :class:`TwinsimError` into one line on stderr and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TwinsimError as exc:
+            err_console.print(f"twinsim: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def progress_bar(total: int, label: str, quiet: bool = False) -> Progress:
+    """A Rich progress bar with ETA on stderr (silent when ``quiet``)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet,
+    )
+
+
+@app.command()
+@user_errors
+def run(
+    scenario: ScenarioArg,
+    replicates: Annotated[int, typer.Option("--replicates", "-r", min=1, help="Independent replicates.")] = 1,
+    seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
+    set_: SetOption = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for tables (Parquet or CSV) and figures.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Table format in --out: parquet or csv.")] = "parquet",
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+) -> None:
+    """Run a scenario: a table of selected-vs-not effects and costs; tables and figures in --out."""
+    if fmt not in {"parquet", "csv"}:
+        raise TwinsimError(f"--format: must be parquet or csv (got {fmt!r})")
+    sc = load_scenario(scenario, set_ or [])
+    with progress_bar(replicates, "runs", quiet=as_json) as bar:
+        task = bar.add_task(f"{sc.name}", total=replicates)
+        batch = run_replicates(
+            sc, replicates, seed, keep_tables=out is not None, progress=lambda k: bar.advance(task, k)
+        )
+    if out is not None:
+        _write_outputs(batch, out, fmt)
+    if as_json:
+        sys.stdout.write(json.dumps(batch.to_dict()) + "\n")
+        return
+    _print_run_table(batch)
+    if out is not None:
+        out_console.print(f"Tables and figures written to {out}/")
+
+
+def _write_outputs(batch: ReplicateSet, out: Path, fmt: str) -> None:
+    from twinsim.plots import plot_trajectories, save
+
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {"panel": batch.panels, "ledger": batch.ledgers, "summaries": batch.summaries}
+    for name, frame in tables.items():
+        if frame is None:
+            continue
+        if fmt == "parquet":
+            frame.to_parquet(out / f"{name}.parquet", index=False)
+        else:
+            frame.to_csv(out / f"{name}.csv", index=False)
+    (out / "summary.json").write_text(json.dumps(batch.to_dict(), indent=2))
+    if batch.panels is not None:
+        save(plot_trajectories(batch.panels, batch.scenario.simulation.months), out / "trajectories.png")
+
+
+def _print_run_table(batch: ReplicateSet) -> None:
+    sc = batch.scenario
+    table = Table(
+        title=f"{sc.name}: selected vs not selected, change over {sc.simulation.months} months "
+        f"({batch.replicates} replicate{'s' if batch.replicates > 1 else ''}, seed {batch.seed})"
+    )
+    for col in ("topic", "unit", "effect", "95% CI", "n sel", "n not"):
+        table.add_column(col, justify="left" if col == "topic" else "right", no_wrap=True)
+    for topic, row in batch.selected_vs_not().iterrows():
+        spec = sc.topics[str(topic)]
+        table.add_row(
+            str(topic),
+            spec.unit,
+            f"{row.estimate:+.2f}",
+            f"[{row.ci95_low:+.2f}, {row.ci95_high:+.2f}]",
+            f"{row.n_selected:.1f}",
+            f"{row.n_not_selected:.1f}",
+        )
+    out_console.print(table)
+    mean, lo, hi = batch.cost()
+    cur = sc.costs.currency
+    out_console.print(
+        f"Programme cost: {mean:,.0f} {cur} (95% CI {lo:,.0f} to {hi:,.0f}), {sc.costs.price_year} prices"
+    )
+
+
+@app.command()
+@user_errors
+def validate(
+    scenario: ScenarioArg,
+    set_: SetOption = None,
+) -> None:
+    """Check a scenario file (and overrides); exit 0 when valid, 2 with the error otherwise."""
+    sc = load_scenario(scenario, set_ or [])
+    out_console.print(
+        f"{resolve_scenario_path(scenario)}: valid ({sc.n_institutions} institutions, {len(sc.topics)} topics, "
+        f"{sc.simulation.months} + {sc.simulation.followup_months} months, "
+        f"delivery model {sc.programme.delivery_model})",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command()
+@user_errors
+def scenarios() -> None:
+    """List the bundled scenarios, one line each."""
+    for name, path in sorted(bundled_scenarios().items()):
+        sc = load_scenario(path)
+        out_console.print(f"{name:<32} {sc.description}", markup=False, highlight=False, soft_wrap=True)
+
+
+def main() -> None:  # pragma: no cover - entry point
+    """Entry point for ``python -m twinsim``."""
+    app()

@@ -1,0 +1,62 @@
+"""Figures (seaborn on a non-interactive matplotlib backend). Each function takes tidy tables and returns a Figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+__all__ = ["plot_trajectories", "save"]
+
+
+def plot_trajectories(panel: pd.DataFrame, endline: int | None = None) -> Figure:
+    """Mean indicator per month, institutions that selected the topic vs those that did not, one panel per topic.
+
+    Means are taken within each replicate first; the band is a normal 95% interval across replicates.
+
+    Args:
+        panel: the tidy panel (columns month, topic, indicator, selected; ``replicate`` optional).
+        endline: month at which the programme ends; drawn as a dashed line.
+
+    """
+    keys = ["replicate", "month", "topic", "selected"] if "replicate" in panel else ["month", "topic", "selected"]
+    frame = panel.groupby(keys, observed=True, as_index=False)["indicator"].mean()
+    frame["group"] = frame["selected"].map({True: "selected", False: "not selected"})
+    frame["topic"] = frame["topic"].astype(str)
+    frame = frame.sort_values("topic", key=lambda t: t.map({n: i for i, n in enumerate(panel["topic"].unique())}))
+    grid = sns.relplot(
+        data=frame,
+        x="month",
+        y="indicator",
+        hue="group",
+        col="topic",
+        col_wrap=3,
+        kind="line",
+        errorbar=("se", 1.96),
+        height=2.6,
+        aspect=1.3,
+        facet_kws={"sharey": False},
+        hue_order=["selected", "not selected"],
+        col_order=list(dict.fromkeys(frame["topic"])),
+    )
+    grid.set_titles("{col_name}")
+    grid.set_axis_labels("month", "indicator")
+    if endline is not None:
+        for ax in grid.axes.flat:
+            ax.axvline(endline, color="grey", ls="--", lw=0.8)
+    grid.figure.suptitle("Indicator trajectories: selected vs not selected (mean, 95% CI)", y=1.02)
+    return grid.figure
+
+
+def save(fig: Figure, path: str | Path) -> Path:
+    """Save a figure as PNG and close it."""
+    path = Path(path)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
