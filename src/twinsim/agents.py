@@ -47,12 +47,12 @@ class Institution(mesa.Agent):
 
     @property
     def capacity(self) -> np.ndarray:
-        """Capacity per topic in [0, 1] (a writable view; NaN-free, 0 where the topic does not apply)."""
+        """Capacity per topic in [0, 1] (a writable view; 0 where the topic does not apply; set clips to [0, 1])."""
         return self.model.capacity[self.row]
 
     @capacity.setter
     def capacity(self, value: np.ndarray) -> None:
-        self.model.capacity[self.row] = np.clip(value, 0.0, 1.0)
+        self.model.capacity[self.row] = np.clip(value, 0.0, 1.0) * self.model.applicable[self.row]
 
     @property
     def leadership_commitment(self) -> float:
