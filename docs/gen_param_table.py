@@ -97,7 +97,7 @@ SOURCES: dict[str, str] = {
     "programme.twins_per_topic": "paper: a high-performing peer per topic",
     "programme.mentor_load_cap": f"{A}: not published; bounds the load on the best performers",
     "programme.min_gap": f"{A}: a twin leads by at least 5 indicator points, about the published effects",
-    "programme.interest_weight": f"{A}: interest outweighs the gap (paper: senior management's interest"
+    "programme.choice_interest_weight": f"{A}: interest outweighs the gap (paper: senior management's interest"
     " drove the choice); calibration target",
     "programme.choice_noise": f"{A}: unobserved reasons for a choice",
     "programme.schedule[].activity": "scenario-specific (Rwanda: paper, Table of key events)",
@@ -357,7 +357,7 @@ def _events(scope: str, firings: int, regions: int) -> str:
         "network": (1, "network-wide"),
         "region": (regions, "one per region"),
         "pair": (None, "per twin pair"),
-        "member": (None, "per member with a twin"),
+        "member": (None, "per member"),
     }[scope]
     if per_firing[0] is None:
         return f"{firings} {per_firing[1]}"

@@ -63,7 +63,7 @@ def test_table_rows_carry_the_schema_bounds_and_plausible_ranges():
     table = gen.render_params()
     row = next(line for line in table.splitlines() if line.startswith("| `learning.gap_ceiling`"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1:6] == ["float", "0.5", "capacity", "> 0", "[0.2, 1]"]
+    assert cells[1:6] == ["float", "0.5", "capacity", "(0, 10]", "[0.2, 1]"]
     row = next(line for line in table.splitlines() if line.startswith("| `topics.<topic>.baseline_mean`"))
     assert "| (0, 1) |" in row
     row = next(line for line in table.splitlines() if line.startswith("| `programme.delivery_model`"))

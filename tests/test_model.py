@@ -137,7 +137,7 @@ def test_delivery_models_share_the_population_and_topic_choices(rwanda):
     assert np.array_equal(with_programme.capacity, without.capacity)
     assert np.array_equal(with_programme.selected, without.selected)
     without.run()
-    assert len(without.ties) == 0
+    assert len(without.ties) == 0 and without.ledger == [] and without.cost_by_institution.sum() == 0
 
 
 def test_rwanda_defaults_give_positive_selected_vs_not_effects(rwanda):

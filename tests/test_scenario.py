@@ -116,3 +116,4 @@ def test_invalid_toml_and_circular_extends(tmp_path):
 def test_plausible_ranges_come_from_the_schema():
     assert plausible_range("learning.similarity_weight") == (0.0, 3.0)
     assert plausible_range("simulation.start") is None
+    assert plausible_range("population.kinds.hospital.leadership_mean") == (0.3, 0.9)

@@ -135,7 +135,7 @@ class TwinningModel(mesa.Model):
             self.applicable,
             self.kind,
             prog.topics_per_institution,
-            prog.interest_weight,
+            prog.choice_interest_weight,
             prog.choice_noise,
             self.streams["choice"],
         )
@@ -218,7 +218,7 @@ class TwinningModel(mesa.Model):
         """Advance one month: scheduled activities, peer contact, own improvement, forgetting, turnover."""
         self.month += 1
         lp = self.params.learning
-        if self.in_programme:
+        if self.in_programme and self.delivery_model.runs_activities:
             for name in self._schedule.get(self.month, []):
                 self._fire(name)
         contact = lp.peer_contact_rate * (1.0 if self.in_programme else lp.followup_tie_intensity)

@@ -149,20 +149,19 @@ def exchange_visit(model: TwinningModel, rate: float) -> ActivityFiring:
 def _coaching(model: TwinningModel, rate: float) -> ActivityFiring:
     learn_along_ties(model, rate)
     model.tie_events += 1
-    coached = np.zeros(model.n, dtype=np.int64)
-    coached[np.unique(model.ties.learner)] = 1
-    return ActivityFiring(int(coached.sum()), coached, np.zeros(model.n, dtype=np.int64))
+    coached = np.ones(model.n, dtype=np.int64)  # every member is coached; those with twins apply what they saw
+    return ActivityFiring(model.n, coached, np.zeros(model.n, dtype=np.int64))
 
 
 @_activity("coaching_in_person", "member", "in_person", "A facilitator visits a member to review its twinning plan.")
 def coaching_in_person(model: TwinningModel, rate: float) -> ActivityFiring:
-    """In-person coaching of every member with a twin: it applies what its twins showed it."""
+    """In-person coaching of every member; members with twins apply what their twins showed them."""
     return _coaching(model, rate)
 
 
 @_activity("coaching_virtual", "member", "virtual", "A facilitator coaches a member by video call.")
 def coaching_virtual(model: TwinningModel, rate: float) -> ActivityFiring:
-    """Virtual coaching of every member with a twin."""
+    """Virtual coaching of every member."""
     return _coaching(model, rate)
 
 
@@ -191,6 +190,7 @@ class DeliveryModel:
 
     name: str = ""
     description: str = ""
+    runs_activities: bool = True
 
     def form_ties(self, model: TwinningModel) -> Ties:
         """Return the ties (learner, mentor, topic) formed at the kickoff workshop."""
@@ -235,6 +235,7 @@ class NoProgramme(DeliveryModel):
 
     name = "none"
     description = "No programme: the counterfactual."
+    runs_activities = False
 
     def form_ties(self, model: TwinningModel) -> Ties:
         return Ties.empty()

@@ -184,7 +184,7 @@ class ProgrammeParams(_Section):
     min_gap: float = _param(
         0.05, unit="capacity", ge=0, le=1, description="A twin must lead the learner by at least this much capacity."
     )
-    interest_weight: float = _param(
+    choice_interest_weight: float = _param(
         2.0,
         ge=0,
         le=20,
@@ -235,6 +235,7 @@ class LearningParams(_Section):
         0.5,
         unit="capacity",
         gt=0,
+        le=10,
         plausible=(0.2, 1.0),
         description="Gap at which absorbable know-how peaks: absorbable = gap * exp(-gap^2 / (2 ceiling^2)).",
     )
@@ -591,7 +592,8 @@ def plausible_range(key: str) -> tuple[float, float] | None:
     parts = key.split(".")
     model: Any = Scenario
     for part in parts[:-1]:
-        model = _section_of(model.model_fields[part].annotation)
+        if part in model.model_fields:  # otherwise a user-defined name (kind, topic): stay on the section
+            model = _section_of(model.model_fields[part].annotation)
         if model is None:
             return None
     field = model.model_fields.get(parts[-1])
