@@ -102,6 +102,21 @@ SOURCES: dict[str, str] = {
     "programme.choice_noise": f"{A}: unobserved reasons for a choice",
     "programme.schedule[].activity": "scenario-specific (Rwanda: paper, Table of key events)",
     "programme.schedule[].months": "scenario-specific (Rwanda: months are assumptions, counts from the paper)",
+    "programme.volume": "convention: 1 runs the schedule as written; `twinsim compare --budget` solves for it"
+    " (docs/delivery_models.md)",
+    "programme.experts.team_size": f"{A}: a small consulting team (case study: the team size is not published)",
+    "programme.experts.days_available": f"{A}: enough for a schedule like the case study's (3 retreats, 7 coaching"
+    " rounds, 2 knowledge-sharing sessions, delivery support); limited days are what distinguishes experts",
+    "programme.experts.know_how": f"{A}: experts know their priority topics well (MODEL.md: high know-how)",
+    "programme.experts.context_distance": f"{A}: outsiders to every institution (MODEL.md: low context"
+    " similarity); exp(-1.5) = 0.22 against about 0.58 for the Rwanda TPN's peer ties; direction from"
+    " Ndenga et al. 2016",
+    "programme.experts.priority_topics": "case study (shared/seeds/): delivery support on 5 priorities",
+    "programme.partners.capacity_mean": f"{A}: a well-resourced partner from a high-income health system is near"
+    " the top of every indicator",
+    "programme.partners.capacity_concentration": f"{A}: sd 0.08 at mean 0.85",
+    "programme.partners.context_distance": f"{A}: low similarity of resources and context (Ndenga et al. 2016:"
+    " 52% of Rwandan, 10% of US faculty reported effective skill transfer); exp(-1.5) = 0.22",
     "learning.rates": "scenario-specific; relative sizes from Rowe et al. 2018, absolute sizes assumptions"
     " awaiting calibration",
     "learning.peer_contact_rate": f"{A}: informal contact between events, a month about 1/30 of the Rwanda"
@@ -128,10 +143,17 @@ SOURCES: dict[str, str] = {
     "costs.price_year": "convention: the programme's middle year",
     "costs.staff_day": f"{A}: value of a health manager's day in Rwanda, USD 2022",
     "costs.value_staff_time": "convention: count staff time (MODEL.md: the user's choice)",
+    "costs.expert_day_rate": f"{A}: an international consultant's day rate, USD 2022",
+    "costs.volunteer_day": f"{A}: value of an NHS clinician's day, USD 2022 (HPS: 87,000 volunteer days from 2,000"
+    " NHS staff over 4 years)",
+    "costs.value_volunteer_time": "convention: societal perspective, like staff time; off for the donor's"
+    " financial outlay (MODEL.md: volunteer time valued or not, as the user chooses)",
     "costs.activities.<activity>.per_event": "scenario-specific; default none",
     "costs.activities.<activity>.per_participant": "scenario-specific; default none",
     "costs.activities.<activity>.participants": f"{A}: two staff per institution",
     "costs.activities.<activity>.days": f"{A}: one day",
+    "costs.activities.<activity>.expert_days": "scenario-specific; default none",
+    "costs.activities.<activity>.volunteer_days": "scenario-specific; default none",
 }
 
 # Where each value set in scenarios/rwanda_tpn.toml comes from (as annotated in that file).

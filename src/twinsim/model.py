@@ -77,6 +77,7 @@ class TwinningModel(mesa.Model):
         self.history[0] = self.capacity
         self.month = 0
         self._schedule = self._build_schedule()
+        self.delivery_state = self.delivery_model.setup(self)  # the delivery model's own agents (partners, experts)
 
     # ---------------------------------------------------------------------------------------------
     # Set-up
@@ -223,6 +224,7 @@ class TwinningModel(mesa.Model):
                 self._fire(name)
         contact = lp.peer_contact_rate * (1.0 if self.in_programme else lp.followup_tie_intensity)
         learn_along_ties(self, contact)
+        self.delivery_model.monthly(self, contact)
         cap = learning.apply_own_improvement(
             self.capacity, self.interest, self.leadership, lp.background_trend, lp.motivation_rate
         )
@@ -233,9 +235,10 @@ class TwinningModel(mesa.Model):
 
     def _fire(self, name: str) -> None:
         activity = ACTIVITIES[name]
-        rate = self.params.learning.rates.get(name, 0.0)
+        volume = 1.0 if activity.fixed else self.params.programme.volume
+        rate = self.params.learning.rates.get(name, 0.0) * volume
         firing = activity.apply(self, rate)
-        row, allocation = price_firing(self.month, name, firing, self.params.costs)
+        row, allocation = price_firing(self.month, name, firing, self.params.costs, volume)
         self.ledger.append(row)
         self.cost_by_institution += allocation
 

@@ -20,7 +20,15 @@ from twinsim.matching import MATCHING_RULES, MatchRequest, Ties
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
 
-__all__ = ["ACTIVITIES", "DELIVERY_MODELS", "Activity", "ActivityFiring", "DeliveryModel", "register_delivery_model"]
+__all__ = [
+    "ACTIVITIES",
+    "DELIVERY_MODELS",
+    "Activity",
+    "ActivityFiring",
+    "DeliveryModel",
+    "extra_stream",
+    "register_delivery_model",
+]
 
 Scope = Literal["network", "region", "pair", "member"]
 Mode = Literal["in_person", "virtual"]
@@ -34,37 +42,64 @@ class ActivityFiring:
         events: number of separate events (workshops, visits, coaching sessions).
         involved: per institution, how many times its staff took part (attending, visiting or hosting).
         travelled: per institution, how many times its staff travelled for it.
+        scale: share of the planned firing that took place (below 1 when the experts' days ran out); every
+            cost of the firing is multiplied by it.
 
     """
 
     events: int
     involved: np.ndarray
     travelled: np.ndarray
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
 class Activity:
-    """A registered activity type: its scope, its mode and what it does to the model's state."""
+    """A registered activity type: its scope, its mode and what it does to the model's state.
+
+    Attributes:
+        fixed: fires once whatever ``programme.volume`` (the launch); other activities scale with it.
+        needs: what the delivery model must provide (``"partners"``, ``"experts"``), or None.
+
+    """
 
     name: str
     scope: Scope
     mode: Mode
     apply: Callable[[TwinningModel, float], ActivityFiring]
     description: str
+    fixed: bool = False
+    needs: str | None = None
 
 
 ACTIVITIES: dict[str, Activity] = {}
 ActivityEffect = Callable[["TwinningModel", float], ActivityFiring]
 
 
-def _activity(name: str, scope: Scope, mode: Mode, description: str):
-    def deco(
-        func: Callable[[TwinningModel, float], ActivityFiring],
-    ) -> Callable[[TwinningModel, float], ActivityFiring]:
-        ACTIVITIES[name] = Activity(name, scope, mode, func, description)
+def register_activity(
+    name: str, scope: Scope, mode: Mode, description: str, *, fixed: bool = False, needs: str | None = None
+) -> Callable[[ActivityEffect], ActivityEffect]:
+    """Decorator: register an activity's effect function under ``name``."""
+
+    def deco(func: ActivityEffect) -> ActivityEffect:
+        ACTIVITIES[name] = Activity(name, scope, mode, func, description, fixed, needs)
         return func
 
     return deco
+
+
+_activity = register_activity
+
+
+def extra_stream(model: TwinningModel, label: str) -> np.random.Generator:
+    """A random stream of the run for a delivery model's own draws (outside partners, experts).
+
+    Derived from the run's seed sequence with a key apart from the model's named streams, so drawing from it
+    leaves every draw of the population, choice, matching and dynamics streams unchanged (common random numbers).
+    """
+    seq = model.seed_sequence
+    key = 1000 + sum(label.encode())
+    return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, key)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -125,7 +160,9 @@ def _everyone(model: TwinningModel, mode: Mode) -> tuple[np.ndarray, np.ndarray]
 # Activities
 
 
-@_activity("kickoff_workshop", "network", "in_person", "Launch: assess gaps, choose topics, match twins, plan.")
+@_activity(
+    "kickoff_workshop", "network", "in_person", "Launch: assess gaps, choose topics, match twins, plan.", fixed=True
+)
 def kickoff_workshop(model: TwinningModel, rate: float) -> ActivityFiring:
     """Form the partnership ties of the delivery model; a little learning from the network's best."""
     model.form_ties()
@@ -186,15 +223,32 @@ def provincial_learning_event(model: TwinningModel, rate: float) -> ActivityFiri
 
 
 class DeliveryModel:
-    """How a programme forms partnership ties; subclasses register themselves by name."""
+    """How a programme forms partnership ties; subclasses register themselves by name.
+
+    A delivery model may also bring its own agents and state (``setup``, kept by the model as
+    ``model.delivery_state``), act every month (``monthly``: contact with outside partners), and provide what
+    some activities need (``provides``: ``"partners"``, ``"experts"``).
+    """
 
     name: str = ""
     description: str = ""
     runs_activities: bool = True
+    provides: frozenset[str] = frozenset()
 
     def form_ties(self, model: TwinningModel) -> Ties:
         """Return the ties (learner, mentor, topic) formed at the kickoff workshop."""
         raise NotImplementedError
+
+    def setup(self, model: TwinningModel) -> object | None:
+        """Create the model's own agents and state when the model is built (default: none)."""
+        return None
+
+    def monthly(self, model: TwinningModel, contact_rate: float) -> None:
+        """Monthly learning beyond the peer ties, at the month's contact rate (default: none)."""
+
+    def ties_formed(self, model: TwinningModel) -> int:
+        """Partnership ties formed: peer ties plus any ties to outside partners."""
+        return len(model.ties)
 
 
 DELIVERY_MODELS: dict[str, DeliveryModel] = {}
@@ -239,3 +293,44 @@ class NoProgramme(DeliveryModel):
 
     def form_ties(self, model: TwinningModel) -> Ties:
         return Ties.empty()
+
+
+@register_delivery_model
+class PairTwinning(DeliveryModel):
+    """WHO Twinning Partnerships for Improvement: fixed one-to-one pairs of a higher and a lower performer.
+
+    Within each kind, institutions are ranked by mean baseline capacity over their topics; the k-th of the
+    lower half is paired with the k-th of the upper half (with an odd count the median institution is left
+    without a partner). The same partner serves for every topic: on each topic an institution chose at the
+    gap assessment, it learns from its partner if the partner leads it there by ``programme.min_gap``
+    (so learning may run both ways). ``programme.matching`` and ``twins_per_topic`` do not apply.
+    """
+
+    name = "pair_twinning"
+    description = "WHO TPI: fixed one-to-one pairs of a higher and a lower performer, the same partner for all topics."
+
+    def form_ties(self, model: TwinningModel) -> Ties:
+        pairs = fixed_pairs(model.capacity, model.applicable, model.kind)
+        if pairs.size == 0:
+            return Ties.empty()
+        a, b = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+        cap, gap = model.capacity, model.params.programme.min_gap
+        wants = model.selected[a] & model.applicable[b] & (cap[b] >= cap[a] + gap)
+        row, topic = np.nonzero(wants)
+        return Ties(a[row].astype(np.int64), b[row].astype(np.int64), topic.astype(np.int64))
+
+
+def fixed_pairs(capacity: np.ndarray, applicable: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """One-to-one pairs (lower, higher) within each kind, by rank of mean capacity: rank k with rank k + n//2."""
+    mean = np.where(applicable, capacity, 0.0).sum(axis=1) / np.maximum(applicable.sum(axis=1), 1)
+    pairs = []
+    for k in np.unique(kind):
+        rows = np.flatnonzero(kind == k)
+        rows = rows[np.argsort(mean[rows], kind="stable")]
+        half = rows.size // 2
+        pairs.append(np.stack([rows[:half], rows[rows.size - half :]], axis=1))
+    return np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+
+
+# Delivery models with their own agents and activities register themselves on import.
+from twinsim import experts, partners  # noqa: E402, F401

@@ -4,7 +4,8 @@ Columns (every table carries ``replicate`` and ``seed`` so that many runs concat
 
 - ``panel``: month, date, institution, name, kind, region, topic, capacity, indicator, selected
   (one row per institution x applicable topic x month; month 0 is the baseline).
-- ``ledger``: month, activity, events, institutions, staff_days, direct_cost, staff_cost, total_cost.
+- ``ledger``: month, activity, events, institutions, staff_days, direct_cost, staff_cost, total_cost, volume,
+  event_cost, travel_cost, expert_days, expert_cost, volunteer_days, volunteer_cost (see :mod:`twinsim.costs`).
 - ``institutions``: institution, name, kind, region, budget, leadership_commitment, topics, twins, cost.
 - ``ties``: learner, mentor, topic, similarity, activities, knowledge_flow.
 """
@@ -33,6 +34,13 @@ LEDGER_COLUMNS = [
     "direct_cost",
     "staff_cost",
     "total_cost",
+    "volume",
+    "event_cost",
+    "travel_cost",
+    "expert_days",
+    "expert_cost",
+    "volunteer_days",
+    "volunteer_cost",
 ]
 
 
@@ -142,24 +150,63 @@ class RunResult:
         change = m.indicator(self.history[month]) - m.indicator(self.history[0])
         return selected_vs_not(change, m.selected, m.applicable, m.topic_names)
 
-    def summary(self) -> dict[str, Any]:
-        """Scalar outcomes of the run (tidy: one flat dict)."""
+    def gain(self, month: int | None = None) -> np.ndarray:
+        """Indicator change from baseline to ``month`` (default: the endline), institutions x topics."""
         m = self.model
-        end = self.months
-        gain = m.indicator(self.history[end]) - m.indicator(self.history[0])
+        month = self.months if month is None else month
+        return m.indicator(self.history[month]) - m.indicator(self.history[0])
+
+    def equity_change(self, month: int | None = None) -> float:
+        """Change in the between-institution SD of the indicator, ``month`` minus baseline, averaged over topics.
+
+        Negative when the spread between institutions narrows (more equal). Default month: the endline.
+        """
+        m = self.model
+        month = self.months if month is None else month
+        return float(
+            np.mean(
+                _spread(m.indicator(self.history[month]), m.applicable)
+                - _spread(m.indicator(self.history[0]), m.applicable)
+            )
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Scalar outcomes of the run (tidy: one flat dict).
+
+        Keys: ``mean_gain`` and ``mean_gain_selected`` (indicator points, endline minus baseline, over applicable
+        and chosen cells); ``sustained_gain`` (the same over applicable cells at the end of follow-up);
+        ``total_cost``; ``cost_per_point`` (total cost per point of ``mean_gain``, NaN unless the gain is
+        positive: a gross figure, see :mod:`twinsim.compare` for cost per point of programme effect);
+        ``equity_change`` (see :meth:`equity_change`); ``ties`` (peer ties); ``ties_formed`` (peer ties plus
+        ties to outside partners); per topic the selected-vs-not estimate and group sizes.
+        """
+        m = self.model
+        gain = self.gain()
+        mean_gain = float(gain[m.applicable].mean())
         out: dict[str, Any] = {
             "replicate": self.replicate,
             "seed": self.seed,
-            "mean_gain": float(gain[m.applicable].mean()),
+            "mean_gain": mean_gain,
             "mean_gain_selected": _mean_or_nan(gain[m.selected]),
             "total_cost": self.total_cost,
             "ties": len(m.ties),
+            "sustained_gain": float(self.gain(self.history.shape[0] - 1)[m.applicable].mean()),
+            "cost_per_point": self.total_cost / mean_gain if mean_gain > 0 else float("nan"),
+            "equity_change": self.equity_change(),
+            "ties_formed": m.delivery_model.ties_formed(m),
         }
         for topic, row in self.selected_vs_not().iterrows():
             out[f"selected_vs_not.{topic}"] = float(row["estimate"])
             out[f"n_selected.{topic}"] = int(row["n_selected"])
             out[f"n_not_selected.{topic}"] = int(row["n_not_selected"])
         return out
+
+
+def _spread(indicator: np.ndarray, applicable: np.ndarray) -> np.ndarray:
+    """Between-institution SD of each topic's indicator over the institutions it applies to."""
+    values = np.where(applicable, indicator, np.nan)
+    usable = applicable.sum(axis=0) > 1
+    return np.nanstd(values[:, usable], axis=0, ddof=1)
 
 
 def _mean_or_nan(values: np.ndarray) -> float:

@@ -22,8 +22,10 @@ from twinsim.errors import ScenarioError
 __all__ = [
     "ActivityCost",
     "CostParams",
+    "ExpertParams",
     "KindSpec",
     "LearningParams",
+    "PartnerParams",
     "PopulationParams",
     "ProgrammeParams",
     "Scenario",
@@ -163,6 +165,66 @@ class ScheduledActivity(_Section):
         return sorted(value)
 
 
+class ExpertParams(_Section):
+    """The consulting team of the ``external_experts`` and ``hybrid`` delivery models."""
+
+    team_size: int = _param(3, ge=1, le=100, description="External experts in the team (ExternalExpert agents).")
+    days_available: float = _param(
+        500.0,
+        unit="days",
+        ge=0,
+        le=100_000,
+        description="Expert days contracted for the programme (times programme.volume); activities beyond them"
+        " fire only in part.",
+    )
+    know_how: float = _param(
+        0.9,
+        unit="capacity",
+        gt=0,
+        le=1,
+        plausible=(0.7, 1.0),
+        description="Experts' capacity on the priority topics: the level they teach towards.",
+    )
+    context_distance: float = _param(
+        1.5,
+        ge=0,
+        le=20,
+        plausible=(0.5, 3.0),
+        description="Resource and context distance between an expert and any institution:"
+        " similarity = exp(-similarity_weight * distance).",
+    )
+    priority_topics: int = _param(
+        5,
+        ge=1,
+        le=50,
+        description="Topics chosen as sector priorities for delivery support (largest interest-weighted gap).",
+    )
+
+
+class PartnerParams(_Section):
+    """The outside partner institutions of the ``north_south`` delivery model (not evaluated)."""
+
+    capacity_mean: float = _param(
+        0.85,
+        unit="capacity",
+        gt=0,
+        lt=1,
+        plausible=(0.7, 0.95),
+        description="Mean capacity of an outside partner on every topic (beta distribution).",
+    )
+    capacity_concentration: float = _param(
+        20.0, gt=0, le=1000, description="Concentration (alpha + beta) of the partners' capacity distribution."
+    )
+    context_distance: float = _param(
+        1.5,
+        ge=0,
+        le=20,
+        plausible=(0.5, 3.0),
+        description="Resource and context distance between an outside partner and its institution:"
+        " similarity = exp(-similarity_weight * distance).",
+    )
+
+
 class ProgrammeParams(_Section):
     """The delivery model: who twins with whom, on what, through which activities."""
 
@@ -195,6 +257,16 @@ class ProgrammeParams(_Section):
         0.3, ge=0, le=10, description="Scale of the Gumbel noise in topic choice (0: deterministic)."
     )
     schedule: list[ScheduledActivity] = _param([], description="Activities of the programme and their months.")
+    volume: float = _param(
+        1.0,
+        gt=0,
+        le=100,
+        plausible=(0.5, 2.0),
+        description="Activity volume: every scheduled firing but the kickoff counts as `volume` firings, in effect"
+        " and in cost (`twinsim compare --budget` solves for it).",
+    )
+    experts: ExpertParams = Field(default_factory=ExpertParams)
+    partners: PartnerParams = Field(default_factory=PartnerParams)
 
 
 class LearningParams(_Section):
@@ -324,6 +396,12 @@ class ActivityCost(_Section):
     )
     participants: int = _param(2, ge=0, le=1000, description="Staff per participating institution.")
     days: float = _param(1.0, unit="days", ge=0, le=365, description="Days each participant spends on the activity.")
+    expert_days: float = _param(
+        0.0, unit="days", ge=0, le=365, description="Days of external-expert time per event, paid at the day rate."
+    )
+    volunteer_days: float = _param(
+        0.0, unit="days", ge=0, le=365, description="Days of volunteer time (outside partners' staff) per event."
+    )
 
 
 class CostParams(_Section):
@@ -333,6 +411,15 @@ class CostParams(_Section):
     price_year: int = _param(2022, ge=1950, le=2100, description="Price year of the unit costs.")
     staff_day: float = _param(40.0, unit="currency/day", ge=0, description="Value of one staff day.")
     value_staff_time: bool = _param(True, description="Count the staff time of learners and mentors as a cost.")
+    expert_day_rate: float = _param(
+        1200.0, unit="currency/day", ge=0, description="Fee of one external-expert day (consulting day rate)."
+    )
+    volunteer_day: float = _param(
+        350.0, unit="currency/day", ge=0, description="Value of one day of an outside partner's volunteer staff."
+    )
+    value_volunteer_time: bool = _param(
+        True, description="Count volunteer time as a cost (off: the donor's financial perspective)."
+    )
     activities: dict[str, ActivityCost] = _param({}, description="Unit costs by activity type.")
 
     @field_validator("activities")
@@ -390,6 +477,20 @@ class Scenario(_Section):
         ):
             if value not in registry:
                 raise ValueError(f"{key}: unknown name {value!r}; allowed: {', '.join(sorted(registry))}")
+        self._check_activities_fit_the_delivery_model()
+
+    def _check_activities_fit_the_delivery_model(self) -> None:
+        from twinsim.programs import ACTIVITIES, DELIVERY_MODELS
+
+        model = DELIVERY_MODELS[self.programme.delivery_model]
+        for line in self.programme.schedule:
+            needs = ACTIVITIES[line.activity].needs
+            if needs and needs not in model.provides:
+                able = sorted(name for name, m in DELIVERY_MODELS.items() if needs in m.provides)
+                raise ValueError(
+                    f"programme.schedule: activity {line.activity!r} needs {needs} (delivery models: "
+                    f"{', '.join(able)}); programme.delivery_model is {self.programme.delivery_model!r}"
+                )
 
     @property
     def regions(self) -> list[str]:
