@@ -1,0 +1,379 @@
+"""Comparing delivery models for a donor: effect, cost, cost-effectiveness, equity, what remains.
+
+Every model in a comparison runs on the same replicates: replicate ``r`` of every scenario uses
+``run_seed_sequence(seed, r)``, so all models meet the same population, topic choices and turnover
+(common random numbers), and differences between them are not noise.
+
+The *programme effect* of a model in replicate ``r`` is its mean indicator gain (indicator points, averaged
+over every institution and applicable topic) minus that of its counterfactual: the same scenario with
+``programme.delivery_model = "none"``, run on the same replicate. It is measured at the end of the programme
+(``effect``) and at the end of the follow-up (``sustained_effect``). Costs are the runs' ledger totals.
+Incremental cost-effectiveness ratios are taken against the reference model (the ``none`` scenario when one
+is given, otherwise the first); dominance is judged among all models on mean cost and mean effect.
+
+With a ``budget``, each model's activity volume (``programme.volume``) is solved so that its mean cost over
+the replicates lands on the budget (within 0.5%): costs are not proportional to volume (the launch workshop
+is fixed), so the volume is found by the secant method on the replicates themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from twinsim import economics
+from twinsim.costs import COST_CATEGORIES
+from twinsim.errors import TwinsimError
+from twinsim.evaluation import interval95
+from twinsim.results import RunResult, simulate
+from twinsim.scenario import Scenario
+
+__all__ = ["Comparison", "ModelRuns", "compare", "volume_for_budget"]
+
+BUDGET_TOLERANCE = 0.005
+MAX_VOLUME = 100.0
+
+Progress = Callable[[int], None] | None
+
+
+@dataclass
+class ModelRuns:
+    """The replicates of one delivery model in a comparison.
+
+    Attributes:
+        name: the model's label (the scenario's name, made unique).
+        ref: the scenario as given (path or bundled name).
+        scenario: the scenario as run (with the solved ``programme.volume`` under a budget).
+        runs: one row per replicate: gain, gain_selected, sustained_gain, equity_change, cost, ties and the
+            counterfactual's values (``cf_*``) and the programme effects (``effect``, ``effect_selected``,
+            ``sustained_effect``, ``equity_effect``).
+        trajectories: replicates x months mean indicator over applicable cells (month 0: baseline).
+        costs_by_activity: mean cost per activity type and category over replicates.
+        costs_by_institution: mean cost allocated to each institution over replicates.
+        budgeted: whether the volume was solved for a budget.
+
+    """
+
+    name: str
+    ref: str
+    scenario: Scenario
+    runs: pd.DataFrame
+    trajectories: np.ndarray
+    costs_by_activity: pd.DataFrame
+    costs_by_institution: pd.DataFrame
+    budgeted: bool = False
+
+    @property
+    def delivery_model(self) -> str:
+        """The registered delivery model of the scenario."""
+        return self.scenario.programme.delivery_model
+
+    def interval(self, column: str) -> tuple[float, float, float]:
+        """Mean of a per-replicate column and its 95% confidence interval."""
+        return interval95(self.runs[column])
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare`: per-model replicates and the cost-effectiveness analysis."""
+
+    models: list[ModelRuns]
+    reference: str
+    seed: int
+    replicates: int
+    budget: float | None
+    wtp: np.ndarray = field(repr=False)
+
+    def model(self, name: str) -> ModelRuns:
+        """The model with label ``name``."""
+        return next(m for m in self.models if m.name == name)
+
+    def _matrix(self, column: str) -> np.ndarray:
+        return np.column_stack([m.runs[column].to_numpy() for m in self.models])
+
+    def table(self) -> pd.DataFrame:
+        """One row per model: effects with 95% intervals, cost, cost per point, ICER, dominance, equity, ties."""
+        ref = self.model(self.reference)
+        costs = np.array([m.runs["cost"].mean() for m in self.models])
+        effects = np.array([m.runs["effect"].mean() for m in self.models])
+        labels = economics.dominance(costs, effects)
+        rows = []
+        for m, label, cost, effect in zip(self.models, labels, costs, effects, strict=True):
+            d_cost, d_effect = cost - ref.runs["cost"].mean(), effect - ref.runs["effect"].mean()
+            dominated_by_ref = m is not ref and d_cost >= 0 and d_effect <= 0
+            row: dict[str, Any] = {"name": m.name, "scenario": m.ref, "delivery_model": m.delivery_model}
+            row["volume"] = m.scenario.programme.volume
+            for col in ("effect", "effect_selected", "sustained_effect", "gain", "gain_selected", "cost"):
+                mean, lo, hi = m.interval(col)
+                row |= {col: mean, f"{col}_low": lo, f"{col}_high": hi}
+            row["cost_per_point"] = cost / effect if effect > 0 else np.nan
+            row["icer"] = np.nan if m is ref or dominated_by_ref else economics.icer(d_cost, d_effect)
+            row["dominance"] = label
+            row["equity_change"] = m.runs["equity_change"].mean()
+            row["equity_effect"] = m.runs["equity_effect"].mean()
+            row["ties"] = m.runs["ties"].mean()
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("name")
+
+    def ceac(self) -> pd.DataFrame:
+        """Cost-effectiveness acceptability: P(highest net monetary benefit) per willingness to pay and model."""
+        prob = economics.acceptability(self._matrix("effect"), self._matrix("cost"), self.wtp)
+        frame = pd.DataFrame(prob, columns=[m.name for m in self.models])
+        frame.insert(0, "wtp", self.wtp)
+        return frame
+
+    def replicate_table(self) -> pd.DataFrame:
+        """Every model's per-replicate outcomes, stacked (columns ``model`` and ``delivery_model`` first)."""
+        frames = []
+        for m in self.models:
+            frame = m.runs.copy()
+            frame.insert(0, "delivery_model", m.delivery_model)
+            frame.insert(0, "model", m.name)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def costs_by_activity(self) -> pd.DataFrame:
+        """Mean cost per model, activity type and cost category."""
+        return pd.concat([m.costs_by_activity.assign(model=m.name) for m in self.models], ignore_index=True)
+
+    def costs_by_institution(self) -> pd.DataFrame:
+        """Mean cost per model and institution."""
+        return pd.concat([m.costs_by_institution.assign(model=m.name) for m in self.models], ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``twinsim compare --json``."""
+        table = self.table()
+        models = []
+        for name, row in table.iterrows():
+            models.append(
+                {
+                    "name": name,
+                    "scenario": row["scenario"],
+                    "effect": _interval(row, "effect"),
+                    "cost": _interval(row, "cost"),
+                    "cost_per_point": _num(row["cost_per_point"]),
+                    "icer": _num(row["icer"]),
+                    "dominance": row["dominance"],
+                    "sustained_effect": _interval(row, "sustained_effect"),
+                }
+            )
+        return {"reference": self.reference, "models": models}
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as one line of JSON."""
+        return json.dumps(self.to_dict())
+
+
+def _interval(row: pd.Series, col: str) -> dict[str, Any]:
+    return {"mean": _num(row[col]), "ci95": [_num(row[f"{col}_low"]), _num(row[f"{col}_high"])]}
+
+
+def _num(value: float) -> float | None:
+    value = float(value)
+    return None if value != value else round(value, 6)  # noqa: PLR0124
+
+
+# --------------------------------------------------------------------------------------------------
+# Running
+
+
+def _outcomes(result: RunResult) -> dict[str, Any]:
+    """What a comparison keeps of one run."""
+    m = result.model
+    summary = result.summary()
+    ledger = result.ledger
+    by_activity = ledger.groupby("activity")[[*COST_CATEGORIES, "total_cost"]].sum() if len(ledger) else None
+    indicator = m.indicator(result.history)[:, m.applicable]
+    return {
+        "replicate": result.replicate,
+        "gain": summary["mean_gain"],
+        "gain_selected": summary["mean_gain_selected"],
+        "sustained_gain": summary["sustained_gain"],
+        "equity_change": summary["equity_change"],
+        "cost": summary["total_cost"],
+        "ties": summary["ties_formed"],
+        "_trajectory": indicator.mean(axis=1),
+        "_by_activity": by_activity,
+        "_by_institution": m.cost_by_institution.copy(),
+        "_institutions": result.institutions[["institution", "name", "kind", "region"]],
+    }
+
+
+def _run(scenario: Scenario, replicates: int, seed: int, progress: Progress) -> list[dict[str, Any]]:
+    out = []
+    for r in range(replicates):
+        out.append(_outcomes(simulate(scenario, seed, r)))
+        if progress is not None:
+            progress(1)
+    return out
+
+
+def counterfactual(scenario: Scenario) -> Scenario:
+    """The scenario without its programme: same population, topics, learning and follow-up."""
+    return scenario.with_overrides({"programme.delivery_model": "none", "programme.schedule": []})
+
+
+def _counterfactual_key(scenario: Scenario) -> str:
+    data = counterfactual(scenario).model_dump()
+    for key in ("name", "description", "costs"):
+        data.pop(key)
+    for key in ("volume", "experts", "partners"):
+        data["programme"].pop(key)
+    return json.dumps(data, sort_keys=True)
+
+
+def volume_for_budget(
+    scenario: Scenario, budget: float, replicates: int, seed: int, progress: Progress = None
+) -> tuple[Scenario, list[dict[str, Any]]]:
+    """Solve ``programme.volume`` so that the mean cost over ``replicates`` is ``budget`` (within 0.5%).
+
+    Returns the scenario with the solved volume and its runs. A model that costs nothing is returned as it is.
+
+    Raises:
+        TwinsimError: when the budget is below the model's fixed cost or needs more than 100 times its volume.
+
+    """
+    volume = scenario.programme.volume
+    runs = _run(scenario, replicates, seed, progress)
+    cost = float(np.mean([r["cost"] for r in runs]))
+    if cost == 0:
+        return scenario, runs
+    previous: tuple[float, float] | None = None
+    for _ in range(12):
+        if abs(cost - budget) <= BUDGET_TOLERANCE * budget:
+            return scenario, runs
+        if previous is None:
+            new = volume * budget / cost
+        else:
+            slope = (cost - previous[1]) / (volume - previous[0])
+            if slope <= 0:
+                raise TwinsimError(f"--budget: the cost of {scenario.name} does not grow with its activity volume")
+            new = volume + (budget - cost) / slope
+            if new <= 0:
+                fixed = cost - slope * volume
+                raise TwinsimError(
+                    f"--budget {budget:,.0f}: below the fixed cost of {scenario.name} (about {fixed:,.0f})"
+                )
+        if new > MAX_VOLUME:
+            raise TwinsimError(
+                f"--budget {budget:,.0f}: {scenario.name} would need more than {MAX_VOLUME:g} times its activity volume"
+            )
+        previous = (volume, cost)
+        volume = new
+        scenario = scenario.with_overrides({"programme.volume": volume}, source="--budget")
+        runs = _run(scenario, replicates, seed, progress)
+        cost = float(np.mean([r["cost"] for r in runs]))
+    raise TwinsimError(f"--budget: no activity volume of {scenario.name} found that spends {budget:,.0f}")
+
+
+def _model_runs(name: str, ref: str, scenario: Scenario, runs: list[dict], cf: list[dict], budgeted: bool) -> ModelRuns:
+    frame = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in runs])
+    cf_frame = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in cf])
+    for col in ("gain", "gain_selected", "sustained_gain", "equity_change"):
+        frame[f"cf_{col}"] = cf_frame[col].to_numpy()
+    frame["effect"] = frame["gain"] - frame["cf_gain"]
+    frame["effect_selected"] = frame["gain_selected"] - frame["cf_gain_selected"]
+    frame["sustained_effect"] = frame["sustained_gain"] - frame["cf_sustained_gain"]
+    frame["equity_effect"] = frame["equity_change"] - frame["cf_equity_change"]
+    activity = [r["_by_activity"] for r in runs if r["_by_activity"] is not None]
+    columns = ["activity", *COST_CATEGORIES, "total_cost"]
+    by_activity = (
+        (pd.concat(activity).groupby(level=0).sum() / len(runs)).reset_index()
+        if activity
+        else pd.DataFrame(columns=columns)
+    )
+    by_institution = runs[0]["_institutions"].copy()
+    by_institution["cost"] = np.mean([r["_by_institution"] for r in runs], axis=0)
+    trajectories = np.stack([r["_trajectory"] for r in runs])
+    return ModelRuns(name, ref, scenario, frame, trajectories, by_activity, by_institution, budgeted)
+
+
+def _labels(scenarios: Sequence[Scenario]) -> list[str]:
+    seen: dict[str, int] = {}
+    labels = []
+    for sc in scenarios:
+        seen[sc.name] = seen.get(sc.name, 0) + 1
+        labels.append(sc.name if seen[sc.name] == 1 else f"{sc.name}#{seen[sc.name]}")
+    return labels
+
+
+def default_wtp(models: list[ModelRuns], reference: str, steps: int = 101) -> np.ndarray:
+    """A willingness-to-pay range from 0 to twice the largest positive ICER against the reference."""
+    ref = next(m for m in models if m.name == reference)
+    ratios = []
+    for m in models:
+        d_cost = m.runs["cost"].mean() - ref.runs["cost"].mean()
+        d_effect = m.runs["effect"].mean() - ref.runs["effect"].mean()
+        if d_effect > 0 and d_cost > 0:
+            ratios.append(d_cost / d_effect)
+    top = 2 * max(ratios) if ratios else 1.0
+    return np.linspace(0.0, float(f"{top:.2g}"), steps)
+
+
+def compare(
+    scenarios: Sequence[Scenario],
+    replicates: int = 50,
+    seed: int | None = None,
+    *,
+    budget: float | None = None,
+    wtp: tuple[float, float, int] | None = None,
+    refs: Sequence[str] | None = None,
+    progress: Progress = None,
+) -> Comparison:
+    """Compare delivery models on the same replicates (common random numbers).
+
+    Args:
+        scenarios: one validated scenario per delivery model (e.g. the bundled ``rwanda_*`` scenarios).
+        replicates: replicates per model (>= 2 for intervals).
+        seed: experiment seed (default: the first scenario's ``simulation.seed``); shared by every model.
+        budget: when given, every model's activity volume is solved so that its mean cost is the budget.
+        wtp: willingness-to-pay range ``(min, max, steps)`` for the acceptability curve (default: 0 to twice
+            the largest ICER against the reference, 101 steps).
+        refs: how each scenario was named by the user (path or bundled name), for the output.
+        progress: called with 1 after each finished run.
+
+    Returns:
+        A :class:`Comparison`.
+
+    """
+    if not scenarios:
+        raise TwinsimError("compare: give at least one scenario")
+    if replicates < 1:
+        raise TwinsimError(f"--replicates: must be >= 1 (got {replicates})")
+    if budget is not None and budget <= 0:
+        raise TwinsimError(f"--budget: must be > 0 (got {budget})")
+    seed = scenarios[0].simulation.seed if seed is None else int(seed)
+    refs = list(refs) if refs is not None else [sc.name for sc in scenarios]
+    labels = _labels(scenarios)
+    cache: dict[str, list[dict[str, Any]]] = {}
+    models = []
+    for label, ref, sc in zip(labels, refs, scenarios, strict=True):
+        key = _counterfactual_key(sc)
+        if key not in cache:
+            cache[key] = _run(counterfactual(sc), replicates, seed, progress)
+        if budget is None:
+            runs, budgeted = _run(sc, replicates, seed, progress), False
+        else:
+            sc, runs = volume_for_budget(sc, budget, replicates, seed, progress)
+            budgeted = any(r["cost"] > 0 for r in runs)
+        models.append(_model_runs(label, ref, sc, runs, cache[key], budgeted))
+    reference = next((m.name for m in models if m.delivery_model == "none"), models[0].name)
+    grid = default_wtp(models, reference) if wtp is None else np.linspace(wtp[0], wtp[1], int(wtp[2]))
+    return Comparison(models, reference, seed, replicates, budget, grid)
+
+
+def parse_wtp(text: str) -> tuple[float, float, int]:
+    """Parse ``MIN:MAX:STEPS`` (e.g. ``0:500000:51``)."""
+    parts = text.split(":")
+    try:
+        lo, hi, steps = float(parts[0]), float(parts[1]), int(parts[2])
+    except (ValueError, IndexError):
+        raise TwinsimError(f"--wtp {text}: expected MIN:MAX:STEPS, e.g. 0:500000:51") from None
+    if len(parts) != 3 or not 0 <= lo < hi or steps < 2:
+        raise TwinsimError(f"--wtp {text}: need 0 <= MIN < MAX and STEPS >= 2")
+    return lo, hi, steps
