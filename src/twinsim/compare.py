@@ -352,14 +352,14 @@ def compare(
     labels = _labels(scenarios)
     cache: dict[str, list[dict[str, Any]]] = {}
     models = []
-    for label, ref, sc in zip(labels, refs, scenarios, strict=True):
-        key = _counterfactual_key(sc)
+    for label, ref, given in zip(labels, refs, scenarios, strict=True):
+        key = _counterfactual_key(given)
         if key not in cache:
-            cache[key] = _run(counterfactual(sc), replicates, seed, progress)
+            cache[key] = _run(counterfactual(given), replicates, seed, progress)
         if budget is None:
-            runs, budgeted = _run(sc, replicates, seed, progress), False
+            sc, runs, budgeted = given, _run(given, replicates, seed, progress), False
         else:
-            sc, runs = volume_for_budget(sc, budget, replicates, seed, progress)
+            sc, runs = volume_for_budget(given, budget, replicates, seed, progress)
             budgeted = any(r["cost"] > 0 for r in runs)
         models.append(_model_runs(label, ref, sc, runs, cache[key], budgeted))
     reference = next((m.name for m in models if m.delivery_model == "none"), models[0].name)

@@ -16,6 +16,7 @@ Programmes*; Fenwick et al. 2001 for acceptability curves):
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def dominance(costs: np.ndarray | list[float], effects: np.ndarray | list[float]
     changed = True
     while changed and len(frontier) > 2:
         changed = False
-        ratios = [_ratio(costs, effects, a, b) for a, b in zip(frontier[:-1], frontier[1:], strict=True)]
+        ratios = [_ratio(costs, effects, a, b) for a, b in pairwise(frontier)]
         for k in range(1, len(ratios)):
             if ratios[k - 1] > ratios[k]:  # frontier[k] buys effect dearer than the next option does
                 labels[frontier[k]] = EXTENDED
@@ -96,7 +97,7 @@ def frontier_icers(costs: np.ndarray | list[float], effects: np.ndarray | list[f
     labels = dominance(costs, effects)
     frontier = [i for i in np.lexsort((costs, effects)) if labels[i] == NON_DOMINATED]
     out = [math.nan] * costs.size
-    for a, b in zip(frontier[:-1], frontier[1:], strict=True):
+    for a, b in pairwise(frontier):
         out[b] = icer(costs[b] - costs[a], effects[b] - effects[a])
     return out
 
