@@ -1,0 +1,142 @@
+"""Comparing delivery models: common random numbers, the JSON shape, budgets, the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import twinsim
+from twinsim.cli import app
+from twinsim.compare import compare, parse_wtp
+from twinsim.errors import TwinsimError
+
+ALL = [
+    "rwanda_no_program",
+    "rwanda_tpn",
+    "rwanda_pairs",
+    "rwanda_north_south",
+    "rwanda_external_experts",
+    "rwanda_hybrid",
+]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    return compare([twinsim.load_scenario(n) for n in ALL], replicates=4, seed=11)
+
+
+def test_no_programme_costs_nothing_and_its_effect_interval_contains_zero(comparison):
+    none = comparison.model("rwanda_no_program")
+    _, lo, hi = none.interval("effect")
+    assert lo <= 0 <= hi and none.runs["cost"].eq(0).all()
+    assert comparison.reference == "rwanda_no_program"
+
+
+def test_models_share_random_draws_per_replicate(comparison):
+    # every model's counterfactual is the same run: the population and turnover draws are shared
+    cf = comparison.model("rwanda_no_program").runs["gain"].to_numpy()
+    for m in comparison.models:
+        np.testing.assert_array_equal(m.runs["cf_gain"].to_numpy(), cf)
+        np.testing.assert_array_equal(m.trajectories[:, 0], comparison.models[0].trajectories[:, 0])
+
+
+def test_each_model_cost_is_its_ledger_and_its_breakdowns_add_up(comparison):
+    by_activity = comparison.costs_by_activity()
+    by_institution = comparison.costs_by_institution()
+    for m in comparison.models:
+        total = m.runs["cost"].mean()
+        assert by_activity.loc[by_activity.model == m.name, "total_cost"].sum() == pytest.approx(total)
+        assert by_institution.loc[by_institution.model == m.name, "cost"].sum() == pytest.approx(total)
+
+
+def test_table_icers_are_increments_against_the_reference(comparison):
+    table = comparison.table()
+    ref = table.loc["rwanda_no_program"]
+    for name, row in table.iterrows():
+        dominated_by_ref = row["cost"] >= ref["cost"] and row["effect"] <= ref["effect"]
+        if name == "rwanda_no_program" or dominated_by_ref:
+            continue
+        assert row["icer"] == pytest.approx((row["cost"] - ref["cost"]) / (row["effect"] - ref["effect"]))
+    assert np.isnan(table.loc["rwanda_no_program", "icer"])
+    assert comparison.ceac().drop(columns="wtp").sum(axis=1).to_numpy() == pytest.approx(1.0)
+
+
+def test_json_has_exactly_the_documented_shape(comparison):
+    data = json.loads(comparison.to_json())
+    assert set(data) == {"reference", "models"} and data["reference"] == "rwanda_no_program"
+    keys = {"name", "scenario", "effect", "cost", "cost_per_point", "icer", "dominance", "sustained_effect"}
+    for model in data["models"]:
+        assert set(model) == keys
+        for part in ("effect", "cost", "sustained_effect"):
+            assert set(model[part]) == {"mean", "ci95"} and len(model[part]["ci95"]) == 2
+        assert model["dominance"] in {"dominated", "extended-dominated", "non-dominated"}
+    assert [m["name"] for m in data["models"]] == ALL
+
+
+def test_budget_rescales_every_model_to_the_same_spend():
+    budget = 250_000.0
+    result = compare([twinsim.load_scenario(n) for n in ALL], replicates=3, seed=2, budget=budget)
+    for m in result.models:
+        cost = m.runs["cost"].mean()
+        if m.delivery_model == "none":
+            assert cost == 0 and not m.budgeted
+        else:
+            assert abs(cost - budget) <= 0.02 * budget, (m.name, cost)
+            assert m.budgeted
+
+
+def test_budget_below_the_fixed_cost_is_a_clear_error():
+    with pytest.raises(TwinsimError, match="below the fixed cost of rwanda_tpn"):
+        compare([twinsim.load_scenario("rwanda_tpn")], replicates=2, budget=1000.0)
+
+
+def test_wtp_parsing():
+    assert parse_wtp("0:100:11") == (0.0, 100.0, 11)
+    for bad in ("0:100", "a:b:c", "100:0:5", "0:100:1"):
+        with pytest.raises(TwinsimError, match="--wtp"):
+            parse_wtp(bad)
+
+
+def test_cli_compare_json_and_figures(tmp_path):
+    res = runner.invoke(
+        app,
+        [
+            "compare",
+            "rwanda_tpn",
+            "rwanda_no_program",
+            "rwanda_pairs",
+            "-r",
+            "3",
+            "--seed",
+            "5",
+            "--wtp",
+            "0:300000:7",
+            "--out",
+            str(tmp_path),
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["reference"] == "rwanda_no_program" and len(data["models"]) == 3
+    for name in (
+        "ce_plane.png",
+        "ceac.png",
+        "trajectories.png",
+        "comparison.json",
+        "ceac.csv",
+        "replicates.csv",
+        "costs_by_activity.csv",
+        "costs_by_institution.csv",
+    ):
+        assert (tmp_path / name).stat().st_size > 0
+    assert len((tmp_path / "ceac.csv").read_text().strip().splitlines()) == 8
+
+
+def test_cli_compare_table_and_user_errors():
+    res = runner.invoke(app, ["compare", "rwanda_tpn", "rwanda_no_program", "-r", "2"])
+    assert res.exit_code == 0 and "rwanda_tpn" in res.stdout
+    bad = runner.invoke(app, ["compare", "rwanda_tpn", "--wtp", "1:2"])
+    assert bad.exit_code == 2 and "--wtp" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
