@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import twinsim
 from twinsim.costs import COST_CATEGORIES
@@ -192,3 +194,23 @@ def test_an_activity_needs_a_delivery_model_that_provides_it():
         twinsim.load_scenario("rwanda_tpn", {"programme.schedule": [{"activity": "leader_coaching", "months": [2]}]})
     with pytest.raises(ScenarioError, match=r"volunteer_visit.*north_south"):
         twinsim.load_scenario("rwanda_hybrid", {"programme.schedule": [{"activity": "volunteer_visit", "months": [2]}]})
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    name=st.sampled_from(sorted(BUNDLED)),
+    volume=st.floats(0.1, 5.0),
+    days=st.floats(0.0, 600.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_invariants_hold_for_every_delivery_model(name, volume, days, seed):
+    sc = twinsim.load_scenario(
+        name,
+        {"programme.volume": volume, "programme.experts.days_available": days, "simulation.followup_months": 2},
+    )
+    res = twinsim.simulate(sc, seed=seed)
+    assert np.isfinite(res.history).all() and 0 <= res.history.min() and res.history.max() <= 1
+    assert res.institutions["cost"].sum() == pytest.approx(res.total_cost)
+    assert res.total_cost == pytest.approx(res.ledger[list(COST_CATEGORIES)].to_numpy().sum())
+    assert res.ledger["expert_days"].sum() <= days * volume + 1e-6
+    assert 0 <= res.model.leadership.min() and res.model.leadership.max() <= 1
