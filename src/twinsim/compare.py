@@ -97,13 +97,18 @@ class Comparison:
         return np.column_stack([m.runs[column].to_numpy() for m in self.models])
 
     def table(self) -> pd.DataFrame:
-        """One row per model: effects with 95% intervals, cost, cost per point, ICER, dominance, equity, ties."""
+        """One row per model: effects with 95% intervals, cost, cost per point, ICER, dominance, equity, ties.
+
+        ``icer`` is against the reference; ``icer_frontier`` against the next less effective model on the
+        cost-effectiveness frontier (NaN for dominated models and the least effective frontier model).
+        """
         ref = self.model(self.reference)
         costs = np.array([m.runs["cost"].mean() for m in self.models])
         effects = np.array([m.runs["effect"].mean() for m in self.models])
         labels = economics.dominance(costs, effects)
+        sequential = economics.frontier_icers(costs, effects)
         rows = []
-        for m, label, cost, effect in zip(self.models, labels, costs, effects, strict=True):
+        for m, label, cost, effect, step in zip(self.models, labels, costs, effects, sequential, strict=True):
             d_cost, d_effect = cost - ref.runs["cost"].mean(), effect - ref.runs["effect"].mean()
             dominated_by_ref = m is not ref and d_cost >= 0 and d_effect <= 0
             row: dict[str, Any] = {"name": m.name, "scenario": m.ref, "delivery_model": m.delivery_model}
@@ -114,6 +119,7 @@ class Comparison:
             row["cost_per_point"] = cost / effect if effect > 0 else np.nan
             row["icer"] = np.nan if m is ref or dominated_by_ref else economics.icer(d_cost, d_effect)
             row["dominance"] = label
+            row["icer_frontier"] = step
             row["equity_change"] = m.runs["equity_change"].mean()
             row["equity_effect"] = m.runs["equity_effect"].mean()
             row["ties"] = m.runs["ties"].mean()
