@@ -214,3 +214,13 @@ def test_invariants_hold_for_every_delivery_model(name, volume, days, seed):
     assert res.total_cost == pytest.approx(res.ledger[list(COST_CATEGORIES)].to_numpy().sum())
     assert res.ledger["expert_days"].sum() <= days * volume + 1e-6
     assert 0 <= res.model.leadership.min() and res.model.leadership.max() <= 1
+
+
+def test_hybrid_forms_the_same_ties_as_the_network():
+    tpn = TwinningModel(twinsim.load_scenario("rwanda_tpn"), run_seed_sequence(6))
+    hybrid = TwinningModel(twinsim.load_scenario("rwanda_hybrid"), run_seed_sequence(6))
+    tpn.step()
+    hybrid.step()
+    for field in ("learner", "mentor", "topic"):
+        np.testing.assert_array_equal(getattr(tpn.ties, field), getattr(hybrid.ties, field))
+    assert len([a for a in hybrid.agents if isinstance(a, ExternalExpert)]) == 2

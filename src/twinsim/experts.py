@@ -45,7 +45,7 @@ class ExternalExpert(mesa.Agent):
     Args:
         model: the model it works in.
         days: days contracted for the programme.
-        specialty: indices of the priority topics it leads on.
+        specialty: indices of the priority topics it leads on (descriptive: the team's days are pooled).
 
     """
 

@@ -91,14 +91,18 @@ def register_activity(
 _activity = register_activity
 
 
-def extra_stream(model: TwinningModel, label: str) -> np.random.Generator:
-    """A random stream of the run for a delivery model's own draws (outside partners, experts).
+EXTRA_STREAMS = ("partners", "experts")
 
-    Derived from the run's seed sequence with a key apart from the model's named streams, so drawing from it
-    leaves every draw of the population, choice, matching and dynamics streams unchanged (common random numbers).
+
+def extra_stream(model: TwinningModel, label: str) -> np.random.Generator:
+    """A random stream of the run for a delivery model's own draws (one of :data:`EXTRA_STREAMS`).
+
+    Derived from the run's seed sequence with a key apart from the model's named streams (1000 + its index), so
+    drawing from it leaves every draw of the population, choice, matching and dynamics streams unchanged
+    (common random numbers).
     """
     seq = model.seed_sequence
-    key = 1000 + sum(label.encode())
+    key = 1000 + EXTRA_STREAMS.index(label)
     return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, key)))
 
 
