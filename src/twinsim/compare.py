@@ -362,7 +362,9 @@ def compare(
         key = _counterfactual_key(given)
         if key not in cache:
             cache[key] = _run(counterfactual(given), replicates, seed, progress)
-        if budget is None:
+        if given.programme.delivery_model == "none":  # it is its own counterfactual: the same runs
+            sc, runs, budgeted = given, cache[key], False
+        elif budget is None:
             sc, runs, budgeted = given, _run(given, replicates, seed, progress), False
         else:
             sc, runs = volume_for_budget(given, budget, replicates, seed, progress)
