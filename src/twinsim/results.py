@@ -150,51 +150,57 @@ class RunResult:
         change = m.indicator(self.history[month]) - m.indicator(self.history[0])
         return selected_vs_not(change, m.selected, m.applicable, m.topic_names)
 
-    def gain(self, month: int | None = None) -> np.ndarray:
-        """Indicator change from baseline to ``month`` (default: the endline), institutions x topics."""
-        m = self.model
-        month = self.months if month is None else month
-        return m.indicator(self.history[month]) - m.indicator(self.history[0])
+    def _endline_capacity(self) -> np.ndarray:
+        """Capacity at the end of the programme (month ``simulation.months``)."""
+        return self.history[self.months]
 
-    def equity_change(self, month: int | None = None) -> float:
-        """Change in the between-institution SD of the indicator, ``month`` minus baseline, averaged over topics.
+    def equity_change(self) -> float:
+        """Change in the between-institution SD of the indicator, endline minus baseline, averaged over topics.
 
-        Negative when the spread between institutions narrows (more equal). Default month: the endline.
+        Negative when the spread between institutions narrows (more equal).
         """
         m = self.model
-        month = self.months if month is None else month
-        return float(
-            np.mean(
-                _spread(m.indicator(self.history[month]), m.applicable)
-                - _spread(m.indicator(self.history[0]), m.applicable)
-            )
-        )
+        end = _spread(m.indicator(self._endline_capacity()), m.applicable)
+        return float(np.mean(end - _spread(m.indicator(m.baseline), m.applicable)))
+
+    def programme_outcomes(self) -> dict[str, Any]:
+        """The delivery-model outcomes of :meth:`summary`: sustained gain, cost per point, equity, ties formed.
+
+        ``sustained_gain``: mean indicator gain over applicable cells at the end of the follow-up (the model's
+        final state); ``cost_per_point``: total cost per point of the endline mean gain (NaN unless the gain is
+        positive; a gross figure: :mod:`twinsim.compare` gives cost per point of programme effect);
+        ``equity_change``: see :meth:`equity_change`; ``ties_formed``: peer ties plus ties to outside partners.
+        """
+        m = self.model
+        app = m.applicable
+        mean_gain = float((m.indicator(self._endline_capacity()) - m.indicator(m.baseline))[app].mean())
+        return {
+            "sustained_gain": float((m.indicator(m.capacity) - m.indicator(m.baseline))[app].mean()),
+            "cost_per_point": self.total_cost / mean_gain if mean_gain > 0 else float("nan"),
+            "equity_change": self.equity_change(),
+            "ties_formed": m.delivery_model.ties_formed(m),
+        }
 
     def summary(self) -> dict[str, Any]:
         """Scalar outcomes of the run (tidy: one flat dict).
 
         Keys: ``mean_gain`` and ``mean_gain_selected`` (indicator points, endline minus baseline, over applicable
-        and chosen cells); ``sustained_gain`` (the same over applicable cells at the end of follow-up);
-        ``total_cost``; ``cost_per_point`` (total cost per point of ``mean_gain``, NaN unless the gain is
-        positive: a gross figure, see :mod:`twinsim.compare` for cost per point of programme effect);
-        ``equity_change`` (see :meth:`equity_change`); ``ties`` (peer ties); ``ties_formed`` (peer ties plus
-        ties to outside partners); per topic the selected-vs-not estimate and group sizes.
+        and chosen cells), ``total_cost``, ``ties`` (peer ties), the keys of :meth:`programme_outcomes`
+        (``sustained_gain``, ``cost_per_point``, ``equity_change``, ``ties_formed``), and per topic the
+        selected-vs-not estimate and group sizes.
         """
         m = self.model
-        gain = self.gain()
-        mean_gain = float(gain[m.applicable].mean())
+        end = self.months
+        gain = m.indicator(self.history[end]) - m.indicator(self.history[0])
         out: dict[str, Any] = {
             "replicate": self.replicate,
             "seed": self.seed,
-            "mean_gain": mean_gain,
+            "mean_gain": float(gain[m.applicable].mean()),
             "mean_gain_selected": _mean_or_nan(gain[m.selected]),
             "total_cost": self.total_cost,
             "ties": len(m.ties),
-            "sustained_gain": float(self.gain(self.history.shape[0] - 1)[m.applicable].mean()),
-            "cost_per_point": self.total_cost / mean_gain if mean_gain > 0 else float("nan"),
-            "equity_change": self.equity_change(),
-            "ties_formed": m.delivery_model.ties_formed(m),
         }
+        out.update(self.programme_outcomes())
         for topic, row in self.selected_vs_not().iterrows():
             out[f"selected_vs_not.{topic}"] = float(row["estimate"])
             out[f"n_selected.{topic}"] = int(row["n_selected"])
