@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from twinsim.costs import COST_CATEGORIES
 from twinsim.errors import TwinsimError
 from twinsim.evaluation import interval95
 from twinsim.results import RunResult, simulate
-from twinsim.scenario import Scenario
+from twinsim.scenario import Scenario, load_scenario
 
 __all__ = ["Comparison", "ModelRuns", "compare", "volume_for_budget"]
 
@@ -322,7 +323,7 @@ def default_wtp(models: list[ModelRuns], reference: str, steps: int = 101) -> np
 
 
 def compare(
-    scenarios: Sequence[Scenario],
+    scenarios: Sequence[Scenario | str | Path],
     replicates: int = 50,
     seed: int | None = None,
     *,
@@ -334,7 +335,8 @@ def compare(
     """Compare delivery models on the same replicates (common random numbers).
 
     Args:
-        scenarios: one validated scenario per delivery model (e.g. the bundled ``rwanda_*`` scenarios).
+        scenarios: one scenario per delivery model: validated scenarios, or files / bundled names to load
+            (e.g. ``["rwanda_no_program", "rwanda_tpn", "rwanda_pairs"]``).
         replicates: replicates per model (>= 2 for intervals).
         seed: experiment seed (default: the first scenario's ``simulation.seed``); shared by every model.
         budget: when given, every model's activity volume is solved so that its mean cost is the budget.
@@ -353,8 +355,10 @@ def compare(
         raise TwinsimError(f"--replicates: must be >= 1 (got {replicates})")
     if budget is not None and budget <= 0:
         raise TwinsimError(f"--budget: must be > 0 (got {budget})")
+    if refs is None:
+        refs = [sc.name if isinstance(sc, Scenario) else str(sc) for sc in scenarios]
+    scenarios = [sc if isinstance(sc, Scenario) else load_scenario(sc) for sc in scenarios]
     seed = scenarios[0].simulation.seed if seed is None else int(seed)
-    refs = list(refs) if refs is not None else [sc.name for sc in scenarios]
     labels = _labels(scenarios)
     cache: dict[str, list[dict[str, Any]]] = {}
     models = []
