@@ -64,6 +64,8 @@ class ResultStore:
     def create(cls, path: str | Path, manifest: dict[str, Any], resume: bool = False) -> ResultStore:
         """Start a store for the experiment ``manifest`` describes, or reopen it when ``resume``.
 
+        A directory whose manifest has no runs yet (a sweep stopped before its first run) starts afresh.
+
         Raises:
             StoreError: the directory already holds runs and ``resume`` is false, or it holds a
                 different experiment (another scenario, seed, seeding scheme or design).
@@ -71,7 +73,7 @@ class ResultStore:
         """
         store = cls(path)
         manifest = {"format": FORMAT, **manifest}
-        if store.manifest_path.exists():
+        if store.manifest_path.exists() and store.parts():
             old = store.manifest
             if not resume:
                 raise StoreError(f"--out {store.path}: already holds results; pass --resume to complete them")
