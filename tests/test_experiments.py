@@ -46,6 +46,15 @@ def test_run_points_keeps_its_contract_and_common_random_numbers():
     assert table["error"].isna().all()
 
 
+def test_finished_models_are_released_so_memory_does_not_grow_with_runs():
+    import mesa
+
+    before = len(mesa.Agent._ids)
+    run_points(SCENARIO, [{}, {"learning.gap_ceiling": 0.6}], replicates=2)
+    twinsim.run_replicates(SCENARIO, replicates=2)
+    assert len(mesa.Agent._ids) == before
+
+
 def test_independent_streams_give_each_point_its_own_seed():
     assert run_seed(5, 3, 2, "independent").spawn_key == (3, 2)
     assert run_seed(5, 3, 2).spawn_key == (2,)

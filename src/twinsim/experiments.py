@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import mesa
 import numpy as np
 import pandas as pd
 
@@ -31,6 +32,7 @@ __all__ = [
     "RunCounts",
     "RunError",
     "execute_points",
+    "release",
     "run_chunk",
     "run_points",
     "run_replicates",
@@ -148,6 +150,7 @@ def run_replicates(
         if keep_tables:
             panels.append(result.panel)
             ledgers.append(result.ledger)
+        release(result.model)
         if progress is not None:
             progress(1)
     return ReplicateSet(
@@ -201,12 +204,25 @@ def run_chunk(
         try:
             if point not in cache:
                 cache = {point: scenario.with_overrides(overrides) if overrides else scenario}
-            row.update(_simulate(cache[point], seq, seed, replicate, streams).summary())
+            result = _simulate(cache[point], seq, seed, replicate, streams)
+            row.update(result.summary())
+            release(result.model)
             row["error"] = None
         except Exception as exc:
             row["error"] = f"{type(exc).__name__}: {exc}"
         rows.append(row)
     return rows
+
+
+def release(model: TwinningModel) -> None:
+    """Let a finished model be freed: drop it from Mesa's class-level agent-id counter.
+
+    Mesa 3.3 keeps every model alive in ``mesa.Agent._ids`` (mesa issue #3179, fixed upstream by pull
+    request #3180), so memory grows with every run; this is a no-op on versions without that counter.
+    """
+    ids = getattr(mesa.Agent, "_ids", None)
+    if isinstance(ids, dict):
+        ids.pop(model, None)
 
 
 def _simulate(scenario: Scenario, seq: np.random.SeedSequence, seed: int, replicate: int, streams: str) -> RunResult:
