@@ -233,3 +233,27 @@ def test_sweep_json_summary(tmp_path):
     again = CliRunner().invoke(app, [*args, "--out", str(tmp_path), "--resume", "--json"])
     assert json.loads(again.stdout)["skipped"] == 4 and json.loads(again.stdout)["done"] == 0
     assert Path(tmp_path / "manifest.json").is_file()
+
+
+def test_errors_record_returns_failed_rows_in_memory(monkeypatch):
+    def broken(scenario, seed, replicate):
+        raise ValueError("no convergence")
+
+    monkeypatch.setattr(experiments, "simulate", broken)
+    table = run_points(SCENARIO, [{}], replicates=2, seed=9, errors="record")
+    assert list(table["error"]) == ["ValueError: no convergence"] * 2
+    assert list(table["spawn_key"]) == ["0", "1"] and (table["seed"] == 9).all()
+
+
+@pytest.mark.slow
+def test_sweep_on_an_existing_dask_scheduler(tmp_path):
+    from dask.distributed import LocalCluster
+
+    args = ["sweep", "rwanda_tpn", "--param", "learning.gap_ceiling=0.5,0.7", "-r", "2", "--json"]
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+        res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "d"), "--scheduler", cluster.scheduler_address])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["done"] == 4
+    serial = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "s"), "--workers", "1"])
+    assert serial.exit_code == 0, serial.output
+    pd.testing.assert_frame_equal(load_results(tmp_path / "d"), load_results(tmp_path / "s"))
