@@ -32,6 +32,7 @@ __all__ = [
     "RunCounts",
     "RunError",
     "execute_points",
+    "experiment_seed",
     "release",
     "run_chunk",
     "run_points",
@@ -165,6 +166,14 @@ def run_replicates(
 
 # --------------------------------------------------------------------------------------------------
 # Design points: many runs, on any executor, optionally into a result store
+
+
+def experiment_seed(scenario: Scenario, seed: int | None = None) -> int:
+    """The experiment seed: ``seed``, or the scenario's ``simulation.seed``; a whole number in [0, 2**63)."""
+    value = scenario.simulation.seed if seed is None else seed
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value < 2**63:
+        raise TwinsimError(f"--seed: must be a whole number from 0 to 2**63 - 1 (got {seed!r})")
+    return int(value)
 
 
 def run_seed(seed: int, point: int, replicate: int, streams: str = "common") -> np.random.SeedSequence:
@@ -352,7 +361,8 @@ def run_points(
         raise ValueError("replicates must be >= 1")
     if errors not in {"raise", "record"}:
         raise ValueError("errors must be 'raise' or 'record'")
-    seed = scenario.simulation.seed if seed is None else int(seed)
+    seed = experiment_seed(scenario, seed)
+    run_seed(seed, 0, 0, streams)  # checks the seeding scheme before anything is stored
     for point in points:
         if point:
             scenario.with_overrides(point, source="design point " + json.dumps(point, default=str))

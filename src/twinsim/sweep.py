@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from twinsim.designs import ParamSpec, build_design
-from twinsim.experiments import execute_points, store_manifest
+from twinsim.experiments import execute_points, experiment_seed, run_seed, store_manifest
 from twinsim.scenario import Scenario, load_scenario
 from twinsim.store import ResultStore
 
@@ -104,7 +104,8 @@ def sweep(
     if replicates < 1:
         raise ValueError("replicates must be >= 1")
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    seed = base.simulation.seed if seed is None else int(seed)
+    seed = experiment_seed(base, seed)
+    run_seed(seed, 0, 0, streams)  # checks the seeding scheme before anything is stored
     points = build_design(base, params, design, samples, seed)
     about = {"design": design, "samples": samples, "params": [p if isinstance(p, str) else p.key for p in params]}
     manifest = store_manifest(base, points, replicates, seed, streams, about)
