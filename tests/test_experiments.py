@@ -207,6 +207,7 @@ def test_latin_hypercube_and_sobol_fill_their_bounds():
         (("--param", "learning.gap_ceiling=0.2:0.5", "--design", "sobol", "--samples", "6"), "power of two"),
         (("--param", "learning.gap_ceiling=0.5", "--design", "halton"), "--design"),
         (("--param", "learning.gap_ceiling=0.5", "--streams", "shared"), "--streams"),
+        (("--param", "learning.gap_ceiling=0.5", "--seed", "-1"), "--seed"),
         (("--param", "learning.gap_ceiling=0.5", "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"), "--workers"),
     ],
 )
