@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,10 @@ def test_result_does_not_depend_on_chunking_or_completion_order():
     whole = run_points(SCENARIO, [{}, {"learning.gap_ceiling": 0.5}], replicates=3, seed=2, chunk_size=6)
     pieces = run_points(SCENARIO, [{}, {"learning.gap_ceiling": 0.5}], replicates=3, seed=2, chunk_size=1)
     pd.testing.assert_frame_equal(whole, pieces)
+    with ThreadPoolExecutor(2) as pool:  # a caller's own executor: used, and left open
+        borrowed = run_points(SCENARIO, [{}, {"learning.gap_ceiling": 0.5}], replicates=3, seed=2, executor=pool)
+        assert pool.submit(int, "7").result() == 7
+    pd.testing.assert_frame_equal(whole, borrowed)
 
 
 # ------------------------------------------------------------------------------------------ executors

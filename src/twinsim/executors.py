@@ -135,7 +135,7 @@ class DaskCluster:
 
 
 def _dask_handle(client: Any, label: str) -> ExecutorHandle:
-    threads = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values())
+    threads = sum(client.nthreads().values())
     return ExecutorHandle(client.get_executor(pure=False), max(threads, 1), label)
 
 
@@ -169,7 +169,7 @@ def resolve_executor(spec: Any = None) -> Serial | LocalProcesses | DaskCluster 
         found = Serial() if spec == 1 else LocalProcesses(spec)
     elif isinstance(spec, Serial | LocalProcesses | DaskCluster | Borrowed):
         found = spec
-    elif isinstance(spec, cf.Executor) or (hasattr(spec, "get_executor") and hasattr(spec, "scheduler_info")):
+    elif isinstance(spec, cf.Executor) or (hasattr(spec, "get_executor") and hasattr(spec, "nthreads")):
         found = Borrowed(spec)
     if found is None:
         raise TwinsimError(
