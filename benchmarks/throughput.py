@@ -21,20 +21,24 @@ from twinsim.experiments import run_chunk, run_points
 from twinsim.scenario import load_scenario
 
 
+def record(executor: str, runs: int, workers: int, seconds: float, **extra: float) -> dict:
+    return {
+        "benchmark": "throughput",
+        "scenario": "rwanda_tpn",
+        "executor": executor,
+        "runs": runs,
+        "workers": workers,
+        "seconds": round(seconds, 3),
+        "runs_per_second": round(runs / seconds, 2),
+        **extra,
+    }
+
+
 def measure_serial(runs: int) -> dict:
     scenario = load_scenario("rwanda_tpn")
     start = time.perf_counter()
     table = run_points(scenario, [{}], replicates=runs)
-    seconds = time.perf_counter() - start
-    return {
-        "benchmark": "throughput",
-        "scenario": "rwanda_tpn",
-        "executor": "serial",
-        "runs": len(table),
-        "workers": 1,
-        "seconds": round(seconds, 3),
-        "runs_per_second": round(len(table) / seconds, 2),
-    }
+    return record("serial", len(table), 1, time.perf_counter() - start)
 
 
 def measure(runs: int, workers: int, chunk_size: int) -> dict:
@@ -49,17 +53,9 @@ def measure(runs: int, workers: int, chunk_size: int) -> dict:
         start = time.perf_counter()
         table = run_points(scenario, [{}], replicates=runs, seed=seed, executor=pool, chunk_size=chunk_size)
         seconds = time.perf_counter() - start
-    return {
-        "benchmark": "throughput",
-        "scenario": "rwanda_tpn",
-        "executor": "local processes",
-        "runs": len(table),
-        "workers": workers,
-        "chunk_size": chunk_size,
-        "seconds": round(seconds, 3),
-        "runs_per_second": round(len(table) / seconds, 2),
-        "startup_seconds": round(startup, 2),
-    }
+    return record(
+        "local processes", len(table), workers, seconds, chunk_size=chunk_size, startup_seconds=round(startup, 2)
+    )
 
 
 def main() -> None:
@@ -71,12 +67,12 @@ def main() -> None:
     print(json.dumps(measure_serial(args.runs)), flush=True)
     base = None
     for workers in args.workers:
-        record = measure(args.runs, workers, args.chunk_size)
+        line = measure(args.runs, workers, args.chunk_size)
         if workers == 1:
-            base = record["runs_per_second"]
+            base = line["runs_per_second"]
         if base:
-            record["parallel_efficiency"] = round(record["runs_per_second"] / (workers * base), 3)
-        print(json.dumps(record), flush=True)
+            line["parallel_efficiency"] = round(line["runs_per_second"] / (workers * base), 3)
+        print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":
