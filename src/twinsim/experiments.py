@@ -1,22 +1,47 @@
-"""Experiments: many runs of a scenario.
+"""Experiments: many runs of a scenario, of design points, on any executor, into a result store.
 
 Replicate ``r`` of an experiment seeded with ``seed`` always runs with
-``SeedSequence(seed, spawn_key=(r,))``, whatever the number of replicates or the order they run in.
+``SeedSequence(seed, spawn_key=(r,))``, whatever the number of replicates, the executor or the order
+runs finish in (see :func:`run_seed` for the per-point alternative).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import mesa
+import numpy as np
 import pandas as pd
 
+from twinsim.errors import TwinsimError
 from twinsim.evaluation import interval95
+from twinsim.executors import imap_unordered, open_executor
+from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.results import RunResult, simulate
 from twinsim.scenario import Scenario
+from twinsim.store import ResultStore, tidy_runs
 
-__all__ = ["ReplicateSet", "run_points", "run_replicates"]
+__all__ = [
+    "STREAMS",
+    "ReplicateSet",
+    "RunCounts",
+    "RunError",
+    "execute_points",
+    "experiment_seed",
+    "release",
+    "run_chunk",
+    "run_points",
+    "run_replicates",
+    "run_seed",
+]
+
+#: Seeding schemes of design points (see :func:`run_seed`).
+STREAMS = ("common", "independent")
 
 
 @dataclass
@@ -126,6 +151,7 @@ def run_replicates(
         if keep_tables:
             panels.append(result.panel)
             ledgers.append(result.ledger)
+        release(result.model)
         if progress is not None:
             progress(1)
     return ReplicateSet(
@@ -138,6 +164,156 @@ def run_replicates(
     )
 
 
+# --------------------------------------------------------------------------------------------------
+# Design points: many runs, on any executor, optionally into a result store
+
+
+def experiment_seed(scenario: Scenario, seed: int | None = None) -> int:
+    """The experiment seed: ``seed``, or the scenario's ``simulation.seed``; a whole number in [0, 2**63)."""
+    value = scenario.simulation.seed if seed is None else seed
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value < 2**63:
+        raise TwinsimError(f"--seed: must be a whole number from 0 to 2**63 - 1 (got {seed!r})")
+    return int(value)
+
+
+def run_seed(seed: int, point: int, replicate: int, streams: str = "common") -> np.random.SeedSequence:
+    """The ``SeedSequence`` of replicate ``replicate`` of design point ``point``.
+
+    ``common`` (the default): ``SeedSequence(seed, spawn_key=(replicate,))`` for every point, so design
+    points share their random draws (common random numbers) and differences between points are not
+    noise. ``independent``: ``SeedSequence(seed, spawn_key=(point, replicate))``, a stream per point.
+    """
+    if streams == "common":
+        return run_seed_sequence(seed, replicate)
+    if streams == "independent":
+        return np.random.SeedSequence(seed, spawn_key=(point, replicate))
+    raise TwinsimError(f"--streams: unknown seeding {streams!r}; allowed: {', '.join(STREAMS)}")
+
+
+def run_chunk(
+    scenario: Scenario, chunk: list[tuple[int, dict[str, Any], int]], seed: int, streams: str
+) -> list[dict[str, Any]]:
+    """Run a chunk of ``(point, overrides, replicate)`` runs; one summary row each (the task of a worker).
+
+    A run that raises gives a row with its seed and ``error`` (the exception) and no outputs; the other
+    runs go on.
+    """
+    rows = []
+    cache: dict[int, Scenario] = {}
+    for point, overrides, replicate in chunk:
+        seq = run_seed(seed, point, replicate, streams)
+        row: dict[str, Any] = {
+            "point": point,
+            **overrides,
+            "replicate": replicate,
+            "seed": seed,
+            "entropy": seq.entropy,
+            "spawn_key": ",".join(str(k) for k in seq.spawn_key),
+        }
+        try:
+            if point not in cache:
+                cache = {point: scenario.with_overrides(overrides) if overrides else scenario}
+            result = _simulate(cache[point], seq, seed, replicate, streams)
+            row.update(result.summary())
+            release(result.model)
+            row["error"] = None
+        except Exception as exc:
+            row["error"] = f"{type(exc).__name__}: {exc}"
+        rows.append(row)
+    return rows
+
+
+def release(model: TwinningModel) -> None:
+    """Let a finished model be freed: drop it from Mesa's class-level agent-id counter.
+
+    Mesa 3.3 keeps every model alive in ``mesa.Agent._ids`` (mesa issue #3179, fixed upstream by pull
+    request #3180), so memory grows with every run; this is a no-op on versions without that counter.
+    """
+    ids = getattr(mesa.Agent, "_ids", None)
+    if isinstance(ids, dict):
+        ids.pop(model, None)
+
+
+def _simulate(scenario: Scenario, seq: np.random.SeedSequence, seed: int, replicate: int, streams: str) -> RunResult:
+    if streams == "common":
+        return simulate(scenario, seed, replicate)
+    model = TwinningModel(scenario, seq)
+    model.run()
+    return RunResult.from_model(model, seed, replicate)
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """What an execution did: runs in the experiment, computed now, found already stored, failed."""
+
+    runs: int
+    done: int
+    skipped: int
+    failed: int
+
+
+def execute_points(
+    scenario: Scenario,
+    points: list[dict[str, Any]],
+    replicates: int,
+    seed: int,
+    sink: Callable[[list[dict[str, Any]]], None],
+    *,
+    skip: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
+    executor: Any = None,
+    streams: str = "common",
+    chunk_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunCounts:
+    """Run every (point, replicate) not in ``skip`` on ``executor``, handing each finished chunk to ``sink``.
+
+    Runs go to workers in chunks (default: about eight per worker, at most 100 runs) with at most two
+    chunks per worker in flight, so memory does not grow with the number of runs.
+    """
+    run_seed(seed, 0, 0, streams)  # checks the seeding scheme
+    total = len(points) * replicates
+    skipped = sum(1 for p, r in skip if p < len(points) and r < replicates)
+    todo = ((p, points[p], r) for p in range(len(points)) for r in range(replicates) if (p, r) not in skip)
+    done = failed = 0
+    with open_executor(executor) as handle:
+        size = chunk_size or max(1, min(100, -(-(total - skipped) // (8 * handle.workers))))
+        tasks = ((scenario, chunk, seed, streams) for chunk in _batched(todo, size))
+        for rows in imap_unordered(handle.executor, run_chunk, tasks, max_pending=2 * handle.workers):
+            sink(rows)
+            done += len(rows)
+            failed += sum(row["error"] is not None for row in rows)
+            if progress is not None:
+                progress(len(rows))
+    return RunCounts(runs=total, done=done, skipped=skipped, failed=failed)
+
+
+def _batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
+
+
+def store_manifest(
+    scenario: Scenario,
+    points: list[dict[str, Any]],
+    replicates: int,
+    seed: int,
+    streams: str,
+    design: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The manifest of a result store: what was run, with which seeds."""
+    return {
+        "scenario_name": scenario.name,
+        "scenario": scenario.model_dump(mode="json"),
+        "seed": seed,
+        "streams": streams,
+        "spawn_key": "(replicate,)" if streams == "common" else "(point, replicate)",
+        "replicates": replicates,
+        "design": design or {"design": "points"},
+        "params": list(dict.fromkeys(k for p in points for k in p)),
+        "points": points,
+    }
+
+
 def run_points(
     scenario: Scenario,
     points: list[dict[str, Any]],
@@ -145,24 +321,70 @@ def run_points(
     seed: int | None = None,
     *,
     progress: Callable[[int], None] | None = None,
+    executor: Any = None,
+    store: str | Path | None = None,
+    resume: bool = False,
+    streams: str = "common",
+    errors: str = "raise",
+    chunk_size: int | None = None,
 ) -> pd.DataFrame:
     """Run every design point (a dict of dotted-key overrides) ``replicates`` times.
 
     Replicate ``r`` of every point uses the same ``SeedSequence(seed, spawn_key=(r,))``: design points
-    share random draws (common random numbers), so differences between points are not noise.
+    share random draws (common random numbers), so differences between points are not noise
+    (``streams="independent"`` gives each point its own streams instead). The result depends only on
+    the scenario, the points and the seed, never on the executor or the order runs finish in.
+
+    Args:
+        scenario: the base scenario.
+        points: design points, each validated against the schema before anything runs.
+        replicates: replicates per point (>= 1).
+        seed: experiment seed (default: ``scenario.simulation.seed``).
+        progress: called with the number of runs of each finished chunk.
+        executor: ``None`` (serial), a worker count, ``"dask"``, a scheduler address or an executor
+            object (see :func:`twinsim.executors.open_executor`).
+        store: a result-store directory: runs are written there as they finish (see
+            :mod:`twinsim.store`) and the table is read back from it.
+        resume: with ``store``, compute only the runs it does not hold yet.
+        streams: ``"common"`` or ``"independent"`` (see :func:`run_seed`).
+        errors: ``"raise"``: after all runs, raise :class:`RunError` if any run raised; ``"record"``:
+            return failed runs as rows with their ``error``.
+        chunk_size: runs per task (default: chosen from the number of runs and workers).
 
     Returns:
-        One tidy row per (point, replicate): ``point``, ``replicate``, ``seed``, the point's parameters
-        (dotted keys) and the run's summary outputs.
+        One tidy row per (point, replicate), sorted: ``point``, the point's parameters (dotted keys),
+        ``replicate``, ``seed``, ``entropy`` and ``spawn_key`` (the run's ``SeedSequence``), the run's
+        summary outputs, and ``error`` (``None`` unless the run raised).
 
     """
-    seed = scenario.simulation.seed if seed is None else int(seed)
-    rows = []
-    for p, overrides in enumerate(points):
-        point_scenario = scenario.with_overrides(overrides) if overrides else scenario
-        for r in range(replicates):
-            summary = simulate(point_scenario, seed, r).summary()
-            rows.append({"point": p, **overrides, **summary})
-            if progress is not None:
-                progress(1)
-    return pd.DataFrame(rows)
+    if replicates < 1:
+        raise ValueError("replicates must be >= 1")
+    if errors not in {"raise", "record"}:
+        raise ValueError("errors must be 'raise' or 'record'")
+    seed = experiment_seed(scenario, seed)
+    run_seed(seed, 0, 0, streams)  # checks the seeding scheme before anything is stored
+    for point in points:
+        if point:
+            scenario.with_overrides(point, source="design point " + json.dumps(point, default=str))
+    params = list(dict.fromkeys(k for p in points for k in p))
+    options = {"executor": executor, "streams": streams, "chunk_size": chunk_size, "progress": progress}
+    if store is None:
+        frames: list[pd.DataFrame] = []
+        execute_points(scenario, points, replicates, seed, lambda rows: frames.append(pd.DataFrame(rows)), **options)
+        table = tidy_runs(frames, params)
+    else:
+        result_store = ResultStore.create(store, store_manifest(scenario, points, replicates, seed, streams), resume)
+        skip = result_store.done() if resume else set()
+        execute_points(scenario, points, replicates, seed, result_store.write, skip=skip, **options)
+        table = result_store.runs()
+    if errors == "raise" and table["error"].notna().any():
+        first = table[table["error"].notna()].iloc[0]
+        raise RunError(
+            f"{int(table['error'].notna().sum())} run(s) raised; first: point {first['point']}, replicate "
+            f"{first['replicate']}, seed {first['seed']} (spawn_key {first['spawn_key']}): {first['error']}"
+        )
+    return table
+
+
+class RunError(RuntimeError):
+    """One or more runs of an experiment raised (their rows, with seeds and errors, are in the store)."""

@@ -1,0 +1,223 @@
+"""Executors: where the runs of an experiment execute, behind the ``concurrent.futures`` interface.
+
+- :class:`Serial`: in this process, one run after another (the default of the Python API);
+- :class:`LocalProcesses`: a ``ProcessPoolExecutor`` on this machine (default: all cores);
+- :class:`DaskCluster`: Dask distributed through its own ``Client``, either an existing cluster
+  (``scheduler="tcp://HOST:PORT"``) or a ``LocalCluster`` it starts on 127.0.0.1.
+
+:func:`open_executor` also accepts ``None`` (serial), a worker count, ``"processes"``, ``"dask"``, a
+scheduler address, a ready ``concurrent.futures.Executor`` or a ``dask.distributed.Client`` (both left
+open for their owner). Which executor runs a task never changes its result: a run depends only on its
+scenario, parameters and seed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from twinsim.errors import TwinsimError
+
+__all__ = [
+    "Borrowed",
+    "DaskCluster",
+    "ExecutorHandle",
+    "LocalProcesses",
+    "Serial",
+    "SerialExecutor",
+    "all_cores",
+    "imap_unordered",
+    "open_executor",
+    "resolve_executor",
+]
+
+
+def all_cores() -> int:
+    """The number of cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class SerialExecutor(cf.Executor):
+    """A ``concurrent.futures`` executor that runs each task at once, in the calling thread."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        """Run ``fn(*args, **kwargs)`` now; return a finished future holding its result or exception."""
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+@dataclass(frozen=True)
+class ExecutorHandle:
+    """An open executor and the number of tasks it runs at once."""
+
+    executor: cf.Executor
+    workers: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Serial:
+    """Run in this process."""
+
+    @contextmanager
+    def open(self) -> Iterator[ExecutorHandle]:
+        """Yield a serial executor."""
+        yield ExecutorHandle(SerialExecutor(), 1, "serial")
+
+
+@dataclass(frozen=True)
+class LocalProcesses:
+    """A pool of local worker processes (``workers=None``: all cores).
+
+    Workers start with the ``forkserver`` method (``spawn`` where there is none), chosen for this pool
+    only: forking a process that runs threads (a progress bar, a Dask client) is unsafe.
+    """
+
+    workers: int | None = None
+
+    @contextmanager
+    def open(self) -> Iterator[ExecutorHandle]:
+        """Start the pool; shut it down (cancelling unstarted tasks) on exit."""
+        workers = self.workers or all_cores()
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+        try:
+            yield ExecutorHandle(pool, workers, f"{workers} local processes")
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class DaskCluster:
+    """Dask distributed: connect to ``scheduler`` (``tcp://HOST:PORT``) or start a ``LocalCluster``.
+
+    A local cluster listens on 127.0.0.1 only, has ``workers`` single-threaded worker processes
+    (default: all cores) and no dashboard; it stops on exit. An existing cluster's workers must have
+    twinsim installed; the client disconnects on exit and leaves the cluster running.
+    """
+
+    scheduler: str | None = None
+    workers: int | None = None
+
+    @contextmanager
+    def open(self) -> Iterator[ExecutorHandle]:
+        """Connect (or start the local cluster) and yield the client's executor."""
+        from dask.distributed import Client, LocalCluster
+
+        if self.scheduler is None:
+            cluster = LocalCluster(
+                n_workers=self.workers or all_cores(),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            with cluster, Client(cluster) as client:
+                yield _dask_handle(client, f"Dask local cluster {cluster.scheduler_address}")
+            return
+        try:
+            client = Client(self.scheduler, timeout="10s")
+        except OSError as exc:
+            raise TwinsimError(f"--scheduler {self.scheduler}: cannot reach the Dask scheduler ({exc})") from None
+        with client:
+            yield _dask_handle(client, f"Dask cluster {self.scheduler}")
+
+
+def _dask_handle(client: Any, label: str) -> ExecutorHandle:
+    threads = sum(client.nthreads().values())
+    return ExecutorHandle(client.get_executor(pure=False), max(threads, 1), label)
+
+
+@dataclass(frozen=True)
+class Borrowed:
+    """An executor (or Dask client) owned by the caller: used as is, never shut down."""
+
+    target: Any
+
+    @contextmanager
+    def open(self) -> Iterator[ExecutorHandle]:
+        """Yield the borrowed executor."""
+        if isinstance(self.target, cf.Executor):
+            workers = getattr(self.target, "_max_workers", 1) or 1
+            yield ExecutorHandle(self.target, workers, type(self.target).__name__)
+        else:
+            yield _dask_handle(self.target, f"Dask client {getattr(self.target, 'scheduler', '')}")
+
+
+_NAMED: dict[str, Any] = {"serial": Serial(), "processes": LocalProcesses(), "dask": DaskCluster()}
+
+
+def resolve_executor(spec: Any = None) -> Serial | LocalProcesses | DaskCluster | Borrowed:
+    """The executor ``spec`` names (see :func:`open_executor`)."""
+    found: Any = None
+    if spec is None:
+        found = Serial()
+    elif isinstance(spec, str):
+        found = _NAMED.get(spec) or (DaskCluster(scheduler=spec) if "://" in spec else None)
+    elif isinstance(spec, int) and not isinstance(spec, bool) and spec >= 1:
+        found = Serial() if spec == 1 else LocalProcesses(spec)
+    elif isinstance(spec, Serial | LocalProcesses | DaskCluster | Borrowed):
+        found = spec
+    elif isinstance(spec, cf.Executor) or (hasattr(spec, "get_executor") and hasattr(spec, "nthreads")):
+        found = Borrowed(spec)
+    if found is None:
+        raise TwinsimError(
+            "executor: expected None, a worker count >= 1, 'serial', 'processes', 'dask', a scheduler "
+            f"address tcp://HOST:PORT, or an executor object; got {spec!r}"
+        )
+    return found
+
+
+def open_executor(spec: Any = None) -> AbstractContextManager[ExecutorHandle]:
+    """A context manager yielding an :class:`ExecutorHandle` for ``spec``.
+
+    Args:
+        spec: ``None``, ``1`` or ``"serial"`` (serial); an integer ``k > 1`` (``k`` local processes);
+            ``"processes"`` (all cores); ``"dask"`` (a Dask local cluster); ``"tcp://HOST:PORT"`` (an
+            existing Dask scheduler); a :class:`Serial`, :class:`LocalProcesses` or :class:`DaskCluster`;
+            a ``concurrent.futures.Executor`` or a ``dask.distributed.Client`` (not closed on exit).
+
+    """
+    return resolve_executor(spec).open()
+
+
+def imap_unordered(
+    executor: cf.Executor, fn: Callable[..., Any], tasks: Iterable[tuple[Any, ...]], max_pending: int
+) -> Iterator[Any]:
+    """Yield ``fn(*task)`` for every task as each finishes, with at most ``max_pending`` tasks submitted.
+
+    Tasks are drawn from ``tasks`` lazily, so memory does not grow with their number. If a task raises,
+    the exception propagates and unstarted tasks are cancelled.
+    """
+    source = iter(tasks)
+    pending: set[cf.Future] = set()
+
+    def fill() -> None:
+        while len(pending) < max(1, max_pending):
+            task = next(source, None)
+            if task is None:
+                return
+            pending.add(executor.submit(fn, *task))
+
+    try:
+        fill()
+        while pending:
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                pending.discard(future)
+                yield future.result()
+            fill()
+    finally:
+        for future in pending:
+            future.cancel()

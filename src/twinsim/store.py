@@ -1,0 +1,196 @@
+"""The result store: an experiment's runs on disk, written as they finish, loaded back as tidy tables.
+
+Layout of a store directory::
+
+    manifest.json            the scenario, seed, seeding scheme, replicates and every design point
+    parts/part-<id>.parquet  finished runs, one row each (a part per finished chunk of runs)
+
+Every file is written to a temporary name in the same directory, flushed to disk and renamed over its
+final name (``os.replace``), so a killed process leaves whole files or none: never a half-written one.
+Leftover temporary files are ignored and removed when the store is opened again. A run is identified by
+``(point, replicate)``; resuming computes only the runs that no part holds yet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from twinsim.errors import TwinsimError
+
+__all__ = ["FORMAT", "ResultStore", "StoreError", "load_points", "load_results", "tidy_runs"]
+
+FORMAT = "twinsim-results/1"
+#: Manifest entries that must match for a store to be resumed (replicates may grow).
+_IDENTITY = ("format", "scenario", "seed", "streams", "params", "points")
+_LEADING = ("point", "replicate", "seed", "entropy", "spawn_key")
+
+
+class StoreError(TwinsimError):
+    """A result store cannot be used as asked (it holds another experiment, or is damaged)."""
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write ``path`` through ``write(tmp)`` on a temporary file, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class ResultStore:
+    """A directory of finished runs and the manifest of the experiment they belong to."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.parts_dir = self.path / "parts"
+        self.manifest_path = self.path / "manifest.json"
+
+    # ---------------------------------------------------------------- creating and opening
+
+    @classmethod
+    def create(cls, path: str | Path, manifest: dict[str, Any], resume: bool = False) -> ResultStore:
+        """Start a store for the experiment ``manifest`` describes, or reopen it when ``resume``.
+
+        A directory whose manifest has no runs yet (a sweep stopped before its first run) starts afresh.
+
+        Raises:
+            StoreError: the directory already holds runs and ``resume`` is false, or it holds a
+                different experiment (another scenario, seed, seeding scheme or design).
+
+        """
+        store = cls(path)
+        manifest = {"format": FORMAT, **manifest}
+        if store.manifest_path.exists() and store.parts():
+            old = store.manifest
+            if not resume:
+                raise StoreError(f"--out {store.path}: already holds results; pass --resume to complete them")
+            changed = [key for key in _IDENTITY if _jsonable(old.get(key)) != _jsonable(manifest.get(key))]
+            if changed:
+                raise StoreError(
+                    f"--out {store.path}: holds a different experiment ({changed[0]} differs); "
+                    "resume with the same settings or use a new directory"
+                )
+            manifest["replicates"] = max(int(old["replicates"]), int(manifest["replicates"]))
+        elif store.parts_dir.exists() and any(store.parts_dir.glob("part-*.parquet")):
+            raise StoreError(f"--out {store.path}: has result parts but no manifest.json; use a new directory")
+        store.path.mkdir(parents=True, exist_ok=True)
+        store.parts_dir.mkdir(exist_ok=True)
+        for stale in store.parts_dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        text = json.dumps(_jsonable(manifest), indent=1)
+        atomic_write(store.manifest_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        return store
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The experiment's description (see the module docstring)."""
+        if not self.manifest_path.is_file():
+            raise StoreError(f"{self.path}: not a twinsim result store (no manifest.json)")
+        try:
+            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise StoreError(f"{self.manifest_path}: not a valid manifest") from None
+        if manifest.get("format") != FORMAT:
+            raise StoreError(f"{self.manifest_path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+        return manifest
+
+    # ---------------------------------------------------------------- writing
+
+    def write(self, rows: list[dict[str, Any]]) -> Path:
+        """Write finished runs as one new part, atomically; returns the part's path."""
+        table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
+        path = self.parts_dir / f"part-{uuid.uuid4().hex}.parquet"
+        atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        return path
+
+    # ---------------------------------------------------------------- reading
+
+    def parts(self) -> list[Path]:
+        """The finished parts (temporary files excluded)."""
+        return sorted(self.parts_dir.glob("part-*.parquet"))
+
+    def _column(self, names: list[str]) -> pd.DataFrame:
+        frames = [pq.read_table(p, columns=names).to_pandas() for p in self.parts()]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=names)
+
+    def done(self) -> set[tuple[int, int]]:
+        """The ``(point, replicate)`` of every stored run (failed runs included: they are not retried)."""
+        keys = self._column(["point", "replicate"])
+        return set(zip(keys["point"].astype(int), keys["replicate"].astype(int), strict=True))
+
+    def failed(self) -> int:
+        """The number of stored runs that raised."""
+        errors = self._column(["error"])["error"]
+        return int(errors.notna().sum())
+
+    def runs(self) -> pd.DataFrame:
+        """Every stored run: one tidy row per (point, replicate), sorted, each run once.
+
+        Columns: ``point``, the swept parameters (dotted keys), ``replicate``, ``seed`` (the experiment
+        seed), ``entropy`` and ``spawn_key`` (the run's ``SeedSequence``), the run's summary outputs and
+        ``error`` (``None``, or the exception of a run that raised; its outputs are then missing).
+        """
+        frames = [pq.read_table(p).to_pandas() for p in self.parts()]
+        manifest = self.manifest
+        table = tidy_runs(frames, list(manifest.get("params", [])))
+        return table[table["replicate"] < int(manifest["replicates"])].reset_index(drop=True)
+
+    def points(self) -> pd.DataFrame:
+        """The design: one row per point (``point`` and the swept parameters)."""
+        manifest = self.manifest
+        frame = pd.DataFrame(manifest["points"], columns=manifest.get("params") or None)
+        frame.insert(0, "point", range(len(frame)))
+        return frame
+
+
+def tidy_runs(frames: list[pd.DataFrame], params: list[str]) -> pd.DataFrame:
+    """Concatenate chunks of run rows into the tidy runs table: sorted by (point, replicate), each run once.
+
+    Columns in the order ``point``, ``params``, ``replicate``, ``seed``, ``entropy``, ``spawn_key``, the
+    outputs (in the order of a complete row: a chunk of failed runs only lacks them) and ``error``.
+    """
+    if not frames:
+        return pd.DataFrame(columns=[*_LEADING[:1], *params, *_LEADING[1:], "error"])
+    widest = max(frames, key=lambda f: len(f.columns))
+    frame = pd.concat(frames, ignore_index=True)
+    outputs = [c for c in widest.columns if c not in {*_LEADING, *params, "error"}]
+    rest = [c for c in frame.columns if c not in {*_LEADING, *params, *outputs, "error"}]
+    frame = frame[[_LEADING[0], *params, *_LEADING[1:], *outputs, *rest, "error"]]
+    frame = frame.sort_values(["point", "replicate"], kind="stable")
+    return frame.drop_duplicates(["point", "replicate"]).reset_index(drop=True)
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """The tidy table of every run in the result store at ``path`` (see :meth:`ResultStore.runs`)."""
+    return ResultStore(path).runs()
+
+
+def load_points(path: str | Path) -> pd.DataFrame:
+    """The design points of the result store at ``path``."""
+    return ResultStore(path).points()
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types (NumPy scalars become Python numbers), for the manifest and comparisons."""
+    return json.loads(json.dumps(value, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, set | tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,137 @@
+"""Sweeps: a design over scenario parameters, replicated, run on any executor into a result store.
+
+The same as ``twinsim sweep`` on the command line, for notebooks::
+
+    from twinsim.sweep import sweep
+    summary = sweep("rwanda_tpn", ["learning.gap_ceiling=0.3:0.9:4"], replicates=10, out="runs/ceiling")
+    table = summary.table()        # tidy: one row per (point, replicate)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from twinsim.designs import ParamSpec, build_design
+from twinsim.experiments import execute_points, experiment_seed, run_seed, store_manifest
+from twinsim.scenario import Scenario, load_scenario
+from twinsim.store import ResultStore
+
+__all__ = ["SweepSummary", "sweep"]
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What a sweep did and where its results are.
+
+    Attributes:
+        store: the result-store directory.
+        design_points: number of design points.
+        replicates: replicates per point.
+        runs: design points x replicates.
+        done: runs computed by this call.
+        skipped: runs already in the store (``resume``).
+        failed: runs in the store whose run raised (recorded with their seed and error).
+
+    """
+
+    store: Path
+    design_points: int
+    replicates: int
+    runs: int
+    done: int
+    skipped: int
+    failed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``twinsim sweep --json`` prints."""
+        return {
+            "store": str(self.store),
+            "design_points": self.design_points,
+            "replicates": self.replicates,
+            "runs": self.runs,
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": self.failed,
+        }
+
+    def table(self) -> pd.DataFrame:
+        """The tidy table of every run (see :meth:`twinsim.store.ResultStore.runs`)."""
+        return ResultStore(self.store).runs()
+
+
+def sweep(
+    scenario: Scenario | str | Path,
+    params: list[str] | list[ParamSpec],
+    *,
+    out: str | Path,
+    design: str = "grid",
+    samples: int | None = None,
+    replicates: int = 1,
+    seed: int | None = None,
+    executor: Any = None,
+    resume: bool = False,
+    streams: str = "common",
+    chunk_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepSummary:
+    """Run a sweep and store every run in ``out``; failed runs are recorded, the others go on.
+
+    Args:
+        scenario: a :class:`Scenario`, a scenario file or the name of a bundled scenario.
+        params: ``"KEY=VALUES"`` specifications (see :mod:`twinsim.designs`).
+        out: the result-store directory.
+        design: ``grid``, ``lhs`` or ``sobol``.
+        samples: number of points of an ``lhs`` or ``sobol`` design.
+        replicates: replicates per design point.
+        seed: experiment seed (default: ``scenario.simulation.seed``).
+        executor: see :func:`twinsim.executors.open_executor` (default: serial).
+        resume: compute only the runs ``out`` does not hold yet.
+        streams: ``common`` (common random numbers across points) or ``independent``.
+        chunk_size: runs per task (default: chosen from the number of runs and workers).
+        progress: called as ``progress(advance, total)``: once with 0 before the first run, then with the
+            runs of each finished chunk; ``total`` is the number of runs this call computes.
+
+    Raises:
+        ScenarioError: a bad parameter key, value, design or sample count.
+        StoreError: ``out`` holds other results (or results, without ``resume``).
+
+    """
+    if replicates < 1:
+        raise ValueError("replicates must be >= 1")
+    base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    seed = experiment_seed(base, seed)
+    run_seed(seed, 0, 0, streams)  # checks the seeding scheme before anything is stored
+    points = build_design(base, params, design, samples, seed)
+    about = {"design": design, "samples": samples, "params": [p if isinstance(p, str) else p.key for p in params]}
+    manifest = store_manifest(base, points, replicates, seed, streams, about)
+    store = ResultStore.create(out, manifest, resume)
+    skip = store.done() if resume else set()
+    left = len(points) * replicates - sum(1 for p, r in skip if p < len(points) and r < replicates)
+    if progress is not None:
+        progress(0, left)
+    counts = execute_points(
+        base,
+        points,
+        replicates,
+        seed,
+        store.write,
+        skip=skip,
+        executor=executor,
+        streams=streams,
+        chunk_size=chunk_size,
+        progress=None if progress is None else lambda k: progress(k, left),
+    )
+    return SweepSummary(
+        store=store.path,
+        design_points=len(points),
+        replicates=replicates,
+        runs=counts.runs,
+        done=counts.done,
+        skipped=counts.skipped,
+        failed=store.failed(),
+    )
