@@ -202,7 +202,7 @@ def _match_by_rank(req: MatchRequest) -> Ties:
                 peers = peers[np.argsort(-c[peers], kind="stable")]
                 slots = np.repeat(peers, np.maximum(req.mentor_load_cap - load[peers], 0))
                 lrn, mnt = _fill_slots(req, learners, slots, t, paired, n)
-                np.add.at(load, mnt, 1)
+                load += np.bincount(mnt, minlength=n)
                 parts.append(Ties(lrn, mnt, np.full(lrn.size, t, dtype=np.int64)))
                 paired = np.union1d(paired, (lrn * n + mnt) * n_topics + t)
     ties = Ties.concat(parts)

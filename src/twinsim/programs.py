@@ -92,10 +92,10 @@ def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None 
     cap = model.capacity
     intensity = rate * model.effort()[lrn, top] * model.tie_similarity[idx]
     gain = learning.transfer(cap[lrn, top], cap[mnt, top], intensity, model.params.learning.gap_ceiling)
-    delta = np.zeros_like(cap)
-    np.add.at(delta, (lrn, top), gain)
-    np.add.at(delta, (mnt, top), model.params.learning.mentor_gain * gain)
-    model.capacity = np.clip(cap + delta, 0.0, 1.0)
+    n_topics = cap.shape[1]
+    cells = np.concatenate([lrn * n_topics + top, mnt * n_topics + top])
+    delta = np.bincount(cells, np.concatenate([gain, model.params.learning.mentor_gain * gain]), cap.size)
+    model.capacity = np.clip(cap + delta.reshape(cap.shape), 0.0, 1.0)
     model.tie_flow[idx] += gain
     return gain
 

@@ -13,7 +13,7 @@ import copy
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -26,6 +26,7 @@ __all__ = [
     "LearningParams",
     "PopulationParams",
     "ProgrammeParams",
+    "RecordingParams",
     "Scenario",
     "ScheduledActivity",
     "SimulationParams",
@@ -346,6 +347,27 @@ class CostParams(_Section):
         return value
 
 
+class RecordingParams(_Section):
+    """What a run keeps of its monthly state (see `twinsim.recording`)."""
+
+    mode: Literal["panel", "aggregate"] = _param(
+        "panel",
+        description="panel: the full institution x topic x month panel; aggregate: only monthly means by kind,"
+        " region, topic and choice (for large networks). Aggregates are recorded in both modes.",
+    )
+    panel_dir: str = _param(
+        "",
+        description="In panel mode, a folder to which each run streams its panel as Parquet, month by month,"
+        " instead of holding it in memory (empty: keep it in memory).",
+    )
+
+    @model_validator(mode="after")
+    def _check_dir(self) -> RecordingParams:
+        if self.panel_dir and self.mode != "panel":
+            raise ValueError("panel_dir needs mode = 'panel' (aggregate mode keeps no panel)")
+        return self
+
+
 class Scenario(_Section):
     """A complete, validated scenario: the input of one model run."""
 
@@ -357,6 +379,7 @@ class Scenario(_Section):
     programme: ProgrammeParams = Field(default_factory=ProgrammeParams)
     learning: LearningParams = Field(default_factory=LearningParams)
     costs: CostParams = Field(default_factory=CostParams)
+    recording: RecordingParams = Field(default_factory=RecordingParams)
 
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
