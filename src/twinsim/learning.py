@@ -13,6 +13,7 @@ __all__ = [
     "apply_own_improvement",
     "apply_turnover",
     "effort",
+    "effort_at",
     "engagement",
     "similarity",
     "transfer",
@@ -80,6 +81,11 @@ def effort(engagement_: np.ndarray, interest: np.ndarray, interest_weight: float
     return engagement_[:, None] * (1.0 - interest_weight + interest_weight * interest)
 
 
+def effort_at(engagement_: np.ndarray, interest: np.ndarray, interest_weight: float) -> np.ndarray:
+    """:func:`effort` for matching arrays of (institution, topic) cells: engagement times the interest gate."""
+    return engagement_ * (1.0 - interest_weight + interest_weight * interest)
+
+
 def apply_own_improvement(
     capacity: np.ndarray, interest: np.ndarray, leadership: np.ndarray, trend: float, motivation: float
 ) -> np.ndarray:
@@ -110,5 +116,7 @@ def apply_turnover(
     Their leadership commitment is replaced by a fresh draw and they lose ``knowledge_loss`` of the
     capacity gained above baseline. Returns new (capacity, leadership) arrays.
     """
-    loss = knowledge_loss * np.maximum(capacity - baseline, 0.0) * turned_over[:, None]
-    return capacity - loss, np.where(turned_over, new_leadership, leadership)
+    rows = np.flatnonzero(turned_over)
+    capacity = capacity.copy()
+    capacity[rows] -= knowledge_loss * np.maximum(capacity[rows] - baseline[rows], 0.0)
+    return capacity, np.where(turned_over, new_leadership, leadership)

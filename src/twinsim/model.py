@@ -125,7 +125,7 @@ class TwinningModel(mesa.Model):
             + " "
             + np.arange(1, self.n + 1).astype(str).astype(object)
         )
-        self.institutions = [Institution(self, i) for i in range(self.n)]
+        self._institutions: list[Institution] | None = None
 
     def _draw_leadership(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
         mean, conc = self._leadership_mean, self._leadership_conc
@@ -184,6 +184,34 @@ class TwinningModel(mesa.Model):
         self.tie_similarity = self.similarity_between(self.ties.learner, self.ties.mentor)
         self.tie_flow = np.zeros(len(self.ties))
         self.tie_events = np.zeros(len(self.ties), dtype=np.int64)
+
+    # ---------------------------------------------------------------------------------------------
+    # Agents: created on first use (they are views on array rows; a large run never needs them)
+
+    @property
+    def institutions(self) -> list[Institution]:
+        """The institutions as Mesa agents, in row order (created, and registered, on first access)."""
+        if self._institutions is None:
+            self._institutions = [Institution(self, i) for i in range(self.n)]
+        return self._institutions
+
+    @property
+    def agents(self) -> mesa.agent.AgentSet:
+        """Mesa's set of all agents (the institutions, created on first access)."""
+        _ = self.institutions
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict[type[mesa.Agent], mesa.agent.AgentSet]:
+        """Mesa's agent sets by type (the institutions, created on first access)."""
+        _ = self.institutions
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        """Mesa's agent types (the institutions, created on first access)."""
+        _ = self.institutions
+        return super().agent_types
 
     # ---------------------------------------------------------------------------------------------
     # Derived state

@@ -85,18 +85,25 @@ def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None 
     Each learner gains ``transfer(c_learner, c_mentor, rate * effort * similarity)`` on the tie's
     topic; its mentor gains ``mentor_gain`` times that (two-way learning).
     """
-    idx = np.arange(len(model.ties)) if ties is None else ties
-    if idx.size == 0 or rate == 0:
-        return np.zeros(idx.size)
-    lrn, mnt, top = model.ties.learner[idx], model.ties.mentor[idx], model.ties.topic[idx]
-    cap = model.capacity
-    intensity = rate * model.effort()[lrn, top] * model.tie_similarity[idx]
-    gain = learning.transfer(cap[lrn, top], cap[mnt, top], intensity, model.params.learning.gap_ceiling)
+    n_ties = len(model.ties) if ties is None else ties.size
+    if n_ties == 0 or rate == 0:
+        return np.zeros(n_ties)
+    pick = (lambda a: a) if ties is None else (lambda a: a[ties])  # all ties: no index copies
+    lrn, mnt, top = pick(model.ties.learner), pick(model.ties.mentor), pick(model.ties.topic)
+    cap, lp = model.capacity, model.params.learning
     n_topics = cap.shape[1]
-    cells = np.concatenate([lrn * n_topics + top, mnt * n_topics + top])
-    delta = np.bincount(cells, np.concatenate([gain, model.params.learning.mentor_gain * gain]), cap.size)
+    learner_cell, mentor_cell = lrn * n_topics + top, mnt * n_topics + top
+    effort = learning.effort_at(model.engagement()[lrn], model.interest.ravel()[learner_cell], lp.interest_weight)
+    intensity = rate * effort * pick(model.tie_similarity)
+    flat = cap.ravel()
+    gain = learning.transfer(flat[learner_cell], flat[mentor_cell], intensity, lp.gap_ceiling)
+    cells = np.concatenate([learner_cell, mentor_cell])
+    delta = np.bincount(cells, np.concatenate([gain, lp.mentor_gain * gain]), cap.size)
     model.capacity = np.clip(cap + delta.reshape(cap.shape), 0.0, 1.0)
-    model.tie_flow[idx] += gain
+    if ties is None:
+        model.tie_flow += gain
+    else:
+        model.tie_flow[ties] += gain
     return gain
 
 
@@ -176,10 +183,11 @@ def exchange_visit(model: TwinningModel, rate: float) -> ActivityFiring:
     """Each learner-twin pair has one visit; learners travel, twins host."""
     learn_along_ties(model, rate)
     model.tie_events += 1
-    pairs = np.unique(np.stack([model.ties.learner, model.ties.mentor]), axis=1)
-    involved = np.bincount(pairs.ravel(), minlength=model.n) if pairs.size else np.zeros(model.n, np.int64)
-    travelled = np.bincount(pairs[0], minlength=model.n) if pairs.size else np.zeros(model.n, np.int64)
-    return ActivityFiring(pairs.shape[1], involved, travelled)
+    pair = np.unique(model.ties.learner * model.n + model.ties.mentor)  # one visit per pair, all its topics
+    learner, mentor = pair // model.n, pair % model.n
+    involved = np.bincount(learner, minlength=model.n) + np.bincount(mentor, minlength=model.n)
+    travelled = np.bincount(learner, minlength=model.n)
+    return ActivityFiring(pair.size, involved, travelled)
 
 
 def _coaching(model: TwinningModel, rate: float) -> ActivityFiring:
