@@ -204,7 +204,8 @@ def _match_by_rank(req: MatchRequest) -> Ties:
                 lrn, mnt = _fill_slots(req, learners, slots, t, paired, n)
                 load += np.bincount(mnt, minlength=n)
                 parts.append(Ties(lrn, mnt, np.full(lrn.size, t, dtype=np.int64)))
-                paired = np.union1d(paired, (lrn * n + mnt) * n_topics + t)
+                if req.twins_per_topic > 1:
+                    paired = np.union1d(paired, (lrn * n + mnt) * n_topics + t)
     ties = Ties.concat(parts)
     return ties
 
@@ -220,8 +221,9 @@ def _fill_slots(
         m = min(learners.size - pos, slots.size)
         lrn, mnt = learners[pos : pos + m], slots[:m]
         good = (c[mnt] > c[lrn]) & (c[mnt] >= c[lrn] + req.min_gap)
-        clash = np.isin((lrn * n + mnt) * n_topics + t, paired)
-        stop = int(np.argmin(good & ~clash)) if not (good & ~clash).all() else m
+        clash = np.isin((lrn * n + mnt) * n_topics + t, paired) if paired.size else np.zeros(m, dtype=bool)
+        usable = good & ~clash
+        stop = m if usable.all() else int(np.argmin(usable))
         out_l.append(lrn[:stop])
         out_m.append(mnt[:stop])
         slots, pos = slots[stop:], pos + stop
