@@ -111,8 +111,11 @@ class TwinningModel(mesa.Model):
         self.applicable = np.zeros((self.n, n_topics), dtype=bool)
         self.capacity = np.zeros((self.n, n_topics))
         self.interest = np.zeros((self.n, n_topics))
+        kind_has_topic = np.array(
+            [[k in topic.kinds for topic in self.params.topics.values()] for k in self.kind_names]
+        )
         for t, topic in enumerate(self.params.topics.values()):
-            rows = np.isin(self.kind, [self.kind_names.index(k) for k in topic.kinds])
+            rows = kind_has_topic[self.kind, t]
             self.applicable[:, t] = rows
             self.capacity[:, t] = _beta(rng, topic.baseline_mean, topic.baseline_concentration, self.n) * rows
             self.interest[:, t] = _beta(rng, topic.interest_mean, topic.interest_concentration, self.n) * rows
@@ -129,7 +132,11 @@ class TwinningModel(mesa.Model):
 
     def _draw_leadership(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
         mean, conc = self._leadership_mean, self._leadership_conc
-        return np.where(rows, rng.beta(mean * conc, (1 - mean) * conc), 0.0)
+        if self.n and (mean == mean[0]).all() and (conc == conc[0]).all():  # same draws, scalar parameters: faster
+            draws = rng.beta(mean[0] * conc[0], (1 - mean[0]) * conc[0], size=self.n)
+        else:
+            draws = rng.beta(mean * conc, (1 - mean) * conc)
+        return np.where(rows, draws, 0.0)
 
     def _start_recording(self) -> None:
         """Set up what the run records each month (scenario section ``[recording]``)."""
