@@ -174,3 +174,18 @@ def test_finished_models_are_freed_and_agent_ids_do_not_grow(rwanda):
     assert all(ref() is None for ref in refs)
     assert len(mesa.Agent._ids) == before
     assert len(Institution._ids) == before_institutions
+
+
+def test_cli_run_in_aggregate_mode_writes_aggregates_and_no_panel(tmp_path):
+    from typer.testing import CliRunner
+
+    from twinsim.cli import app
+
+    res = CliRunner().invoke(
+        app, ["run", "rwanda_tpn", "--set", "recording.mode=aggregate", "--out", str(tmp_path), "--format", "csv"]
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "aggregates.csv").stat().st_size > 0 and (tmp_path / "ledger.csv").is_file()
+    assert not (tmp_path / "panel.csv").exists()
+    table = pd.read_csv(tmp_path / "aggregates.csv")
+    assert {*AGGREGATE_KEYS, "institutions", "capacity", "indicator"} <= set(table.columns)
