@@ -13,7 +13,7 @@ from twinsim.agents import Institution
 from twinsim.matching import MATCHING_RULES, MatchRequest
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.programs import group_quantile
-from twinsim.recording import AGGREGATE_KEYS
+from twinsim.recording import AGGREGATE_KEYS, PanelWriter
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +49,15 @@ def test_aggregate_mode_gives_the_aggregates_of_the_full_panel(rwanda):
         _ = lean.panel
 
 
-def test_streamed_panel_on_disk_equals_the_in_memory_panel(rwanda, tmp_path):
+def test_streamed_panel_on_disk_equals_the_in_memory_panel(rwanda, tmp_path, monkeypatch):
+    monkeypatch.setattr(PanelWriter, "rows_per_group", 1000)  # several row groups of whole months
     memory = twinsim.simulate(rwanda, seed=5, replicate=2)
     streamed = twinsim.simulate(rwanda.with_overrides({"recording.panel_dir": str(tmp_path)}), seed=5, replicate=2)
     assert streamed.history is None
     assert streamed.panel_path == tmp_path / "panel_seed5_rep2.parquet" and streamed.panel_path.is_file()
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(streamed.panel_path).num_row_groups > 5
     on_disk = pd.read_parquet(streamed.panel_path)
     pd.testing.assert_frame_equal(on_disk, memory.panel)
     assert streamed.summary() == memory.summary()

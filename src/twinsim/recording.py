@@ -14,7 +14,7 @@ month). The scenario's ``[recording]`` section decides what else is kept:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -113,32 +113,74 @@ def panel_file_name(seed: int, replicate: int) -> str:
 
 
 class PanelWriter:
-    """Streams the tidy panel to a Parquet file, one row group per month (pyarrow).
+    """Streams the tidy panel to a Parquet file (pyarrow), in row groups of whole months.
+
+    Months are buffered up to ``rows_per_group`` rows (about 50 MB) and then written, so memory stays
+    bounded whatever the number of months.
 
     Rows carry ``replicate`` and ``seed`` like :attr:`twinsim.results.RunResult.panel`; reading the file
     back gives the same table as the in-memory panel.
     """
 
+    rows_per_group = 1_000_000
+
     def __init__(self, model: TwinningModel, path: Path, seed: int, replicate: int) -> None:
         self.model, self.path, self.seed, self.replicate = model, Path(path), seed, replicate
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = None
+        self._buffer: list = []
+        self._buffered = 0
 
     def record(self, month: int, capacity: np.ndarray) -> None:
-        """Append month ``month``'s rows to the file."""
+        """Append month ``month``'s rows to the file.
+
+        The first month's rows are built by :func:`panel_frame`; later months reuse its fixed columns
+        (institution, names, kind, region, topic, choice) and replace only month, date and the values.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        frame = panel_frame(self.model, month, capacity[None])
-        frame.insert(0, "seed", self.seed)
-        frame.insert(0, "replicate", self.replicate)
-        table = pa.Table.from_pandas(frame, preserve_index=False)
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, table.schema)
-        self._writer.write_table(table)
+            frame = panel_frame(self.model, month, capacity[None])
+            frame.insert(0, "seed", self.seed)
+            frame.insert(0, "replicate", self.replicate)
+            self._table = pa.Table.from_pandas(frame, preserve_index=False)
+            self._inst, self._topic = np.nonzero(self.model.applicable)
+            self._writer = pq.ParquetWriter(self.path, self._table.schema)
+            self._append(self._table)
+            return
+        values = capacity[self._inst, self._topic]
+        lo = np.array([t.indicator_min for t in self.model.params.topics.values()])[self._topic]
+        hi = np.array([t.indicator_max for t in self.model.params.topics.values()])[self._topic]
+        start = pd.Period(self.model.params.simulation.start, freq="M")
+        date = str(start + max(month - 1, 0))
+        rows = values.size
+        table = self._table
+        for name, column in (
+            ("month", pa.array(np.full(rows, month), type=table.schema.field("month").type)),
+            ("date", pa.array([date] * rows, type=table.schema.field("date").type)),
+            ("capacity", pa.array(values)),
+            ("indicator", pa.array(lo + (hi - lo) * values)),
+        ):
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+        self._append(table)
+
+    def _append(self, table: Any) -> None:
+        self._buffer.append(table)
+        self._buffered += table.num_rows
+        if self._buffered >= self.rows_per_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._buffer:
+            self._writer.write_table(pa.concat_tables(self._buffer))
+            self._buffer, self._buffered = [], 0
 
     def close(self) -> None:
         """Finish the file."""
         if self._writer is not None:
+            self._flush()
             self._writer.close()
             self._writer = None
