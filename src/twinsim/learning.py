@@ -12,6 +12,7 @@ __all__ = [
     "apply_forgetting",
     "apply_own_improvement",
     "apply_turnover",
+    "clip01",
     "effort",
     "effort_at",
     "engagement",
@@ -36,6 +37,11 @@ def similarity(
     """
     distance = np.abs(log_budget_a - log_budget_b) + region_distance * (region_a != region_b) + context_distance
     return np.exp(-weight * distance)
+
+
+def clip01(values: np.ndarray) -> np.ndarray:
+    """``values`` clipped to [0, 1] (as ``np.clip``, with two ufunc calls: cheaper on small arrays)."""
+    return np.minimum(np.maximum(values, 0.0), 1.0)
 
 
 def absorbable_gap(gap: np.ndarray, ceiling: float) -> np.ndarray:
@@ -73,7 +79,7 @@ def engagement(
     budget or leadership falls, or when the institution mentors many peers.
     """
     gate = 1.0 - leadership_weight + leadership_weight * leadership
-    return np.clip(resource_factor * gate * (1.0 - load_penalty * mentees), 0.0, 1.0)
+    return clip01(resource_factor * gate * (1.0 - load_penalty * mentees))
 
 
 def effort(engagement_: np.ndarray, interest: np.ndarray, interest_weight: float) -> np.ndarray:

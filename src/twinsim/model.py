@@ -106,7 +106,7 @@ class TwinningModel(mesa.Model):
         self._leadership_conc = per_kind("leadership_concentration")
         self.budget = median * np.exp(sigma * rng.standard_normal(self.n))
         self.resource_factor = np.minimum(self.budget / median, 1.0) ** self.params.learning.resource_elasticity
-        self.leadership = self._draw_leadership(rng, np.ones(self.n, dtype=bool))
+        self.leadership = self._draw_leadership(rng)
         n_topics = len(self.topic_names)
         self.applicable = np.zeros((self.n, n_topics), dtype=bool)
         self.capacity = np.zeros((self.n, n_topics))
@@ -130,13 +130,12 @@ class TwinningModel(mesa.Model):
         )
         self._institutions: list[Institution] | None = None
 
-    def _draw_leadership(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+    def _draw_leadership(self, rng: np.random.Generator) -> np.ndarray:
+        """A fresh leadership commitment for every institution (beta by kind)."""
         mean, conc = self._leadership_mean, self._leadership_conc
         if self.n and (mean == mean[0]).all() and (conc == conc[0]).all():  # same draws, scalar parameters: faster
-            draws = rng.beta(mean[0] * conc[0], (1 - mean[0]) * conc[0], size=self.n)
-        else:
-            draws = rng.beta(mean * conc, (1 - mean) * conc)
-        return np.where(rows, draws, 0.0)
+            return rng.beta(mean[0] * conc[0], (1 - mean[0]) * conc[0], size=self.n)
+        return rng.beta(mean * conc, (1 - mean) * conc)
 
     def _start_recording(self) -> None:
         """Set up what the run records each month (scenario section ``[recording]``)."""
@@ -293,7 +292,7 @@ class TwinningModel(mesa.Model):
             self.capacity, self.interest, self.leadership, lp.background_trend, lp.motivation_rate
         )
         cap = learning.apply_forgetting(cap, self.baseline, lp.forgetting)
-        self.capacity = np.clip(cap, 0.0, 1.0) * self.applicable
+        self.capacity = learning.clip01(cap) * self.applicable
         self._turnover()
         self._record()
 
@@ -310,7 +309,7 @@ class TwinningModel(mesa.Model):
         rng = self.streams["dynamics"]
         lp = self.params.learning
         turned_over = rng.random(self.n) < lp.leadership_turnover
-        fresh = self._draw_leadership(rng, np.ones(self.n, dtype=bool))
+        fresh = self._draw_leadership(rng)
         self.capacity, self.leadership = learning.apply_turnover(
             self.capacity, self.baseline, self.leadership, turned_over, fresh, lp.turnover_knowledge_loss
         )

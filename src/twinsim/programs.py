@@ -99,7 +99,7 @@ def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None 
     gain = learning.transfer(flat[learner_cell], flat[mentor_cell], intensity, lp.gap_ceiling)
     cells = np.concatenate([learner_cell, mentor_cell])
     delta = np.bincount(cells, np.concatenate([gain, lp.mentor_gain * gain]), cap.size)
-    model.capacity = np.clip(cap + delta.reshape(cap.shape), 0.0, 1.0)
+    model.capacity = learning.clip01(cap + delta.reshape(cap.shape))
     if ties is None:
         model.tie_flow += gain
     else:
@@ -120,7 +120,7 @@ def learn_from_best(model: TwinningModel, rate: float, groups: np.ndarray) -> No
     present = np.bincount(cell)[cell] >= 2
     source = group_quantile(cap, model.applicable, cell, 0.9)[cell]
     gain = learning.transfer(cap, source, rate * model.effort(), model.params.learning.gap_ceiling)
-    model.capacity = np.clip(cap + gain * (model.selected & present[:, None]), 0.0, 1.0)
+    model.capacity = learning.clip01(cap + gain * (model.selected & present[:, None]))
 
 
 def group_quantile(values: np.ndarray, mask: np.ndarray, group: np.ndarray, q: float) -> np.ndarray:
