@@ -156,7 +156,7 @@ def _greedy_match(req: MatchRequest, preference: Callable[[np.ndarray, np.ndarra
     n, n_topics = req.capacity.shape
     load = np.zeros(n, dtype=np.int64)
     learners, mentors, topics = [], [], []
-    already: set[tuple[int, int, int]] = set()
+    already: dict[tuple[int, int], list[int]] = {}  # (learner, topic) -> its twins so far
     for _round in range(req.twins_per_topic):
         for t in range(n_topics):
             rows = np.flatnonzero(req.selected[:, t])
@@ -165,11 +165,12 @@ def _greedy_match(req: MatchRequest, preference: Callable[[np.ndarray, np.ndarra
             for i in rows:
                 pool = pools[req.kind[i]]
                 cand = pool[_eligible(req, i, pool, t) & (load[pool] < req.mentor_load_cap)]
-                cand = np.array([j for j in cand if (i, j, t) not in already], dtype=np.int64)
+                if (int(i), t) in already:
+                    cand = cand[~np.isin(cand, already[int(i), t])]
                 if cand.size == 0:
                     continue
                 j = int(cand[np.argmax(preference(np.full(cand.size, i), cand, t))])
-                already.add((int(i), j, t))
+                already.setdefault((int(i), t), []).append(j)
                 load[j] += 1
                 learners.append(i)
                 mentors.append(j)
