@@ -54,6 +54,7 @@ VALIDATED = {
     "programme.schedule[].months": "each >= 1 and <= simulation.months",
     "learning.rates": "each rate in [0, 10]; keys: registered activities",
     "costs.activities": "keys: registered activities",
+    "recording.mode": "panel or aggregate",
     "recording.panel_dir": "only with mode = panel",
 }
 

@@ -13,7 +13,7 @@ import copy
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -347,10 +347,13 @@ class CostParams(_Section):
         return value
 
 
+RECORDING_MODES = ("panel", "aggregate")
+
+
 class RecordingParams(_Section):
     """What a run keeps of its monthly state (see `twinsim.recording`)."""
 
-    mode: Literal["panel", "aggregate"] = _param(
+    mode: str = _param(
         "panel",
         description="panel: the full institution x topic x month panel; aggregate: only monthly means by kind,"
         " region, topic and choice (for large networks). Aggregates are recorded in both modes.",
@@ -360,6 +363,13 @@ class RecordingParams(_Section):
         description="In panel mode, a folder to which each run streams its panel as Parquet, month by month,"
         " instead of holding it in memory (empty: keep it in memory).",
     )
+
+    @field_validator("mode")
+    @classmethod
+    def _check_mode(cls, value: str) -> str:
+        if value not in RECORDING_MODES:
+            raise ValueError(f"unknown recording mode {value!r}; allowed: {', '.join(RECORDING_MODES)}")
+        return value
 
     @model_validator(mode="after")
     def _check_dir(self) -> RecordingParams:
