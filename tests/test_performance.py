@@ -111,9 +111,19 @@ def test_matching_respects_load_cap_kind_and_a_strictly_better_mentor(rule, cap,
     assert (np.bincount(ties.learner * c.shape[1] + ties.topic) <= twins).all()
 
 
-def test_best_performer_is_the_sequential_greedy_choice():
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"seed": 9, "n": 200, "cap": 2, "twins": 2},
+        # roomy mentors and few peers: in later rounds learners meet peers they already twin with (clashes)
+        {"seed": 0, "n": 60, "cap": 20, "twins": 3, "kinds": 1, "min_gap": 0.02},
+        {"seed": 2, "n": 60, "cap": 20, "twins": 3, "kinds": 1, "min_gap": 0.02},
+    ],
+)
+def test_best_performer_is_the_sequential_greedy_choice(setting):
     """Each learner, in order of capacity, gets the best peer with room that leads it by min_gap."""
-    req = _request(np.random.default_rng(9), n=200, cap=2, twins=2)
+    setting = dict(setting)
+    req = _request(np.random.default_rng(setting.pop("seed")), **setting)
     ties = MATCHING_RULES["best_performer"](req)
     c, n = req.capacity, len(req.capacity)
     load = np.zeros(n, dtype=int)
