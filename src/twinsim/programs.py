@@ -97,14 +97,32 @@ def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None 
     intensity = rate * effort * pick(model.tie_similarity)
     flat = cap.ravel()
     gain = learning.transfer(flat[learner_cell], flat[mentor_cell], intensity, lp.gap_ceiling)
-    cells = np.concatenate([learner_cell, mentor_cell])
-    delta = np.bincount(cells, np.concatenate([gain, lp.mentor_gain * gain]), cap.size)
-    model.capacity = learning.clip01(cap + delta.reshape(cap.shape))
+    touched, where = _touched_cells(model, ties, learner_cell, mentor_cell)
+    delta = np.bincount(where, np.concatenate([gain, lp.mentor_gain * gain]), touched.size)
+    new = cap.copy()  # only the tie cells change (capacity is in [0, 1] everywhere else)
+    new.ravel()[touched] = learning.clip01(flat[touched] + delta)
+    model.capacity = new
     if ties is None:
         model.tie_flow += gain
     else:
         model.tie_flow[ties] += gain
     return gain
+
+
+def _touched_cells(
+    model: TwinningModel, ties: np.ndarray | None, learner_cell: np.ndarray, mentor_cell: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (institution, topic) cells the ties touch, and where each learner/mentor end falls among them.
+
+    Cached for the whole tie set (fixed after the kickoff), so a month does not sort the ties again.
+    """
+    cache = getattr(model, "_touched_cache", None)
+    if ties is None and cache is not None and cache[0] is model.ties:
+        return cache[1], cache[2]
+    touched, where = np.unique(np.concatenate([learner_cell, mentor_cell]), return_inverse=True)
+    if ties is None:
+        model._touched_cache = (model.ties, touched, where)
+    return touched, where
 
 
 def learn_from_best(model: TwinningModel, rate: float, groups: np.ndarray) -> None:
