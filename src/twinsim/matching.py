@@ -139,7 +139,7 @@ def choose_at_random(capacity, interest, applicable, kind, k, interest_weight, n
 
 
 def _eligible(req: MatchRequest, i: int, pool: np.ndarray, t: int) -> np.ndarray:
-    """Peers in ``pool`` that ``i`` may twin with on ``t``: strictly better by ``min_gap``, with room."""
+    """Which peers in ``pool`` lead ``i`` on ``t`` strictly and by at least ``min_gap`` (load not checked)."""
     c = req.capacity[:, t]
     return (c[pool] > c[i]) & (c[pool] >= c[i] + req.min_gap) & (pool != i)
 
@@ -207,8 +207,7 @@ def _match_by_rank(req: MatchRequest) -> Ties:
                 parts.append(Ties(lrn, mnt, np.full(lrn.size, t, dtype=np.int64)))
                 if req.twins_per_topic > 1:
                     paired = np.union1d(paired, (lrn * n + mnt) * n_topics + t)
-    ties = Ties.concat(parts)
-    return ties
+    return Ties.concat(parts)
 
 
 def _fill_slots(
