@@ -54,6 +54,8 @@ VALIDATED = {
     "programme.schedule[].months": "each >= 1 and <= simulation.months",
     "learning.rates": "each rate in [0, 10]; keys: registered activities",
     "costs.activities": "keys: registered activities",
+    "recording.mode": "panel or aggregate",
+    "recording.panel_dir": "only with mode = panel",
 }
 
 # Names allowed by a registry, read from the registry itself.
@@ -154,6 +156,9 @@ SOURCES: dict[str, str] = {
     "costs.activities.<activity>.days": f"{A}: one day",
     "costs.activities.<activity>.expert_days": "scenario-specific; default none",
     "costs.activities.<activity>.volunteer_days": "scenario-specific; default none",
+    "recording.mode": "convention: the full panel, small networks' natural output; aggregate mode for networks of"
+    " 10,000+ institutions (docs/performance.md: 100,000 x 120 months of panel is 0.9 GB in memory)",
+    "recording.panel_dir": "convention: in memory unless a folder is given (docs/performance.md)",
 }
 
 # Where each value set in scenarios/rwanda_tpn.toml comes from (as annotated in that file).

@@ -88,6 +88,11 @@ VALIDATED_CASES = {
     ),
     "learning.rates": ({"learning.rates": {"exchange_visit": 10.5}}, {"learning.rates": {"exchange_visit": 10.0}}),
     "costs.activities": ({"costs.activities": {"retreat": {}}}, {"costs.activities": {"exchange_visit": {}}}),
+    "recording.mode": ({"recording.mode": "full"}, {"recording.mode": "aggregate"}),
+    "recording.panel_dir": (
+        {"recording.mode": "aggregate", "recording.panel_dir": "out"},
+        {"recording.mode": "panel", "recording.panel_dir": "out"},
+    ),
 }
 
 

@@ -101,7 +101,12 @@ def _write_outputs(batch: ReplicateSet, out: Path, fmt: str) -> None:
     from twinsim.plots import plot_trajectories, save
 
     out.mkdir(parents=True, exist_ok=True)
-    tables = {"panel": batch.panels, "ledger": batch.ledgers, "summaries": batch.summaries}
+    tables = {
+        "panel": batch.panels,
+        "aggregates": batch.aggregates,
+        "ledger": batch.ledgers,
+        "summaries": batch.summaries,
+    }
     for name, frame in tables.items():
         if frame is None:
             continue

@@ -52,7 +52,9 @@ class ReplicateSet:
         scenario: the scenario that was run.
         seed: the experiment seed.
         summaries: one row per replicate (see :meth:`RunResult.summary`).
-        panels, ledgers: concatenated tidy tables of every run (when ``keep_tables``).
+        panels, ledgers: concatenated tidy tables of every run (when ``keep_tables``; ``panels`` only
+            for runs that keep their panel in memory, see ``recording`` in the scenario).
+        aggregates: concatenated monthly aggregates of every run (when ``keep_tables``).
 
     """
 
@@ -61,6 +63,7 @@ class ReplicateSet:
     summaries: pd.DataFrame
     panels: pd.DataFrame | None = None
     ledgers: pd.DataFrame | None = None
+    aggregates: pd.DataFrame | None = None
     topics: list[str] = field(default_factory=list)
 
     @property
@@ -137,19 +140,22 @@ def run_replicates(
         scenario: the validated scenario.
         replicates: number of replicates (>= 1).
         seed: experiment seed (default: ``scenario.simulation.seed``).
-        keep_tables: also keep every run's panel and ledger (memory grows with replicates).
+        keep_tables: also keep every run's panel (if kept in memory), aggregates and ledger (memory
+            grows with replicates).
         progress: called with 1 after each finished run (e.g. a progress bar's ``advance``).
 
     """
     if replicates < 1:
         raise ValueError("replicates must be >= 1")
     seed = scenario.simulation.seed if seed is None else int(seed)
-    summaries, panels, ledgers = [], [], []
+    summaries, panels, ledgers, aggregates = [], [], [], []
     for r in range(replicates):
         result: RunResult = simulate(scenario, seed, r)
         summaries.append(result.summary())
         if keep_tables:
-            panels.append(result.panel)
+            if result.history is not None:
+                panels.append(result.panel)
+            aggregates.append(result.aggregates)
             ledgers.append(result.ledger)
         release(result.model)
         if progress is not None:
@@ -158,8 +164,9 @@ def run_replicates(
         scenario=scenario,
         seed=seed,
         summaries=pd.DataFrame(summaries),
-        panels=pd.concat(panels, ignore_index=True) if keep_tables else None,
+        panels=pd.concat(panels, ignore_index=True) if panels else None,
         ledgers=pd.concat(ledgers, ignore_index=True) if keep_tables else None,
+        aggregates=pd.concat(aggregates, ignore_index=True) if keep_tables else None,
         topics=list(scenario.topics),
     )
 

@@ -138,33 +138,39 @@ def choose_at_random(capacity, interest, applicable, kind, k, interest_weight, n
 # Partner matching
 
 
+def _eligible(req: MatchRequest, i: int, pool: np.ndarray, t: int) -> np.ndarray:
+    """Which peers in ``pool`` lead ``i`` on ``t`` strictly and by at least ``min_gap`` (load not checked)."""
+    c = req.capacity[:, t]
+    return (c[pool] > c[i]) & (c[pool] >= c[i] + req.min_gap) & (pool != i)
+
+
 def _greedy_match(req: MatchRequest, preference: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> Ties:
-    """Assign twins topic by topic and round by round, respecting the mentor load cap.
+    """Assign twins topic by topic and round by round, respecting the mentor load cap (any preference).
 
     Learners with the largest gaps pick first; each picks the candidate with the highest preference
-    among peers of its kind who lead it by ``min_gap`` and still have room. The loop runs once, at the
-    kickoff workshop, over the chosen (learner, topic) requests.
+    among peers of its kind who lead it by ``min_gap`` and still have room. One pass over the
+    (learner, topic) requests at the kickoff workshop, each over the peers of the learner's kind: work
+    grows with learners times peers, so rules with a capacity-ordered preference use
+    :func:`_match_by_rank` instead.
     """
     n, n_topics = req.capacity.shape
     load = np.zeros(n, dtype=np.int64)
     learners, mentors, topics = [], [], []
-    already: set[tuple[int, int, int]] = set()
+    already: dict[tuple[int, int], list[int]] = {}  # (learner, topic) -> its twins so far
     for _round in range(req.twins_per_topic):
         for t in range(n_topics):
             rows = np.flatnonzero(req.selected[:, t])
             rows = rows[np.argsort(req.capacity[rows, t], kind="stable")]
+            pools = {k: np.flatnonzero(req.applicable[:, t] & (req.kind == k)) for k in np.unique(req.kind[rows])}
             for i in rows:
-                cand = np.flatnonzero(
-                    req.applicable[:, t]
-                    & (req.kind == req.kind[i])
-                    & (req.capacity[:, t] >= req.capacity[i, t] + req.min_gap)
-                    & (load < req.mentor_load_cap)
-                )
-                cand = np.array([j for j in cand if (i, j, t) not in already], dtype=np.int64)
+                pool = pools[req.kind[i]]
+                cand = pool[_eligible(req, i, pool, t) & (load[pool] < req.mentor_load_cap)]
+                if (int(i), t) in already:
+                    cand = cand[~np.isin(cand, already[int(i), t])]
                 if cand.size == 0:
                     continue
                 j = int(cand[np.argmax(preference(np.full(cand.size, i), cand, t))])
-                already.add((int(i), j, t))
+                already.setdefault((int(i), t), []).append(j)
                 load[j] += 1
                 learners.append(i)
                 mentors.append(j)
@@ -173,10 +179,72 @@ def _greedy_match(req: MatchRequest, preference: Callable[[np.ndarray, np.ndarra
     return Ties(as_array(learners), as_array(mentors), as_array(topics))
 
 
+def _match_by_rank(req: MatchRequest) -> Ties:
+    """The greedy assignment of :func:`_greedy_match` for a preference that ranks peers by capacity.
+
+    Per round, topic and kind, learners in increasing capacity (largest gap first) meet the mentoring
+    *slots* of their peers in decreasing capacity (each peer repeated once per free place under the load
+    cap). The k-th learner takes the k-th slot as long as that peer leads it by ``min_gap``; since gaps
+    only shrink along the two orders, the first learner that fails ends the topic for its kind. This is
+    the sequential greedy choice, made with array operations: no loop over institutions. In later
+    rounds a learner skips peers it already twins with on the topic (handled one clash at a time).
+    """
+    n, n_topics = req.capacity.shape
+    load = np.zeros(n, dtype=np.int64)
+    parts: list[Ties] = []
+    paired = np.zeros(0, dtype=np.int64)  # sorted (learner * n + mentor) * n_topics + topic keys
+    for _round in range(req.twins_per_topic):
+        for t in range(n_topics):
+            c = req.capacity[:, t]
+            for k in np.unique(req.kind[req.selected[:, t]]):
+                learners = np.flatnonzero(req.selected[:, t] & (req.kind == k))
+                learners = learners[np.argsort(c[learners], kind="stable")]
+                peers = np.flatnonzero(req.applicable[:, t] & (req.kind == k))
+                peers = peers[np.argsort(-c[peers], kind="stable")]
+                slots = np.repeat(peers, np.maximum(req.mentor_load_cap - load[peers], 0))
+                lrn, mnt = _fill_slots(req, learners, slots, t, paired, n)
+                load += np.bincount(mnt, minlength=n)
+                parts.append(Ties(lrn, mnt, np.full(lrn.size, t, dtype=np.int64)))
+                if req.twins_per_topic > 1:
+                    paired = np.union1d(paired, (lrn * n + mnt) * n_topics + t)
+    return Ties.concat(parts)
+
+
+def _fill_slots(
+    req: MatchRequest, learners: np.ndarray, slots: np.ndarray, t: int, paired: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give the k-th learner the k-th slot while its peer leads by ``min_gap``; skip already-paired peers."""
+    c, n_topics = req.capacity[:, t], req.capacity.shape[1]
+    out_l, out_m = [], []
+    pos = 0
+    while pos < learners.size and slots.size:
+        m = min(learners.size - pos, slots.size)
+        lrn, mnt = learners[pos : pos + m], slots[:m]
+        good = (c[mnt] > c[lrn]) & (c[mnt] >= c[lrn] + req.min_gap)
+        clash = np.isin((lrn * n + mnt) * n_topics + t, paired) if paired.size else np.zeros(m, dtype=bool)
+        usable = good & ~clash
+        stop = m if usable.all() else int(np.argmin(usable))
+        out_l.append(lrn[:stop])
+        out_m.append(mnt[:stop])
+        slots, pos = slots[stop:], pos + stop
+        if stop == m or not good[stop]:
+            break
+        i = lrn[stop]  # a clash: this learner takes the best slot of a peer it does not twin with yet
+        free = ~np.isin((i * n + slots) * n_topics + t, paired)
+        q = int(np.argmax(free)) if free.any() else -1
+        if q >= 0 and c[slots[q]] > c[i] and c[slots[q]] >= c[i] + req.min_gap:
+            out_l.append(np.array([i]))
+            out_m.append(slots[q : q + 1])
+            slots = np.delete(slots, q)
+        pos += 1
+    as_array = lambda parts: np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)  # noqa: E731
+    return as_array(out_l), as_array(out_m)
+
+
 @register_matching("best_performer")
 def match_best_performer(req: MatchRequest) -> Ties:
     """The highest performer on the topic with room to mentor (the TPN rule)."""
-    return _greedy_match(req, lambda i, j, t: req.capacity[j, t])
+    return _match_by_rank(req)
 
 
 @register_matching("most_similar")

@@ -11,6 +11,8 @@ population and the same turnover draws (common random numbers).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mesa
 import networkx as nx
 import numpy as np
@@ -20,6 +22,7 @@ from twinsim.agents import Institution
 from twinsim.costs import LedgerRow, price_firing
 from twinsim.matching import TOPIC_CHOICE_RULES, Ties
 from twinsim.programs import ACTIVITIES, DELIVERY_MODELS, learn_along_ties
+from twinsim.recording import AggregateRecorder, PanelWriter, panel_file_name
 from twinsim.scenario import Scenario
 
 __all__ = ["STREAMS", "TwinningModel", "run_seed_sequence"]
@@ -44,7 +47,10 @@ class TwinningModel(mesa.Model):
         capacity: institutions x topics array in [0, 1] (0 where a topic does not apply).
         selected: institutions x topics, True for topics chosen at the kickoff workshop.
         ties: the partnership network as index arrays; :attr:`network` as a networkx graph.
-        history: (months + 1) x institutions x topics capacity, month 0 being the baseline.
+        history: (months + 1) x institutions x topics capacity, month 0 being the baseline; None unless
+            ``recording.mode`` is ``panel`` without a ``panel_dir`` (see :mod:`twinsim.recording`).
+        aggregates: monthly mean capacity per kind, region, topic and choice (every recording mode).
+        endline: capacity at the end of the programme (month ``simulation.months``).
         ledger: priced activity firings; :attr:`cost_by_institution` their allocation.
 
     """
@@ -73,11 +79,11 @@ class TwinningModel(mesa.Model):
         self.tie_events = np.zeros(0, dtype=np.int64)
         self.ledger: list[LedgerRow] = []
         self.cost_by_institution = np.zeros(self.n)
-        self.history = np.empty((self.months_total + 1, self.n, len(self.topic_names)))
-        self.history[0] = self.capacity
         self.month = 0
+        self.endline = self.capacity.copy()
         self._schedule = self._build_schedule()
         self.delivery_state = self.delivery_model.setup(self)  # the delivery model's own agents (partners, experts)
+        self._start_recording()
 
     # ---------------------------------------------------------------------------------------------
     # Set-up
@@ -95,36 +101,67 @@ class TwinningModel(mesa.Model):
         self.region = np.asarray(region, dtype=np.int64)
         self.n = len(self.kind)
         specs = list(pop.kinds.values())
-        median = np.array([specs[k].budget_median for k in self.kind])
-        sigma = np.array([specs[k].budget_sigma for k in self.kind])
+        per_kind = lambda attr: np.array([getattr(s, attr) for s in specs])[self.kind]  # noqa: E731
+        median, sigma = per_kind("budget_median"), per_kind("budget_sigma")
+        self._leadership_mean = per_kind("leadership_mean")
+        self._leadership_conc = per_kind("leadership_concentration")
         self.budget = median * np.exp(sigma * rng.standard_normal(self.n))
         self.resource_factor = np.minimum(self.budget / median, 1.0) ** self.params.learning.resource_elasticity
-        self.leadership = self._draw_leadership(rng, np.ones(self.n, dtype=bool))
+        self.leadership = self._draw_leadership(rng)
         n_topics = len(self.topic_names)
         self.applicable = np.zeros((self.n, n_topics), dtype=bool)
         self.capacity = np.zeros((self.n, n_topics))
         self.interest = np.zeros((self.n, n_topics))
+        kind_has_topic = np.array(
+            [[k in topic.kinds for topic in self.params.topics.values()] for k in self.kind_names]
+        )
         for t, topic in enumerate(self.params.topics.values()):
-            rows = np.isin(self.kind, [self.kind_names.index(k) for k in topic.kinds])
+            rows = kind_has_topic[self.kind, t]
             self.applicable[:, t] = rows
             self.capacity[:, t] = _beta(rng, topic.baseline_mean, topic.baseline_concentration, self.n) * rows
             self.interest[:, t] = _beta(rng, topic.interest_mean, topic.interest_concentration, self.n) * rows
         self.baseline = self.capacity.copy()
-        self.institutions = [
-            Institution(
-                self,
-                i,
-                f"{specs[self.kind[i]].label or self.kind_names[self.kind[i]]} "
-                f"{self.region_names[self.region[i]]} {i + 1}",
-            )
-            for i in range(self.n)
-        ]
+        labels = np.array([s.label or name for name, s in zip(self.kind_names, specs, strict=True)], dtype=object)
+        self.institution_names = list(
+            labels[self.kind]
+            + " "
+            + np.array(self.region_names, dtype=object)[self.region]
+            + " "
+            + np.arange(1, self.n + 1).astype(str).astype(object)
+        )
+        self._institutions: list[Institution] | None = None
 
-    def _draw_leadership(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
-        specs = list(self.params.population.kinds.values())
-        mean = np.array([specs[k].leadership_mean for k in self.kind])
-        conc = np.array([specs[k].leadership_concentration for k in self.kind])
-        return np.where(rows, rng.beta(mean * conc, (1 - mean) * conc), 0.0)
+    def _draw_leadership(self, rng: np.random.Generator) -> np.ndarray:
+        """A fresh leadership commitment for every institution (beta by kind)."""
+        mean, conc = self._leadership_mean, self._leadership_conc
+        if self.n and (mean == mean[0]).all() and (conc == conc[0]).all():  # same draws, scalar parameters: faster
+            return rng.beta(mean[0] * conc[0], (1 - mean[0]) * conc[0], size=self.n)
+        return rng.beta(mean * conc, (1 - mean) * conc)
+
+    def _start_recording(self) -> None:
+        """Set up what the run records each month (scenario section ``[recording]``)."""
+        rec = self.params.recording
+        self.aggregates = AggregateRecorder(self)
+        self.aggregates.record(0, self.capacity)
+        self.history: np.ndarray | None = None
+        self.panel_writer: PanelWriter | None = None
+        if rec.mode == "panel" and rec.panel_dir:
+            seed, replicate = self.seed_sequence.entropy, (self.seed_sequence.spawn_key or (0,))[0]
+            path = Path(rec.panel_dir) / panel_file_name(seed, replicate)
+            self.panel_writer = PanelWriter(self, path, seed, replicate)
+            self.panel_writer.record(0, self.capacity)
+        elif rec.mode == "panel":
+            self.history = np.empty((self.months_total + 1, self.n, len(self.topic_names)))
+            self.history[0] = self.capacity
+
+    def _record(self) -> None:
+        self.aggregates.record(self.month, self.capacity)
+        if self.history is not None:
+            self.history[self.month] = self.capacity
+        if self.panel_writer is not None:
+            self.panel_writer.record(self.month, self.capacity)
+        if self.month == self.params.simulation.months:
+            self.endline = self.capacity.copy()
 
     def _choose_topics(self) -> None:
         """Senior management's choice of topics at the gap assessment (also made when no programme runs)."""
@@ -154,6 +191,34 @@ class TwinningModel(mesa.Model):
         self.tie_similarity = self.similarity_between(self.ties.learner, self.ties.mentor)
         self.tie_flow = np.zeros(len(self.ties))
         self.tie_events = np.zeros(len(self.ties), dtype=np.int64)
+
+    # ---------------------------------------------------------------------------------------------
+    # Agents: created on first use (they are views on array rows; a large run never needs them)
+
+    @property
+    def institutions(self) -> list[Institution]:
+        """The institutions as Mesa agents, in row order (created, and registered, on first access)."""
+        if self._institutions is None:
+            self._institutions = [Institution(self, i) for i in range(self.n)]
+        return self._institutions
+
+    @property
+    def agents(self) -> mesa.agent.AgentSet:
+        """Mesa's set of all agents (the institutions, created on first access)."""
+        _ = self.institutions
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict[type[mesa.Agent], mesa.agent.AgentSet]:
+        """Mesa's agent sets by type (the institutions, created on first access)."""
+        _ = self.institutions
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        """Mesa's agent types (the institutions, created on first access)."""
+        _ = self.institutions
+        return super().agent_types
 
     # ---------------------------------------------------------------------------------------------
     # Derived state
@@ -229,9 +294,9 @@ class TwinningModel(mesa.Model):
             self.capacity, self.interest, self.leadership, lp.background_trend, lp.motivation_rate
         )
         cap = learning.apply_forgetting(cap, self.baseline, lp.forgetting)
-        self.capacity = np.clip(cap, 0.0, 1.0) * self.applicable
+        self.capacity = learning.clip01(cap) * self.applicable
         self._turnover()
-        self.history[self.month] = self.capacity
+        self._record()
 
     def _fire(self, name: str) -> None:
         activity = ACTIVITIES[name]
@@ -247,15 +312,22 @@ class TwinningModel(mesa.Model):
         rng = self.streams["dynamics"]
         lp = self.params.learning
         turned_over = rng.random(self.n) < lp.leadership_turnover
-        fresh = self._draw_leadership(rng, np.ones(self.n, dtype=bool))
+        fresh = self._draw_leadership(rng)
         self.capacity, self.leadership = learning.apply_turnover(
             self.capacity, self.baseline, self.leadership, turned_over, fresh, lp.turnover_knowledge_loss
         )
 
     def run(self) -> None:
-        """Run every month of the programme and its follow-up."""
+        """Run every month of the programme and its follow-up, then finish the recording."""
         while self.month < self.months_total:
             self.step()
+        self.finish()
+
+    def finish(self) -> None:
+        """Close a streamed panel and release Mesa's per-model id counter (see :mod:`twinsim.agents`)."""
+        if self.panel_writer is not None:
+            self.panel_writer.close()
+        mesa.Agent._ids.pop(self, None)
 
 
 def _beta(rng: np.random.Generator, mean: float, concentration: float, size: int) -> np.ndarray:

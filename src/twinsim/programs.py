@@ -27,6 +27,7 @@ __all__ = [
     "ActivityFiring",
     "DeliveryModel",
     "extra_stream",
+    "group_quantile",
     "register_delivery_model",
 ]
 
@@ -116,19 +117,44 @@ def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None 
     Each learner gains ``transfer(c_learner, c_mentor, rate * effort * similarity)`` on the tie's
     topic; its mentor gains ``mentor_gain`` times that (two-way learning).
     """
-    idx = np.arange(len(model.ties)) if ties is None else ties
-    if idx.size == 0 or rate == 0:
-        return np.zeros(idx.size)
-    lrn, mnt, top = model.ties.learner[idx], model.ties.mentor[idx], model.ties.topic[idx]
-    cap = model.capacity
-    intensity = rate * model.effort()[lrn, top] * model.tie_similarity[idx]
-    gain = learning.transfer(cap[lrn, top], cap[mnt, top], intensity, model.params.learning.gap_ceiling)
-    delta = np.zeros_like(cap)
-    np.add.at(delta, (lrn, top), gain)
-    np.add.at(delta, (mnt, top), model.params.learning.mentor_gain * gain)
-    model.capacity = np.clip(cap + delta, 0.0, 1.0)
-    model.tie_flow[idx] += gain
+    n_ties = len(model.ties) if ties is None else ties.size
+    if n_ties == 0 or rate == 0:
+        return np.zeros(n_ties)
+    pick = (lambda a: a) if ties is None else (lambda a: a[ties])  # all ties: no index copies
+    lrn, mnt, top = pick(model.ties.learner), pick(model.ties.mentor), pick(model.ties.topic)
+    cap, lp = model.capacity, model.params.learning
+    n_topics = cap.shape[1]
+    learner_cell, mentor_cell = lrn * n_topics + top, mnt * n_topics + top
+    effort = learning.effort_at(model.engagement()[lrn], model.interest.ravel()[learner_cell], lp.interest_weight)
+    intensity = rate * effort * pick(model.tie_similarity)
+    flat = cap.ravel()
+    gain = learning.transfer(flat[learner_cell], flat[mentor_cell], intensity, lp.gap_ceiling)
+    touched, where = _touched_cells(model, ties, learner_cell, mentor_cell)
+    delta = np.bincount(where, np.concatenate([gain, lp.mentor_gain * gain]), touched.size)
+    new = cap.copy()  # only the tie cells change (capacity is in [0, 1] everywhere else)
+    new.ravel()[touched] = learning.clip01(flat[touched] + delta)
+    model.capacity = new
+    if ties is None:
+        model.tie_flow += gain
+    else:
+        model.tie_flow[ties] += gain
     return gain
+
+
+def _touched_cells(
+    model: TwinningModel, ties: np.ndarray | None, learner_cell: np.ndarray, mentor_cell: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (institution, topic) cells the ties touch, and where each learner/mentor end falls among them.
+
+    Cached for the whole tie set (fixed after the kickoff), so a month does not sort the ties again.
+    """
+    cache = getattr(model, "_touched_cache", None)
+    if ties is None and cache is not None and cache[0] is model.ties:
+        return cache[1], cache[2]
+    touched, where = np.unique(np.concatenate([learner_cell, mentor_cell]), return_inverse=True)
+    if ties is None:
+        model._touched_cache = (model.ties, touched, where)
+    return touched, where
 
 
 def learn_from_best(model: TwinningModel, rate: float, groups: np.ndarray) -> None:
@@ -136,23 +162,51 @@ def learn_from_best(model: TwinningModel, rate: float, groups: np.ndarray) -> No
 
     ``groups`` labels who meets whom (one label for a network-wide event, the region for a provincial
     one). The source is the 90th percentile of capacity among members of the learner's kind in the
-    group; everyone at the event is a peer from the same health system (similarity 1).
+    group; everyone at the event is a peer from the same health system (similarity 1). Groups of fewer
+    than two members of a kind learn nothing.
     """
     cap = model.capacity
-    eff = model.effort()
-    new = cap.copy()
-    for label in np.unique(groups):
-        for k in np.unique(model.kind):
-            rows = np.flatnonzero((groups == label) & (model.kind == k))
-            if rows.size < 2:
-                continue
-            present = np.where(model.applicable[rows], cap[rows], np.nan)
-            usable = ~np.all(np.isnan(present), axis=0)
-            source = np.zeros(cap.shape[1])
-            source[usable] = np.nanquantile(present[:, usable], 0.9, axis=0)
-            gain = learning.transfer(cap[rows], source[None, :], rate * eff[rows], model.params.learning.gap_ceiling)
-            new[rows] += gain * model.selected[rows]
-    model.capacity = np.clip(new, 0.0, 1.0)
+    _, cell = np.unique(groups * (model.kind.max() + 1) + model.kind, return_inverse=True)
+    present = np.bincount(cell)[cell] >= 2
+    source = group_quantile(cap, model.applicable, cell, 0.9)[cell]
+    gain = learning.transfer(cap, source, rate * model.effort(), model.params.learning.gap_ceiling)
+    model.capacity = learning.clip01(cap + gain * (model.selected & present[:, None]))
+
+
+def group_quantile(values: np.ndarray, mask: np.ndarray, group: np.ndarray, q: float) -> np.ndarray:
+    """Per group and column, the ``q`` quantile of ``values`` over rows where ``mask`` is set.
+
+    The same number as ``np.nanquantile`` (linear interpolation, to the last bit) computed for every
+    group and column at once with one sort. Columns with no masked value in a group get 0.
+
+    Args:
+        values: rows x columns.
+        mask: rows x columns, True where a value takes part.
+        group: group index (0 .. g-1) of each row.
+        q: the quantile in [0, 1].
+
+    Returns:
+        groups x columns array.
+
+    """
+    n_groups, n_cols = int(group.max()) + 1 if group.size else 0, values.shape[1]
+    rows, cols = np.nonzero(mask)
+    key = group[rows] * n_cols + cols
+    order = np.lexsort((values[rows, cols], key))
+    key, sorted_values = key[order], values[rows, cols][order]
+    counts = np.bincount(key, minlength=n_groups * n_cols)
+    starts = np.cumsum(counts) - counts
+    has = counts > 0
+    virtual = (counts[has] - 1) * q
+    below = np.floor(virtual)
+    gamma = virtual - below
+    prev = np.where(virtual >= counts[has] - 1, counts[has] - 1, below).astype(np.intp)
+    nxt = np.where(virtual >= counts[has] - 1, counts[has] - 1, below + 1).astype(np.intp)
+    a, b = sorted_values[starts[has] + prev], sorted_values[starts[has] + nxt]
+    diff = b - a  # numpy's _lerp, operation for operation
+    out = np.zeros(n_groups * n_cols)
+    out[has] = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    return out.reshape(n_groups, n_cols)
 
 
 def _everyone(model: TwinningModel, mode: Mode) -> tuple[np.ndarray, np.ndarray]:
@@ -181,10 +235,11 @@ def exchange_visit(model: TwinningModel, rate: float) -> ActivityFiring:
     """Each learner-twin pair has one visit; learners travel, twins host."""
     learn_along_ties(model, rate)
     model.tie_events += 1
-    pairs = np.unique(np.stack([model.ties.learner, model.ties.mentor]), axis=1)
-    involved = np.bincount(pairs.ravel(), minlength=model.n) if pairs.size else np.zeros(model.n, np.int64)
-    travelled = np.bincount(pairs[0], minlength=model.n) if pairs.size else np.zeros(model.n, np.int64)
-    return ActivityFiring(pairs.shape[1], involved, travelled)
+    pair = np.unique(model.ties.learner * model.n + model.ties.mentor)  # one visit per pair, all its topics
+    learner, mentor = pair // model.n, pair % model.n
+    involved = np.bincount(learner, minlength=model.n) + np.bincount(mentor, minlength=model.n)
+    travelled = np.bincount(learner, minlength=model.n)
+    return ActivityFiring(pair.size, involved, travelled)
 
 
 def _coaching(model: TwinningModel, rate: float) -> ActivityFiring:

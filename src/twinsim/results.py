@@ -3,7 +3,11 @@
 Columns (every table carries ``replicate`` and ``seed`` so that many runs concatenate):
 
 - ``panel``: month, date, institution, name, kind, region, topic, capacity, indicator, selected
-  (one row per institution x applicable topic x month; month 0 is the baseline).
+  (one row per institution x applicable topic x month; month 0 is the baseline). Kept in memory, or
+  read back from the Parquet file the run streamed it to (``recording.panel_dir``); not available in
+  ``recording.mode = "aggregate"``.
+- ``aggregates``: month, kind, region, topic, selected, institutions, capacity, indicator (mean capacity
+  and indicator per group; every recording mode).
 - ``ledger``: month, activity, events, institutions, staff_days, direct_cost, staff_cost, total_cost, volume,
   event_cost, travel_cost, expert_days, expert_cost, volunteer_days, volunteer_cost (see :mod:`twinsim.costs`).
 - ``institutions``: institution, name, kind, region, budget, leadership_commitment, topics, twins, cost.
@@ -14,13 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from twinsim.evaluation import selected_vs_not
+from twinsim.evaluation import selected_vs_not, selected_vs_not_arrays
 from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.recording import panel_frame
 from twinsim.scenario import Scenario
 
 __all__ = ["RunResult", "simulate"]
@@ -51,13 +57,19 @@ class RunResult:
     scenario: Scenario
     seed: int
     replicate: int
-    history: np.ndarray
+    history: np.ndarray | None
     model: TwinningModel = field(repr=False)
 
     @classmethod
     def from_model(cls, model: TwinningModel, seed: int, replicate: int) -> RunResult:
         """Collect a finished model's results."""
         return cls(model.params, seed, replicate, model.history, model)
+
+    @property
+    def panel_path(self) -> Path | None:
+        """The Parquet file the panel was streamed to, if ``recording.panel_dir`` was set."""
+        writer = self.model.panel_writer
+        return writer.path if writer is not None else None
 
     @property
     def months(self) -> int:
@@ -72,27 +84,19 @@ class RunResult:
     @cached_property
     def panel(self) -> pd.DataFrame:
         """Institution x topic x month panel (applicable topics only)."""
-        m = self.model
-        months = self.history.shape[0]
-        inst, topic = np.nonzero(m.applicable)
-        month = np.repeat(np.arange(months), inst.size)
-        cap = self.history[:, inst, topic].ravel()
-        start = pd.Period(self.scenario.simulation.start, freq="M")
-        frame = pd.DataFrame(
-            {
-                "month": month,
-                "date": (start + np.maximum(month - 1, 0)).astype(str) if months else [],
-                "institution": np.tile(inst, months),
-                "name": pd.Categorical(np.tile(np.array([i.name for i in m.institutions])[inst], months)),
-                "kind": pd.Categorical(np.tile(np.array(m.kind_names)[m.kind[inst]], months)),
-                "region": pd.Categorical(np.tile(np.array(m.region_names)[m.region[inst]], months)),
-                "topic": pd.Categorical(np.tile(np.array(m.topic_names)[topic], months)),
-                "capacity": cap,
-                "indicator": m.indicator(self.history)[:, inst, topic].ravel(),
-                "selected": np.tile(m.selected[inst, topic], months),
-            }
-        )
-        return self._tag(frame)
+        if self.panel_path is not None:
+            return pd.read_parquet(self.panel_path)
+        if self.history is None:
+            raise ValueError(
+                "this run kept no panel (recording.mode = 'aggregate'); use .aggregates, or run with "
+                "recording.mode = 'panel' (optionally with recording.panel_dir for large networks)"
+            )
+        return self._tag(panel_frame(self.model, 0, self.history))
+
+    @cached_property
+    def aggregates(self) -> pd.DataFrame:
+        """Mean capacity and indicator per month, kind, region, topic and choice (``selected``)."""
+        return self._tag(self.model.aggregates.frame())
 
     @cached_property
     def ledger(self) -> pd.DataFrame:
@@ -104,12 +108,13 @@ class RunResult:
     def institutions(self) -> pd.DataFrame:
         """One row per institution: attributes, chosen topics, twins and allocated cost."""
         m = self.model
-        topics = [";".join(i.selected_topics) for i in m.institutions]
+        chosen = np.where(m.selected, np.array(m.topic_names, dtype=object), "")
+        topics = [";".join(t for t in row if t) for row in chosen]
         twins = np.bincount(m.ties.learner, minlength=m.n)
         frame = pd.DataFrame(
             {
                 "institution": np.arange(m.n),
-                "name": [i.name for i in m.institutions],
+                "name": m.institution_names,
                 "kind": np.array(m.kind_names)[m.kind],
                 "region": np.array(m.region_names)[m.region],
                 "budget": m.budget,
@@ -144,15 +149,25 @@ class RunResult:
         return float(sum(r.total_cost for r in self.model.ledger))
 
     def selected_vs_not(self, month: int | None = None) -> pd.DataFrame:
-        """The Rwanda paper's comparison per topic at ``month`` (default: the endline)."""
+        """The Rwanda paper's comparison per topic at ``month`` (default: the endline).
+
+        Any month needs the in-memory panel; the endline is kept in every recording mode.
+        """
         m = self.model
-        month = self.months if month is None else month
-        change = m.indicator(self.history[month]) - m.indicator(self.history[0])
-        return selected_vs_not(change, m.selected, m.applicable, m.topic_names)
+        return selected_vs_not(self._gain(month), m.selected, m.applicable, m.topic_names)
+
+    def _gain(self, month: int | None = None) -> np.ndarray:
+        """Indicator change from the baseline to ``month`` (default: the endline)."""
+        m = self.model
+        if month is None or month == self.months:
+            return m.indicator(m.endline) - m.indicator(m.baseline)
+        if self.history is None:
+            raise ValueError(f"month {month}: only the endline is kept without an in-memory panel")
+        return m.indicator(self.history[month]) - m.indicator(self.history[0])
 
     def _endline_capacity(self) -> np.ndarray:
-        """Capacity at the end of the programme (month ``simulation.months``)."""
-        return self.history[self.months]
+        """Capacity at the end of the programme (month ``simulation.months``), kept in every recording mode."""
+        return self.model.endline
 
     def equity_change(self) -> float:
         """Change in the between-institution SD of the indicator, endline minus baseline, averaged over topics.
@@ -190,8 +205,7 @@ class RunResult:
         selected-vs-not estimate and group sizes.
         """
         m = self.model
-        end = self.months
-        gain = m.indicator(self.history[end]) - m.indicator(self.history[0])
+        gain = self._gain()
         out: dict[str, Any] = {
             "replicate": self.replicate,
             "seed": self.seed,
@@ -201,10 +215,11 @@ class RunResult:
             "ties": len(m.ties),
         }
         out.update(self.programme_outcomes())
-        for topic, row in self.selected_vs_not().iterrows():
-            out[f"selected_vs_not.{topic}"] = float(row["estimate"])
-            out[f"n_selected.{topic}"] = int(row["n_selected"])
-            out[f"n_not_selected.{topic}"] = int(row["n_not_selected"])
+        effect = selected_vs_not_arrays(gain, m.selected, m.applicable)
+        for t, topic in enumerate(m.topic_names):
+            out[f"selected_vs_not.{topic}"] = float(effect["estimate"][t])
+            out[f"n_selected.{topic}"] = int(effect["n_selected"][t])
+            out[f"n_not_selected.{topic}"] = int(effect["n_not_selected"][t])
         return out
 
 

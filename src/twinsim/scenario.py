@@ -28,6 +28,7 @@ __all__ = [
     "PartnerParams",
     "PopulationParams",
     "ProgrammeParams",
+    "RecordingParams",
     "Scenario",
     "ScheduledActivity",
     "SimulationParams",
@@ -433,6 +434,37 @@ class CostParams(_Section):
         return value
 
 
+RECORDING_MODES = ("panel", "aggregate")
+
+
+class RecordingParams(_Section):
+    """What a run keeps of its monthly state (see `twinsim.recording`)."""
+
+    mode: str = _param(
+        "panel",
+        description="panel: the full institution x topic x month panel; aggregate: only monthly means by kind,"
+        " region, topic and choice (for large networks). Aggregates are recorded in both modes.",
+    )
+    panel_dir: str = _param(
+        "",
+        description="In panel mode, a folder to which each run streams its panel as Parquet, month by month,"
+        " instead of holding it in memory (empty: keep it in memory).",
+    )
+
+    @field_validator("mode")
+    @classmethod
+    def _check_mode(cls, value: str) -> str:
+        if value not in RECORDING_MODES:
+            raise ValueError(f"unknown recording mode {value!r}; allowed: {', '.join(RECORDING_MODES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_dir(self) -> RecordingParams:
+        if self.panel_dir and self.mode != "panel":
+            raise ValueError("panel_dir needs mode = 'panel' (aggregate mode keeps no panel)")
+        return self
+
+
 class Scenario(_Section):
     """A complete, validated scenario: the input of one model run."""
 
@@ -444,6 +476,7 @@ class Scenario(_Section):
     programme: ProgrammeParams = Field(default_factory=ProgrammeParams)
     learning: LearningParams = Field(default_factory=LearningParams)
     costs: CostParams = Field(default_factory=CostParams)
+    recording: RecordingParams = Field(default_factory=RecordingParams)
 
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:

@@ -1,0 +1,115 @@
+"""Rwanda scenario on one core: runs per second, institution-months per second, and the ratio to the
+straightforward Mesa reference (benchmarks/reference_model.py) measured in the same process.
+
+    python benchmarks/bench_rwanda.py [--runs 300] [--reference-runs 20] [--also-sizes 1000]
+
+Prints one JSON line per measurement:
+
+- ``twinsim`` (whole runs): set-up, kickoff matching, every month, costing, recording and the summary;
+- ``twinsim_steps`` and ``reference``: the months after the kickoff only, both started from the same
+  kicked-off twinsim model (same population and ties), so this ratio compares like with like;
+- with ``--also-sizes``, the same steps-only comparison on the Rwanda scenario scaled to that many
+  institutions (benchmarks/common.py ``scaled_scenario``, same months as Rwanda).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+
+from common import Timer, emit, scaled_scenario
+from reference_model import ReferenceModel
+
+import twinsim
+from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.results import simulate
+
+
+def whole_runs(scenario, runs: int, seed: int) -> dict:
+    n, months = scenario.n_institutions, scenario.simulation.months + scenario.simulation.followup_months
+    for r in range(3):  # warm-up
+        simulate(scenario, seed, r).summary()
+    gc.collect()
+    with Timer() as t:
+        for r in range(runs):
+            simulate(scenario, seed, r).summary()
+    return {
+        "model": "twinsim",
+        "timed": "whole runs",
+        "runs": runs,
+        "seconds": round(t.seconds, 3),
+        "runs_per_second": round(runs / t.seconds, 1),
+        "institution_months_per_second": round(runs * n * months / t.seconds),
+    }
+
+
+def steps_only(scenario, runs: int, seed: int) -> list[dict]:
+    """Both models from the same kicked-off state, timed over the remaining months."""
+    seconds = {"twinsim_steps": 0.0, "reference": 0.0}
+    for r in range(runs):
+        source = TwinningModel(scenario, run_seed_sequence(seed, r))
+        source.step()  # kickoff, not timed
+        with Timer() as t:
+            reference = ReferenceModel(source, seed=r)
+            reference.run()
+        seconds["reference"] += t.seconds
+        with Timer() as t:
+            source.run()
+        seconds["twinsim_steps"] += t.seconds
+    months = scenario.simulation.months + scenario.simulation.followup_months - 1
+    n = scenario.n_institutions
+    return [
+        {
+            "model": name,
+            "timed": "months after the kickoff",
+            "institutions": n,
+            "runs": runs,
+            "seconds": round(s, 3),
+            "institution_months_per_second": round(runs * n * months / s),
+        }
+        for name, s in seconds.items()
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=300, help="twinsim whole runs to time")
+    parser.add_argument("--reference-runs", type=int, default=20, help="runs of the steps-only comparison")
+    parser.add_argument("--also-sizes", type=int, nargs="*", default=[], help="scaled networks to compare too")
+    parser.add_argument("--seed", type=int, default=20210801)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    scenario = twinsim.load_scenario("rwanda_tpn")
+    whole = whole_runs(scenario, args.runs, args.seed)
+    emit({"benchmark": "rwanda", **whole})
+    steps = steps_only(scenario, args.reference_runs, args.seed)
+    for record in steps:
+        emit({"benchmark": "rwanda", **record})
+    reference_ims = steps[1]["institution_months_per_second"]
+    emit(
+        {
+            "benchmark": "rwanda",
+            "ratio_whole_runs_to_reference": round(whole["institution_months_per_second"] / reference_ims, 2),
+            "ratio_steps_to_reference": round(steps[0]["institution_months_per_second"] / reference_ims, 2),
+        }
+    )
+    for size in args.also_sizes:
+        sc = scaled_scenario(size, months=scenario.simulation.months, recording="panel")
+        sc = sc.with_overrides({"simulation.followup_months": scenario.simulation.followup_months})
+        big = steps_only(sc, max(1, args.reference_runs // 10), args.seed)
+        for record in big:
+            emit({"benchmark": "rwanda_scaled", **record})
+        ratio = big[0]["institution_months_per_second"] / big[1]["institution_months_per_second"]
+        emit(
+            {
+                "benchmark": "rwanda_scaled",
+                "institutions": sc.n_institutions,
+                "ratio_steps_to_reference": round(ratio, 1),
+            }
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Recording a run month by month: the full panel in memory, the panel streamed to disk, or aggregates.
+
+Every run records, each month, the mean capacity of every group of institutions sharing a kind, a
+region, a topic and whether they chose the topic (:class:`AggregateRecorder`: one ``bincount`` per
+month). The scenario's ``[recording]`` section decides what else is kept:
+
+- ``mode = "panel"`` (default): the full institution x topic x month array (``model.history``), from
+  which :func:`panel_frame` builds the tidy panel;
+- ``mode = "panel"`` with ``panel_dir``: the same panel rows, written to a Parquet file month by month
+  (:class:`PanelWriter`), so memory does not grow with months x institutions;
+- ``mode = "aggregate"``: only the aggregates and two snapshots (baseline and endline).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from twinsim.model import TwinningModel
+
+__all__ = ["AGGREGATE_KEYS", "AggregateRecorder", "PanelWriter", "panel_file_name", "panel_frame"]
+
+AGGREGATE_KEYS = ["month", "kind", "region", "topic", "selected"]
+
+
+class AggregateRecorder:
+    """Monthly sums of capacity per (kind, region, topic, selected) group of applicable cells."""
+
+    def __init__(self, model: TwinningModel) -> None:
+        self.model = model
+        inst, topic = np.nonzero(model.applicable)
+        n_topics, n_regions = len(model.topic_names), len(model.region_names)
+        group = ((model.kind[inst] * n_regions + model.region[inst]) * n_topics + topic) * 2
+        group = group + model.selected[inst, topic]
+        self._groups, self._cell_group = np.unique(group, return_inverse=True)
+        self._flat = inst * n_topics + topic
+        self.counts = np.bincount(self._cell_group, minlength=self._groups.size)
+        self.sums = np.zeros((model.months_total + 1, self._groups.size))
+
+    def record(self, month: int, capacity: np.ndarray) -> None:
+        """Add month ``month``'s capacity."""
+        values = capacity.ravel()[self._flat]
+        self.sums[month] = np.bincount(self._cell_group, weights=values, minlength=self._groups.size)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per month and group: month, kind, region, topic, selected, institutions, capacity, indicator."""
+        m = self.model
+        n_topics, n_regions = len(m.topic_names), len(m.region_names)
+        selected, rest = self._groups % 2, self._groups // 2
+        topic, rest = rest % n_topics, rest // n_topics
+        region, kind = rest % n_regions, rest // n_regions
+        months = self.sums.shape[0]
+        mean = self.sums / self.counts
+        lo = np.array([t.indicator_min for t in m.params.topics.values()])[topic]
+        hi = np.array([t.indicator_max for t in m.params.topics.values()])[topic]
+        tile = lambda a: np.tile(a, months)  # noqa: E731
+        return pd.DataFrame(
+            {
+                "month": np.repeat(np.arange(months), self._groups.size),
+                "kind": pd.Categorical(tile(np.array(m.kind_names)[kind]), categories=m.kind_names),
+                "region": pd.Categorical(tile(np.array(m.region_names)[region]), categories=m.region_names),
+                "topic": pd.Categorical(tile(np.array(m.topic_names)[topic]), categories=m.topic_names),
+                "selected": tile(selected.astype(bool)),
+                "institutions": tile(self.counts),
+                "capacity": mean.ravel(),
+                "indicator": (lo + (hi - lo) * mean).ravel(),
+            }
+        )
+
+
+def panel_frame(model: TwinningModel, first_month: int, capacity: np.ndarray) -> pd.DataFrame:
+    """Tidy panel rows (applicable topics only) for consecutive months starting at ``first_month``.
+
+    Args:
+        model: the model (names, kinds, regions, topics, choices).
+        first_month: the month of ``capacity[0]``.
+        capacity: months x institutions x topics.
+
+    """
+    months = capacity.shape[0]
+    inst, topic = np.nonzero(model.applicable)
+    month = np.repeat(np.arange(first_month, first_month + months), inst.size)
+    start = pd.Period(model.params.simulation.start, freq="M")
+    dates = (start + np.maximum(np.arange(first_month + months) - 1, 0)).astype(str)
+    tile = lambda a: np.tile(a, months)  # noqa: E731
+    categorical = lambda codes, names: pd.Categorical.from_codes(tile(codes), categories=names)  # noqa: E731
+    values = capacity[:, inst, topic]
+    lo = np.array([t.indicator_min for t in model.params.topics.values()])[topic]
+    hi = np.array([t.indicator_max for t in model.params.topics.values()])[topic]
+    return pd.DataFrame(
+        {
+            "month": month,
+            "date": np.asarray(dates)[month] if months else [],
+            "institution": tile(inst),
+            "name": categorical(inst, model.institution_names),
+            "kind": categorical(model.kind[inst], model.kind_names),
+            "region": categorical(model.region[inst], model.region_names),
+            "topic": categorical(topic, model.topic_names),
+            "capacity": values.ravel(),
+            "indicator": (lo + (hi - lo) * values).ravel(),
+            "selected": tile(model.selected[inst, topic]),
+        }
+    )
+
+
+def panel_file_name(seed: int, replicate: int) -> str:
+    """File name of a streamed panel: one Parquet file per run."""
+    return f"panel_seed{seed}_rep{replicate}.parquet"
+
+
+class PanelWriter:
+    """Streams the tidy panel to a Parquet file (pyarrow), in row groups of whole months.
+
+    Months are buffered up to ``rows_per_group`` rows (about 50 MB) and then written, so memory stays
+    bounded whatever the number of months.
+
+    Rows carry ``replicate`` and ``seed`` like :attr:`twinsim.results.RunResult.panel`; reading the file
+    back gives the same table as the in-memory panel.
+    """
+
+    rows_per_group = 1_000_000
+
+    def __init__(self, model: TwinningModel, path: Path, seed: int, replicate: int) -> None:
+        self.model, self.path, self.seed, self.replicate = model, Path(path), seed, replicate
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = None
+        self._buffer: list = []
+        self._buffered = 0
+
+    def record(self, month: int, capacity: np.ndarray) -> None:
+        """Append month ``month``'s rows to the file.
+
+        The first month's rows are built by :func:`panel_frame`; later months reuse its fixed columns
+        (institution, names, kind, region, topic, choice) and replace only month, date and the values.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            frame = panel_frame(self.model, month, capacity[None])
+            frame.insert(0, "seed", self.seed)
+            frame.insert(0, "replicate", self.replicate)
+            self._table = pa.Table.from_pandas(frame, preserve_index=False)
+            self._inst, self._topic = np.nonzero(self.model.applicable)
+            self._writer = pq.ParquetWriter(self.path, self._table.schema)
+            self._append(self._table)
+            return
+        values = capacity[self._inst, self._topic]
+        lo = np.array([t.indicator_min for t in self.model.params.topics.values()])[self._topic]
+        hi = np.array([t.indicator_max for t in self.model.params.topics.values()])[self._topic]
+        start = pd.Period(self.model.params.simulation.start, freq="M")
+        date = str(start + max(month - 1, 0))
+        rows = values.size
+        table = self._table
+        for name, column in (
+            ("month", pa.array(np.full(rows, month), type=table.schema.field("month").type)),
+            ("date", pa.array([date] * rows, type=table.schema.field("date").type)),
+            ("capacity", pa.array(values)),
+            ("indicator", pa.array(lo + (hi - lo) * values)),
+        ):
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+        self._append(table)
+
+    def _append(self, table: Any) -> None:
+        self._buffer.append(table)
+        self._buffered += table.num_rows
+        if self._buffered >= self.rows_per_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._buffer:
+            self._writer.write_table(pa.concat_tables(self._buffer))
+            self._buffer, self._buffered = [], 0
+
+    def close(self) -> None:
+        """Finish the file."""
+        if self._writer is not None:
+            self._flush()
+            self._writer.close()
+            self._writer = None
