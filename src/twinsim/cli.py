@@ -254,15 +254,13 @@ def _print_sensitivity(result: Any, name: str) -> None:
     for out in result.outputs:
         table = Table(title=f"{name}: {result.method} indices of {out} (N = {result.samples}, {result.runs} runs)")
         cols = (
-            ("rank", "factor", "range", "mu*", "± 95%", "sigma")
-            if morris
-            else ("rank", "factor", "range", "S1", "± 95%", "ST", "± 95%")
+            ("rank", "factor", "mu*", "± 95%", "sigma") if morris else ("rank", "factor", "S1", "± 95%", "ST", "± 95%")
         )
         for col in cols:
             table.add_column(col, justify="left" if col == "factor" else "right", no_wrap=True)
         for rank, (factor, row) in enumerate(result.indices[out].iterrows(), start=1):
             keys = ("mu_star", "mu_star_conf", "sigma") if morris else ("S1", "S1_conf", "ST", "ST_conf")
-            table.add_row(str(rank), str(factor), *(f"{row[k]:.3g}" for k in keys))
+            table.add_row(str(rank), str(factor), *(f"{row[k]:.3g}" if morris else f"{row[k]:.3f}" for k in keys))
         out_console.print(table)
         noise = result.noise.loc[out]
         if noise.replicates > 1:

@@ -155,6 +155,8 @@ def build_factors(scenario: Scenario, spec: SensitivitySpec | None = None, sourc
     for key, param in spec.params.items():
         where = f"{source}.params.{key}"
         current = _lookup(base, key)
+        if current is _MISSING:  # an unknown key, or a name not yet set in an open table (activity rates)
+            scenario.with_overrides({key: param.levels[0] if param.levels else param.low or 0.0}, source=where)
         if param.levels:
             factors.append(Factor(key, "categorical", levels=tuple(param.levels)))
             continue
