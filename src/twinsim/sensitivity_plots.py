@@ -20,7 +20,7 @@ __all__ = ["plot_convergence", "plot_indices", "plot_morris", "save_figures"]
 def _grid(n: int, width: float = 5.0, height: float = 3.2) -> tuple[Figure, np.ndarray]:
     cols = min(n, 2)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat
@@ -44,7 +44,6 @@ def plot_indices(result: SensitivityResult) -> Figure:
         ax.set_yticks(pos, frame.index)
         ax.set_title(out)
     fig.suptitle(f"{result.method}: sensitivity indices (N = {result.samples}, {result.runs} runs)")
-    fig.tight_layout()
     return fig
 
 
@@ -64,7 +63,6 @@ def plot_morris(result: SensitivityResult) -> Figure:
         ax.set_ylabel("sigma")
         ax.set_title(out)
     fig.suptitle("Morris screening: mu* (influence) vs sigma (non-linearity, interactions)")
-    fig.tight_layout()
     return fig
 
 
@@ -77,15 +75,15 @@ def plot_convergence(result: SensitivityResult) -> Figure | None:
     fig, axes = _grid(len(result.outputs))
     for ax, out in zip(axes, result.outputs, strict=False):
         frame = conv[(conv["output"] == out) & (conv["index"] == index)]
-        for name, group in frame.groupby("factor", sort=False):
-            ax.plot(group["samples"], group["value"], marker="o", label=str(name))
+        for i, (name, group) in enumerate(frame.groupby("factor", sort=False)):
+            color = plt.get_cmap("tab20")(i % 20)
+            ax.plot(group["samples"], group["value"], marker="o", color=color, label=str(name))
         ax.set_xscale("log", base=2)
         ax.set_xlabel("base samples N")
         ax.set_ylabel(index)
         ax.set_title(out)
-    axes[0].legend(fontsize=7, loc="best")
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="outside right upper")
     fig.suptitle(f"Convergence of {index} as N grows")
-    fig.tight_layout()
     return fig
 
 
