@@ -81,14 +81,18 @@ def test_sobol_samples_must_be_a_power_of_two():
         analyse(_ishigami_factors(), ["y"], Ishigami.evaluate, method="sobol", samples=100)
 
 
-def test_replicate_noise_separates_within_point_variance():
+def test_replicate_noise_separates_point_noise_from_the_common_draw():
     rng = np.random.default_rng(0)
-    signal = rng.normal(0, 2.0, size=(400, 1))  # between-point sd 2
-    y = (signal + rng.normal(0, 1.0, size=(400, 4)))[:, :, None]  # replicate sd 1
+    signal = rng.normal(0, 2.0, size=(400, 1))  # between-point sd 2 (variance 4)
+    common = np.array([[-30.0, 0.0, 10.0, 50.0]])  # a replicate's shared draw: moves every point alike
+    y = (signal + common + rng.normal(0, 1.0, size=(400, 4)))[:, :, None]  # point-specific noise, variance 1
     noise = replicate_noise(y, ["y"]).loc["y"]
-    assert noise.within_var == pytest.approx(1.0, rel=0.1)
+    assert noise.noise_var == pytest.approx(1.0, rel=0.1)
+    assert noise.signal_var == pytest.approx(float(signal.var()), rel=0.1)
+    assert noise.common_var == pytest.approx(float(common.var(ddof=1)), rel=0.05)
     assert noise.noise_share == pytest.approx(1 / 5, abs=0.03)
     assert noise.noise_share_of_mean == pytest.approx((1 / 4) / (4 + 1 / 4), abs=0.03)
+    assert np.isnan(replicate_noise(y[:, :1], ["y"]).loc["y", "noise_share"])  # one replicate: unknown
 
 
 # --------------------------------------------------------------------------------------------------

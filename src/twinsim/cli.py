@@ -265,7 +265,7 @@ def _print_sensitivity(result: Any, name: str) -> None:
         noise = result.noise.loc[out]
         if noise.replicates > 1:
             out_console.print(
-                f"  replicate noise: {noise.noise_share:.1%} of a single run's variance,"
+                f"  replicate noise: {noise.noise_share:.1%} of a run's point-to-point variance,"
                 f" {noise.noise_share_of_mean:.1%} of the analysed mean's ({int(noise.replicates)} replicates)"
             )
 

@@ -434,34 +434,51 @@ def _num(value: Any) -> float | None:
 
 
 def replicate_noise(y: np.ndarray, outputs: Sequence[str]) -> pd.DataFrame:
-    """How much of each output's variance is replicate noise.
+    """How much of each output's point-to-point variance is replicate noise.
+
+    Replicate ``r`` uses the same seed at every point (common random numbers), so a run is read as
+    ``y[p, r] = mu + a[p] + b[r] + e[p, r]`` (two-way layout without repetition): ``b[r]``, the draw
+    shared by all points, moves every point alike and cannot change an index; the noise that does is
+    ``e``, estimated by the residual mean square after removing point and replicate means.
 
     Args:
-        y: outputs as points x replicates x outputs.
+        y: outputs as points x replicates x outputs (points with a NaN run are left out).
         outputs: the outputs' names.
 
     Returns:
-        Per output: ``within_var`` (mean over points of the variance between replicates),
-        ``total_var`` (variance over all runs), ``noise_share = within_var / total_var`` (of a single run's
-        variance) and ``noise_share_of_mean``, the share of the analysed mean's variance that is noise,
-        ``(within_var / R) / var(mean)``. NaN with a single replicate.
+        Per output: ``noise_var`` (variance of ``e``), ``signal_var`` (variance of ``a``, the design's
+        effect), ``common_var`` (variance of ``b``, shared by all points), ``noise_share =
+        noise_var / (noise_var + signal_var)`` (of one run) and ``noise_share_of_mean``, the share of
+        the analysed mean's variance that is noise, ``(noise_var / R) / var(mean)``. NaN with one replicate.
 
     """
-    n, r, _ = y.shape
+    r = y.shape[1]
     rows = []
     for k, out in enumerate(outputs):
         runs = y[:, :, k]
-        within = float(np.nanmean(np.nanvar(runs, axis=1, ddof=1))) if r > 1 else float("nan")
-        total = float(np.nanvar(runs, ddof=1)) if runs.size > 1 else float("nan")
-        var_mean = float(np.nanvar(np.nanmean(runs, axis=1), ddof=1)) if n > 1 else float("nan")
+        runs = runs[~np.isnan(runs).any(axis=1)]
+        n = len(runs)
+        nan = float("nan")
+        noise = signal = common = share = share_of_mean = nan
+        if r > 1 and n > 1:
+            point_mean = runs.mean(axis=1, keepdims=True)
+            rep_mean = runs.mean(axis=0, keepdims=True)
+            resid = runs - point_mean - rep_mean + runs.mean()
+            noise = float((resid**2).sum() / ((n - 1) * (r - 1)))
+            var_mean = float(point_mean.var(ddof=1))
+            signal = max(var_mean - noise / r, 0.0)
+            common = max(float(rep_mean.var(ddof=1)) - noise / n, 0.0)
+            share = noise / (noise + signal) if noise + signal > 0 else nan
+            share_of_mean = noise / r / var_mean if var_mean > 0 else nan
         rows.append(
             {
                 "output": out,
                 "replicates": r,
-                "within_var": within,
-                "total_var": total,
-                "noise_share": within / total if total > 0 else float("nan"),
-                "noise_share_of_mean": within / r / var_mean if var_mean > 0 else float("nan"),
+                "noise_var": noise,
+                "signal_var": signal,
+                "common_var": common,
+                "noise_share": share,
+                "noise_share_of_mean": share_of_mean,
             }
         )
     return pd.DataFrame(rows).set_index("output")
