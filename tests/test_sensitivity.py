@@ -249,6 +249,34 @@ def test_scenario_evaluator_uses_run_points_rows_and_replicates():
     np.testing.assert_allclose(again["mean_gain"], result.y[0, :, 0])
 
 
+def test_delivery_model_is_a_categorical_factor_in_real_runs():
+    scenario = load_scenario("rwanda_tpn", {"simulation.followup_months": 0})
+    spec = SensitivitySpec(
+        samples=4,
+        outputs=["total_cost"],
+        params={"programme.delivery_model": {"levels": ["tpn_network", "none"]}, "learning.forgetting": {}},
+    )
+    result = run_sensitivity(scenario, spec)
+    cost = result.y[:, 0, 0]
+    chosen = np.array([Factor("d", "categorical", levels=(0, 1)).value(u) for u in result.x[:, 0]])
+    assert (cost[chosen == 1] == 0).all() and (cost[chosen == 0] > 0).all()  # "none" costs nothing
+    frame = result.indices["total_cost"]
+    assert frame.loc["learning.forgetting", "ST"] == pytest.approx(0.0, abs=1e-9)
+    assert frame.index[0] == "programme.delivery_model"
+
+
+def test_a_bad_sensitivity_table_names_the_file_and_key(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('extends = "rwanda_tpn.toml"\n[sensitivity]\nmethod = "pawn"\n')
+    with pytest.raises(ScenarioError, match=r"bad.toml: sensitivity.method: unknown method 'pawn'; allowed: fast"):
+        load_scenario(path)
+    path.write_text(
+        'extends = "rwanda_tpn.toml"\n[sensitivity.params."learning.forgetting"]\nlow = 0.02\nhigh = 0.01\n'
+    )
+    with pytest.raises(ScenarioError, match="high must be greater than low"):
+        load_scenario(path)
+
+
 def test_unknown_output_names_the_available_ones():
     scenario = load_scenario("rwanda_tpn")
     spec = SensitivitySpec(method="morris", samples=2, outputs=["gain"], params={"learning.forgetting": {}})
@@ -287,6 +315,7 @@ def test_cli_json_has_exactly_the_documented_shape(tmp_path):
         "mean_gain",
         "--set",
         "simulation.followup_months=0",
+        "--second-order",
         "--out",
         str(tmp_path),
         "--json",
@@ -295,12 +324,16 @@ def test_cli_json_has_exactly_the_documented_shape(tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert set(data) == {"method", "samples", "runs", "outputs"}
-    assert (data["method"], data["samples"], data["runs"]) == ("sobol", 4, 16)
+    assert (data["method"], data["samples"], data["runs"]) == ("sobol", 4, 4 * (2 * 2 + 2))
     assert set(data["outputs"]["mean_gain"]) == {"learning.forgetting", "programme.matching"}
     assert set(data["outputs"]["mean_gain"]["learning.forgetting"]) == {"S1", "S1_conf", "ST", "ST_conf"}
-    for name in ("indices.csv", "noise.csv", "runs.csv", "indices.png", "convergence.png"):
+    for name in ("indices.csv", "noise.csv", "runs.csv", "second_order.csv", "indices.png", "convergence.png"):
         assert (tmp_path / name).is_file()
-    assert len(pd.read_csv(tmp_path / "runs.csv")) == 16
+    assert len(pd.read_csv(tmp_path / "runs.csv")) == 24
+    ranked = pd.read_csv(tmp_path / "indices.csv")
+    assert (
+        ranked.loc[ranked["factor"] == "programme.matching", "range"].item() == "one of best_performer, random_better"
+    )
 
 
 def test_cli_morris_json_and_table():

@@ -285,6 +285,9 @@ def _write_sensitivity(result: Any, out: Path) -> None:
         runs[name] = result.y[:, :, k].ravel()
     runs.to_csv(out / "runs.csv", index=False)
     (out / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
+    if result.second_order:
+        s2 = pd.concat({k: v.stack() for k, v in result.second_order.items()}, names=["output", "factor", "with"])
+        s2.dropna().rename("S2").to_csv(out / "second_order.csv")
     save_figures(result, out)
 
 

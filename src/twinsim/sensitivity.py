@@ -653,7 +653,8 @@ class ScenarioEvaluator:
         progress: Callable[[int], None] | None = None,
         options: dict[str, Any] | None = None,
     ) -> None:
-        self.scenario = scenario
+        # The runs see the model inputs only: the analysis table does not change a run (nor a stored run's key).
+        self.scenario = scenario.model_copy(update={"sensitivity": SensitivitySpec()})
         self.design = Design(scenario, factors)
         self.outputs = list(outputs)
         self.replicates = replicates
