@@ -188,6 +188,19 @@ def test_build_factors_rejects_bad_specs_with_one_clear_line(params, message):
     assert str(info.value).startswith("f.toml: sensitivity.params.")
 
 
+def test_two_factors_may_not_vary_the_same_thing():
+    scenario = load_scenario("rwanda_tpn")
+    coaching = {"levels": {"a": {}, "b": {"schedule": {"coaching_virtual": []}}}}
+    clash = {"levels": {"a": {}, "b": {"schedule": {"coaching_virtual": [5, 8]}}}}
+    spec = SensitivitySpec(choices={"coaching": coaching, "virtual": clash})
+    with pytest.raises(ScenarioError, match="schedule:coaching_virtual is varied by both 'coaching' and 'virtual'"):
+        build_factors(scenario, spec)
+    by_key = {"levels": {"a": {}, "b": {"overrides": {"learning.forgetting": 0.0}}}}
+    spec = SensitivitySpec(params={"learning.forgetting": {}}, choices={"no_forgetting": by_key})
+    with pytest.raises(ScenarioError, match=r"learning\.forgetting is varied by both"):
+        build_factors(scenario, spec)
+
+
 def test_engine_options_pass_only_what_the_engine_supports():
     def serial(scenario, points, replicates=1, seed=None, *, progress=None):
         return None

@@ -184,6 +184,10 @@ def build_factors(scenario: Scenario, spec: SensitivitySpec | None = None, sourc
 
 
 def _check_no_overlap(factors: Sequence[Factor], source: str) -> None:
+    names = [f.name for f in factors]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ScenarioError(f"{source}: {twice[0]!r} names both a parameter and a choice; rename the choice")
     owner: dict[str, str] = {}
     for f in factors:
         touched = {f.name} if f.kind != "choice" else set()
