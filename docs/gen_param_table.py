@@ -43,6 +43,9 @@ PLACEHOLDERS = {
     "population.kinds": "<kind>",
     "topics": "<topic>",
     "costs.activities": "<activity>",
+    "sensitivity.params": "<key>",
+    "sensitivity.choices": "<choice>",
+    "sensitivity.choices.<choice>.levels": "<level>",
 }
 
 # Constraints enforced by validators rather than by field bounds (tests/test_docs.py checks each one).
@@ -159,6 +162,19 @@ SOURCES: dict[str, str] = {
     "recording.mode": "convention: the full panel, small networks' natural output; aggregate mode for networks of"
     " 10,000+ institutions (docs/performance.md: 100,000 x 120 months of panel is 0.9 GB in memory)",
     "recording.panel_dir": "convention: in memory unless a folder is given (docs/performance.md)",
+    "sensitivity.method": "analysis setting (not a model input): Sobol is the reference method (Saltelli et al."
+    " 2010); Morris screens many factors cheaply",
+    "sensitivity.samples": "analysis setting: 64 base samples give rough Sobol indices; check the convergence figure",
+    "sensitivity.replicates": "analysis setting: one run per point; raise it when the noise share is large",
+    "sensitivity.second_order": "analysis setting: off, S2 needs 2D + 2 runs per base sample instead of D + 2",
+    "sensitivity.num_levels": "analysis setting: 4 levels, SALib's default (Morris 1991; Campolongo et al. 2007)",
+    "sensitivity.outputs": "analysis setting: the programme's mean gain and its cost",
+    "sensitivity.params.<key>.low": "analysis setting; default the key's plausible range (its own source note)",
+    "sensitivity.params.<key>.high": "analysis setting; default the key's plausible range (its own source note)",
+    "sensitivity.params.<key>.levels": "analysis setting: the alternatives compared",
+    "sensitivity.choices.<choice>.description": "label",
+    "sensitivity.choices.<choice>.levels.<level>.overrides": "analysis setting: the alternative's scenario values",
+    "sensitivity.choices.<choice>.levels.<level>.schedule": "analysis setting: the alternative's activity months",
 }
 
 # Where each value set in scenarios/rwanda_tpn.toml comes from (as annotated in that file).

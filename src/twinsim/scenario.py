@@ -21,6 +21,7 @@ from twinsim.errors import ScenarioError
 
 __all__ = [
     "ActivityCost",
+    "ChoiceLevel",
     "CostParams",
     "ExpertParams",
     "KindSpec",
@@ -31,11 +32,15 @@ __all__ = [
     "RecordingParams",
     "Scenario",
     "ScheduledActivity",
+    "SensitivityChoice",
+    "SensitivityFactor",
+    "SensitivitySpec",
     "SimulationParams",
     "TopicSpec",
     "bundled_scenarios",
     "load_scenario",
     "parse_override",
+    "plausible_range",
     "resolve_scenario_path",
 ]
 
@@ -465,6 +470,89 @@ class RecordingParams(_Section):
         return self
 
 
+class SensitivityFactor(_Section):
+    """One parameter of a sensitivity analysis, named by its dotted scenario key.
+
+    A number is sampled uniformly on ``[low, high]`` (an integer key as ``floor`` of a uniform on
+    ``[low, high + 1)``); a key given ``levels`` takes one of them with equal probability.
+    """
+
+    low: float | None = _param(None, description="Lower bound (default: the key's plausible range).")
+    high: float | None = _param(None, description="Upper bound (default: the key's plausible range).")
+    levels: list[str | int | float | bool] = _param(
+        [], description="Values of a categorical key (e.g. matching rules), each drawn with equal probability."
+    )
+
+    @model_validator(mode="after")
+    def _check_factor(self) -> SensitivityFactor:
+        if self.levels and (self.low is not None or self.high is not None):
+            raise ValueError("give either levels or low/high, not both")
+        if len(self.levels) == 1:
+            raise ValueError("levels needs at least two values")
+        if (self.low is None) != (self.high is None):
+            raise ValueError("give both low and high, or neither (the plausible range)")
+        if self.low is not None and self.high is not None and not self.high > self.low:
+            raise ValueError(f"high must be greater than low (got low = {self.low}, high = {self.high})")
+        return self
+
+
+class ChoiceLevel(_Section):
+    """One alternative of a design choice: scenario overrides and schedule changes."""
+
+    overrides: dict[str, Any] = _param({}, description="Dotted-key overrides, as with --set.")
+    schedule: dict[str, list[int]] = _param(
+        {},
+        unit="months",
+        description="Months of named activities in this alternative; [] removes the activity from the schedule.",
+    )
+
+
+class SensitivityChoice(_Section):
+    """A design choice with named alternatives, e.g. coaching in person, virtual or none."""
+
+    description: str = _param("", description="What the choice is about.")
+    levels: dict[str, ChoiceLevel] = _param(..., description="The alternatives by name, drawn with equal probability.")
+
+    @field_validator("levels")
+    @classmethod
+    def _check_levels(cls, value: dict[str, ChoiceLevel]) -> dict[str, ChoiceLevel]:
+        if len(value) < 2:
+            raise ValueError("a choice needs at least two levels")
+        return value
+
+
+class SensitivitySpec(_Section):
+    """A global sensitivity analysis of the scenario (read by `twinsim sensitivity`), not a model input."""
+
+    method: str = _param("sobol", description="Method: sobol (Saltelli sampling), morris or fast (eFAST).")
+    samples: int = _param(
+        64, ge=1, le=1_000_000, description="Base samples N (sobol: a power of 2; morris: trajectories; fast: > 64)."
+    )
+    replicates: int = _param(1, ge=1, le=1000, description="Runs per design point; outputs are their mean.")
+    second_order: bool = _param(False, description="Sobol: also estimate second-order indices S2.")
+    num_levels: int = _param(4, ge=2, le=100, description="Morris: grid levels per factor.")
+    outputs: list[str] = _param(
+        ["mean_gain", "total_cost"], description="Outputs analysed: numeric keys of the run summary."
+    )
+    params: dict[str, SensitivityFactor] = _param({}, description="Uncertain parameters by dotted scenario key.")
+    choices: dict[str, SensitivityChoice] = _param({}, description="Design choices with named alternatives.")
+
+    @field_validator("method")
+    @classmethod
+    def _check_method(cls, value: str) -> str:
+        methods = ("fast", "morris", "sobol")
+        if value not in methods:
+            raise ValueError(f"unknown method {value!r}; allowed: {', '.join(methods)}")
+        return value
+
+    @field_validator("outputs")
+    @classmethod
+    def _check_outputs(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one output")
+        return value
+
+
 class Scenario(_Section):
     """A complete, validated scenario: the input of one model run."""
 
@@ -477,6 +565,7 @@ class Scenario(_Section):
     learning: LearningParams = Field(default_factory=LearningParams)
     costs: CostParams = Field(default_factory=CostParams)
     recording: RecordingParams = Field(default_factory=RecordingParams)
+    sensitivity: SensitivitySpec = Field(default_factory=SensitivitySpec)
 
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
@@ -583,7 +672,6 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ScenarioError(f"{path}: not a UTF-8 text file") from None
     parent = data.pop("extends", None)
-    data.pop("sensitivity", None)  # analysis specs are read by their own modules
     if parent is None:
         return data
     if not isinstance(parent, str):

@@ -1,0 +1,100 @@
+"""Figures of a sensitivity analysis: indices with confidence bars, Morris mu*-sigma, convergence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from twinsim.plots import save
+from twinsim.sensitivity import SensitivityResult
+
+__all__ = ["plot_convergence", "plot_indices", "plot_morris", "save_figures"]
+
+
+def _grid(n: int, width: float = 5.0, height: float = 3.2) -> tuple[Figure, np.ndarray]:
+    cols = min(n, 2)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained")
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def plot_indices(result: SensitivityResult) -> Figure:
+    """One panel per output: first-order and total indices (or Morris mu*) with their confidence bars."""
+    fig, axes = _grid(len(result.outputs), height=0.45 * len(result.factors) + 1.5)
+    for ax, out in zip(axes, result.outputs, strict=False):
+        frame = result.indices[out].iloc[::-1]
+        pos = np.arange(len(frame))
+        if result.method == "morris":
+            ax.barh(pos, frame["mu_star"], xerr=frame["mu_star_conf"], color="tab:blue", capsize=3)
+            ax.set_xlabel("mu* (mean absolute elementary effect)")
+        else:
+            ax.barh(pos + 0.2, frame["ST"], 0.4, xerr=frame["ST_conf"], label="ST (total)", capsize=3)
+            ax.barh(pos - 0.2, frame["S1"], 0.4, xerr=frame["S1_conf"], label="S1 (first order)", capsize=3)
+            ax.axvline(0, color="grey", lw=0.8)
+            ax.set_xlabel("Sobol index (95% CI)")
+            ax.legend(loc="lower right", fontsize=8)
+        ax.set_yticks(pos, frame.index)
+        ax.set_title(out)
+    fig.suptitle(f"{result.method}: sensitivity indices (N = {result.samples}, {result.runs} runs)")
+    return fig
+
+
+def plot_morris(result: SensitivityResult) -> Figure:
+    """Morris screening: mu* against sigma per factor, one panel per output."""
+    fig, axes = _grid(len(result.outputs))
+    for ax, out in zip(axes, result.outputs, strict=False):
+        frame = result.indices[out]
+        ax.scatter(frame["mu_star"], frame["sigma"])
+        for name, row in frame.iterrows():
+            ax.annotate(
+                str(name), (row["mu_star"], row["sigma"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
+            )
+        top = float(np.nanmax([frame["mu_star"].max(), frame["sigma"].max(), 0.0])) or 1.0
+        ax.plot([0, top], [0, top], color="grey", ls="--", lw=0.8)  # sigma = mu*: non-linear or interacting
+        ax.set_xlabel("mu*")
+        ax.set_ylabel("sigma")
+        ax.set_title(out)
+    fig.suptitle("Morris screening: mu* (influence) vs sigma (non-linearity, interactions)")
+    return fig
+
+
+def plot_convergence(result: SensitivityResult) -> Figure | None:
+    """Indices (ST, or mu* for Morris) as the number of base samples grows; None for eFAST."""
+    conv = result.convergence
+    if conv.empty:
+        return None
+    index = "mu_star" if result.method == "morris" else "ST"
+    fig, axes = _grid(len(result.outputs))
+    for ax, out in zip(axes, result.outputs, strict=False):
+        frame = conv[(conv["output"] == out) & (conv["index"] == index)]
+        for i, (name, group) in enumerate(frame.groupby("factor", sort=False)):
+            color = plt.get_cmap("tab20")(i % 20)
+            ax.plot(group["samples"], group["value"], marker="o", color=color, label=str(name))
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("base samples N")
+        ax.set_ylabel(index)
+        ax.set_title(out)
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="outside right upper")
+    fig.suptitle(f"Convergence of {index} as N grows")
+    return fig
+
+
+def save_figures(result: SensitivityResult, out: str | Path) -> list[Path]:
+    """Write the analysis' figures into ``out``; returns their paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [save(plot_indices(result), out / "indices.png")]
+    if result.method == "morris":
+        paths.append(save(plot_morris(result), out / "morris_mu_sigma.png"))
+    conv = plot_convergence(result)
+    if conv is not None:
+        paths.append(save(conv, out / "convergence.png"))
+    return paths
