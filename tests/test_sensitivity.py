@@ -201,19 +201,12 @@ def test_two_factors_may_not_vary_the_same_thing():
         build_factors(scenario, spec)
 
 
-def test_engine_options_pass_only_what_the_engine_supports():
-    def serial(scenario, points, replicates=1, seed=None, *, progress=None):
-        return None
-
-    def stored(scenario, points, replicates=1, seed=None, *, progress=None, store=None, resume=False, workers=1):
-        return None
-
-    assert engine_options(serial) == {}
-    with pytest.raises(ScenarioError, match="--workers"):
-        engine_options(serial, workers=2)
-    with pytest.raises(ScenarioError, match="--store"):
-        engine_options(serial, store="runs")
-    assert engine_options(stored, workers=2, store="runs") == {"workers": 2, "store": "runs", "resume": True}
+def test_engine_options_map_cli_choices_onto_the_experiments_engine():
+    assert engine_options() == {}
+    assert engine_options(workers=1) == {}
+    assert engine_options(workers=2) == {"executor": 2}
+    assert engine_options(workers=2, scheduler="tcp://10.0.0.1:8786") == {"executor": "tcp://10.0.0.1:8786"}
+    assert engine_options(scheduler="local", store="runs") == {"executor": "dask", "store": "runs", "resume": True}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -387,17 +387,19 @@ def sensitivity(
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Parallel workers (when the engine supports it).")] = None,
-    store: Annotated[Path | None, typer.Option(help="Store runs here, resumable (when supported).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: serial).")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Run on Dask: a scheduler address tcp://HOST:PORT, or 'local' to start one.")
+    ] = None,
+    store: Annotated[Path | None, typer.Option(help="Store runs here as they finish; a rerun resumes.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
 ) -> None:
     """Global sensitivity analysis (SALib): which parameters and design choices drive the outputs."""
-    from twinsim.experiments import run_points
     from twinsim.sensitivity import build_factors, engine_options, planned_runs, run_sensitivity
 
     sc = load_scenario(scenario, set_ or [])
     spec = _sensitivity_spec(sc, method, samples, param, output, replicates, second_order)
-    options = engine_options(run_points, workers, store)
+    options = engine_options(workers, scheduler, store)
     total = planned_runs(spec, len(build_factors(sc, spec, f"{scenario}: sensitivity")))
     with progress_bar(total, "runs", quiet=as_json) as bar:
         task = bar.add_task(f"{sc.name}: {spec.method}", total=total)

@@ -24,7 +24,6 @@ the means over replicates; :func:`replicate_noise` says how much of the output v
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -602,31 +601,24 @@ def _convergence(
 # Running twinsim
 
 
-def engine_options(runner: Callable[..., Any], workers: int | None = None, store: Any = None) -> dict[str, Any]:
-    """The keyword arguments for the experiments engine: the one place where workers and a store are wired.
+def engine_options(workers: int | None = None, scheduler: str | None = None, store: Any = None) -> dict[str, Any]:
+    """Keyword arguments for :func:`twinsim.experiments.run_points`: where the runs execute and are stored.
 
-    ``run_points`` runs serially today; when it gains ``workers``/``executor``, ``store`` and ``resume``
-    they are passed through here (and only if the runner accepts them).
-
-    Raises:
-        ScenarioError: when an option is asked for that the engine does not support yet.
+    Args:
+        workers: local worker processes (``None`` or 1: serial, in this process).
+        scheduler: a Dask scheduler address (``tcp://HOST:PORT``), or ``"local"`` to start a Dask cluster on
+            this machine; takes precedence over ``workers``.
+        store: a result-store directory: runs are written as they finish and a rerun resumes from it.
 
     """
-    accepted = inspect.signature(runner).parameters
     options: dict[str, Any] = {}
-    if workers is not None and workers > 1:
-        if "workers" in accepted:
-            options["workers"] = workers
-        elif "executor" in accepted:
-            options["executor"] = workers  # the lead wires the executor type here after the merge
-        else:
-            raise ScenarioError("--workers: this version's experiments engine runs serially; drop --workers")
+    if scheduler is not None:
+        options["executor"] = "dask" if scheduler == "local" else scheduler
+    elif workers is not None and workers > 1:
+        options["executor"] = workers
     if store is not None:
-        if "store" not in accepted:
-            raise ScenarioError("--store: this version's experiments engine cannot store runs; drop --store")
         options["store"] = store
-        if "resume" in accepted:
-            options["resume"] = True
+        options["resume"] = True
     return options
 
 
