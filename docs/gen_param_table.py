@@ -102,8 +102,9 @@ SOURCES: dict[str, str] = {
     "programme.choice_noise": f"{A}: unobserved reasons for a choice",
     "programme.schedule[].activity": "scenario-specific (Rwanda: paper, Table of key events)",
     "programme.schedule[].months": "scenario-specific (Rwanda: months are assumptions, counts from the paper)",
-    "learning.rates": "scenario-specific; relative sizes from Rowe et al. 2018, absolute sizes assumptions"
-    " awaiting calibration",
+    "learning.rates": "scenario-specific; relative sizes from Rowe et al. 2018, absolute sizes calibrated for"
+    " Rwanda (docs/evaluation.md). Plausible range: an event at full effort closes at most 86% of the absorbable"
+    " gap",
     "learning.peer_contact_rate": f"{A}: informal contact between events, a month about 1/30 of the Rwanda"
     " exchange-visit rate",
     "learning.followup_tie_intensity": f"{A}: half the contact goes on after funding (MODEL.md: peer ties may"
@@ -132,6 +133,11 @@ SOURCES: dict[str, str] = {
     "costs.activities.<activity>.per_participant": "scenario-specific; default none",
     "costs.activities.<activity>.participants": f"{A}: two staff per institution",
     "costs.activities.<activity>.days": f"{A}: one day",
+    "evaluation.measurement_sd": f"{A}: a scored assessment (accreditation) or a routine coverage figure is"
+    " off by about 2 points; plausible 0 (registry) to 5 (small-sample survey)",
+    "evaluation.baseline_month": "paper: baseline at the start of the programme (Aug 2021)",
+    "evaluation.midline_month": "convention: no midline (the paper reports baseline and endline only)",
+    "evaluation.endline_month": "paper: endline at the end of the programme (Feb 2023)",
 }
 
 # Where each value set in scenarios/rwanda_tpn.toml comes from (as annotated in that file).

@@ -38,6 +38,22 @@ SetOption = Annotated[
     typer.Option("--set", help="Override a scenario value: section.key=value (repeatable).", metavar="KEY=VALUE"),
 ]
 ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled scenario.")]
+PosteriorOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--posterior",
+        help="Posterior CSV (from `twinsim calibrate`): each replicate draws one parameter set from it.",
+    ),
+]
+
+
+def _load_posterior(path: Path | None, scenario: Any) -> Any:
+    """The posterior in ``path`` checked against ``scenario`` (None without a path)."""
+    if path is None:
+        return None
+    from twinsim.posterior import load_posterior
+
+    return load_posterior(path, scenario)
 
 
 def user_errors(func: F) -> F:
@@ -77,15 +93,22 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Folder for tables (Parquet or CSV) and figures.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="Table format in --out: parquet or csv.")] = "parquet",
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    posterior: PosteriorOption = None,
 ) -> None:
     """Run a scenario: a table of selected-vs-not effects and costs; tables and figures in --out."""
     if fmt not in {"parquet", "csv"}:
         raise TwinsimError(f"--format: must be parquet or csv (got {fmt!r})")
     sc = load_scenario(scenario, set_ or [])
+    post = _load_posterior(posterior, sc)
     with progress_bar(replicates, "runs", quiet=as_json) as bar:
         task = bar.add_task(f"{sc.name}", total=replicates)
         batch = run_replicates(
-            sc, replicates, seed, keep_tables=out is not None, progress=lambda k: bar.advance(task, k)
+            sc,
+            replicates,
+            seed,
+            keep_tables=out is not None,
+            progress=lambda k: bar.advance(task, k),
+            posterior=post,
         )
     if out is not None:
         _write_outputs(batch, out, fmt)

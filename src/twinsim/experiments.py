@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from twinsim.evaluation import interval95
+from twinsim.posterior import Posterior, scenario_for_replicate
 from twinsim.results import RunResult, simulate
 from twinsim.scenario import Scenario
 
@@ -105,6 +106,7 @@ def run_replicates(
     *,
     keep_tables: bool = False,
     progress: Callable[[int], None] | None = None,
+    posterior: Posterior | None = None,
 ) -> ReplicateSet:
     """Run ``replicates`` independent replicates of ``scenario`` (serially).
 
@@ -114,6 +116,8 @@ def run_replicates(
         seed: experiment seed (default: ``scenario.simulation.seed``).
         keep_tables: also keep every run's panel and ledger (memory grows with replicates).
         progress: called with 1 after each finished run (e.g. a progress bar's ``advance``).
+        posterior: carry parameter uncertainty: replicate ``r`` runs with the posterior's parameter set
+            drawn for ``(seed, r)`` (see :func:`twinsim.posterior.scenario_for_replicate`).
 
     """
     if replicates < 1:
@@ -121,7 +125,7 @@ def run_replicates(
     seed = scenario.simulation.seed if seed is None else int(seed)
     summaries, panels, ledgers = [], [], []
     for r in range(replicates):
-        result: RunResult = simulate(scenario, seed, r)
+        result: RunResult = simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)
         summaries.append(result.summary())
         if keep_tables:
             panels.append(result.panel)

@@ -78,7 +78,7 @@ def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None 
     topic; its mentor gains ``mentor_gain`` times that (two-way learning).
     """
     idx = np.arange(len(model.ties)) if ties is None else ties
-    if idx.size == 0 or rate == 0:
+    if idx.size == 0 or rate == 0 or not model.programme_learning:
         return np.zeros(idx.size)
     lrn, mnt, top = model.ties.learner[idx], model.ties.mentor[idx], model.ties.topic[idx]
     cap = model.capacity
@@ -99,6 +99,8 @@ def learn_from_best(model: TwinningModel, rate: float, groups: np.ndarray) -> No
     one). The source is the 90th percentile of capacity among members of the learner's kind in the
     group; everyone at the event is a peer from the same health system (similarity 1).
     """
+    if not model.programme_learning:
+        return
     cap = model.capacity
     eff = model.effort()
     new = cap.copy()

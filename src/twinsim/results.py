@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twinsim.evaluation import selected_vs_not
+from twinsim.evaluation import evaluate_observed, measure, selected_vs_not, survey_months
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.scenario import Scenario
 
@@ -142,6 +142,23 @@ class RunResult:
         change = m.indicator(self.history[month]) - m.indicator(self.history[0])
         return selected_vs_not(change, m.selected, m.applicable, m.topic_names)
 
+    @cached_property
+    def observed(self) -> np.ndarray:
+        """Measured indicators at the survey months: surveys x institutions x topics (NaN where not applicable).
+
+        True indicator plus independent normal error of ``evaluation.measurement_sd`` from the run's
+        measurement stream; surveys are baseline, (midline,) endline, see :func:`survey_months`.
+        """
+        m = self.model
+        months = survey_months(self.scenario)
+        true = np.where(m.applicable, m.indicator(self.history[months]), np.nan)
+        return measure(true, self.scenario.evaluation.measurement_sd, m.streams["measurement"])
+
+    def evaluation(self) -> pd.DataFrame:
+        """The evaluator's analyses per topic on the measured indicators (see :func:`evaluate_observed`)."""
+        m = self.model
+        return evaluate_observed(self.observed, m.selected, m.applicable, m.topic_names)
+
     def summary(self) -> dict[str, Any]:
         """Scalar outcomes of the run (tidy: one flat dict)."""
         m = self.model
@@ -166,16 +183,20 @@ def _mean_or_nan(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else float("nan")
 
 
-def simulate(scenario: Scenario, seed: int | None = None, replicate: int = 0) -> RunResult:
+def simulate(
+    scenario: Scenario, seed: int | None = None, replicate: int = 0, *, programme_learning: bool = True
+) -> RunResult:
     """Run one replicate of a scenario.
 
     Args:
         scenario: the validated scenario.
         seed: experiment seed (default: ``scenario.simulation.seed``).
         replicate: replicate number; the run uses ``SeedSequence(seed, spawn_key=(replicate,))``.
+        programme_learning: False runs the counterfactual with the programme's learning switched off
+            (same institutions, topic choices and random draws; see :class:`~twinsim.model.TwinningModel`).
 
     """
     seed = scenario.simulation.seed if seed is None else int(seed)
-    model = TwinningModel(scenario, run_seed_sequence(seed, replicate))
+    model = TwinningModel(scenario, run_seed_sequence(seed, replicate), programme_learning=programme_learning)
     model.run()
     return RunResult.from_model(model, seed, replicate)
