@@ -21,6 +21,7 @@ weighted mean as the point estimate, and a posterior predictive check.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -51,6 +52,7 @@ __all__ = [
     "posterior_predictive",
     "prior_bounds",
     "simulate_summaries",
+    "write_outputs",
     "write_point_estimate",
 ]
 
@@ -316,6 +318,59 @@ def check_point_estimate(
             "within_sd": bool(abs(mean - target.value) <= target.sd),
         }
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Outputs
+
+
+def write_outputs(
+    result: CalibrationResult, predictive: pd.DataFrame, check: dict[str, Any], out: str | Path, command: str
+) -> dict[str, Any]:
+    """Write the posterior (CSV), the design, the predictive draws, a JSON report and the check figure.
+
+    Files in ``out``: ``posterior.csv`` (for ``--posterior``), ``design.csv`` (every design point with its
+    summaries and distance), ``predictive.csv``, ``calibration.json`` and ``posterior_predictive.png``.
+
+    Returns:
+        The JSON report.
+
+    """
+    from twinsim.plots import plot_posterior_predictive, save
+    from twinsim.posterior import save_posterior
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = result.spec
+    header = (
+        f"Posterior sample of a twinsim calibration ({spec.method} ABC), produced by:\n{command}\n"
+        "Columns: dotted scenario keys; weight. See calibration.json for the settings and the fit."
+    )
+    save_posterior(result.posterior, out / "posterior.csv", header)
+    result.design.to_csv(out / "design.csv", index=False, float_format="%.6g")
+    predictive.to_csv(out / "predictive.csv", index=False, float_format="%.6g")
+    targets = [(t.key, t.value, t.sd) for t in spec.targets]
+    save(plot_posterior_predictive(result.design, predictive, targets), out / "posterior_predictive.png")
+    table = result.posterior_table()
+    report = {
+        "command": command,
+        "method": f"ABC {spec.method}: uniform priors on the schema's plausible ranges, Latin hypercube design",
+        "settings": spec.model_dump(),
+        "runs": result.runs,
+        "design_points": len(result.design),
+        "accepted": len(result.posterior),
+        "max_accepted_distance": float(result.design.loc[result.design["accepted"], "distance"].max()),
+        "seconds": round(result.seconds, 1),
+        "point_estimate": {k: float(f"{v:.4g}") for k, v in result.point_estimate.items()},
+        "posterior": {k: {c: float(f"{v:.4g}") for c, v in row.items()} for k, row in table.iterrows()},
+        "posterior_predictive": {
+            t.key: dict(zip(("mean", "ci95_low", "ci95_high"), interval95(predictive[t.key]), strict=True))
+            for t in spec.targets
+        },
+        "point_estimate_check": check,
+    }
+    (out / "calibration.json").write_text(json.dumps(report, indent=2, default=float) + "\n", encoding="utf-8")
+    return report
 
 
 # --------------------------------------------------------------------------------------------------

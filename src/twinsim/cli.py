@@ -189,6 +189,114 @@ def scenarios() -> None:
         out_console.print(f"{name:<32} {sc.description}", markup=False, highlight=False, soft_wrap=True)
 
 
+# --------------------------------------------------------------------------------------------------
+# Evaluation: decomposition, power, calibration (docs/evaluation.md)
+
+
+@app.command()
+@user_errors
+def decompose(
+    scenario: ScenarioArg,
+    replicates: Annotated[int, typer.Option("--replicates", "-r", min=1, help="Replicate pairs.")] = 100,
+    seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
+    set_: SetOption = None,
+    posterior: PosteriorOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+) -> None:
+    """Split each topic's selected-vs-not difference into twinning and self-selection (counterfactual runs)."""
+    from twinsim.decomposition import decompose as run_decomposition
+
+    sc = load_scenario(scenario, set_ or [])
+    post = _load_posterior(posterior, sc)
+    with progress_bar(replicates, "pairs", quiet=as_json) as bar:
+        task = bar.add_task(sc.name, total=replicates)
+        result = run_decomposition(sc, replicates, seed, posterior=post, progress=lambda k: bar.advance(task, k))
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+        return
+    table = Table(title=f"{sc.name}: selected vs not = twinning + self-selection ({replicates} replicate pairs)")
+    for col in ("topic", "observed", "twinning", "self-selection", "twinning share"):
+        table.add_column(col, justify="left" if col == "topic" else "right", no_wrap=True)
+    for topic, row in result.summary().iterrows():
+        cells = [
+            f"{row[p]:+.2f} [{row[p + '_ci95_low']:+.2f}, {row[p + '_ci95_high']:+.2f}]"
+            for p in ("observed", "twinning", "self_selection")
+        ]
+        table.add_row(str(topic), *cells, f"{row.twinning_share:.0%}")
+    out_console.print(table)
+
+
+@app.command()
+@user_errors
+def calibrate(
+    scenario: ScenarioArg,
+    targets: Annotated[Path, typer.Option("--targets", help="Targets file (TOML), e.g. scenarios/targets/...")],
+    budget: Annotated[int, typer.Option("--budget", min=1, help="Model runs for the ABC design.")] = 1000,
+    out: Annotated[Path, typer.Option(help="Folder for the posterior, report and figure.")] = Path("calibration"),
+    write_scenario: Annotated[
+        bool,
+        typer.Option(
+            "--write-scenario", help="Write the point estimate into the scenario file (a comment points to --out)."
+        ),
+    ] = False,
+    set_: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report on stdout.")] = False,
+) -> None:
+    """Fit the targets file's parameters to its published effects (ABC); write a posterior for --posterior."""
+    import os
+
+    from twinsim.calibration import (
+        calibrate as run_calibration,
+    )
+    from twinsim.calibration import (
+        check_point_estimate,
+        load_targets,
+        posterior_predictive,
+        write_outputs,
+        write_point_estimate,
+    )
+
+    spec = load_targets(targets)
+    sc = load_scenario(scenario, set_ or [])
+    path = resolve_scenario_path(scenario)
+    command = f"twinsim calibrate {scenario} --targets {targets} --budget {budget} --out {out}"
+    command += "".join(f" --set {s}" for s in set_ or []) + (" --write-scenario" if write_scenario else "")
+    k = spec.replicates_per_point
+    total = (budget // k) * k + spec.predictive_draws * k + spec.check_replicates
+    with progress_bar(total, "runs", quiet=as_json) as bar:
+        task = bar.add_task(f"calibrating {sc.name}", total=total)
+        result = run_calibration(sc, spec, budget, progress=lambda n: bar.advance(task, n))
+        predictive = posterior_predictive(sc, result.posterior, spec, progress=lambda n: bar.advance(task, n))
+        check = check_point_estimate(sc, spec, result.point_estimate, progress=lambda n: bar.advance(task, n))
+    report = write_outputs(result, predictive, check, out, command)
+    if write_scenario:
+        pointer = os.path.relpath(out.resolve(), path.resolve().parent)
+        write_point_estimate(path, report["point_estimate"], f"calibrated: posterior mean, see {pointer}/")
+    if as_json:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    table = Table(title=f"{sc.name}: ABC posterior ({report['accepted']} of {report['design_points']} points)")
+    for col in ("parameter", "prior", "mean", "90% interval"):
+        table.add_column(col, justify="left" if col == "parameter" else "right", no_wrap=True)
+    for key, row in report["posterior"].items():
+        table.add_row(
+            key,
+            f"[{row['prior_low']:.4g}, {row['prior_high']:.4g}]",
+            f"{row['mean']:.4g}",
+            f"[{row['q05']:.4g}, {row['q95']:.4g}]",
+        )
+    out_console.print(table)
+    for key, fit in check.items():
+        out_console.print(
+            f"{key}: {fit['mean']:.2f} (95% CI {fit['ci95'][0]:.2f} to {fit['ci95'][1]:.2f}) at the point "
+            f"estimate, target {fit['target']} ± {fit['sd']}",
+            markup=False,
+        )
+    out_console.print(
+        f"Posterior and report written to {out}/" + (f"; point estimate written to {path}" if write_scenario else "")
+    )
+
+
 def main() -> None:  # pragma: no cover - entry point
     """Entry point for ``python -m twinsim``."""
     app()
