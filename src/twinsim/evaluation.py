@@ -120,14 +120,15 @@ def did_regression(values: np.ndarray, selected: np.ndarray) -> dict[str, float]
     fit = sm.OLS(values.ravel(), np.column_stack(columns)).fit(
         cov_type="cluster", cov_kwds={"groups": np.tile(np.arange(n), n_surveys)}, use_t=True
     )
-    low, high = fit.conf_int(0.05)[-1]
-    return {
-        "estimate": float(fit.params[-1]),
-        "se": float(fit.bse[-1]),
-        "ci95_low": float(low),
-        "ci95_high": float(high),
-        "p_value": float(fit.pvalues[-1]),
-    }
+    with np.errstate(invalid="ignore"):  # a degenerate cluster covariance (tiny groups) gives NaN, not a warning
+        low, high = fit.conf_int(0.05)[-1]
+        return {
+            "estimate": float(fit.params[-1]),
+            "se": float(fit.bse[-1]),
+            "ci95_low": float(low),
+            "ci95_high": float(high),
+            "p_value": float(fit.pvalues[-1]),
+        }
 
 
 def evaluate_observed(
