@@ -175,9 +175,9 @@ RWANDA: dict[str, tuple[str, str]] = {
     "programme.twins_per_topic": (P, "a peer per topic"),
     "programme.mentor_load_cap": (AS, ""),
     "programme.min_gap": (AS, ""),
-    "learning.peer_contact_rate": ("calibrated", "ABC posterior mean, docs/evaluation.md"),
-    "learning.motivation_rate": ("calibrated", "ABC posterior mean, docs/evaluation.md"),
-    "learning.gap_ceiling": ("calibrated", "ABC posterior mean, docs/evaluation.md"),
+    "learning.peer_contact_rate": ("calibrated", "ABC point estimate, docs/evaluation.md"),
+    "learning.motivation_rate": ("calibrated", "ABC point estimate, docs/evaluation.md"),
+    "learning.gap_ceiling": ("calibrated", "ABC point estimate, docs/evaluation.md"),
     "costs.currency": ("convention", ""),
     "costs.price_year": ("convention", "middle of the programme"),
     "costs.staff_day": (AS, ""),
@@ -417,8 +417,8 @@ def render_rwanda() -> str:
     out += [
         "",
         "**Schedule and transfer rates** (months count from August 2021 = 1; the months are assumptions, the"
-        " counts are the paper's; rates: relative sizes after Rowe et al. 2018, absolute sizes assumptions"
-        " awaiting calibration)",
+        " counts are the paper's; rates: relative sizes after Rowe et al. 2018; exchange visits and in-person"
+        " coaching calibrated (ABC point estimate, docs/evaluation.md), the others assumptions)",
         "",
         "| Activity | Scope, mode | Months | Events in the model | Rate | Published (Gasana et al. 2024) |",
         "|---|---|---|---|---|---|",

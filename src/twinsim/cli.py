@@ -327,7 +327,9 @@ def calibrate(
     command = f"twinsim calibrate {scenario} --targets {targets} --budget {budget} --out {out}"
     command += "".join(f" --set {s}" for s in set_ or []) + (" --write-scenario" if write_scenario else "")
     k = spec.replicates_per_point
-    total = (budget // k) * k + spec.predictive_draws * k + spec.check_replicates
+    n_accept = max(-(-(budget // k) * spec.accept // 1), len(spec.parameters) + 2)
+    total = (budget // k) * k + int(n_accept) * spec.refine_replicates + spec.predictive_draws * k
+    total += spec.check_replicates
     with progress_bar(total, "runs", quiet=as_json) as bar:
         task = bar.add_task(f"calibrating {sc.name}", total=total)
         result = run_calibration(sc, spec, budget, progress=lambda n: bar.advance(task, n))
@@ -336,7 +338,7 @@ def calibrate(
     report = write_outputs(result, predictive, check, out, command)
     if write_scenario:
         pointer = os.path.relpath(out.resolve(), path.resolve().parent)
-        write_point_estimate(path, report["point_estimate"], f"calibrated: posterior mean, see {pointer}/")
+        write_point_estimate(path, report["point_estimate"], f"calibrated: best-fitting posterior draw, see {pointer}/")
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
         return
