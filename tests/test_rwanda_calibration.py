@@ -48,12 +48,8 @@ def test_shipped_posterior_and_point_estimate_agree():
         assert posterior.samples[key].min() <= value <= posterior.samples[key].max()
 
 
-def test_plain_run_reproduces_the_published_effects_fast():
-    _assert_reproduces(_run_effects("--replicates", 30))
-
-
-@pytest.mark.slow
 def test_plain_run_reproduces_the_published_effects_200_replicates():
+    """About 5 s on a quiet machine: the issue's exact command, so it stays in the default suite."""
     _assert_reproduces(_run_effects("--replicates", 200))
 
 
