@@ -61,3 +61,47 @@ def test_power_rises_and_mde_falls_with_trial_size():
         assert large.power > small.power
         assert large.mde < small.mde
         assert large.n_selected > small.n_selected
+
+
+def test_decompose_and_power_commands(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from twinsim.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["decompose", "rwanda_tpn", "-r", "2", "--set", "simulation.followup_months=0", "--json"])
+    assert res.exit_code == 0, res.output
+    acc = json.loads(res.stdout)["decomposition"]["accreditation"]
+    assert acc["observed"]["estimate"] == pytest.approx(
+        acc["twinning"]["estimate"] + acc["self_selection"]["estimate"], abs=1e-5
+    )
+    table = runner.invoke(app, ["decompose", "rwanda_tpn", "-r", "2", "--set", "simulation.followup_months=0"])
+    assert table.exit_code == 0 and "self-selection" in table.stdout
+    res = runner.invoke(
+        app, ["power", "rwanda_tpn", "--institutions", "20,40", "-r", "3", "--topic", "cbhi_coverage", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)["power"]
+    assert [r["institutions"] for r in rows] == [20, 40] and {r["topic"] for r in rows} == {"cbhi_coverage"}
+    assert all(0 <= r["power"] <= 1 and r["mde"] > 0 for r in rows)
+    text = runner.invoke(app, ["power", "rwanda_tpn", "--institutions", "12", "-r", "2", "--topic", "accreditation"])
+    assert text.exit_code == 0 and "MDE" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--institutions", "ten"], "--institutions: expected comma-separated whole numbers"),
+        (["--institutions", "1"], "--institutions: every size must be >= 2"),
+        (["--institutions", "20", "--topic", "nope"], "--topic: unknown topic 'nope'"),
+    ],
+)
+def test_power_command_user_errors(args, message):
+    from typer.testing import CliRunner
+
+    from twinsim.cli import app
+
+    res = CliRunner().invoke(app, ["power", "rwanda_tpn", "-r", "2", *args])
+    assert res.exit_code == 2 and message in res.output

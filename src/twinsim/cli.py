@@ -7,6 +7,7 @@ with code 2, never a traceback.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -327,8 +328,8 @@ def calibrate(
     command = f"twinsim calibrate {scenario} --targets {targets} --budget {budget} --out {out}"
     command += "".join(f" --set {s}" for s in set_ or []) + (" --write-scenario" if write_scenario else "")
     k = spec.replicates_per_point
-    n_accept = max(-(-(budget // k) * spec.accept // 1), len(spec.parameters) + 2)
-    total = (budget // k) * k + int(n_accept) * spec.refine_replicates + spec.predictive_draws * k
+    n_accept = max(math.ceil((budget // k) * spec.accept), len(spec.parameters) + 2)
+    total = (budget // k) * k + n_accept * spec.refine_replicates + spec.predictive_draws * k
     total += spec.check_replicates
     with progress_bar(total, "runs", quiet=as_json) as bar:
         task = bar.add_task(f"calibrating {sc.name}", total=total)
