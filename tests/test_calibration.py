@@ -218,6 +218,7 @@ def test_calibrate_command_writes_posterior_report_and_figure(tmp_path):
     assert "calibrated: best-fitting posterior draw, see post/" in scenario.read_text()
     run = runner.invoke(app, ["run", str(scenario), "--posterior", str(out / "posterior.csv"), "-r", "2", "--json"])
     assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["posterior"] == str(out / "posterior.csv")
 
 
 def test_calibrate_command_errors_exit_2(tmp_path):

@@ -29,6 +29,7 @@ class ReplicateSet:
         seed: the experiment seed.
         summaries: one row per replicate (see :meth:`RunResult.summary`).
         panels, ledgers: concatenated tidy tables of every run (when ``keep_tables``).
+        posterior: the posterior file the replicates drew their parameters from, if any.
 
     """
 
@@ -38,6 +39,7 @@ class ReplicateSet:
     panels: pd.DataFrame | None = None
     ledgers: pd.DataFrame | None = None
     topics: list[str] = field(default_factory=list)
+    posterior: str | None = None
 
     @property
     def replicates(self) -> int:
@@ -84,6 +86,7 @@ class ReplicateSet:
             "months": self.scenario.simulation.months,
             "followup_months": self.scenario.simulation.followup_months,
             "institutions": self.scenario.n_institutions,
+            **({"posterior": self.posterior} if self.posterior else {}),
             "evaluation": {"selected_vs_not": evaluation},
             "costs": {
                 "total": _num(mean),
@@ -139,6 +142,7 @@ def run_replicates(
         panels=pd.concat(panels, ignore_index=True) if keep_tables else None,
         ledgers=pd.concat(ledgers, ignore_index=True) if keep_tables else None,
         topics=list(scenario.topics),
+        posterior=posterior.source if posterior is not None else None,
     )
 
 
