@@ -228,3 +228,12 @@ def test_calibrate_command_errors_exit_2(tmp_path):
     assert res.exit_code == 2 and "--budget 5: too small" in res.output
     res = runner.invoke(app, ["run", "rwanda_tpn", "--posterior", str(tmp_path / "none.csv")])
     assert res.exit_code == 2 and "--posterior" in res.output
+
+
+def test_calibration_is_reproducible_from_its_seed():
+    sc = load_scenario("rwanda_tpn", ["simulation.followup_months=0"])
+    spec = load_targets(TARGETS).model_copy(update={"replicates_per_point": 1, "refine_replicates": 1})
+    first, second = calibrate(sc, spec, budget=8), calibrate(sc, spec, budget=8)
+    assert first.design.equals(second.design) and first.posterior.samples.equals(second.posterior.samples)
+    other = calibrate(sc, spec.model_copy(update={"seed": spec.seed + 1}), budget=8)
+    assert not first.design.equals(other.design)
