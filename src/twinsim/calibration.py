@@ -162,7 +162,8 @@ def simulate_summaries(
 def _programme_period_only(scenario: Scenario, keys: list[str]) -> Scenario:
     """Skip the follow-up months when every statistic is read at the end of the programme (same draws)."""
     if all(k.startswith(_PROGRAMME_PERIOD_STATISTICS) for k in keys):
-        return scenario.with_overrides({"simulation.followup_months": 0}, "calibration")
+        keep = max(0, scenario.endline_month - scenario.simulation.months)  # surveys must stay within the run
+        return scenario.with_overrides({"simulation.followup_months": keep}, "calibration")
     return scenario
 
 
