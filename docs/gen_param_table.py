@@ -122,8 +122,9 @@ SOURCES: dict[str, str] = {
     "programme.partners.capacity_concentration": f"{A}: sd 0.08 at mean 0.85",
     "programme.partners.context_distance": f"{A}: low similarity of resources and context (Ndenga et al. 2016:"
     " 52% of Rwandan, 10% of US faculty reported effective skill transfer); exp(-1.5) = 0.22",
-    "learning.rates": "scenario-specific; relative sizes from Rowe et al. 2018, absolute sizes assumptions"
-    " awaiting calibration",
+    "learning.rates": "scenario-specific; relative sizes from Rowe et al. 2018, absolute sizes calibrated for"
+    " Rwanda (docs/evaluation.md). Plausible range: an event at full effort closes at most 86% of the absorbable"
+    " gap",
     "learning.peer_contact_rate": f"{A}: informal contact between events, a month about 1/30 of the Rwanda"
     " exchange-visit rate",
     "learning.followup_tie_intensity": f"{A}: half the contact goes on after funding (MODEL.md: peer ties may"
@@ -175,6 +176,11 @@ SOURCES: dict[str, str] = {
     "sensitivity.choices.<choice>.description": "label",
     "sensitivity.choices.<choice>.levels.<level>.overrides": "analysis setting: the alternative's scenario values",
     "sensitivity.choices.<choice>.levels.<level>.schedule": "analysis setting: the alternative's activity months",
+    "evaluation.measurement_sd": f"{A}: a scored assessment (accreditation) or a routine coverage figure is"
+    " off by about 2 points; plausible 0 (registry) to 5 (small-sample survey)",
+    "evaluation.baseline_month": "paper: baseline at the start of the programme (Aug 2021)",
+    "evaluation.midline_month": "convention: no midline (the paper reports baseline and endline only)",
+    "evaluation.endline_month": "paper: endline at the end of the programme (Feb 2023)",
 }
 
 # Where each value set in scenarios/rwanda_tpn.toml comes from (as annotated in that file).
@@ -212,6 +218,9 @@ RWANDA: dict[str, tuple[str, str]] = {
     "programme.twins_per_topic": (P, "a peer per topic"),
     "programme.mentor_load_cap": (AS, ""),
     "programme.min_gap": (AS, ""),
+    "learning.peer_contact_rate": ("calibrated", "ABC point estimate, docs/evaluation.md"),
+    "learning.motivation_rate": ("calibrated", "ABC point estimate, docs/evaluation.md"),
+    "learning.gap_ceiling": ("calibrated", "ABC point estimate, docs/evaluation.md"),
     "costs.currency": ("convention", ""),
     "costs.price_year": ("convention", "middle of the programme"),
     "costs.staff_day": (AS, ""),
@@ -451,8 +460,8 @@ def render_rwanda() -> str:
     out += [
         "",
         "**Schedule and transfer rates** (months count from August 2021 = 1; the months are assumptions, the"
-        " counts are the paper's; rates: relative sizes after Rowe et al. 2018, absolute sizes assumptions"
-        " awaiting calibration)",
+        " counts are the paper's; rates: relative sizes after Rowe et al. 2018; exchange visits and in-person"
+        " coaching calibrated (ABC point estimate, docs/evaluation.md), the others assumptions)",
         "",
         "| Activity | Scope, mode | Months | Events in the model | Rate | Published (Gasana et al. 2024) |",
         "|---|---|---|---|---|---|",

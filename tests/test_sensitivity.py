@@ -175,7 +175,7 @@ def test_parse_param_forms():
     [
         ({"learning.nope": {}}, "unknown key 'learning.nope'"),
         ({"programme.matching": {}}, "not a number; give levels"),
-        ({"learning.rates.exchange_visit": {}}, "no plausible range"),
+        ({"learning.region_distance": {}}, "no plausible range"),
         ({"learning.forgetting": {"low": 0.0, "high": 2.0}}, r"learning.forgetting.*less than or equal to 1"),
         ({"programme.twins_per_topic": {"low": 1, "high": 2.5}}, "whole numbers"),
         ({"programme.matching": {"levels": ["best_performer", "nearest"]}}, "unknown name 'nearest'"),

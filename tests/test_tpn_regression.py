@@ -1,4 +1,4 @@
-"""Regression pin: the `tpn_network` model's results for one seed (recorded before the delivery models were added).
+"""Regression pin: the `tpn_network` model's results for one seed (re-recorded when the Rwanda calibration landed).
 
 Refresh only on a deliberate change of the TPN model, with::
 

@@ -22,6 +22,7 @@ from twinsim.errors import TwinsimError
 from twinsim.evaluation import interval95
 from twinsim.executors import imap_unordered, open_executor
 from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.posterior import Posterior, scenario_for_replicate
 from twinsim.results import RunResult, simulate
 from twinsim.scenario import Scenario
 from twinsim.store import ResultStore, tidy_runs
@@ -55,6 +56,7 @@ class ReplicateSet:
         panels, ledgers: concatenated tidy tables of every run (when ``keep_tables``; ``panels`` only
             for runs that keep their panel in memory, see ``recording`` in the scenario).
         aggregates: concatenated monthly aggregates of every run (when ``keep_tables``).
+        posterior: the posterior file the replicates drew their parameters from, if any.
 
     """
 
@@ -65,6 +67,7 @@ class ReplicateSet:
     ledgers: pd.DataFrame | None = None
     aggregates: pd.DataFrame | None = None
     topics: list[str] = field(default_factory=list)
+    posterior: str | None = None
 
     @property
     def replicates(self) -> int:
@@ -111,6 +114,7 @@ class ReplicateSet:
             "months": self.scenario.simulation.months,
             "followup_months": self.scenario.simulation.followup_months,
             "institutions": self.scenario.n_institutions,
+            **({"posterior": self.posterior} if self.posterior else {}),
             "evaluation": {"selected_vs_not": evaluation},
             "costs": {
                 "total": _num(mean),
@@ -133,6 +137,7 @@ def run_replicates(
     *,
     keep_tables: bool = False,
     progress: Callable[[int], None] | None = None,
+    posterior: Posterior | None = None,
 ) -> ReplicateSet:
     """Run ``replicates`` independent replicates of ``scenario`` (serially).
 
@@ -143,6 +148,8 @@ def run_replicates(
         keep_tables: also keep every run's panel (if kept in memory), aggregates and ledger (memory
             grows with replicates).
         progress: called with 1 after each finished run (e.g. a progress bar's ``advance``).
+        posterior: carry parameter uncertainty: replicate ``r`` runs with the posterior's parameter set
+            drawn for ``(seed, r)`` (see :func:`twinsim.posterior.scenario_for_replicate`).
 
     """
     if replicates < 1:
@@ -150,7 +157,7 @@ def run_replicates(
     seed = scenario.simulation.seed if seed is None else int(seed)
     summaries, panels, ledgers, aggregates = [], [], [], []
     for r in range(replicates):
-        result: RunResult = simulate(scenario, seed, r)
+        result: RunResult = simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)
         summaries.append(result.summary())
         if keep_tables:
             if result.history is not None:
@@ -168,6 +175,7 @@ def run_replicates(
         ledgers=pd.concat(ledgers, ignore_index=True) if keep_tables else None,
         aggregates=pd.concat(aggregates, ignore_index=True) if keep_tables else None,
         topics=list(scenario.topics),
+        posterior=posterior.source if posterior is not None else None,
     )
 
 

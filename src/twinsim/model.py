@@ -42,6 +42,9 @@ class TwinningModel(mesa.Model):
         scenario: the validated scenario.
         seed: a ``SeedSequence`` (preferred), or an int experiment seed (replicate 0). Defaults to
             ``scenario.simulation.seed``.
+        programme_learning: False switches off every transfer of know-how by the programme (activities and
+            peer contact) while ties still form, activities still fire and are costed, and every random draw
+            stays the same: the counterfactual of the decomposition (:mod:`twinsim.decomposition`).
 
     Attributes:
         capacity: institutions x topics array in [0, 1] (0 where a topic does not apply).
@@ -55,12 +58,15 @@ class TwinningModel(mesa.Model):
 
     """
 
-    def __init__(self, scenario: Scenario, seed: np.random.SeedSequence | int | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, seed: np.random.SeedSequence | int | None = None, *, programme_learning: bool = True
+    ) -> None:
         if seed is None:
             seed = scenario.simulation.seed
         seq = seed if isinstance(seed, np.random.SeedSequence) else run_seed_sequence(int(seed))
         super().__init__(rng=np.random.default_rng(seq))
         self.params = scenario
+        self.programme_learning = programme_learning
         self.seed_sequence = seq
         self.streams = {
             name: np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k)))

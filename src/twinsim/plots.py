@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-__all__ = ["plot_trajectories", "save"]
+__all__ = ["plot_posterior_predictive", "plot_trajectories", "save"]
 
 
 def plot_trajectories(panel: pd.DataFrame, endline: int | None = None) -> Figure:
@@ -52,6 +52,32 @@ def plot_trajectories(panel: pd.DataFrame, endline: int | None = None) -> Figure
             ax.axvline(endline, color="grey", ls="--", lw=0.8)
     grid.figure.suptitle("Indicator trajectories: selected vs not selected (mean, 95% CI)", y=1.02)
     return grid.figure
+
+
+def plot_posterior_predictive(
+    prior: pd.DataFrame, posterior: pd.DataFrame, targets: list[tuple[str, float, float]]
+) -> Figure:
+    """Posterior predictive check: prior and posterior predictive distributions of each calibration target.
+
+    Args:
+        prior: one row per prior (design) point, a column per target key.
+        posterior: one row per posterior predictive draw, a column per target key.
+        targets: (key, published value, stated standard error) per target; the value is a black line,
+            value +- 1.96 standard errors a grey band.
+
+    """
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.2), squeeze=False)
+    for ax, (key, value, sd) in zip(axes.flat, targets, strict=True):
+        ax.axvspan(value - 1.96 * sd, value + 1.96 * sd, color="0.9", label="published ± 1.96 SE")
+        sns.histplot(prior[key], ax=ax, stat="density", color="0.55", alpha=0.5, label="prior predictive")
+        sns.histplot(posterior[key], ax=ax, stat="density", color="C0", alpha=0.6, label="posterior predictive")
+        ax.axvline(value, color="black", lw=1.2, label="published")
+        ax.set_title(key.replace("selected_vs_not.", "selected vs not: "))
+        ax.set_xlabel("indicator points")
+    axes.flat[0].legend(fontsize=7, loc="upper right")
+    fig.suptitle("Calibration: posterior predictive check", y=1.02)
+    fig.tight_layout()
+    return fig
 
 
 def save(fig: Figure, path: str | Path) -> Path:

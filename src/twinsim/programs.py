@@ -118,7 +118,7 @@ def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None 
     topic; its mentor gains ``mentor_gain`` times that (two-way learning).
     """
     n_ties = len(model.ties) if ties is None else ties.size
-    if n_ties == 0 or rate == 0:
+    if n_ties == 0 or rate == 0 or not model.programme_learning:
         return np.zeros(n_ties)
     pick = (lambda a: a) if ties is None else (lambda a: a[ties])  # all ties: no index copies
     lrn, mnt, top = pick(model.ties.learner), pick(model.ties.mentor), pick(model.ties.topic)
@@ -165,6 +165,8 @@ def learn_from_best(model: TwinningModel, rate: float, groups: np.ndarray) -> No
     group; everyone at the event is a peer from the same health system (similarity 1). Groups of fewer
     than two members of a kind learn nothing.
     """
+    if not model.programme_learning:
+        return
     cap = model.capacity
     _, cell = np.unique(groups * (model.kind.max() + 1) + model.kind, return_inverse=True)
     present = np.bincount(cell)[cell] >= 2

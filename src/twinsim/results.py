@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twinsim.evaluation import selected_vs_not, selected_vs_not_arrays
+from twinsim.evaluation import evaluate_observed, measure, selected_vs_not, selected_vs_not_arrays, survey_months
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.recording import panel_frame
 from twinsim.scenario import Scenario
@@ -156,6 +156,22 @@ class RunResult:
         m = self.model
         return selected_vs_not(self._gain(month), m.selected, m.applicable, m.topic_names)
 
+    def capacity_at(self, month: int) -> np.ndarray:
+        """Capacity (institutions x topics) at ``month``.
+
+        The baseline and the endline are kept in every recording mode; other months need the in-memory panel.
+        """
+        m = self.model
+        if month == 0:
+            return m.baseline
+        if month == self.months:
+            return m.endline
+        if month == m.months_total and self.history is None:
+            return m.capacity
+        if self.history is None:
+            raise ValueError(f"month {month}: only the baseline and endline are kept without an in-memory panel")
+        return self.history[month]
+
     def _gain(self, month: int | None = None) -> np.ndarray:
         """Indicator change from the baseline to ``month`` (default: the endline)."""
         m = self.model
@@ -196,6 +212,23 @@ class RunResult:
             "ties_formed": m.delivery_model.ties_formed(m),
         }
 
+    @cached_property
+    def observed(self) -> np.ndarray:
+        """Measured indicators at the survey months: surveys x institutions x topics (NaN where not applicable).
+
+        True indicator plus independent normal error of ``evaluation.measurement_sd`` from the run's
+        measurement stream; surveys are baseline, (midline,) endline, see :func:`survey_months`.
+        """
+        m = self.model
+        months = survey_months(self.scenario)
+        true = np.where(m.applicable, m.indicator(np.stack([self.capacity_at(t) for t in months])), np.nan)
+        return measure(true, self.scenario.evaluation.measurement_sd, m.streams["measurement"])
+
+    def evaluation(self) -> pd.DataFrame:
+        """The evaluator's analyses per topic on the measured indicators (see :func:`evaluate_observed`)."""
+        m = self.model
+        return evaluate_observed(self.observed, m.selected, m.applicable, m.topic_names)
+
     def summary(self) -> dict[str, Any]:
         """Scalar outcomes of the run (tidy: one flat dict).
 
@@ -234,16 +267,20 @@ def _mean_or_nan(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else float("nan")
 
 
-def simulate(scenario: Scenario, seed: int | None = None, replicate: int = 0) -> RunResult:
+def simulate(
+    scenario: Scenario, seed: int | None = None, replicate: int = 0, *, programme_learning: bool = True
+) -> RunResult:
     """Run one replicate of a scenario.
 
     Args:
         scenario: the validated scenario.
         seed: experiment seed (default: ``scenario.simulation.seed``).
         replicate: replicate number; the run uses ``SeedSequence(seed, spawn_key=(replicate,))``.
+        programme_learning: False runs the counterfactual with the programme's learning switched off
+            (same institutions, topic choices and random draws; see :class:`~twinsim.model.TwinningModel`).
 
     """
     seed = scenario.simulation.seed if seed is None else int(seed)
-    model = TwinningModel(scenario, run_seed_sequence(seed, replicate))
+    model = TwinningModel(scenario, run_seed_sequence(seed, replicate), programme_learning=programme_learning)
     model.run()
     return RunResult.from_model(model, seed, replicate)

@@ -23,6 +23,7 @@ __all__ = [
     "ActivityCost",
     "ChoiceLevel",
     "CostParams",
+    "EvaluationParams",
     "ExpertParams",
     "KindSpec",
     "LearningParams",
@@ -281,6 +282,7 @@ class LearningParams(_Section):
     rates: dict[str, float] = _param(
         {},
         unit="per event",
+        plausible=(0.0, 2.0),
         description="Transfer intensity per activity type: an event closes 1 - exp(-rate * effort * similarity)"
         " of the absorbable gap.",
     )
@@ -553,6 +555,30 @@ class SensitivitySpec(_Section):
         return value
 
 
+class EvaluationParams(_Section):
+    """How an evaluator observes the indicators: survey months and measurement error."""
+
+    measurement_sd: float = _param(
+        2.0,
+        unit="indicator points",
+        ge=0,
+        le=50,
+        plausible=(0.0, 5.0),
+        description="Standard deviation of the error of one measured indicator value (independent draws).",
+    )
+    baseline_month: int = _param(0, unit="month", ge=0, le=600, description="Month of the baseline survey.")
+    midline_month: int | None = _param(
+        None, unit="month", ge=1, le=1200, description="Month of an optional midline survey (none if unset)."
+    )
+    endline_month: int | None = _param(
+        None,
+        unit="month",
+        ge=1,
+        le=1200,
+        description="Month of the endline survey (default: the end of the programme, simulation.months).",
+    )
+
+
 class Scenario(_Section):
     """A complete, validated scenario: the input of one model run."""
 
@@ -566,6 +592,7 @@ class Scenario(_Section):
     costs: CostParams = Field(default_factory=CostParams)
     recording: RecordingParams = Field(default_factory=RecordingParams)
     sensitivity: SensitivitySpec = Field(default_factory=SensitivitySpec)
+    evaluation: EvaluationParams = Field(default_factory=EvaluationParams)
 
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
@@ -580,6 +607,7 @@ class Scenario(_Section):
             if not any(kind in t.kinds for t in self.topics.values()):
                 raise ValueError(f"population.kinds.{kind} has no topic; list it in some topic's kinds")
         self._check_registries()
+        self._check_surveys()
         late = [s for s in self.programme.schedule if max(s.months, default=0) > self.simulation.months]
         if late:
             raise ValueError(
@@ -587,6 +615,23 @@ class Scenario(_Section):
                 f"after the programme ends (simulation.months = {self.simulation.months})"
             )
         return self
+
+    def _check_surveys(self) -> None:
+        ev, last = self.evaluation, self.simulation.months + self.simulation.followup_months
+        months = [("baseline_month", ev.baseline_month), ("midline_month", ev.midline_month)]
+        months.append(("endline_month", self.endline_month))
+        for key, month in months:
+            if month is not None and month > last:
+                raise ValueError(f"evaluation.{key}: month {month} is after the last simulated month ({last})")
+        order = [m for _, m in months if m is not None]
+        if order != sorted(set(order)):
+            raise ValueError("evaluation: survey months must increase: baseline < midline < endline")
+
+    @property
+    def endline_month(self) -> int:
+        """Month of the endline survey: ``evaluation.endline_month`` or the end of the programme."""
+        ev = self.evaluation.endline_month
+        return self.simulation.months if ev is None else ev
 
     def _check_registries(self) -> None:
         from twinsim.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
@@ -810,15 +855,26 @@ def load_scenario(ref: str | Path, overrides: dict[str, Any] | list[str] | None 
 
 
 def plausible_range(key: str) -> tuple[float, float] | None:
-    """The documented plausible range of a dotted scenario key, if the schema gives one."""
+    """The documented plausible range of a dotted scenario key, if the schema gives one.
+
+    Entries of open tables of numbers (e.g. ``learning.rates.exchange_visit``) share the table's range.
+    """
     parts = key.split(".")
+    field = _field_at(parts)
+    if field is None and len(parts) >= 2:
+        parent = _field_at(parts[:-1])
+        field = parent if parent is not None and parent.annotation == dict[str, float] else None
+    extra = (field.json_schema_extra or {}) if field is not None else {}
+    rng = extra.get("plausible") if isinstance(extra, dict) else None
+    return (float(rng[0]), float(rng[1])) if rng else None
+
+
+def _field_at(parts: list[str]) -> Any:
+    """The schema field at a dotted path; names of kinds, topics or activities keep the current section."""
     model: Any = Scenario
     for part in parts[:-1]:
         if part in model.model_fields:  # otherwise a user-defined name (kind, topic): stay on the section
             model = _section_of(model.model_fields[part].annotation)
         if model is None:
             return None
-    field = model.model_fields.get(parts[-1])
-    extra = (field.json_schema_extra or {}) if field is not None else {}
-    rng = extra.get("plausible") if isinstance(extra, dict) else None
-    return (float(rng[0]), float(rng[1])) if rng else None
+    return model.model_fields.get(parts[-1])

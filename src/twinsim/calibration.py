@@ -1,0 +1,444 @@
+"""Calibration: fit uncertain parameters to published effects by approximate Bayesian computation.
+
+Method (documented in docs/evaluation.md): ABC rejection (Pritchard et al. 1999), optionally with
+local-linear regression adjustment (Beaumont, Zhang & Balding 2002, Genetics 162:2025).
+
+1. Prior: independent uniform distributions over each parameter's schema ``plausible`` range; the
+   design is a seeded Latin hypercube (``scipy.stats.qmc.LatinHypercube``) of ``budget // k`` points.
+2. Each design point runs ``k`` replicates of its own (independent random numbers) and its summary is
+   the mean of each target statistic over them, an estimate of the expected effect.
+3. Distance: ``sqrt(sum(((summary - value) / sd) ** 2))`` over the targets, ``sd`` being each target's
+   stated uncertainty. The nearest ``accept`` share of points is accepted (ABC rejection, equal weights).
+4. Refinement: every accepted set runs ``refine_replicates`` fresh replicates; its weight is the Gaussian
+   kernel ``exp(-d^2 / 2)`` of its refined distance ``d`` (ABC with a Gaussian kernel of the targets'
+   standard errors is exact when the published value is the expected effect plus normal error of that
+   size; Wilkinson 2013, Stat. Appl. Genet. Mol. Biol. 12:129). The refined summaries have less noise
+   than the design's, which keeps points that were accepted only by luck from dominating. The point
+   estimate is the accepted set of highest weight: a real parameter set on the posterior ridge that
+   reproduces the targets in expectation (a posterior mean of a curved ridge need not).
+5. Optional (``method = "loclinear"``): on the logit scale of each parameter's range, accepted values
+   are corrected by a weighted linear regression on the summaries (Epanechnikov weights), which removes
+   the remaining first-order dependence on the distance to the target. It needs many accepted points
+   (tens per statistic): with few it extrapolates, so plain rejection is the default.
+
+The result is a weighted posterior sample (a CSV file that ``twinsim run --posterior`` reads), a point
+estimate, and a posterior predictive check.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from twinsim.errors import ScenarioError
+from twinsim.evaluation import interval95
+from twinsim.posterior import Posterior
+from twinsim.results import simulate
+from twinsim.scenario import Scenario, plausible_range
+
+__all__ = [
+    "CalibrationResult",
+    "CalibrationSpec",
+    "Target",
+    "abc_regression_adjust",
+    "abc_reject",
+    "calibrate",
+    "load_targets",
+    "posterior_predictive",
+    "prior_bounds",
+    "simulate_summaries",
+    "write_outputs",
+    "write_point_estimate",
+]
+
+# Summary statistics read at the end of the programme: runs for them can skip the follow-up months.
+_PROGRAMME_PERIOD_STATISTICS = ("selected_vs_not.", "n_selected.", "n_not_selected.", "mean_gain")
+
+
+class Target(BaseModel):
+    """One published effect: a run summary key, its value and its stated uncertainty (standard error)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(..., description="Run summary key, e.g. 'selected_vs_not.accreditation'.")
+    value: float = Field(..., description="The published value.")
+    sd: float = Field(..., gt=0, description="Stated uncertainty of the value (a standard error).")
+    source: str = Field("", description="Where the value and its uncertainty come from.")
+
+
+class CalibrationSpec(BaseModel):
+    """A targets file: what to fit, to which published effects, and the ABC settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: list[str] = Field(..., min_length=1, description="Dotted scenario keys to fit.")
+    targets: list[Target] = Field(..., min_length=1)
+    replicates_per_point: int = Field(4, ge=1, le=1000, description="Replicates averaged per design point.")
+    accept: float = Field(0.05, gt=0, le=1, description="Share of design points accepted.")
+    method: Literal["rejection", "loclinear"] = Field(
+        "rejection", description="rejection: accepted points, equal weights; loclinear: regression-adjusted."
+    )
+    seed: int = Field(20240901, ge=0, description="Seed of the design and of the replicates.")
+    refine_replicates: int = Field(
+        16, ge=0, le=10_000, description="Fresh replicates per accepted set for the kernel weights (0: none)."
+    )
+    predictive_draws: int = Field(100, ge=0, le=100_000, description="Posterior predictive draws.")
+    check_replicates: int = Field(200, ge=0, le=100_000, description="Replicates run at the point estimate.")
+
+    @field_validator("parameters")
+    @classmethod
+    def _check_parameters(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if plausible_range(key) is None:
+                raise ValueError(f"{key!r} has no plausible range in the schema; only such parameters can be fitted")
+        if len(set(value)) != len(value):
+            raise ValueError("a parameter is listed twice")
+        return value
+
+
+def load_targets(path: str | Path) -> CalibrationSpec:
+    """Read and validate a targets file (TOML: a ``[calibration]`` table and ``[[targets]]`` entries)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"--targets {path}: no such file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"--targets {path}: not valid TOML: {exc}") from None
+    settings = data.pop("calibration", {})
+    unknown = sorted(set(data) - {"targets"})
+    if unknown:
+        raise ScenarioError(f"--targets {path}: unknown table {unknown[0]!r}; allowed: calibration, targets")
+    try:
+        return CalibrationSpec.model_validate({**settings, "targets": data.get("targets", [])})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise ScenarioError(f"--targets {path}: {loc}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def prior_bounds(keys: list[str]) -> np.ndarray:
+    """Parameters x 2 array of the schema's plausible ranges (the uniform prior)."""
+    return np.array([plausible_range(k) for k in keys], dtype=float)
+
+
+def simulate_summaries(
+    scenario: Scenario,
+    points: list[dict[str, float]],
+    keys: list[str],
+    replicates: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Points x keys: the mean of each summary statistic over ``replicates`` runs of each design point.
+
+    Point ``p`` runs replicates ``p * replicates`` to ``(p + 1) * replicates - 1`` of ``seed``: every run
+    has its own random numbers, so no point's summary shares a population draw with another's (with shared
+    draws, all points would be fitted to the same few populations and inherit their luck).
+    """
+    base = _programme_period_only(scenario, keys)
+    out = np.empty((len(points), len(keys)))
+    for p, overrides in enumerate(points):
+        sc = base.with_overrides(overrides, "calibration design")
+        runs = range(p * replicates, (p + 1) * replicates)
+        values = [[simulate(sc, seed, r).summary()[k] for k in keys] for r in runs]
+        out[p] = np.nanmean(np.asarray(values, dtype=float), axis=0)
+        if progress is not None:
+            progress(replicates)
+    return out
+
+
+def _programme_period_only(scenario: Scenario, keys: list[str]) -> Scenario:
+    """Skip the follow-up months when every statistic is read at the end of the programme (same draws)."""
+    if all(k.startswith(_PROGRAMME_PERIOD_STATISTICS) for k in keys):
+        keep = max(0, scenario.endline_month - scenario.simulation.months)  # surveys must stay within the run
+        return scenario.with_overrides({"simulation.followup_months": keep}, "calibration")
+    return scenario
+
+
+def abc_reject(
+    summaries: np.ndarray, observed: np.ndarray, scale: np.ndarray, accept: float, minimum: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """ABC rejection: indices of the nearest ``accept`` share of points (at least ``minimum``), and distances.
+
+    The distance of a point is ``sqrt(sum(((summary - observed) / scale) ** 2))`` (infinite when a summary
+    is NaN).
+    """
+    z = (summaries - observed) / scale
+    distance = np.sqrt(np.sum(z**2, axis=1))
+    distance[np.isnan(distance)] = np.inf
+    n_accept = min(len(summaries), max(math.ceil(accept * len(summaries)), minimum))
+    return np.argsort(distance, kind="stable")[:n_accept], distance
+
+
+def abc_regression_adjust(
+    theta: np.ndarray, z: np.ndarray, distance: np.ndarray, bounds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Local-linear regression adjustment of accepted ABC draws (Beaumont, Zhang & Balding 2002).
+
+    Args:
+        theta: accepted points x parameters.
+        z: their standardised summaries minus the observed ones, ``(summary - observed) / scale``.
+        distance: their distances; Epanechnikov weights ``1 - (d / max d)^2`` weight the regression.
+        bounds: parameters x 2 prior ranges; the regression is made on the logit scale of each range,
+            so adjusted values stay inside it.
+
+    Returns:
+        (adjusted values, weights summing to 1).
+
+    """
+    delta = distance.max()
+    weights = np.maximum(1.0 - (distance / delta) ** 2, 1e-12) if delta > 0 else np.ones(len(theta))
+    lo, hi = bounds[:, 0], bounds[:, 1]
+    u = np.clip((theta - lo) / (hi - lo), 1e-6, 1 - 1e-6)
+    logit = np.log(u / (1 - u))
+    design = np.column_stack([np.ones(len(theta)), z])
+    sw = np.sqrt(weights)[:, None]
+    beta, *_ = np.linalg.lstsq(design * sw, logit * sw, rcond=None)
+    adjusted = lo + (hi - lo) / (1 + np.exp(-(logit - z @ beta[1:])))
+    return adjusted, weights / weights.sum()
+
+
+@dataclass
+class CalibrationResult:
+    """What :func:`calibrate` found."""
+
+    spec: CalibrationSpec
+    design: pd.DataFrame  # every design point: parameters, summaries, distance, accepted
+    posterior: Posterior
+    seconds: float
+    runs: int
+
+    refined: pd.DataFrame = field(default_factory=pd.DataFrame)  # accepted sets: refined summaries, distance
+
+    @property
+    def point_estimate(self) -> dict[str, float]:
+        """The accepted parameter set with the best refined fit (highest weight), see :func:`calibrate`."""
+        return self.posterior.row(int(np.argmax(self.posterior.weights)))
+
+    def posterior_table(self) -> pd.DataFrame:
+        """Per parameter: prior range, posterior mean, sd and 90% interval."""
+        rows = []
+        w = self.posterior.weights
+        for key, (lo, hi) in zip(self.spec.parameters, prior_bounds(self.spec.parameters), strict=True):
+            x = self.posterior.samples[key].to_numpy()
+            mean = float(np.average(x, weights=w))
+            sd = float(np.sqrt(np.average((x - mean) ** 2, weights=w)))
+            q5, q95 = _weighted_quantiles(x, w, [0.05, 0.95])
+            rows.append(
+                {"parameter": key, "prior_low": lo, "prior_high": hi, "mean": mean, "sd": sd, "q05": q5, "q95": q95}
+            )
+        return pd.DataFrame(rows).set_index("parameter")
+
+
+def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: list[float]) -> list[float]:
+    order = np.argsort(x)
+    cum = np.cumsum(w[order]) - 0.5 * w[order]
+    cum /= w.sum()
+    return [float(np.interp(q, cum, x[order])) for q in qs]
+
+
+def calibrate(
+    scenario: Scenario,
+    spec: CalibrationSpec,
+    budget: int,
+    progress: Callable[[int], None] | None = None,
+) -> CalibrationResult:
+    """Fit ``spec.parameters`` to ``spec.targets`` with ``budget`` model runs (see the module docstring)."""
+    from scipy.stats import qmc
+
+    k = spec.replicates_per_point
+    n_points = budget // k
+    if n_points < len(spec.parameters) + 2:
+        raise ScenarioError(
+            f"--budget {budget}: too small; needs at least {(len(spec.parameters) + 2) * k} runs "
+            f"({len(spec.parameters) + 2} design points x {k} replicates)"
+        )
+    start = time.perf_counter()
+    bounds = prior_bounds(spec.parameters)
+    unit = qmc.LatinHypercube(d=len(spec.parameters), seed=np.random.default_rng(spec.seed)).random(n_points)
+    theta = qmc.scale(unit, bounds[:, 0], bounds[:, 1])
+    points = [dict(zip(spec.parameters, map(float, row), strict=True)) for row in theta]
+    keys = [t.key for t in spec.targets]
+    summaries = simulate_summaries(scenario, points, keys, k, spec.seed, progress)
+    observed = np.array([t.value for t in spec.targets])
+    scale = np.array([t.sd for t in spec.targets])
+    idx, distance = abc_reject(summaries, observed, scale, spec.accept, minimum=len(spec.parameters) + 2)
+    if spec.method == "loclinear":
+        z = (summaries[idx] - observed) / scale
+        adjusted, weights = abc_regression_adjust(theta[idx], z, distance[idx], bounds)
+    else:
+        adjusted, weights = theta[idx], np.full(len(idx), 1.0 / len(idx))
+    design = pd.DataFrame(theta, columns=spec.parameters)
+    for j, key in enumerate(keys):
+        design[key] = summaries[:, j]
+    design["distance"] = distance
+    design["accepted"] = np.isin(np.arange(n_points), idx)
+    refined = pd.DataFrame(adjusted, columns=spec.parameters)
+    runs = n_points * k
+    if spec.refine_replicates:
+        accepted = [dict(zip(spec.parameters, map(float, row), strict=True)) for row in adjusted]
+        fresh = simulate_summaries(scenario, accepted, keys, spec.refine_replicates, spec.seed + 2, progress)
+        z = (fresh - observed) / scale
+        refined_distance = np.sqrt(np.sum(z**2, axis=1))
+        kernel = np.exp(-0.5 * np.nan_to_num(refined_distance, nan=np.inf) ** 2)
+        weights = weights * kernel / np.sum(weights * kernel)
+        for j, key in enumerate(keys):
+            refined[key] = fresh[:, j]
+        refined["distance"] = refined_distance
+        runs += len(accepted) * spec.refine_replicates
+    refined["weight"] = weights
+    posterior = Posterior(pd.DataFrame(adjusted, columns=spec.parameters), weights, "calibration")
+    return CalibrationResult(spec, design, posterior, time.perf_counter() - start, runs, refined)
+
+
+def posterior_predictive(
+    scenario: Scenario,
+    posterior: Posterior,
+    spec: CalibrationSpec,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Summaries of ``spec.predictive_draws`` posterior draws (each the mean of k replicates, as in the fit).
+
+    Draw ``i`` takes the posterior row chosen for ``(spec.seed + 1, i)`` and runs its own k replicates of
+    that seed, so the check uses other random numbers than the fit.
+    """
+    keys = [t.key for t in spec.targets]
+    seed = spec.seed + 1
+    rows = [posterior.row(posterior.draw_index(seed, i)) | {"draw": i} for i in range(spec.predictive_draws)]
+    points = [{k: v for k, v in row.items() if k != "draw"} for row in rows]
+    values = simulate_summaries(scenario, points, keys, spec.replicates_per_point, seed, progress)
+    return pd.DataFrame(values, columns=keys).assign(draw=range(len(points)))
+
+
+def check_point_estimate(
+    scenario: Scenario, spec: CalibrationSpec, point: dict[str, float], progress: Callable[[int], None] | None = None
+) -> dict[str, dict[str, float]]:
+    """Mean and 95% CI of each target statistic over ``spec.check_replicates`` runs at the point estimate."""
+    keys = [t.key for t in spec.targets]
+    sc = _programme_period_only(scenario.with_overrides(point, "point estimate"), keys)
+    values = []
+    for r in range(spec.check_replicates):
+        summary = simulate(sc, scenario.simulation.seed, r).summary()
+        values.append([summary[k] for k in keys])
+        if progress is not None:
+            progress(1)
+    arr = np.asarray(values, dtype=float).reshape(-1, len(keys))
+    out = {}
+    for j, target in enumerate(spec.targets):
+        mean, lo, hi = interval95(arr[:, j])
+        out[target.key] = {
+            "target": target.value,
+            "sd": target.sd,
+            "mean": mean,
+            "ci95": [lo, hi],
+            "within_sd": bool(abs(mean - target.value) <= target.sd),
+        }
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Outputs
+
+
+def write_outputs(
+    result: CalibrationResult, predictive: pd.DataFrame, check: dict[str, Any], out: str | Path, command: str
+) -> dict[str, Any]:
+    """Write the posterior (CSV), the design, the predictive draws, a JSON report and the check figure.
+
+    Files in ``out``: ``posterior.csv`` (for ``--posterior``), ``design.csv`` (every design point with its
+    summaries and distance), ``accepted.csv`` (accepted sets, refined summaries, weights), ``predictive.csv``,
+    ``calibration.json`` and ``posterior_predictive.png``.
+
+    Returns:
+        The JSON report.
+
+    """
+    from twinsim.plots import plot_posterior_predictive, save
+    from twinsim.posterior import save_posterior
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = result.spec
+    header = (
+        f"Posterior sample of a twinsim calibration ({spec.method} ABC), produced by:\n{command}\n"
+        "Columns: dotted scenario keys; weight. See calibration.json for the settings and the fit."
+    )
+    save_posterior(result.posterior, out / "posterior.csv", header)
+    result.design.to_csv(out / "design.csv", index=False, float_format="%.6g")
+    result.refined.to_csv(out / "accepted.csv", index=False, float_format="%.6g")
+    predictive.to_csv(out / "predictive.csv", index=False, float_format="%.6g")
+    targets = [(t.key, t.value, t.sd) for t in spec.targets]
+    save(plot_posterior_predictive(result.design, predictive, targets), out / "posterior_predictive.png")
+    table = result.posterior_table()
+    report = {
+        "command": command,
+        "method": f"ABC {spec.method}: uniform priors on the schema's plausible ranges, Latin hypercube design",
+        "settings": spec.model_dump(),
+        "runs": result.runs,
+        "design_points": len(result.design),
+        "accepted": len(result.posterior),
+        "max_accepted_distance": float(result.design.loc[result.design["accepted"], "distance"].max()),
+        "seconds": round(result.seconds, 1),
+        "point_estimate": {k: float(f"{v:.4g}") for k, v in result.point_estimate.items()},
+        "posterior_mean": {k: float(f"{v:.4g}") for k, v in result.posterior.point_estimate().items()},
+        "posterior": {k: {c: float(f"{v:.4g}") for c, v in row.items()} for k, row in table.iterrows()},
+        "posterior_predictive": {
+            t.key: dict(zip(("mean", "ci95_low", "ci95_high"), interval95(predictive[t.key]), strict=True))
+            for t in spec.targets
+        },
+        "point_estimate_check": check,
+    }
+    (out / "calibration.json").write_text(json.dumps(report, indent=2, default=float) + "\n", encoding="utf-8")
+    return report
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing the point estimate into a scenario file
+
+
+_HEADER = re.compile(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$")
+
+
+def write_point_estimate(path: str | Path, point: dict[str, float], comment: str) -> None:
+    """Set each dotted key of ``point`` in the scenario TOML file at ``path``, in place.
+
+    The value of an existing ``key = value`` line in the key's table is replaced (its comment becomes
+    ``comment``); a missing key is added at the end of its table; a missing table is appended. Every
+    other line is kept. The file is re-read and validated afterwards.
+    """
+    from twinsim.scenario import load_scenario
+
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for key, value in point.items():
+        table, _, leaf = key.rpartition(".")
+        lines = _set_line(lines, table, leaf, f"{leaf} = {value:.4g}  # {comment}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    load_scenario(path)
+
+
+def _set_line(lines: list[str], table: str, leaf: str, new: str) -> list[str]:
+    start = next(
+        (i for i, line in enumerate(lines) if (m := _HEADER.match(line)) and m.group(1).strip() == table), None
+    )
+    if start is None:
+        return [*lines, "", f"[{table}]", new]
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    key_line = re.compile(rf"^\s*{re.escape(leaf)}\s*=")
+    for i in range(start + 1, end):
+        if key_line.match(lines[i]):
+            return [*lines[:i], new, *lines[i + 1 :]]
+    last = max([i for i in range(start, end) if lines[i].strip() and not lines[i].lstrip().startswith("#")])
+    return [*lines[: last + 1], new, *lines[last + 1 :]]

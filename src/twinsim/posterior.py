@@ -1,0 +1,120 @@
+"""Posterior samples of calibrated parameters, and carrying them into runs.
+
+A posterior file is a CSV table: one row per accepted parameter set, one column per dotted scenario key
+(e.g. ``learning.peer_contact_rate``), optionally a ``weight`` column (non-negative; equal weights when
+absent). Replicate ``r`` of an experiment seeded with ``seed`` runs with one row drawn from its own
+seed sequence, so the same seed and replicate always get the same row, whatever else runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twinsim.errors import ScenarioError
+from twinsim.scenario import Scenario
+
+__all__ = ["POSTERIOR_ENTROPY_TAG", "Posterior", "load_posterior", "save_posterior", "scenario_for_replicate"]
+
+# Mixed into the experiment seed so that posterior draws never share a stream with the model's own draws.
+POSTERIOR_ENTROPY_TAG = 0x504F5354  # "POST"
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """A sample of parameter sets: ``samples`` has one column per dotted key; ``weights`` sum to 1."""
+
+    samples: pd.DataFrame
+    weights: np.ndarray
+    source: str = ""
+
+    @property
+    def keys(self) -> list[str]:
+        """The dotted scenario keys the posterior sets."""
+        return list(self.samples.columns)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def point_estimate(self) -> dict[str, float]:
+        """Weighted posterior mean of every parameter."""
+        return {k: float(np.average(self.samples[k], weights=self.weights)) for k in self.keys}
+
+    def row(self, index: int) -> dict[str, float]:
+        """Parameter set ``index`` as dotted-key overrides."""
+        return {k: float(v) for k, v in self.samples.iloc[index].items()}
+
+    def draw_index(self, seed: int, replicate: int) -> int:
+        """The row replicate ``replicate`` of an experiment seeded ``seed`` uses (deterministic)."""
+        seq = np.random.SeedSequence([int(seed), POSTERIOR_ENTROPY_TAG], spawn_key=(replicate,))
+        return int(np.random.default_rng(seq).choice(len(self), p=self.weights))
+
+
+def load_posterior(path: str | Path, scenario: Scenario | None = None) -> Posterior:
+    """Read a posterior CSV file; with ``scenario``, check that every column is a key it accepts.
+
+    Raises:
+        ScenarioError: naming the file and what is wrong (missing file, no rows, a non-numeric column,
+            negative weights, a key or value the scenario rejects).
+
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"--posterior {path}: no such file")
+    try:
+        frame = pd.read_csv(path, comment="#")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"--posterior {path}: not a CSV table of parameter sets ({exc})") from None
+    frame = frame.drop(columns=[c for c in ("distance",) if c in frame.columns])
+    weights = frame.pop("weight").to_numpy(float) if "weight" in frame.columns else np.ones(len(frame))
+    if frame.empty or frame.shape[1] == 0:
+        raise ScenarioError(f"--posterior {path}: needs at least one row and one parameter column")
+    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or frame[c].isna().any()]
+    if bad:
+        raise ScenarioError(f"--posterior {path}: column {bad[0]!r} must hold numbers in every row")
+    if (weights < 0).any() or not np.isfinite(weights).all() or weights.sum() <= 0:
+        raise ScenarioError(f"--posterior {path}: column 'weight' must be non-negative numbers, not all zero")
+    posterior = Posterior(frame.reset_index(drop=True), weights / weights.sum(), str(path))
+    if scenario is not None:
+        for index in (0, int(np.argmax(frame.iloc[:, 0].to_numpy()))):
+            _apply(scenario, posterior.row(index), f"--posterior {path} (row {index + 1})")
+    return posterior
+
+
+def save_posterior(posterior: Posterior, path: str | Path, header: str = "") -> Path:
+    """Write a posterior as CSV (``header`` lines are written first as ``#`` comments)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = "".join(f"# {line}\n" for line in header.splitlines())
+    table = posterior.samples.assign(weight=posterior.weights)
+    path.write_text(lines + table.to_csv(index=False, float_format="%.6g"), encoding="utf-8")
+    return path
+
+
+def scenario_for_replicate(scenario: Scenario, posterior: Posterior | None, seed: int, replicate: int) -> Scenario:
+    """The scenario replicate ``replicate`` runs: ``scenario`` with its posterior draw applied (if any)."""
+    if posterior is None:
+        return scenario
+    index = posterior.draw_index(seed, replicate)
+    return _apply(scenario, posterior.row(index), f"--posterior {posterior.source} (row {index + 1})")
+
+
+def _apply(scenario: Scenario, overrides: dict[str, float], source: str) -> Scenario:
+    return scenario.with_overrides(_typed(scenario, overrides), source)
+
+
+def _typed(scenario: Scenario, overrides: dict[str, float]) -> dict[str, float | int]:
+    """Integer-valued schema fields get integers (a CSV column of whole numbers reads as floats)."""
+    data = scenario.model_dump()
+    out: dict[str, float | int] = {}
+    for key, value in overrides.items():
+        node = data
+        for part in key.split(".")[:-1]:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        current = node.get(key.split(".")[-1]) if isinstance(node, dict) else None
+        is_int = isinstance(current, int) and not isinstance(current, bool)
+        out[key] = round(value) if is_int else value
+    return out

@@ -1,0 +1,151 @@
+"""Power analysis: how many institutions a trial needs to detect an effect like the published ones.
+
+For each trial size the scenario's population is scaled to that many institutions (every kind x region
+count in proportion, rounded by largest remainders), the programme is simulated ``replicates`` times, and
+an evaluator measures the indicators with error at the survey months and runs the difference-in-differences
+regression of selectors against non-selectors (:func:`twinsim.evaluation.did_regression`). Per topic:
+
+- **power**: the share of replicates in which the effect is detected, i.e. positive and significant at
+  level ``alpha`` (two-sided, cluster-robust t test); a replicate where a group is empty counts as not
+  detected;
+- **minimum detectable effect** (MDE) at 80% power: ``(z(1 - alpha/2) + z(0.8)) * sd`` of the estimate
+  across replicates (Bloom 1995), the smallest true difference such a trial detects four times in five.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from twinsim.errors import ScenarioError
+from twinsim.posterior import Posterior, scenario_for_replicate
+from twinsim.results import simulate
+from twinsim.scenario import Scenario
+
+__all__ = ["PowerAnalysis", "minimum_detectable_effect", "power_analysis", "scale_population"]
+
+
+def scale_population(scenario: Scenario, institutions: int) -> Scenario:
+    """The scenario with ``institutions`` members, every kind x region count scaled in proportion.
+
+    Counts are rounded by largest remainders (ties: file order), so they sum to ``institutions``.
+
+    Raises:
+        ScenarioError: when a kind would get no institution at all.
+
+    """
+    cells = [(k, r, c) for k, spec in scenario.population.kinds.items() for r, c in spec.counts.items()]
+    counts = np.array([c for *_, c in cells], dtype=float)
+    exact = counts * institutions / counts.sum()
+    scaled = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - scaled), kind="stable")
+    scaled[order[: institutions - scaled.sum()]] += 1
+    overrides: dict[str, int] = {}
+    for (kind, region, _), n in zip(cells, scaled, strict=True):
+        overrides[f"population.kinds.{kind}.counts.{region}"] = int(n)
+    for kind in scenario.population.kinds:
+        if sum(n for (k, _, _), n in zip(cells, scaled, strict=True) if k == kind) == 0:
+            raise ScenarioError(
+                f"--institutions {institutions}: too few for kind {kind!r} to get a member; use a larger size"
+            )
+    return scenario.with_overrides(overrides, f"--institutions {institutions}")
+
+
+def minimum_detectable_effect(sd: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """``(z(1 - alpha/2) + z(power)) * sd``: the MDE of an estimator with standard error ``sd``."""
+    from scipy.stats import norm
+
+    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * sd)
+
+
+@dataclass
+class PowerAnalysis:
+    """Per (size, replicate, topic) evaluation results (``replicates``) and their summary (:meth:`table`)."""
+
+    scenario: Scenario
+    seed: int
+    alpha: float
+    replicates: pd.DataFrame
+
+    def table(self) -> pd.DataFrame:
+        """Per size and topic: mean effect, power, the estimate's sd and mean standard error, the MDE."""
+        rows = []
+        for (size, topic), g in self.replicates.groupby(["institutions", "topic"], sort=False):
+            est = g["did_estimate"].dropna()
+            detected = (g["did_p_value"] < self.alpha) & (g["did_estimate"] > 0)
+            sd = float(est.std(ddof=1)) if len(est) > 1 else math.nan
+            rows.append(
+                {
+                    "institutions": int(size),
+                    "topic": topic,
+                    "n_selected": float(g["n_selected"].mean()),
+                    "n_not_selected": float(g["n_not_selected"].mean()),
+                    "mean_effect": float(est.mean()) if len(est) else math.nan,
+                    "power": float(detected.mean()),
+                    "sd_estimate": sd,
+                    "mean_se": float(g["did_se"].mean()),
+                    "mde": minimum_detectable_effect(sd, self.alpha),
+                    "evaluable": float(g["did_estimate"].notna().mean()),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: settings and one record per size and topic."""
+        table = self.table().astype(object).where(self.table().notna(), None)
+        return {
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "alpha": self.alpha,
+            "replicates": int(self.replicates["replicate"].nunique()),
+            "measurement_sd": self.scenario.evaluation.measurement_sd,
+            "power": table.to_dict(orient="records"),
+        }
+
+
+def power_analysis(
+    scenario: Scenario,
+    sizes: list[int],
+    replicates: int = 100,
+    seed: int | None = None,
+    *,
+    topics: list[str] | None = None,
+    alpha: float = 0.05,
+    posterior: Posterior | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PowerAnalysis:
+    """Simulate trials of each size and evaluate them as an evaluator would (see the module docstring).
+
+    Args:
+        scenario: the validated scenario (its ``[evaluation]`` section sets surveys and measurement error).
+        sizes: trial sizes (total institutions).
+        replicates: simulated trials per size.
+        seed: experiment seed (default: ``scenario.simulation.seed``).
+        topics: topics to evaluate (default: all).
+        alpha: significance level of the two-sided test.
+        posterior: optional posterior; replicate ``r`` uses its draw for ``(seed, r)``.
+        progress: called with 1 after each run.
+
+    """
+    seed = scenario.simulation.seed if seed is None else int(seed)
+    topics = list(scenario.topics) if topics is None else topics
+    unknown = sorted(set(topics) - set(scenario.topics))
+    if unknown:
+        raise ScenarioError(f"--topic: unknown topic {unknown[0]!r}; topics: {', '.join(scenario.topics)}")
+    # Only months up to the endline survey matter: skip the rest (same random draws up to then).
+    extra = max(0, scenario.endline_month - scenario.simulation.months)
+    base = scenario.with_overrides({"simulation.followup_months": extra}, "power")
+    rows = []
+    for size in sizes:
+        sized = scale_population(base, size)
+        for r in range(replicates):
+            result = simulate(scenario_for_replicate(sized, posterior, seed, r), seed, r)
+            frame = result.evaluation().loc[topics]
+            rows.append(frame.reset_index().assign(institutions=size, replicate=r))
+            if progress is not None:
+                progress(1)
+    return PowerAnalysis(scenario, seed, alpha, pd.concat(rows, ignore_index=True))

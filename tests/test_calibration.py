@@ -1,0 +1,239 @@
+"""Calibration (ABC) and posterior files."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from twinsim.calibration import (
+    CalibrationSpec,
+    abc_regression_adjust,
+    abc_reject,
+    calibrate,
+    load_targets,
+    prior_bounds,
+    write_point_estimate,
+)
+from twinsim.cli import app
+from twinsim.errors import ScenarioError
+from twinsim.experiments import run_replicates
+from twinsim.posterior import Posterior, load_posterior, save_posterior, scenario_for_replicate
+from twinsim.results import simulate
+from twinsim.scenario import load_scenario, plausible_range
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "scenarios" / "posteriors" / "rwanda_tpn"
+TARGETS = ROOT / "scenarios" / "targets" / "rwanda_tpn.toml"
+runner = CliRunner()
+
+
+def test_rates_have_the_schema_plausible_range():
+    assert plausible_range("learning.rates.exchange_visit") == (0.0, 2.0)
+    assert plausible_range("learning.gap_ceiling") == (0.2, 1.0)
+    assert plausible_range("learning.nonexistent") is None
+
+
+def test_shipped_targets_file_is_valid():
+    spec = load_targets(TARGETS)
+    assert {t.key: t.value for t in spec.targets} == {
+        "selected_vs_not.accreditation": 5.6,
+        "selected_vs_not.cbhi_coverage": 4.8,
+    }
+    for t in spec.targets:  # the stated uncertainty is the significance bound |effect| / 1.96
+        assert t.sd == pytest.approx(t.value / 1.96, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[calibration]\nparameters = ["learning.region_distance"]\n', "no plausible range"),
+        ('[calibration]\nparameters = ["learning.gap_ceiling"]\n[[targets]]\nkey="x"\nvalue=1\nsd=0\n', "sd"),
+        ("[other]\nx = 1\n", "unknown table 'other'"),
+    ],
+)
+def test_bad_targets_files_name_the_problem(tmp_path, text, message):
+    path = tmp_path / "t.toml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match=message):
+        load_targets(path)
+
+
+def test_regression_adjustment_removes_an_exact_linear_dependence():
+    """If logit(theta) is exactly linear in the summaries, every adjusted value is the value at the target."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(40, 2))
+    bounds = np.array([[0.0, 2.0], [0.2, 1.0]])
+    logit = np.column_stack([0.3 + 0.5 * z[:, 0] - 0.2 * z[:, 1], -1.0 + 0.1 * z[:, 1]])
+    theta = bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) / (1 + np.exp(-logit))
+    adjusted, weights = abc_regression_adjust(theta, z, np.linalg.norm(z, axis=1), bounds)
+    expected = bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) / (1 + np.exp(-np.array([0.3, -1.0])))
+    assert np.allclose(adjusted, expected) and weights.sum() == pytest.approx(1.0)
+
+
+def test_rejection_keeps_the_nearest_share():
+    summaries = np.array([[0.0], [5.0], [1.0], [np.nan], [2.0]])
+    idx, distance = abc_reject(summaries, np.array([1.0]), np.array([1.0]), accept=0.4)
+    assert list(idx) == [2, 0] and np.isinf(distance[3])
+
+
+def test_calibration_recovers_parameters_from_synthetic_data():
+    """Data made by the model itself at known parameter values: the posterior concentrates around them."""
+    sc = load_scenario("rwanda_tpn", ["simulation.followup_months=0"])
+    truth = {"learning.rates.exchange_visit": 1.2, "learning.motivation_rate": 0.003}
+    keys = ["selected_vs_not.accreditation", "selected_vs_not.cbhi_coverage", "mean_gain"]
+    truth_sc = sc.with_overrides(truth)
+    data = np.mean([[simulate(truth_sc, 999, r).summary()[k] for k in keys] for r in range(8)], axis=0)
+    spec = CalibrationSpec(
+        parameters=list(truth),
+        targets=[{"key": k, "value": v, "sd": 0.25} for k, v in zip(keys, data, strict=True)],
+        replicates_per_point=2,
+        accept=0.1,
+        seed=1,
+        refine_replicates=4,
+    )
+    result = calibrate(sc, spec, budget=240)
+    assert result.runs == 240 + 12 * 4 and len(result.posterior) == 12
+    assert result.point_estimate == result.posterior.row(int(np.argmax(result.posterior.weights)))
+    table = result.posterior_table()
+    for key, true_value in truth.items():
+        lo, hi = plausible_range(key)
+        row = table.loc[key]
+        assert abs(row["mean"] - true_value) < 0.15 * (hi - lo), (key, row["mean"])
+        assert row["sd"] < 0.75 * (hi - lo) / np.sqrt(12)  # narrower than the uniform prior
+        assert row["q05"] <= true_value <= row["q95"]
+    bounds = prior_bounds(list(truth))
+    samples = result.posterior.samples.to_numpy()
+    assert ((samples >= bounds[:, 0]) & (samples <= bounds[:, 1])).all()
+
+
+def test_posterior_file_round_trip_and_deterministic_draws(tmp_path):
+    sc = load_scenario("rwanda_tpn", ["simulation.followup_months=0"])
+    post = Posterior(
+        pd.DataFrame({"learning.peer_contact_rate": [0.0, 0.04], "programme.topics_per_institution": [1.0, 3.0]}),
+        np.array([0.5, 0.5]),
+    )
+    path = save_posterior(post, tmp_path / "p.csv", header="made by a test")
+    loaded = load_posterior(path, sc)
+    assert loaded.keys == post.keys and np.allclose(loaded.weights, 0.5)
+    draws = [loaded.draw_index(3, r) for r in range(40)]
+    assert draws == [loaded.draw_index(3, r) for r in range(40)] and set(draws) == {0, 1}
+    r_sc = scenario_for_replicate(sc, loaded, 3, 0)
+    row = loaded.row(draws[0])
+    assert r_sc.learning.peer_contact_rate == row["learning.peer_contact_rate"]
+    assert r_sc.programme.topics_per_institution == int(row["programme.topics_per_institution"])
+    with_post = run_replicates(sc, 4, 3, posterior=loaded).summaries
+    again = run_replicates(sc, 4, 3, posterior=loaded).summaries
+    assert with_post.equals(again)
+    assert not with_post.equals(run_replicates(sc, 4, 3).summaries)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "not a CSV table|needs at least one row"),
+        ("learning.peer_contact_rate\nabc\n", "must hold numbers"),
+        ("learning.peer_contact_rate,weight\n0.01,-1\n", "non-negative"),
+        ("learning.nope\n0.01\n", "unknown key 'learning.nope'"),
+        ("learning.peer_contact_rate\n7\n", "learning.peer_contact_rate"),
+    ],
+)
+def test_bad_posterior_files_are_user_errors(tmp_path, content, message):
+    path = tmp_path / "p.csv"
+    path.write_text(content)
+    with pytest.raises(ScenarioError, match=message):
+        load_posterior(path, load_scenario("rwanda_tpn"))
+
+
+def test_write_point_estimate_edits_only_the_named_values(tmp_path):
+    path = tmp_path / "rwanda_tpn.toml"
+    shutil.copy(ROOT / "scenarios" / "rwanda_tpn.toml", path)
+    before = path.read_text().splitlines()
+    point = {
+        "learning.rates.exchange_visit": 0.8123,
+        "learning.gap_ceiling": 0.31,
+        "learning.forgetting": 0.02,
+        "evaluation.measurement_sd": 1.5,
+    }
+    write_point_estimate(path, point, "calibrated: see posteriors/x/")
+    sc = load_scenario(path)
+    assert sc.learning.rates["exchange_visit"] == 0.8123 and sc.learning.gap_ceiling == 0.31
+    assert sc.learning.forgetting == 0.02 and sc.evaluation.measurement_sd == 1.5
+    assert (
+        sc.learning.rates["coaching_virtual"]
+        == load_scenario(ROOT / "scenarios" / "rwanda_tpn.toml").learning.rates["coaching_virtual"]
+    )
+    after = path.read_text().splitlines()
+    assert len(after) == len(before) + 4  # two new keys, one new table (+ blank line)
+    assert "exchange_visit = 0.8123  # calibrated: see posteriors/x/" in after
+
+
+def test_calibrate_command_writes_posterior_report_and_figure(tmp_path):
+    scenario = tmp_path / "s.toml"
+    shutil.copy(ROOT / "scenarios" / "rwanda_tpn.toml", scenario)
+    targets = tmp_path / "t.toml"
+    targets.write_text(
+        TARGETS.read_text()
+        .replace("predictive_draws = 100", "predictive_draws = 3")
+        .replace("refine_replicates = 16", "refine_replicates = 2")
+        .replace("check_replicates = 200", "check_replicates = 3")
+        .replace("replicates_per_point = 4", "replicates_per_point = 1")
+    )
+    out = tmp_path / "post"
+    res = runner.invoke(
+        app,
+        [
+            "calibrate",
+            str(scenario),
+            "--targets",
+            str(targets),
+            "--budget",
+            "20",
+            "--out",
+            str(out),
+            "--write-scenario",
+            "--set",
+            "simulation.followup_months=0",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["runs"] == 20 + 7 * 2 and report["accepted"] == 7
+    assert report["command"].startswith("twinsim calibrate ") and "--write-scenario" in report["command"]
+    for name in (
+        "posterior.csv",
+        "design.csv",
+        "accepted.csv",
+        "predictive.csv",
+        "calibration.json",
+        "posterior_predictive.png",
+    ):
+        assert (out / name).stat().st_size > 0
+    sc = load_scenario(scenario)
+    assert sc.learning.gap_ceiling == pytest.approx(report["point_estimate"]["learning.gap_ceiling"])
+    assert "calibrated: best-fitting posterior draw, see post/" in scenario.read_text()
+    run = runner.invoke(app, ["run", str(scenario), "--posterior", str(out / "posterior.csv"), "-r", "2", "--json"])
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["posterior"] == str(out / "posterior.csv")
+
+
+def test_calibrate_command_errors_exit_2(tmp_path):
+    res = runner.invoke(app, ["calibrate", "rwanda_tpn", "--targets", str(tmp_path / "none.toml")])
+    assert res.exit_code == 2 and "no such file" in res.output
+    res = runner.invoke(app, ["calibrate", "rwanda_tpn", "--targets", str(TARGETS), "--budget", "5"])
+    assert res.exit_code == 2 and "--budget 5: too small" in res.output
+    res = runner.invoke(app, ["run", "rwanda_tpn", "--posterior", str(tmp_path / "none.csv")])
+    assert res.exit_code == 2 and "--posterior" in res.output
+
+
+def test_calibration_is_reproducible_from_its_seed():
+    sc = load_scenario("rwanda_tpn", ["simulation.followup_months=0"])
+    spec = load_targets(TARGETS).model_copy(update={"replicates_per_point": 1, "refine_replicates": 1})
+    first, second = calibrate(sc, spec, budget=8), calibrate(sc, spec, budget=8)
+    assert first.design.equals(second.design) and first.posterior.samples.equals(second.posterior.samples)
+    other = calibrate(sc, spec.model_copy(update={"seed": spec.seed + 1}), budget=8)
+    assert not first.design.equals(other.design)

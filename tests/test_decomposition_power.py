@@ -1,0 +1,107 @@
+"""Counterfactual decomposition and power analysis."""
+
+import numpy as np
+import pytest
+
+from twinsim.decomposition import decompose
+from twinsim.errors import ScenarioError
+from twinsim.power import minimum_detectable_effect, power_analysis, scale_population
+from twinsim.results import simulate
+from twinsim.scenario import load_scenario
+
+SHORT = ["simulation.followup_months=0"]
+
+
+def test_decomposition_parts_add_up_to_the_observed_difference():
+    sc = load_scenario("rwanda_tpn", SHORT)
+    result = decompose(sc, replicates=4, seed=11)
+    reps = result.replicates
+    assert np.allclose(reps["twinning"] + reps["self_selection"], reps["observed"], equal_nan=True)
+    assert reps["observed"].notna().sum() > 0.8 * len(reps)
+    factual = simulate(sc, 11, 2).selected_vs_not()["estimate"]
+    rep2 = reps[reps["replicate"] == 2].set_index("topic")["observed"]
+    assert np.allclose(rep2[factual.index], factual)
+    summary = result.summary()
+    assert np.allclose(summary["twinning"] + summary["self_selection"], summary["observed"])
+    assert (summary["twinning"] > 0).all()  # the programme helps every topic's selectors
+    data = result.to_dict()["decomposition"]["accreditation"]
+    assert set(data) == {"observed", "twinning", "self_selection", "twinning_share"}
+
+
+def test_without_motivation_or_interest_gating_selection_explains_less():
+    """Self-selection comes from motivation: switching it off shrinks the self-selection part."""
+    sc = load_scenario("rwanda_tpn", SHORT)
+    with_motivation = decompose(sc.with_overrides({"learning.motivation_rate": 0.01}), 4, 3).summary()
+    without = decompose(sc.with_overrides({"learning.motivation_rate": 0.0}), 4, 3).summary()
+    assert (without["self_selection"] < with_motivation["self_selection"]).all()
+
+
+@pytest.mark.parametrize("size", [10, 20, 40, 80, 123])
+def test_scaled_population_has_the_requested_size(size):
+    sc = scale_population(load_scenario("rwanda_tpn"), size)
+    assert sc.n_institutions == size
+    hospitals = sum(sc.population.kinds["hospital"].counts.values())
+    assert hospitals == pytest.approx(size / 4, abs=1)
+
+
+def test_a_size_too_small_for_a_kind_is_a_user_error():
+    with pytest.raises(ScenarioError, match="--institutions 1: too few"):
+        scale_population(load_scenario("rwanda_tpn"), 1)
+
+
+def test_mde_closed_form():
+    assert minimum_detectable_effect(1.0) == pytest.approx(1.959964 + 0.841621, rel=1e-5)
+
+
+def test_power_rises_and_mde_falls_with_trial_size():
+    sc = load_scenario("rwanda_tpn")
+    table = power_analysis(sc, [10, 80], replicates=16, seed=5, topics=["accreditation", "cbhi_coverage"]).table()
+    for topic in ("accreditation", "cbhi_coverage"):
+        small, large = (table[(table.topic == topic) & (table.institutions == n)].iloc[0] for n in (10, 80))
+        assert large.power > small.power
+        assert large.mde < small.mde
+        assert large.n_selected > small.n_selected
+
+
+def test_decompose_and_power_commands(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from twinsim.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["decompose", "rwanda_tpn", "-r", "2", "--set", "simulation.followup_months=0", "--json"])
+    assert res.exit_code == 0, res.output
+    acc = json.loads(res.stdout)["decomposition"]["accreditation"]
+    assert acc["observed"]["estimate"] == pytest.approx(
+        acc["twinning"]["estimate"] + acc["self_selection"]["estimate"], abs=1e-5
+    )
+    table = runner.invoke(app, ["decompose", "rwanda_tpn", "-r", "2", "--set", "simulation.followup_months=0"])
+    assert table.exit_code == 0 and "self-selection" in table.stdout
+    res = runner.invoke(
+        app, ["power", "rwanda_tpn", "--institutions", "20,40", "-r", "3", "--topic", "cbhi_coverage", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)["power"]
+    assert [r["institutions"] for r in rows] == [20, 40] and {r["topic"] for r in rows} == {"cbhi_coverage"}
+    assert all(0 <= r["power"] <= 1 and r["mde"] > 0 for r in rows)
+    text = runner.invoke(app, ["power", "rwanda_tpn", "--institutions", "12", "-r", "2", "--topic", "accreditation"])
+    assert text.exit_code == 0 and "MDE" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--institutions", "ten"], "--institutions: expected comma-separated whole numbers"),
+        (["--institutions", "1"], "--institutions: every size must be >= 2"),
+        (["--institutions", "20", "--topic", "nope"], "--topic: unknown topic 'nope'"),
+    ],
+)
+def test_power_command_user_errors(args, message):
+    from typer.testing import CliRunner
+
+    from twinsim.cli import app
+
+    res = CliRunner().invoke(app, ["power", "rwanda_tpn", "-r", "2", *args])
+    assert res.exit_code == 2 and message in res.output

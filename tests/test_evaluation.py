@@ -1,0 +1,107 @@
+"""Evaluation emulation: measured indicators, the paper's comparison, difference-in-differences."""
+
+import numpy as np
+import pytest
+
+from twinsim.errors import ScenarioError
+from twinsim.evaluation import did_regression, evaluate_observed, measure, survey_months
+from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.results import simulate
+from twinsim.scenario import load_scenario
+
+SHORT = ["simulation.followup_months=0"]
+
+
+def test_did_with_two_surveys_equals_the_difference_of_mean_changes():
+    rng = np.random.default_rng(1)
+    values = rng.normal(50, 5, size=(2, 12))
+    sel = np.array([True] * 5 + [False] * 7)
+    change = values[1] - values[0]
+    did = did_regression(values, sel)
+    assert did["estimate"] == pytest.approx(change[sel].mean() - change[~sel].mean())
+    assert did["ci95_low"] < did["estimate"] < did["ci95_high"] and 0 <= did["p_value"] <= 1
+
+
+def test_did_recovers_a_known_effect_and_rejects_none():
+    rng = np.random.default_rng(2)
+    n = 400
+    sel = rng.random(n) < 0.4
+    level = rng.normal(60, 8, n)  # institution effects: cancel in the difference-in-differences
+    base = level + rng.normal(0, 1, n)
+    mid = level + 1 + 3 * sel + rng.normal(0, 1, n)
+    end = level + 2 + 3 * sel + rng.normal(0, 1, n)
+    did = did_regression(np.stack([base, mid, end]), sel)
+    assert did["ci95_low"] < 3 < did["ci95_high"] and did["p_value"] < 1e-6
+    null = did_regression(np.stack([base, level + 2 + rng.normal(0, 1, n)]), sel)
+    assert null["p_value"] > 0.001
+
+
+def test_did_is_nan_when_a_group_is_empty():
+    assert np.isnan(did_regression(np.ones((2, 5)), np.zeros(5, dtype=bool))["estimate"])
+
+
+def test_measurement_error_has_the_stated_sd_and_keeps_nan():
+    true = np.full((2, 2000, 2), 40.0)
+    true[:, :, 1] = np.nan
+    obs = measure(true, 2.0, np.random.default_rng(3))
+    assert np.nanstd(obs[:, :, 0]) == pytest.approx(2.0, rel=0.05)
+    assert np.isnan(obs[:, :, 1]).all()
+    assert np.array_equal(measure(true, 0.0, np.random.default_rng(3)), true, equal_nan=True)
+
+
+def test_survey_months_default_and_midline():
+    sc = load_scenario("rwanda_tpn")
+    assert survey_months(sc) == [0, 19] and sc.endline_month == sc.simulation.months
+    mid = load_scenario("rwanda_tpn", ["evaluation.midline_month=10", "evaluation.endline_month=25"])
+    assert survey_months(mid) == [0, 10, 25]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["evaluation.endline_month=40"], "evaluation.endline_month: month 40 is after the last simulated month"),
+        (["evaluation.midline_month=19"], "survey months must increase"),
+        (["evaluation.measurement_sd=-1"], "evaluation.measurement_sd"),
+    ],
+)
+def test_bad_survey_settings_name_the_key(overrides, message):
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario("rwanda_tpn", overrides)
+
+
+def test_observed_indicators_of_a_run_are_reproducible_and_unbiased():
+    sc = load_scenario("rwanda_tpn", [*SHORT, "evaluation.measurement_sd=3"])
+    a, b = simulate(sc, 5, 1), simulate(sc, 5, 1)
+    assert np.array_equal(a.observed, b.observed, equal_nan=True)
+    true = np.where(a.model.applicable, a.model.indicator(a.history[[0, 19]]), np.nan)
+    error = (a.observed - true)[:, a.model.applicable]
+    assert abs(error.mean()) < 0.5 and error.std() == pytest.approx(3.0, rel=0.2)
+    table = a.evaluation()
+    assert table["did_estimate"].to_numpy() == pytest.approx(table["selected_vs_not"].to_numpy())
+    without_error = simulate(load_scenario("rwanda_tpn", [*SHORT, "evaluation.measurement_sd=0"]), 5, 1)
+    assert without_error.evaluation()["selected_vs_not"].to_numpy() == pytest.approx(
+        without_error.selected_vs_not()["estimate"].to_numpy()
+    )
+
+
+def test_evaluate_observed_columns():
+    sc = load_scenario("rwanda_tpn", SHORT)
+    r = simulate(sc, 1, 0)
+    table = evaluate_observed(r.observed, r.model.selected, r.model.applicable, r.model.topic_names)
+    assert list(table.index) == list(sc.topics)
+    assert {"selected_vs_not", "did_estimate", "did_se", "did_ci95_low", "did_ci95_high", "did_p_value"} <= set(table)
+
+
+def test_learning_switch_off_is_the_no_programme_counterfactual():
+    """Programme learning off gives the capacity path of the `none` delivery model, with the same draws."""
+    sc = load_scenario("rwanda_tpn")
+    off = TwinningModel(sc, run_seed_sequence(7, 2), programme_learning=False)
+    off.run()
+    none = TwinningModel(sc.with_overrides({"programme.delivery_model": "none"}), run_seed_sequence(7, 2))
+    none.run()
+    assert np.array_equal(off.history, none.history)
+    assert np.array_equal(off.selected, none.selected)
+    assert len(off.ties) > 0 and off.ledger and not none.ledger  # ties form and activities are costed
+    on = TwinningModel(sc, run_seed_sequence(7, 2))
+    on.run()
+    assert np.array_equal(on.history[0], off.history[0]) and on.history[-1].sum() > off.history[-1].sum()
