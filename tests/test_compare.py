@@ -140,3 +140,19 @@ def test_cli_compare_table_and_user_errors():
     assert res.exit_code == 0 and "rwanda_tpn" in res.stdout
     bad = runner.invoke(app, ["compare", "rwanda_tpn", "--wtp", "1:2"])
     assert bad.exit_code == 2 and "--wtp" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_compare_with_a_posterior_draws_one_parameter_set_per_replicate_shared_by_all_models():
+    from twinsim.posterior import load_posterior, scenario_for_replicate
+    from twinsim.scenario import bundled_scenarios
+
+    path = bundled_scenarios()["rwanda_tpn"].parent / "posteriors" / "rwanda_tpn" / "posterior.csv"
+    tpn = twinsim.load_scenario("rwanda_tpn")
+    post = load_posterior(path, tpn)
+    result = compare(["rwanda_no_program", "rwanda_tpn"], replicates=3, seed=5, posterior=post)
+    runs = result.model("rwanda_tpn").runs
+    for r in range(3):  # replicate r of the comparison is a plain run of that replicate's posterior scenario
+        plain = twinsim.simulate(scenario_for_replicate(tpn, post, 5, r), seed=5, replicate=r)
+        assert runs["gain"].iloc[r] == pytest.approx(plain.summary()["mean_gain"])
+    without = compare(["rwanda_no_program", "rwanda_tpn"], replicates=3, seed=5)
+    assert not np.allclose(without.model("rwanda_tpn").runs["gain"], runs["gain"])

@@ -215,6 +215,7 @@ def compare(
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: the first scenario's).")] = None,
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
+    posterior: PosteriorOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
 ) -> None:
     """Compare delivery models on the same replicates: effect, cost, ICER, dominance, equity, what remains."""
@@ -223,10 +224,18 @@ def compare(
 
     grid = parse_wtp(wtp) if wtp is not None else None
     scs = [load_scenario(s, set_ or []) for s in scenarios]
+    post = _load_posterior(posterior, scs[0])
     with progress_bar(0, "runs", quiet=as_json) as bar:
         task = bar.add_task("compare", total=None)
         result = run_comparison(
-            scs, replicates, seed, budget=budget, wtp=grid, refs=scenarios, progress=lambda k: bar.advance(task, k)
+            scs,
+            replicates,
+            seed,
+            budget=budget,
+            wtp=grid,
+            refs=scenarios,
+            progress=lambda k: bar.advance(task, k),
+            posterior=post,
         )
     if out is not None:
         _write_comparison(result, out)

@@ -31,6 +31,7 @@ from twinsim import economics
 from twinsim.costs import COST_CATEGORIES
 from twinsim.errors import TwinsimError
 from twinsim.evaluation import interval95
+from twinsim.posterior import Posterior, scenario_for_replicate
 from twinsim.results import RunResult, simulate
 from twinsim.scenario import Scenario, load_scenario
 
@@ -211,10 +212,12 @@ def _outcomes(result: RunResult) -> dict[str, Any]:
     }
 
 
-def _run(scenario: Scenario, replicates: int, seed: int, progress: Progress) -> list[dict[str, Any]]:
+def _run(
+    scenario: Scenario, replicates: int, seed: int, progress: Progress, posterior: Posterior | None = None
+) -> list[dict[str, Any]]:
     out = []
     for r in range(replicates):
-        out.append(_outcomes(simulate(scenario, seed, r)))
+        out.append(_outcomes(simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)))
         if progress is not None:
             progress(1)
     return out
@@ -235,7 +238,12 @@ def _counterfactual_key(scenario: Scenario) -> str:
 
 
 def volume_for_budget(
-    scenario: Scenario, budget: float, replicates: int, seed: int, progress: Progress = None
+    scenario: Scenario,
+    budget: float,
+    replicates: int,
+    seed: int,
+    progress: Progress = None,
+    posterior: Posterior | None = None,
 ) -> tuple[Scenario, list[dict[str, Any]]]:
     """Solve ``programme.volume`` so that the mean cost over ``replicates`` is ``budget`` (within 0.5%).
 
@@ -246,7 +254,7 @@ def volume_for_budget(
 
     """
     volume = scenario.programme.volume
-    runs = _run(scenario, replicates, seed, progress)
+    runs = _run(scenario, replicates, seed, progress, posterior)
     cost = float(np.mean([r["cost"] for r in runs]))
     if cost == 0:
         return scenario, runs
@@ -273,7 +281,7 @@ def volume_for_budget(
         previous = (volume, cost)
         volume = new
         scenario = scenario.with_overrides({"programme.volume": volume}, source="--budget")
-        runs = _run(scenario, replicates, seed, progress)
+        runs = _run(scenario, replicates, seed, progress, posterior)
         cost = float(np.mean([r["cost"] for r in runs]))
     raise TwinsimError(f"--budget: no activity volume of {scenario.name} found that spends {budget:,.0f}")
 
@@ -331,6 +339,7 @@ def compare(
     wtp: tuple[float, float, int] | None = None,
     refs: Sequence[str] | None = None,
     progress: Progress = None,
+    posterior: Posterior | None = None,
 ) -> Comparison:
     """Compare delivery models on the same replicates (common random numbers).
 
@@ -344,6 +353,8 @@ def compare(
             the largest ICER against the reference, 101 steps).
         refs: how each scenario was named by the user (path or bundled name), for the output.
         progress: called with 1 after each finished run.
+        posterior: carry parameter uncertainty: replicate ``r`` of every model runs with the same posterior
+            parameter set (see :func:`twinsim.posterior.scenario_for_replicate`).
 
     Returns:
         A :class:`Comparison`.
@@ -365,13 +376,13 @@ def compare(
     for label, ref, given in zip(labels, refs, scenarios, strict=True):
         key = _counterfactual_key(given)
         if key not in cache:
-            cache[key] = _run(counterfactual(given), replicates, seed, progress)
+            cache[key] = _run(counterfactual(given), replicates, seed, progress, posterior)
         if given.programme.delivery_model == "none":  # it is its own counterfactual: the same runs
             sc, runs, budgeted = given, cache[key], False
         elif budget is None:
-            sc, runs, budgeted = given, _run(given, replicates, seed, progress), False
+            sc, runs, budgeted = given, _run(given, replicates, seed, progress, posterior), False
         else:
-            sc, runs = volume_for_budget(given, budget, replicates, seed, progress)
+            sc, runs = volume_for_budget(given, budget, replicates, seed, progress, posterior)
             budgeted = any(r["cost"] > 0 for r in runs)
         models.append(_model_runs(label, ref, sc, runs, cache[key], budgeted))
     reference = next((m.name for m in models if m.delivery_model == "none"), models[0].name)
