@@ -190,7 +190,7 @@ def test_finished_models_are_freed_and_agent_ids_do_not_grow(rwanda):
     assert len(Institution._ids) <= before_institutions
 
 
-def test_cli_run_in_aggregate_mode_writes_aggregates_and_no_panel(tmp_path):
+def test_cli_run_in_aggregate_mode_writes_aggregates_and_figure_and_no_panel(tmp_path):
     from typer.testing import CliRunner
 
     from twinsim.cli import app
@@ -201,5 +201,14 @@ def test_cli_run_in_aggregate_mode_writes_aggregates_and_no_panel(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "aggregates.csv").stat().st_size > 0 and (tmp_path / "ledger.csv").is_file()
     assert not (tmp_path / "panel.csv").exists()
+    assert (tmp_path / "trajectories.png").stat().st_size > 0  # the figure, from the aggregates
     table = pd.read_csv(tmp_path / "aggregates.csv")
     assert {*AGGREGATE_KEYS, "institutions", "capacity", "indicator"} <= set(table.columns)
+
+
+def test_mean_indicator_by_month_is_the_same_in_every_recording_mode(rwanda):
+    panel = twinsim.simulate(rwanda, seed=4)
+    aggregate = twinsim.simulate(rwanda.with_overrides({"recording.mode": "aggregate"}), seed=4)
+    assert aggregate.history is None
+    np.testing.assert_allclose(aggregate.mean_indicator_by_month(), panel.mean_indicator_by_month(), rtol=1e-12)
+    assert len(panel.mean_indicator_by_month()) == panel.model.months_total + 1

@@ -141,8 +141,9 @@ def _write_outputs(batch: ReplicateSet, out: Path, fmt: str) -> None:
         else:
             frame.to_csv(out / f"{name}.csv", index=False)
     (out / "summary.json").write_text(json.dumps(batch.to_dict(), indent=2))
-    if batch.panels is not None:
-        save(plot_trajectories(batch.panels, batch.scenario.simulation.months), out / "trajectories.png")
+    source = batch.panels if batch.panels is not None else batch.aggregates
+    if source is not None:
+        save(plot_trajectories(source, batch.scenario.simulation.months), out / "trajectories.png")
 
 
 def _print_run_table(batch: ReplicateSet) -> None:

@@ -196,7 +196,6 @@ def _outcomes(result: RunResult) -> dict[str, Any]:
     summary = result.summary()
     ledger = result.ledger
     by_activity = ledger.groupby("activity")[[*COST_CATEGORIES, "total_cost"]].sum() if len(ledger) else None
-    indicator = m.indicator(result.history)[:, m.applicable]
     return {
         "replicate": result.replicate,
         "gain": summary["mean_gain"],
@@ -205,7 +204,7 @@ def _outcomes(result: RunResult) -> dict[str, Any]:
         "equity_change": summary["equity_change"],
         "cost": summary["total_cost"],
         "ties": summary["ties_formed"],
-        "_trajectory": indicator.mean(axis=1),
+        "_trajectory": result.mean_indicator_by_month(),
         "_by_activity": by_activity,
         "_by_institution": m.cost_by_institution.copy(),
         "_institutions": result.institutions[["institution", "name", "kind", "region"]],

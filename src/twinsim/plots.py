@@ -21,12 +21,18 @@ def plot_trajectories(panel: pd.DataFrame, endline: int | None = None) -> Figure
     Means are taken within each replicate first; the band is a normal 95% interval across replicates.
 
     Args:
-        panel: the tidy panel (columns month, topic, indicator, selected; ``replicate`` optional).
+        panel: the tidy panel (columns month, topic, indicator, selected; ``replicate`` optional), or the
+            aggregates of a run (the same columns plus ``institutions``, by which group means are weighted).
         endline: month at which the programme ends; drawn as a dashed line.
 
     """
     keys = ["replicate", "month", "topic", "selected"] if "replicate" in panel else ["month", "topic", "selected"]
-    frame = panel.groupby(keys, observed=True, as_index=False)["indicator"].mean()
+    if "institutions" in panel:  # aggregates: group means weighted by their number of institutions
+        weighted = panel.assign(indicator=panel["indicator"] * panel["institutions"])
+        frame = weighted.groupby(keys, observed=True, as_index=False)[["indicator", "institutions"]].sum()
+        frame["indicator"] /= frame["institutions"]
+    else:
+        frame = panel.groupby(keys, observed=True, as_index=False)["indicator"].mean()
     frame["group"] = frame["selected"].map({True: "selected", False: "not selected"})
     frame["topic"] = frame["topic"].astype(str)
     frame = frame.sort_values("topic", key=lambda t: t.map({n: i for i, n in enumerate(panel["topic"].unique())}))

@@ -156,6 +156,18 @@ class RunResult:
         m = self.model
         return selected_vs_not(self._gain(month), m.selected, m.applicable, m.topic_names)
 
+    def mean_indicator_by_month(self) -> np.ndarray:
+        """Mean indicator over all applicable institution x topic cells, per month (0 .. months + follow-up).
+
+        Available in every recording mode: from the in-memory panel, or weighted from the aggregates.
+        """
+        m = self.model
+        if self.history is not None:
+            return m.indicator(self.history)[:, m.applicable].mean(axis=1)
+        agg = self.model.aggregates.frame()
+        weighted = (agg["indicator"] * agg["institutions"]).groupby(agg["month"]).sum()
+        return (weighted / agg.groupby("month")["institutions"].sum()).to_numpy()
+
     def capacity_at(self, month: int) -> np.ndarray:
         """Capacity (institutions x topics) at ``month``.
 
