@@ -1,0 +1,104 @@
+"""Batched replicates (twinsim.batch): every replicate of a batch is the serial run, bit for bit."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import twinsim
+from twinsim.batch import batchable, simulate_batch
+from twinsim.errors import TwinsimError
+from twinsim.experiments import run_chunk, run_replicates
+from twinsim.results import simulate
+
+
+@pytest.fixture(scope="module")
+def rwanda():
+    return twinsim.load_scenario("rwanda_tpn")
+
+
+def _same_summary(a: dict, b: dict) -> bool:
+    """Exactly equal (NaN equal to NaN)."""
+    same = lambda x, y: x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y))  # noqa: E731
+    return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+
+
+def _assert_identical(serial, batched) -> None:
+    assert _same_summary(serial.summary(), batched.summary())
+    for table in ("ledger", "ties", "aggregates", "institutions"):
+        pd.testing.assert_frame_equal(getattr(serial, table), getattr(batched, table), check_exact=True)
+    if serial.history is None:
+        assert batched.history is None
+    else:
+        assert np.array_equal(serial.history, batched.history)
+        pd.testing.assert_frame_equal(serial.panel, batched.panel, check_exact=True)
+    assert np.array_equal(serial.model.capacity, batched.model.capacity)
+    assert np.array_equal(serial.model.leadership, batched.model.leadership)
+    assert np.array_equal(serial.model.cost_by_institution, batched.model.cost_by_institution)
+
+
+@pytest.mark.parametrize("seed", [20210801, 7])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"programme.matching": "random_better"},
+        {"simulation.followup_months": 0, "recording.mode": "aggregate"},
+        {"programme.delivery_model": "none"},
+    ],
+    ids=["best_performer", "random_better", "no_followup_aggregate", "no_programme"],
+)
+def test_every_replicate_of_a_batch_is_the_serial_run(rwanda, seed, overrides):
+    scenario = rwanda.with_overrides(overrides) if overrides else rwanda
+    batch = simulate_batch(scenario, seed, 5)
+    assert [r.replicate for r in batch] == list(range(5))
+    for r, batched in enumerate(batch):
+        _assert_identical(simulate(scenario, seed, r), batched)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"programme.twins_per_topic": 2, "programme.mentor_load_cap": 2},
+        {"programme.matching": "most_similar", "learning.leadership_turnover": 0.3},
+        {"programme.volume": 0.5, "costs.value_staff_time": True},
+    ],
+)
+def test_batches_stay_exact_on_other_settings(rwanda, overrides):
+    scenario = rwanda.with_overrides(overrides)
+    for r, batched in enumerate(simulate_batch(scenario, 3, 3, first=2), start=2):
+        _assert_identical(simulate(scenario, 3, r), batched)
+
+
+def test_run_replicates_batched_gives_the_serial_summaries(rwanda):
+    serial = run_replicates(rwanda, 6, seed=11, batch=0)
+    batched = run_replicates(rwanda, 6, seed=11, batch=4)
+    pd.testing.assert_frame_equal(serial.summaries, batched.summaries, check_exact=True)
+
+
+def test_run_chunk_batches_a_point_and_keeps_the_serial_rows(rwanda):
+    chunk = [
+        (0, {}, 0),
+        (0, {}, 1),
+        (0, {}, 2),
+        (1, {"learning.forgetting": 0.05}, 0),
+        (1, {"learning.forgetting": 0.05}, 1),
+    ]
+    for streams in ("common", "independent"):
+        batched = run_chunk(rwanda, chunk, 5, streams)
+        serial = [row for run in chunk for row in run_chunk(rwanda, [run], 5, streams)]
+        assert all(row["error"] is None for row in batched)
+        assert [list(row) for row in batched] == [list(row) for row in serial]
+        assert all(_same_summary(a, b) for a, b in zip(batched, serial, strict=True))
+
+
+def test_unbatchable_scenarios_are_refused_with_the_reason(rwanda, tmp_path):
+    pairs = rwanda.with_overrides({"programme.delivery_model": "pair_twinning"})
+    assert "pair_twinning" in batchable(pairs)
+    with pytest.raises(TwinsimError, match="delivery_model"):
+        simulate_batch(pairs, 1, 2)
+    streamed = rwanda.with_overrides({"recording.panel_dir": str(tmp_path)})
+    with pytest.raises(TwinsimError, match="panel_dir"):
+        simulate_batch(streamed, 1, 2)
+    assert batchable(rwanda) is None
