@@ -10,6 +10,7 @@ import twinsim
 from twinsim.batch import batchable, simulate_batch
 from twinsim.errors import TwinsimError
 from twinsim.experiments import run_chunk, run_replicates
+from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.results import simulate
 
 
@@ -63,6 +64,7 @@ def test_every_replicate_of_a_batch_is_the_serial_run(rwanda, seed, overrides):
         {"programme.twins_per_topic": 2, "programme.mentor_load_cap": 2},
         {"programme.matching": "most_similar", "learning.leadership_turnover": 0.3},
         {"programme.volume": 0.5, "costs.value_staff_time": True},
+        {"programme.mentor_load_cap": 1, "programme.min_gap": 0.0, "programme.topics_per_institution": 3},
     ],
 )
 def test_batches_stay_exact_on_other_settings(rwanda, overrides):
@@ -102,3 +104,13 @@ def test_unbatchable_scenarios_are_refused_with_the_reason(rwanda, tmp_path):
     with pytest.raises(TwinsimError, match="panel_dir"):
         simulate_batch(streamed, 1, 2)
     assert batchable(rwanda) is None
+
+
+@pytest.mark.parametrize("overrides", [{}, {"programme.mentor_load_cap": 1, "programme.topics_per_institution": 4}])
+def test_batched_best_performer_matching_gives_each_replicate_its_own_ties(rwanda, overrides):
+    scenario = rwanda.with_overrides(overrides) if overrides else rwanda
+    for r, batched in enumerate(simulate_batch(scenario, 3, 20)):
+        model = TwinningModel(scenario, run_seed_sequence(3, r))
+        model.step()  # the kickoff forms the ties
+        for field in ("learner", "mentor", "topic"):
+            assert np.array_equal(getattr(model.ties, field), getattr(batched.model.ties, field))

@@ -84,6 +84,7 @@ class BatchModel(TwinningModel):
             setattr(self, attr, stack(attr))
         for attr in ("interest", "baseline", "selected", "_leadership_mean", "_leadership_conc"):
             setattr(self, attr, stack(attr))
+        self.n_kinds = len(self.kind_names)
         self.ties = Ties.empty()
         self.tie_similarity = np.zeros(0)
         self.tie_flow = np.zeros(0)
@@ -130,15 +131,27 @@ class BatchModel(TwinningModel):
         return slice(r * self.rows, (r + 1) * self.rows)
 
     def form_ties(self) -> None:
-        """Each replicate forms its ties on its own block (its own matching stream); ties laid out block by block."""
-        parts = []
-        for r, m in enumerate(self.replicas):
-            m.capacity = self.capacity[self._block_slice(r)].copy()
-            m.form_ties()
-            parts.append(Ties(m.ties.learner + r * self.rows, m.ties.mentor + r * self.rows, m.ties.topic))
-        self.ties = Ties.concat(parts)
-        self._tie_offsets = np.concatenate([[0], np.cumsum([len(m.ties) for m in self.replicas])])
-        self.tie_similarity = np.concatenate([m.tie_similarity for m in self.replicas])
+        """Every replicate's ties, formed on its own block and laid out block by block.
+
+        The ``best_performer`` rule with one twin per topic is one array pass over all blocks
+        (:func:`match_best_performer_blocks`); any other rule runs each replicate's own rule on its block (with its
+        own matching stream).
+        """
+        prog = self.params.programme
+        if self.params.programme.delivery_model == "none":
+            self.ties = Ties.empty()
+        elif prog.matching == "best_performer" and prog.twins_per_topic == 1:
+            self.ties = match_best_performer_blocks(self, prog.mentor_load_cap, prog.min_gap)
+        else:
+            parts = []
+            for r, m in enumerate(self.replicas):
+                m.capacity = self.capacity[self._block_slice(r)].copy()
+                ties = m.delivery_model.form_ties(m)
+                parts.append(Ties(ties.learner + r * self.rows, ties.mentor + r * self.rows, ties.topic))
+            self.ties = Ties.concat(parts)
+        counts = np.bincount(self.ties.learner // self.rows, minlength=len(self.replicas))
+        self._tie_offsets = np.concatenate([[0], np.cumsum(counts)])
+        self.tie_similarity = self.similarity_between(self.ties.learner, self.ties.mentor)
         self.tie_flow = np.zeros(len(self.ties))
         self.tie_events = np.zeros(len(self.ties), dtype=np.int64)
 
@@ -185,6 +198,13 @@ class BatchModel(TwinningModel):
             m.capacity = self.capacity[rows].copy()
             m.leadership = self.leadership[rows].copy()
             m.endline = self.endline[rows].copy()
+            m.ties = Ties(
+                *(
+                    getattr(self.ties, f)[ties] - (r * self.rows if f != "topic" else 0)
+                    for f in ("learner", "mentor", "topic")
+                )
+            )
+            m.tie_similarity = self.tie_similarity[ties].copy()
             m.tie_flow = self.tie_flow[ties].copy()
             m.tie_events = self.tie_events[ties].copy()
             if self.history is not None:
@@ -192,6 +212,50 @@ class BatchModel(TwinningModel):
             m.aggregates.sums = self._agg_sums[:, self._group_offsets[r] : self._group_offsets[r + 1]].copy()
             m.finish()
         mesa.Agent._ids.pop(self, None)
+
+
+def match_best_performer_blocks(batch: BatchModel, load_cap: int, min_gap: float) -> Ties:
+    """The ``best_performer`` rule (one twin per topic) of every block at once, ties laid out block by block.
+
+    :func:`twinsim.matching._match_by_rank` goes topic by topic and, within a topic, kind by kind: learners in
+    increasing capacity take the mentoring slots of their peers in decreasing capacity, the k-th learner the k-th
+    slot, until the first learner whose slot's peer does not lead it by ``min_gap``. Kinds of one block, and all
+    blocks, are separate groups (``block * kinds + kind``), so one topic is one segmented array pass over every
+    group; the mentors' loads carry from topic to topic as in the single run. A stable sort by block then puts each
+    block's ties in its single run's order (topic, kind, learner).
+    """
+    cap, n = batch.capacity, batch.n
+    group = batch.block * batch.n_kinds + batch.kind
+    load = np.zeros(n, dtype=np.int64)
+    learners, mentors, topics = [], [], []
+    for t in range(cap.shape[1]):
+        c = cap[:, t]
+        lrn = np.flatnonzero(batch.selected[:, t])
+        lrn = lrn[np.lexsort((c[lrn], group[lrn]))]
+        peers = np.flatnonzero(batch.applicable[:, t])
+        peers = peers[np.lexsort((-c[peers], group[peers]))]
+        slots = np.repeat(peers, np.maximum(load_cap - load[peers], 0))
+        n_groups = int(group.max()) + 1
+        slot_count = np.bincount(group[slots], minlength=n_groups)
+        slot_start = np.cumsum(slot_count) - slot_count
+        lrn_count = np.bincount(group[lrn], minlength=n_groups)
+        g = group[lrn]
+        rank = np.arange(lrn.size) - (np.cumsum(lrn_count) - lrn_count)[g]
+        has_slot = rank < slot_count[g]
+        lrn, g, rank = lrn[has_slot], g[has_slot], rank[has_slot]
+        mnt = slots[slot_start[g] + rank]
+        bad = ~((c[mnt] > c[lrn]) & (c[mnt] >= c[lrn] + min_gap))
+        bad_before = np.cumsum(bad) - bad  # bad learners earlier in the order, any group ...
+        first = np.searchsorted(g, g)  # ... minus those of earlier groups (g is sorted)
+        keep = (bad_before - (np.cumsum(bad) - bad)[first] == 0) & ~bad
+        lrn, mnt = lrn[keep], mnt[keep]
+        load += np.bincount(mnt, minlength=n)
+        learners.append(lrn)
+        mentors.append(mnt)
+        topics.append(np.full(lrn.size, t, dtype=np.int64))
+    ties = Ties(*(np.concatenate(v).astype(np.int64) for v in (learners, mentors, topics)))
+    order = np.argsort(ties.learner // batch.rows, kind="stable")
+    return Ties(ties.learner[order], ties.mentor[order], ties.topic[order])
 
 
 # --------------------------------------------------------------------------------------------------
