@@ -63,6 +63,7 @@ def test_every_replicate_of_a_batch_is_the_serial_run(rwanda, seed, overrides):
     [
         {"programme.twins_per_topic": 2, "programme.mentor_load_cap": 2},
         {"programme.matching": "most_similar", "learning.leadership_turnover": 0.3},
+        {"population.kinds.hospital.leadership_mean": 0.8, "learning.leadership_turnover": 0.3},
         {"programme.volume": 0.5, "costs.value_staff_time": True},
         {"programme.mentor_load_cap": 1, "programme.min_gap": 0.0, "programme.topics_per_institution": 3},
     ],

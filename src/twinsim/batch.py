@@ -95,6 +95,7 @@ class BatchModel(TwinningModel):
         self._institutions = None
         self.panel_writer = None
         self._start_batch_recording()
+        self._start_turnover()
 
     # ---------------------------------------------------------------------------------------------
     # Recording: one bincount over every replicate's aggregate groups, one history array
@@ -173,19 +174,32 @@ class BatchModel(TwinningModel):
     def _turnover(self) -> None:
         """Each replicate's turnover draws from its own dynamics stream, in the single run's order."""
         lp = self.params.learning
-        turned, fresh = [], []
-        for m in self.replicas:
-            rng = m.streams["dynamics"]
-            turned.append(rng.random(m.n) < lp.leadership_turnover)
-            fresh.append(m._draw_leadership(rng))
+        uniform, fresh = [], []
+        for rng, (a, b, size) in zip(self._dynamics, self._leadership_beta, strict=True):
+            uniform.append(rng.random(self.rows))
+            fresh.append(rng.beta(a, b, size=size))
         self.capacity, self.leadership = apply_turnover(
             self.capacity,
             self.baseline,
             self.leadership,
-            np.concatenate(turned),
+            np.concatenate(uniform) < lp.leadership_turnover,
             np.concatenate(fresh),
             lp.turnover_knowledge_loss,
         )
+
+    def _start_turnover(self) -> None:
+        """Each replicate's dynamics stream and the beta parameters of its fresh leadership draws.
+
+        The same draws as :meth:`TwinningModel._draw_leadership`, which each replicate would make.
+        """
+        self._dynamics = [m.streams["dynamics"] for m in self.replicas]
+        self._leadership_beta = []
+        for m in self.replicas:
+            mean, conc = m._leadership_mean, m._leadership_conc
+            if m.n and (mean == mean[0]).all() and (conc == conc[0]).all():
+                self._leadership_beta.append((mean[0] * conc[0], (1 - mean[0]) * conc[0], m.n))
+            else:
+                self._leadership_beta.append((mean * conc, (1 - mean) * conc, None))
 
     # ---------------------------------------------------------------------------------------------
     # Hand the final state back to the replicates
