@@ -25,16 +25,17 @@ recording (:func:`batchable`); others raise :class:`~twinsim.errors.TwinsimError
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import mesa
 import numpy as np
 
-from twinsim.costs import price_firing
+from twinsim.costs import price_firings
 from twinsim.errors import TwinsimError
 from twinsim.learning import apply_turnover
 from twinsim.matching import Ties
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.programs import ACTIVITIES, ActivityFiring, exchange_visit, learn_along_ties, learn_from_best
+from twinsim.programs import ACTIVITIES, exchange_visit, learn_along_ties, learn_from_best
 from twinsim.results import RunResult
 from twinsim.scenario import Scenario
 
@@ -54,6 +55,15 @@ def batchable(scenario: Scenario) -> str | None:
     if unknown:
         return f"programme.schedule has activities without a batched form: {', '.join(unknown)}"
     return None
+
+
+@dataclass(frozen=True)
+class BlockFiring:
+    """One firing of an activity in every replicate: events per replicate, replicates x institutions taking part."""
+
+    events: np.ndarray
+    involved: np.ndarray
+    travelled: np.ndarray
 
 
 class BatchModel(TwinningModel):
@@ -96,6 +106,7 @@ class BatchModel(TwinningModel):
         self.panel_writer = None
         self._start_batch_recording()
         self._start_turnover()
+        self._cost_by_institution = np.zeros((len(self.replicas), self.rows))
 
     # ---------------------------------------------------------------------------------------------
     # Recording: one bincount over every replicate's aggregate groups, one history array
@@ -160,16 +171,21 @@ class BatchModel(TwinningModel):
         activity = ACTIVITIES[name]
         volume = 1.0 if activity.fixed else self.params.programme.volume
         rate = self.params.learning.rates.get(name, 0.0) * volume
-        for m, firing in zip(self.replicas, BLOCK_ACTIVITIES[name](self, rate), strict=True):
-            row, allocation = price_firing(self.month, name, firing, self.params.costs, volume)
+        firing = BLOCK_ACTIVITIES[name](self, rate)
+        rows, allocation = price_firings(
+            self.month, name, firing.events, firing.involved, firing.travelled, self.params.costs, volume
+        )
+        for m, row in zip(self.replicas, rows, strict=True):
             m.ledger.append(row)
-            m.cost_by_institution += allocation
+        self._cost_by_institution += allocation
 
-    def block_firings(self, events: np.ndarray | int, involved: np.ndarray, travelled: np.ndarray) -> list:
-        """Split a firing over the whole batch into one :class:`ActivityFiring` per replicate."""
-        events = np.broadcast_to(events, len(self.replicas))
-        inv, trav = involved.reshape(-1, self.rows), travelled.reshape(-1, self.rows)
-        return [ActivityFiring(int(e), i, t) for e, i, t in zip(events, inv, trav, strict=True)]
+    def block_firings(self, events: np.ndarray | int, involved: np.ndarray, travelled: np.ndarray) -> BlockFiring:
+        """A firing over the whole batch as one firing per replicate."""
+        return BlockFiring(
+            np.broadcast_to(np.asarray(events), len(self.replicas)).copy(),
+            involved.reshape(-1, self.rows),
+            travelled.reshape(-1, self.rows),
+        )
 
     def _turnover(self) -> None:
         """Each replicate's turnover draws from its own dynamics stream, in the single run's order."""
@@ -221,6 +237,7 @@ class BatchModel(TwinningModel):
             m.tie_similarity = self.tie_similarity[ties].copy()
             m.tie_flow = self.tie_flow[ties].copy()
             m.tie_events = self.tie_events[ties].copy()
+            m.cost_by_institution = m.cost_by_institution + self._cost_by_institution[r]
             if self.history is not None:
                 m.history = np.ascontiguousarray(self.history[:, rows])
             m.aggregates.sums = self._agg_sums[:, self._group_offsets[r] : self._group_offsets[r + 1]].copy()
@@ -276,13 +293,13 @@ def match_best_performer_blocks(batch: BatchModel, load_cap: int, min_gap: float
 # The activities of the batchable delivery models, per block: (batch, rate) -> one firing per replicate
 
 
-def _network_event(batch: BatchModel, rate: float, travel: bool) -> list[ActivityFiring]:
+def _network_event(batch: BatchModel, rate: float, travel: bool) -> BlockFiring:
     learn_from_best(batch, rate, batch.block)
     ones = np.ones(batch.n, dtype=np.int64)
     return batch.block_firings(1, ones, ones if travel else np.zeros(batch.n, dtype=np.int64))
 
 
-def _kickoff(batch: BatchModel, rate: float) -> list[ActivityFiring]:
+def _kickoff(batch: BatchModel, rate: float) -> BlockFiring:
     batch.form_ties()
     if rate:
         learn_from_best(batch, rate, batch.block)
@@ -290,27 +307,27 @@ def _kickoff(batch: BatchModel, rate: float) -> list[ActivityFiring]:
     return batch.block_firings(1, ones, ones)
 
 
-def _exchange_visit(batch: BatchModel, rate: float) -> list[ActivityFiring]:
+def _exchange_visit(batch: BatchModel, rate: float) -> BlockFiring:
     firing = exchange_visit(batch, rate)
     pair = np.unique(batch.ties.learner * batch.n + batch.ties.mentor)
     events = np.bincount(pair // batch.n // batch.rows, minlength=len(batch.replicas))
     return batch.block_firings(events, firing.involved, firing.travelled)
 
 
-def _coaching(batch: BatchModel, rate: float) -> list[ActivityFiring]:
+def _coaching(batch: BatchModel, rate: float) -> BlockFiring:
     learn_along_ties(batch, rate)
     batch.tie_events += 1
     return batch.block_firings(batch.rows, np.ones(batch.n, dtype=np.int64), np.zeros(batch.n, dtype=np.int64))
 
 
-def _provincial_event(batch: BatchModel, rate: float) -> list[ActivityFiring]:
+def _provincial_event(batch: BatchModel, rate: float) -> BlockFiring:
     learn_from_best(batch, rate, batch.block * len(batch.region_names) + batch.region)
     ones = np.ones(batch.n, dtype=np.int64)
     events = [len(np.unique(m.region)) for m in batch.replicas]
     return batch.block_firings(np.array(events), ones, ones)
 
 
-BLOCK_ACTIVITIES: dict[str, Callable[[BatchModel, float], list[ActivityFiring]]] = {
+BLOCK_ACTIVITIES: dict[str, Callable[[BatchModel, float], BlockFiring]] = {
     "kickoff_workshop": _kickoff,
     "exchange_visit": _exchange_visit,
     "coaching_in_person": _coaching,
