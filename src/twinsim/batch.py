@@ -365,7 +365,10 @@ def simulate_many(
         raise TwinsimError(f"batched replicates: not available for this scenario: {reason}")
     if not seeds:
         return []
-    replicas = [TwinningModel(scenario, seq, programme_learning=programme_learning) for seq in seeds]
+    first = TwinningModel(scenario, seeds[0], programme_learning=programme_learning)
+    replicas = [first] + [
+        TwinningModel(scenario, seq, programme_learning=programme_learning, like=first) for seq in seeds[1:]
+    ]
     batch = BatchModel(replicas)
     batch.run()
     return [RunResult.from_model(m, s, r) for m, (s, r) in zip(replicas, labels, strict=True)]
