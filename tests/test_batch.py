@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import twinsim
-from twinsim.batch import batchable, simulate_batch
+from twinsim.batch import MAX_BATCH_ROWS, batch_size, batchable, simulate_batch
 from twinsim.errors import TwinsimError
 from twinsim.experiments import run_chunk, run_replicates
 from twinsim.model import TwinningModel, run_seed_sequence
@@ -115,3 +115,10 @@ def test_batched_best_performer_matching_gives_each_replicate_its_own_ties(rwand
         model.step()  # the kickoff forms the ties
         for field in ("learner", "mentor", "topic"):
             assert np.array_equal(getattr(model.ties, field), getattr(batched.model.ties, field))
+
+
+def test_batch_size_leaves_large_networks_and_unbatchable_scenarios_alone(rwanda):
+    assert batch_size(rwanda, 50) == 50
+    assert batch_size(rwanda, 10**6) == MAX_BATCH_ROWS // rwanda.n_institutions
+    assert batch_size(rwanda.with_overrides({"programme.delivery_model": "pair_twinning"}), 50) == 1
+    assert batch_size(rwanda, 1) == 1

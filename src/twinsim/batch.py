@@ -39,9 +39,32 @@ from twinsim.programs import ACTIVITIES, exchange_visit, learn_along_ties, learn
 from twinsim.results import RunResult
 from twinsim.scenario import Scenario
 
-__all__ = ["BATCH_DELIVERY_MODELS", "BatchModel", "batchable", "simulate_batch", "simulate_many"]
+__all__ = [
+    "BATCH_DELIVERY_MODELS",
+    "MAX_BATCH_ROWS",
+    "BatchModel",
+    "batch_size",
+    "batchable",
+    "simulate_batch",
+    "simulate_many",
+]
 
 BATCH_DELIVERY_MODELS = ("tpn_network", "none")
+
+#: Institutions (replicates x institutions) above which batching stops paying and only adds memory: a network this
+#: large already spreads each step's fixed cost over many rows.
+MAX_BATCH_ROWS = 20_000
+
+
+def batch_size(scenario: Scenario, wanted: int) -> int:
+    """How many replicates of ``scenario`` to batch at a time when ``wanted`` are asked for.
+
+    1 (no batching) if the scenario cannot be batched (:func:`batchable`); otherwise ``wanted``, but at most
+    :data:`MAX_BATCH_ROWS` institutions in a batch.
+    """
+    if wanted <= 1 or batchable(scenario) is not None:
+        return 1
+    return max(1, min(wanted, MAX_BATCH_ROWS // max(scenario.n_institutions, 1)))
 
 
 def batchable(scenario: Scenario) -> str | None:

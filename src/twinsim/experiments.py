@@ -18,7 +18,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from twinsim.batch import batchable, simulate_many
+from twinsim.batch import batch_size, simulate_many
 from twinsim.errors import TwinsimError
 from twinsim.evaluation import interval95
 from twinsim.executors import imap_unordered, open_executor
@@ -190,9 +190,10 @@ def _replicate_results(
     scenario: Scenario, replicates: int, seed: int, posterior: Posterior | None, batch: int
 ) -> Iterator[RunResult]:
     """The replicates' results in order: batches of ``batch`` where possible, else one by one."""
-    if batch > 1 and posterior is None and batchable(scenario) is None:
-        for first in range(0, replicates, batch):
-            reps = range(first, min(first + batch, replicates))
+    size = batch_size(scenario, batch) if posterior is None else 1
+    if size > 1:
+        for first in range(0, replicates, size):
+            reps = range(first, min(first + size, replicates))
             yield from simulate_many(scenario, [run_seed_sequence(seed, r) for r in reps], [(seed, r) for r in reps])
         return
     for r in range(replicates):
@@ -237,8 +238,11 @@ def run_chunk(
     rows: list[dict[str, Any]] = []
     for _point, group in itertools.groupby(chunk, key=lambda run: run[0]):
         runs = list(group)
-        batched = _run_batch(scenario, runs, seed, streams) if len(runs) > 1 else None
-        rows += batched if batched is not None else _run_serial(scenario, runs, seed, streams)
+        size = batch_size(scenario, len(runs))
+        for first in range(0, len(runs), size):
+            part = runs[first : first + size]
+            batched = _run_batch(scenario, part, seed, streams) if len(part) > 1 else None
+            rows += batched if batched is not None else _run_serial(scenario, part, seed, streams)
     return rows
 
 
@@ -249,7 +253,7 @@ def _run_batch(
     point, overrides = runs[0][0], runs[0][1]
     try:
         sc = scenario.with_overrides(overrides) if overrides else scenario
-        if batchable(sc) is not None:
+        if batch_size(sc, len(runs)) < len(runs):
             return None
         seqs = [run_seed(seed, point, replicate, streams) for _, _, replicate in runs]
         results = simulate_many(sc, seqs, [(seed, replicate) for _, _, replicate in runs])
