@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 
 import twinsim
-from twinsim.batch import MAX_BATCH_ROWS, batch_size, batchable, simulate_batch
+from twinsim.batch import MAX_BATCH_ROWS, BatchModel, batch_size, batchable, learn_from_best_blocks, simulate_batch
 from twinsim.errors import TwinsimError
 from twinsim.experiments import run_chunk, run_replicates
 from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.programs import learn_from_best
 from twinsim.results import simulate
 
 
@@ -122,3 +123,23 @@ def test_batch_size_leaves_large_networks_and_unbatchable_scenarios_alone(rwanda
     assert batch_size(rwanda, 10**6) == MAX_BATCH_ROWS // rwanda.n_institutions
     assert batch_size(rwanda.with_overrides({"programme.delivery_model": "pair_twinning"}), 50) == 1
     assert batch_size(rwanda, 1) == 1
+
+
+def test_a_batch_of_counterfactual_runs_is_the_serial_counterfactual(rwanda):
+    for r, batched in enumerate(simulate_batch(rwanda, 9, 3, programme_learning=False)):
+        _assert_identical(simulate(rwanda, 9, r, programme_learning=False), batched)
+
+
+@pytest.mark.parametrize("by_region", [False, True])
+@pytest.mark.parametrize("mixed", [False, True])
+def test_event_learning_of_a_batch_is_learn_from_best_over_its_blocks(rwanda, by_region, mixed):
+    replicas = [TwinningModel(rwanda, run_seed_sequence(4, r)) for r in range(4)]
+    batch, twin = BatchModel(replicas), BatchModel(replicas)
+    if mixed:  # a topic that applies to one hospital only: the blocks' groups no longer share their topics
+        for model in (batch, twin):
+            model.applicable[1, 6] = True
+    local = batch.region[: batch.rows] if by_region else np.zeros(batch.rows, dtype=np.int64)
+    learn_from_best_blocks(batch, 0.7, local)
+    learn_from_best(twin, 0.7, twin.block * (int(local.max()) + 1) + np.tile(local, 4))
+    assert np.array_equal(batch.capacity, twin.capacity)
+    assert not np.array_equal(batch.capacity, np.concatenate([m.capacity for m in replicas]))

@@ -35,7 +35,7 @@ from twinsim.errors import TwinsimError
 from twinsim.learning import apply_turnover
 from twinsim.matching import Ties
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.programs import ACTIVITIES, exchange_visit, learn_along_ties, learn_from_best
+from twinsim.programs import ACTIVITIES, exchange_visit, learn_along_ties, learn_from_best, learn_from_source
 from twinsim.results import RunResult
 from twinsim.scenario import Scenario
 
@@ -316,8 +316,63 @@ def match_best_performer_blocks(batch: BatchModel, load_cap: int, min_gap: float
 # The activities of the batchable delivery models, per block: (batch, rate) -> one firing per replicate
 
 
+def learn_from_best_blocks(batch: BatchModel, rate: float, local: np.ndarray) -> None:
+    """:func:`~twinsim.programs.learn_from_best` in every block, with groups ``local`` (the same in every block).
+
+    Every block has the same kinds, regions and applicable topics row by row, and a topic applies to every member
+    of a kind or to none, so a group (block, local group, kind) takes the same rows and topics in every block: its
+    90th percentiles are one sort over all blocks' values of those rows and topics, with
+    :func:`~twinsim.programs.group_quantile`'s interpolation (itself ``np.nanquantile`` to the last bit). Falls back
+    to ``learn_from_best`` over the whole batch if the applicable topics differ within a group or between blocks.
+    """
+    if not batch.programme_learning:
+        return
+    plan = _event_groups(batch, local)
+    if plan is None:
+        learn_from_best(batch, rate, batch.block * (int(local.max()) + 1) + np.tile(local, len(batch.replicas)))
+        return
+    groups, present = plan
+    rows, n_topics = batch.rows, len(batch.topic_names)
+    cap = batch.capacity.reshape(-1, rows, n_topics)
+    source = np.zeros_like(cap)
+    for members, cols in groups:
+        values = np.sort(cap[:, members][:, :, cols], axis=1)  # blocks x members x topics, each column sorted
+        count = members.size
+        virtual = (count - 1) * 0.9
+        below = np.floor(virtual)
+        gamma = virtual - below
+        prev, nxt = (count - 1, count - 1) if virtual >= count - 1 else (int(below), int(below) + 1)
+        a, b = values[:, prev], values[:, nxt]
+        diff = b - a  # group_quantile's (numpy's) interpolation, operation for operation
+        best = b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
+        source[:, members[:, None], cols] = best[:, None, :]
+    learn_from_source(batch, rate, source.reshape(batch.n, n_topics), present)
+
+
+def _event_groups(batch: BatchModel, local: np.ndarray) -> tuple[list, np.ndarray] | None:
+    """Each (local group, kind)'s rows and applicable topics within a block, and who has a peer of its kind there.
+
+    None when a group's members differ in their applicable topics or the blocks differ in them.
+    """
+    rows, n_topics = batch.rows, len(batch.topic_names)
+    kind, applicable = batch.kind[:rows], batch.applicable[:rows]
+    if not (batch.applicable.reshape(-1, rows, n_topics) == applicable).all():
+        return None
+    _, cell = np.unique(local * (kind.max() + 1) + kind, return_inverse=True)
+    groups = []
+    for g in range(int(cell.max()) + 1 if cell.size else 0):
+        members = np.flatnonzero(cell == g)
+        pattern = applicable[members[0]]
+        if not (applicable[members] == pattern).all():
+            return None
+        if pattern.any():
+            groups.append((members, np.flatnonzero(pattern)))
+    present = np.tile(np.bincount(cell)[cell] >= 2, len(batch.replicas))
+    return groups, present
+
+
 def _network_event(batch: BatchModel, rate: float, travel: bool) -> BlockFiring:
-    learn_from_best(batch, rate, batch.block)
+    learn_from_best_blocks(batch, rate, np.zeros(batch.rows, dtype=np.int64))
     ones = np.ones(batch.n, dtype=np.int64)
     return batch.block_firings(1, ones, ones if travel else np.zeros(batch.n, dtype=np.int64))
 
@@ -325,7 +380,7 @@ def _network_event(batch: BatchModel, rate: float, travel: bool) -> BlockFiring:
 def _kickoff(batch: BatchModel, rate: float) -> BlockFiring:
     batch.form_ties()
     if rate:
-        learn_from_best(batch, rate, batch.block)
+        learn_from_best_blocks(batch, rate, np.zeros(batch.rows, dtype=np.int64))
     ones = np.ones(batch.n, dtype=np.int64)
     return batch.block_firings(1, ones, ones)
 
@@ -344,7 +399,7 @@ def _coaching(batch: BatchModel, rate: float) -> BlockFiring:
 
 
 def _provincial_event(batch: BatchModel, rate: float) -> BlockFiring:
-    learn_from_best(batch, rate, batch.block * len(batch.region_names) + batch.region)
+    learn_from_best_blocks(batch, rate, batch.region[: batch.rows])
     ones = np.ones(batch.n, dtype=np.int64)
     events = [len(np.unique(m.region)) for m in batch.replicas]
     return batch.block_firings(np.array(events), ones, ones)
