@@ -272,8 +272,14 @@ class TwinningModel(mesa.Model):
     def indicator(self, capacity: np.ndarray | None = None) -> np.ndarray:
         """Indicator values (e.g. % accredited) for a capacity array (default: the current one)."""
         cap = self.capacity if capacity is None else capacity
-        lo = np.array([t.indicator_min for t in self.params.topics.values()])
-        hi = np.array([t.indicator_max for t in self.params.topics.values()])
+        bounds = self.__dict__.get("_indicator_bounds")
+        if bounds is None:
+            topics = self.params.topics.values()
+            bounds = self._indicator_bounds = (
+                np.array([t.indicator_min for t in topics]),
+                np.array([t.indicator_max for t in topics]),
+            )
+        lo, hi = bounds
         return lo + (hi - lo) * cap
 
     @property
