@@ -10,6 +10,7 @@ Prints one JSON line per measurement:
   kicked-off twinsim model (same population and ties), so this ratio compares like with like;
 - ``twinsim_batched`` (whole runs, ``--batch R ...``): runs of R replicates at a time as one vectorised model
   (twinsim.batch.simulate_batch; the same results as ``twinsim``), set-up to summary, and its ratio to the reference;
+  ``twinsim_batched_steps``: the months after the kickoff of such a batch, and their ratio to the reference;
 - with ``--also-sizes``, the same steps-only comparison on the Rwanda scenario scaled to that many
   institutions (benchmarks/common.py ``scaled_scenario``, same months as Rwanda).
 """
@@ -24,7 +25,7 @@ from common import Timer, emit, scaled_scenario
 from reference_model import ReferenceModel
 
 import twinsim
-from twinsim.batch import simulate_batch
+from twinsim.batch import BatchModel, simulate_batch
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.results import simulate
 
@@ -67,6 +68,31 @@ def batched_runs(scenario, runs: int, seed: int, replicates: int) -> dict:
         "seconds": round(t.seconds, 3),
         "runs_per_second": round(total / t.seconds, 1),
         "institution_months_per_second": round(total * n * months / t.seconds),
+    }
+
+
+def batched_steps(scenario, seed: int, replicates: int, repeats: int = 3) -> dict:
+    """The months after the kickoff of ``replicates`` replicates stepped as one batch (``repeats`` batches)."""
+    seconds = 0.0
+    for b in range(repeats):
+        first = TwinningModel(scenario, run_seed_sequence(seed, b * replicates))
+        replicas = [first] + [
+            TwinningModel(scenario, run_seed_sequence(seed, b * replicates + r), like=first)
+            for r in range(1, replicates)
+        ]
+        batch = BatchModel(replicas)
+        batch.step()  # kickoff, not timed
+        with Timer() as t:
+            batch.run()
+        seconds += t.seconds
+    months = scenario.simulation.months + scenario.simulation.followup_months - 1
+    return {
+        "model": "twinsim_batched_steps",
+        "timed": "months after the kickoff",
+        "replicates_per_batch": replicates,
+        "runs": repeats * replicates,
+        "seconds": round(seconds, 3),
+        "institution_months_per_second": round(repeats * replicates * scenario.n_institutions * months / seconds),
     }
 
 
@@ -135,6 +161,15 @@ def main() -> None:
                 "ratio_batched_to_whole_runs": round(
                     batched["institution_months_per_second"] / whole["institution_months_per_second"], 2
                 ),
+            }
+        )
+        months = batched_steps(scenario, args.seed, replicates)
+        emit({"benchmark": "rwanda", **months})
+        emit(
+            {
+                "benchmark": "rwanda",
+                "replicates_per_batch": replicates,
+                "ratio_batched_steps_to_reference": round(months["institution_months_per_second"] / reference_ims, 2),
             }
         )
     for size in args.also_sizes:
