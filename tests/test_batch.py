@@ -75,6 +75,12 @@ def test_batches_stay_exact_on_other_settings(rwanda, overrides):
         _assert_identical(simulate(scenario, 3, r), batched)
 
 
+def test_a_batch_of_fixed_pair_twinning_is_the_serial_run():
+    pairs = twinsim.load_scenario("rwanda_pairs")
+    for r, batched in enumerate(simulate_batch(pairs, 2, 4)):
+        _assert_identical(simulate(pairs, 2, r), batched)
+
+
 def test_run_replicates_batched_gives_the_serial_summaries(rwanda):
     serial = run_replicates(rwanda, 6, seed=11, batch=0)
     batched = run_replicates(rwanda, 6, seed=11, batch=4)
@@ -98,10 +104,10 @@ def test_run_chunk_batches_a_point_and_keeps_the_serial_rows(rwanda):
 
 
 def test_unbatchable_scenarios_are_refused_with_the_reason(rwanda, tmp_path):
-    pairs = rwanda.with_overrides({"programme.delivery_model": "pair_twinning"})
-    assert "pair_twinning" in batchable(pairs)
+    hybrid = twinsim.load_scenario("rwanda_hybrid")
+    assert "hybrid" in batchable(hybrid)
     with pytest.raises(TwinsimError, match="delivery_model"):
-        simulate_batch(pairs, 1, 2)
+        simulate_batch(hybrid, 1, 2)
     streamed = rwanda.with_overrides({"recording.panel_dir": str(tmp_path)})
     with pytest.raises(TwinsimError, match="panel_dir"):
         simulate_batch(streamed, 1, 2)
@@ -121,7 +127,7 @@ def test_batched_best_performer_matching_gives_each_replicate_its_own_ties(rwand
 def test_batch_size_leaves_large_networks_and_unbatchable_scenarios_alone(rwanda):
     assert batch_size(rwanda, 50) == 50
     assert batch_size(rwanda, 10**6) == MAX_BATCH_ROWS // rwanda.n_institutions
-    assert batch_size(rwanda.with_overrides({"programme.delivery_model": "pair_twinning"}), 50) == 1
+    assert batch_size(twinsim.load_scenario("rwanda_hybrid"), 50) == 1
     assert batch_size(rwanda, 1) == 1
 
 

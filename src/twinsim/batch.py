@@ -18,8 +18,9 @@ After the last month each replicate's model receives its block of the final stat
 :class:`~twinsim.results.RunResult` of :func:`simulate_batch` is the one :func:`~twinsim.results.simulate` gives
 (tests/test_batch.py checks summaries, ledgers, ties, aggregates and panels for equality).
 
-Batching covers the ``tpn_network`` and ``none`` delivery models with the in-memory ``panel`` or ``aggregate``
-recording (:func:`batchable`); others raise :class:`~twinsim.errors.TwinsimError` (run them one by one).
+Batching covers the ``tpn_network``, ``pair_twinning`` and ``none`` delivery models with the in-memory ``panel`` or
+``aggregate`` recording (:func:`batchable`); others raise :class:`~twinsim.errors.TwinsimError` (run them one by
+one).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ __all__ = [
     "simulate_many",
 ]
 
-BATCH_DELIVERY_MODELS = ("tpn_network", "none")
+BATCH_DELIVERY_MODELS = ("tpn_network", "pair_twinning", "none")
 
 #: Institutions (replicates x institutions) above which batching stops paying and only adds memory: a network this
 #: large already spreads each step's fixed cost over many rows.
@@ -168,14 +169,14 @@ class BatchModel(TwinningModel):
     def form_ties(self) -> None:
         """Every replicate's ties, formed on its own block and laid out block by block.
 
-        The ``best_performer`` rule with one twin per topic is one array pass over all blocks
-        (:func:`match_best_performer_blocks`); any other rule runs each replicate's own rule on its block (with its
-        own matching stream).
+        The TPN's ``best_performer`` rule with one twin per topic is one array pass over all blocks
+        (:func:`match_best_performer_blocks`); any other rule, and ``pair_twinning``, runs each replicate's own
+        delivery model on its block (with its own matching stream).
         """
         prog = self.params.programme
-        if self.params.programme.delivery_model == "none":
+        if prog.delivery_model == "none":
             self.ties = Ties.empty()
-        elif prog.matching == "best_performer" and prog.twins_per_topic == 1:
+        elif prog.delivery_model == "tpn_network" and prog.matching == "best_performer" and prog.twins_per_topic == 1:
             self.ties = match_best_performer_blocks(self, prog.mentor_load_cap, prog.min_gap)
         else:
             parts = []
