@@ -228,18 +228,9 @@ class BatchModel(TwinningModel):
         )
 
     def _start_turnover(self) -> None:
-        """Each replicate's dynamics stream and the beta parameters of its fresh leadership draws.
-
-        The same draws as :meth:`TwinningModel._draw_leadership`, which each replicate would make.
-        """
+        """Each replicate's dynamics stream and the beta parameters of its fresh leadership draws."""
         self._dynamics = [m.streams["dynamics"] for m in self.replicas]
-        self._leadership_beta = []
-        for m in self.replicas:
-            mean, conc = m._leadership_mean, m._leadership_conc
-            if m.n and (mean == mean[0]).all() and (conc == conc[0]).all():
-                self._leadership_beta.append((mean[0] * conc[0], (1 - mean[0]) * conc[0], m.n))
-            else:
-                self._leadership_beta.append((mean * conc, (1 - mean) * conc, None))
+        self._leadership_beta = [m.leadership_beta() for m in self.replicas]
 
     # ---------------------------------------------------------------------------------------------
     # Hand the final state back to the replicates

@@ -156,10 +156,15 @@ class TwinningModel(mesa.Model):
 
     def _draw_leadership(self, rng: np.random.Generator) -> np.ndarray:
         """A fresh leadership commitment for every institution (beta by kind)."""
+        a, b, size = self.leadership_beta()
+        return rng.beta(a, b, size=size)
+
+    def leadership_beta(self) -> tuple[np.ndarray | float, np.ndarray | float, int | None]:
+        """The beta parameters ``(a, b, size)`` of a fresh leadership draw: scalars when every kind shares them."""
         mean, conc = self._leadership_mean, self._leadership_conc
         if self.n and (mean == mean[0]).all() and (conc == conc[0]).all():  # same draws, scalar parameters: faster
-            return rng.beta(mean[0] * conc[0], (1 - mean[0]) * conc[0], size=self.n)
-        return rng.beta(mean * conc, (1 - mean) * conc)
+            return mean[0] * conc[0], (1 - mean[0]) * conc[0], self.n
+        return mean * conc, (1 - mean) * conc, None
 
     def _start_recording(self) -> None:
         """Set up what the run records each month (scenario section ``[recording]``)."""
