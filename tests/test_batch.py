@@ -81,10 +81,11 @@ def test_a_batch_of_fixed_pair_twinning_is_the_serial_run():
         _assert_identical(simulate(pairs, 2, r), batched)
 
 
-def test_run_replicates_batched_gives_the_serial_summaries(rwanda):
-    serial = run_replicates(rwanda, 6, seed=11, batch=0)
-    batched = run_replicates(rwanda, 6, seed=11, batch=4)
-    pd.testing.assert_frame_equal(serial.summaries, batched.summaries, check_exact=True)
+def test_run_replicates_batched_gives_the_serial_summaries_and_tables(rwanda):
+    serial = run_replicates(rwanda, 6, seed=11, batch=0, keep_tables=True)
+    batched = run_replicates(rwanda, 6, seed=11, batch=4, keep_tables=True)
+    for table in ("summaries", "panels", "ledgers", "aggregates"):
+        pd.testing.assert_frame_equal(getattr(serial, table), getattr(batched, table), check_exact=True)
 
 
 def test_run_chunk_batches_a_point_and_keeps_the_serial_rows(rwanda):
