@@ -1,13 +1,16 @@
 """Rwanda scenario on one core: runs per second, institution-months per second, and the ratio to the
 straightforward Mesa reference (benchmarks/reference_model.py) measured in the same process.
 
-    python benchmarks/bench_rwanda.py [--runs 300] [--reference-runs 20] [--also-sizes 1000]
+    python benchmarks/bench_rwanda.py [--runs 300] [--reference-runs 20] [--batch 50 200] [--also-sizes 1000]
 
 Prints one JSON line per measurement:
 
 - ``twinsim`` (whole runs): set-up, kickoff matching, every month, costing, recording and the summary;
 - ``twinsim_steps`` and ``reference``: the months after the kickoff only, both started from the same
   kicked-off twinsim model (same population and ties), so this ratio compares like with like;
+- ``twinsim_batched`` (whole runs, ``--batch R ...``): runs of R replicates at a time as one vectorised model
+  (twinsim.batch.simulate_batch; the same results as ``twinsim``), set-up to summary, and its ratio to the reference;
+  ``twinsim_batched_steps``: the months after the kickoff of such a batch, and their ratio to the reference;
 - with ``--also-sizes``, the same steps-only comparison on the Rwanda scenario scaled to that many
   institutions (benchmarks/common.py ``scaled_scenario``, same months as Rwanda).
 """
@@ -22,6 +25,7 @@ from common import Timer, emit, scaled_scenario
 from reference_model import ReferenceModel
 
 import twinsim
+from twinsim.batch import BatchModel, simulate_batch
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.results import simulate
 
@@ -41,6 +45,54 @@ def whole_runs(scenario, runs: int, seed: int) -> dict:
         "seconds": round(t.seconds, 3),
         "runs_per_second": round(runs / t.seconds, 1),
         "institution_months_per_second": round(runs * n * months / t.seconds),
+    }
+
+
+def batched_runs(scenario, runs: int, seed: int, replicates: int) -> dict:
+    """Whole runs, ``replicates`` at a time as one batch, each with its summary (at least two batches)."""
+    n, months = scenario.n_institutions, scenario.simulation.months + scenario.simulation.followup_months
+    batches = max(2, -(-runs // replicates))
+    for result in simulate_batch(scenario, seed, min(replicates, 20)):  # warm-up
+        result.summary()
+    gc.collect()
+    with Timer() as t:
+        for b in range(batches):
+            for result in simulate_batch(scenario, seed, replicates, first=b * replicates):
+                result.summary()
+    total = batches * replicates
+    return {
+        "model": "twinsim_batched",
+        "timed": "whole runs",
+        "replicates_per_batch": replicates,
+        "runs": total,
+        "seconds": round(t.seconds, 3),
+        "runs_per_second": round(total / t.seconds, 1),
+        "institution_months_per_second": round(total * n * months / t.seconds),
+    }
+
+
+def batched_steps(scenario, seed: int, replicates: int, repeats: int = 3) -> dict:
+    """The months after the kickoff of ``replicates`` replicates stepped as one batch (``repeats`` batches)."""
+    seconds = 0.0
+    for b in range(repeats):
+        first = TwinningModel(scenario, run_seed_sequence(seed, b * replicates))
+        replicas = [first] + [
+            TwinningModel(scenario, run_seed_sequence(seed, b * replicates + r), like=first)
+            for r in range(1, replicates)
+        ]
+        batch = BatchModel(replicas)
+        batch.step()  # kickoff, not timed
+        with Timer() as t:
+            batch.run()
+        seconds += t.seconds
+    months = scenario.simulation.months + scenario.simulation.followup_months - 1
+    return {
+        "model": "twinsim_batched_steps",
+        "timed": "months after the kickoff",
+        "replicates_per_batch": replicates,
+        "runs": repeats * replicates,
+        "seconds": round(seconds, 3),
+        "institution_months_per_second": round(repeats * replicates * scenario.n_institutions * months / seconds),
     }
 
 
@@ -76,6 +128,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=300, help="twinsim whole runs to time")
     parser.add_argument("--reference-runs", type=int, default=20, help="runs of the steps-only comparison")
+    parser.add_argument("--batch", type=int, nargs="*", default=[50, 200], help="replicates per batch to time")
     parser.add_argument("--also-sizes", type=int, nargs="*", default=[], help="scaled networks to compare too")
     parser.add_argument("--seed", type=int, default=20210801)
     args = parser.parse_args()
@@ -95,6 +148,30 @@ def main() -> None:
             "ratio_steps_to_reference": round(steps[0]["institution_months_per_second"] / reference_ims, 2),
         }
     )
+    for replicates in args.batch:
+        batched = batched_runs(scenario, args.runs, args.seed, replicates)
+        emit({"benchmark": "rwanda", **batched})
+        emit(
+            {
+                "benchmark": "rwanda",
+                "replicates_per_batch": replicates,
+                "ratio_batched_whole_runs_to_reference": round(
+                    batched["institution_months_per_second"] / reference_ims, 2
+                ),
+                "ratio_batched_to_whole_runs": round(
+                    batched["institution_months_per_second"] / whole["institution_months_per_second"], 2
+                ),
+            }
+        )
+        months = batched_steps(scenario, args.seed, replicates)
+        emit({"benchmark": "rwanda", **months})
+        emit(
+            {
+                "benchmark": "rwanda",
+                "replicates_per_batch": replicates,
+                "ratio_batched_steps_to_reference": round(months["institution_months_per_second"] / reference_ims, 2),
+            }
+        )
     for size in args.also_sizes:
         sc = scaled_scenario(size, months=scenario.simulation.months, recording="panel")
         sc = sc.with_overrides({"simulation.followup_months": scenario.simulation.followup_months})

@@ -25,7 +25,7 @@ import numpy as np
 from twinsim.programs import ActivityFiring
 from twinsim.scenario import ActivityCost, CostParams
 
-__all__ = ["COST_CATEGORIES", "LedgerRow", "price_firing"]
+__all__ = ["COST_CATEGORIES", "LedgerRow", "price_firing", "price_firings"]
 
 COST_CATEGORIES = ("event_cost", "travel_cost", "expert_cost", "staff_cost", "volunteer_cost")
 
@@ -70,43 +70,99 @@ def price_firing(
         The ledger row and the cost allocated to each institution (summing to the row's total).
 
     """
+    rows, allocation = price_firings(
+        month,
+        activity,
+        np.array([firing.events]),
+        firing.involved[None],
+        firing.travelled[None],
+        costs,
+        volume * firing.scale,
+    )
+    return rows[0], allocation[0]
+
+
+def price_firings(
+    month: int,
+    activity: str,
+    events: np.ndarray,
+    involved: np.ndarray,
+    travelled: np.ndarray,
+    costs: CostParams,
+    scale: float,
+) -> tuple[list[LedgerRow], np.ndarray]:
+    """Price firings of one activity in several separate runs at once (see :func:`price_firing`).
+
+    Args:
+        month: the month of the firings.
+        activity: the activity's name (its unit costs are ``costs.activities[activity]``).
+        events: events per run.
+        involved: runs x institutions: how many times each institution's staff took part.
+        travelled: runs x institutions: how many times each institution's staff travelled.
+        costs: the scenario's cost parameters.
+        scale: volume times the firing's scale.
+
+    Returns:
+        One ledger row per run, and the runs x institutions cost allocation.
+
+    """
     unit = costs.activities.get(activity, ActivityCost())
-    scale = volume * firing.scale
-    involved = firing.involved.astype(float)
+    involved = involved.astype(float)
     staff_days = unit.participants * unit.days * involved * scale
-    travel = unit.per_participant * unit.participants * firing.travelled * scale
-    n_involved = involved.sum()
-    event_cost = unit.per_event * firing.events * scale
-    expert_days = unit.expert_days * firing.events * scale
-    volunteer_days = unit.volunteer_days * firing.events * scale
+    travel = unit.per_participant * unit.participants * travelled * scale
+    n_involved = involved.sum(axis=-1)
+    reached = n_involved > 0
+    event_cost = unit.per_event * events * scale
+    expert_days = unit.expert_days * events * scale
+    volunteer_days = unit.volunteer_days * events * scale
     shared_cost = (
         event_cost
         + costs.expert_day_rate * expert_days
         + (costs.volunteer_day * volunteer_days if costs.value_volunteer_time else 0.0)
     )
-    share = involved / n_involved if n_involved > 0 else np.zeros_like(involved)
-    event_share = event_cost * involved / n_involved if n_involved > 0 else np.zeros_like(involved)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(reached[:, None], involved / n_involved[:, None], 0.0)
+        event_share = np.where(reached[:, None], event_cost[:, None] * involved / n_involved[:, None], 0.0)
     staff_cost = costs.staff_day * staff_days if costs.value_staff_time else np.zeros_like(staff_days)
     per_institution = event_share + travel + staff_cost
-    if shared_cost > event_cost:
-        per_institution = per_institution + (shared_cost - event_cost) * share
-    reached = n_involved > 0
-    expert_cost = costs.expert_day_rate * expert_days if reached else 0.0
-    volunteer_cost = costs.volunteer_day * volunteer_days if reached and costs.value_volunteer_time else 0.0
-    row = LedgerRow(
-        month=month,
-        activity=activity,
-        events=int(firing.events),
-        institutions=int((involved > 0).sum()),
-        staff_days=float(staff_days.sum()),
-        direct_cost=float(event_share.sum() + travel.sum()) if reached else float(travel.sum()),
-        staff_cost=float(staff_cost.sum()),
-        volume=float(scale),
-        event_cost=float(event_share.sum()) if reached else 0.0,
-        travel_cost=float(travel.sum()),
-        expert_days=float(expert_days),
-        expert_cost=float(expert_cost),
-        volunteer_days=float(volunteer_days),
-        volunteer_cost=float(volunteer_cost),
+    extra = shared_cost > event_cost
+    per_institution = np.where(
+        extra[:, None], per_institution + (shared_cost - event_cost)[:, None] * share, per_institution
     )
-    return row, per_institution
+    expert_cost = np.where(reached, costs.expert_day_rate * expert_days, 0.0)
+    volunteer_cost = np.where(reached & costs.value_volunteer_time, costs.volunteer_day * volunteer_days, 0.0)
+    travel_sum, event_sum = travel.sum(axis=-1), event_share.sum(axis=-1)
+    columns = zip(
+        events.tolist(),
+        (involved > 0).sum(axis=-1).tolist(),
+        staff_days.sum(axis=-1).tolist(),
+        np.where(reached, event_sum + travel_sum, travel_sum).tolist(),
+        staff_cost.sum(axis=-1).tolist(),
+        np.where(reached, event_sum, 0.0).tolist(),
+        travel_sum.tolist(),
+        np.broadcast_to(expert_days, events.shape).tolist(),
+        expert_cost.tolist(),
+        np.broadcast_to(volunteer_days, events.shape).tolist(),
+        volunteer_cost.tolist(),
+        strict=True,
+    )
+    rows = [
+        LedgerRow(
+            month=month,
+            activity=activity,
+            events=int(n_events),
+            institutions=int(n_inst),
+            staff_days=float(s_days),
+            direct_cost=float(direct),
+            staff_cost=float(staff),
+            volume=float(scale),
+            event_cost=float(event),
+            travel_cost=float(trav),
+            expert_days=float(e_days),
+            expert_cost=float(e_cost),
+            volunteer_days=float(v_days),
+            volunteer_cost=float(v_cost),
+        )
+        for n_events, n_inst, s_days, direct, staff, event, trav, e_days, e_cost, v_days, v_cost in columns
+    ]
+    return rows, per_institution

@@ -18,6 +18,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from twinsim.batch import batch_size, simulate_many
 from twinsim.errors import TwinsimError
 from twinsim.evaluation import interval95
 from twinsim.executors import imap_unordered, open_executor
@@ -43,6 +44,9 @@ __all__ = [
 
 #: Seeding schemes of design points (see :func:`run_seed`).
 STREAMS = ("common", "independent")
+
+#: Replicates of one scenario run as one batch by default (:mod:`twinsim.batch`; results are the same as one by one).
+BATCH_SIZE = 50
 
 
 @dataclass
@@ -138,8 +142,9 @@ def run_replicates(
     keep_tables: bool = False,
     progress: Callable[[int], None] | None = None,
     posterior: Posterior | None = None,
+    batch: int = BATCH_SIZE,
 ) -> ReplicateSet:
-    """Run ``replicates`` independent replicates of ``scenario`` (serially).
+    """Run ``replicates`` independent replicates of ``scenario`` (serially, in batches where possible).
 
     Args:
         scenario: the validated scenario.
@@ -150,14 +155,16 @@ def run_replicates(
         progress: called with 1 after each finished run (e.g. a progress bar's ``advance``).
         posterior: carry parameter uncertainty: replicate ``r`` runs with the posterior's parameter set
             drawn for ``(seed, r)`` (see :func:`twinsim.posterior.scenario_for_replicate`).
+        batch: run up to this many replicates at a time as one vectorised model (:mod:`twinsim.batch`) when the
+            scenario allows it and there is no posterior; every result is the same as run one by one. 0 or 1:
+            one by one.
 
     """
     if replicates < 1:
         raise ValueError("replicates must be >= 1")
     seed = scenario.simulation.seed if seed is None else int(seed)
     summaries, panels, ledgers, aggregates = [], [], [], []
-    for r in range(replicates):
-        result: RunResult = simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)
+    for result in _replicate_results(scenario, replicates, seed, posterior, batch):
         summaries.append(result.summary())
         if keep_tables:
             if result.history is not None:
@@ -177,6 +184,20 @@ def run_replicates(
         topics=list(scenario.topics),
         posterior=posterior.source if posterior is not None else None,
     )
+
+
+def _replicate_results(
+    scenario: Scenario, replicates: int, seed: int, posterior: Posterior | None, batch: int
+) -> Iterator[RunResult]:
+    """The replicates' results in order: batches of ``batch`` where possible, else one by one."""
+    size = batch_size(scenario, batch) if posterior is None else 1
+    if size > 1:
+        for first in range(0, replicates, size):
+            reps = range(first, min(first + size, replicates))
+            yield from simulate_many(scenario, [run_seed_sequence(seed, r) for r in reps], [(seed, r) for r in reps])
+        return
+    for r in range(replicates):
+        yield simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -211,20 +232,60 @@ def run_chunk(
     """Run a chunk of ``(point, overrides, replicate)`` runs; one summary row each (the task of a worker).
 
     A run that raises gives a row with its seed and ``error`` (the exception) and no outputs; the other
-    runs go on.
+    runs go on. Consecutive runs of one design point are run as one batch (:mod:`twinsim.batch`) when the
+    scenario allows it, with the same results; if the batch raises, its runs are run one by one.
     """
+    rows: list[dict[str, Any]] = []
+    for _point, group in itertools.groupby(chunk, key=lambda run: run[0]):
+        runs = list(group)
+        size = batch_size(scenario, len(runs))
+        for first in range(0, len(runs), size):
+            part = runs[first : first + size]
+            batched = _run_batch(scenario, part, seed, streams) if len(part) > 1 else None
+            rows += batched if batched is not None else _run_serial(scenario, part, seed, streams)
+    return rows
+
+
+def _run_batch(
+    scenario: Scenario, runs: list[tuple[int, dict[str, Any], int]], seed: int, streams: str
+) -> list[dict[str, Any]] | None:
+    """The rows of runs of one design point run as one batch, or None if it cannot be batched or raised."""
+    point, overrides = runs[0][0], runs[0][1]
+    try:
+        sc = scenario.with_overrides(overrides) if overrides else scenario
+        if batch_size(sc, len(runs)) < len(runs):
+            return None
+        seqs = [run_seed(seed, point, replicate, streams) for _, _, replicate in runs]
+        results = simulate_many(sc, seqs, [(seed, replicate) for _, _, replicate in runs])
+        rows = []
+        for (_, _, replicate), seq, result in zip(runs, seqs, results, strict=True):
+            rows.append({**_run_row(point, overrides, replicate, seed, seq), **result.summary(), "error": None})
+            release(result.model)
+        return rows
+    except Exception:
+        return None
+
+
+def _run_row(point: int, overrides: dict[str, Any], replicate: int, seed: int, seq: np.random.SeedSequence) -> dict:
+    return {
+        "point": point,
+        **overrides,
+        "replicate": replicate,
+        "seed": seed,
+        "entropy": seq.entropy,
+        "spawn_key": ",".join(str(k) for k in seq.spawn_key),
+    }
+
+
+def _run_serial(
+    scenario: Scenario, runs: list[tuple[int, dict[str, Any], int]], seed: int, streams: str
+) -> list[dict[str, Any]]:
+    """The rows of runs run one by one (a failing run gives an error row)."""
     rows = []
     cache: dict[int, Scenario] = {}
-    for point, overrides, replicate in chunk:
+    for point, overrides, replicate in runs:
         seq = run_seed(seed, point, replicate, streams)
-        row: dict[str, Any] = {
-            "point": point,
-            **overrides,
-            "replicate": replicate,
-            "seed": seed,
-            "entropy": seq.entropy,
-            "spawn_key": ",".join(str(k) for k in seq.spawn_key),
-        }
+        row = _run_row(point, overrides, replicate, seed, seq)
         try:
             if point not in cache:
                 cache = {point: scenario.with_overrides(overrides) if overrides else scenario}

@@ -45,6 +45,9 @@ class TwinningModel(mesa.Model):
         programme_learning: False switches off every transfer of know-how by the programme (activities and
             peer contact) while ties still form, activities still fire and are costed, and every random draw
             stays the same: the counterfactual of the decomposition (:mod:`twinsim.decomposition`).
+        like: a model of the same scenario whose fixed population structure (kinds, regions, names, which topics
+            apply) this one reuses instead of building it again; every random draw is this model's own (a faster
+            set-up for many replicates, see :mod:`twinsim.batch`).
 
     Attributes:
         capacity: institutions x topics array in [0, 1] (0 where a topic does not apply).
@@ -59,7 +62,12 @@ class TwinningModel(mesa.Model):
     """
 
     def __init__(
-        self, scenario: Scenario, seed: np.random.SeedSequence | int | None = None, *, programme_learning: bool = True
+        self,
+        scenario: Scenario,
+        seed: np.random.SeedSequence | int | None = None,
+        *,
+        programme_learning: bool = True,
+        like: TwinningModel | None = None,
     ) -> None:
         if seed is None:
             seed = scenario.simulation.seed
@@ -68,16 +76,13 @@ class TwinningModel(mesa.Model):
         self.params = scenario
         self.programme_learning = programme_learning
         self.seed_sequence = seq
-        self.streams = {
-            name: np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k)))
-            for k, name in enumerate(STREAMS)
-        }
+        self.streams = _Streams(seq)
         self.topic_names = list(scenario.topics)
         self.kind_names = list(scenario.population.kinds)
         self.region_names = scenario.regions
         self.delivery_model = DELIVERY_MODELS[scenario.programme.delivery_model]
         self.months_total = scenario.simulation.months + scenario.simulation.followup_months
-        self._build_population()
+        self._build_population(like)
         self._choose_topics()
         self.ties = Ties.empty()
         self.tie_similarity = np.zeros(0)
@@ -94,9 +99,34 @@ class TwinningModel(mesa.Model):
     # ---------------------------------------------------------------------------------------------
     # Set-up
 
-    def _build_population(self) -> None:
+    _STRUCTURE = ("kind", "region", "n", "_budget_median", "_budget_sigma", "_leadership_mean", "_leadership_conc")
+
+    def _build_population(self, like: TwinningModel | None = None) -> None:
         """Draw every institution's resources, leadership, capacity and interest from the population stream."""
+        if like is None:
+            self._build_structure()
+        else:
+            for attr in self._STRUCTURE:
+                setattr(self, attr, getattr(like, attr))
+            self.applicable = like.applicable.copy()
+            self.institution_names = list(like.institution_names)
         rng = self.streams["population"]
+        median, sigma = self._budget_median, self._budget_sigma
+        self.budget = median * np.exp(sigma * rng.standard_normal(self.n))
+        self.resource_factor = np.minimum(self.budget / median, 1.0) ** self.params.learning.resource_elasticity
+        self.leadership = self._draw_leadership(rng)
+        n_topics = len(self.topic_names)
+        self.capacity = np.zeros((self.n, n_topics))
+        self.interest = np.zeros((self.n, n_topics))
+        for t, topic in enumerate(self.params.topics.values()):
+            rows = self.applicable[:, t]
+            self.capacity[:, t] = _beta(rng, topic.baseline_mean, topic.baseline_concentration, self.n) * rows
+            self.interest[:, t] = _beta(rng, topic.interest_mean, topic.interest_concentration, self.n) * rows
+        self.baseline = self.capacity.copy()
+        self._institutions: list[Institution] | None = None
+
+    def _build_structure(self) -> None:
+        """The population's fixed structure: kinds, regions, per-kind parameters, applicable topics, names."""
         pop = self.params.population
         kind, region = [], []
         for k, spec in enumerate(pop.kinds.values()):
@@ -108,25 +138,13 @@ class TwinningModel(mesa.Model):
         self.n = len(self.kind)
         specs = list(pop.kinds.values())
         per_kind = lambda attr: np.array([getattr(s, attr) for s in specs])[self.kind]  # noqa: E731
-        median, sigma = per_kind("budget_median"), per_kind("budget_sigma")
+        self._budget_median, self._budget_sigma = per_kind("budget_median"), per_kind("budget_sigma")
         self._leadership_mean = per_kind("leadership_mean")
         self._leadership_conc = per_kind("leadership_concentration")
-        self.budget = median * np.exp(sigma * rng.standard_normal(self.n))
-        self.resource_factor = np.minimum(self.budget / median, 1.0) ** self.params.learning.resource_elasticity
-        self.leadership = self._draw_leadership(rng)
-        n_topics = len(self.topic_names)
-        self.applicable = np.zeros((self.n, n_topics), dtype=bool)
-        self.capacity = np.zeros((self.n, n_topics))
-        self.interest = np.zeros((self.n, n_topics))
         kind_has_topic = np.array(
             [[k in topic.kinds for topic in self.params.topics.values()] for k in self.kind_names]
         )
-        for t, topic in enumerate(self.params.topics.values()):
-            rows = kind_has_topic[self.kind, t]
-            self.applicable[:, t] = rows
-            self.capacity[:, t] = _beta(rng, topic.baseline_mean, topic.baseline_concentration, self.n) * rows
-            self.interest[:, t] = _beta(rng, topic.interest_mean, topic.interest_concentration, self.n) * rows
-        self.baseline = self.capacity.copy()
+        self.applicable = kind_has_topic[self.kind].reshape(self.n, len(self.topic_names))
         labels = np.array([s.label or name for name, s in zip(self.kind_names, specs, strict=True)], dtype=object)
         self.institution_names = list(
             labels[self.kind]
@@ -135,14 +153,18 @@ class TwinningModel(mesa.Model):
             + " "
             + np.arange(1, self.n + 1).astype(str).astype(object)
         )
-        self._institutions: list[Institution] | None = None
 
     def _draw_leadership(self, rng: np.random.Generator) -> np.ndarray:
         """A fresh leadership commitment for every institution (beta by kind)."""
+        a, b, size = self.leadership_beta()
+        return rng.beta(a, b, size=size)
+
+    def leadership_beta(self) -> tuple[np.ndarray | float, np.ndarray | float, int | None]:
+        """The beta parameters ``(a, b, size)`` of a fresh leadership draw: scalars when every kind shares them."""
         mean, conc = self._leadership_mean, self._leadership_conc
         if self.n and (mean == mean[0]).all() and (conc == conc[0]).all():  # same draws, scalar parameters: faster
-            return rng.beta(mean[0] * conc[0], (1 - mean[0]) * conc[0], size=self.n)
-        return rng.beta(mean * conc, (1 - mean) * conc)
+            return mean[0] * conc[0], (1 - mean[0]) * conc[0], self.n
+        return mean * conc, (1 - mean) * conc, None
 
     def _start_recording(self) -> None:
         """Set up what the run records each month (scenario section ``[recording]``)."""
@@ -255,8 +277,14 @@ class TwinningModel(mesa.Model):
     def indicator(self, capacity: np.ndarray | None = None) -> np.ndarray:
         """Indicator values (e.g. % accredited) for a capacity array (default: the current one)."""
         cap = self.capacity if capacity is None else capacity
-        lo = np.array([t.indicator_min for t in self.params.topics.values()])
-        hi = np.array([t.indicator_max for t in self.params.topics.values()])
+        bounds = self.__dict__.get("_indicator_bounds")
+        if bounds is None:
+            topics = self.params.topics.values()
+            bounds = self._indicator_bounds = (
+                np.array([t.indicator_min for t in topics]),
+                np.array([t.indicator_max for t in topics]),
+            )
+        lo, hi = bounds
         return lo + (hi - lo) * cap
 
     @property
@@ -334,6 +362,21 @@ class TwinningModel(mesa.Model):
         if self.panel_writer is not None:
             self.panel_writer.close()
         mesa.Agent._ids.pop(self, None)
+
+
+class _Streams(dict):
+    """The run's named random streams (:data:`STREAMS`), each created on first use from the run's seed sequence."""
+
+    def __init__(self, seq: np.random.SeedSequence) -> None:
+        super().__init__()
+        self._seq = seq
+
+    def __missing__(self, name: str) -> np.random.Generator:
+        if name not in STREAMS:
+            raise KeyError(name)
+        seq, k = self._seq, STREAMS.index(name)
+        rng = self[name] = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k)))
+        return rng
 
 
 def _beta(rng: np.random.Generator, mean: float, concentration: float, size: int) -> np.ndarray:

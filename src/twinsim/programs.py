@@ -167,10 +167,22 @@ def learn_from_best(model: TwinningModel, rate: float, groups: np.ndarray) -> No
     """
     if not model.programme_learning:
         return
-    cap = model.capacity
     _, cell = np.unique(groups * (model.kind.max() + 1) + model.kind, return_inverse=True)
     present = np.bincount(cell)[cell] >= 2
-    source = group_quantile(cap, model.applicable, cell, 0.9)[cell]
+    learn_from_source(model, rate, group_quantile(model.capacity, model.applicable, cell, 0.9)[cell], present)
+
+
+def learn_from_source(model: TwinningModel, rate: float, source: np.ndarray, present: np.ndarray) -> None:
+    """The learning step of :func:`learn_from_best`: chosen topics move towards ``source`` where ``present``.
+
+    Args:
+        model: the model.
+        rate: the event's rate.
+        source: institutions x topics, the capacity each institution learns from.
+        present: per institution, whether its group at the event has at least two members of its kind.
+
+    """
+    cap = model.capacity
     gain = learning.transfer(cap, source, rate * model.effort(), model.params.learning.gap_ceiling)
     model.capacity = learning.clip01(cap + gain * (model.selected & present[:, None]))
 
