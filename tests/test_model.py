@@ -185,3 +185,29 @@ def test_invariants_hold_for_any_valid_parameters(rwanda, forgetting, turnover, 
     assert res.model.mentees().max(initial=0) <= cap
     assert res.institutions["cost"].sum() == pytest.approx(res.total_cost)
     assert (res.ledger["total_cost"] >= 0).all()
+
+
+def test_a_topic_or_leadership_distribution_changes_only_its_own_draws(rwanda):
+    """Common random numbers across parameter values: each quantity draws from its own child stream."""
+    base = TwinningModel(rwanda, run_seed_sequence(3, 1))
+    hospital_topic = rwanda.with_overrides({"topics.accreditation.baseline_mean": 0.3})
+    other = TwinningModel(hospital_topic, run_seed_sequence(3, 1))
+    t = base.topic_names.index("accreditation")
+    keep = [i for i in range(len(base.topic_names)) if i != t]
+    assert not np.array_equal(other.baseline[:, t], base.baseline[:, t])
+    np.testing.assert_array_equal(other.baseline[:, keep], base.baseline[:, keep])
+    np.testing.assert_array_equal(other.interest, base.interest)
+    np.testing.assert_array_equal(other.leadership, base.leadership)
+    leaders = rwanda.with_overrides({"population.kinds.hospital.leadership_mean": 0.8})
+    third = TwinningModel(leaders, run_seed_sequence(3, 1))
+    np.testing.assert_array_equal(third.baseline, base.baseline)
+    np.testing.assert_array_equal(third.budget, base.budget)
+    # who turns over each month does not depend on the newcomers' commitment distribution either
+    turned = []
+    for m in (base, third):
+        for _ in range(12):
+            before = m.leadership.copy()
+            m._turnover()
+            turned.append(m.leadership != before)
+    assert np.any(turned[:12])
+    np.testing.assert_array_equal(turned[:12], turned[12:])

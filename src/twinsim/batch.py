@@ -212,12 +212,14 @@ class BatchModel(TwinningModel):
         )
 
     def _turnover(self) -> None:
-        """Each replicate's turnover draws from its own dynamics stream, in the single run's order."""
+        """Each replicate's turnover draws from its own dynamics and leadership streams, as in a single run."""
         lp = self.params.learning
         uniform, fresh = [], []
-        for rng, (a, b, size) in zip(self._dynamics, self._leadership_beta, strict=True):
-            uniform.append(rng.random(self.rows))
-            fresh.append(rng.beta(a, b, size=size))
+        for dynamics, leadership, (a, b, size) in zip(
+            self._dynamics, self._leadership, self._leadership_beta, strict=True
+        ):
+            uniform.append(dynamics.random(self.rows))
+            fresh.append(leadership.beta(a, b, size=size))
         self.capacity, self.leadership = apply_turnover(
             self.capacity,
             self.baseline,
@@ -228,8 +230,9 @@ class BatchModel(TwinningModel):
         )
 
     def _start_turnover(self) -> None:
-        """Each replicate's dynamics stream and the beta parameters of its fresh leadership draws."""
+        """Each replicate's dynamics and leadership streams and the beta parameters of its fresh leadership draws."""
         self._dynamics = [m.streams["dynamics"] for m in self.replicas]
+        self._leadership = [m.streams["leadership"] for m in self.replicas]
         self._leadership_beta = [m.leadership_beta() for m in self.replicas]
 
     # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ population and the same turnover draws (common random numbers).
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import mesa
@@ -27,7 +28,7 @@ from twinsim.scenario import Scenario
 
 __all__ = ["STREAMS", "TwinningModel", "run_seed_sequence"]
 
-STREAMS = ("population", "choice", "matching", "dynamics", "measurement")
+STREAMS = ("population", "choice", "matching", "dynamics", "measurement", "leadership")
 
 
 def run_seed_sequence(seed: int, replicate: int = 0) -> np.random.SeedSequence:
@@ -102,7 +103,7 @@ class TwinningModel(mesa.Model):
     _STRUCTURE = ("kind", "region", "n", "_budget_median", "_budget_sigma", "_leadership_mean", "_leadership_conc")
 
     def _build_population(self, like: TwinningModel | None = None) -> None:
-        """Draw every institution's resources, leadership, capacity and interest from the population stream."""
+        """Draw every institution's resources, leadership, capacity and interest (population child streams)."""
         if like is None:
             self._build_structure()
         else:
@@ -110,18 +111,22 @@ class TwinningModel(mesa.Model):
                 setattr(self, attr, getattr(like, attr))
             self.applicable = like.applicable.copy()
             self.institution_names = list(like.institution_names)
-        rng = self.streams["population"]
+        # One child stream per quantity (and per topic): changing one distribution's parameters, or adding a
+        # topic, leaves every other draw as it was (common random numbers in sweeps and sensitivity analyses).
+        draw = lambda what: self.streams.child("population", what)  # noqa: E731
         median, sigma = self._budget_median, self._budget_sigma
-        self.budget = median * np.exp(sigma * rng.standard_normal(self.n))
+        self.budget = median * np.exp(sigma * draw("budget").standard_normal(self.n))
         self.resource_factor = np.minimum(self.budget / median, 1.0) ** self.params.learning.resource_elasticity
-        self.leadership = self._draw_leadership(rng)
+        self.leadership = self._draw_leadership(draw("leadership"))
         n_topics = len(self.topic_names)
         self.capacity = np.zeros((self.n, n_topics))
         self.interest = np.zeros((self.n, n_topics))
-        for t, topic in enumerate(self.params.topics.values()):
+        for t, (name, topic) in enumerate(self.params.topics.items()):
             rows = self.applicable[:, t]
-            self.capacity[:, t] = _beta(rng, topic.baseline_mean, topic.baseline_concentration, self.n) * rows
-            self.interest[:, t] = _beta(rng, topic.interest_mean, topic.interest_concentration, self.n) * rows
+            capacity = _beta(draw(f"baseline:{name}"), topic.baseline_mean, topic.baseline_concentration, self.n)
+            interest = _beta(draw(f"interest:{name}"), topic.interest_mean, topic.interest_concentration, self.n)
+            self.capacity[:, t] = capacity * rows
+            self.interest[:, t] = interest * rows
         self.baseline = self.capacity.copy()
         self._institutions: list[Institution] | None = None
 
@@ -342,11 +347,13 @@ class TwinningModel(mesa.Model):
         self.cost_by_institution += allocation
 
     def _turnover(self) -> None:
-        """Leadership turnover from the dynamics stream (drawn every month for everyone: common random numbers)."""
-        rng = self.streams["dynamics"]
+        """Leadership turnover, drawn every month for everyone (common random numbers).
+
+        Who turns over comes from the dynamics stream, the newcomers' commitment from the leadership stream.
+        """
         lp = self.params.learning
-        turned_over = rng.random(self.n) < lp.leadership_turnover
-        fresh = self._draw_leadership(rng)
+        turned_over = self.streams["dynamics"].random(self.n) < lp.leadership_turnover
+        fresh = self._draw_leadership(self.streams["leadership"])
         self.capacity, self.leadership = learning.apply_turnover(
             self.capacity, self.baseline, self.leadership, turned_over, fresh, lp.turnover_knowledge_loss
         )
@@ -377,6 +384,12 @@ class _Streams(dict):
         seq, k = self._seq, STREAMS.index(name)
         rng = self[name] = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k)))
         return rng
+
+    def child(self, name: str, what: str) -> np.random.Generator:
+        """A child stream of stream ``name`` for one quantity ``what``, keyed by its name (not by draw order)."""
+        seq, k = self._seq, STREAMS.index(name)
+        key = (*seq.spawn_key, k, zlib.crc32(what.encode()))
+        return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=key))
 
 
 def _beta(rng: np.random.Generator, mean: float, concentration: float, size: int) -> np.ndarray:
