@@ -95,8 +95,8 @@ def test_calibration_recovers_parameters_from_synthetic_data():
         seed=1,
         refine_replicates=4,
     )
-    result = calibrate(sc, spec, budget=240)
-    assert result.runs == 240 + 12 * 4 and len(result.posterior) == 12
+    result = calibrate(sc, spec, budget=480)
+    assert result.runs == 480 + 24 * 4 and len(result.posterior) == 24
     assert result.point_estimate == result.posterior.row(int(np.argmax(result.posterior.weights)))
     table = result.posterior_table()
     for key, true_value in truth.items():
