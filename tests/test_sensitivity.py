@@ -222,6 +222,7 @@ def test_a_parameter_that_cannot_matter_gets_a_total_index_near_zero():
         params={
             "costs.staff_day": {"low": 20.0, "high": 60.0},  # a price: cannot change learning
             "topics.accreditation.indicator_max": {"low": 50.0, "high": 100.0},  # a hospital topic's scale
+            "topics.accreditation.interest_mean": {"low": 0.2, "high": 0.8},  # its draws: hospitals only
             "learning.forgetting": {},
         },
     )
@@ -230,10 +231,12 @@ def test_a_parameter_that_cannot_matter_gets_a_total_index_near_zero():
     assert st["mean_gain"]["costs.staff_day"] == pytest.approx(0.0, abs=1e-9)
     assert st["total_cost"]["learning.forgetting"] == pytest.approx(0.0, abs=1e-9)
     assert st["selected_vs_not.cbhi_coverage"]["topics.accreditation.indicator_max"] == pytest.approx(0.0, abs=1e-9)
+    # the hospital topic's interest is drawn from its own stream: the districts' draws stay common random numbers
+    assert st["selected_vs_not.cbhi_coverage"]["topics.accreditation.interest_mean"] == pytest.approx(0.0, abs=1e-9)
     assert st["mean_gain"]["topics.accreditation.indicator_max"] > 0  # it does move the mean over all topics
     assert st["mean_gain"]["learning.forgetting"] > 0.3
-    assert st["total_cost"]["costs.staff_day"] > 0.5
-    assert result.runs == 8 * 5
+    assert st["total_cost"]["costs.staff_day"] > 0.1  # a price moves the cost (topic interest moves it more)
+    assert result.runs == 8 * 6
 
 
 def test_scenario_evaluator_uses_run_points_rows_and_replicates():
