@@ -154,22 +154,24 @@ def _print_run_table(batch: ReplicateSet) -> None:
     )
     for col in ("topic", "unit", "effect", "95% CI", "n sel", "n not"):
         table.add_column(col, justify="left" if col == "topic" else "right", no_wrap=True)
+    several = batch.replicates > 1  # one replicate has no interval: say so rather than print a zero-width one
     for topic, row in batch.selected_vs_not().iterrows():
         spec = sc.topics[str(topic)]
         table.add_row(
             str(topic),
             spec.unit,
             f"{row.estimate:+.2f}",
-            f"[{row.ci95_low:+.2f}, {row.ci95_high:+.2f}]",
+            f"[{row.ci95_low:+.2f}, {row.ci95_high:+.2f}]" if several else "n/a",
             f"{row.n_selected:.1f}",
             f"{row.n_not_selected:.1f}",
         )
     out_console.print(table)
     mean, lo, hi = batch.cost()
     cur = sc.costs.currency
-    out_console.print(
-        f"Programme cost: {mean:,.0f} {cur} (95% CI {lo:,.0f} to {hi:,.0f}), {sc.costs.price_year} prices"
-    )
+    interval = f" (95% CI {lo:,.0f} to {hi:,.0f})" if several else ""
+    out_console.print(f"Programme cost: {mean:,.0f} {cur}{interval}, {sc.costs.price_year} prices")
+    if not several:
+        out_console.print("One replicate: no intervals; use --replicates 100 for the effects' uncertainty.")
 
 
 @app.command()
