@@ -30,7 +30,7 @@ import pandas as pd
 from twinsim import economics
 from twinsim.costs import COST_CATEGORIES
 from twinsim.errors import TwinsimError
-from twinsim.evaluation import interval95
+from twinsim.evaluation import interval95, json_number
 from twinsim.posterior import Posterior, scenario_for_replicate
 from twinsim.results import RunResult, simulate
 from twinsim.scenario import Scenario, load_scenario
@@ -164,8 +164,8 @@ class Comparison:
                     "scenario": row["scenario"],
                     "effect": _interval(row, "effect"),
                     "cost": _interval(row, "cost"),
-                    "cost_per_point": _num(row["cost_per_point"]),
-                    "icer": _num(row["icer"]),
+                    "cost_per_point": json_number(row["cost_per_point"]),
+                    "icer": json_number(row["icer"]),
                     "dominance": row["dominance"],
                     "sustained_effect": _interval(row, "sustained_effect"),
                 }
@@ -178,12 +178,7 @@ class Comparison:
 
 
 def _interval(row: pd.Series, col: str) -> dict[str, Any]:
-    return {"mean": _num(row[col]), "ci95": [_num(row[f"{col}_low"]), _num(row[f"{col}_high"])]}
-
-
-def _num(value: float) -> float | None:
-    value = float(value)
-    return None if value != value else round(value, 6)  # noqa: PLR0124
+    return {"mean": json_number(row[col]), "ci95": [json_number(row[f"{col}_low"]), json_number(row[f"{col}_high"])]}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from twinsim.evaluation import interval95
+from twinsim.evaluation import interval95, json_number
 from twinsim.posterior import Posterior, scenario_for_replicate
 from twinsim.results import simulate
 from twinsim.scenario import Scenario
@@ -56,22 +56,18 @@ class Decomposition:
         for topic, row in self.summary().iterrows():
             out[str(topic)] = {
                 part: {
-                    "estimate": _num(row[part]),
-                    "ci95": [_num(row[f"{part}_ci95_low"]), _num(row[f"{part}_ci95_high"])],
+                    "estimate": json_number(row[part]),
+                    "ci95": [json_number(row[f"{part}_ci95_low"]), json_number(row[f"{part}_ci95_high"])],
                 }
                 for part in PARTS
             }
-            out[str(topic)]["twinning_share"] = _num(row["twinning_share"])
+            out[str(topic)]["twinning_share"] = json_number(row["twinning_share"])
         return {
             "scenario": self.scenario.name,
             "seed": self.seed,
             "replicates": int(self.replicates["replicate"].nunique()),
             "decomposition": out,
         }
-
-
-def _num(value: float) -> float | None:
-    return None if value != value else round(float(value), 6)  # noqa: PLR0124
 
 
 def decompose(

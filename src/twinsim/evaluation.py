@@ -22,6 +22,7 @@ __all__ = [
     "did_regression",
     "evaluate_observed",
     "interval95",
+    "json_number",
     "measure",
     "selected_vs_not",
     "selected_vs_not_arrays",
@@ -65,6 +66,12 @@ def selected_vs_not_arrays(change: np.ndarray, selected: np.ndarray, applicable:
         "n_selected": n_sel,
         "n_not_selected": n_not,
     }
+
+
+def json_number(value: float) -> float | None:
+    """A number for a JSON report: rounded to 6 digits; NaN and infinities (which JSON cannot hold) become None."""
+    value = float(value)
+    return round(value, 6) if math.isfinite(value) else None
 
 
 def interval95(values: np.ndarray | pd.Series) -> tuple[float, float, float]:

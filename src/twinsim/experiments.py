@@ -21,7 +21,7 @@ import pandas as pd
 
 from twinsim.batch import batch_size, simulate_many
 from twinsim.errors import TwinsimError
-from twinsim.evaluation import interval95
+from twinsim.evaluation import interval95, json_number
 from twinsim.executors import imap_unordered, open_executor
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.posterior import Posterior, scenario_for_replicate
@@ -104,10 +104,10 @@ class ReplicateSet:
         """The JSON-ready summary that ``twinsim run --json`` prints."""
         evaluation = {
             topic: {
-                "estimate": _num(row.estimate),
-                "ci95": [_num(row.ci95_low), _num(row.ci95_high)],
-                "n_selected": _num(row.n_selected),
-                "n_not_selected": _num(row.n_not_selected),
+                "estimate": json_number(row.estimate),
+                "ci95": [json_number(row.ci95_low), json_number(row.ci95_high)],
+                "n_selected": json_number(row.n_selected),
+                "n_not_selected": json_number(row.n_not_selected),
             }
             for topic, row in self.selected_vs_not().iterrows()
         }
@@ -122,17 +122,12 @@ class ReplicateSet:
             **({"posterior": self.posterior} if self.posterior else {}),
             "evaluation": {"selected_vs_not": evaluation},
             "costs": {
-                "total": _num(mean),
-                "ci95": [_num(lo), _num(hi)],
+                "total": json_number(mean),
+                "ci95": [json_number(lo), json_number(hi)],
                 "currency": self.scenario.costs.currency,
                 "price_year": self.scenario.costs.price_year,
             },
         }
-
-
-def _num(value: float) -> float | None:
-    """JSON-safe number: NaN becomes None."""
-    return None if value != value else round(float(value), 6)  # noqa: PLR0124
 
 
 def run_replicates(

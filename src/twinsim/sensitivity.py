@@ -40,6 +40,7 @@ from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
 from twinsim.errors import ScenarioError
+from twinsim.evaluation import json_number
 from twinsim.experiments import run_points
 from twinsim.scenario import ChoiceLevel, Scenario, SensitivitySpec, plausible_range
 
@@ -413,7 +414,7 @@ class SensitivityResult:
             "samples": self.samples,
             "runs": self.runs,
             "outputs": {
-                out: {str(name): {c: _num(row[c]) for c in frame.columns} for name, row in frame.iterrows()}
+                out: {str(name): {c: json_number(row[c]) for c in frame.columns} for name, row in frame.iterrows()}
                 for out, frame in self.indices.items()
             },
         }
@@ -429,11 +430,6 @@ class SensitivityResult:
             ranked.insert(3, "range", ranked["factor"].map(ranges))
             frames.append(ranked)
         return pd.concat(frames, ignore_index=True)
-
-
-def _num(value: Any) -> float | None:
-    value = float(value)
-    return None if not math.isfinite(value) else round(value, 6)
 
 
 def replicate_noise(y: np.ndarray, outputs: Sequence[str]) -> pd.DataFrame:
