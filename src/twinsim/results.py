@@ -187,15 +187,8 @@ class RunResult:
     def _gain(self, month: int | None = None) -> np.ndarray:
         """Indicator change from the baseline to ``month`` (default: the endline)."""
         m = self.model
-        if month is None or month == self.months:
-            return m.indicator(m.endline) - m.indicator(m.baseline)
-        if self.history is None:
-            raise ValueError(f"month {month}: only the endline is kept without an in-memory panel")
-        return m.indicator(self.history[month]) - m.indicator(self.history[0])
-
-    def _endline_capacity(self) -> np.ndarray:
-        """Capacity at the end of the programme (month ``simulation.months``), kept in every recording mode."""
-        return self.model.endline
+        month = self.months if month is None else month
+        return m.indicator(self.capacity_at(month)) - m.indicator(self.capacity_at(0))
 
     def equity_change(self) -> float:
         """Change in the between-institution SD of the indicator, endline minus baseline, averaged over topics.
@@ -203,7 +196,7 @@ class RunResult:
         Negative when the spread between institutions narrows (more equal).
         """
         m = self.model
-        end = _spread(m.indicator(self._endline_capacity()), m.applicable)
+        end = _spread(m.indicator(self.capacity_at(self.months)), m.applicable)
         return float(np.mean(end - _spread(m.indicator(m.baseline), m.applicable)))
 
     def programme_outcomes(self) -> dict[str, Any]:
@@ -216,7 +209,7 @@ class RunResult:
         """
         m = self.model
         app = m.applicable
-        mean_gain = float((m.indicator(self._endline_capacity()) - m.indicator(m.baseline))[app].mean())
+        mean_gain = float(self._gain()[app].mean())
         return {
             "sustained_gain": float((m.indicator(m.capacity) - m.indicator(m.baseline))[app].mean()),
             "cost_per_point": self.total_cost / mean_gain if mean_gain > 0 else float("nan"),
