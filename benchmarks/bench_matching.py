@@ -11,8 +11,8 @@ import argparse
 
 from common import Timer, emit, scaled_scenario
 
-from twinsim.matching import MATCHING_RULES
 from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.programme.matching import MATCHING_RULES
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ Prints one JSON line per measurement:
 - ``twinsim_steps`` and ``reference``: the months after the kickoff only, both started from the same
   kicked-off twinsim model (same population and ties), so this ratio compares like with like;
 - ``twinsim_batched`` (whole runs, ``--batch R ...``): runs of R replicates at a time as one vectorised model
-  (twinsim.batch.simulate_batch; the same results as ``twinsim``), set-up to summary, and its ratio to the reference;
+  (simulate_batch; the same results as ``twinsim``), set-up to summary, and its ratio to the reference;
   ``twinsim_batched_steps``: the months after the kickoff of such a batch, and their ratio to the reference;
 - with ``--also-sizes``, the same steps-only comparison on the Rwanda scenario scaled to that many
   institutions (benchmarks/common.py ``scaled_scenario``, same months as Rwanda).
@@ -25,9 +25,9 @@ from common import Timer, emit, scaled_scenario
 from reference_model import ReferenceModel
 
 import twinsim
-from twinsim.batch import BatchModel, simulate_batch
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.results import simulate
+from twinsim.model.batch import BatchModel, simulate_batch
+from twinsim.model.results import simulate
 
 
 def whole_runs(scenario, runs: int, seed: int) -> dict:

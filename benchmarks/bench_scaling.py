@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 def one_size(institutions: int, months: int, recording: str, panel_dir: str, seed: int) -> dict:
     from common import Timer, peak_rss_mib, scaled_scenario
 
-    from twinsim.results import simulate
+    from twinsim.model.results import simulate
 
     rss_imports = peak_rss_mib()
     scenario = scaled_scenario(institutions, months=months, recording=recording)

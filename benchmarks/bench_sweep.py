@@ -1,5 +1,5 @@
 """Sweep throughput: a Sobol analysis (Saltelli sampling, SALib) of 10 learning parameters of the Rwanda
-scenario, run end to end by ``twinsim.sensitivity.run_sensitivity`` through the experiments engine with 1
+scenario, run end to end by ``twinsim.analysis.sensitivity.run_sensitivity`` through the experiments engine with 1
 and 2 local worker processes.
 
     python benchmarks/bench_sweep.py [--n 32] [--workers 1 2]
@@ -16,8 +16,8 @@ import argparse
 from common import Timer, emit
 
 import twinsim
+from twinsim.analysis.sensitivity import engine_options, run_sensitivity
 from twinsim.scenario import SensitivitySpec
-from twinsim.sensitivity import engine_options, run_sensitivity
 
 PARAMETERS = [
     "learning.peer_contact_rate",

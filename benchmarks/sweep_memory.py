@@ -23,7 +23,7 @@ POINTS = 8
 
 
 def child(runs: int, chunk_size: int) -> None:
-    from twinsim.sweep import sweep
+    from twinsim.experiments.sweep import sweep
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:

@@ -17,7 +17,7 @@ import json
 import multiprocessing
 import time
 
-from twinsim.experiments import run_chunk, run_points
+from twinsim.experiments.engine import run_chunk, run_points
 from twinsim.scenario import load_scenario
 
 

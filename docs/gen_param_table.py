@@ -26,8 +26,8 @@ import annotated_types as at
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from twinsim.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
-from twinsim.programs import ACTIVITIES, DELIVERY_MODELS
+from twinsim.programme.activities import ACTIVITIES, DELIVERY_MODELS
+from twinsim.programme.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
 from twinsim.scenario import Scenario, bundled_scenarios, load_scenario
 
 ODD_PATH = Path(__file__).with_name("ODD.md")

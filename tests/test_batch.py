@@ -1,4 +1,4 @@
-"""Batched replicates (twinsim.batch): every replicate of a batch is the serial run, bit for bit."""
+"""Batched replicates (twinsim.model.batch): every replicate of a batch is the serial run, bit for bit."""
 
 import math
 
@@ -7,12 +7,19 @@ import pandas as pd
 import pytest
 
 import twinsim
-from twinsim.batch import MAX_BATCH_ROWS, BatchModel, batch_size, batchable, learn_from_best_blocks, simulate_batch
 from twinsim.errors import TwinsimError
-from twinsim.experiments import run_chunk, run_replicates
+from twinsim.experiments.engine import run_chunk, run_replicates
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.programs import learn_from_best
-from twinsim.results import simulate
+from twinsim.model.batch import (
+    MAX_BATCH_ROWS,
+    BatchModel,
+    batch_size,
+    batchable,
+    learn_from_best_blocks,
+    simulate_batch,
+)
+from twinsim.model.results import simulate
+from twinsim.programme.activities import learn_from_best
 
 
 @pytest.fixture(scope="module")

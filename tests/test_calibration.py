@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from twinsim.calibration import (
+from twinsim.analysis.calibration import (
     CalibrationSpec,
     abc_regression_adjust,
     abc_reject,
@@ -20,9 +20,9 @@ from twinsim.calibration import (
 )
 from twinsim.cli import app
 from twinsim.errors import ScenarioError
-from twinsim.experiments import run_replicates
-from twinsim.posterior import Posterior, load_posterior, save_posterior, scenario_for_replicate
-from twinsim.results import simulate
+from twinsim.experiments.engine import run_replicates
+from twinsim.experiments.posterior import Posterior, load_posterior, save_posterior, scenario_for_replicate
+from twinsim.model.results import simulate
 from twinsim.scenario import load_scenario, plausible_range
 
 ROOT = Path(__file__).resolve().parents[1]

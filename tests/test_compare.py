@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 import twinsim
+from twinsim.analysis.compare import compare, parse_wtp
 from twinsim.cli import app
-from twinsim.compare import compare, parse_wtp
 from twinsim.errors import TwinsimError
 
 ALL = [
@@ -143,7 +143,7 @@ def test_cli_compare_table_and_user_errors():
 
 
 def test_compare_with_a_posterior_draws_one_parameter_set_per_replicate_shared_by_all_models():
-    from twinsim.posterior import load_posterior, scenario_for_replicate
+    from twinsim.experiments.posterior import load_posterior, scenario_for_replicate
     from twinsim.scenario import bundled_scenarios
 
     path = bundled_scenarios()["rwanda_tpn"].parent / "posteriors" / "rwanda_tpn" / "posterior.csv"

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from twinsim.decomposition import decompose
+from twinsim.analysis.decomposition import decompose
+from twinsim.analysis.power import minimum_detectable_effect, power_analysis, scale_population
 from twinsim.errors import ScenarioError
-from twinsim.power import minimum_detectable_effect, power_analysis, scale_population
-from twinsim.results import simulate
+from twinsim.model.results import simulate
 from twinsim.scenario import load_scenario
 
 SHORT = ["simulation.followup_months=0"]

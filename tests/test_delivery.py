@@ -6,12 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import twinsim
-from twinsim.costs import COST_CATEGORIES
 from twinsim.errors import ScenarioError
-from twinsim.experts import ExternalExpert
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.partners import OutsidePartner
-from twinsim.programs import DELIVERY_MODELS, fixed_pairs
+from twinsim.programme.activities import DELIVERY_MODELS, fixed_pairs
+from twinsim.programme.costs import COST_CATEGORIES
+from twinsim.programme.experts import ExternalExpert
+from twinsim.programme.partners import OutsidePartner
 
 BUNDLED = {
     "rwanda_tpn": "tpn_network",

@@ -13,8 +13,8 @@ import pytest
 
 from twinsim.errors import ScenarioError
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.programs import ACTIVITIES
-from twinsim.results import simulate
+from twinsim.model.results import simulate
+from twinsim.programme.activities import ACTIVITIES
 from twinsim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from twinsim.economics import (
+from twinsim.analysis.economics import (
     DOMINATED,
     EXTENDED,
     NON_DOMINATED,

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from twinsim.analysis.evaluation import did_regression, evaluate_observed, measure, survey_months
 from twinsim.errors import ScenarioError
-from twinsim.evaluation import did_regression, evaluate_observed, measure, survey_months
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.results import simulate
+from twinsim.model.results import simulate
 from twinsim.scenario import load_scenario
 
 SHORT = ["simulation.followup_months=0"]

@@ -15,15 +15,15 @@ import pytest
 from typer.testing import CliRunner
 
 import twinsim
-from twinsim import experiments
 from twinsim.cli import app
-from twinsim.designs import build_design, parse_param
 from twinsim.errors import ScenarioError
-from twinsim.executors import DaskCluster, LocalProcesses
-from twinsim.experiments import RunError, run_points, run_seed
-from twinsim.results import simulate
-from twinsim.store import ResultStore, StoreError, atomic_write, load_results
-from twinsim.sweep import sweep
+from twinsim.experiments import engine as experiments
+from twinsim.experiments.designs import build_design, parse_param
+from twinsim.experiments.engine import RunError, run_points, run_seed
+from twinsim.experiments.executors import DaskCluster, LocalProcesses
+from twinsim.experiments.store import ResultStore, StoreError, atomic_write, load_results
+from twinsim.experiments.sweep import sweep
+from twinsim.model.results import simulate
 
 SCENARIO = twinsim.load_scenario("rwanda_tpn")
 PARAMS = ["learning.gap_ceiling=0.4,0.8", "programme.delivery_model=none,tpn_network"]

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twinsim import learning
+from twinsim.model import learning
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 

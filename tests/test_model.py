@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import twinsim
-from twinsim.experiments import run_replicates
+from twinsim.experiments.engine import run_replicates
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.programs import learn_along_ties
+from twinsim.programme.activities import learn_along_ties
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_ties_respect_kind_gap_and_mentor_load_cap(rwanda):
     assert {"topic", "similarity", "activities", "knowledge_flow"} <= set(edge[3])
 
 
-@pytest.mark.parametrize("rule", sorted(twinsim.matching.MATCHING_RULES))
+@pytest.mark.parametrize("rule", sorted(twinsim.programme.matching.MATCHING_RULES))
 def test_every_matching_rule_forms_valid_ties(rwanda, rule):
     model = TwinningModel(rwanda.with_overrides({"programme.matching": rule}), run_seed_sequence(5))
     model.form_ties()

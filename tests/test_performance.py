@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 import twinsim
-from twinsim.agents import Institution
-from twinsim.matching import MATCHING_RULES, MatchRequest
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.programs import group_quantile
-from twinsim.recording import AGGREGATE_KEYS, PanelWriter
+from twinsim.model.agents import Institution
+from twinsim.model.recording import AGGREGATE_KEYS, PanelWriter
+from twinsim.programme.activities import group_quantile
+from twinsim.programme.matching import MATCHING_RULES, MatchRequest
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from twinsim.calibration import load_targets
+from twinsim.analysis.calibration import load_targets
 from twinsim.cli import app
-from twinsim.posterior import load_posterior
+from twinsim.experiments.posterior import load_posterior
 from twinsim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,11 +8,7 @@ import pytest
 from SALib.test_functions import Ishigami
 from typer.testing import CliRunner
 
-from twinsim.cli import app
-from twinsim.errors import ScenarioError
-from twinsim.experiments import run_points
-from twinsim.scenario import ChoiceLevel, SensitivitySpec, load_scenario
-from twinsim.sensitivity import (
+from twinsim.analysis.sensitivity import (
     Design,
     Factor,
     analyse,
@@ -25,6 +21,10 @@ from twinsim.sensitivity import (
     run_sensitivity,
     salib_problem,
 )
+from twinsim.cli import app
+from twinsim.errors import ScenarioError
+from twinsim.experiments.engine import run_points
+from twinsim.scenario import ChoiceLevel, SensitivitySpec, load_scenario
 
 ISHIGAMI_S1 = [0.314, 0.442, 0.0]
 ISHIGAMI_ST = [0.558, 0.442, 0.244]

@@ -9,9 +9,9 @@ The Python API in a few names::
 """
 
 from twinsim.errors import ScenarioError, TwinsimError
-from twinsim.experiments import ReplicateSet, run_replicates
+from twinsim.experiments.engine import ReplicateSet, run_replicates
 from twinsim.model import TwinningModel
-from twinsim.results import RunResult, simulate
+from twinsim.model.results import RunResult, simulate
 from twinsim.scenario import Scenario, bundled_scenarios, load_scenario
 
 __all__ = [

@@ -118,7 +118,7 @@ class PanelWriter:
     Months are buffered up to ``rows_per_group`` rows (about 50 MB) and then written, so memory stays
     bounded whatever the number of months.
 
-    Rows carry ``replicate`` and ``seed`` like :attr:`twinsim.results.RunResult.panel`; reading the file
+    Rows carry ``replicate`` and ``seed`` like :attr:`twinsim.model.results.RunResult.panel`; reading the file
     back gives the same table as the in-memory panel.
     """
 

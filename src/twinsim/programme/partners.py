@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from twinsim import learning
-from twinsim.matching import Ties
-from twinsim.programs import (
+from twinsim.model import learning
+from twinsim.programme.activities import (
     ActivityFiring,
     DeliveryModel,
     extra_stream,
     register_activity,
     register_delivery_model,
 )
+from twinsim.programme.matching import Ties
 
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel

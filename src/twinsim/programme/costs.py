@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twinsim.programs import ActivityFiring
+from twinsim.programme.activities import ActivityFiring
 from twinsim.scenario import ActivityCost, CostParams
 
 __all__ = ["COST_CATEGORIES", "LedgerRow", "price_firing", "price_firings"]

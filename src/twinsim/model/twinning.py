@@ -1,6 +1,6 @@
 """TwinningModel: a Mesa model of a peer-learning network, stepped month by month.
 
-State of record is held in NumPy arrays (institutions x topics); :class:`~twinsim.agents.Institution`
+State of record is held in NumPy arrays (institutions x topics); :class:`~twinsim.model.agents.Institution`
 agents are views on their rows. The monthly step is a handful of array operations, never a Python loop
 over institutions.
 
@@ -18,12 +18,12 @@ import mesa
 import networkx as nx
 import numpy as np
 
-from twinsim import learning
-from twinsim.agents import Institution
-from twinsim.costs import LedgerRow, price_firing
-from twinsim.matching import TOPIC_CHOICE_RULES, Ties
-from twinsim.programs import ACTIVITIES, DELIVERY_MODELS, learn_along_ties
-from twinsim.recording import AggregateRecorder, PanelWriter, panel_file_name
+from twinsim.model import learning
+from twinsim.model.agents import Institution
+from twinsim.model.recording import AggregateRecorder, PanelWriter, panel_file_name
+from twinsim.programme.activities import ACTIVITIES, DELIVERY_MODELS, learn_along_ties
+from twinsim.programme.costs import LedgerRow, price_firing
+from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties
 from twinsim.scenario import Scenario
 
 __all__ = ["STREAMS", "TwinningModel", "run_seed_sequence"]
@@ -45,17 +45,17 @@ class TwinningModel(mesa.Model):
             ``scenario.simulation.seed``.
         programme_learning: False switches off every transfer of know-how by the programme (activities and
             peer contact) while ties still form, activities still fire and are costed, and every random draw
-            stays the same: the counterfactual of the decomposition (:mod:`twinsim.decomposition`).
+            stays the same: the counterfactual of the decomposition (:mod:`twinsim.analysis.decomposition`).
         like: a model of the same scenario whose fixed population structure (kinds, regions, names, which topics
             apply) this one reuses instead of building it again; every random draw is this model's own (a faster
-            set-up for many replicates, see :mod:`twinsim.batch`).
+            set-up for many replicates, see :mod:`twinsim.model.batch`).
 
     Attributes:
         capacity: institutions x topics array in [0, 1] (0 where a topic does not apply).
         selected: institutions x topics, True for topics chosen at the kickoff workshop.
         ties: the partnership network as index arrays; :attr:`network` as a networkx graph.
         history: (months + 1) x institutions x topics capacity, month 0 being the baseline; None unless
-            ``recording.mode`` is ``panel`` without a ``panel_dir`` (see :mod:`twinsim.recording`).
+            ``recording.mode`` is ``panel`` without a ``panel_dir`` (see :mod:`twinsim.model.recording`).
         aggregates: monthly mean capacity per kind, region, topic and choice (every recording mode).
         endline: capacity at the end of the programme (month ``simulation.months``).
         ledger: priced activity firings; :attr:`cost_by_institution` their allocation.
@@ -269,7 +269,7 @@ class TwinningModel(mesa.Model):
         return np.bincount(self.ties.mentor, minlength=self.n)
 
     def engagement(self) -> np.ndarray:
-        """Engagement per institution this month (see :func:`twinsim.learning.engagement`)."""
+        """Engagement per institution this month (see :func:`twinsim.model.learning.engagement`)."""
         lp = self.params.learning
         return learning.engagement(
             self.leadership, self.resource_factor, self.mentees(), lp.leadership_weight, lp.mentor_load_penalty
@@ -365,7 +365,7 @@ class TwinningModel(mesa.Model):
         self.finish()
 
     def finish(self) -> None:
-        """Close a streamed panel and release Mesa's per-model id counter (see :mod:`twinsim.agents`)."""
+        """Close a streamed panel and release Mesa's per-model id counter (see :mod:`twinsim.model.agents`)."""
         if self.panel_writer is not None:
             self.panel_writer.close()
         mesa.Agent._ids.pop(self, None)

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from twinsim import learning
-from twinsim.matching import Ties
-from twinsim.programs import (
+from twinsim.model import learning
+from twinsim.programme.activities import (
     ActivityFiring,
     DeliveryModel,
     TPNNetwork,
     register_activity,
     register_delivery_model,
 )
+from twinsim.programme.matching import Ties
 from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ Columns (every table carries ``replicate`` and ``seed`` so that many runs concat
 - ``aggregates``: month, kind, region, topic, selected, institutions, capacity, indicator (mean capacity
   and indicator per group; every recording mode).
 - ``ledger``: month, activity, events, institutions, staff_days, direct_cost, staff_cost, total_cost, volume,
-  event_cost, travel_cost, expert_days, expert_cost, volunteer_days, volunteer_cost (see :mod:`twinsim.costs`).
+  event_cost, travel_cost, expert_days, expert_cost, volunteer_days, volunteer_cost (see costs module).
 - ``institutions``: institution, name, kind, region, budget, leadership_commitment, topics, twins, cost.
 - ``ties``: learner, mentor, topic, similarity, activities, knowledge_flow.
 """
@@ -24,9 +24,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twinsim.evaluation import evaluate_observed, measure, selected_vs_not, selected_vs_not_arrays, survey_months
+from twinsim.analysis.evaluation import (
+    evaluate_observed,
+    measure,
+    selected_vs_not,
+    selected_vs_not_arrays,
+    survey_months,
+)
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.recording import panel_frame
+from twinsim.model.recording import panel_frame
 from twinsim.scenario import Scenario
 
 __all__ = ["RunResult", "simulate"]
@@ -204,7 +210,7 @@ class RunResult:
 
         ``sustained_gain``: mean indicator gain over applicable cells at the end of the follow-up (the model's
         final state); ``cost_per_point``: total cost per point of the endline mean gain (NaN unless the gain is
-        positive; a gross figure: :mod:`twinsim.compare` gives cost per point of programme effect);
+        positive; a gross figure: :mod:`twinsim.analysis.compare` gives cost per point of programme effect);
         ``equity_change``: see :meth:`equity_change`; ``ties_formed``: peer ties plus ties to outside partners.
         """
         m = self.model

@@ -41,10 +41,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from twinsim.analysis.evaluation import interval95
 from twinsim.errors import ScenarioError
-from twinsim.evaluation import interval95
-from twinsim.posterior import Posterior
-from twinsim.results import simulate
+from twinsim.experiments.posterior import Posterior
+from twinsim.model.results import simulate
 from twinsim.scenario import Scenario, plausible_range
 
 __all__ = [
@@ -365,8 +365,8 @@ def write_outputs(
         The JSON report.
 
     """
-    from twinsim.plots import plot_posterior_predictive, save
-    from twinsim.posterior import save_posterior
+    from twinsim.experiments.posterior import save_posterior
+    from twinsim.viz.plots import plot_posterior_predictive, save
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from twinsim.evaluation import interval95, json_number
-from twinsim.posterior import Posterior, scenario_for_replicate
-from twinsim.results import simulate
+from twinsim.analysis.evaluation import interval95, json_number
+from twinsim.experiments.posterior import Posterior, scenario_for_replicate
+from twinsim.model.results import simulate
 from twinsim.scenario import Scenario
 
 __all__ = ["PARTS", "Decomposition", "decompose"]

@@ -2,7 +2,7 @@
 
 The same as ``twinsim sweep`` on the command line, for notebooks::
 
-    from twinsim.sweep import sweep
+    from twinsim.experiments.sweep import sweep
     summary = sweep("rwanda_tpn", ["learning.gap_ceiling=0.3:0.9:4"], replicates=10, out="runs/ceiling")
     table = summary.table()        # tidy: one row per (point, replicate)
 """
@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from twinsim.designs import ParamSpec, build_design
-from twinsim.experiments import execute_points, experiment_seed, run_seed, store_manifest
+from twinsim.experiments.designs import ParamSpec, build_design
+from twinsim.experiments.engine import execute_points, experiment_seed, run_seed, store_manifest
+from twinsim.experiments.store import ResultStore
 from twinsim.scenario import Scenario, load_scenario
-from twinsim.store import ResultStore
 
 __all__ = ["SweepSummary", "sweep"]
 
@@ -60,7 +60,7 @@ class SweepSummary:
         }
 
     def table(self) -> pd.DataFrame:
-        """The tidy table of every run (see :meth:`twinsim.store.ResultStore.runs`)."""
+        """The tidy table of every run (see :meth:`twinsim.experiments.store.ResultStore.runs`)."""
         return ResultStore(self.store).runs()
 
 
@@ -83,13 +83,13 @@ def sweep(
 
     Args:
         scenario: a :class:`Scenario`, a scenario file or the name of a bundled scenario.
-        params: ``"KEY=VALUES"`` specifications (see :mod:`twinsim.designs`).
+        params: ``"KEY=VALUES"`` specifications (see :mod:`twinsim.experiments.designs`).
         out: the result-store directory.
         design: ``grid``, ``lhs`` or ``sobol``.
         samples: number of points of an ``lhs`` or ``sobol`` design.
         replicates: replicates per design point.
         seed: experiment seed (default: ``scenario.simulation.seed``).
-        executor: see :func:`twinsim.executors.open_executor` (default: serial).
+        executor: see :func:`twinsim.experiments.executors.open_executor` (default: serial).
         resume: compute only the runs ``out`` does not hold yet.
         streams: ``common`` (common random numbers across points) or ``independent``.
         chunk_size: runs per task (default: chosen from the number of runs and workers).

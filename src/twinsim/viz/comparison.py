@@ -13,7 +13,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from twinsim.compare import Comparison
+    from twinsim.analysis.compare import Comparison
 
 __all__ = ["plot_ce_plane", "plot_ceac", "plot_model_trajectories"]
 

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from twinsim.plots import save
-from twinsim.sensitivity import SensitivityResult
+from twinsim.analysis.sensitivity import SensitivityResult
+from twinsim.viz.plots import save
 
 __all__ = ["plot_convergence", "plot_indices", "plot_morris", "save_figures"]
 

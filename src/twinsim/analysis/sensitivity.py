@@ -39,9 +39,9 @@ from SALib.sample import fast_sampler
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
+from twinsim.analysis.evaluation import json_number
 from twinsim.errors import ScenarioError
-from twinsim.evaluation import json_number
-from twinsim.experiments import run_points
+from twinsim.experiments.engine import run_points
 from twinsim.scenario import ChoiceLevel, Scenario, SensitivitySpec, plausible_range
 
 __all__ = [
@@ -624,7 +624,7 @@ class ScenarioEvaluator:
     Args:
         scenario: the base scenario.
         factors: the factors of the sample matrix's columns.
-        outputs: numeric keys of the run summary (:meth:`twinsim.results.RunResult.summary`).
+        outputs: numeric keys of the run summary (:meth:`twinsim.model.results.RunResult.summary`).
         replicates: runs per point; replicate ``r`` uses ``SeedSequence(seed, spawn_key=(r,))`` at every point.
         seed: experiment seed (default: ``simulation.seed``).
         runner: the engine (default :func:`twinsim.experiments.run_points`).

@@ -152,13 +152,13 @@ class PopulationParams(_Section):
 class ScheduledActivity(_Section):
     """One line of the delivery model's schedule: an activity fired in the listed months."""
 
-    activity: str = _param(..., description="Registered activity type (see `twinsim.programs.ACTIVITIES`).")
+    activity: str = _param(..., description="Registered activity type (see `twinsim.programme.activities.ACTIVITIES`).")
     months: list[int] = _param(..., description="Programme months (1-based) in which the activity fires.")
 
     @field_validator("activity")
     @classmethod
     def _check_activity(cls, value: str) -> str:
-        from twinsim.programs import ACTIVITIES
+        from twinsim.programme.activities import ACTIVITIES
 
         if value not in ACTIVITIES:
             raise ValueError(f"unknown activity {value!r}; allowed: {', '.join(sorted(ACTIVITIES))}")
@@ -235,13 +235,16 @@ class PartnerParams(_Section):
 class ProgrammeParams(_Section):
     """The delivery model: who twins with whom, on what, through which activities."""
 
-    delivery_model: str = _param("tpn_network", description="Registered delivery model (see `twinsim.programs`).")
+    delivery_model: str = _param(
+        "tpn_network", description="Registered delivery model (see `twinsim.programme.activities`)."
+    )
     topic_choice: str = _param(
-        "gap_and_interest", description="Registered rule by which institutions choose topics (see `twinsim.matching`)."
+        "gap_and_interest",
+        description="Registered rule by which institutions choose topics (see `twinsim.programme.matching`).",
     )
     matching: str = _param(
         "best_performer",
-        description="Registered rule picking a twin per chosen topic (see `twinsim.matching`).",
+        description="Registered rule picking a twin per chosen topic (see `twinsim.programme.matching`).",
     )
     topics_per_institution: int = _param(
         2, ge=1, le=20, plausible=(1, 4), description="Topics each institution chooses at the kickoff workshop."
@@ -385,7 +388,7 @@ class LearningParams(_Section):
     @field_validator("rates")
     @classmethod
     def _check_rates(cls, value: dict[str, float]) -> dict[str, float]:
-        from twinsim.programs import ACTIVITIES
+        from twinsim.programme.activities import ACTIVITIES
 
         for name, rate in value.items():
             if name not in ACTIVITIES:
@@ -433,7 +436,7 @@ class CostParams(_Section):
     @field_validator("activities")
     @classmethod
     def _check_activities(cls, value: dict[str, ActivityCost]) -> dict[str, ActivityCost]:
-        from twinsim.programs import ACTIVITIES
+        from twinsim.programme.activities import ACTIVITIES
 
         unknown = sorted(set(value) - set(ACTIVITIES))
         if unknown:
@@ -445,7 +448,7 @@ RECORDING_MODES = ("panel", "aggregate")
 
 
 class RecordingParams(_Section):
-    """What a run keeps of its monthly state (see `twinsim.recording`)."""
+    """What a run keeps of its monthly state (see `twinsim.model.recording`)."""
 
     mode: str = _param(
         "panel",
@@ -634,8 +637,8 @@ class Scenario(_Section):
         return self.simulation.months if ev is None else ev
 
     def _check_registries(self) -> None:
-        from twinsim.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
-        from twinsim.programs import DELIVERY_MODELS
+        from twinsim.programme.activities import DELIVERY_MODELS
+        from twinsim.programme.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
 
         for key, value, registry in (
             ("programme.delivery_model", self.programme.delivery_model, DELIVERY_MODELS),
@@ -647,7 +650,7 @@ class Scenario(_Section):
         self._check_activities_fit_the_delivery_model()
 
     def _check_activities_fit_the_delivery_model(self) -> None:
-        from twinsim.programs import ACTIVITIES, DELIVERY_MODELS
+        from twinsim.programme.activities import ACTIVITIES, DELIVERY_MODELS
 
         model = DELIVERY_MODELS[self.programme.delivery_model]
         for line in self.programme.schedule:

@@ -15,7 +15,7 @@ block ``r`` bit-identical to that replicate run on its own:
 - each firing is priced per block, into each replicate's own ledger and per-institution costs.
 
 After the last month each replicate's model receives its block of the final state, so the
-:class:`~twinsim.results.RunResult` of :func:`simulate_batch` is the one :func:`~twinsim.results.simulate` gives
+:class:`RunResult` of :func:`simulate_batch` is the one :func:`~twinsim.model.results.simulate` gives
 (tests/test_batch.py checks summaries, ledgers, ties, aggregates and panels for equality).
 
 Batching covers the ``tpn_network``, ``pair_twinning`` and ``none`` delivery models with the in-memory ``panel`` or
@@ -31,13 +31,19 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from twinsim.costs import price_firings
 from twinsim.errors import TwinsimError
-from twinsim.learning import apply_turnover
-from twinsim.matching import Ties
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.programs import ACTIVITIES, exchange_visit, learn_along_ties, learn_from_best, learn_from_source
-from twinsim.results import RunResult
+from twinsim.model.learning import apply_turnover
+from twinsim.model.results import RunResult
+from twinsim.programme.activities import (
+    ACTIVITIES,
+    exchange_visit,
+    learn_along_ties,
+    learn_from_best,
+    learn_from_source,
+)
+from twinsim.programme.costs import price_firings
+from twinsim.programme.matching import Ties
 from twinsim.scenario import Scenario
 
 __all__ = [
@@ -266,7 +272,7 @@ class BatchModel(TwinningModel):
 def match_best_performer_blocks(batch: BatchModel, load_cap: int, min_gap: float) -> Ties:
     """The ``best_performer`` rule (one twin per topic) of every block at once, ties laid out block by block.
 
-    :func:`twinsim.matching._match_by_rank` goes topic by topic and, within a topic, kind by kind: learners in
+    :func:`twinsim.programme.matching._match_by_rank` goes topic by topic and, within a topic, kind by kind: learners in
     increasing capacity take the mentoring slots of their peers in decreasing capacity, the k-th learner the k-th
     slot, until the first learner whose slot's peer does not lead it by ``min_gap``. Kinds of one block, and all
     blocks, are separate groups (``block * kinds + kind``), so one topic is one segmented array pass over every
@@ -312,12 +318,12 @@ def match_best_performer_blocks(batch: BatchModel, load_cap: int, min_gap: float
 
 
 def learn_from_best_blocks(batch: BatchModel, rate: float, local: np.ndarray) -> None:
-    """:func:`~twinsim.programs.learn_from_best` in every block, with groups ``local`` (the same in every block).
+    """:func:`learn_from_best` in every block, with groups ``local`` (the same in every block).
 
     Every block has the same kinds, regions and applicable topics row by row, and a topic applies to every member
     of a kind or to none, so a group (block, local group, kind) takes the same rows and topics in every block: its
     90th percentiles are one sort over all blocks' values of those rows and topics, with
-    :func:`~twinsim.programs.group_quantile`'s interpolation (itself ``np.nanquantile`` to the last bit). Falls back
+    :func:`group_quantile`'s interpolation (itself ``np.nanquantile`` to the last bit). Falls back
     to ``learn_from_best`` over the whole batch if the applicable topics differ within a group or between blocks.
     """
     if not batch.programme_learning:
@@ -426,8 +432,8 @@ def simulate_many(
     Args:
         scenario: the validated scenario (see :func:`batchable`).
         seeds: each replicate's seed sequence (as :class:`~twinsim.model.TwinningModel` takes it).
-        labels: each replicate's ``(seed, replicate)`` for its :class:`~twinsim.results.RunResult`.
-        programme_learning: as in :func:`~twinsim.results.simulate`.
+        labels: each replicate's ``(seed, replicate)`` for its :class:`~twinsim.model.results.RunResult`.
+        programme_learning: as in :func:`~twinsim.model.results.simulate`.
 
     Raises:
         TwinsimError: the scenario has no batched form (the message says why).

@@ -3,7 +3,7 @@
 For each trial size the scenario's population is scaled to that many institutions (every kind x region
 count in proportion, rounded by largest remainders), the programme is simulated ``replicates`` times, and
 an evaluator measures the indicators with error at the survey months and runs the difference-in-differences
-regression of selectors against non-selectors (:func:`twinsim.evaluation.did_regression`). Per topic:
+regression of selectors against non-selectors (:func:`twinsim.analysis.evaluation.did_regression`). Per topic:
 
 - **power**: the share of replicates in which the effect is detected, i.e. positive and significant at
   level ``alpha`` (two-sided, cluster-robust t test); a replicate where a group is empty counts as not
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from twinsim.errors import ScenarioError
-from twinsim.posterior import Posterior, scenario_for_replicate
-from twinsim.results import simulate
+from twinsim.experiments.posterior import Posterior, scenario_for_replicate
+from twinsim.model.results import simulate
 from twinsim.scenario import Scenario
 
 __all__ = ["PowerAnalysis", "minimum_detectable_effect", "power_analysis", "scale_population"]

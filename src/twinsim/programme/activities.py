@@ -2,7 +2,7 @@
 
 An *activity* (kickoff workshop, exchange visit, coaching, learning event) is a few array operations
 on the model's state over index arrays; it returns an :class:`ActivityFiring` that says who took part,
-which :mod:`twinsim.costs` prices. A *delivery model* decides who twins with whom at the kickoff.
+which :mod:`twinsim.programme.costs` prices. A *delivery model* decides who twins with whom at the kickoff.
 Adding either is adding one registered function or class.
 """
 
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from twinsim import learning
-from twinsim.matching import MATCHING_RULES, MatchRequest, Ties
+from twinsim.model import learning
+from twinsim.programme.matching import MATCHING_RULES, MatchRequest, Ties
 
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
@@ -406,4 +406,4 @@ def fixed_pairs(capacity: np.ndarray, applicable: np.ndarray, kind: np.ndarray) 
 
 
 # Delivery models with their own agents and activities register themselves on import.
-from twinsim import experts, partners  # noqa: E402, F401
+from twinsim.programme import experts, partners  # noqa: E402, F401

@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twinsim import economics
-from twinsim.costs import COST_CATEGORIES
+from twinsim.analysis import economics
+from twinsim.analysis.evaluation import interval95, json_number
 from twinsim.errors import TwinsimError
-from twinsim.evaluation import interval95, json_number
-from twinsim.posterior import Posterior, scenario_for_replicate
-from twinsim.results import RunResult, simulate
+from twinsim.experiments.posterior import Posterior, scenario_for_replicate
+from twinsim.model.results import RunResult, simulate
+from twinsim.programme.costs import COST_CATEGORIES
 from twinsim.scenario import Scenario, load_scenario
 
 __all__ = ["Comparison", "ModelRuns", "compare", "volume_for_budget"]
@@ -348,7 +348,7 @@ def compare(
         refs: how each scenario was named by the user (path or bundled name), for the output.
         progress: called with 1 after each finished run.
         posterior: carry parameter uncertainty: replicate ``r`` of every model runs with the same posterior
-            parameter set (see :func:`twinsim.posterior.scenario_for_replicate`).
+            parameter set (see :func:`twinsim.experiments.posterior.scenario_for_replicate`).
 
     Returns:
         A :class:`Comparison`.

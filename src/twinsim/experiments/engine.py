@@ -19,15 +19,15 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from twinsim.batch import batch_size, simulate_many
+from twinsim.analysis.evaluation import interval95, json_number
 from twinsim.errors import TwinsimError
-from twinsim.evaluation import interval95, json_number
-from twinsim.executors import imap_unordered, open_executor
+from twinsim.experiments.executors import imap_unordered, open_executor
+from twinsim.experiments.posterior import Posterior, scenario_for_replicate
+from twinsim.experiments.store import ResultStore, tidy_runs
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.posterior import Posterior, scenario_for_replicate
-from twinsim.results import RunResult, simulate
+from twinsim.model.batch import batch_size, simulate_many
+from twinsim.model.results import RunResult, simulate
 from twinsim.scenario import Scenario
-from twinsim.store import ResultStore, tidy_runs
 
 __all__ = [
     "STREAMS",
@@ -46,7 +46,7 @@ __all__ = [
 #: Seeding schemes of design points (see :func:`run_seed`).
 STREAMS = ("common", "independent")
 
-#: Replicates of one scenario run as one batch by default (:mod:`twinsim.batch`; results are the same as one by one).
+#: Replicates of one scenario run as one batch by default (results are the same as one by one).
 BATCH_SIZE = 50
 
 
@@ -150,8 +150,8 @@ def run_replicates(
             grows with replicates).
         progress: called with 1 after each finished run (e.g. a progress bar's ``advance``).
         posterior: carry parameter uncertainty: replicate ``r`` runs with the posterior's parameter set
-            drawn for ``(seed, r)`` (see :func:`twinsim.posterior.scenario_for_replicate`).
-        batch: run up to this many replicates at a time as one vectorised model (:mod:`twinsim.batch`) when the
+            drawn for ``(seed, r)`` (see :func:`twinsim.experiments.posterior.scenario_for_replicate`).
+        batch: run up to this many replicates at a time as one vectorised model (:mod:`twinsim.model.batch`) when the
             scenario allows it and there is no posterior; every result is the same as run one by one. 0 or 1:
             one by one.
 
@@ -228,7 +228,7 @@ def run_chunk(
     """Run a chunk of ``(point, overrides, replicate)`` runs; one summary row each (the task of a worker).
 
     A run that raises gives a row with its seed and ``error`` (the exception) and no outputs; the other
-    runs go on. Consecutive runs of one design point are run as one batch (:mod:`twinsim.batch`) when the
+    runs go on. Consecutive runs of one design point are run as one batch (:mod:`twinsim.model.batch`) when the
     scenario allows it, with the same results; if the batch raises, its runs are run one by one.
     """
     rows: list[dict[str, Any]] = []
@@ -425,9 +425,9 @@ def run_points(
         seed: experiment seed (default: ``scenario.simulation.seed``).
         progress: called with the number of runs of each finished chunk.
         executor: ``None`` (serial), a worker count, ``"dask"``, a scheduler address or an executor
-            object (see :func:`twinsim.executors.open_executor`).
+            object (see :func:`twinsim.experiments.executors.open_executor`).
         store: a result-store directory: runs are written there as they finish (see
-            :mod:`twinsim.store`) and the table is read back from it.
+            :mod:`twinsim.experiments.store`) and the table is read back from it.
         resume: with ``store``, compute only the runs it does not hold yet.
         streams: ``"common"`` or ``"independent"`` (see :func:`run_seed`).
         errors: ``"raise"``: after all runs, raise :class:`RunError` if any run raised; ``"record"``:

@@ -1,0 +1,1 @@
+"""Analyses over the runs table: comparison and economics, decomposition, power, calibration, sensitivity."""

@@ -1,0 +1,87 @@
+"""``twinsim calibrate``: fit uncertain parameters to published effects."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from twinsim.cli.common import ScenarioArg, SetOption, out_console, progress_bar, user_errors
+from twinsim.scenario import load_scenario, resolve_scenario_path
+
+
+@user_errors
+def calibrate(
+    scenario: ScenarioArg,
+    targets: Annotated[Path, typer.Option("--targets", help="Targets file (TOML), e.g. scenarios/targets/...")],
+    budget: Annotated[int, typer.Option("--budget", min=1, help="Model runs for the ABC design.")] = 1000,
+    out: Annotated[Path, typer.Option(help="Folder for the posterior, report and figure.")] = Path("calibration"),
+    write_scenario: Annotated[
+        bool,
+        typer.Option(
+            "--write-scenario", help="Write the point estimate into the scenario file (a comment points to --out)."
+        ),
+    ] = False,
+    set_: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report on stdout.")] = False,
+) -> None:
+    """Fit the targets file's parameters to its published effects (ABC); write a posterior for --posterior."""
+    import os
+
+    from twinsim.analysis.calibration import (
+        calibrate as run_calibration,
+    )
+    from twinsim.analysis.calibration import (
+        check_point_estimate,
+        load_targets,
+        posterior_predictive,
+        write_outputs,
+        write_point_estimate,
+    )
+
+    spec = load_targets(targets)
+    sc = load_scenario(scenario, set_ or [])
+    path = resolve_scenario_path(scenario)
+    command = f"twinsim calibrate {scenario} --targets {targets} --budget {budget} --out {out}"
+    command += "".join(f" --set {s}" for s in set_ or []) + (" --write-scenario" if write_scenario else "")
+    k = spec.replicates_per_point
+    n_accept = max(math.ceil((budget // k) * spec.accept), len(spec.parameters) + 2)
+    total = (budget // k) * k + n_accept * spec.refine_replicates + spec.predictive_draws * k
+    total += spec.check_replicates
+    with progress_bar(total, "runs", quiet=as_json) as bar:
+        task = bar.add_task(f"calibrating {sc.name}", total=total)
+        result = run_calibration(sc, spec, budget, progress=lambda n: bar.advance(task, n))
+        predictive = posterior_predictive(sc, result.posterior, spec, progress=lambda n: bar.advance(task, n))
+        check = check_point_estimate(sc, spec, result.point_estimate, progress=lambda n: bar.advance(task, n))
+    report = write_outputs(result, predictive, check, out, command)
+    if write_scenario:
+        pointer = os.path.relpath(out.resolve(), path.resolve().parent)
+        write_point_estimate(path, report["point_estimate"], f"calibrated: best-fitting posterior draw, see {pointer}/")
+    if as_json:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    table = Table(title=f"{sc.name}: ABC posterior ({report['accepted']} of {report['design_points']} points)")
+    for col in ("parameter", "prior", "mean", "90% interval"):
+        table.add_column(col, justify="left" if col == "parameter" else "right", no_wrap=True)
+    for key, row in report["posterior"].items():
+        table.add_row(
+            key,
+            f"[{row['prior_low']:.4g}, {row['prior_high']:.4g}]",
+            f"{row['mean']:.4g}",
+            f"[{row['q05']:.4g}, {row['q95']:.4g}]",
+        )
+    out_console.print(table)
+    for key, fit in check.items():
+        out_console.print(
+            f"{key}: {fit['mean']:.2f} (95% CI {fit['ci95'][0]:.2f} to {fit['ci95'][1]:.2f}) at the point "
+            f"estimate, target {fit['target']} ± {fit['sd']}",
+            markup=False,
+        )
+    out_console.print(
+        f"Posterior and report written to {out}/" + (f"; point estimate written to {path}" if write_scenario else "")
+    )

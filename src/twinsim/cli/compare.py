@@ -1,0 +1,130 @@
+"""``twinsim compare``: the donor's comparison of delivery models."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from twinsim.cli.common import (
+    PosteriorOption,
+    SetOption,
+    _load_posterior,
+    _money,
+    out_console,
+    progress_bar,
+    user_errors,
+)
+from twinsim.scenario import load_scenario
+
+
+@user_errors
+def compare(
+    scenarios: Annotated[list[str], typer.Argument(help="Scenario files or bundled names, one per delivery model.")],
+    replicates: Annotated[int, typer.Option("--replicates", "-r", min=1, help="Replicates per model.")] = 50,
+    budget: Annotated[
+        float | None, typer.Option(help="Rescale every model's activity volume to spend this amount.")
+    ] = None,
+    wtp: Annotated[
+        str | None, typer.Option(help="Willingness-to-pay range per indicator point, MIN:MAX:STEPS.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Experiment seed (default: the first scenario's).")] = None,
+    set_: SetOption = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
+    posterior: PosteriorOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+) -> None:
+    """Compare delivery models on the same replicates: effect, cost, ICER, dominance, equity, what remains."""
+    from twinsim.analysis.compare import compare as run_comparison
+    from twinsim.analysis.compare import parse_wtp
+
+    grid = parse_wtp(wtp) if wtp is not None else None
+    scs = [load_scenario(s, set_ or []) for s in scenarios]
+    post = _load_posterior(posterior, scs[0])
+    with progress_bar(0, "runs", quiet=as_json) as bar:
+        task = bar.add_task("compare", total=None)
+        result = run_comparison(
+            scs,
+            replicates,
+            seed,
+            budget=budget,
+            wtp=grid,
+            refs=scenarios,
+            progress=lambda k: bar.advance(task, k),
+            posterior=post,
+        )
+    if out is not None:
+        _write_comparison(result, out)
+    if as_json:
+        sys.stdout.write(result.to_json() + "\n")
+        return
+    _print_comparison(result)
+    if out is not None:
+        out_console.print(f"Tables and figures written to {out}/")
+
+
+def _write_comparison(result: Any, out: Path) -> None:
+    from twinsim.viz.comparison import plot_ce_plane, plot_ceac, plot_model_trajectories
+    from twinsim.viz.plots import save
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "comparison.json").write_text(json.dumps(result.to_dict(), indent=2))
+    result.table().to_csv(out / "comparison.csv")
+    result.replicate_table().to_csv(out / "replicates.csv", index=False)
+    result.ceac().to_csv(out / "ceac.csv", index=False)
+    result.costs_by_activity().to_csv(out / "costs_by_activity.csv", index=False)
+    result.costs_by_institution().to_csv(out / "costs_by_institution.csv", index=False)
+    save(plot_ce_plane(result), out / "ce_plane.png")
+    save(plot_ceac(result), out / "ceac.png")
+    save(plot_model_trajectories(result), out / "trajectories.png")
+
+
+def _print_comparison(result: Any) -> None:
+    table = result.table()
+    first = result.models[0].scenario
+    cur = f"{first.costs.currency} {first.costs.price_year}"
+    budget = f", budget {result.budget:,.0f} {cur}" if result.budget is not None else ""
+    view = Table(
+        title=f"Delivery models vs {result.reference} ({result.replicates} replicates, seed {result.seed}{budget}); "
+        f"effects in points of the mean indicator at month {first.simulation.months}, sustained at month "
+        f"{first.simulation.months + first.simulation.followup_months}"
+    )
+    for col in (
+        "model",
+        "delivery",
+        "volume",
+        "effect [95% CI]",
+        "sustained",
+        "cost",
+        "cost/point",
+        "ICER",
+        "dominance",
+        "equity",
+        "ties",
+    ):
+        view.add_column(col, justify="left" if col in {"model", "delivery", "dominance"} else "right", no_wrap=True)
+    for name, row in table.iterrows():
+        view.add_row(
+            str(name),
+            row["delivery_model"],
+            f"{row['volume']:.2f}",
+            f"{row['effect']:+.2f} [{row['effect_low']:+.2f}, {row['effect_high']:+.2f}]",
+            f"{row['sustained_effect']:+.2f}",
+            f"{row['cost']:,.0f}",
+            _money(row["cost_per_point"]),
+            _money(row["icer"]),
+            row["dominance"],
+            f"{row['equity_effect']:+.2f}",
+            f"{row['ties']:.0f}",
+        )
+    out_console.print(view)
+    out_console.print(
+        f"Costs in {cur}. equity: change in the between-institution SD of the indicator caused by the programme "
+        "(negative: institutions closer together).",
+        markup=False,
+        highlight=False,
+    )

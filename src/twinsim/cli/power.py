@@ -1,0 +1,86 @@
+"""``twinsim power``: power of an emulated trial."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from twinsim.cli.common import (
+    PosteriorOption,
+    ScenarioArg,
+    SetOption,
+    _load_posterior,
+    out_console,
+    progress_bar,
+    user_errors,
+)
+from twinsim.errors import TwinsimError
+from twinsim.scenario import load_scenario
+
+
+@user_errors
+def power(
+    scenario: ScenarioArg,
+    institutions: Annotated[
+        str, typer.Option("--institutions", help="Trial sizes (total institutions), comma-separated.")
+    ] = "10,20,40,80",
+    replicates: Annotated[int, typer.Option("--replicates", "-r", min=2, help="Simulated trials per size.")] = 100,
+    seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", help="Topic to evaluate (repeatable; default all).")
+    ] = None,
+    alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="Significance level (two-sided).")] = 0.05,
+    set_: SetOption = None,
+    posterior: PosteriorOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+) -> None:
+    """Power and minimum detectable effect of the selected-vs-not evaluation, per trial size and topic."""
+    from twinsim.analysis.power import power_analysis
+
+    try:
+        sizes = [int(x) for x in institutions.split(",") if x.strip()]
+    except ValueError:
+        raise TwinsimError(
+            f"--institutions: expected comma-separated whole numbers, e.g. 10,20,40 (got {institutions!r})"
+        ) from None
+    if not sizes or min(sizes) < 2:
+        raise TwinsimError(f"--institutions: every size must be >= 2 (got {institutions!r})")
+    sc = load_scenario(scenario, set_ or [])
+    post = _load_posterior(posterior, sc)
+    total = len(sizes) * replicates
+    with progress_bar(total, "runs", quiet=as_json) as bar:
+        task = bar.add_task(sc.name, total=total)
+        result = power_analysis(
+            sc,
+            sizes,
+            replicates,
+            seed,
+            topics=topic or None,
+            alpha=alpha,
+            posterior=post,
+            progress=lambda k: bar.advance(task, k),
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+        return
+    table = Table(
+        title=f"{sc.name}: power of the selected-vs-not evaluation (DiD, alpha {alpha}, measurement sd "
+        f"{sc.evaluation.measurement_sd}, {replicates} trials per size)"
+    )
+    for col in ("institutions", "topic", "n sel", "n not", "mean effect", "power", "MDE (80%)"):
+        table.add_column(col, justify="left" if col == "topic" else "right", no_wrap=True)
+    for row in result.table().itertuples():
+        table.add_row(
+            str(row.institutions),
+            str(row.topic),
+            f"{row.n_selected:.1f}",
+            f"{row.n_not_selected:.1f}",
+            f"{row.mean_effect:+.2f}",
+            f"{row.power:.0%}",
+            f"{row.mde:.2f}",
+        )
+    out_console.print(table)

@@ -1,0 +1,137 @@
+"""``twinsim sensitivity``: global sensitivity analysis."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.table import Table
+
+from twinsim.cli.common import ScenarioArg, SetOption, out_console, progress_bar, user_errors
+from twinsim.errors import TwinsimError
+from twinsim.scenario import load_scenario
+
+
+@user_errors
+def sensitivity(
+    scenario: ScenarioArg,
+    method: Annotated[str | None, typer.Option(help="sobol, morris or fast (default: the scenario's).")] = None,
+    samples: Annotated[int | None, typer.Option(help="Base samples N (sobol: a power of 2).")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="Vary KEY over its plausible range, KEY=LOW:HIGH, or KEY=A,B,C levels (repeatable; replaces"
+            " the scenario's [sensitivity] params and choices).",
+            metavar="KEY[=LOW:HIGH]",
+        ),
+    ] = None,
+    output: Annotated[
+        list[str] | None, typer.Option("--output", help="A run-summary output to analyse (repeatable).")
+    ] = None,
+    replicates: Annotated[int | None, typer.Option("--replicates", "-r", min=1, help="Runs per point.")] = None,
+    second_order: Annotated[bool, typer.Option("--second-order", help="Sobol: also estimate S2.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
+    set_: SetOption = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: serial).")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Run on Dask: a scheduler address tcp://HOST:PORT, or 'local' to start one.")
+    ] = None,
+    store: Annotated[Path | None, typer.Option(help="Store runs here as they finish; a rerun resumes.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+) -> None:
+    """Global sensitivity analysis (SALib): which parameters and design choices drive the outputs."""
+    from twinsim.analysis.sensitivity import build_factors, engine_options, planned_runs, run_sensitivity
+
+    sc = load_scenario(scenario, set_ or [])
+    spec = _sensitivity_spec(sc, method, samples, param, output, replicates, second_order)
+    options = engine_options(workers, scheduler, store)
+    total = planned_runs(spec, len(build_factors(sc, spec, f"{scenario}: sensitivity")))
+    with progress_bar(total, "runs", quiet=as_json) as bar:
+        task = bar.add_task(f"{sc.name}: {spec.method}", total=total)
+        result = run_sensitivity(
+            sc,
+            spec,
+            seed=seed,
+            progress=lambda k: bar.advance(task, k),
+            options=options,
+            source=f"{scenario}: sensitivity",
+        )
+    if out is not None:
+        _write_sensitivity(result, out)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+        return
+    _print_sensitivity(result, sc.name)
+    if out is not None:
+        out_console.print(f"Tables and figures written to {out}/")
+
+
+def _sensitivity_spec(sc: Any, method, samples, param, output, replicates, second_order) -> Any:
+    from pydantic import ValidationError
+
+    from twinsim.analysis.sensitivity import parse_param
+    from twinsim.scenario import SensitivitySpec
+
+    data = sc.sensitivity.model_dump()
+    given = {"method": method, "samples": samples, "outputs": output or None, "replicates": replicates}
+    data.update({k: v for k, v in given.items() if v is not None})
+    if second_order:
+        data["second_order"] = True
+    if param:
+        data["params"] = dict(parse_param(p) for p in param)
+        data["choices"] = {}
+    try:
+        return SensitivitySpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise TwinsimError(f"sensitivity.{loc}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def _print_sensitivity(result: Any, name: str) -> None:
+    morris = result.method == "morris"
+    for out in result.outputs:
+        table = Table(title=f"{name}: {result.method} indices of {out} (N = {result.samples}, {result.runs} runs)")
+        cols = (
+            ("rank", "factor", "mu*", "± 95%", "sigma") if morris else ("rank", "factor", "S1", "± 95%", "ST", "± 95%")
+        )
+        for col in cols:
+            table.add_column(col, justify="left" if col == "factor" else "right", no_wrap=True)
+        for rank, (factor, row) in enumerate(result.indices[out].iterrows(), start=1):
+            keys = ("mu_star", "mu_star_conf", "sigma") if morris else ("S1", "S1_conf", "ST", "ST_conf")
+            table.add_row(str(rank), str(factor), *(f"{row[k]:.3g}" if morris else f"{row[k]:.3f}" for k in keys))
+        out_console.print(table)
+        noise = result.noise.loc[out]
+        if noise.replicates > 1:
+            out_console.print(
+                f"  replicate noise: {noise.noise_share:.1%} of a run's point-to-point variance,"
+                f" {noise.noise_share_of_mean:.1%} of the analysed mean's ({int(noise.replicates)} replicates)"
+            )
+
+
+def _write_sensitivity(result: Any, out: Path) -> None:
+    from twinsim.viz.sensitivity import save_figures
+
+    out.mkdir(parents=True, exist_ok=True)
+    result.ranked().to_csv(out / "indices.csv", index=False)
+    result.noise.to_csv(out / "noise.csv")
+    result.convergence.to_csv(out / "convergence.csv", index=False)
+    names = [f.name for f in result.factors]
+    runs = pd.DataFrame(np.repeat(result.x, result.y.shape[1], axis=0), columns=[f"x:{n}" for n in names])
+    runs.insert(0, "replicate", np.tile(np.arange(result.y.shape[1]), result.y.shape[0]))
+    runs.insert(0, "point", np.repeat(np.arange(result.y.shape[0]), result.y.shape[1]))
+    for k, name in enumerate(result.outputs):
+        runs[name] = result.y[:, :, k].ravel()
+    runs.to_csv(out / "runs.csv", index=False)
+    (out / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
+    if result.second_order:
+        s2 = pd.concat({k: v.stack() for k, v in result.second_order.items()}, names=["output", "factor", "with"])
+        s2.dropna().rename("S2").to_csv(out / "second_order.csv")
+    save_figures(result, out)

@@ -1,0 +1,1 @@
+"""Figures (matplotlib and seaborn, drawn on request, never at import)."""
