@@ -49,10 +49,10 @@ def test_own_improvement_closes_the_remaining_gap_to_full_capacity_geometrically
     assert cap[0, 0] == pytest.approx(1 - 0.5 * (1 - 0.02) ** 12)
 
 
-def test_turnover_loses_a_share_of_gains_only_where_flagged():
+def test_turnover_loses_a_share_of_the_gains_above_baseline():
     cap, base = np.array([[0.8], [0.8]]), np.array([[0.4], [0.4]])
-    loss = learning.turnover_loss(cap, base, np.array([True, False]), 0.25)
-    assert (cap + loss)[:, 0].tolist() == pytest.approx([0.7, 0.8])
+    loss = learning.turnover_loss(cap, base, 0.25)
+    assert (cap + loss)[:, 0].tolist() == pytest.approx([0.7, 0.7])
 
 
 def test_engagement_falls_with_mentoring_load_and_stays_in_unit_interval():

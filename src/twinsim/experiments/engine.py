@@ -19,12 +19,13 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from twinsim.analysis.evaluation import interval95, json_number
+from twinsim.analysis.evaluation import interval95, json_number, survey_months
 from twinsim.errors import TwinsimError
 from twinsim.experiments.executors import imap_unordered, open_executor
 from twinsim.experiments.posterior import Posterior, scenario_for_replicate
 from twinsim.experiments.store import ResultStore, tidy_runs
 from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.model.replicate import Replicate
 from twinsim.model.results import RunResult, simulate, simulate_many
 from twinsim.scenario import Scenario
 
@@ -51,6 +52,19 @@ BATCH_SIZE = 50
 #: Rows (replicates x institutions) above which holding more replicates in one model stops paying and only adds
 #: memory: a network this large already spreads each step's fixed cost over many rows.
 MAX_BATCH_ROWS = 20_000
+
+
+def summary_only(scenario: Scenario) -> Scenario:
+    """``scenario`` recording aggregates instead of the in-memory panel when a run's summary needs no more.
+
+    The summary and the emulated evaluation read the baseline, the endline and the final month, which every
+    recording mode keeps; a survey in another month needs the panel, and a streamed panel is kept as asked.
+    """
+    rec, sim = scenario.recording, scenario.simulation
+    kept = {0, sim.months, sim.months + sim.followup_months}
+    if rec.mode != "panel" or rec.panel_dir or not set(survey_months(scenario)) <= kept:
+        return scenario
+    return scenario.with_overrides({"recording.mode": "aggregate"}, source="summary-only runs")
 
 
 def batch_size(scenario: Scenario, wanted: int) -> int:
@@ -169,7 +183,7 @@ def run_replicates(
         raise ValueError("replicates must be >= 1")
     seed = scenario.simulation.seed if seed is None else int(seed)
     summaries, panels, ledgers, aggregates = [], [], [], []
-    for result in _replicate_results(scenario, replicates, seed, posterior, batch):
+    for result in _results(scenario, replicates, seed, posterior, batch, keep_tables):
         summaries.append(result.summary())
         if keep_tables:
             if result.history is not None:
@@ -203,6 +217,13 @@ def _replicate_results(
         return
     for r in range(replicates):
         yield simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)
+
+
+def _results(
+    scenario: Scenario, replicates: int, seed: int, posterior: Posterior | None, batch: int, keep_tables: bool
+) -> Iterator[RunResult]:
+    """:func:`_replicate_results`, recording only what the summaries need unless the tables are kept."""
+    return _replicate_results(scenario if keep_tables else summary_only(scenario), replicates, seed, posterior, batch)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -257,7 +278,7 @@ def _run_batch(
     """The rows of runs of one design point run as one batch, or None if it cannot be batched or raised."""
     point, overrides = runs[0][0], runs[0][1]
     try:
-        sc = scenario.with_overrides(overrides) if overrides else scenario
+        sc = summary_only(scenario.with_overrides(overrides) if overrides else scenario)
         if batch_size(sc, len(runs)) < len(runs):
             return None
         seqs = [run_seed(seed, point, replicate, streams) for _, _, replicate in runs]
@@ -304,25 +325,28 @@ def _run_serial(
     return rows
 
 
-#: Finished models between two cyclic garbage collections (see :func:`release`).
-COLLECT_EVERY = 256
-_released = itertools.count(1)
+#: Rows (replicates x institutions) of finished models between two cyclic garbage collections (see :func:`release`).
+COLLECT_ROWS = 100_000
+_released_rows = [0]
 
 
-def release(model: TwinningModel) -> None:
-    """Let a finished model be freed.
+def release(run: TwinningModel | Replicate) -> None:
+    """Let a finished model (or one replicate of it) be freed.
 
     Mesa 3.3 keeps every model alive in ``mesa.Agent._ids`` (mesa issue #3179, fixed upstream by pull
     request #3180): the model is dropped from it. A Mesa model is also a reference cycle (``Model`` stores
     its wrapped ``step`` as a bound method on itself; agent sets point back to it), so only Python's cyclic
     garbage collector frees it, and that collector counts Python objects, not the NumPy memory they hold:
     a long sweep of vectorised runs would let finished models pile up between collections. Every
-    ``COLLECT_EVERY`` released models trigger one collection (a few milliseconds, under 1% of their run time).
+    ``COLLECT_ROWS`` released rows trigger one collection, so memory stays bounded whatever the batch size.
     """
+    model = getattr(run, "model", run) if isinstance(run, Replicate) else run
     ids = getattr(mesa.Agent, "_ids", None)
     if isinstance(ids, dict):
         ids.pop(model, None)
-    if next(_released) % COLLECT_EVERY == 0:
+    _released_rows[0] += run.n
+    if _released_rows[0] >= COLLECT_ROWS:
+        _released_rows[0] = 0
         gc.collect()
 
 

@@ -109,8 +109,6 @@ def forgetting(capacity: np.ndarray, baseline: np.ndarray, rate: float) -> np.nd
     return -rate * np.maximum(capacity - baseline, 0.0)
 
 
-def turnover_loss(
-    capacity: np.ndarray, baseline: np.ndarray, turned_over: np.ndarray, knowledge_loss: float
-) -> np.ndarray:
-    """Capacity lost (<= 0) at institutions whose leadership changed: ``knowledge_loss`` of the gain above baseline."""
-    return -knowledge_loss * np.maximum(capacity - baseline, 0.0) * turned_over[:, None]
+def turnover_loss(capacity: np.ndarray, baseline: np.ndarray, knowledge_loss: float) -> np.ndarray:
+    """Capacity lost (<= 0) where leadership changed: ``knowledge_loss`` of the gain above baseline."""
+    return -knowledge_loss * np.maximum(capacity - baseline, 0.0)

@@ -298,10 +298,13 @@ class TwinningModel(mesa.Model):
             return
         n_topics = len(self.topic_names)
         if cells is None:
-            new = learning.clip01(self.capacity + gain)
-            applied = new - self.capacity
+            new = self.capacity + gain
+            np.maximum(new, 0.0, out=new)
+            np.minimum(new, 1.0, out=new)
+            flow = self.flows[source]
+            flow += new.reshape(self.replicates, self.n_institutions, n_topics).sum(axis=1)
+            flow -= self.capacity.reshape(self.replicates, self.n_institutions, n_topics).sum(axis=1)
             self.capacity = new
-            self.flows[source] += applied.reshape(self.replicates, self.n_institutions, n_topics).sum(axis=1)
             return
         flat = self.capacity.ravel()
         old = flat[cells]
@@ -387,10 +390,13 @@ class TwinningModel(mesa.Model):
         """
         lp = self.params.learning
         uniform, fresh = self._turnover_month()
-        turned = uniform < lp.leadership_turnover
-        loss = learning.turnover_loss(self.capacity, self.baseline, turned, lp.turnover_knowledge_loss)
-        self.apply_gain("turnover", loss)
-        self.leadership = np.where(turned, fresh, self.leadership)
+        turned = np.flatnonzero(uniform < lp.leadership_turnover)
+        if turned.size:
+            n_topics = len(self.topic_names)
+            cells = (turned[:, None] * n_topics + np.arange(n_topics)).ravel()
+            loss = learning.turnover_loss(self.capacity[turned], self.baseline[turned], lp.turnover_knowledge_loss)
+            self.apply_gain("turnover", loss.ravel(), cells=cells)
+            self.leadership[turned] = fresh[turned]
 
     def _turnover_month(self) -> tuple[np.ndarray, np.ndarray]:
         draws = self._turnover_draws
