@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -20,8 +20,10 @@ from twinsim.cli.common import (
     user_errors,
 )
 from twinsim.errors import TwinsimError
-from twinsim.experiments.engine import ReplicateSet, run_replicates
 from twinsim.scenario import load_scenario
+
+if TYPE_CHECKING:
+    from twinsim.experiments.engine import ReplicateSet
 
 
 @user_errors
@@ -38,6 +40,8 @@ def run(
     """Run a scenario: a table of selected-vs-not effects and costs; tables and figures in --out."""
     if fmt not in {"parquet", "csv"}:
         raise TwinsimError(f"--format: must be parquet or csv (got {fmt!r})")
+    from twinsim.experiments.engine import run_replicates
+
     sc = load_scenario(scenario, set_ or [])
     post = _load_posterior(posterior, sc)
     with progress_bar(replicates, "runs", quiet=as_json) as bar:
