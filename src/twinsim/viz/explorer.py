@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from twinsim.errors import TwinsimError
-from twinsim.scenario import Scenario, bundled_scenarios, load_scenario, plausible_range
+from twinsim.scenario import Scenario, bundled_scenarios, load_scenario, plausible_range, resolve_scenario_path
 
 try:  # the viz extra
     import solara
@@ -62,6 +62,7 @@ __all__ = [
     "plot_trajectories",
     "require_viz",
     "scenario_for",
+    "serve",
     "snapshot",
 ]
 
@@ -486,12 +487,13 @@ def donor_comparison(
 def donor_table(comparison: Any) -> pd.DataFrame:
     """The donor panel's table: effect, cost, cost per point, ICER and dominance per model."""
     table = comparison.table()
+    money = lambda x: "-" if x != x else f"{x:,.0f}"  # noqa: E731, PLR0124
     out = pd.DataFrame(
         {
-            "effect (points)": table["effect"].round(2),
-            "cost": table["cost"].round(0),
-            "cost per point": table["cost_per_point"].round(0),
-            "ICER vs none": table["icer"].round(0),
+            "effect (points)": table["effect"].map(lambda x: f"{x:.2f}"),
+            "cost": table["cost"].map(money),
+            "cost per point": table["cost_per_point"].map(money),
+            "ICER vs none": table["icer"].map(money),
             "dominance": table["dominance"],
         }
     )
@@ -506,30 +508,55 @@ def _default_scenario() -> str:
     return os.environ.get(SCENARIO_ENV, "rwanda_tpn")
 
 
+def serve(scenario: str = "rwanda_tpn", host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning") -> None:
+    """Serve the page with Solara's server (uvicorn) until interrupted; ``twinsim explore`` calls this.
+
+    The scenario is checked first (a broken one raises :class:`TwinsimError` before anything listens). Solara's
+    assets are served from the ``solara-assets`` package (no CDN), and its telemetry is switched off.
+    """
+    require_viz()
+    path = resolve_scenario_path(scenario)
+    load_scenario(scenario)
+    ref = scenario if str(scenario) in bundled_scenarios() else str(path.resolve())
+    os.environ[SCENARIO_ENV] = ref
+    os.environ["SOLARA_APP"] = "twinsim.viz.explorer:Page"
+    os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    os.environ["SERVER_NAME"], os.environ["SERVER_PORT"] = host, str(port)
+    import uvicorn
+    from solara.server import settings
+
+    settings.main.mode = "production"
+    settings.telemetry.mixpanel_enable = False
+    uvicorn.run("solara.server.starlette:app", host=host, port=port, log_level=log_level)
+
+
 if solara is not None:
 
     @solara.component
-    def ControlWidget(control: Control, value: Any, on_value: Callable[[Any], None]) -> None:
+    def ControlWidget(control: Control, value: Any, on_value: Callable[[Any], None]) -> None:  # noqa: N802
         """One slider or selector."""
         if control.kind == "select":
             solara.Select(control.label, value=value, values=list(control.values), on_value=on_value)
         elif control.kind == "int":
             solara.SliderInt(
-                control.label, value=int(value), min=int(control.low), max=int(control.high), on_value=on_value
+                f"{control.label}: {int(value)}",
+                value=int(value),
+                min=int(control.low),
+                max=int(control.high),
+                on_value=on_value,
             )
         else:
             solara.SliderFloat(
-                control.label,
+                f"{control.label}: {float(value):.3g}",
                 value=float(value),
                 min=control.low,
                 max=control.high,
                 step=control.step,
                 on_value=on_value,
-                thumb_label="always",
             )
 
     @solara.component
-    def DonorPanel(base_ref: str, settings: Settings) -> None:
+    def DonorPanel(base_ref: str, settings: Settings) -> None:  # noqa: N802
         """Runs a quick replicated comparison on demand (in a thread) and shows its table and CE plane."""
         replicates, set_replicates = solara.use_state(10)
         run_id, set_run_id = solara.use_state(0)
@@ -568,7 +595,31 @@ if solara is not None:
                 plt.close(fig)
 
     @solara.component
-    def Explorer(scenario: str | None = None, play_interval: float = 0.3) -> None:
+    def ModelView(session: Session, version: int) -> None:  # noqa: N802
+        """The status line, the network and the trajectories of the session's model (redrawn on ``version``)."""
+        model = session.model
+        topic, set_topic = solara.use_state(model.topic_names[0])
+        last = session.history[-1]
+        solara.Text(
+            f"Month {model.month} of {model.months_total} · {last['ties']} ties · cost so far "
+            f"{last['cost']:,.0f} {model.params.costs.currency} ({model.params.costs.price_year} prices)",
+            classes=["twinsim-status"],
+            style={"font-weight": "bold", "font-size": "1.1em"},
+        )
+        solara.Select("Topic shown", value=topic, values=list(model.topic_names), on_value=set_topic)
+        key = [version, topic, id(model)]
+        network = solara.use_memo(lambda: plot_network(model, topic), key)
+        frame = session.frame()
+        months = model.params.simulation.months
+        trajectories = solara.use_memo(lambda: plot_trajectories(frame, topic, months, model.months_total), key)
+        with solara.Columns([1, 1]):
+            with solara.Column(classes=["twinsim-network"]):
+                solara.FigureMatplotlib(network, format="png", dependencies=key)
+            with solara.Column(classes=["twinsim-trajectories"]):
+                solara.FigureMatplotlib(trajectories, format="png", dependencies=key)
+
+    @solara.component
+    def Explorer(scenario: str | None = None, play_interval: float = 0.3) -> None:  # noqa: N802
         """The explorer for a scenario (a bundled name or a path); in JupyterLab: ``Explorer("rwanda_tpn")``."""
         ref = scenario or _default_scenario()
         base = solara.use_memo(lambda: load_scenario(ref), [ref])
@@ -577,7 +628,6 @@ if solara is not None:
         version, set_version = solara.use_state(0)
         playing, set_playing = solara.use_state(False)
         error, set_error = solara.use_state("")
-        topic, set_topic = solara.use_state(session.model.topic_names[0])
         bump = lambda: set_version(lambda v: v + 1)  # noqa: E731
 
         def change(key: str, value: Any) -> None:
@@ -646,35 +696,18 @@ if solara is not None:
                             )
         if error:
             solara.Error(error, classes=["twinsim-error"])
-        cost = session.history[-1]["cost"]
-        currency = model.params.costs.currency
-        solara.Markdown(
-            f"**Month {model.month}** of {model.months_total} · **{session.history[-1]['ties']} ties** · "
-            f"**cost so far {cost:,.0f} {currency}** ({model.params.costs.price_year} prices)",
-        )
-        solara.Select("Topic shown", value=topic, values=list(model.topic_names), on_value=set_topic)
-        with solara.Columns([1, 1]):
-            fig = solara.use_memo(lambda: plot_network(model, topic), [version, topic, id(model)])
-            with solara.Column(classes=["twinsim-network"]):
-                solara.FigureMatplotlib(fig, format="png", dependencies=[version, topic, id(model)])
-            frame = session.frame()
-            traj = solara.use_memo(
-                lambda: plot_trajectories(frame, topic, model.params.simulation.months, model.months_total),
-                [version, topic, id(model)],
-            )
-            with solara.Column(classes=["twinsim-trajectories"]):
-                solara.FigureMatplotlib(traj, format="png", dependencies=[version, topic, id(model)])
+        ModelView(session, version)
         DonorPanel(ref, session.settings)
 
     @solara.component
-    def Page() -> None:
+    def Page() -> None:  # noqa: N802
         """The page served by ``twinsim explore`` (scenario from the ``TWINSIM_EXPLORE_SCENARIO`` variable)."""
         Explorer(_default_scenario())
 
 else:  # pragma: no cover - without the viz extra
 
-    def Explorer(scenario: str | None = None, play_interval: float = 0.3) -> None:  # noqa: D103, ARG001
+    def Explorer(scenario: str | None = None, play_interval: float = 0.3) -> None:  # noqa: D103, N802
         require_viz()
 
-    def Page() -> None:  # noqa: D103
+    def Page() -> None:  # noqa: D103, N802
         require_viz()
