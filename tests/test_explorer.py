@@ -148,13 +148,14 @@ def test_donor_panel_compares_against_none_and_the_other_models(base):
     assert len(table) == len(labels) and table["effect (points)"].iloc[0] == "0.00"
 
 
-def test_explore_without_the_viz_extra_says_which_extra(monkeypatch):
-    monkeypatch.setattr(ex, "solara", None)
-    res = CliRunner().invoke(app, ["explore"])
-    assert res.exit_code == 2
-    assert res.stderr.strip().count("\n") == 0 and "twinsim[viz]" in res.stderr
-    with pytest.raises(TwinsimError, match=r"twinsim\[viz\]"):
-        ex.require_viz()
+def test_explore_without_the_viz_extra_says_which_extra():
+    hide = "import sys; sys.modules['solara'] = None; from twinsim.cli import app; app(['explore'])"
+    res = subprocess.run([sys.executable, "-c", hide], capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "twinsim[viz]" in res.stderr, res.stderr
+    probe = "import sys; sys.modules['solara'] = None; import twinsim.viz.explorer as ex; print(ex.solara)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "None"
 
 
 def test_explore_refuses_a_missing_scenario():
@@ -267,15 +268,19 @@ def test_page_in_a_real_browser(server, tmp_path):
             net = _src(page, ".twinsim-network")
             ties = page.locator(".twinsim-status").inner_text()
             slider.focus()
-            t0 = time.perf_counter()
-            slider.press("ArrowRight")
-            _changed(page, ".twinsim-network", net)
-            latency = time.perf_counter() - t0
+            latencies = []
+            for key in ("ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowRight"):  # 2, 3, 2, 1, 2
+                net = _src(page, ".twinsim-network")
+                t0 = time.perf_counter()
+                slider.press(key)
+                _changed(page, ".twinsim-network", net)
+                latencies.append(time.perf_counter() - t0)
+                page.wait_for_timeout(200)
             month.filter(has_text="Month 3 of 31").wait_for(timeout=5000)
             assert slider.get_attribute("aria-valuenow") == "2"
             page.wait_for_timeout(300)
             assert page.locator(".twinsim-status").inner_text() != ties
-            (shots / "explorer_latency.txt").write_text(f"{latency:.3f}\n")
+            (shots / "explorer_latency.txt").write_text(" ".join(f"{t:.3f}" for t in latencies) + "\n")
             for _ in range(9):
                 page.locator(".twinsim-step").click()
             month.filter(has_text="Month 12 of 31").wait_for(timeout=15000)
@@ -287,6 +292,18 @@ def test_page_in_a_real_browser(server, tmp_path):
             month.filter(has_text="Month 0 of 31").wait_for(timeout=15000)
             assert slider.get_attribute("aria-valuenow") == "2"
 
+            # play runs month after month until paused
+            page.locator(".twinsim-play").click()
+            page.wait_for_function(
+                "() => parseInt(document.querySelector('.twinsim-month').innerText.split(' ')[1]) >= 2",
+                timeout=30000,
+            )
+            page.locator(".twinsim-play").click()  # pause
+            page.wait_for_timeout(800)
+            paused = month.inner_text()
+            page.wait_for_timeout(800)
+            assert month.inner_text() == paused
+
             # the donor panel: a quick comparison and its CE plane
             page.locator(".twinsim-compare").click()
             page.locator(".twinsim-ce-plane img").wait_for(timeout=120000)
@@ -297,4 +314,5 @@ def test_page_in_a_real_browser(server, tmp_path):
         finally:
             browser.close()
     assert not errors, "\n".join(errors)
-    assert latency < 1.0, f"slider change to redrawn network took {latency:.2f} s"
+    median = sorted(latencies)[len(latencies) // 2]
+    assert median < 1.0, f"slider change to redrawn network took {latencies} s"
