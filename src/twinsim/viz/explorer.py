@@ -546,13 +546,20 @@ if solara is not None:
                 on_value=on_value,
             )
         else:
+
+            def moved(new: float) -> None:
+                # Vuetify snaps a value that is off the step grid (a calibrated 0.219 on a 0.016 grid) and reports
+                # the snapped value at once: that is not a change by the user, and must not move the parameter.
+                if abs(float(new) - float(value)) >= control.step / 2:
+                    on_value(new)
+
             solara.SliderFloat(
                 f"{control.label}: {float(value):.3g}",
                 value=float(value),
                 min=control.low,
                 max=control.high,
                 step=control.step,
-                on_value=on_value,
+                on_value=moved,
             )
 
     @solara.component
