@@ -25,8 +25,7 @@ from twinsim.experiments.executors import imap_unordered, open_executor
 from twinsim.experiments.posterior import Posterior, scenario_for_replicate
 from twinsim.experiments.store import ResultStore, tidy_runs
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.model.batch import batch_size, simulate_many
-from twinsim.model.results import RunResult, simulate
+from twinsim.model.results import RunResult, simulate, simulate_many
 from twinsim.scenario import Scenario
 
 __all__ = [
@@ -46,8 +45,19 @@ __all__ = [
 #: Seeding schemes of design points (see :func:`run_seed`).
 STREAMS = ("common", "independent")
 
-#: Replicates of one scenario run as one batch by default (results are the same as one by one).
+#: Replicates of one scenario run as one model by default (results are the same as one by one).
 BATCH_SIZE = 50
+
+#: Rows (replicates x institutions) above which holding more replicates in one model stops paying and only adds
+#: memory: a network this large already spreads each step's fixed cost over many rows.
+MAX_BATCH_ROWS = 20_000
+
+
+def batch_size(scenario: Scenario, wanted: int) -> int:
+    """How many replicates of ``scenario`` to hold in one model when ``wanted`` are asked for."""
+    if wanted <= 1:
+        return 1
+    return max(1, min(wanted, MAX_BATCH_ROWS // max(scenario.n_institutions, 1)))
 
 
 @dataclass
@@ -151,9 +161,8 @@ def run_replicates(
         progress: called with 1 after each finished run (e.g. a progress bar's ``advance``).
         posterior: carry parameter uncertainty: replicate ``r`` runs with the posterior's parameter set
             drawn for ``(seed, r)`` (see :func:`twinsim.experiments.posterior.scenario_for_replicate`).
-        batch: run up to this many replicates at a time as one vectorised model (:mod:`twinsim.model.batch`) when the
-            scenario allows it and there is no posterior; every result is the same as run one by one. 0 or 1:
-            one by one.
+        batch: run up to this many replicates at a time as one model (blocks of rows) when there is no
+            posterior; every result is the same as run one by one. 0 or 1: one by one.
 
     """
     if replicates < 1:
@@ -190,7 +199,7 @@ def _replicate_results(
     if size > 1:
         for first in range(0, replicates, size):
             reps = range(first, min(first + size, replicates))
-            yield from simulate_many(scenario, [run_seed_sequence(seed, r) for r in reps], [(seed, r) for r in reps])
+            yield from simulate_many(scenario, seed, len(reps), first=first)
         return
     for r in range(replicates):
         yield simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)
@@ -228,8 +237,8 @@ def run_chunk(
     """Run a chunk of ``(point, overrides, replicate)`` runs; one summary row each (the task of a worker).
 
     A run that raises gives a row with its seed and ``error`` (the exception) and no outputs; the other
-    runs go on. Consecutive runs of one design point are run as one batch (:mod:`twinsim.model.batch`) when the
-    scenario allows it, with the same results; if the batch raises, its runs are run one by one.
+    runs go on. Consecutive runs of one design point are run as one model (blocks of rows), with the same
+    results; if that model raises, its runs are run one by one.
     """
     rows: list[dict[str, Any]] = []
     for _point, group in itertools.groupby(chunk, key=lambda run: run[0]):
@@ -252,7 +261,7 @@ def _run_batch(
         if batch_size(sc, len(runs)) < len(runs):
             return None
         seqs = [run_seed(seed, point, replicate, streams) for _, _, replicate in runs]
-        results = simulate_many(sc, seqs, [(seed, replicate) for _, _, replicate in runs])
+        results = simulate_many(sc, seeds=seqs)
         rows = []
         for (_, _, replicate), seq, result in zip(runs, seqs, results, strict=True):
             rows.append({**_run_row(point, overrides, replicate, seed, seq), **result.summary(), "error": None})
