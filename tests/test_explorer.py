@@ -122,7 +122,7 @@ def test_layout_groups_provinces_and_figures_draw(base):
         session.step()
     model = session.model
     pos = ex.network_layout(model.region, model.kind)
-    assert pos.shape == (model.n, 2)
+    assert pos.shape == (len(model.region), 2)
     centres = np.array([pos[model.region == r].mean(axis=0) for r in np.unique(model.region)])
     spread = max(
         np.linalg.norm(pos[model.region == r] - centres[i], axis=1).max() for i, r in enumerate(np.unique(model.region))

@@ -267,7 +267,7 @@ def build_model(scenario: Scenario, seed: int) -> Any:
     """A fresh model of ``scenario`` (a single replicate) seeded with ``seed``."""
     from twinsim.model.twinning import TwinningModel
 
-    return TwinningModel(scenario, seed)
+    return TwinningModel(scenario, seed=seed)
 
 
 def at_horizon(model: Any) -> bool:
