@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from twinsim.cli import calibrate, compare, decompose, power, run, sensitivity, sweep, validate
+from twinsim.cli import calibrate, compare, decompose, explore, power, run, sensitivity, sweep, validate
 
 app = typer.Typer(
     help="Simulate peer-learning (twinning) networks among health institutions.",
@@ -26,6 +26,7 @@ for command in (
     decompose.decompose,
     power.power,
     calibrate.calibrate,
+    explore.explore,
 ):
     app.command()(command)
 
