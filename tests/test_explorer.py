@@ -298,11 +298,16 @@ def test_page_in_a_real_browser(server, tmp_path):
                 "() => parseInt(document.querySelector('.twinsim-month').innerText.split(' ')[1]) >= 2",
                 timeout=30000,
             )
-            page.locator(".twinsim-play").click()  # pause
-            page.wait_for_timeout(800)
-            paused = month.inner_text()
-            page.wait_for_timeout(800)
-            assert month.inner_text() == paused
+            page.locator(".twinsim-play").click()  # pause (renders already queued may still land: wait for calm)
+            paused, seen = month.inner_text(), []
+            for _ in range(20):
+                page.wait_for_timeout(800)
+                seen.append(month.inner_text())
+                if seen[-1] == paused:
+                    break
+                paused = seen[-1]
+            page.wait_for_timeout(1500)
+            assert month.inner_text() == paused, seen
 
             # the donor panel: a quick comparison and its CE plane
             page.locator(".twinsim-compare").click()
