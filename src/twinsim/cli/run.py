@@ -80,7 +80,7 @@ def _write_outputs(batch: ReplicateSet, out: Path, fmt: str) -> None:
     (out / "summary.json").write_text(json.dumps(batch.to_dict(), indent=2))
     source = batch.panels if batch.panels is not None else batch.aggregates
     if source is not None:
-        save(plot_trajectories(source, batch.scenario.simulation.months), out / "trajectories.png")
+        save(plot_trajectories(source, scenario=batch.scenario), out / "trajectories.png")
 
 
 def _print_run_table(batch: ReplicateSet) -> None:
