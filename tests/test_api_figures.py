@@ -60,3 +60,37 @@ def test_sensitivity_from_plain_arguments():
 def test_sensitivity_names_an_unknown_key():
     with pytest.raises(ScenarioError, match="forgeting"):
         sensitivity(twinsim.load_scenario("rwanda_tpn"), params={"learning.forgeting": (0.0, 1.0)}, samples=4)
+
+
+def test_result_objects_have_short_reprs_frames_and_plots():
+    from twinsim.analysis.decomposition import decompose
+    from twinsim.analysis.power import power_analysis
+
+    sc = twinsim.load_scenario("rwanda_tpn")
+    batch = twinsim.run_replicates(sc, replicates=3, keep_tables=True)
+    assert "3 replicates" in repr(batch)
+    mean, low, high = batch.cost()  # still unpacks like a tuple
+    assert batch.cost().ci95_low == low <= mean <= high == batch.cost().ci95_high
+    assert {"estimate", "ci95_low", "ci95_high"} <= set(batch.to_frame().columns)
+    assert batch.plot().axes
+    with pytest.raises(ValueError, match="keep_tables"):
+        twinsim.run_replicates(sc, replicates=2).plot()
+
+    dec = decompose(sc, replicates=2)
+    assert "2 replicate pairs" in repr(dec)
+    assert {"twinning", "twinning_ci95_low", "self_selection_ci95_high"} <= set(dec.to_frame().columns)
+    assert dec.plot(["accreditation", "cbhi_coverage"]).axes
+
+    power = power_analysis(sc, [20, 40], replicates=2, topics=["cbhi_coverage"])
+    assert "sizes [20, 40]" in repr(power)
+    assert list(power.to_frame()["institutions"]) == [20, 40]
+    assert len(power.plot().axes) == 2
+
+
+def test_bundled_posterior_and_targets_resolve_by_name():
+    from twinsim.scenario import resolve_posterior, resolve_targets
+
+    assert resolve_posterior("rwanda_tpn").name == "posterior.csv"
+    assert resolve_targets("rwanda_tpn").suffix == ".toml"
+    with pytest.raises(ScenarioError, match="did you mean 'rwanda_tpn'"):
+        resolve_posterior("rwanda_tnp")

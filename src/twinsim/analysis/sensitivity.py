@@ -382,7 +382,7 @@ METHODS: dict[str, Method] = {
 # The analysis
 
 
-@dataclass
+@dataclass(repr=False)
 class SensitivityResult:
     """Indices per output, ranked, with the design, the outputs and the replicate-noise report.
 
@@ -408,6 +408,37 @@ class SensitivityResult:
     x: np.ndarray = field(repr=False)
     y: np.ndarray = field(repr=False)
     second_order: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"SensitivityResult({self.method}, N = {self.samples}, {self.runs} runs, "
+            f"{len(self.factors)} factors, outputs {self.outputs})"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The indices as one long table: output, rank, factor, range, indices (the same as :meth:`ranked`)."""
+        return self.ranked()
+
+    def plot(self, kind: str = "indices") -> Any:
+        """A figure of the analysis.
+
+        Args:
+            kind: ``"indices"`` (bars with confidence intervals, one panel per output), ``"morris"`` (mu* against
+                sigma; Morris only) or ``"convergence"`` (indices as the base samples grow).
+
+        Returns:
+            The matplotlib Figure.
+
+        """
+        from twinsim.viz import sensitivity as figures
+
+        if kind == "indices":
+            return figures.plot_indices(self)
+        if kind == "morris" and self.method == "morris":
+            return figures.plot_morris(self)
+        if kind == "convergence" and not self.convergence.empty:
+            return figures.plot_convergence(self)
+        raise ValueError(f"kind {kind!r}: not available for a {self.method} analysis")
 
     def to_dict(self) -> dict[str, Any]:
         """``{"method", "samples", "runs", "outputs": {OUTPUT: {FACTOR: {index: value}}}}`` (NaN as null)."""

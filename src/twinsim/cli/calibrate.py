@@ -12,13 +12,16 @@ import typer
 from rich.table import Table
 
 from twinsim.cli.common import ScenarioArg, SetOption, out_console, progress_bar, user_errors
-from twinsim.scenario import load_scenario, resolve_scenario_path
+from twinsim.scenario import load_scenario, resolve_scenario_path, resolve_targets
 
 
 @user_errors
 def calibrate(
     scenario: ScenarioArg,
-    targets: Annotated[Path, typer.Option("--targets", help="Targets file (TOML), e.g. scenarios/targets/...")],
+    targets: Annotated[
+        str,
+        typer.Option("--targets", help="Targets file (TOML) or a bundled name (rwanda_tpn).", metavar="FILE|NAME"),
+    ],
     budget: Annotated[int, typer.Option("--budget", min=1, help="Model runs for the ABC design.")] = 1000,
     out: Annotated[Path, typer.Option(help="Folder for the posterior, report and figure.")] = Path("calibration"),
     write_scenario: Annotated[
@@ -44,7 +47,7 @@ def calibrate(
         write_point_estimate,
     )
 
-    spec = load_targets(targets)
+    spec = load_targets(resolve_targets(targets))
     sc = load_scenario(scenario, set_ or [])
     path = resolve_scenario_path(scenario)
     command = f"twinsim calibrate {scenario} --targets {targets} --budget {budget} --out {out}"

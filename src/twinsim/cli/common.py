@@ -32,21 +32,24 @@ ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name o
 
 
 PosteriorOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--posterior",
-        help="Posterior CSV (from `twinsim calibrate`): each replicate draws one parameter set from it.",
+        help="Posterior CSV (from `twinsim calibrate`) or a bundled name (rwanda_tpn): each replicate draws "
+        "one parameter set from it.",
+        metavar="FILE|NAME",
     ),
 ]
 
 
-def _load_posterior(path: Path | None, scenario: Any) -> Any:
-    """The posterior in ``path`` checked against ``scenario`` (None without a path)."""
-    if path is None:
+def _load_posterior(ref: str | Path | None, scenario: Any) -> Any:
+    """The posterior in ``ref`` (a file or a bundled name) checked against ``scenario`` (None without one)."""
+    if ref is None:
         return None
     from twinsim.experiments.posterior import load_posterior
+    from twinsim.scenario import resolve_posterior
 
-    return load_posterior(path, scenario)
+    return load_posterior(resolve_posterior(ref), scenario)
 
 
 def user_errors(func: F) -> F:

@@ -1,5 +1,6 @@
 """Scenarios: the typed schema (the one source of defaults, bounds, units and help), loading, extends and overrides."""
 
+from twinsim.scenario.bundled import resolve_posterior, resolve_targets
 from twinsim.scenario.schema import (
     ActivityCost,
     ChoiceLevel,
@@ -49,5 +50,7 @@ __all__ = [
     "load_scenario",
     "parse_override",
     "plausible_range",
+    "resolve_posterior",
     "resolve_scenario_path",
+    "resolve_targets",
 ]
