@@ -125,7 +125,8 @@ class Comparison:
         """A figure of the comparison.
 
         Args:
-            kind: ``"ce_plane"`` (incremental cost against effect), ``"ceac"`` (acceptability curves) or
+            kind: ``"ce_plane"`` (incremental cost against effect), ``"ceac"`` (acceptability curves),
+                ``"effects"`` (effect at the end and after the follow-up, and cost, per model) or
                 ``"trajectories"`` (mean indicator per month and model).
             wtp: a willingness to pay per point to draw on the plane or the curve.
 
@@ -139,9 +140,11 @@ class Comparison:
             return figures.plot_ce_plane(self, wtp=wtp)
         if kind == "ceac":
             return figures.plot_ceac(self, wtp=wtp)
+        if kind == "effects":
+            return figures.plot_effects(self)
         if kind == "trajectories":
             return figures.plot_model_trajectories(self)
-        raise ValueError(f"kind: 'ce_plane', 'ceac' or 'trajectories' (got {kind!r})")
+        raise ValueError(f"kind: 'ce_plane', 'ceac', 'effects' or 'trajectories' (got {kind!r})")
 
     def _matrix(self, column: str) -> np.ndarray:
         return np.column_stack([m.runs[column].to_numpy() for m in self.models])

@@ -675,6 +675,21 @@ class Scenario(_Section):
         """Number of institutions in the population."""
         return sum(sum(k.counts.values()) for k in self.population.kinds.values())
 
+    def with_schedule(self, changes: dict[str, list[int]], source: str = "schedule") -> Scenario:
+        """Return a new scenario whose named activities fire in the given months.
+
+        ``changes`` maps an activity to its new months; ``[]`` removes it from the schedule, an activity not
+        yet scheduled is added. E.g. ``scenario.with_schedule({"provincial_learning_event": []})``.
+        """
+        lines = []
+        for line in self.programme.schedule:
+            months = changes.get(line.activity, line.months)
+            if months:
+                lines.append({"activity": line.activity, "months": list(months)})
+        present = {line.activity for line in self.programme.schedule}
+        lines += [{"activity": a, "months": list(m)} for a, m in changes.items() if m and a not in present]
+        return self.with_overrides({"programme.schedule": lines}, source)
+
     def with_overrides(self, overrides: dict[str, Any], source: str = "--set") -> Scenario:
         """Return a new scenario with dotted-key overrides applied and validated."""
         data = self.model_dump()

@@ -13,14 +13,21 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from twinsim.viz.plots import calendar_axis, month_dates
 
 if TYPE_CHECKING:
     from twinsim.analysis.compare import Comparison, ModelRuns
 
-__all__ = ["default_wtp_line", "model_label", "plot_ce_plane", "plot_ceac", "plot_model_trajectories"]
+__all__ = [
+    "default_wtp_line",
+    "model_label",
+    "plot_ce_plane",
+    "plot_ceac",
+    "plot_effects",
+    "plot_model_trajectories",
+]
 
 #: Qualitative colours that stay apart for up to ten models (tab10), and one marker per model.
 _COLOURS = plt.get_cmap("tab10").colors
@@ -146,4 +153,42 @@ def plot_model_trajectories(comparison: Comparison) -> Figure:
     ax.set_ylabel(f"mean indicator, all institutions and topics{unit}")
     ax.set_title(f"Trajectories per delivery model (mean, 95% CI; {comparison.replicates} replicates)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, labelspacing=1.0)
+    return fig
+
+
+def plot_effects(comparison: Comparison) -> Figure:
+    """Per model: programme effect at the end of the programme and at the end of the follow-up (95% CI), and cost.
+
+    Left: effect on the mean indicator against the same replicates without a programme; right: mean cost, with
+    the cost per point of effect written beside each bar.
+    """
+    table = comparison.table()
+    style = _style(comparison)
+    labels = [model_label(m, 34) for m in comparison.models]
+    y = np.arange(len(table))[::-1]
+    fig, (ax, ax2) = plt.subplots(
+        1, 2, figsize=(11, 0.75 * len(table) + 1.8), sharey=True, layout="constrained", width_ratios=[1.3, 1]
+    )
+    for col, offset, hatch, name in (
+        ("effect", 0.18, "", "at the end of the programme"),
+        ("sustained_effect", -0.18, "//", "at the end of the follow-up"),
+    ):
+        mean = table[col].to_numpy()
+        err = np.vstack([mean - table[f"{col}_low"], table[f"{col}_high"] - mean])
+        colours = [style[m.name][0] for m in comparison.models]
+        ax.barh(y + offset, mean, 0.34, xerr=err, color=colours, hatch=hatch, edgecolor="white", capsize=3, label=name)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("programme effect (points of the mean indicator, 95% CI)")
+    ax.legend(fontsize=8, loc="lower right")
+    costs = table["cost"].to_numpy()
+    ax2.barh(y, costs, 0.5, color=[style[m.name][0] for m in comparison.models])
+    for yi, cost, per_point in zip(y, costs, table["cost_per_point"], strict=True):
+        text = f" {per_point:,.0f} per point" if np.isfinite(per_point) else ""
+        ax2.annotate(text, (cost, yi), va="center", fontsize=8)
+    ax2.xaxis.set_major_locator(MaxNLocator(3))
+    ax2.xaxis.set_major_formatter(money)
+    ax2.set_xlim(0, max(costs.max(), 1.0) * 1.6)
+    ax2.set_xlabel(f"programme cost ({_currency(comparison)})")
+    fig.suptitle(f"Effect and cost per model ({comparison.replicates} replicates)")
     return fig

@@ -20,6 +20,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Circle
 
 __all__ = ["draw_network", "network_of", "region_layout"]
 
@@ -38,7 +39,7 @@ def network_of(obj: Any) -> nx.MultiDiGraph:
 
 
 def region_layout(graph: nx.Graph) -> dict[Any, np.ndarray]:
-    """Node positions: regions on a unit circle, each region's nodes on a small circle around it.
+    """Node positions: regions on a unit circle, each region's nodes on a small ring (or disc, if many) around it.
 
     Within a region, nodes are ordered by kind then by node id, so the layout depends only on the graph.
     """
@@ -51,10 +52,14 @@ def region_layout(graph: nx.Graph) -> dict[Any, np.ndarray]:
             (n for n, d in graph.nodes(data=True) if d.get("region", "") == region),
             key=lambda n: (str(graph.nodes[n].get("kind", "")), n),
         )
-        radius = 0.42 * min(1.0, math.sqrt(len(members) / 12)) if len(regions) > 1 else 1.0
+        radius = 0.5 * min(1.0, math.sqrt(len(members) / 12)) if len(regions) > 1 else 1.0
+        golden = math.pi * (3 - math.sqrt(5))
         for j, node in enumerate(members):
-            angle = 2 * math.pi * j / max(len(members), 1)
-            pos[node] = centre + radius * np.array([math.cos(angle), math.sin(angle)])
+            if len(members) <= 16:  # a ring
+                angle, r = 2 * math.pi * j / max(len(members), 1), radius
+            else:  # a filled disc (sunflower spiral)
+                angle, r = j * golden, radius * math.sqrt((j + 0.5) / len(members))
+            pos[node] = centre + r * np.array([math.cos(angle), math.sin(angle)])
     return pos
 
 
@@ -78,7 +83,7 @@ def draw_network(
         ax: axes to draw on (default: a new figure).
         color_by: ``"topic"`` colours edges by the tie's topic; ``"region"`` colours nodes by region and draws
             edges grey.
-        labels: write each institution's name beside it (default: only for networks of up to 40 institutions).
+        labels: write each institution's name beside it (default: only for networks of up to 20 institutions).
         title: figure title (default: counts of institutions and ties).
 
     Returns:
@@ -90,7 +95,7 @@ def draw_network(
     graph = network_of(obj)
     pos = region_layout(graph)
     n = graph.number_of_nodes()
-    labels = n <= 40 if labels is None else labels
+    labels = n <= 20 if labels is None else labels
     if ax is None:
         side = 7.5 if n <= 60 else 9.0
         fig, ax = plt.subplots(figsize=(side + 2.5, side))
@@ -104,7 +109,7 @@ def draw_network(
     )
     region_colour = dict(zip(regions, sns.color_palette("Set2", len(regions)), strict=True))
     mentees = Counter(v for _, v in graph.edges())
-    base = 110 if n <= 60 else max(12.0, 160 * math.sqrt(60 / n))
+    base = 110 if n <= 60 else max(6.0, 110 * 60 / n)
 
     flows = np.array([d.get("knowledge_flow", 0.0) for *_, d in graph.edges(data=True)], dtype=float)
     top = float(flows.max()) if flows.size and flows.max() > 0 else 1.0
@@ -119,7 +124,7 @@ def draw_network(
                 "arrowstyle": "-|>" if n <= 200 else "-",
                 "color": colour,
                 "lw": 0.4 + max_width * flow / top,
-                "alpha": 0.75,
+                "alpha": 0.75 if n <= 60 else max(0.1, 0.75 * 60 / n),
                 "shrinkA": 5,
                 "shrinkB": 7,
                 "connectionstyle": "arc3,rad=0.12",
@@ -144,10 +149,7 @@ def draw_network(
                 fontsize=5.5, color="0.25", zorder=3,
             )  # fmt: skip
     if len(regions) > 1:
-        for i, region in enumerate(regions):
-            angle = 2 * math.pi * i / len(regions)
-            ax.text(1.78 * math.cos(angle), 1.78 * math.sin(angle), str(region), ha="center", va="center",
-                    fontsize=11, fontweight="bold", color="0.3")  # fmt: skip
+        _draw_regions(ax, graph, pos, region_colour)
     handles: list[Any] = [
         Line2D([], [], marker=_MARKERS[k % len(_MARKERS)], ls="", mfc="white", mec="black", ms=8, label=str(kind))
         for k, kind in enumerate(kinds)
@@ -159,7 +161,7 @@ def draw_network(
     else:
         handles += [Line2D([], [], marker="o", ls="", mfc=region_colour[r], mec="black", label=str(r)) for r in regions]
     ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    lim = 2.0 if len(regions) > 1 else 1.3
+    lim = 2.05 if len(regions) > 1 else 1.3
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
@@ -167,3 +169,17 @@ def draw_network(
     ties = graph.number_of_edges()
     ax.set_title(title or f"Partnership network: {n} institutions, {ties} ties (learner → mentor)")
     return fig
+
+
+def _draw_regions(ax: Axes, graph: nx.Graph, pos: dict[Any, np.ndarray], region_colour: dict[Any, Any]) -> None:
+    """A faint disc behind each region's institutions and the region's name outside the circle of regions."""
+    regions = list(region_colour)
+    for region in regions:  # a faint disc behind each region's institutions
+        xy = np.array([pos[node] for node, d in graph.nodes(data=True) if d.get("region", "") == region])
+        centre = xy.mean(axis=0)
+        radius = float(np.max(np.linalg.norm(xy - centre, axis=1))) + 0.12
+        ax.add_patch(Circle(centre, radius, color=region_colour[region], alpha=0.18, lw=0, zorder=0))
+    for i, region in enumerate(regions):
+        angle = 2 * math.pi * i / len(regions)
+        ax.text(1.8 * math.cos(angle), 1.8 * math.sin(angle), str(region), ha="center", va="center",
+                fontsize=11, fontweight="bold", color="0.3")  # fmt: skip
