@@ -67,7 +67,7 @@ class Decomposition:
         frame = self.summary()
         if topics is not None:
             frame = frame.loc[topics]
-        fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(frame) + 2), 4.2), layout="constrained")
+        fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(frame) + 2), 4.5), layout="constrained")
         width = 0.27
         x = np.arange(len(frame))
         labels = {
@@ -83,10 +83,12 @@ class Decomposition:
         ax.set_xticks(x, [str(t) for t in frame.index], rotation=30, ha="right")
         units = {self.scenario.topics[str(t)].unit for t in frame.index if str(t) in self.scenario.topics}
         unit = units.pop() if len(units) == 1 else "indicator points"
-        ax.set_ylabel(f"change over the programme, difference ({unit} points)")
+        ax.set_ylabel(f"difference in change over the programme\n(indicator points, {unit})")
         n = int(self.replicates["replicate"].nunique())
         ax.set_title(
-            f"{self.scenario.name}: what twinning caused and what self-selection explains ({n} replicates, 95% CI)"
+            f"{self.scenario.name}: what twinning caused and what self-selection explains\n"
+            f"(mean over {n} replicates, 95% CI)",
+            fontsize=10,
         )
         ax.legend(fontsize=8)
         return fig

@@ -96,6 +96,25 @@ class ReplicateSet:
             )
         return pd.DataFrame(rows).set_index("topic")
 
+    def change(self) -> pd.DataFrame:
+        """Per topic: the before-after change (endline minus baseline) among all, selected and not selected, 95% CIs.
+
+        Columns ``all``, ``selected``, ``not_selected``, each with ``_ci95_low`` and ``_ci95_high``: the mean over
+        replicates of the mean change within each group (NaN for a group that is always empty).
+        """
+        rows = []
+        for topic in self.topics:
+            row: dict[str, Any] = {"topic": topic}
+            for group, key in (
+                ("all", "change"),
+                ("selected", "change_selected"),
+                ("not_selected", "change_not_selected"),
+            ):
+                mean, lo, hi = interval95(self.summaries[f"{key}.{topic}"])
+                row |= {group: mean, f"{group}_ci95_low": lo, f"{group}_ci95_high": hi}
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("topic")
+
     def cost(self) -> Interval:
         """Mean total cost over replicates and its 95% CI: ``(mean, ci95_low, ci95_high)``, fields named."""
         return interval95(self.summaries["total_cost"])

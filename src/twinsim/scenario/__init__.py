@@ -26,6 +26,7 @@ from twinsim.scenario.schema import (
     plausible_range,
     resolve_scenario_path,
 )
+from twinsim.scenario.warnings import scenario_warnings
 
 __all__ = [
     "ActivityCost",
@@ -53,4 +54,5 @@ __all__ = [
     "resolve_posterior",
     "resolve_scenario_path",
     "resolve_targets",
+    "scenario_warnings",
 ]

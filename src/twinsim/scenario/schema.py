@@ -709,15 +709,25 @@ def bundled_scenarios() -> dict[str, Path]:
 
 
 def resolve_scenario_path(ref: str | Path) -> Path:
-    """Turn a path or the name of a bundled scenario into an existing file path."""
+    """Turn a path or the name of a bundled scenario into an existing file path.
+
+    ``my_country`` finds ``my_country.toml`` in the current folder; an unknown name suggests the closest bundled one.
+    """
     path = Path(ref)
     if path.is_file():
         return path
+    if path.suffix != ".toml" and path.with_name(path.name + ".toml").is_file():  # a local file named without .toml
+        return path.with_name(path.name + ".toml")
     bundled = bundled_scenarios()
     name = path.stem if path.suffix == ".toml" else str(ref)
     if path.suffix != ".toml" and name in bundled:
         return bundled[name]
-    raise ScenarioError(f"{ref}: no such scenario file; bundled scenarios: {', '.join(sorted(bundled)) or 'none'}")
+    from twinsim.scenario.bundled import did_you_mean
+
+    hint = did_you_mean(path.stem, sorted(bundled))
+    raise ScenarioError(
+        f"{ref}: no such scenario file or bundled scenario{hint} (bundled: {', '.join(sorted(bundled)) or 'none'})"
+    )
 
 
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,14 @@ from matplotlib.figure import Figure
 if TYPE_CHECKING:
     from twinsim.scenario import Scenario
 
-__all__ = ["calendar_axis", "month_dates", "plot_posterior_predictive", "plot_trajectories", "save"]
+__all__ = [
+    "calendar_axis",
+    "month_dates",
+    "plot_posterior",
+    "plot_posterior_predictive",
+    "plot_trajectories",
+    "save",
+]
 
 
 def month_dates(start: str, months: int) -> pd.DatetimeIndex:
@@ -138,3 +146,34 @@ def save(fig: Figure, path: str | Path) -> Path:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def plot_posterior(
+    samples: pd.DataFrame, weights: Sequence[float] | None = None, bounds: dict[str, tuple[float, float]] | None = None
+) -> Figure:
+    """Marginal posterior of each calibrated parameter (weighted histogram) over its prior range.
+
+    Args:
+        samples: one column per dotted scenario key (e.g. ``Posterior.samples``).
+        weights: the samples' weights (e.g. ``Posterior.weights``; default: equal).
+        bounds: prior range per key; drawn as the x limits and a grey band, so a posterior that fills its band has
+            learnt little from the targets.
+
+    """
+    keys = list(samples.columns)
+    cols = min(len(keys), 3)
+    rows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False, layout="constrained")
+    for ax in axes.flat[len(keys) :]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        if bounds and key in bounds:
+            lo, hi = bounds[key]
+            ax.axvspan(lo, hi, color="0.93", label="prior range (uniform)")
+            ax.set_xlim(lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo))
+        ax.hist(samples[key], bins=20, weights=weights, density=True, color="C0", alpha=0.75, label="posterior")
+        ax.set_title(key, fontsize=9)
+        ax.set_yticks([])
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Calibrated parameters: posterior over the prior range")
+    return fig
