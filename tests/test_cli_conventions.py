@@ -117,3 +117,17 @@ def test_names_resolve_posterior_targets_and_local_files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mine.toml").write_text('extends = "rwanda_tpn.toml"\nname = "mine"\n')
     assert invoke("validate", "mine").exit_code == 0
+
+
+def test_package_files_a_user_expects():
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    assert "MIT License" in (root / "LICENSE").read_text()
+    citation = (root / "CITATION.cff").read_text()
+    assert f'version: "{version("twinsim")}"' in citation and "10.9745/GHSP-D-23-00280" in citation
+    assert "## [Unreleased]" in (root / "CHANGELOG.md").read_text()
+    assert (Path(twinsim.__file__).parent / "py.typed").is_file()
+    ignored = (root / ".gitignore").read_text().split()
+    for folder in ("/out/", "/results/", "/runs/", "/calibration/"):
+        assert folder in ignored
