@@ -180,7 +180,7 @@ def plot_effects(comparison: Comparison) -> Figure:
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlabel("programme effect (points of the mean indicator, 95% CI)")
-    ax.legend(fontsize=8, loc="lower right")
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="outside lower center", ncol=2, frameon=False)
     costs = table["cost"].to_numpy()
     ax2.barh(y, costs, 0.5, color=[style[m.name][0] for m in comparison.models])
     for yi, cost, per_point in zip(y, costs, table["cost_per_point"], strict=True):

@@ -173,13 +173,16 @@ def draw_network(
 
 def _draw_regions(ax: Axes, graph: nx.Graph, pos: dict[Any, np.ndarray], region_colour: dict[Any, Any]) -> None:
     """A faint disc behind each region's institutions and the region's name outside the circle of regions."""
-    regions = list(region_colour)
-    for region in regions:  # a faint disc behind each region's institutions
+    for (
+        region,
+        colour,
+    ) in region_colour.items():  # a faint disc behind each region's institutions, its name just outside
         xy = np.array([pos[node] for node, d in graph.nodes(data=True) if d.get("region", "") == region])
         centre = xy.mean(axis=0)
         radius = float(np.max(np.linalg.norm(xy - centre, axis=1))) + 0.12
-        ax.add_patch(Circle(centre, radius, color=region_colour[region], alpha=0.18, lw=0, zorder=0))
-    for i, region in enumerate(regions):
-        angle = 2 * math.pi * i / len(regions)
-        ax.text(1.8 * math.cos(angle), 1.8 * math.sin(angle), str(region), ha="center", va="center",
-                fontsize=11, fontweight="bold", color="0.3")  # fmt: skip
+        ax.add_patch(Circle(centre, radius, color=colour, alpha=0.18, lw=0, zorder=0))
+        direction = centre / (np.linalg.norm(centre) or 1.0)
+        x, y = centre + direction * (radius + 0.06)
+        ha = "left" if direction[0] > 0.3 else "right" if direction[0] < -0.3 else "center"
+        va = "bottom" if direction[1] > 0.3 else "top" if direction[1] < -0.3 else "center"
+        ax.text(x, y, str(region), ha=ha, va=va, fontsize=11, fontweight="bold", color="0.3")

@@ -110,7 +110,10 @@ def plot_trajectories(
             ax.axvline(endline, color="0.35", ls="--", lw=0.9)
             ax.annotate(" programme ends", (endline, 0.02), xycoords=("data", "axes fraction"), fontsize=7)
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, title=None, frameon=False)
-    grid.figure.suptitle("Indicator trajectories by topic choice (mean and 95% CI over replicates)", y=1.06)
+    height = grid.figure.get_figheight()  # the title sits a fixed distance above the legend, whatever the rows
+    grid.figure.suptitle(
+        "Indicator trajectories by topic choice (mean and 95% CI over replicates)", y=1.0 + 0.32 / height, va="bottom"
+    )
     return grid.figure
 
 
