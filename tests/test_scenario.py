@@ -96,7 +96,7 @@ def test_broken_files_name_the_file_and_key(tmp_path, body, expected):
 
 
 def test_missing_file_lists_bundled_scenarios():
-    with pytest.raises(ScenarioError, match=r"no such scenario file; bundled scenarios: .*rwanda_tpn"):
+    with pytest.raises(ScenarioError, match=r"no such scenario file or bundled scenario.*bundled: .*rwanda_tpn"):
         load_scenario("does_not_exist.toml")
 
 

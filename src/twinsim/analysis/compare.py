@@ -43,7 +43,7 @@ MAX_VOLUME = 100.0
 Progress = Callable[[int], None] | None
 
 
-@dataclass
+@dataclass(repr=False)
 class ModelRuns:
     """The replicates of one delivery model in a comparison.
 
@@ -79,10 +79,21 @@ class ModelRuns:
         """Mean of a per-replicate column and its 95% confidence interval."""
         return interval95(self.runs[column])
 
+    def __repr__(self) -> str:
+        effect, lo, hi = self.interval("effect")
+        return (
+            f"ModelRuns({self.name!r}: {self.delivery_model}, {len(self.runs)} replicates, "
+            f"effect {effect:+.2f} [{lo:+.2f}, {hi:+.2f}], cost {self.runs['cost'].mean():,.0f})"
+        )
 
-@dataclass
+
+@dataclass(repr=False)
 class Comparison:
-    """The result of :func:`compare`: per-model replicates and the cost-effectiveness analysis."""
+    """The result of :func:`compare`: per-model replicates and the cost-effectiveness analysis.
+
+    ``table()`` (alias ``to_frame()``) has one row per model; ``plot()`` draws the cost-effectiveness plane,
+    the acceptability curve or the trajectories.
+    """
 
     models: list[ModelRuns]
     reference: str
@@ -91,9 +102,49 @@ class Comparison:
     budget: float | None
     wtp: np.ndarray = field(repr=False)
 
+    def __repr__(self) -> str:
+        budget = f", budget {self.budget:,.0f}" if self.budget is not None else ""
+        names = ", ".join(m.name for m in self.models)
+        return (
+            f"Comparison({len(self.models)} models [{names}], reference {self.reference!r}, "
+            f"{self.replicates} replicates, seed {self.seed}{budget})"
+        )
+
     def model(self, name: str) -> ModelRuns:
         """The model with label ``name``."""
-        return next(m for m in self.models if m.name == name)
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise KeyError(f"no model {name!r}; models: {', '.join(m.name for m in self.models)}")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The comparison table, one row per model (the same as :meth:`table`)."""
+        return self.table()
+
+    def plot(self, kind: str = "ce_plane", wtp: float | None = None) -> Any:
+        """A figure of the comparison.
+
+        Args:
+            kind: ``"ce_plane"`` (incremental cost against effect), ``"ceac"`` (acceptability curves),
+                ``"effects"`` (effect at the end and after the follow-up, and cost, per model) or
+                ``"trajectories"`` (mean indicator per month and model).
+            wtp: a willingness to pay per point to draw on the plane or the curve.
+
+        Returns:
+            The matplotlib Figure.
+
+        """
+        from twinsim.viz import comparison as figures
+
+        if kind == "ce_plane":
+            return figures.plot_ce_plane(self, wtp=wtp)
+        if kind == "ceac":
+            return figures.plot_ceac(self, wtp=wtp)
+        if kind == "effects":
+            return figures.plot_effects(self)
+        if kind == "trajectories":
+            return figures.plot_model_trajectories(self)
+        raise ValueError(f"kind: 'ce_plane', 'ceac', 'effects' or 'trajectories' (got {kind!r})")
 
     def _matrix(self, column: str) -> np.ndarray:
         return np.column_stack([m.runs[column].to_numpy() for m in self.models])
@@ -332,6 +383,7 @@ def compare(
     budget: float | None = None,
     wtp: tuple[float, float, int] | None = None,
     refs: Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
     progress: Progress = None,
     posterior: Posterior | None = None,
 ) -> Comparison:
@@ -346,6 +398,8 @@ def compare(
         wtp: willingness-to-pay range ``(min, max, steps)`` for the acceptability curve (default: 0 to twice
             the largest ICER against the reference, 101 steps).
         refs: how each scenario was named by the user (path or bundled name), for the output.
+        names: a label per scenario for tables and figures (default: the scenario names, a repeated name
+            numbered ``name#2``), e.g. ``names=["TPN", "TPN, 2 twins per topic"]`` for two variants of one file.
         progress: called with 1 after each finished run.
         posterior: carry parameter uncertainty: replicate ``r`` of every model runs with the same posterior
             parameter set (see :func:`twinsim.experiments.posterior.scenario_for_replicate`).
@@ -364,7 +418,9 @@ def compare(
         refs = [sc.name if isinstance(sc, Scenario) else str(sc) for sc in scenarios]
     scenarios = [sc if isinstance(sc, Scenario) else load_scenario(sc) for sc in scenarios]
     seed = scenarios[0].simulation.seed if seed is None else int(seed)
-    labels = _labels(scenarios)
+    labels = _labels(scenarios) if names is None else [str(n) for n in names]
+    if len(labels) != len(scenarios) or len(set(labels)) != len(labels):
+        raise TwinsimError(f"compare: names must give one distinct label per scenario (got {list(labels)})")
     cache: dict[str, list[dict[str, Any]]] = {}
     models = []
     for label, ref, given in zip(labels, refs, scenarios, strict=True):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,13 +31,67 @@ __all__ = ["PARTS", "Decomposition", "decompose"]
 PARTS = ("observed", "twinning", "self_selection")
 
 
-@dataclass
+@dataclass(repr=False)
 class Decomposition:
-    """Per-replicate parts (``replicates``: replicate, topic, observed, twinning, self_selection)."""
+    """Per-replicate parts (``replicates``: replicate, topic, observed, twinning, self_selection).
+
+    ``summary()`` (alias ``to_frame()``) has one row per topic with each part's mean and labelled 95% interval
+    columns; ``plot()`` draws the parts per topic.
+    """
 
     scenario: Scenario
     seed: int
     replicates: pd.DataFrame
+
+    def __repr__(self) -> str:
+        n = int(self.replicates["replicate"].nunique()) if len(self.replicates) else 0
+        topics = self.replicates["topic"].nunique() if len(self.replicates) else 0
+        return f"Decomposition({self.scenario.name!r}: {topics} topics, {n} replicate pairs, seed {self.seed})"
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per topic: each part's mean and 95% CI, and the twinning share (the same as :meth:`summary`)."""
+        return self.summary()
+
+    def plot(self, topics: list[str] | None = None) -> Any:
+        """Bar chart per topic: observed selected-vs-not difference, its twinning and self-selection parts.
+
+        Args:
+            topics: the topics to show (default: all).
+
+        Returns:
+            The matplotlib Figure.
+
+        """
+        import matplotlib.pyplot as plt
+
+        frame = self.summary()
+        if topics is not None:
+            frame = frame.loc[topics]
+        fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(frame) + 2), 4.5), layout="constrained")
+        width = 0.27
+        x = np.arange(len(frame))
+        labels = {
+            "observed": "observed: selected - not",
+            "twinning": "twinning part",
+            "self_selection": "self-selection part",
+        }
+        for k, part in enumerate(PARTS):
+            mean = frame[part].to_numpy()
+            err = np.vstack([mean - frame[f"{part}_ci95_low"], frame[f"{part}_ci95_high"] - mean])
+            ax.bar(x + (k - 1) * width, mean, width, yerr=err, capsize=3, label=labels[part], color=f"C{k}")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xticks(x, [str(t) for t in frame.index], rotation=30, ha="right")
+        units = {self.scenario.topics[str(t)].unit for t in frame.index if str(t) in self.scenario.topics}
+        unit = units.pop() if len(units) == 1 else "indicator points"
+        ax.set_ylabel(f"difference in change over the programme\n(indicator points, {unit})")
+        n = int(self.replicates["replicate"].nunique())
+        ax.set_title(
+            f"{self.scenario.name}: what twinning caused and what self-selection explains\n"
+            f"(mean over {n} replicates, 95% CI)",
+            fontsize=10,
+        )
+        ax.legend(fontsize=8)
+        return fig
 
     def summary(self) -> pd.DataFrame:
         """Per topic: mean and 95% CI of each part over replicates, and the twinning share of the mean."""

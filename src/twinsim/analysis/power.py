@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,14 +63,57 @@ def minimum_detectable_effect(sd: float, alpha: float = 0.05, power: float = 0.8
     return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * sd)
 
 
-@dataclass
+@dataclass(repr=False)
 class PowerAnalysis:
-    """Per (size, replicate, topic) evaluation results (``replicates``) and their summary (:meth:`table`)."""
+    """Per (size, replicate, topic) evaluation results (``replicates``) and their summary (:meth:`table`).
+
+    ``table()`` (alias ``to_frame()``) has one row per trial size and topic; ``plot()`` draws power curves.
+    """
 
     scenario: Scenario
     seed: int
     alpha: float
     replicates: pd.DataFrame
+
+    def __repr__(self) -> str:
+        sizes = sorted(int(s) for s in self.replicates["institutions"].unique()) if len(self.replicates) else []
+        n = int(self.replicates["replicate"].nunique()) if len(self.replicates) else 0
+        return (
+            f"PowerAnalysis({self.scenario.name!r}: sizes {sizes}, {n} simulated trials per size, "
+            f"alpha {self.alpha}, seed {self.seed})"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per trial size and topic: power, MDE and the estimate's spread (the same as :meth:`table`)."""
+        return self.table()
+
+    def plot(self, target: float = 0.8) -> Any:
+        """Power against the number of institutions, one line per topic, with the ``target`` power marked.
+
+        Returns:
+            The matplotlib Figure.
+
+        """
+        import matplotlib.pyplot as plt
+
+        table = self.table()
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+        for topic, group in table.groupby("topic", sort=False):
+            ax.plot(group["institutions"], group["power"], marker="o", label=str(topic))
+            ax2.plot(group["institutions"], group["mde"], marker="o", label=str(topic))
+        ax.axhline(target, color="grey", ls="--", lw=0.9)
+        ax.annotate(f"{target:.0%} power", (ax.get_xlim()[0], target), xytext=(4, 3), textcoords="offset points",
+                    fontsize=8, color="0.3")  # fmt: skip
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("institutions in the trial")
+        ax.set_ylabel(f"power (positive and significant at alpha = {self.alpha})")
+        ax.set_title("Power of a difference-in-differences evaluation")
+        ax.legend(fontsize=8)
+        ax2.set_xlabel("institutions in the trial")
+        ax2.set_ylabel("minimum detectable effect at 80% power (points)")
+        ax2.set_title("Smallest effect such a trial detects")
+        ax2.legend(fontsize=8)
+        return fig
 
     def table(self) -> pd.DataFrame:
         """Per size and topic: mean effect, power, the estimate's sd and mean standard error, the MDE."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import io
+import sys
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -10,10 +13,13 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
 
 from twinsim.errors import TwinsimError
 
-out_console = Console()
+# Piped or redirected output is never cut to 80 columns: a wide console, tables fold instead of truncating.
+out_console = Console(width=None if sys.stdout.isatty() else 250)
 
 
 err_console = Console(stderr=True)
@@ -28,25 +34,45 @@ SetOption = Annotated[
 ]
 
 
-ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled scenario.")]
+ScenarioArg = Annotated[
+    str, typer.Argument(help="A scenario file, or the name of a bundled scenario.", metavar="SCENARIO")
+]
 
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.", metavar="")]
 
-PosteriorOption = Annotated[
-    Path | None,
+JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.", metavar="")]
+
+TABLE_FORMATS = ("text", "md", "csv")
+
+TableFormatOption = Annotated[
+    str,
     typer.Option(
-        "--posterior",
-        help="Posterior CSV (from `twinsim calibrate`): each replicate draws one parameter set from it.",
+        "--table-format",
+        help="How the printed table looks: text (a box table), md (Markdown) or csv.",
+        metavar="text|md|csv",
     ),
 ]
 
 
-def _load_posterior(path: Path | None, scenario: Any) -> Any:
-    """The posterior in ``path`` checked against ``scenario`` (None without a path)."""
-    if path is None:
+PosteriorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--posterior",
+        help="Posterior CSV (from `twinsim calibrate`) or a bundled name (rwanda_tpn): each replicate draws "
+        "one parameter set from it.",
+        metavar="FILE|NAME",
+    ),
+]
+
+
+def _load_posterior(ref: str | Path | None, scenario: Any) -> Any:
+    """The posterior in ``ref`` (a file or a bundled name) checked against ``scenario`` (None without one)."""
+    if ref is None:
         return None
     from twinsim.experiments.posterior import load_posterior
+    from twinsim.scenario import resolve_posterior
 
-    return load_posterior(path, scenario)
+    return load_posterior(resolve_posterior(ref), scenario)
 
 
 def user_errors(func: F) -> F:
@@ -78,3 +104,74 @@ def progress_bar(total: int, label: str, quiet: bool = False) -> Progress:
 
 def _money(value: float) -> str:
     return "-" if value != value else f"{value:,.0f}"  # noqa: PLR0124
+
+
+def print_warnings(scenario: Any) -> list[str]:
+    """Print on stderr, one line each, why the scenario's results cannot mean anything; return the lines."""
+    from twinsim.scenario import scenario_warnings
+
+    lines = scenario_warnings(scenario)
+    for line in lines:
+        err_console.print(f"twinsim: warning: {line}", markup=False, highlight=False, soft_wrap=True)
+    return lines
+
+
+def new_table(title: str, columns: Sequence[str], left: Sequence[str] = ()) -> Table:
+    """A table whose title and cells are printed literally (no Rich markup); cells wrap, never truncate."""
+    table = Table(title=Text(title))
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right", overflow="fold")
+    return table
+
+
+def add_row(table: Table, *cells: Any) -> None:
+    """Add a row of plain text (text from scenario files is never read as markup)."""
+    table.add_row(*(Text(str(c)) for c in cells))
+
+
+def show_table(table: Table, fmt: str = "text") -> None:
+    """Print ``table`` on stdout as a box table (``text``), Markdown (``md``) or CSV (``csv``)."""
+    if fmt not in TABLE_FORMATS:
+        raise TwinsimError(f"--table-format: must be one of {', '.join(TABLE_FORMATS)} (got {fmt!r})")
+    if fmt == "text":
+        out_console.print(table)
+        return
+    headers = [str(c.header) for c in table.columns]
+    rows = list(zip(*[[str(cell) for cell in c.cells] for c in table.columns], strict=True))
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(rows)
+        sys.stdout.write(buffer.getvalue())
+        return
+    title = str(table.title) if table.title is not None else ""
+    lines = [f"**{title}**", ""] if title else []
+    lines.append("| " + " | ".join(headers) + " |")
+    lines.append("|" + "|".join("---" if c.justify == "left" else "---:" for c in table.columns) + "|")
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def say(text: str) -> None:
+    """Print a line of plain text on stdout (no markup, no highlighting, not cut)."""
+    out_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+__all__ = [
+    "JsonOption",
+    "PosteriorOption",
+    "QuietOption",
+    "ScenarioArg",
+    "SetOption",
+    "TableFormatOption",
+    "add_row",
+    "err_console",
+    "new_table",
+    "out_console",
+    "print_warnings",
+    "progress_bar",
+    "say",
+    "show_table",
+    "user_errors",
+]

@@ -8,15 +8,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from twinsim.cli.common import (
+    JsonOption,
     PosteriorOption,
+    QuietOption,
     SetOption,
+    TableFormatOption,
     _load_posterior,
     _money,
-    out_console,
+    add_row,
+    new_table,
     progress_bar,
+    say,
+    show_table,
     user_errors,
 )
 from twinsim.scenario import load_scenario
@@ -36,7 +41,9 @@ def compare(
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
     posterior: PosteriorOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    table_format: TableFormatOption = "text",
 ) -> None:
     """Compare delivery models on the same replicates: effect, cost, ICER, dominance, equity, what remains."""
     from twinsim.analysis.compare import compare as run_comparison
@@ -45,7 +52,7 @@ def compare(
     grid = parse_wtp(wtp) if wtp is not None else None
     scs = [load_scenario(s, set_ or []) for s in scenarios]
     post = _load_posterior(posterior, scs[0])
-    with progress_bar(0, "runs", quiet=as_json) as bar:
+    with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task("compare", total=None)
         result = run_comparison(
             scs,
@@ -62,9 +69,9 @@ def compare(
     if as_json:
         sys.stdout.write(result.to_json() + "\n")
         return
-    _print_comparison(result)
-    if out is not None:
-        out_console.print(f"Tables and figures written to {out}/")
+    _print_comparison(result, table_format)
+    if out is not None and table_format == "text":
+        say(f"Tables and figures written to {out}/")
 
 
 def _write_comparison(result: Any, out: Path) -> None:
@@ -83,33 +90,34 @@ def _write_comparison(result: Any, out: Path) -> None:
     save(plot_model_trajectories(result), out / "trajectories.png")
 
 
-def _print_comparison(result: Any) -> None:
+def _print_comparison(result: Any, table_format: str = "text") -> None:
     table = result.table()
     first = result.models[0].scenario
     cur = f"{first.costs.currency} {first.costs.price_year}"
     budget = f", budget {result.budget:,.0f} {cur}" if result.budget is not None else ""
-    view = Table(
-        title=f"Delivery models vs {result.reference} ({result.replicates} replicates, seed {result.seed}{budget}); "
+    view = new_table(
+        f"Delivery models vs {result.reference} ({result.replicates} replicates, seed {result.seed}{budget}); "
         f"effects in points of the mean indicator at month {first.simulation.months}, sustained at month "
-        f"{first.simulation.months + first.simulation.followup_months}"
+        f"{first.simulation.months + first.simulation.followup_months}",
+        (
+            "model",
+            "delivery",
+            "volume",
+            "effect [95% CI]",
+            "sustained",
+            "cost",
+            "cost/point",
+            "ICER",
+            "dominance",
+            "equity",
+            "ties",
+        ),
+        left=("model", "delivery", "dominance"),
     )
-    for col in (
-        "model",
-        "delivery",
-        "volume",
-        "effect [95% CI]",
-        "sustained",
-        "cost",
-        "cost/point",
-        "ICER",
-        "dominance",
-        "equity",
-        "ties",
-    ):
-        view.add_column(col, justify="left" if col in {"model", "delivery", "dominance"} else "right", no_wrap=True)
     for name, row in table.iterrows():
-        view.add_row(
-            str(name),
+        add_row(
+            view,
+            name,
             row["delivery_model"],
             f"{row['volume']:.2f}",
             f"{row['effect']:+.2f} [{row['effect_low']:+.2f}, {row['effect_high']:+.2f}]",
@@ -121,10 +129,9 @@ def _print_comparison(result: Any) -> None:
             f"{row['equity_effect']:+.2f}",
             f"{row['ties']:.0f}",
         )
-    out_console.print(view)
-    out_console.print(
-        f"Costs in {cur}. equity: change in the between-institution SD of the indicator caused by the programme "
-        "(negative: institutions closer together).",
-        markup=False,
-        highlight=False,
-    )
+    show_table(view, table_format)
+    if table_format == "text":
+        say(
+            f"Costs in {cur}. equity: change in the between-institution SD of the indicator caused by the programme "
+            "(negative: institutions closer together)."
+        )

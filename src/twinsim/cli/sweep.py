@@ -9,7 +9,16 @@ from typing import Annotated, Any
 
 import typer
 
-from twinsim.cli.common import ScenarioArg, SetOption, err_console, out_console, progress_bar, user_errors
+from twinsim.cli.common import (
+    JsonOption,
+    QuietOption,
+    ScenarioArg,
+    SetOption,
+    err_console,
+    out_console,
+    progress_bar,
+    user_errors,
+)
 from twinsim.errors import TwinsimError
 from twinsim.scenario import load_scenario
 
@@ -41,7 +50,8 @@ def sweep(
     streams: Annotated[str, typer.Option(help="common (same draws at every point) or independent.")] = "common",
     chunk_size: Annotated[int | None, typer.Option(min=1, help="Runs per task (default: automatic).")] = None,
     set_: SetOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Run a design over scenario parameters, replicated, into a resumable result store."""
     from twinsim.experiments.executors import DaskCluster, LocalProcesses
@@ -54,7 +64,7 @@ def sweep(
     else:
         executor = DaskCluster(None if scheduler == "local" else scheduler, workers)
     sc = load_scenario(scenario, set_ or [])
-    with progress_bar(0, "runs", quiet=as_json) as bar:
+    with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"{sc.name} sweep", total=None)
         summary = run_sweep(
             sc,

@@ -19,7 +19,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from twinsim.analysis.evaluation import interval95, json_number, survey_months
+from twinsim.analysis.evaluation import Interval, interval95, json_number, survey_months
 from twinsim.errors import TwinsimError
 from twinsim.experiments.executors import imap_unordered, open_executor
 from twinsim.experiments.posterior import Posterior, scenario_for_replicate
@@ -74,7 +74,7 @@ def batch_size(scenario: Scenario, wanted: int) -> int:
     return max(1, min(wanted, MAX_BATCH_ROWS // max(scenario.n_institutions, 1)))
 
 
-@dataclass
+@dataclass(repr=False)
 class ReplicateSet:
     """Replicates of one scenario: one summary row per run, plus the tables of kept runs.
 
@@ -120,9 +120,50 @@ class ReplicateSet:
             )
         return pd.DataFrame(rows).set_index("topic")
 
-    def cost(self) -> tuple[float, float, float]:
-        """Mean total cost over replicates and its 95% CI."""
+    def change(self) -> pd.DataFrame:
+        """Per topic: the before-after change (endline minus baseline) among all, selected and not selected, 95% CIs.
+
+        Columns ``all``, ``selected``, ``not_selected``, each with ``_ci95_low`` and ``_ci95_high``: the mean over
+        replicates of the mean change within each group (NaN for a group that is always empty).
+        """
+        rows = []
+        for topic in self.topics:
+            row: dict[str, Any] = {"topic": topic}
+            for group, key in (
+                ("all", "change"),
+                ("selected", "change_selected"),
+                ("not_selected", "change_not_selected"),
+            ):
+                mean, lo, hi = interval95(self.summaries[f"{key}.{topic}"])
+                row |= {group: mean, f"{group}_ci95_low": lo, f"{group}_ci95_high": hi}
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("topic")
+
+    def cost(self) -> Interval:
+        """Mean total cost over replicates and its 95% CI: ``(mean, ci95_low, ci95_high)``, fields named."""
         return interval95(self.summaries["total_cost"])
+
+    def __repr__(self) -> str:
+        kept = "tables kept" if self.ledgers is not None else "summaries only (keep_tables=True keeps the tables)"
+        return f"ReplicateSet({self.scenario.name!r}: {self.replicates} replicates, seed {self.seed}, {kept})"
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per topic: the selected-vs-not effect with labelled 95% interval columns (see :meth:`selected_vs_not`)."""
+        return self.selected_vs_not()
+
+    def plot(self) -> Any:
+        """Indicator trajectories by topic choice (needs ``run_replicates(..., keep_tables=True)``).
+
+        Returns:
+            The matplotlib Figure (see :func:`twinsim.viz.plots.plot_trajectories`).
+
+        """
+        from twinsim.viz.plots import plot_trajectories
+
+        source = self.panels if self.panels is not None else self.aggregates
+        if source is None:
+            raise ValueError("no trajectories kept: run with run_replicates(..., keep_tables=True)")
+        return plot_trajectories(source, scenario=self.scenario)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready summary that ``twinsim run --json`` prints."""

@@ -705,6 +705,21 @@ class Scenario(_Section):
         """Number of institutions in the population."""
         return sum(sum(k.counts.values()) for k in self.population.kinds.values())
 
+    def with_schedule(self, changes: dict[str, list[int]], source: str = "schedule") -> Scenario:
+        """Return a new scenario whose named activities fire in the given months.
+
+        ``changes`` maps an activity to its new months; ``[]`` removes it from the schedule, an activity not
+        yet scheduled is added. E.g. ``scenario.with_schedule({"provincial_learning_event": []})``.
+        """
+        lines = []
+        for line in self.programme.schedule:
+            months = changes.get(line.activity, line.months)
+            if months:
+                lines.append({"activity": line.activity, "months": list(months)})
+        present = {line.activity for line in self.programme.schedule}
+        lines += [{"activity": a, "months": list(m)} for a, m in changes.items() if m and a not in present]
+        return self.with_overrides({"programme.schedule": lines}, source)
+
     def with_overrides(self, overrides: dict[str, Any], source: str = "--set") -> Scenario:
         """Return a new scenario with dotted-key overrides applied and validated."""
         data = self.model_dump()
@@ -724,15 +739,25 @@ def bundled_scenarios() -> dict[str, Path]:
 
 
 def resolve_scenario_path(ref: str | Path) -> Path:
-    """Turn a path or the name of a bundled scenario into an existing file path."""
+    """Turn a path or the name of a bundled scenario into an existing file path.
+
+    ``my_country`` finds ``my_country.toml`` in the current folder; an unknown name suggests the closest bundled one.
+    """
     path = Path(ref)
     if path.is_file():
         return path
+    if path.suffix != ".toml" and path.with_name(path.name + ".toml").is_file():  # a local file named without .toml
+        return path.with_name(path.name + ".toml")
     bundled = bundled_scenarios()
     name = path.stem if path.suffix == ".toml" else str(ref)
     if path.suffix != ".toml" and name in bundled:
         return bundled[name]
-    raise ScenarioError(f"{ref}: no such scenario file; bundled scenarios: {', '.join(sorted(bundled)) or 'none'}")
+    from twinsim.scenario.bundled import did_you_mean
+
+    hint = did_you_mean(path.stem, sorted(bundled))
+    raise ScenarioError(
+        f"{ref}: no such scenario file or bundled scenario{hint} (bundled: {', '.join(sorted(bundled)) or 'none'})"
+    )
 
 
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
