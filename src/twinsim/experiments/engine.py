@@ -205,33 +205,50 @@ def run_replicates(
     progress: Callable[[int], None] | None = None,
     posterior: Posterior | None = None,
     batch: int = BATCH_SIZE,
+    executor: Any = None,
+    store: str | Path | None = None,
+    resume: bool = False,
 ) -> ReplicateSet:
-    """Run ``replicates`` independent replicates of ``scenario`` (serially, in batches where possible).
+    """Run ``replicates`` independent replicates of ``scenario``.
+
+    Without ``keep_tables`` the replicates are an experiment of one arm run by the engine (:func:`run`: any
+    executor, an optional result store with resume). With ``keep_tables`` every run's tables are kept in this
+    process (serially, ``batch`` replicates at a time as one model).
 
     Args:
         scenario: the validated scenario.
         replicates: number of replicates (>= 1).
         seed: experiment seed (default: ``scenario.simulation.seed``).
         keep_tables: also keep every run's panel (if kept in memory), aggregates and ledger (memory
-            grows with replicates).
-        progress: called with 1 after each finished run (e.g. a progress bar's ``advance``).
+            grows with replicates; runs in this process).
+        progress: called with the number of finished runs (e.g. a progress bar's ``advance``).
         posterior: carry parameter uncertainty: replicate ``r`` runs with the posterior's parameter set
             drawn for ``(seed, r)`` (see :func:`twinsim.experiments.posterior.scenario_for_replicate`).
-        batch: run up to this many replicates at a time as one model (blocks of rows) when there is no
-            posterior; every result is the same as run one by one. 0 or 1: one by one.
+        batch: with ``keep_tables``, replicates held in one model (blocks of rows); every result is the same
+            as run one by one. 0 or 1: one by one.
+        executor: where the runs execute (see :func:`run`); not with ``keep_tables``.
+        store: a result-store directory the runs are written to as they finish; not with ``keep_tables``.
+        resume: with ``store``, compute only the runs it does not hold yet.
 
     """
     if replicates < 1:
         raise ValueError("replicates must be >= 1")
-    seed = scenario.simulation.seed if seed is None else int(seed)
+    seed = experiment_seed(scenario, seed)
+    about = {"posterior": posterior.source if posterior is not None else None, "topics": list(scenario.topics)}
+    if not keep_tables:
+        experiment = Experiment((Arm(scenario),), replicates, seed, posterior=posterior, name="run")
+        table = run(experiment, executor=executor, store=store, resume=resume, progress=progress)
+        summaries = table.drop(columns=["point", "entropy", "spawn_key", "error"])
+        return ReplicateSet(scenario=scenario, seed=seed, summaries=summaries, **about)
+    if executor is not None or store is not None:
+        raise TwinsimError("--out keeps every run's tables in this process: not with --workers, --scheduler or --store")
     summaries, panels, ledgers, aggregates = [], [], [], []
-    for result in _results(scenario, replicates, seed, posterior, batch, keep_tables):
+    for result in _replicate_results(scenario, replicates, seed, posterior, batch):
         summaries.append(result.summary())
-        if keep_tables:
-            if result.history is not None:
-                panels.append(result.panel)
-            aggregates.append(result.aggregates)
-            ledgers.append(result.ledger)
+        if result.history is not None:
+            panels.append(result.panel)
+        aggregates.append(result.aggregates)
+        ledgers.append(result.ledger)
         release(result.model)
         if progress is not None:
             progress(1)
@@ -240,10 +257,9 @@ def run_replicates(
         seed=seed,
         summaries=pd.DataFrame(summaries),
         panels=pd.concat(panels, ignore_index=True) if panels else None,
-        ledgers=pd.concat(ledgers, ignore_index=True) if keep_tables else None,
-        aggregates=pd.concat(aggregates, ignore_index=True) if keep_tables else None,
-        topics=list(scenario.topics),
-        posterior=posterior.source if posterior is not None else None,
+        ledgers=pd.concat(ledgers, ignore_index=True),
+        aggregates=pd.concat(aggregates, ignore_index=True),
+        **about,
     )
 
 
@@ -259,13 +275,6 @@ def _replicate_results(
         return
     for r in range(replicates):
         yield simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)
-
-
-def _results(
-    scenario: Scenario, replicates: int, seed: int, posterior: Posterior | None, batch: int, keep_tables: bool
-) -> Iterator[RunResult]:
-    """:func:`_replicate_results`, recording only what the summaries need unless the tables are kept."""
-    return _replicate_results(scenario if keep_tables else summary_only(scenario), replicates, seed, posterior, batch)
 
 
 # --------------------------------------------------------------------------------------------------
