@@ -13,10 +13,15 @@ import typer
 from twinsim.cli.common import (
     JsonOption,
     QuietOption,
+    ResumeOption,
     ScenarioArg,
+    SchedulerOption,
     SetOption,
+    StoreOption,
     TableFormatOption,
+    WorkersOption,
     add_row,
+    engine_options,
     new_table,
     out_console,
     progress_bar,
@@ -42,6 +47,10 @@ def calibrate(
         ),
     ] = False,
     set_: SetOption = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
@@ -60,6 +69,7 @@ def calibrate(
         write_point_estimate,
     )
 
+    engine = engine_options(workers, scheduler, store, resume)
     spec = load_targets(resolve_targets(targets))
     sc = load_scenario(scenario, set_ or [])
     path = resolve_scenario_path(scenario)
@@ -71,9 +81,10 @@ def calibrate(
     total += spec.check_replicates
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"calibrating {sc.name}", total=total)
-        result = run_calibration(sc, spec, budget, progress=lambda n: bar.advance(task, n))
-        predictive = posterior_predictive(sc, result.posterior, spec, progress=lambda n: bar.advance(task, n))
-        check = check_point_estimate(sc, spec, result.point_estimate, progress=lambda n: bar.advance(task, n))
+        advance = lambda n: bar.advance(task, n)  # noqa: E731
+        result = run_calibration(sc, spec, budget, progress=advance, engine=engine)
+        predictive = posterior_predictive(sc, result.posterior, spec, progress=advance, engine=engine)
+        check = check_point_estimate(sc, spec, result.point_estimate, progress=advance, engine=engine)
     report = write_outputs(result, predictive, check, out, command)
     if write_scenario:
         pointer = os.path.relpath(out.resolve(), path.resolve().parent)

@@ -65,6 +65,46 @@ PosteriorOption = Annotated[
 ]
 
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, help="Local worker processes (default: 1, serial in this process)."),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Run on Dask: a running scheduler tcp://HOST:PORT, or 'local' to start a cluster on 127.0.0.1.",
+    ),
+]
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="Write every run to this result store as it finishes (Parquet, resumable)."),
+]
+ResumeOption = Annotated[
+    bool, typer.Option("--resume", help="With --store: compute only the runs the store does not hold yet.", metavar="")
+]
+
+
+def engine_options(
+    workers: int | None = None, scheduler: str | None = None, store: Path | None = None, resume: bool = False
+) -> dict[str, Any]:
+    """The experiment engine's options from the shared command-line options (checked before any run)."""
+    from twinsim.experiments.executors import DaskCluster, LocalProcesses, check_address
+
+    if resume and store is None:
+        raise TwinsimError("--resume: needs --store DIR (the result store to complete)")
+    executor: Any = None
+    if scheduler is not None:
+        if scheduler != "local":
+            check_address(scheduler)
+            if workers is not None:
+                raise TwinsimError("--workers: not with --scheduler ADDRESS (the cluster has its own workers)")
+        executor = DaskCluster(None if scheduler == "local" else scheduler, workers)
+    elif workers is not None and workers > 1:
+        executor = LocalProcesses(workers)
+    return {"executor": executor, "store": store, "resume": resume}
+
+
 def _load_posterior(ref: str | Path | None, scenario: Any) -> Any:
     """The posterior in ``ref`` (a file or a bundled name) checked against ``scenario`` (None without one)."""
     if ref is None:
@@ -162,10 +202,15 @@ __all__ = [
     "JsonOption",
     "PosteriorOption",
     "QuietOption",
+    "ResumeOption",
     "ScenarioArg",
+    "SchedulerOption",
     "SetOption",
+    "StoreOption",
     "TableFormatOption",
+    "WorkersOption",
     "add_row",
+    "engine_options",
     "err_console",
     "new_table",
     "out_console",

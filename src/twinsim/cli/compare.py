@@ -13,11 +13,16 @@ from twinsim.cli.common import (
     JsonOption,
     PosteriorOption,
     QuietOption,
+    ResumeOption,
+    SchedulerOption,
     SetOption,
+    StoreOption,
     TableFormatOption,
+    WorkersOption,
     _load_posterior,
     _money,
     add_row,
+    engine_options,
     new_table,
     progress_bar,
     say,
@@ -41,6 +46,10 @@ def compare(
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
     posterior: PosteriorOption = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
@@ -49,6 +58,7 @@ def compare(
     from twinsim.analysis.compare import compare as run_comparison
     from twinsim.analysis.compare import parse_wtp
 
+    engine = engine_options(workers, scheduler, store, resume)
     grid = parse_wtp(wtp) if wtp is not None else None
     scs = [load_scenario(s, set_ or []) for s in scenarios]
     post = _load_posterior(posterior, scs[0])
@@ -63,6 +73,7 @@ def compare(
             refs=scenarios,
             progress=lambda k: bar.advance(task, k),
             posterior=post,
+            **engine,
         )
     if out is not None:
         _write_comparison(result, out)

@@ -12,11 +12,16 @@ from twinsim.cli.common import (
     JsonOption,
     PosteriorOption,
     QuietOption,
+    ResumeOption,
     ScenarioArg,
+    SchedulerOption,
     SetOption,
+    StoreOption,
     TableFormatOption,
+    WorkersOption,
     _load_posterior,
     add_row,
+    engine_options,
     new_table,
     progress_bar,
     show_table,
@@ -32,6 +37,10 @@ def decompose(
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
     set_: SetOption = None,
     posterior: PosteriorOption = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
@@ -39,11 +48,13 @@ def decompose(
     """Split each topic's selected-vs-not difference into twinning and self-selection (counterfactual runs)."""
     from twinsim.analysis.decomposition import decompose as run_decomposition
 
+    engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
     post = _load_posterior(posterior, sc)
-    with progress_bar(replicates, "pairs", quiet=as_json or quiet) as bar:
-        task = bar.add_task(sc.name, total=replicates)
-        result = run_decomposition(sc, replicates, seed, posterior=post, progress=lambda k: bar.advance(task, k))
+    with progress_bar(2 * replicates, "runs", quiet=as_json or quiet) as bar:
+        task = bar.add_task(sc.name, total=2 * replicates)
+        advance = lambda k: bar.advance(task, k)  # noqa: E731
+        result = run_decomposition(sc, replicates, seed, posterior=post, progress=advance, **engine)
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
         return

@@ -12,11 +12,16 @@ from twinsim.cli.common import (
     JsonOption,
     PosteriorOption,
     QuietOption,
+    ResumeOption,
     ScenarioArg,
+    SchedulerOption,
     SetOption,
+    StoreOption,
     TableFormatOption,
+    WorkersOption,
     _load_posterior,
     add_row,
+    engine_options,
     new_table,
     progress_bar,
     show_table,
@@ -40,6 +45,10 @@ def power(
     alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="Significance level (two-sided).")] = 0.05,
     set_: SetOption = None,
     posterior: PosteriorOption = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
@@ -55,6 +64,7 @@ def power(
         ) from None
     if not sizes or min(sizes) < 2:
         raise TwinsimError(f"--institutions: every size must be >= 2 (got {institutions!r})")
+    engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
     post = _load_posterior(posterior, sc)
     total = len(sizes) * replicates
@@ -69,6 +79,7 @@ def power(
             alpha=alpha,
             posterior=post,
             progress=lambda k: bar.advance(task, k),
+            **engine,
         )
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")

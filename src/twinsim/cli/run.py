@@ -13,11 +13,16 @@ from twinsim.cli.common import (
     JsonOption,
     PosteriorOption,
     QuietOption,
+    ResumeOption,
     ScenarioArg,
+    SchedulerOption,
     SetOption,
+    StoreOption,
     TableFormatOption,
+    WorkersOption,
     _load_posterior,
     add_row,
+    engine_options,
     new_table,
     print_warnings,
     progress_bar,
@@ -44,6 +49,10 @@ def run(
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
     posterior: PosteriorOption = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
 ) -> None:
     """Run a scenario: per topic, the before-after change and the paper's selected-vs-not comparison, and the cost.
 
@@ -54,6 +63,7 @@ def run(
         raise TwinsimError(f"--format: must be parquet or csv (got {fmt!r})")
     from twinsim.experiments.engine import run_replicates
 
+    engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
     post = _load_posterior(posterior, sc)
     print_warnings(sc)
@@ -66,6 +76,7 @@ def run(
             keep_tables=out is not None,
             progress=lambda k: bar.advance(task, k),
             posterior=post,
+            **engine,
         )
     if out is not None:
         _write_outputs(batch, out, fmt)

@@ -12,10 +12,15 @@ import typer
 from twinsim.cli.common import (
     JsonOption,
     QuietOption,
+    ResumeOption,
     ScenarioArg,
+    SchedulerOption,
     SetOption,
+    StoreOption,
     TableFormatOption,
+    WorkersOption,
     add_row,
+    engine_options,
     new_table,
     out_console,
     progress_bar,
@@ -49,21 +54,20 @@ def sensitivity(
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: serial).")] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Run on Dask: a scheduler address tcp://HOST:PORT, or 'local' to start one.")
-    ] = None,
-    store: Annotated[Path | None, typer.Option(help="Store runs here as they finish; a rerun resumes.")] = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
 ) -> None:
     """Global sensitivity analysis (SALib): which parameters and design choices drive the outputs."""
-    from twinsim.analysis.sensitivity import build_factors, engine_options, planned_runs, run_sensitivity
+    from twinsim.analysis.sensitivity import build_factors, planned_runs, run_sensitivity
 
     sc = load_scenario(scenario, set_ or [])
     spec = _sensitivity_spec(sc, method, samples, param, output, replicates, second_order)
-    options = engine_options(workers, scheduler, store)
+    options = engine_options(workers, scheduler, store, resume)
     total = planned_runs(spec, len(build_factors(sc, spec, f"{scenario}: sensitivity")))
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"{sc.name}: {spec.method}", total=total)
