@@ -52,7 +52,6 @@ __all__ = [
     "SensitivityResult",
     "analyse",
     "build_factors",
-    "engine_options",
     "level_index",
     "parse_param",
     "replicate_noise",
@@ -630,27 +629,6 @@ def _convergence(
 # Running twinsim
 
 
-def engine_options(workers: int | None = None, scheduler: str | None = None, store: Any = None) -> dict[str, Any]:
-    """Keyword arguments for :func:`twinsim.experiments.run_points`: where the runs execute and are stored.
-
-    Args:
-        workers: local worker processes (``None`` or 1: serial, in this process).
-        scheduler: a Dask scheduler address (``tcp://HOST:PORT``), or ``"local"`` to start a Dask cluster on
-            this machine; takes precedence over ``workers``.
-        store: a result-store directory: runs are written as they finish and a rerun resumes from it.
-
-    """
-    options: dict[str, Any] = {}
-    if scheduler is not None:
-        options["executor"] = "dask" if scheduler == "local" else scheduler
-    elif workers is not None and workers > 1:
-        options["executor"] = workers
-    if store is not None:
-        options["store"] = store
-        options["resume"] = True
-    return options
-
-
 class ScenarioEvaluator:
     """Evaluate design rows by running the scenario's design points through the experiments engine.
 
@@ -662,7 +640,7 @@ class ScenarioEvaluator:
         seed: experiment seed (default: ``simulation.seed``).
         runner: the engine (default :func:`twinsim.experiments.run_points`).
         progress: called with the number of finished runs.
-        options: extra keyword arguments for the runner (see :func:`engine_options`).
+        options: extra keyword arguments for the runner (``executor``, ``store``, ``resume``).
 
     """
 
@@ -828,5 +806,5 @@ def sensitivity(
         where = ".".join(str(p) for p in err["loc"])
         raise ScenarioError(f"sensitivity: {where}: {err['msg'].removeprefix('Value error, ')}") from None
     return run_sensitivity(
-        scenario, spec, seed=seed, progress=progress, options=engine_options(workers), source="sensitivity"
+        scenario, spec, seed=seed, progress=progress, options={"executor": workers}, source="sensitivity"
     )

@@ -138,7 +138,7 @@ def progress_bar(total: int, label: str, quiet: bool = False) -> Progress:
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
-        disable=quiet,
+        disable=quiet or not err_console.is_terminal,  # no bar in logs and pipes
     )
 
 
