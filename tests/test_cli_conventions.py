@@ -70,7 +70,7 @@ def test_before_after_change_when_everyone_chooses_every_topic():
     ("override", "expected"),
     [
         ("programme.topics_per_institution=4", "no not-selected group"),
-        ("learning.rates={}", "teaches nothing"),
+        ("learning.rates={}", "cost money and teach nothing"),
         ("learning.rates.provincial_learning_event=0", "transfers nothing"),
     ],
 )

@@ -19,6 +19,7 @@ from twinsim.cli.common import (
     _money,
     add_row,
     new_table,
+    print_warnings,
     progress_bar,
     say,
     show_table,
@@ -51,6 +52,8 @@ def compare(
 
     grid = parse_wtp(wtp) if wtp is not None else None
     scs = [load_scenario(s, set_ or []) for s in scenarios]
+    for sc in scs:
+        print_warnings(sc)
     post = _load_posterior(posterior, scs[0])
     with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task("compare", total=None)

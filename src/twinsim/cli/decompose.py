@@ -18,6 +18,7 @@ from twinsim.cli.common import (
     _load_posterior,
     add_row,
     new_table,
+    print_warnings,
     progress_bar,
     show_table,
     user_errors,
@@ -40,6 +41,7 @@ def decompose(
     from twinsim.analysis.decomposition import decompose as run_decomposition
 
     sc = load_scenario(scenario, set_ or [])
+    print_warnings(sc)
     post = _load_posterior(posterior, sc)
     with progress_bar(replicates, "pairs", quiet=as_json or quiet) as bar:
         task = bar.add_task(sc.name, total=replicates)

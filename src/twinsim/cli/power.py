@@ -18,6 +18,7 @@ from twinsim.cli.common import (
     _load_posterior,
     add_row,
     new_table,
+    print_warnings,
     progress_bar,
     show_table,
     user_errors,
@@ -56,6 +57,7 @@ def power(
     if not sizes or min(sizes) < 2:
         raise TwinsimError(f"--institutions: every size must be >= 2 (got {institutions!r})")
     sc = load_scenario(scenario, set_ or [])
+    print_warnings(sc)
     post = _load_posterior(posterior, sc)
     total = len(sizes) * replicates
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
