@@ -8,9 +8,9 @@ Prints one JSON line per measurement:
 - ``twinsim`` (whole runs): set-up, kickoff matching, every month, costing, recording and the summary;
 - ``twinsim_steps`` and ``reference``: the months after the kickoff only, both started from the same
   kicked-off twinsim model (same population and ties), so this ratio compares like with like;
-- ``twinsim_batched`` (whole runs, ``--batch R ...``): runs of R replicates at a time as one vectorised model
-  (simulate_batch; the same results as ``twinsim``), set-up to summary, and its ratio to the reference;
-  ``twinsim_batched_steps``: the months after the kickoff of such a batch, and their ratio to the reference;
+- ``twinsim_batched`` (whole runs, ``--batch R ...``): runs of R replicates at a time as one model with R blocks
+  of rows (``simulate_many``; the same results as ``twinsim``), set-up to summary, and its ratio to the reference;
+  ``twinsim_batched_steps``: the months after the kickoff of such a model, and their ratio to the reference;
 - with ``--also-sizes``, the same steps-only comparison on the Rwanda scenario scaled to that many
   institutions (benchmarks/common.py ``scaled_scenario``, same months as Rwanda).
 """
@@ -26,8 +26,7 @@ from reference_model import ReferenceModel
 
 import twinsim
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.model.batch import BatchModel, simulate_batch
-from twinsim.model.results import simulate
+from twinsim.model.results import simulate, simulate_many
 
 
 def whole_runs(scenario, runs: int, seed: int) -> dict:
@@ -52,12 +51,12 @@ def batched_runs(scenario, runs: int, seed: int, replicates: int) -> dict:
     """Whole runs, ``replicates`` at a time as one batch, each with its summary (at least two batches)."""
     n, months = scenario.n_institutions, scenario.simulation.months + scenario.simulation.followup_months
     batches = max(2, -(-runs // replicates))
-    for result in simulate_batch(scenario, seed, min(replicates, 20)):  # warm-up
+    for result in simulate_many(scenario, seed, min(replicates, 20)):  # warm-up
         result.summary()
     gc.collect()
     with Timer() as t:
         for b in range(batches):
-            for result in simulate_batch(scenario, seed, replicates, first=b * replicates):
+            for result in simulate_many(scenario, seed, replicates, first=b * replicates):
                 result.summary()
     total = batches * replicates
     return {
@@ -72,18 +71,14 @@ def batched_runs(scenario, runs: int, seed: int, replicates: int) -> dict:
 
 
 def batched_steps(scenario, seed: int, replicates: int, repeats: int = 3) -> dict:
-    """The months after the kickoff of ``replicates`` replicates stepped as one batch (``repeats`` batches)."""
+    """The months after the kickoff of a model of ``replicates`` replicates (``repeats`` models)."""
     seconds = 0.0
     for b in range(repeats):
-        first = TwinningModel(scenario, run_seed_sequence(seed, b * replicates))
-        replicas = [first] + [
-            TwinningModel(scenario, run_seed_sequence(seed, b * replicates + r), like=first)
-            for r in range(1, replicates)
-        ]
-        batch = BatchModel(replicas)
-        batch.step()  # kickoff, not timed
+        model = TwinningModel(scenario, seed, replicates=replicates, first_replicate=b * replicates)
+        model.step()  # kickoff, not timed
+        gc.collect()
         with Timer() as t:
-            batch.run()
+            model.run()
         seconds += t.seconds
     months = scenario.simulation.months + scenario.simulation.followup_months - 1
     return {

@@ -26,8 +26,8 @@ import annotated_types as at
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from twinsim.programme.activities import ACTIVITIES, DELIVERY_MODELS
 from twinsim.programme.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
+from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS
 from twinsim.scenario import Scenario, bundled_scenarios, load_scenario
 
 ODD_PATH = Path(__file__).with_name("ODD.md")
@@ -107,6 +107,9 @@ SOURCES: dict[str, str] = {
     "programme.choice_noise": f"{A}: unobserved reasons for a choice",
     "programme.schedule[].activity": "scenario-specific (Rwanda: paper, Table of key events)",
     "programme.schedule[].months": "scenario-specific (Rwanda: months are assumptions, counts from the paper)",
+    "programme.schedule[].every": "scenario-specific (e.g. a monthly virtual peer group: every = 1)",
+    "programme.schedule[].from_": "scenario-specific (default: the first programme month)",
+    "programme.schedule[].to": "scenario-specific (default: the last programme month)",
     "programme.volume": "convention: 1 runs the schedule as written; `twinsim compare --budget` solves for it"
     " (docs/delivery_models.md)",
     "programme.experts.team_size": f"{A}: a small consulting team (case study: the team size is not published)",

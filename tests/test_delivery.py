@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 import twinsim
 from twinsim.errors import ScenarioError
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.programme.activities import DELIVERY_MODELS, fixed_pairs
 from twinsim.programme.costs import COST_CATEGORIES
+from twinsim.programme.delivery import fixed_pairs
 from twinsim.programme.experts import ExternalExpert
 from twinsim.programme.partners import OutsidePartner
+from twinsim.programme.registry import DELIVERY_MODELS
 
 BUNDLED = {
     "rwanda_tpn": "tpn_network",

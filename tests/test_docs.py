@@ -14,7 +14,7 @@ import pytest
 from twinsim.errors import ScenarioError
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.model.results import simulate
-from twinsim.programme.activities import ACTIVITIES
+from twinsim.programme.registry import ACTIVITIES
 from twinsim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,7 +155,7 @@ def test_exchange_visit_follows_odd_7_4():
     expected = before.copy()
     np.add.at(expected, (lrn, top), transfer)
     np.add.at(expected, (mnt, top), lp.mentor_gain * transfer)
-    ACTIVITIES["exchange_visit"].apply(model, rate)
+    ACTIVITIES["exchange_visit"].fire(model, rate)
     np.testing.assert_allclose(model.capacity, np.clip(expected, 0, 1), rtol=0, atol=1e-15)
 
 
@@ -173,7 +173,7 @@ def test_virtual_workshop_follows_odd_7_5():
             source - before[np.ix_(rows, cols)], lp.gap_ceiling
         )
         expected[np.ix_(rows, cols)] += gain * model.selected[np.ix_(rows, cols)]
-    ACTIVITIES["learning_workshop_virtual"].apply(model, rate)
+    ACTIVITIES["learning_workshop_virtual"].fire(model, rate)
     np.testing.assert_allclose(model.capacity, np.clip(expected, 0, 1), rtol=0, atol=1e-15)
 
 

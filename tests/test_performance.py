@@ -12,7 +12,7 @@ import twinsim
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.model.agents import Institution
 from twinsim.model.recording import AGGREGATE_KEYS, PanelWriter
-from twinsim.programme.activities import group_quantile
+from twinsim.programme.activity import _quantile_along_rows
 from twinsim.programme.matching import MATCHING_RULES, MatchRequest
 
 
@@ -68,7 +68,7 @@ def test_aggregate_mode_runs_a_network_without_holding_the_panel(rwanda):
     model = TwinningModel(rwanda.with_overrides(counts), run_seed_sequence(1))
     model.run()
     assert model.history is None and model._institutions is None  # no panel, no agent objects needed
-    assert model.aggregates.sums.shape[0] == model.months_total + 1
+    assert model.recorder.aggregates.sums.shape[0] == model.months_total + 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -85,12 +85,12 @@ def _request(rng, n=300, n_topics=3, cap=2, twins=1, min_gap=0.05, kinds=3):
         capacity=capacity,
         selected=selected,
         applicable=applicable,
-        kind=kind,
+        group=kind,
         similarity=lambda a, b: np.exp(-np.abs(a - b) / n),
         twins_per_topic=twins,
         mentor_load_cap=cap,
         min_gap=min_gap,
-        rng=rng,
+        rng=lambda row: rng,
     )
 
 
@@ -102,7 +102,7 @@ def test_matching_respects_load_cap_kind_and_a_strictly_better_mentor(rule, cap,
     assert len(ties) > 0
     c = req.capacity
     assert (np.bincount(ties.mentor, minlength=len(c)) <= cap).all()
-    assert (req.kind[ties.learner] == req.kind[ties.mentor]).all()
+    assert (req.group[ties.learner] == req.group[ties.mentor]).all()
     lead = c[ties.mentor, ties.topic] - c[ties.learner, ties.topic]
     assert (lead > 0).all() and (lead >= min_gap).all()
     assert req.selected[ties.learner, ties.topic].all() and req.applicable[ties.mentor, ties.topic].all()
@@ -135,7 +135,7 @@ def test_best_performer_is_the_sequential_greedy_choice(setting):
                     j
                     for j in range(n)
                     if req.applicable[j, t]
-                    and req.kind[j] == req.kind[i]
+                    and req.group[j] == req.group[i]
                     and c[j, t] > c[i, t]
                     and c[j, t] >= c[i, t] + req.min_gap
                     and load[j] < req.mentor_load_cap
@@ -160,16 +160,13 @@ def test_best_performer_matches_100k_institutions_quickly(rwanda):
     assert len(ties) > 50_000 and (np.bincount(ties.mentor) <= 3).all()
 
 
-def test_group_quantile_equals_numpy_nanquantile():
+def test_event_quantile_equals_numpy_quantile_to_the_last_bit():
     rng = np.random.default_rng(0)
     for _ in range(50):
-        n, cols = int(rng.integers(1, 40)), int(rng.integers(1, 5))
-        values, mask, group = rng.random((n, cols)), rng.random((n, cols)) < 0.7, rng.integers(0, 3, n)
-        out = group_quantile(values, mask, group, 0.9)
-        for g in range(group.max() + 1):
-            for j in range(cols):
-                present = values[(group == g) & mask[:, j], j]
-                assert out[g, j] == (np.nanquantile(present, 0.9) if present.size else 0.0)
+        shape = (int(rng.integers(1, 6)), int(rng.integers(1, 40)), int(rng.integers(1, 5)))
+        values = rng.random(shape)
+        for q in (0.9, 0.5, 0.25, 1.0):
+            assert np.array_equal(_quantile_along_rows(values, q), np.quantile(values, q, axis=1))
 
 
 # --------------------------------------------------------------------------------------------------

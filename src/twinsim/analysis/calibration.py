@@ -43,8 +43,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twinsim.analysis.evaluation import interval95
 from twinsim.errors import ScenarioError
+from twinsim.experiments.engine import run
+from twinsim.experiments.experiment import Arm, Experiment
 from twinsim.experiments.posterior import Posterior
-from twinsim.model.results import simulate
 from twinsim.scenario import Scenario, plausible_range
 
 __all__ = [
@@ -140,23 +141,29 @@ def simulate_summaries(
     replicates: int,
     seed: int,
     progress: Callable[[int], None] | None = None,
+    engine: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Points x keys: the mean of each summary statistic over ``replicates`` runs of each design point.
 
-    Point ``p`` runs replicates ``p * replicates`` to ``(p + 1) * replicates - 1`` of ``seed``: every run
-    has its own random numbers, so no point's summary shares a population draw with another's (with shared
-    draws, all points would be fitted to the same few populations and inherit their luck).
+    The design runs through the experiment engine with independent streams: replicate ``r`` of point ``p`` uses
+    ``SeedSequence(seed, spawn_key=(p, r))``, so no point's summary shares a population draw with another's
+    (with shared draws, all points would be fitted to the same few populations and inherit their luck).
+    ``engine`` holds the engine's options (``executor``, ``store``, ``resume``; see
+    :func:`twinsim.experiments.engine.run`).
     """
     base = _programme_period_only(scenario, keys)
-    out = np.empty((len(points), len(keys)))
-    for p, overrides in enumerate(points):
-        sc = base.with_overrides(overrides, "calibration design")
-        runs = range(p * replicates, (p + 1) * replicates)
-        values = [[simulate(sc, seed, r).summary()[k] for k in keys] for r in runs]
-        out[p] = np.nanmean(np.asarray(values, dtype=float), axis=0)
-        if progress is not None:
-            progress(replicates)
-    return out
+    experiment = Experiment.from_points(base, points, replicates, seed, streams="independent", name="calibrate")
+    runs = run(experiment, progress=progress, **(engine or {}))
+    means = runs.groupby("point")[keys].mean()
+    return means.reindex(range(len(points))).to_numpy(dtype=float)
+
+
+def _stage(engine: dict[str, Any] | None, name: str) -> dict[str, Any]:
+    """The engine options of one stage of a calibration: its own store sub-folder."""
+    engine = dict(engine or {})
+    if engine.get("store") is not None:
+        engine["store"] = Path(engine["store"]) / name
+    return engine
 
 
 def _programme_period_only(scenario: Scenario, keys: list[str]) -> Scenario:
@@ -254,8 +261,13 @@ def calibrate(
     spec: CalibrationSpec,
     budget: int,
     progress: Callable[[int], None] | None = None,
+    engine: dict[str, Any] | None = None,
 ) -> CalibrationResult:
-    """Fit ``spec.parameters`` to ``spec.targets`` with ``budget`` model runs (see the module docstring)."""
+    """Fit ``spec.parameters`` to ``spec.targets`` with ``budget`` model runs (see the module docstring).
+
+    ``engine``: the experiment engine's options (``executor``, ``store``, ``resume``); each stage (design,
+    refinement) keeps its runs in its own sub-folder of the store, so a killed calibration resumes.
+    """
     from scipy.stats import qmc
 
     k = spec.replicates_per_point
@@ -271,7 +283,7 @@ def calibrate(
     theta = qmc.scale(unit, bounds[:, 0], bounds[:, 1])
     points = [dict(zip(spec.parameters, map(float, row), strict=True)) for row in theta]
     keys = [t.key for t in spec.targets]
-    summaries = simulate_summaries(scenario, points, keys, k, spec.seed, progress)
+    summaries = simulate_summaries(scenario, points, keys, k, spec.seed, progress, _stage(engine, "design"))
     observed = np.array([t.value for t in spec.targets])
     scale = np.array([t.sd for t in spec.targets])
     idx, distance = abc_reject(summaries, observed, scale, spec.accept, minimum=len(spec.parameters) + 2)
@@ -289,7 +301,9 @@ def calibrate(
     runs = n_points * k
     if spec.refine_replicates:
         accepted = [dict(zip(spec.parameters, map(float, row), strict=True)) for row in adjusted]
-        fresh = simulate_summaries(scenario, accepted, keys, spec.refine_replicates, spec.seed + 2, progress)
+        fresh = simulate_summaries(
+            scenario, accepted, keys, spec.refine_replicates, spec.seed + 2, progress, _stage(engine, "refine")
+        )
         z = (fresh - observed) / scale
         refined_distance = np.sqrt(np.sum(z**2, axis=1))
         kernel = np.exp(-0.5 * np.nan_to_num(refined_distance, nan=np.inf) ** 2)
@@ -308,6 +322,7 @@ def posterior_predictive(
     posterior: Posterior,
     spec: CalibrationSpec,
     progress: Callable[[int], None] | None = None,
+    engine: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Summaries of ``spec.predictive_draws`` posterior draws (each the mean of k replicates, as in the fit).
 
@@ -318,22 +333,24 @@ def posterior_predictive(
     seed = spec.seed + 1
     rows = [posterior.row(posterior.draw_index(seed, i)) | {"draw": i} for i in range(spec.predictive_draws)]
     points = [{k: v for k, v in row.items() if k != "draw"} for row in rows]
-    values = simulate_summaries(scenario, points, keys, spec.replicates_per_point, seed, progress)
+    values = simulate_summaries(
+        scenario, points, keys, spec.replicates_per_point, seed, progress, _stage(engine, "predictive")
+    )
     return pd.DataFrame(values, columns=keys).assign(draw=range(len(points)))
 
 
 def check_point_estimate(
-    scenario: Scenario, spec: CalibrationSpec, point: dict[str, float], progress: Callable[[int], None] | None = None
+    scenario: Scenario,
+    spec: CalibrationSpec,
+    point: dict[str, float],
+    progress: Callable[[int], None] | None = None,
+    engine: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Mean and 95% CI of each target statistic over ``spec.check_replicates`` runs at the point estimate."""
     keys = [t.key for t in spec.targets]
     sc = _programme_period_only(scenario.with_overrides(point, "point estimate"), keys)
-    values = []
-    for r in range(spec.check_replicates):
-        summary = simulate(sc, scenario.simulation.seed, r).summary()
-        values.append([summary[k] for k in keys])
-        if progress is not None:
-            progress(1)
+    experiment = Experiment((Arm(sc),), spec.check_replicates, scenario.simulation.seed, name="calibrate-check")
+    values = run(experiment, progress=progress, **_stage(engine, "check"))[keys].to_numpy(dtype=float)
     arr = np.asarray(values, dtype=float).reshape(-1, len(keys))
     out = {}
     for j, target in enumerate(spec.targets):

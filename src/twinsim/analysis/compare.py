@@ -30,8 +30,10 @@ import pandas as pd
 from twinsim.analysis import economics
 from twinsim.analysis.evaluation import interval95, json_number
 from twinsim.errors import TwinsimError
-from twinsim.experiments.posterior import Posterior, scenario_for_replicate
-from twinsim.model.results import RunResult, simulate
+from twinsim.experiments.engine import run
+from twinsim.experiments.experiment import Arm, Experiment
+from twinsim.experiments.posterior import Posterior
+from twinsim.model.population import Structure
 from twinsim.programme.costs import COST_CATEGORIES
 from twinsim.scenario import Scenario, load_scenario
 
@@ -236,35 +238,75 @@ def _interval(row: pd.Series, col: str) -> dict[str, Any]:
 # Running
 
 
-def _outcomes(result: RunResult) -> dict[str, Any]:
-    """What a comparison keeps of one run."""
-    m = result.model
-    summary = result.summary()
-    ledger = result.ledger
-    by_activity = ledger.groupby("activity")[[*COST_CATEGORIES, "total_cost"]].sum() if len(ledger) else None
-    return {
-        "replicate": result.replicate,
-        "gain": summary["mean_gain"],
-        "gain_selected": summary["mean_gain_selected"],
-        "sustained_gain": summary["sustained_gain"],
-        "equity_change": summary["equity_change"],
-        "cost": summary["total_cost"],
-        "ties": summary["ties_formed"],
-        "_trajectory": result.mean_indicator_by_month(),
-        "_by_activity": by_activity,
-        "_by_institution": m.cost_by_institution.copy(),
-        "_institutions": result.institutions[["institution", "name", "kind", "region"]],
-    }
+#: What a comparison asks of every run (see :mod:`twinsim.experiments.outputs`).
+COMPARE_OUTPUTS = ("summary", "trajectory", "costs", "institution_cost")
 
 
-def _run(
-    scenario: Scenario, replicates: int, seed: int, progress: Progress, posterior: Posterior | None = None
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class _Runner:
+    """Runs arms of a comparison through the experiment engine, all on the same seeded replicates."""
+
+    replicates: int
+    seed: int
+    posterior: Posterior | None = None
+    progress: Progress = None
+    executor: Any = None
+    store: Path | None = None
+    resume: bool = False
+
+    def __call__(self, arms: dict[str, Scenario], stage: str) -> dict[str, list[dict[str, Any]]]:
+        """Each arm's runs (one outcome dict per replicate); ``stage`` names the arms' store sub-folder."""
+        keys = list(arms)
+        experiment = Experiment(
+            tuple(Arm(arms[k], label=f"{stage}:{i}") for i, k in enumerate(keys)),
+            self.replicates,
+            self.seed,
+            posterior=self.posterior,
+            outputs=COMPARE_OUTPUTS,
+            name="compare",
+        )
+        store = None if self.store is None else self.store / stage
+        table = run(experiment, executor=self.executor, store=store, resume=self.resume, progress=self.progress)
+        return {key: _outcomes(table[table["point"] == i], arms[key]) for i, key in enumerate(keys)}
+
+
+def _outcomes(table: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
+    """What a comparison keeps of each run of one arm (rows of the engine's runs table)."""
+    structure = Structure.of(scenario)
+    institutions = pd.DataFrame(
+        {
+            "institution": np.arange(structure.n),
+            "name": structure.names,
+            "kind": np.array(list(scenario.population.kinds))[structure.kind],
+            "region": np.array(scenario.regions)[structure.region],
+        }
+    )
+    months = scenario.simulation.months + scenario.simulation.followup_months
+    trajectory = [f"trajectory.{m}" for m in range(months + 1)]
+    by_institution = [f"institution_cost.{i}" for i in range(structure.n)]
+    cost_columns = [c for c in table.columns if c.startswith("cost.")]
     out = []
-    for r in range(replicates):
-        out.append(_outcomes(simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)))
-        if progress is not None:
-            progress(1)
+    for row in table.sort_values("replicate").to_dict("records"):
+        costs = {tuple(c.split(".")[1:]): row[c] for c in cost_columns if pd.notna(row[c])}
+        by_activity = None
+        if costs:
+            frame = pd.Series(costs).unstack()
+            by_activity = frame.reindex(columns=[*COST_CATEGORIES, "total_cost"]).rename_axis("activity")
+        out.append(
+            {
+                "replicate": row["replicate"],
+                "gain": row["mean_gain"],
+                "gain_selected": row["mean_gain_selected"],
+                "sustained_gain": row["sustained_gain"],
+                "equity_change": row["equity_change"],
+                "cost": row["total_cost"],
+                "ties": row["ties_formed"],
+                "_trajectory": np.array([row[c] for c in trajectory]),
+                "_by_activity": by_activity,
+                "_by_institution": np.array([row[c] for c in by_institution]),
+                "_institutions": institutions,
+            }
+        )
     return out
 
 
@@ -289,6 +331,9 @@ def volume_for_budget(
     seed: int,
     progress: Progress = None,
     posterior: Posterior | None = None,
+    *,
+    runner: _Runner | None = None,
+    label: str = "model",
 ) -> tuple[Scenario, list[dict[str, Any]]]:
     """Solve ``programme.volume`` so that the mean cost over ``replicates`` is ``budget`` (within 0.5%).
 
@@ -298,13 +343,14 @@ def volume_for_budget(
         TwinsimError: when the budget is below the model's fixed cost or needs more than 100 times its volume.
 
     """
+    runner = runner or _Runner(replicates, seed, posterior, progress)
     volume = scenario.programme.volume
-    runs = _run(scenario, replicates, seed, progress, posterior)
+    runs = runner({label: scenario}, f"budget-{label}-0")[label]
     cost = float(np.mean([r["cost"] for r in runs]))
     if cost == 0:
         return scenario, runs
     previous: tuple[float, float] | None = None
-    for _ in range(12):
+    for iteration in range(12):
         if abs(cost - budget) <= BUDGET_TOLERANCE * budget:
             return scenario, runs
         if previous is None:
@@ -326,7 +372,7 @@ def volume_for_budget(
         previous = (volume, cost)
         volume = new
         scenario = scenario.with_overrides({"programme.volume": volume}, source="--budget")
-        runs = _run(scenario, replicates, seed, progress, posterior)
+        runs = runner({label: scenario}, f"budget-{label}-{iteration + 1}")[label]
         cost = float(np.mean([r["cost"] for r in runs]))
     raise TwinsimError(f"--budget: no activity volume of {scenario.name} found that spends {budget:,.0f}")
 
@@ -396,6 +442,9 @@ def compare(
     names: Sequence[str] | None = None,
     progress: Progress = None,
     posterior: Posterior | None = None,
+    executor: Any = None,
+    store: str | Path | None = None,
+    resume: bool = False,
 ) -> Comparison:
     """Compare delivery models on the same replicates (common random numbers).
 
@@ -413,6 +462,9 @@ def compare(
         progress: called with 1 after each finished run.
         posterior: carry parameter uncertainty: replicate ``r`` of every model runs with the same posterior
             parameter set (see :func:`twinsim.experiments.posterior.scenario_for_replicate`).
+        executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
+        store: a directory the runs are written to as they finish (one result store per stage).
+        resume: with ``store``, compute only the runs it does not hold yet.
 
     Returns:
         A :class:`Comparison`.
@@ -431,20 +483,24 @@ def compare(
     labels = _labels(scenarios) if names is None else [str(n) for n in names]
     if len(labels) != len(scenarios) or len(set(labels)) != len(labels):
         raise TwinsimError(f"compare: names must give one distinct label per scenario (got {list(labels)})")
-    cache: dict[str, list[dict[str, Any]]] = {}
+    runner = _Runner(replicates, seed, posterior, progress, executor, None if store is None else Path(store), resume)
+    arms: dict[str, Scenario] = {}
+    for i, given in enumerate(scenarios):
+        arms.setdefault("cf:" + _counterfactual_key(given), counterfactual(given))
+        if given.programme.delivery_model != "none" and budget is None:
+            arms[f"model:{i}"] = given
+    runs = runner(arms, "runs")  # every model and counterfactual in one experiment (all workers busy)
     models = []
-    for label, ref, given in zip(labels, refs, scenarios, strict=True):
-        key = _counterfactual_key(given)
-        if key not in cache:
-            cache[key] = _run(counterfactual(given), replicates, seed, progress, posterior)
+    for i, (label, ref, given) in enumerate(zip(labels, refs, scenarios, strict=True)):
+        cf = runs["cf:" + _counterfactual_key(given)]
         if given.programme.delivery_model == "none":  # it is its own counterfactual: the same runs
-            sc, runs, budgeted = given, cache[key], False
+            sc, model_runs, budgeted = given, cf, False
         elif budget is None:
-            sc, runs, budgeted = given, _run(given, replicates, seed, progress, posterior), False
+            sc, model_runs, budgeted = given, runs[f"model:{i}"], False
         else:
-            sc, runs = volume_for_budget(given, budget, replicates, seed, progress, posterior)
-            budgeted = any(r["cost"] > 0 for r in runs)
-        models.append(_model_runs(label, ref, sc, runs, cache[key], budgeted))
+            sc, model_runs = volume_for_budget(given, budget, replicates, seed, runner=runner, label=str(i))
+            budgeted = any(r["cost"] > 0 for r in model_runs)
+        models.append(_model_runs(label, ref, sc, model_runs, cf, budgeted))
     reference = next((m.name for m in models if m.delivery_model == "none"), models[0].name)
     grid = default_wtp(models, reference) if wtp is None else np.linspace(wtp[0], wtp[1], int(wtp[2]))
     return Comparison(models, reference, seed, replicates, budget, grid)

@@ -17,14 +17,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from twinsim.errors import ScenarioError
-from twinsim.experiments.posterior import Posterior, scenario_for_replicate
-from twinsim.model.results import simulate
+from twinsim.experiments.engine import run
+from twinsim.experiments.experiment import Arm, Experiment
+from twinsim.experiments.posterior import Posterior
 from twinsim.scenario import Scenario
 
 __all__ = ["PowerAnalysis", "minimum_detectable_effect", "power_analysis", "scale_population"]
@@ -161,6 +163,9 @@ def power_analysis(
     alpha: float = 0.05,
     posterior: Posterior | None = None,
     progress: Callable[[int], None] | None = None,
+    executor: Any = None,
+    store: str | Path | None = None,
+    resume: bool = False,
 ) -> PowerAnalysis:
     """Simulate trials of each size and evaluate them as an evaluator would (see the module docstring).
 
@@ -172,7 +177,10 @@ def power_analysis(
         topics: topics to evaluate (default: all).
         alpha: significance level of the two-sided test.
         posterior: optional posterior; replicate ``r`` uses its draw for ``(seed, r)``.
-        progress: called with 1 after each run.
+        progress: called with the number of runs of each finished chunk.
+        executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
+        store: a result-store directory the runs are written to as they finish.
+        resume: with ``store``, compute only the runs it does not hold yet.
 
     """
     seed = scenario.simulation.seed if seed is None else int(seed)
@@ -183,13 +191,15 @@ def power_analysis(
     # Only months up to the endline survey matter: skip the rest (same random draws up to then).
     extra = max(0, scenario.endline_month - scenario.simulation.months)
     base = scenario.with_overrides({"simulation.followup_months": extra}, "power")
+    arms = tuple(Arm(scale_population(base, size), label=str(size)) for size in sizes)
+    experiment = Experiment(arms, replicates, seed, posterior=posterior, outputs=("evaluation",), name="power")
+    runs = run(experiment, executor=executor, store=store, resume=resume, progress=progress)
     rows = []
-    for size in sizes:
-        sized = scale_population(base, size)
-        for r in range(replicates):
-            result = simulate(scenario_for_replicate(sized, posterior, seed, r), seed, r)
-            frame = result.evaluation().loc[topics]
-            rows.append(frame.reset_index().assign(institutions=size, replicate=r))
-            if progress is not None:
-                progress(1)
+    for topic in topics:
+        suffix = f".{topic}"
+        columns = {c: c[: -len(suffix)] for c in runs.columns if c.endswith(suffix)}
+        frame = runs[["arm", "replicate", *columns]].rename(columns=columns)
+        frame.insert(0, "topic", topic)
+        rows.append(frame.assign(institutions=frame.pop("arm").astype(int)))
+    rows = [pd.concat(rows, ignore_index=True).sort_values(["institutions", "replicate"], kind="stable")]
     return PowerAnalysis(scenario, seed, alpha, pd.concat(rows, ignore_index=True))

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from twinsim import __version__
-from twinsim.cli import calibrate, compare, decompose, power, run, sensitivity, sweep, validate
+from twinsim.cli import calibrate, compare, decompose, explore, power, run, sensitivity, sweep, validate
 
 app = typer.Typer(
     help="Simulate peer-learning (twinning) networks among health institutions.",
@@ -51,6 +51,7 @@ EXAMPLES = {
     ],
     "power": ["twinsim power rwanda_tpn --institutions 10,20,40,80 --replicates 100 --topic accreditation"],
     "calibrate": ["twinsim calibrate rwanda_tpn --targets rwanda_tpn --budget 400 --out calibration/rwanda"],
+    "explore": ["twinsim explore", "twinsim explore rwanda_pairs --port 8800"],
 }
 
 
@@ -85,6 +86,7 @@ for command in (
     decompose.decompose,
     power.power,
     calibrate.calibrate,
+    explore.explore,
 ):
     app.command(epilog=_epilog(command.__name__))(command)
 

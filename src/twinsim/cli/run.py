@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,8 +26,10 @@ from twinsim.cli.common import (
     user_errors,
 )
 from twinsim.errors import TwinsimError
-from twinsim.experiments.engine import ReplicateSet, run_replicates
 from twinsim.scenario import load_scenario
+
+if TYPE_CHECKING:
+    from twinsim.experiments.engine import ReplicateSet
 
 
 @user_errors
@@ -50,6 +52,8 @@ def run(
     """
     if fmt not in {"parquet", "csv"}:
         raise TwinsimError(f"--format: must be parquet or csv (got {fmt!r})")
+    from twinsim.experiments.engine import run_replicates
+
     sc = load_scenario(scenario, set_ or [])
     post = _load_posterior(posterior, sc)
     print_warnings(sc)

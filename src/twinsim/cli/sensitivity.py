@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from twinsim.cli.common import (
@@ -131,6 +129,9 @@ def _print_sensitivity(result: Any, name: str, table_format: str = "text") -> No
 
 
 def _write_sensitivity(result: Any, out: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
     from twinsim.viz.sensitivity import save_figures
 
     out.mkdir(parents=True, exist_ok=True)

@@ -30,8 +30,8 @@ __all__ = ["FORMAT", "ResultStore", "StoreError", "load_points", "load_results",
 
 FORMAT = "twinsim-results/1"
 #: Manifest entries that must match for a store to be resumed (replicates may grow).
-_IDENTITY = ("format", "scenario", "seed", "streams", "params", "points")
-_LEADING = ("point", "replicate", "seed", "entropy", "spawn_key")
+_IDENTITY = ("format", "experiment", "scenario", "seed", "streams", "params", "points", "arms", "outputs", "posterior")
+_LEADING = ("point", "replicate", "seed", "entropy", "spawn_key")  # ``arm`` follows ``point`` when arms have labels
 
 
 class StoreError(TwinsimError):

@@ -53,7 +53,7 @@ class Institution(mesa.Agent):
     @property
     def name(self) -> str:
         """Readable name, e.g. ``"Hospital East 2"``."""
-        return self.model.institution_names[self.row]
+        return self.model.institution_names[self.row % self.model.n_institutions]
 
     @property
     def kind(self) -> str:

@@ -9,15 +9,15 @@ import numpy as np
 
 __all__ = [
     "absorbable_gap",
-    "apply_forgetting",
-    "apply_own_improvement",
-    "apply_turnover",
     "clip01",
     "effort",
     "effort_at",
     "engagement",
+    "forgetting",
+    "own_improvement",
     "similarity",
     "transfer",
+    "turnover_loss",
 ]
 
 
@@ -92,37 +92,23 @@ def effort_at(engagement_: np.ndarray, interest: np.ndarray, interest_weight: fl
     return engagement_ * (1.0 - interest_weight + interest_weight * interest)
 
 
-def apply_own_improvement(
+def own_improvement(
     capacity: np.ndarray, interest: np.ndarray, leadership: np.ndarray, trend: float, motivation: float
 ) -> np.ndarray:
-    """Monthly improvement without any peer: secular trend plus interest- and leadership-driven motivation.
+    """Monthly gain without any peer: secular trend plus interest- and leadership-driven motivation.
 
     ``dc = (trend + motivation * interest * leadership) * (1 - c)``; this is what makes institutions that
     choose a topic improve on it even without twinning (self-selection).
     """
     rate = trend + motivation * interest * leadership[:, None]
-    return capacity + rate * (1.0 - capacity)
+    return rate * (1.0 - capacity)
 
 
-def apply_forgetting(capacity: np.ndarray, baseline: np.ndarray, rate: float) -> np.ndarray:
-    """Decay of capacity gained above the baseline: ``c -= rate * max(c - c0, 0)``."""
-    return capacity - rate * np.maximum(capacity - baseline, 0.0)
+def forgetting(capacity: np.ndarray, baseline: np.ndarray, rate: float) -> np.ndarray:
+    """Monthly decay of capacity gained above the baseline (a loss, <= 0): ``dc = -rate * max(c - c0, 0)``."""
+    return -rate * np.maximum(capacity - baseline, 0.0)
 
 
-def apply_turnover(
-    capacity: np.ndarray,
-    baseline: np.ndarray,
-    leadership: np.ndarray,
-    turned_over: np.ndarray,
-    new_leadership: np.ndarray,
-    knowledge_loss: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Leadership change at the institutions flagged in ``turned_over``.
-
-    Their leadership commitment is replaced by a fresh draw and they lose ``knowledge_loss`` of the
-    capacity gained above baseline. Returns new (capacity, leadership) arrays.
-    """
-    rows = np.flatnonzero(turned_over)
-    capacity = capacity.copy()
-    capacity[rows] -= knowledge_loss * np.maximum(capacity[rows] - baseline[rows], 0.0)
-    return capacity, np.where(turned_over, new_leadership, leadership)
+def turnover_loss(capacity: np.ndarray, baseline: np.ndarray, knowledge_loss: float) -> np.ndarray:
+    """Capacity lost (<= 0) where leadership changed: ``knowledge_loss`` of the gain above baseline."""
+    return -knowledge_loss * np.maximum(capacity - baseline, 0.0)

@@ -22,22 +22,63 @@ import pandas as pd
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
 
-__all__ = ["AGGREGATE_KEYS", "AggregateRecorder", "PanelWriter", "panel_file_name", "panel_frame"]
+__all__ = ["AGGREGATE_KEYS", "AggregateRecorder", "PanelWriter", "Recorder", "panel_file_name", "panel_frame"]
 
 AGGREGATE_KEYS = ["month", "kind", "region", "topic", "selected"]
 
 
+class Recorder:
+    """What a model records each month, for every replicate: aggregates always; the panel as the scenario asks.
+
+    Attributes:
+        aggregates: monthly sums per (replicate, kind, region, topic, selected) group.
+        history: (months + 1) x rows x topics capacity (in-memory panel), or None.
+        writers: one :class:`PanelWriter` per replicate when ``recording.panel_dir`` is set, else empty.
+
+    """
+
+    def __init__(self, model: TwinningModel) -> None:
+        rec = model.params.recording
+        self.aggregates = AggregateRecorder(model)
+        self.history: np.ndarray | None = None
+        self.writers: list[PanelWriter] = []
+        if rec.mode == "panel" and rec.panel_dir:
+            for block, seq in enumerate(model.seeds):
+                seed, replicate = seq.entropy, (seq.spawn_key or (0,))[0]
+                path = Path(rec.panel_dir) / panel_file_name(seed, replicate)
+                self.writers.append(PanelWriter(model.replicate(block), path, seed, replicate))
+        elif rec.mode == "panel":
+            self.history = np.empty((model.months_total + 1, model.n, len(model.topic_names)))
+        self.record(model)
+
+    def record(self, model: TwinningModel) -> None:
+        """Record month ``model.month``."""
+        self.aggregates.record(model.month, model.capacity)
+        if self.history is not None:
+            self.history[model.month] = model.capacity
+        n = model.n_institutions
+        for block, writer in enumerate(self.writers):
+            writer.record(model.month, model.capacity[block * n : (block + 1) * n])
+
+    def close(self) -> None:
+        """Finish any streamed panel files."""
+        for writer in self.writers:
+            writer.close()
+
+
 class AggregateRecorder:
-    """Monthly sums of capacity per (kind, region, topic, selected) group of applicable cells."""
+    """Monthly sums of capacity per (replicate, kind, region, topic, selected) group of applicable cells."""
 
     def __init__(self, model: TwinningModel) -> None:
         self.model = model
-        inst, topic = np.nonzero(model.applicable)
-        n_topics, n_regions = len(model.topic_names), len(model.region_names)
-        group = ((model.kind[inst] * n_regions + model.region[inst]) * n_topics + topic) * 2
-        group = group + model.selected[inst, topic]
+        row, topic = np.nonzero(model.applicable)
+        n_topics, n_regions, n_kinds = len(model.topic_names), len(model.region_names), len(model.kind_names)
+        block = model.block[row]
+        group = (((block * n_kinds + model.kind[row]) * n_regions + model.region[row]) * n_topics + topic) * 2
+        group = group + model.selected[row, topic]
         self._groups, self._cell_group = np.unique(group, return_inverse=True)
-        self._flat = inst * n_topics + topic
+        self._block_of_group = self._groups // (2 * n_topics * n_regions * n_kinds)
+        self._flat = row * n_topics + topic
         self.counts = np.bincount(self._cell_group, minlength=self._groups.size)
         self.sums = np.zeros((model.months_total + 1, self._groups.size))
 
@@ -46,26 +87,28 @@ class AggregateRecorder:
         values = capacity.ravel()[self._flat]
         self.sums[month] = np.bincount(self._cell_group, weights=values, minlength=self._groups.size)
 
-    def frame(self) -> pd.DataFrame:
-        """One row per month and group: month, kind, region, topic, selected, institutions, capacity, indicator."""
+    def frame(self, block: int = 0) -> pd.DataFrame:
+        """Replicate ``block``'s rows: month, kind, region, topic, selected, institutions, capacity, indicator."""
         m = self.model
-        n_topics, n_regions = len(m.topic_names), len(m.region_names)
-        selected, rest = self._groups % 2, self._groups // 2
+        mine = self._block_of_group == block
+        groups, counts, sums = self._groups[mine], self.counts[mine], self.sums[:, mine]
+        n_topics, n_regions, n_kinds = len(m.topic_names), len(m.region_names), len(m.kind_names)
+        selected, rest = groups % 2, groups // 2
         topic, rest = rest % n_topics, rest // n_topics
-        region, kind = rest % n_regions, rest // n_regions
-        months = self.sums.shape[0]
-        mean = self.sums / self.counts
+        region, kind = rest % n_regions, (rest // n_regions) % n_kinds
+        months = sums.shape[0]
+        mean = sums / counts
         lo = np.array([t.indicator_min for t in m.params.topics.values()])[topic]
         hi = np.array([t.indicator_max for t in m.params.topics.values()])[topic]
         tile = lambda a: np.tile(a, months)  # noqa: E731
         return pd.DataFrame(
             {
-                "month": np.repeat(np.arange(months), self._groups.size),
+                "month": np.repeat(np.arange(months), groups.size),
                 "kind": pd.Categorical(tile(np.array(m.kind_names)[kind]), categories=m.kind_names),
                 "region": pd.Categorical(tile(np.array(m.region_names)[region]), categories=m.region_names),
                 "topic": pd.Categorical(tile(np.array(m.topic_names)[topic]), categories=m.topic_names),
                 "selected": tile(selected.astype(bool)),
-                "institutions": tile(self.counts),
+                "institutions": tile(counts),
                 "capacity": mean.ravel(),
                 "indicator": (lo + (hi - lo) * mean).ravel(),
             }

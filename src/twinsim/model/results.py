@@ -16,6 +16,7 @@ Columns (every table carries ``replicate`` and ``seed`` so that many runs concat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +34,7 @@ from twinsim.analysis.evaluation import (
 )
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.model.recording import panel_frame
+from twinsim.model.replicate import Replicate
 from twinsim.scenario import Scenario
 
 __all__ = ["RunResult", "simulate"]
@@ -64,18 +66,25 @@ class RunResult:
     seed: int
     replicate: int
     history: np.ndarray | None
-    model: TwinningModel = field(repr=False)
+    model: Replicate = field(repr=False)
 
     @classmethod
-    def from_model(cls, model: TwinningModel, seed: int, replicate: int) -> RunResult:
-        """Collect a finished model's results."""
-        return cls(model.params, seed, replicate, model.history, model)
+    def from_model(cls, model: TwinningModel, seed: int, replicate: int, block: int = 0) -> RunResult:
+        """Collect the results of replicate ``block`` of a finished model."""
+        view = model.replicate(block)
+        return cls(model.params, seed, replicate, view.history, view)
 
     @property
     def panel_path(self) -> Path | None:
         """The Parquet file the panel was streamed to, if ``recording.panel_dir`` was set."""
-        writer = self.model.panel_writer
-        return writer.path if writer is not None else None
+        return self.model.panel_path
+
+    @property
+    def flows(self) -> pd.DataFrame:
+        """Capacity gained over the run by source (peer, event, partner, expert, own, forgetting, turnover), topic."""
+        flows = self.model.flows
+        frame = pd.DataFrame(flows, index=pd.Index(self.model.topic_names, name="topic")).reset_index()
+        return self._tag(frame.melt(id_vars="topic", var_name="source", value_name="capacity_gain"))
 
     @property
     def months(self) -> int:
@@ -102,7 +111,7 @@ class RunResult:
     @cached_property
     def aggregates(self) -> pd.DataFrame:
         """Mean capacity and indicator per month, kind, region, topic and choice (``selected``)."""
-        return self._tag(self.model.aggregates.frame())
+        return self._tag(self.model.aggregates.copy())
 
     @cached_property
     def ledger(self) -> pd.DataFrame:
@@ -170,7 +179,7 @@ class RunResult:
         m = self.model
         if self.history is not None:
             return m.indicator(self.history)[:, m.applicable].mean(axis=1)
-        agg = self.model.aggregates.frame()
+        agg = self.model.aggregates
         weighted = (agg["indicator"] * agg["institutions"]).groupby(agg["month"]).sum()
         return (weighted / agg.groupby("month")["institutions"].sum()).to_numpy()
 
@@ -220,7 +229,7 @@ class RunResult:
             "sustained_gain": float((m.indicator(m.capacity) - m.indicator(m.baseline))[app].mean()),
             "cost_per_point": self.total_cost / mean_gain if mean_gain > 0 else float("nan"),
             "equity_change": self.equity_change(),
-            "ties_formed": m.delivery_model.ties_formed(m),
+            "ties_formed": m.ties_formed,
         }
 
     @cached_property
@@ -297,7 +306,29 @@ def simulate(
             (same institutions, topic choices and random draws; see :class:`~twinsim.model.TwinningModel`).
 
     """
+    return simulate_many(scenario, seed, 1, first=replicate, programme_learning=programme_learning)[0]
+
+
+def simulate_many(
+    scenario: Scenario,
+    seed: int | None = None,
+    replicates: int = 1,
+    *,
+    first: int = 0,
+    seeds: Sequence[np.random.SeedSequence] | None = None,
+    programme_learning: bool = True,
+) -> list[RunResult]:
+    """Run replicates ``first .. first + replicates - 1`` of ``scenario`` as one model (blocks of rows).
+
+    Replicate ``r``'s result is the same whatever the number of replicates run beside it. With ``seeds``, each
+    block runs with its own seed sequence (the replicate numbers are read from their spawn keys).
+    """
     seed = scenario.simulation.seed if seed is None else int(seed)
-    model = TwinningModel(scenario, run_seed_sequence(seed, replicate), programme_learning=programme_learning)
+    if seeds is None:
+        seeds = [run_seed_sequence(seed, r) for r in range(first, first + replicates)]
+    model = TwinningModel(scenario, seeds=seeds, programme_learning=programme_learning)
     model.run()
-    return RunResult.from_model(model, seed, replicate)
+    return [
+        RunResult.from_model(model, int(seq.entropy), (seq.spawn_key or (0,))[-1], block)
+        for block, seq in enumerate(seeds)
+    ]

@@ -1,229 +1,157 @@
-"""TwinningModel: a Mesa model of a peer-learning network, stepped month by month.
+"""TwinningModel: a Mesa model of a peer-learning network, stepped month by month, for one or many replicates.
 
-State of record is held in NumPy arrays (institutions x topics); :class:`~twinsim.model.agents.Institution`
-agents are views on their rows. The monthly step is a handful of array operations, never a Python loop
-over institutions.
+State of record is held in NumPy arrays declared in :mod:`twinsim.model.state`. Rows are (replicate, institution)
+blocks: a single run is one block, R replicates are R blocks of one model, and every activity, matching rule,
+learning event and turnover is written once, over all rows. Each replicate draws from its own random streams
+(:mod:`twinsim.model.streams`), so replicate ``r`` gives the same numbers whatever else runs beside it.
 
-Randomness: one ``SeedSequence`` per run, split into independent named streams (population, choice,
-matching, dynamics, measurement), so that two delivery models run with the same seed share the same
-population and the same turnover draws (common random numbers).
+Every change of capacity passes through :meth:`TwinningModel.apply_gain`, which clips to [0, 1], records the flow
+by source (peer, event, partner, expert, own improvement, forgetting, turnover) and, in the counterfactual
+(``programme_learning=False``), drops the programme's sources.
 """
 
 from __future__ import annotations
 
-import zlib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import mesa
 import networkx as nx
 import numpy as np
 
+from twinsim.errors import TwinsimError
 from twinsim.model import learning
 from twinsim.model.agents import Institution
-from twinsim.model.recording import AggregateRecorder, PanelWriter, panel_file_name
-from twinsim.programme.activities import ACTIVITIES, DELIVERY_MODELS, learn_along_ties
-from twinsim.programme.costs import LedgerRow, price_firing
+from twinsim.model.population import Structure, draw_leadership, draw_population
+from twinsim.model.recording import Recorder
+from twinsim.model.state import allocate
+from twinsim.model.streams import STREAMS, ReplicateStreams, run_seed_sequence
+from twinsim.programme.activity import learn_along_ties
+from twinsim.programme.costs import LedgerRow, price_firings
 from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties
-from twinsim.scenario import Scenario
+from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS
+from twinsim.scenario import ActivityCost, Scenario, load_scenario
 
-__all__ = ["STREAMS", "TwinningModel", "run_seed_sequence"]
+__all__ = ["GAIN_SOURCES", "PROGRAMME_SOURCES", "STREAMS", "TwinningModel", "run_seed_sequence"]
 
-STREAMS = ("population", "choice", "matching", "dynamics", "measurement", "leadership")
+#: Where a change of capacity comes from (the flow is recorded per source, replicate and topic).
+GAIN_SOURCES = ("peer", "event", "partner", "expert", "own", "forgetting", "turnover")
 
+#: The sources the programme brings: switched off in the counterfactual.
+PROGRAMME_SOURCES = frozenset({"peer", "event", "partner", "expert"})
 
-def run_seed_sequence(seed: int, replicate: int = 0) -> np.random.SeedSequence:
-    """The seed sequence of replicate ``replicate`` of an experiment seeded with ``seed``."""
-    return np.random.SeedSequence(seed, spawn_key=(replicate,))
+#: Turnover draws are taken from each replicate's streams this many months at a time (same numbers as monthly).
+TURNOVER_CHUNK = 12
 
 
 class TwinningModel(mesa.Model):
-    """A twinning network of health institutions.
+    """A twinning network of health institutions, for one replicate or many.
 
     Args:
-        scenario: the validated scenario.
-        seed: a ``SeedSequence`` (preferred), or an int experiment seed (replicate 0). Defaults to
-            ``scenario.simulation.seed``.
-        programme_learning: False switches off every transfer of know-how by the programme (activities and
-            peer contact) while ties still form, activities still fire and are costed, and every random draw
-            stays the same: the counterfactual of the decomposition (:mod:`twinsim.analysis.decomposition`).
-        like: a model of the same scenario whose fixed population structure (kinds, regions, names, which topics
-            apply) this one reuses instead of building it again; every random draw is this model's own (a faster
-            set-up for many replicates, see :mod:`twinsim.model.batch`).
+        scenario: a validated :class:`~twinsim.scenario.Scenario`, the name of a bundled scenario or a TOML path.
+        seed: the experiment seed (default ``simulation.seed``), or one replicate's ``SeedSequence``.
+        replicates: replicates held as blocks of rows (replicate ``first_replicate + r`` in block ``r``).
+        first_replicate: the replicate number of block 0.
+        seeds: each block's seed sequence (overrides ``seed``, ``replicates`` and ``first_replicate``).
+        programme_learning: False switches off every transfer of know-how by the programme (peer ties, events,
+            partners, experts, and the experts' raising of leadership and interest) while ties still form,
+            activities still fire and are costed, and every random draw stays the same: the counterfactual of the
+            decomposition (:mod:`twinsim.analysis.decomposition`).
+        datacollector: keep a :class:`mesa.DataCollector` of monthly model-level outcomes (``mean_indicator``,
+            ``mean_indicator_selected``, ``mean_indicator_not_selected``, ``cost``, ``ties``; means over replicates).
+        **overrides: dotted scenario keys and values, e.g. ``**{"programme.twins_per_topic": 2}`` (``__`` may
+            stand for a dot: ``programme__twins_per_topic=2``).
 
     Attributes:
-        capacity: institutions x topics array in [0, 1] (0 where a topic does not apply).
-        selected: institutions x topics, True for topics chosen at the kickoff workshop.
-        ties: the partnership network as index arrays; :attr:`network` as a networkx graph.
-        history: (months + 1) x institutions x topics capacity, month 0 being the baseline; None unless
-            ``recording.mode`` is ``panel`` without a ``panel_dir`` (see :mod:`twinsim.model.recording`).
-        aggregates: monthly mean capacity per kind, region, topic and choice (every recording mode).
-        endline: capacity at the end of the programme (month ``simulation.months``).
-        ledger: priced activity firings; :attr:`cost_by_institution` their allocation.
+        capacity: rows x topics array in [0, 1] (0 where a topic does not apply); see :mod:`twinsim.model.state`.
+        ties: the partnership ties as index arrays into the rows; :attr:`network` as a networkx graph.
+        month: months stepped so far; ``running`` turns False at the horizon (programme plus follow-up).
+        ledgers: each replicate's priced activity firings.
+        flows: per source (:data:`GAIN_SOURCES`), replicates x topics capacity gained so far.
 
     """
 
     def __init__(
         self,
-        scenario: Scenario,
-        seed: np.random.SeedSequence | int | None = None,
+        scenario: Scenario | str | Path = "rwanda_tpn",
+        seed: int | np.random.SeedSequence | None = None,
         *,
+        replicates: int = 1,
+        first_replicate: int = 0,
+        seeds: Sequence[np.random.SeedSequence] | None = None,
         programme_learning: bool = True,
-        like: TwinningModel | None = None,
+        datacollector: bool = False,
+        **overrides: Any,
     ) -> None:
-        if seed is None:
-            seed = scenario.simulation.seed
-        seq = seed if isinstance(seed, np.random.SeedSequence) else run_seed_sequence(int(seed))
-        super().__init__(rng=np.random.default_rng(seq))
+        scenario = _scenario(scenario, overrides)
+        seeds = _seeds(scenario, seed, replicates, first_replicate, seeds)
+        super().__init__(rng=np.random.default_rng(seeds[0]))
         self.params = scenario
         self.programme_learning = programme_learning
-        self.seed_sequence = seq
-        self.streams = _Streams(seq)
+        self.seeds = list(seeds)
+        self.streams = ReplicateStreams(seeds)
+        self.replicates = len(seeds)
         self.topic_names = list(scenario.topics)
         self.kind_names = list(scenario.population.kinds)
         self.region_names = scenario.regions
-        self.delivery_model = DELIVERY_MODELS[scenario.programme.delivery_model]
+        self.structure = Structure.of(scenario)
+        self.n_institutions = self.structure.n
+        self.n = self.n_institutions * self.replicates
         self.months_total = scenario.simulation.months + scenario.simulation.followup_months
-        self._build_population(like)
-        self._choose_topics()
-        self.ties = Ties.empty()
-        self.tie_similarity = np.zeros(0)
-        self.tie_flow = np.zeros(0)
-        self.tie_events = np.zeros(0, dtype=np.int64)
-        self.ledger: list[LedgerRow] = []
-        self.cost_by_institution = np.zeros(self.n)
         self.month = 0
-        self.endline = self.capacity.copy()
-        self._schedule = self._build_schedule()
+        self.delivery_model = DELIVERY_MODELS[scenario.programme.delivery_model]
+        self._build_state()
+        self._schedule = _schedule(scenario)
         self.delivery_state = self.delivery_model.setup(self)  # the delivery model's own agents (partners, experts)
-        self._start_recording()
+        self.recorder = Recorder(self)
+        self.datacollector = _datacollector(self) if datacollector else None
 
     # ---------------------------------------------------------------------------------------------
     # Set-up
 
-    _STRUCTURE = ("kind", "region", "n", "_budget_median", "_budget_sigma", "_leadership_mean", "_leadership_conc")
-
-    def _build_population(self, like: TwinningModel | None = None) -> None:
-        """Draw every institution's resources, leadership, capacity and interest (population child streams)."""
-        if like is None:
-            self._build_structure()
-        else:
-            for attr in self._STRUCTURE:
-                setattr(self, attr, getattr(like, attr))
-            self.applicable = like.applicable.copy()
-            self.institution_names = list(like.institution_names)
-        # One child stream per quantity (and per topic): changing one distribution's parameters, or adding a
-        # topic, leaves every other draw as it was (common random numbers in sweeps and sensitivity analyses).
-        draw = lambda what: self.streams.child("population", what)  # noqa: E731
-        median, sigma = self._budget_median, self._budget_sigma
-        self.budget = median * np.exp(sigma * draw("budget").standard_normal(self.n))
-        self.resource_factor = np.minimum(self.budget / median, 1.0) ** self.params.learning.resource_elasticity
-        self.leadership = self._draw_leadership(draw("leadership"))
-        n_topics = len(self.topic_names)
-        self.capacity = np.zeros((self.n, n_topics))
-        self.interest = np.zeros((self.n, n_topics))
-        for t, (name, topic) in enumerate(self.params.topics.items()):
-            rows = self.applicable[:, t]
-            capacity = _beta(draw(f"baseline:{name}"), topic.baseline_mean, topic.baseline_concentration, self.n)
-            interest = _beta(draw(f"interest:{name}"), topic.interest_mean, topic.interest_concentration, self.n)
-            self.capacity[:, t] = capacity * rows
-            self.interest[:, t] = interest * rows
+    def _build_state(self) -> None:
+        """Allocate the declared state, draw every replicate's population and its topic choice."""
+        allocate(self, self.n, len(self.topic_names))
+        s, reps = self.structure, self.replicates
+        self.block = np.repeat(np.arange(reps, dtype=np.int64), s.n)
+        self.kind, self.region = np.tile(s.kind, reps), np.tile(s.region, reps)
+        for name, values in draw_population(self.params, s, self.streams).items():
+            setattr(self, name, values)
         self.baseline = self.capacity.copy()
+        self.endline = self.capacity.copy()
+        self.institution_names = s.names
+        self.ties = Ties.empty()
+        self.ledgers: list[list[LedgerRow]] = [[] for _ in range(reps)]
+        self.flows = {source: np.zeros((reps, len(self.topic_names))) for source in GAIN_SOURCES}
+        self._turnover_draws: tuple[int, np.ndarray, np.ndarray] | None = None
         self._institutions: list[Institution] | None = None
-
-    def _build_structure(self) -> None:
-        """The population's fixed structure: kinds, regions, per-kind parameters, applicable topics, names."""
-        pop = self.params.population
-        kind, region = [], []
-        for k, spec in enumerate(pop.kinds.values()):
-            for r_name, count in spec.counts.items():
-                kind += [k] * count
-                region += [self.region_names.index(r_name)] * count
-        self.kind = np.asarray(kind, dtype=np.int64)
-        self.region = np.asarray(region, dtype=np.int64)
-        self.n = len(self.kind)
-        specs = list(pop.kinds.values())
-        per_kind = lambda attr: np.array([getattr(s, attr) for s in specs])[self.kind]  # noqa: E731
-        self._budget_median, self._budget_sigma = per_kind("budget_median"), per_kind("budget_sigma")
-        self._leadership_mean = per_kind("leadership_mean")
-        self._leadership_conc = per_kind("leadership_concentration")
-        kind_has_topic = np.array(
-            [[k in topic.kinds for topic in self.params.topics.values()] for k in self.kind_names]
-        )
-        self.applicable = kind_has_topic[self.kind].reshape(self.n, len(self.topic_names))
-        labels = np.array([s.label or name for name, s in zip(self.kind_names, specs, strict=True)], dtype=object)
-        self.institution_names = list(
-            labels[self.kind]
-            + " "
-            + np.array(self.region_names, dtype=object)[self.region]
-            + " "
-            + np.arange(1, self.n + 1).astype(str).astype(object)
-        )
-
-    def _draw_leadership(self, rng: np.random.Generator) -> np.ndarray:
-        """A fresh leadership commitment for every institution (beta by kind)."""
-        a, b, size = self.leadership_beta()
-        return rng.beta(a, b, size=size)
-
-    def leadership_beta(self) -> tuple[np.ndarray | float, np.ndarray | float, int | None]:
-        """The beta parameters ``(a, b, size)`` of a fresh leadership draw: scalars when every kind shares them."""
-        mean, conc = self._leadership_mean, self._leadership_conc
-        if self.n and (mean == mean[0]).all() and (conc == conc[0]).all():  # same draws, scalar parameters: faster
-            return mean[0] * conc[0], (1 - mean[0]) * conc[0], self.n
-        return mean * conc, (1 - mean) * conc, None
-
-    def _start_recording(self) -> None:
-        """Set up what the run records each month (scenario section ``[recording]``)."""
-        rec = self.params.recording
-        self.aggregates = AggregateRecorder(self)
-        self.aggregates.record(0, self.capacity)
-        self.history: np.ndarray | None = None
-        self.panel_writer: PanelWriter | None = None
-        if rec.mode == "panel" and rec.panel_dir:
-            seed, replicate = self.seed_sequence.entropy, (self.seed_sequence.spawn_key or (0,))[0]
-            path = Path(rec.panel_dir) / panel_file_name(seed, replicate)
-            self.panel_writer = PanelWriter(self, path, seed, replicate)
-            self.panel_writer.record(0, self.capacity)
-        elif rec.mode == "panel":
-            self.history = np.empty((self.months_total + 1, self.n, len(self.topic_names)))
-            self.history[0] = self.capacity
-
-    def _record(self) -> None:
-        self.aggregates.record(self.month, self.capacity)
-        if self.history is not None:
-            self.history[self.month] = self.capacity
-        if self.panel_writer is not None:
-            self.panel_writer.record(self.month, self.capacity)
-        if self.month == self.params.simulation.months:
-            self.endline = self.capacity.copy()
+        self._choose_topics()
 
     def _choose_topics(self) -> None:
         """Senior management's choice of topics at the gap assessment (also made when no programme runs)."""
         prog = self.params.programme
-        rule = TOPIC_CHOICE_RULES[prog.topic_choice]
-        self.selected = rule(
+        self.selected = TOPIC_CHOICE_RULES[prog.topic_choice](
             self.capacity,
             self.interest,
             self.applicable,
-            self.kind,
+            self.kind_group(),
             prog.topics_per_institution,
             prog.choice_interest_weight,
             prog.choice_noise,
-            self.streams["choice"],
+            _StackedDraws(self.streams, "choice", (self.n_institutions, len(self.topic_names))),
         )
 
-    def _build_schedule(self) -> dict[int, list[str]]:
-        schedule: dict[int, list[str]] = {}
-        for line in self.params.programme.schedule:
-            for m in line.months:
-                schedule.setdefault(m, []).append(line.activity)
-        return schedule
-
     def form_ties(self) -> None:
-        """Form the delivery model's partnership ties (called by the kickoff workshop)."""
-        self.ties = self.delivery_model.form_ties(self)
+        """Form the delivery model's partnership ties in every replicate (called by the kickoff workshop)."""
+        self.ties = self.delivery_model.form_ties(self).by_replicate(self.n_institutions)
         self.tie_similarity = self.similarity_between(self.ties.learner, self.ties.mentor)
         self.tie_flow = np.zeros(len(self.ties))
         self.tie_events = np.zeros(len(self.ties), dtype=np.int64)
+
+    def matching_rng(self, row: int) -> np.random.Generator:
+        """The matching stream of the replicate that ``row`` belongs to."""
+        return self.streams[int(row) // self.n_institutions]["matching"]
 
     # ---------------------------------------------------------------------------------------------
     # Agents: created on first use (they are views on array rows; a large run never needs them)
@@ -235,29 +163,47 @@ class TwinningModel(mesa.Model):
             self._institutions = [Institution(self, i) for i in range(self.n)]
         return self._institutions
 
+    def _create_agents(self) -> None:
+        """Create the institutions and the delivery model's own agents (partners, experts) if not yet there."""
+        _ = self.institutions
+        if self.delivery_state is not None:
+            _ = self.delivery_state.agents
+
     @property
     def agents(self) -> mesa.agent.AgentSet:
-        """Mesa's set of all agents (the institutions, created on first access)."""
-        _ = self.institutions
+        """Mesa's set of all agents (institutions, outside partners, experts; created on first access)."""
+        self._create_agents()
         return super().agents
 
     @property
     def agents_by_type(self) -> dict[type[mesa.Agent], mesa.agent.AgentSet]:
-        """Mesa's agent sets by type (the institutions, created on first access)."""
-        _ = self.institutions
+        """Mesa's agent sets by type (created on first access)."""
+        self._create_agents()
         return super().agents_by_type
 
     @property
     def agent_types(self) -> list[type]:
-        """Mesa's agent types (the institutions, created on first access)."""
-        _ = self.institutions
+        """Mesa's agent types (created on first access)."""
+        self._create_agents()
         return super().agent_types
 
     # ---------------------------------------------------------------------------------------------
     # Derived state
 
+    def kind_group(self) -> np.ndarray:
+        """Per row, its kind within its replicate (``block * kinds + kind``): who may twin with whom."""
+        return self.block * len(self.kind_names) + self.kind
+
+    def per_replicate_sum(self, values: np.ndarray) -> np.ndarray:
+        """Per replicate, the sum of a per-row quantity."""
+        return np.bincount(self.block, weights=values, minlength=self.replicates)
+
+    def per_replicate_count(self, rows: np.ndarray) -> np.ndarray:
+        """Per replicate, how many of ``rows`` (row indices, e.g. tie ends) fall in it."""
+        return np.bincount(rows // max(self.n_institutions, 1), minlength=self.replicates)
+
     def similarity_between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Peer similarity of institutions ``a[k]`` and ``b[k]`` (resources and region)."""
+        """Peer similarity of rows ``a[k]`` and ``b[k]`` (resources and region)."""
         lp = self.params.learning
         log_budget = np.log(self.budget)
         return learning.similarity(
@@ -265,18 +211,18 @@ class TwinningModel(mesa.Model):
         )
 
     def mentees(self) -> np.ndarray:
-        """Number of mentees each institution has."""
+        """Number of mentees each row has."""
         return np.bincount(self.ties.mentor, minlength=self.n)
 
     def engagement(self) -> np.ndarray:
-        """Engagement per institution this month (see :func:`twinsim.model.learning.engagement`)."""
+        """Engagement per row this month (see :func:`twinsim.model.learning.engagement`)."""
         lp = self.params.learning
         return learning.engagement(
             self.leadership, self.resource_factor, self.mentees(), lp.leadership_weight, lp.mentor_load_penalty
         )
 
     def effort(self) -> np.ndarray:
-        """Effort per institution and topic: engagement gated by interest."""
+        """Effort per row and topic: engagement gated by interest."""
         return learning.effort(self.engagement(), self.interest, self.params.learning.interest_weight)
 
     def indicator(self, capacity: np.ndarray | None = None) -> np.ndarray:
@@ -292,35 +238,107 @@ class TwinningModel(mesa.Model):
         lo, hi = bounds
         return lo + (hi - lo) * cap
 
+    def unit_cost(self, activity: str) -> ActivityCost:
+        """The unit costs of ``activity``: the scenario's ``costs.activities``, else the activity's defaults."""
+        return self.params.costs.activities.get(activity, ACTIVITIES[activity].default_cost)
+
+    def rate(self, activity: str) -> float:
+        """The transfer rate of ``activity``: the scenario's ``learning.rates``, else the activity's default."""
+        return self.params.learning.rates.get(activity, ACTIVITIES[activity].default_rate)
+
     @property
     def in_programme(self) -> bool:
         """True while the programme runs (months 1 .. simulation.months)."""
         return self.month <= self.params.simulation.months
 
     @property
+    def history(self) -> np.ndarray | None:
+        """(months + 1) x rows x topics capacity with the in-memory panel (``recording.mode = "panel"``), else None."""
+        return self.recorder.history
+
+    @property
+    def ledger(self) -> list[LedgerRow]:
+        """The priced activity firings of a single-replicate model (see :attr:`ledgers` for many)."""
+        return self._single("ledger", self.ledgers[0])
+
+    @property
     def network(self) -> nx.MultiDiGraph:
-        """The partnership network: learner -> mentor edges keyed by topic, with activity counts and flow."""
-        graph = nx.MultiDiGraph()
-        for inst in self.institutions:
-            graph.add_node(inst.unique_id, name=inst.name, kind=inst.kind, region=inst.region)
-        ids = [inst.unique_id for inst in self.institutions]
-        for k in range(len(self.ties)):
-            graph.add_edge(
-                ids[self.ties.learner[k]],
-                ids[self.ties.mentor[k]],
-                key=self.topic_names[self.ties.topic[k]],
-                topic=self.topic_names[self.ties.topic[k]],
-                similarity=float(self.tie_similarity[k]),
-                activities=int(self.tie_events[k]),
-                knowledge_flow=float(self.tie_flow[k]),
-            )
-        return graph
+        """The partnership network of a single-replicate model (see :meth:`replicate` for many).
+
+        Node ids are the rows (0-based, the ``institution`` ids of every table); edges run learner -> mentor,
+        keyed by topic, with similarity, activity counts and knowledge flow.
+        """
+        return self._single("network", self.replicate(0).network)
+
+    def _single(self, what: str, value: Any) -> Any:
+        if self.replicates != 1:
+            raise TwinsimError(f"{what}: this model holds {self.replicates} replicates; use model.replicate(r)")
+        return value
+
+    def replicate(self, block: int) -> Any:
+        """Replicate ``block``'s state, ties, ledger and recording as a :class:`~twinsim.model.replicate.Replicate`."""
+        from twinsim.model.replicate import Replicate
+
+        return Replicate(self, block)
+
+    # ---------------------------------------------------------------------------------------------
+    # The one gain path
+
+    def apply_gain(self, source: str, gain: np.ndarray, cells: np.ndarray | None = None) -> None:
+        """Add ``gain`` to capacity, clip to [0, 1] and record the flow by source, replicate and topic.
+
+        Args:
+            source: one of :data:`GAIN_SOURCES`; the programme's sources are dropped when ``programme_learning``
+                is off (the counterfactual).
+            gain: rows x topics, or one value per cell of ``cells``.
+            cells: flat (row * topics + topic) indices of distinct cells, or None for a dense gain.
+
+        """
+        if source in PROGRAMME_SOURCES and not self.programme_learning:
+            return
+        n_topics = len(self.topic_names)
+        if cells is None:
+            new = self.capacity + gain
+            np.maximum(new, 0.0, out=new)
+            np.minimum(new, 1.0, out=new)
+            flow = self.flows[source]
+            flow += new.reshape(self.replicates, self.n_institutions, n_topics).sum(axis=1)
+            flow -= self.capacity.reshape(self.replicates, self.n_institutions, n_topics).sum(axis=1)
+            self.capacity = new
+            return
+        flat = self.capacity.ravel()
+        old = flat[cells]
+        new = learning.clip01(old + gain)
+        flat[cells] = new
+        per_cell = self.n_institutions * n_topics
+        where = (cells // per_cell) * n_topics + cells % n_topics
+        self.flows[source] += np.bincount(where, new - old, self.replicates * n_topics).reshape(self.replicates, -1)
+
+    def raise_towards_one(self, name: str, step: np.ndarray, where: np.ndarray | bool = True) -> None:
+        """Raise state ``name`` (leadership, interest) by ``step`` of its headroom to 1 where ``where`` holds.
+
+        A programme effect: nothing changes in the counterfactual.
+        """
+        if not self.programme_learning:
+            return
+        values = getattr(self, name)
+        setattr(self, name, np.where(where, values + step * (1.0 - values), values))
 
     # ---------------------------------------------------------------------------------------------
     # Dynamics
 
     def step(self) -> None:
-        """Advance one month: scheduled activities, peer contact, own improvement, forgetting, turnover."""
+        """Advance one month: scheduled activities, peer contact, own improvement, forgetting, turnover.
+
+        Raises:
+            TwinsimError: the model is already at its horizon (programme plus follow-up).
+
+        """
+        if self.month >= self.months_total:
+            raise TwinsimError(
+                f"the model is at its horizon (month {self.months_total}: {self.params.simulation.months} programme "
+                f"months + {self.params.simulation.followup_months} follow-up); build a new model to run again"
+            )
         self.month += 1
         lp = self.params.learning
         if self.in_programme and self.delivery_model.runs_activities:
@@ -329,68 +347,148 @@ class TwinningModel(mesa.Model):
         contact = lp.peer_contact_rate * (1.0 if self.in_programme else lp.followup_tie_intensity)
         learn_along_ties(self, contact)
         self.delivery_model.monthly(self, contact)
-        cap = learning.apply_own_improvement(
+        self._own_improvement_and_forgetting()
+        self._turnover()
+        self.recorder.record(self)
+        if self.month == self.params.simulation.months:
+            self.endline = self.capacity.copy()
+        self.running = self.month < self.months_total
+        if self.datacollector is not None:
+            self.datacollector.collect(self)
+
+    def _own_improvement_and_forgetting(self) -> None:
+        lp = self.params.learning
+        own = learning.own_improvement(
             self.capacity, self.interest, self.leadership, lp.background_trend, lp.motivation_rate
         )
-        cap = learning.apply_forgetting(cap, self.baseline, lp.forgetting)
-        self.capacity = learning.clip01(cap) * self.applicable
-        self._turnover()
-        self._record()
+        self.apply_gain("own", own * self.applicable)
+        self.apply_gain("forgetting", learning.forgetting(self.capacity, self.baseline, lp.forgetting))
 
     def _fire(self, name: str) -> None:
         activity = ACTIVITIES[name]
         volume = 1.0 if activity.fixed else self.params.programme.volume
-        rate = self.params.learning.rates.get(name, 0.0) * volume
-        firing = activity.apply(self, rate)
-        row, allocation = price_firing(self.month, name, firing, self.params.costs, volume)
-        self.ledger.append(row)
-        self.cost_by_institution += allocation
+        firing = activity.fire(self, self.rate(name) * volume)
+        rows, allocation = price_firings(
+            self.month,
+            name,
+            np.asarray(firing.events),
+            firing.involved.reshape(self.replicates, -1),
+            firing.travelled.reshape(self.replicates, -1),
+            self.params.costs,
+            volume * np.asarray(firing.scale, dtype=float),
+            self.unit_cost(name),
+        )
+        for ledger, row in zip(self.ledgers, rows, strict=True):
+            ledger.append(row)
+        self.cost_by_institution += allocation.ravel()
 
     def _turnover(self) -> None:
         """Leadership turnover, drawn every month for everyone (common random numbers).
 
-        Who turns over comes from the dynamics stream, the newcomers' commitment from the leadership stream.
+        Who turns over comes from each replicate's dynamics stream, the newcomers' commitment from its leadership
+        stream, :data:`TURNOVER_CHUNK` months at a time (the same numbers as month by month).
         """
         lp = self.params.learning
-        turned_over = self.streams["dynamics"].random(self.n) < lp.leadership_turnover
-        fresh = self._draw_leadership(self.streams["leadership"])
-        self.capacity, self.leadership = learning.apply_turnover(
-            self.capacity, self.baseline, self.leadership, turned_over, fresh, lp.turnover_knowledge_loss
-        )
+        uniform, fresh = self._turnover_month()
+        turned = np.flatnonzero(uniform < lp.leadership_turnover)
+        if turned.size:
+            n_topics = len(self.topic_names)
+            cells = (turned[:, None] * n_topics + np.arange(n_topics)).ravel()
+            loss = learning.turnover_loss(self.capacity[turned], self.baseline[turned], lp.turnover_knowledge_loss)
+            self.apply_gain("turnover", loss.ravel(), cells=cells)
+            self.leadership[turned] = fresh[turned]
+
+    def _turnover_month(self) -> tuple[np.ndarray, np.ndarray]:
+        draws = self._turnover_draws
+        if draws is None or self.month - draws[0] >= draws[1].shape[0]:
+            months = min(TURNOVER_CHUNK, self.months_total - self.month + 1)
+            n = self.n_institutions
+            uniform = np.concatenate([s["dynamics"].random((months, n)) for s in self.streams.replicates], axis=1)
+            fresh = np.concatenate(
+                [draw_leadership(s["leadership"], self.structure, months) for s in self.streams.replicates], axis=1
+            )
+            draws = self._turnover_draws = (self.month, uniform, fresh)
+        k = self.month - draws[0]
+        return draws[1][k], draws[2][k]
 
     def run(self) -> None:
-        """Run every month of the programme and its follow-up, then finish the recording."""
+        """Run every remaining month of the programme and its follow-up, then finish the recording."""
         while self.month < self.months_total:
             self.step()
         self.finish()
 
     def finish(self) -> None:
-        """Close a streamed panel and release Mesa's per-model id counter (see :mod:`twinsim.model.agents`)."""
-        if self.panel_writer is not None:
-            self.panel_writer.close()
+        """Close streamed panels and release Mesa's per-model id counter (see :mod:`twinsim.model.agents`)."""
+        self.recorder.close()
         mesa.Agent._ids.pop(self, None)
 
 
-class _Streams(dict):
-    """The run's named random streams (:data:`STREAMS`), each created on first use from the run's seed sequence."""
+class _StackedDraws:
+    """A generator-like object whose draws of shape ``(rows, ...)`` come block by block from each replicate."""
 
-    def __init__(self, seq: np.random.SeedSequence) -> None:
-        super().__init__()
-        self._seq = seq
+    def __init__(self, streams: ReplicateStreams, name: str, shape: tuple[int, ...]) -> None:
+        self.streams, self.name, self.shape = streams, name, shape
 
-    def __missing__(self, name: str) -> np.random.Generator:
-        if name not in STREAMS:
-            raise KeyError(name)
-        seq, k = self._seq, STREAMS.index(name)
-        rng = self[name] = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k)))
-        return rng
+    def gumbel(self, size: tuple[int, ...] | None = None) -> np.ndarray:
+        """Standard Gumbel draws, each replicate's block from its own stream."""
+        return self.streams.stack(self.name, lambda g: g.gumbel(size=self.shape))
 
-    def child(self, name: str, what: str) -> np.random.Generator:
-        """A child stream of stream ``name`` for one quantity ``what``, keyed by its name (not by draw order)."""
-        seq, k = self._seq, STREAMS.index(name)
-        key = (*seq.spawn_key, k, zlib.crc32(what.encode()))
-        return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=key))
+    def random(self, size: tuple[int, ...] | None = None) -> np.ndarray:
+        """Uniform draws on [0, 1), each replicate's block from its own stream."""
+        return self.streams.stack(self.name, lambda g: g.random(self.shape))
 
 
-def _beta(rng: np.random.Generator, mean: float, concentration: float, size: int) -> np.ndarray:
-    return rng.beta(mean * concentration, (1.0 - mean) * concentration, size=size)
+def _scenario(scenario: Scenario | str | Path, overrides: dict[str, Any]) -> Scenario:
+    dotted = {key.replace("__", "."): value for key, value in overrides.items()}
+    if isinstance(scenario, Scenario):
+        return scenario.with_overrides(dotted, source="TwinningModel(...)") if dotted else scenario
+    return load_scenario(scenario, dotted or None)
+
+
+def _seeds(
+    scenario: Scenario,
+    seed: int | np.random.SeedSequence | None,
+    replicates: int,
+    first: int,
+    seeds: Sequence[np.random.SeedSequence] | None,
+) -> list[np.random.SeedSequence]:
+    if seeds is not None:
+        if not seeds:
+            raise TwinsimError("seeds: give at least one seed sequence")
+        return list(seeds)
+    if isinstance(seed, np.random.SeedSequence):
+        if replicates != 1:
+            raise TwinsimError("seed: a SeedSequence seeds one replicate; pass seeds=[...] for several")
+        return [seed]
+    if replicates < 1:
+        raise TwinsimError(f"replicates: must be at least 1 (got {replicates})")
+    base = scenario.simulation.seed if seed is None else int(seed)
+    return [run_seed_sequence(base, first + r) for r in range(replicates)]
+
+
+def _schedule(scenario: Scenario) -> dict[int, list[str]]:
+    schedule: dict[int, list[str]] = {}
+    for line in scenario.programme.schedule:
+        for m in line.firing_months(scenario.simulation.months):
+            schedule.setdefault(m, []).append(line.activity)
+    return schedule
+
+
+def _datacollector(model: TwinningModel) -> mesa.DataCollector:
+    """Monthly model-level outcomes (means over replicates), collected at month 0 and after every step."""
+
+    def mean_where(mask: np.ndarray) -> float:
+        return float(model.indicator()[mask].mean()) if mask.any() else float("nan")
+
+    collector = mesa.DataCollector(
+        model_reporters={
+            "month": lambda m: m.month,
+            "mean_indicator": lambda m: mean_where(m.applicable),
+            "mean_indicator_selected": lambda m: mean_where(m.selected),
+            "mean_indicator_not_selected": lambda m: mean_where(m.applicable & ~m.selected),
+            "cost": lambda m: float(m.cost_by_institution.sum()) / m.replicates,
+            "ties": lambda m: len(m.ties) / m.replicates,
+        }
+    )
+    collector.collect(model)
+    return collector

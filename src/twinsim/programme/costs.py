@@ -1,6 +1,6 @@
 """Costing of activity firings: events, travel and per diem, expert fees, staff time, volunteer time.
 
-Every cost the model incurs passes through :func:`price_firing`, which returns one ledger row and
+Every cost the model incurs passes through :func:`price_firings`, which returns one ledger row per replicate and
 the per-institution allocation, so that the ledger total and the per-institution totals always agree.
 
 Cost categories of a ledger row (all in ``costs.currency`` at ``costs.price_year`` prices):
@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twinsim.programme.activities import ActivityFiring
 from twinsim.scenario import ActivityCost, CostParams
 
-__all__ = ["COST_CATEGORIES", "LedgerRow", "price_firing", "price_firings"]
+__all__ = ["COST_CATEGORIES", "LedgerRow", "price_firings"]
 
 COST_CATEGORIES = ("event_cost", "travel_cost", "expert_cost", "staff_cost", "volunteer_cost")
 
@@ -55,33 +54,6 @@ class LedgerRow:
         return self.direct_cost + self.staff_cost + self.expert_cost + self.volunteer_cost
 
 
-def price_firing(
-    month: int, activity: str, firing: ActivityFiring, costs: CostParams, volume: float = 1.0
-) -> tuple[LedgerRow, np.ndarray]:
-    """Price one activity firing.
-
-    Direct cost is ``per_event * events + per_participant * participants * travels``; staff time is
-    ``participants * days`` per involvement, valued at ``staff_day`` when ``value_staff_time`` is on; expert
-    and volunteer days are ``expert_days`` and ``volunteer_days`` per event. Every quantity is multiplied by
-    ``volume`` (the programme's activity volume) and by the firing's ``scale``. Event, expert and volunteer
-    costs are shared equally among involved institutions; travel and staff time go to their own.
-
-    Returns:
-        The ledger row and the cost allocated to each institution (summing to the row's total).
-
-    """
-    rows, allocation = price_firings(
-        month,
-        activity,
-        np.array([firing.events]),
-        firing.involved[None],
-        firing.travelled[None],
-        costs,
-        volume * firing.scale,
-    )
-    return rows[0], allocation[0]
-
-
 def price_firings(
     month: int,
     activity: str,
@@ -89,27 +61,37 @@ def price_firings(
     involved: np.ndarray,
     travelled: np.ndarray,
     costs: CostParams,
-    scale: float,
+    scale: np.ndarray | float,
+    unit: ActivityCost | None = None,
 ) -> tuple[list[LedgerRow], np.ndarray]:
-    """Price firings of one activity in several separate runs at once (see :func:`price_firing`).
+    """Price one activity's firing in every replicate of a model at once.
+
+    Direct cost is ``per_event * events + per_participant * participants * travels``; staff time is
+    ``participants * days`` per involvement, valued at ``staff_day`` when ``value_staff_time`` is on; expert
+    and volunteer days are ``expert_days`` and ``volunteer_days`` per event. Every quantity is multiplied by
+    ``scale`` (the programme's activity volume times the share of the firing that took place). Event, expert and
+    volunteer costs are shared equally among involved institutions; travel and staff time go to their own.
 
     Args:
         month: the month of the firings.
-        activity: the activity's name (its unit costs are ``costs.activities[activity]``).
-        events: events per run.
-        involved: runs x institutions: how many times each institution's staff took part.
-        travelled: runs x institutions: how many times each institution's staff travelled.
+        activity: the activity's name.
+        events: events per replicate.
+        involved: replicates x institutions: how many times each institution's staff took part.
+        travelled: replicates x institutions: how many times each institution's staff travelled.
         costs: the scenario's cost parameters.
-        scale: volume times the firing's scale.
+        scale: volume times the firing's scale, per replicate or one number.
+        unit: the activity's unit costs (default: ``costs.activities[activity]``, else zero costs).
 
     Returns:
-        One ledger row per run, and the runs x institutions cost allocation.
+        One ledger row per replicate, and the replicates x institutions cost allocation (summing to the rows).
 
     """
-    unit = costs.activities.get(activity, ActivityCost())
+    unit = costs.activities.get(activity, ActivityCost()) if unit is None else unit
+    scale = np.broadcast_to(np.asarray(scale, dtype=float), np.shape(events))
+    row_scale = scale[:, None]
     involved = involved.astype(float)
-    staff_days = unit.participants * unit.days * involved * scale
-    travel = unit.per_participant * unit.participants * travelled * scale
+    staff_days = unit.participants * unit.days * involved * row_scale
+    travel = unit.per_participant * unit.participants * travelled * row_scale
     n_involved = involved.sum(axis=-1)
     reached = n_involved > 0
     event_cost = unit.per_event * events * scale
@@ -144,6 +126,7 @@ def price_firings(
         expert_cost.tolist(),
         np.broadcast_to(volunteer_days, events.shape).tolist(),
         volunteer_cost.tolist(),
+        scale.tolist(),
         strict=True,
     )
     rows = [
@@ -155,7 +138,7 @@ def price_firings(
             staff_days=float(s_days),
             direct_cost=float(direct),
             staff_cost=float(staff),
-            volume=float(scale),
+            volume=float(vol),
             event_cost=float(event),
             travel_cost=float(trav),
             expert_days=float(e_days),
@@ -163,6 +146,6 @@ def price_firings(
             volunteer_days=float(v_days),
             volunteer_cost=float(v_cost),
         )
-        for n_events, n_inst, s_days, direct, staff, event, trav, e_days, e_cost, v_days, v_cost in columns
+        for n_events, n_inst, s_days, direct, staff, event, trav, e_days, e_cost, v_days, v_cost, vol in columns
     ]
     return rows, per_institution

@@ -16,200 +16,244 @@ nothing of theirs goes on but what members learnt and the leadership gained (unt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
 from twinsim.model import learning
-from twinsim.programme.activities import (
-    ActivityFiring,
-    DeliveryModel,
-    TPNNetwork,
-    register_activity,
-    register_delivery_model,
-)
+from twinsim.programme.activity import Activity, Firing
+from twinsim.programme.delivery import DeliveryModel, TPNNetwork
 from twinsim.programme.matching import Ties
 from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
 
-__all__ = ["ExpertTeam", "ExternalExpert", "ExternalExperts", "Hybrid", "priority_topics"]
+__all__ = [
+    "DeliverySupport",
+    "ExpertTeam",
+    "ExternalExpert",
+    "ExternalExperts",
+    "Hybrid",
+    "KnowledgeSharingSession",
+    "LeaderCoaching",
+    "LeadershipRetreat",
+    "priority_topics",
+]
 
 
 class ExternalExpert(mesa.Agent):
-    """A consultant: high know-how on its specialty topics, low context similarity, limited days, a day rate.
+    """A consultant of one replicate's team: know-how on the priority topics, low context similarity, a day rate.
+
+    The team's contracted days are pooled; an expert's ``days_left`` is its share of the team's.
 
     Args:
         model: the model it works in.
-        days: days contracted for the programme.
-        specialty: indices of the priority topics it leads on (descriptive: the team's days are pooled).
+        block: the replicate whose team it belongs to.
 
     """
 
-    def __init__(self, model: TwinningModel, days: float, specialty: list[int]) -> None:
+    def __init__(self, model: TwinningModel, block: int) -> None:
         super().__init__(model)
-        self.days_contracted = days
-        self.days_left = days
-        self.specialty = specialty
+        self.block = block
+
+    @property
+    def team(self) -> ExpertTeam:
+        """The team it belongs to."""
+        return self.model.delivery_state
+
+    @property
+    def days_contracted(self) -> float:
+        """Its share of the days contracted for the programme."""
+        spec = self.model.params.programme.experts
+        return spec.days_available * self.model.params.programme.volume / spec.team_size
+
+    @property
+    def days_left(self) -> float:
+        """Its share of the team's contracted days not yet worked."""
+        return float(self.team.days_left[self.block]) / self.team.size
 
     @property
     def day_rate(self) -> float:
         """Fee of one day (``costs.expert_day_rate``)."""
         return self.model.params.costs.expert_day_rate
 
-    def work(self, days: float) -> float:
-        """Spend up to ``days`` of the remaining contract; returns the days actually worked."""
-        worked = min(days, self.days_left)
-        self.days_left -= worked
-        return worked
-
     def __repr__(self) -> str:
-        return f"ExternalExpert(days_left={self.days_left:g} of {self.days_contracted:g})"
+        return f"ExternalExpert(replicate {self.block}, days_left={self.days_left:g})"
 
 
 @dataclass
 class ExpertTeam:
-    """The consulting team of one run.
+    """The consulting team of every replicate.
 
     Attributes:
-        experts: the ExternalExpert agents.
-        priorities: topics x bool, the sector priorities the team supports.
+        priorities: replicates x topics, the sector priorities each replicate's team supports.
         know_how: capacity the experts teach towards on the priority topics.
         similarity: similarity of an expert to any member (low: an outsider).
+        days_left: per replicate, contracted days not yet worked (the team's days are pooled).
+        size: experts per team.
 
     """
 
-    experts: list[ExternalExpert]
+    model: TwinningModel = field(repr=False)
     priorities: np.ndarray
     know_how: float
     similarity: float
+    days_left: np.ndarray
+    size: int
+    _experts: list[ExternalExpert] | None = field(default=None, repr=False)
 
     @property
-    def days_left(self) -> float:
-        """Contracted days not yet worked."""
-        return float(sum(e.days_left for e in self.experts))
+    def agents(self) -> list[ExternalExpert]:
+        """The ExternalExpert agents of every replicate's team (created on first access)."""
+        if self._experts is None:
+            reps = self.model.replicates
+            self._experts = [ExternalExpert(self.model, b) for b in range(reps) for _ in range(self.size)]
+        return self._experts
 
-    def book(self, days: float) -> float:
-        """Book ``days`` of work across the team; returns the share that could be delivered (1 when days remain)."""
-        if days <= 0:
-            return 1.0
-        share = min(1.0, self.days_left / days)
-        need = days * share
-        for expert in self.experts:  # the team's days are pooled: each works what the others could not
-            need -= expert.work(need)
+    def book(self, days: np.ndarray) -> np.ndarray:
+        """Book ``days`` of work per replicate; returns the share that could be delivered (1 while days remain)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(days > 0, np.minimum(1.0, self.days_left / days), 1.0)
+        self.days_left = self.days_left - days * share
         return share
 
 
 def priority_topics(
     capacity: np.ndarray, interest: np.ndarray, applicable: np.ndarray, know_how: float, count: int
 ) -> np.ndarray:
-    """The ``count`` topics with the largest mean interest-weighted gap to the experts' know-how (bool mask)."""
+    """The ``count`` topics with the largest mean interest-weighted gap to the experts' know-how.
+
+    Arrays are replicates x institutions x topics (or institutions x topics for one replicate); returns a bool
+    mask of replicates x topics (or of topics).
+    """
     gap = np.where(applicable, interest * np.maximum(know_how - capacity, 0.0), 0.0)
-    score = gap.sum(axis=0) / np.maximum(applicable.sum(axis=0), 1)
-    chosen = np.zeros(capacity.shape[1], dtype=bool)
-    chosen[np.argsort(-score, kind="stable")[: min(count, score.size)]] = True
+    score = gap.sum(axis=-2) / np.maximum(applicable.sum(axis=-2), 1)
+    chosen = np.zeros(score.shape, dtype=bool)
+    order = np.argsort(-score, axis=-1, kind="stable")[..., : min(count, score.shape[-1])]
+    np.put_along_axis(chosen, order, True, axis=-1)
     return chosen
 
 
-def _book(model: TwinningModel, activity: str, events: int) -> float:
-    unit = model.params.costs.activities.get(activity, ActivityCost())
+def _book(model: TwinningModel, activity: str, events: np.ndarray) -> np.ndarray:
     team: ExpertTeam = model.delivery_state
-    return team.book(unit.expert_days * events * model.params.programme.volume)
+    return team.book(model.unit_cost(activity).expert_days * events * model.params.programme.volume)
 
 
-def _raise_towards_one(values: np.ndarray, step: float, where: np.ndarray | bool = True) -> np.ndarray:
-    """``v + step * (1 - v)`` where ``where`` holds."""
-    return np.where(where, values + step * (1.0 - values), values)
+def _learn_from_experts(model: TwinningModel, rate: np.ndarray, members: np.ndarray) -> None:
+    """Members learn the priority topics towards the experts' know-how, at the experts' similarity.
 
-
-def _learn_from_experts(model: TwinningModel, rate: float, members: np.ndarray) -> None:
-    """Members learn the priority topics towards the experts' know-how, at the experts' similarity."""
+    ``rate`` is per replicate (the delivered share of the activity times its rate).
+    """
     team: ExpertTeam = model.delivery_state
-    cells = members[:, None] & team.priorities[None, :] & model.applicable
-    intensity = rate * model.effort() * team.similarity
+    cells = members[:, None] & team.priorities[model.block] & model.applicable
+    intensity = rate[model.block][:, None] * model.effort() * team.similarity
     gain = learning.transfer(model.capacity, team.know_how, intensity, model.params.learning.gap_ceiling)
-    model.capacity = np.clip(model.capacity + gain * cells, 0.0, 1.0)
+    model.apply_gain("expert", gain * cells)
 
 
-@register_activity(
-    "leadership_retreat",
-    "network",
-    "in_person",
-    "Senior leaders of all members meet the experts to set and review the priorities.",
-    needs="experts",
-)
-def leadership_retreat(model: TwinningModel, rate: float) -> ActivityFiring:
-    """Raises leadership commitment, and interest in the priority topics, by ``1 - exp(-rate)`` of the headroom."""
-    share = _book(model, "leadership_retreat", 1)
-    step = -np.expm1(-rate * share)
-    team: ExpertTeam = model.delivery_state
-    model.leadership = _raise_towards_one(model.leadership, step)
-    model.interest = _raise_towards_one(model.interest, step, team.priorities[None, :] & model.applicable)
-    everyone = np.ones(model.n, dtype=np.int64)
-    return ActivityFiring(1, everyone, everyone, share)
+class _ExpertActivity(Activity):
+    needs = "experts"
 
 
-@register_activity(
-    "leader_coaching",
-    "member",
-    "in_person",
-    "A coaching round: an expert coaches each member's senior leader on delivery challenges.",
-    needs="experts",
-)
-def leader_coaching(model: TwinningModel, rate: float) -> ActivityFiring:
-    """Raises each coached leader's commitment by ``1 - exp(-rate)`` of the headroom."""
-    share = _book(model, "leader_coaching", model.n)
-    model.leadership = _raise_towards_one(model.leadership, -np.expm1(-rate * share))
-    everyone = np.ones(model.n, dtype=np.int64)
-    return ActivityFiring(model.n, everyone, np.zeros(model.n, dtype=np.int64), share)
+class LeadershipRetreat(_ExpertActivity):
+    """Senior leaders of all members meet the experts to set and review the priorities."""
+
+    name = "leadership_retreat"
+    scope = "network"
+    mode = "in_person"
+    description = "Senior leaders of all members meet the experts to set and review the priorities."
+    default_rate = 0.15
+    default_cost = ActivityCost(per_event=12000.0, per_participant=100.0, participants=2, days=2.0, expert_days=9.0)
+    source = "external-expert case study (3 retreats); rate and costs: assumption"
+
+    def fire(self, model: TwinningModel, rate: float) -> Firing:
+        """Raises leadership commitment, and interest in the priority topics, by ``1 - exp(-rate)`` of the headroom."""
+        share = _book(model, self.name, np.ones(model.replicates))
+        step = -np.expm1(-rate * share)[model.block]
+        team: ExpertTeam = model.delivery_state
+        model.raise_towards_one("leadership", step)
+        model.raise_towards_one("interest", step[:, None], team.priorities[model.block] & model.applicable)
+        everyone = np.ones(model.n, dtype=np.int64)
+        return Firing(np.ones(model.replicates, dtype=np.int64), everyone, everyone, share)
 
 
-@register_activity(
-    "knowledge_sharing_session",
-    "network",
-    "in_person",
-    "Mid-level leaders of all members learn the experts' tools for the priority topics.",
-    needs="experts",
-)
-def knowledge_sharing_session(model: TwinningModel, rate: float) -> ActivityFiring:
-    """Every member learns the priority topics from the experts (low similarity, effort-gated)."""
-    share = _book(model, "knowledge_sharing_session", 1)
-    _learn_from_experts(model, rate * share, np.ones(model.n, dtype=bool))
-    everyone = np.ones(model.n, dtype=np.int64)
-    return ActivityFiring(1, everyone, everyone, share)
+class LeaderCoaching(_ExpertActivity):
+    """A coaching round: an expert coaches each member's senior leader on delivery challenges."""
+
+    name = "leader_coaching"
+    scope = "member"
+    mode = "in_person"
+    description = "A coaching round: an expert coaches each member's senior leader on delivery challenges."
+    default_rate = 0.10
+    default_cost = ActivityCost(per_event=40.0, participants=1, days=0.5, expert_days=0.5)
+    source = "external-expert case study (7 coaching rounds for 42 senior leaders); rate and costs: assumption"
+
+    def fire(self, model: TwinningModel, rate: float) -> Firing:
+        """Raises each coached leader's commitment by ``1 - exp(-rate)`` of the headroom."""
+        events = np.full(model.replicates, model.n_institutions, dtype=np.int64)
+        share = _book(model, self.name, events)
+        model.raise_towards_one("leadership", -np.expm1(-rate * share)[model.block])
+        return Firing(events, np.ones(model.n, dtype=np.int64), np.zeros(model.n, dtype=np.int64), share)
 
 
-@register_activity(
-    "delivery_support",
-    "member",
-    "in_person",
-    "Hands-on support on the priority topics: root causes, delivery plans, routines.",
-    needs="experts",
-)
-def delivery_support(model: TwinningModel, rate: float) -> ActivityFiring:
-    """Each member with a priority topic gets one support visit; traction follows its effort (leadership)."""
-    team: ExpertTeam = model.delivery_state
-    members = (model.applicable & team.priorities[None, :]).any(axis=1)
-    events = int(members.sum())
-    share = _book(model, "delivery_support", events)
-    _learn_from_experts(model, rate * share, members)
-    return ActivityFiring(events, members.astype(np.int64), np.zeros(model.n, dtype=np.int64), share)
+class KnowledgeSharingSession(_ExpertActivity):
+    """Mid-level leaders of all members learn the experts' tools for the priority topics."""
+
+    name = "knowledge_sharing_session"
+    scope = "network"
+    mode = "in_person"
+    description = "Mid-level leaders of all members learn the experts' tools for the priority topics."
+    default_rate = 0.10
+    default_cost = ActivityCost(per_event=3000.0, per_participant=60.0, participants=2, days=1.0, expert_days=6.0)
+    source = "external-expert case study (2 knowledge-sharing sessions); rate and costs: assumption"
+
+    def fire(self, model: TwinningModel, rate: float) -> Firing:
+        """Every member learns the priority topics from the experts (low similarity, effort-gated)."""
+        share = _book(model, self.name, np.ones(model.replicates))
+        _learn_from_experts(model, rate * share, np.ones(model.n, dtype=bool))
+        everyone = np.ones(model.n, dtype=np.int64)
+        return Firing(np.ones(model.replicates, dtype=np.int64), everyone, everyone, share)
+
+
+class DeliverySupport(_ExpertActivity):
+    """Hands-on support on the priority topics: root causes, delivery plans, routines."""
+
+    name = "delivery_support"
+    scope = "member"
+    mode = "in_person"
+    description = "Hands-on support on the priority topics: root causes, delivery plans, routines."
+    default_rate = 0.30
+    default_cost = ActivityCost(per_event=50.0, participants=3, days=1.0, expert_days=1.0)
+    source = "external-expert case study (delivery support on 5 priorities); rate and costs: assumption"
+
+    def fire(self, model: TwinningModel, rate: float) -> Firing:
+        """Each member with a priority topic gets one support visit; traction follows its effort (leadership)."""
+        team: ExpertTeam = model.delivery_state
+        members = (model.applicable & team.priorities[model.block]).any(axis=1)
+        events = model.per_replicate_sum(members)
+        share = _book(model, self.name, events)
+        _learn_from_experts(model, rate * share, members)
+        return Firing(events, members.astype(np.int64), np.zeros(model.n, dtype=np.int64), share)
 
 
 def _team(model: TwinningModel) -> ExpertTeam:
     spec = model.params.programme.experts
-    priorities = priority_topics(model.capacity, model.interest, model.applicable, spec.know_how, spec.priority_topics)
-    chosen = np.flatnonzero(priorities).tolist()
-    days = spec.days_available * model.params.programme.volume / spec.team_size
-    experts = [ExternalExpert(model, days, chosen[e :: spec.team_size]) for e in range(spec.team_size)]
+    shape = (model.replicates, model.n_institutions, len(model.topic_names))
+    priorities = priority_topics(
+        model.capacity.reshape(shape),
+        model.interest.reshape(shape),
+        model.applicable.reshape(shape),
+        spec.know_how,
+        spec.priority_topics,
+    )
+    days = np.full(model.replicates, spec.days_available * model.params.programme.volume)
     similarity = float(np.exp(-model.params.learning.similarity_weight * spec.context_distance))
-    return ExpertTeam(experts, priorities, spec.know_how, similarity)
+    return ExpertTeam(model, priorities, spec.know_how, similarity, days, spec.team_size)
 
 
-@register_delivery_model
 class ExternalExperts(DeliveryModel):
     """A consulting team (ExternalExpert agents): leadership retreats and coaching, knowledge sharing, delivery support.
 
@@ -229,7 +273,6 @@ class ExternalExperts(DeliveryModel):
         return _team(model)
 
 
-@register_delivery_model
 class Hybrid(TPNNetwork):
     """The twinning network (same ties as ``tpn_network``) plus expert coaching of senior leaders."""
 

@@ -32,6 +32,11 @@ class Ties:
     def __len__(self) -> int:
         return len(self.learner)
 
+    def by_replicate(self, rows_per_replicate: int) -> Ties:
+        """The same ties laid out replicate after replicate (a stable sort by the learner's replicate)."""
+        order = np.argsort(self.learner // max(rows_per_replicate, 1), kind="stable")
+        return Ties(self.learner[order], self.mentor[order], self.topic[order])
+
     @classmethod
     def concat(cls, parts: list[Ties]) -> Ties:
         """Join several tie sets."""
@@ -42,17 +47,22 @@ class Ties:
 
 @dataclass(frozen=True)
 class MatchRequest:
-    """What a matching rule sees: baseline capacities, who may twin with whom, and the caps."""
+    """What a matching rule sees: baseline capacities, who may twin with whom, and the caps.
 
-    capacity: np.ndarray  # institutions x topics
-    selected: np.ndarray  # institutions x topics, bool
-    applicable: np.ndarray  # institutions x topics, bool
-    kind: np.ndarray  # institutions, int
+    Rows are the institutions of every replicate of a model; peers are those of the same ``group`` (kind within
+    replicate). ``rng(row)`` is the matching stream of the row's replicate, so a replicate draws the same numbers
+    whatever other replicates are matched with it.
+    """
+
+    capacity: np.ndarray  # rows x topics
+    selected: np.ndarray  # rows x topics, bool
+    applicable: np.ndarray  # rows x topics, bool
+    group: np.ndarray  # rows, int: who may twin with whom (kind within replicate)
     similarity: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (a, b) index arrays -> similarity
     twins_per_topic: int
     mentor_load_cap: int
     min_gap: float
-    rng: np.random.Generator
+    rng: Callable[[int], np.random.Generator]
 
 
 TopicChoiceRule = Callable[..., np.ndarray]
@@ -95,12 +105,20 @@ def _top_k(score: np.ndarray, applicable: np.ndarray, k: int) -> np.ndarray:
     return chosen & applicable
 
 
-def gap_to_best(capacity: np.ndarray, applicable: np.ndarray, kind: np.ndarray) -> np.ndarray:
-    """Each institution's gap to the best peer of its own kind, per topic (0 where not applicable)."""
-    best = np.zeros_like(capacity)
-    for k in np.unique(kind):
-        rows = kind == k
-        best[rows] = np.where(applicable[rows], capacity[rows], -np.inf).max(axis=0)
+def gap_to_best(capacity: np.ndarray, applicable: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Each institution's gap to the best peer of its own group (kind within replicate), per topic.
+
+    0 where the topic does not apply. One sort by group and a segmented maximum: no loop over groups.
+    """
+    if capacity.shape[0] == 0:
+        return np.zeros_like(capacity)
+    values = np.where(applicable, capacity, -np.inf)
+    order = np.argsort(group, kind="stable")
+    g = group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    best_of_group = np.maximum.reduceat(values[order], starts, axis=0)
+    best = np.empty_like(capacity)
+    best[order] = np.repeat(best_of_group, np.diff(np.r_[starts, g.size]), axis=0)
     return np.where(applicable, np.maximum(best - capacity, 0.0), 0.0)
 
 
@@ -148,10 +166,11 @@ def _greedy_match(req: MatchRequest, preference: Callable[[np.ndarray, np.ndarra
     """Assign twins topic by topic and round by round, respecting the mentor load cap (any preference).
 
     Learners with the largest gaps pick first; each picks the candidate with the highest preference
-    among peers of its kind who lead it by ``min_gap`` and still have room. One pass over the
-    (learner, topic) requests at the kickoff workshop, each over the peers of the learner's kind: work
+    among peers of its group who lead it by ``min_gap`` and still have room. One pass over the
+    (learner, topic) requests at the kickoff workshop, each over the peers of the learner's group: work
     grows with learners times peers, so rules with a capacity-ordered preference use
-    :func:`_match_by_rank` instead.
+    :func:`_match_by_rank` instead. Groups never share peers, so each replicate's ties (and the draws
+    of its matching stream) are those it would get alone.
     """
     n, n_topics = req.capacity.shape
     load = np.zeros(n, dtype=np.int64)
@@ -161,9 +180,9 @@ def _greedy_match(req: MatchRequest, preference: Callable[[np.ndarray, np.ndarra
         for t in range(n_topics):
             rows = np.flatnonzero(req.selected[:, t])
             rows = rows[np.argsort(req.capacity[rows, t], kind="stable")]
-            pools = {k: np.flatnonzero(req.applicable[:, t] & (req.kind == k)) for k in np.unique(req.kind[rows])}
+            pools = {g: np.flatnonzero(req.applicable[:, t] & (req.group == g)) for g in np.unique(req.group[rows])}
             for i in rows:
-                pool = pools[req.kind[i]]
+                pool = pools[req.group[i]]
                 cand = pool[_eligible(req, i, pool, t) & (load[pool] < req.mentor_load_cap)]
                 if (int(i), t) in already:
                     cand = cand[~np.isin(cand, already[int(i), t])]
@@ -182,32 +201,68 @@ def _greedy_match(req: MatchRequest, preference: Callable[[np.ndarray, np.ndarra
 def _match_by_rank(req: MatchRequest) -> Ties:
     """The greedy assignment of :func:`_greedy_match` for a preference that ranks peers by capacity.
 
-    Per round, topic and kind, learners in increasing capacity (largest gap first) meet the mentoring
+    Per round, topic and group, learners in increasing capacity (largest gap first) meet the mentoring
     *slots* of their peers in decreasing capacity (each peer repeated once per free place under the load
     cap). The k-th learner takes the k-th slot as long as that peer leads it by ``min_gap``; since gaps
-    only shrink along the two orders, the first learner that fails ends the topic for its kind. This is
-    the sequential greedy choice, made with array operations: no loop over institutions. In later
-    rounds a learner skips peers it already twins with on the topic (handled one clash at a time).
+    only shrink along the two orders, the first learner that fails ends the topic for its group. In the
+    first round this is one segmented array pass over every group (:func:`_first_round`); in later rounds
+    a learner skips peers it already twins with on the topic (handled group by group, one clash at a time).
     """
     n, n_topics = req.capacity.shape
     load = np.zeros(n, dtype=np.int64)
     parts: list[Ties] = []
     paired = np.zeros(0, dtype=np.int64)  # sorted (learner * n + mentor) * n_topics + topic keys
-    for _round in range(req.twins_per_topic):
+    for round_ in range(req.twins_per_topic):
         for t in range(n_topics):
-            c = req.capacity[:, t]
-            for k in np.unique(req.kind[req.selected[:, t]]):
-                learners = np.flatnonzero(req.selected[:, t] & (req.kind == k))
-                learners = learners[np.argsort(c[learners], kind="stable")]
-                peers = np.flatnonzero(req.applicable[:, t] & (req.kind == k))
-                peers = peers[np.argsort(-c[peers], kind="stable")]
-                slots = np.repeat(peers, np.maximum(req.mentor_load_cap - load[peers], 0))
-                lrn, mnt = _fill_slots(req, learners, slots, t, paired, n)
-                load += np.bincount(mnt, minlength=n)
-                parts.append(Ties(lrn, mnt, np.full(lrn.size, t, dtype=np.int64)))
+            if round_ == 0:
+                new = [Ties(*_first_round(req, t, load), np.zeros(0, dtype=np.int64))]
+            else:
+                new = []
+                c = req.capacity[:, t]
+                for g in np.unique(req.group[req.selected[:, t]]):
+                    learners = np.flatnonzero(req.selected[:, t] & (req.group == g))
+                    learners = learners[np.argsort(c[learners], kind="stable")]
+                    peers = np.flatnonzero(req.applicable[:, t] & (req.group == g))
+                    peers = peers[np.argsort(-c[peers], kind="stable")]
+                    slots = np.repeat(peers, np.maximum(req.mentor_load_cap - load[peers], 0))
+                    lrn, mnt = _fill_slots(req, learners, slots, t, paired, n)
+                    load += np.bincount(mnt, minlength=n)
+                    new.append(Ties(lrn, mnt, np.zeros(0, dtype=np.int64)))
+            for part in new:
+                if round_ == 0:
+                    load += np.bincount(part.mentor, minlength=n)
+                parts.append(Ties(part.learner, part.mentor, np.full(part.learner.size, t, dtype=np.int64)))
                 if req.twins_per_topic > 1:
-                    paired = np.union1d(paired, (lrn * n + mnt) * n_topics + t)
+                    paired = np.union1d(paired, (part.learner * n + part.mentor) * n_topics + t)
     return Ties.concat(parts)
+
+
+def _first_round(req: MatchRequest, t: int, load: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Round one of :func:`_match_by_rank` on topic ``t`` for every group at once (no clashes are possible).
+
+    Learners sorted by (group, capacity) and slots by (group, -capacity); the k-th learner of a group takes
+    the group's k-th slot; a group stops at its first learner whose slot's peer does not lead it by ``min_gap``.
+    """
+    c, group = req.capacity[:, t], req.group
+    lrn = np.flatnonzero(req.selected[:, t])
+    lrn = lrn[np.lexsort((c[lrn], group[lrn]))]
+    peers = np.flatnonzero(req.applicable[:, t])
+    peers = peers[np.lexsort((-c[peers], group[peers]))]
+    slots = np.repeat(peers, np.maximum(req.mentor_load_cap - load[peers], 0))
+    n_groups = int(group.max()) + 1 if group.size else 0
+    slot_count = np.bincount(group[slots], minlength=n_groups)
+    slot_start = np.cumsum(slot_count) - slot_count
+    lrn_count = np.bincount(group[lrn], minlength=n_groups)
+    g = group[lrn]
+    rank = np.arange(lrn.size) - (np.cumsum(lrn_count) - lrn_count)[g]
+    has_slot = rank < slot_count[g]
+    lrn, g, rank = lrn[has_slot], g[has_slot], rank[has_slot]
+    mnt = slots[slot_start[g] + rank]
+    bad = ~((c[mnt] > c[lrn]) & (c[mnt] >= c[lrn] + req.min_gap))
+    bad_before = np.cumsum(bad) - bad  # bad learners earlier in the order, any group ...
+    first = np.searchsorted(g, g)  # ... minus those of earlier groups (g is sorted)
+    keep = (bad_before - (np.cumsum(bad) - bad)[first] == 0) & ~bad
+    return lrn[keep].astype(np.int64), mnt[keep].astype(np.int64)
 
 
 def _fill_slots(
@@ -262,4 +317,4 @@ def match_similar_and_better(req: MatchRequest) -> Ties:
 @register_matching("random_better")
 def match_random_better(req: MatchRequest) -> Ties:
     """Any peer far enough ahead, at random."""
-    return _greedy_match(req, lambda i, j, t: req.rng.random(j.size))
+    return _greedy_match(req, lambda i, j, t: req.rng(int(i[0])).random(j.size))

@@ -13,26 +13,30 @@ is costly (``per_event`` for the partners' flights, ``per_participant`` for memb
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
 from twinsim.model import learning
-from twinsim.programme.activities import (
-    ActivityFiring,
-    DeliveryModel,
-    extra_stream,
-    register_activity,
-    register_delivery_model,
-)
+from twinsim.programme.activity import Activity, Firing
+from twinsim.programme.delivery import DeliveryModel
 from twinsim.programme.matching import Ties
+from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
 
-__all__ = ["NorthSouth", "OutsidePartner", "PartnerSet", "learn_from_partners"]
+__all__ = [
+    "NorthSouth",
+    "OutsidePartner",
+    "PartnerSet",
+    "PartnerStudyVisit",
+    "RemoteMentoring",
+    "VolunteerVisit",
+    "learn_from_partners",
+]
 
 
 class OutsidePartner(mesa.Agent):
@@ -40,15 +44,14 @@ class OutsidePartner(mesa.Agent):
 
     Args:
         model: the model it belongs to.
-        row: its row in the partner arrays.
-        member: the row of the member institution it partners with.
+        row: its row in the partner arrays (the row of the member it partners with).
 
     """
 
-    def __init__(self, model: TwinningModel, row: int, member: int) -> None:
+    def __init__(self, model: TwinningModel, row: int) -> None:
         super().__init__(model)
         self.row = row
-        self.member = member
+        self.member = row
 
     @property
     def capacity(self) -> np.ndarray:
@@ -56,105 +59,119 @@ class OutsidePartner(mesa.Agent):
         return self.model.delivery_state.capacity[self.row]
 
     def __repr__(self) -> str:
-        return f"OutsidePartner(of {self.model.institutions[self.member].name!r})"
+        return f"OutsidePartner(of {self.model.institution_names[self.member]!r})"
 
 
 @dataclass
 class PartnerSet:
     """Outside partners and the ties to them: ``learner[k]`` learns ``topic[k]`` from partner ``partner[k]``.
 
+    Partner ``p`` serves the member in row ``p`` (one partner per member, in every replicate).
+
     Attributes:
-        agents: the OutsidePartner agents, one per member (partner ``p`` serves member ``p``).
-        capacity: partners x topics capacity.
-        similarity: similarity of every partner to its member (one number per partner).
+        capacity: rows x topics capacity of the partners.
+        similarity: similarity of every partner to its member (one number per row).
         ties: learner, partner (as ``mentor``) and topic index arrays, formed at the kickoff.
         flow: knowledge gained along each tie so far.
 
     """
 
-    agents: list[OutsidePartner]
+    model: TwinningModel = field(repr=False)
     capacity: np.ndarray
     similarity: np.ndarray
     ties: Ties
     flow: np.ndarray
+    _agents: list[OutsidePartner] | None = field(default=None, repr=False)
+
+    @property
+    def agents(self) -> list[OutsidePartner]:
+        """The OutsidePartner agents, one per member row (created on first access)."""
+        if self._agents is None:
+            self._agents = [OutsidePartner(self.model, p) for p in range(self.model.n)]
+        return self._agents
 
 
 def learn_from_partners(model: TwinningModel, rate: float) -> np.ndarray:
     """Members learn their partnership topics from their outside partners at ``rate``; returns gain per tie.
 
-    As along peer ties (ODD 7.4): ``transfer(c_member, c_partner, rate * effort * similarity)``. Partners'
-    own gains are not tracked (they are not evaluated).
+    As along peer ties (ODD 7.4): ``transfer(c_member, c_partner, rate * effort * similarity)``; gains go through
+    the model's gain path (source ``partner``). Partners' own gains are not tracked (they are not evaluated).
     """
     state: PartnerSet = model.delivery_state
     ties = state.ties
-    if len(ties) == 0 or rate == 0:
+    if len(ties) == 0 or rate == 0 or not model.programme_learning:
         return np.zeros(len(ties))
     lrn, prt, top = ties.learner, ties.mentor, ties.topic
     intensity = rate * model.effort()[lrn, top] * state.similarity[prt]
     gain = learning.transfer(
         model.capacity[lrn, top], state.capacity[prt, top], intensity, model.params.learning.gap_ceiling
     )
-    delta = np.zeros_like(model.capacity)
-    np.add.at(delta, (lrn, top), gain)
-    model.capacity = np.clip(model.capacity + delta, 0.0, 1.0)
+    cells = lrn * model.capacity.shape[1] + top  # one tie per (member, topic)
+    model.apply_gain("partner", gain, cells=cells)
     state.flow += gain
     return gain
 
 
 def _partnered(model: TwinningModel) -> np.ndarray:
-    """Members with at least one partnership tie (those the partnership activities reach)."""
+    """Members with at least one partnership tie (those the partnership activities reach), as 0/1 per row."""
     state: PartnerSet = model.delivery_state
-    return np.bincount(state.ties.learner, minlength=model.n) > 0
+    return (np.bincount(state.ties.learner, minlength=model.n) > 0).astype(np.int64)
 
 
-@register_activity(
-    "volunteer_visit",
-    "pair",
-    "in_person",
-    "Volunteer staff of the outside partner visit the member and train on site.",
-    needs="partners",
-)
-def volunteer_visit(model: TwinningModel, rate: float) -> ActivityFiring:
-    """One visit per partnership; the partners' volunteers travel (``per_event``), members host."""
-    learn_from_partners(model, rate)
-    reached = _partnered(model).astype(np.int64)
-    return ActivityFiring(int(reached.sum()), reached, np.zeros(model.n, dtype=np.int64))
+class _PartnerActivity(Activity):
+    """An activity with each member's outside partner: one event per partnership."""
+
+    scope = "pair"
+    needs = "partners"
+    members_travel = False
+
+    def fire(self, model: TwinningModel, rate: float) -> Firing:
+        """Members learn from their partners; one event per partnership (members travel for a study visit)."""
+        learn_from_partners(model, rate)
+        reached = _partnered(model)
+        travelled = reached if self.members_travel else np.zeros(model.n, dtype=np.int64)
+        return Firing(model.per_replicate_sum(reached), reached, travelled)
 
 
-@register_activity(
-    "partner_study_visit",
-    "pair",
-    "in_person",
-    "Member staff visit the outside partner abroad.",
-    needs="partners",
-)
-def partner_study_visit(model: TwinningModel, rate: float) -> ActivityFiring:
-    """One study visit per partnership; the members' staff travel abroad (``per_participant``)."""
-    learn_from_partners(model, rate)
-    reached = _partnered(model).astype(np.int64)
-    return ActivityFiring(int(reached.sum()), reached, reached)
+class VolunteerVisit(_PartnerActivity):
+    """Volunteer staff of the outside partner visit the member and train on site."""
+
+    name = "volunteer_visit"
+    mode = "in_person"
+    description = "Volunteer staff of the outside partner visit the member and train on site."
+    default_rate = 0.45
+    default_cost = ActivityCost(per_event=3000.0, participants=4, days=3.0, volunteer_days=14.0)
+    source = "UK Health Partnership Scheme (editorial in seeds): volunteer visits; rate and costs: assumption"
 
 
-@register_activity(
-    "remote_mentoring",
-    "pair",
-    "virtual",
-    "Volunteer staff of the outside partner mentor the member by video call.",
-    needs="partners",
-)
-def remote_mentoring(model: TwinningModel, rate: float) -> ActivityFiring:
-    """One video-call mentoring session per partnership."""
-    learn_from_partners(model, rate)
-    reached = _partnered(model).astype(np.int64)
-    return ActivityFiring(int(reached.sum()), reached, np.zeros(model.n, dtype=np.int64))
+class PartnerStudyVisit(_PartnerActivity):
+    """Member staff visit the outside partner abroad."""
+
+    name = "partner_study_visit"
+    mode = "in_person"
+    description = "Member staff visit the outside partner abroad."
+    members_travel = True
+    default_rate = 0.30
+    default_cost = ActivityCost(per_participant=4000.0, participants=2, days=10.0, volunteer_days=4.0)
+    source = "assumption: as an exchange visit, in a very different setting"
 
 
-@register_delivery_model
+class RemoteMentoring(_PartnerActivity):
+    """Volunteer staff of the outside partner mentor the member by video call."""
+
+    name = "remote_mentoring"
+    mode = "virtual"
+    description = "Volunteer staff of the outside partner mentor the member by video call."
+    default_rate = 0.05
+    default_cost = ActivityCost(per_event=15.0, participants=3, days=0.5, volunteer_days=0.5)
+    source = "assumption: between a virtual workshop and virtual coaching"
+
+
 class NorthSouth(DeliveryModel):
     """North-south partnership: each member twins with one outside institution of high capacity.
 
-    Partners are drawn when the model is built (from their own random stream); at the kickoff each member
-    forms a tie to its partner on every topic it chose where the partner leads it by ``programme.min_gap``.
+    Partners are drawn when the model is built (from each replicate's own partner stream); at the kickoff each
+    member forms a tie to its partner on every topic it chose where the partner leads it by ``programme.min_gap``.
     Informal contact with the partner goes on every month at ``learning.peer_contact_rate`` (times
     ``followup_tie_intensity`` after the programme), like contact between peers. No peer ties form.
     """
@@ -166,29 +183,29 @@ class NorthSouth(DeliveryModel):
     def form_ties(self, model: TwinningModel) -> Ties:
         """Tie each member to its partner on its chosen topics where the partner leads; no peer ties."""
         state: PartnerSet = model.delivery_state
-        member = np.arange(model.n)
-        leads = state.capacity[member] >= model.capacity + model.params.programme.min_gap
+        leads = state.capacity >= model.capacity + model.params.programme.min_gap
         row, topic = np.nonzero(model.selected & model.applicable & leads)
         state.ties = Ties(row.astype(np.int64), row.astype(np.int64), topic.astype(np.int64))
         state.flow = np.zeros(len(state.ties))
         return Ties.empty()
 
     def setup(self, model: TwinningModel) -> PartnerSet:
-        """Draw one outside partner per member from the run's own partner stream."""
+        """Draw one outside partner per member from each replicate's own partner stream."""
         spec = model.params.programme.partners
-        rng = extra_stream(model, "partners")
         a = spec.capacity_mean * spec.capacity_concentration
         b = (1.0 - spec.capacity_mean) * spec.capacity_concentration
-        capacity = rng.beta(a, b, size=(model.n, len(model.topic_names)))
+        shape = (model.n_institutions, len(model.topic_names))
+        capacity = model.streams.stack("partners", lambda g: g.beta(a, b, size=shape))
         lp = model.params.learning
         similarity = np.full(model.n, float(np.exp(-lp.similarity_weight * spec.context_distance)))
-        agents = [OutsidePartner(model, p, p) for p in range(model.n)]
-        return PartnerSet(agents, capacity, similarity, Ties.empty(), np.zeros(0))
+        return PartnerSet(model, capacity, similarity, Ties.empty(), np.zeros(0))
 
     def monthly(self, model: TwinningModel, contact_rate: float) -> None:
         """Informal contact with the partner, as between peers."""
         learn_from_partners(model, contact_rate)
 
-    def ties_formed(self, model: TwinningModel) -> int:
-        """Ties to outside partners (no peer ties form)."""
-        return len(model.ties) + len(model.delivery_state.ties)
+    def ties_formed(self, model: TwinningModel) -> np.ndarray:
+        """Ties to outside partners per replicate (no peer ties form)."""
+        return model.per_replicate_count(model.ties.learner) + model.per_replicate_count(
+            model.delivery_state.ties.learner
+        )

@@ -151,15 +151,24 @@ class PopulationParams(_Section):
 
 
 class ScheduledActivity(_Section):
-    """One line of the delivery model's schedule: an activity fired in the listed months."""
+    """One line of the delivery model's schedule: an activity fired in the listed months, or every few months.
 
-    activity: str = _param(..., description="Registered activity type (see `twinsim.programme.activities.ACTIVITIES`).")
-    months: list[int] = _param(..., description="Programme months (1-based) in which the activity fires.")
+    ``months = [3, 10]`` lists the months; ``every = 1`` (with optional ``from`` and ``to``, default the first and
+    the last programme month) fires it on a recurrence; both may be given (the union fires).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, populate_by_name=True)
+
+    activity: str = _param(..., description="Registered activity type (see `twinsim.programme.registry.ACTIVITIES`).")
+    months: list[int] = _param([], description="Programme months (1-based) in which the activity fires.")
+    every: int | None = _param(None, ge=1, le=120, description="Fire every this many months (a recurrence).")
+    from_: int = _param(1, ge=1, alias="from", description="First month of the recurrence.")
+    to: int | None = _param(None, ge=1, description="Last month of the recurrence (default: the programme's last).")
 
     @field_validator("activity")
     @classmethod
     def _check_activity(cls, value: str) -> str:
-        from twinsim.programme.activities import ACTIVITIES
+        from twinsim.programme.registry import ACTIVITIES
 
         if value not in ACTIVITIES:
             raise ValueError(f"unknown activity {value!r}; allowed: {', '.join(sorted(ACTIVITIES))}")
@@ -171,6 +180,22 @@ class ScheduledActivity(_Section):
         if any(m < 1 for m in value):
             raise ValueError("months are 1-based: every month must be >= 1")
         return sorted(value)
+
+    @model_validator(mode="after")
+    def _check_when(self) -> ScheduledActivity:
+        if not self.months and self.every is None:
+            raise ValueError(f"activity {self.activity!r}: give months = [...] or every = N (with from, to)")
+        if self.to is not None and self.to < self.from_:
+            raise ValueError(f"activity {self.activity!r}: to ({self.to}) is before from ({self.from_})")
+        return self
+
+    def firing_months(self, programme_months: int) -> list[int]:
+        """The months in which the activity fires, in a programme of ``programme_months`` months."""
+        recurring: set[int] = set()
+        if self.every is not None:
+            last = programme_months if self.to is None else self.to
+            recurring = set(range(self.from_, last + 1, self.every))
+        return sorted(set(self.months) | recurring)
 
 
 class ExpertParams(_Section):
@@ -237,7 +262,7 @@ class ProgrammeParams(_Section):
     """The delivery model: who twins with whom, on what, through which activities."""
 
     delivery_model: str = _param(
-        "tpn_network", description="Registered delivery model (see `twinsim.programme.activities`)."
+        "tpn_network", description="Registered delivery model (see `twinsim.programme.registry`)."
     )
     topic_choice: str = _param(
         "gap_and_interest",
@@ -389,7 +414,7 @@ class LearningParams(_Section):
     @field_validator("rates")
     @classmethod
     def _check_rates(cls, value: dict[str, float]) -> dict[str, float]:
-        from twinsim.programme.activities import ACTIVITIES
+        from twinsim.programme.registry import ACTIVITIES
 
         for name, rate in value.items():
             if name not in ACTIVITIES:
@@ -437,7 +462,7 @@ class CostParams(_Section):
     @field_validator("activities")
     @classmethod
     def _check_activities(cls, value: dict[str, ActivityCost]) -> dict[str, ActivityCost]:
-        from twinsim.programme.activities import ACTIVITIES
+        from twinsim.programme.registry import ACTIVITIES
 
         unknown = sorted(set(value) - set(ACTIVITIES))
         if unknown:
@@ -612,10 +637,15 @@ class Scenario(_Section):
                 raise ValueError(f"population.kinds.{kind} has no topic; list it in some topic's kinds")
         self._check_registries()
         self._check_surveys()
-        late = [s for s in self.programme.schedule if max(s.months, default=0) > self.simulation.months]
+        late = [
+            s
+            for s in self.programme.schedule
+            if max(s.firing_months(self.simulation.months), default=0) > self.simulation.months
+        ]
         if late:
             raise ValueError(
-                f"programme.schedule: activity {late[0].activity!r} fires in month {max(late[0].months)}, "
+                f"programme.schedule: activity {late[0].activity!r} fires in month "
+                f"{max(late[0].firing_months(self.simulation.months))}, "
                 f"after the programme ends (simulation.months = {self.simulation.months})"
             )
         return self
@@ -638,8 +668,8 @@ class Scenario(_Section):
         return self.simulation.months if ev is None else ev
 
     def _check_registries(self) -> None:
-        from twinsim.programme.activities import DELIVERY_MODELS
         from twinsim.programme.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
+        from twinsim.programme.registry import DELIVERY_MODELS
 
         for key, value, registry in (
             ("programme.delivery_model", self.programme.delivery_model, DELIVERY_MODELS),
@@ -651,7 +681,7 @@ class Scenario(_Section):
         self._check_activities_fit_the_delivery_model()
 
     def _check_activities_fit_the_delivery_model(self) -> None:
-        from twinsim.programme.activities import ACTIVITIES, DELIVERY_MODELS
+        from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS
 
         model = DELIVERY_MODELS[self.programme.delivery_model]
         for line in self.programme.schedule:

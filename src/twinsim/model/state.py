@@ -1,0 +1,62 @@
+"""The model's state, declared in one place: name, axes, dtype and meaning of every array.
+
+Rows are (replicate, institution) blocks: replicate ``r``'s institutions are rows ``r * n .. (r + 1) * n - 1``
+of every ``row`` array (``n`` institutions per replicate), so a single run is one block and R replicates are R
+blocks of one model. Ties are index arrays into the rows, laid out block after block.
+
+:func:`allocate` creates the arrays on a model; :meth:`TwinningModel.replicate
+<twinsim.model.TwinningModel.replicate>` slices every declared ``row`` array to one block. Plug-in state (outside
+partners, the expert team) is declared by its delivery model the same way (``STATE`` of its module).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["STATE", "TIE_STATE", "StateVar", "allocate"]
+
+Axes = Literal["row", "row_topic", "tie"]
+
+
+@dataclass(frozen=True)
+class StateVar:
+    """One state array: its name (the model attribute), axes, dtype and meaning."""
+
+    name: str
+    axes: Axes
+    dtype: type
+    meaning: str
+
+
+STATE: tuple[StateVar, ...] = (
+    StateVar("block", "row", np.int64, "the replicate (block) a row belongs to"),
+    StateVar("kind", "row", np.int64, "index of the institution's kind (population.kinds)"),
+    StateVar("region", "row", np.int64, "index of the institution's region (province)"),
+    StateVar("budget", "row", float, "monthly operating budget (costs.currency)"),
+    StateVar("resource_factor", "row", float, "min(budget / median of its kind, 1) ** resource_elasticity"),
+    StateVar("leadership", "row", float, "senior leadership's commitment in [0, 1]"),
+    StateVar("cost_by_institution", "row", float, "programme cost allocated to the institution so far"),
+    StateVar("applicable", "row_topic", bool, "the topic applies to the institution's kind"),
+    StateVar("capacity", "row_topic", float, "capacity per topic in [0, 1] (0 where the topic does not apply)"),
+    StateVar("baseline", "row_topic", float, "capacity at month 0"),
+    StateVar("endline", "row_topic", float, "capacity at the end of the programme (simulation.months)"),
+    StateVar("interest", "row_topic", float, "senior management's interest in the topic, in [0, 1]"),
+    StateVar("selected", "row_topic", bool, "topic chosen at the kickoff workshop's gap assessment"),
+)
+
+#: Per-tie state (ties themselves are :class:`~twinsim.programme.matching.Ties` index arrays).
+TIE_STATE: tuple[StateVar, ...] = (
+    StateVar("tie_similarity", "tie", float, "peer similarity of learner and mentor (resources, region)"),
+    StateVar("tie_flow", "tie", float, "capacity the learner has gained along the tie so far"),
+    StateVar("tie_events", "tie", np.int64, "activities (visits, coaching rounds) held along the tie"),
+)
+
+
+def allocate(target: object, rows: int, topics: int, ties: int = 0) -> None:
+    """Set every declared array on ``target`` to zeros of its shape."""
+    shapes = {"row": (rows,), "row_topic": (rows, topics), "tie": (ties,)}
+    for var in (*STATE, *TIE_STATE):
+        setattr(target, var.name, np.zeros(shapes[var.axes], dtype=var.dtype))

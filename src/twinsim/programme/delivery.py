@@ -1,0 +1,124 @@
+"""What a delivery model is, and the peer models: the TPN network, one-to-one pairs, no programme.
+
+A delivery model decides who twins with whom at the kickoff (``form_ties``, over every replicate's rows at once),
+may bring its own agents and state (``setup``, kept by the model as ``model.delivery_state``), acts every month
+(``monthly``: contact with outside partners), and provides what some activities need (``provides``). Delivery
+models are listed explicitly in :mod:`twinsim.programme.registry`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from twinsim.programme.matching import MATCHING_RULES, MatchRequest, Ties
+
+if TYPE_CHECKING:
+    from twinsim.model import TwinningModel
+
+__all__ = ["DeliveryModel", "NoProgramme", "PairTwinning", "TPNNetwork", "fixed_pairs"]
+
+
+class DeliveryModel:
+    """How a programme forms partnership ties and what else it brings (see the module docstring)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    runs_activities: ClassVar[bool] = True
+    provides: ClassVar[frozenset[str]] = frozenset()
+
+    def form_ties(self, model: TwinningModel) -> Ties:
+        """Return the ties (learner, mentor, topic) formed at the kickoff workshop, in every replicate."""
+        raise NotImplementedError
+
+    def setup(self, model: TwinningModel) -> object | None:
+        """Create the model's own agents and state when the model is built (default: none)."""
+        return None
+
+    def monthly(self, model: TwinningModel, contact_rate: float) -> None:
+        """Monthly learning beyond the peer ties, at the month's contact rate (default: none)."""
+
+    def ties_formed(self, model: TwinningModel) -> np.ndarray:
+        """Partnership ties formed per replicate: peer ties plus any ties to outside partners."""
+        return model.per_replicate_count(model.ties.learner)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class TPNNetwork(DeliveryModel):
+    """Twinning Partnership Network: a high-performing peer of the same kind for every chosen topic."""
+
+    name = "tpn_network"
+    description = "Rwanda TPN: topic-specific peers from a network, network-wide and provincial learning events."
+
+    def form_ties(self, model: TwinningModel) -> Ties:
+        """Match each chosen topic with the scenario's matching rule, within kind and replicate."""
+        prog = model.params.programme
+        request = MatchRequest(
+            capacity=model.capacity,
+            selected=model.selected,
+            applicable=model.applicable,
+            group=model.kind_group(),
+            similarity=model.similarity_between,
+            twins_per_topic=prog.twins_per_topic,
+            mentor_load_cap=prog.mentor_load_cap,
+            min_gap=prog.min_gap,
+            rng=model.matching_rng,
+        )
+        return MATCHING_RULES[prog.matching](request)
+
+
+class NoProgramme(DeliveryModel):
+    """The counterfactual: no ties, no activities; background trend, motivation and turnover go on."""
+
+    name = "none"
+    description = "No programme: the counterfactual."
+    runs_activities = False
+
+    def form_ties(self, model: TwinningModel) -> Ties:
+        """No ties."""
+        return Ties.empty()
+
+
+class PairTwinning(DeliveryModel):
+    """WHO Twinning Partnerships for Improvement: fixed one-to-one pairs of a higher and a lower performer.
+
+    Within each kind, institutions are ranked by mean baseline capacity over their topics; the k-th of the
+    lower half is paired with the k-th of the upper half (with an odd count the median institution is left
+    without a partner). The same partner serves for every topic: on each topic an institution chose at the
+    gap assessment, it learns from its partner if the partner leads it there by ``programme.min_gap``
+    (so learning may run both ways). ``programme.matching`` and ``twins_per_topic`` do not apply.
+    """
+
+    name = "pair_twinning"
+    description = "WHO TPI: fixed one-to-one pairs of a higher and a lower performer, the same partner for all topics."
+
+    def form_ties(self, model: TwinningModel) -> Ties:
+        """Pair within kind and replicate; tie each chosen topic on which the partner leads."""
+        pairs = fixed_pairs(model.capacity, model.applicable, model.kind_group())
+        if pairs.size == 0:
+            return Ties.empty()
+        a, b = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+        cap, gap = model.capacity, model.params.programme.min_gap
+        wants = model.selected[a] & model.applicable[b] & (cap[b] >= cap[a] + gap)
+        row, topic = np.nonzero(wants)
+        ties = Ties(a[row].astype(np.int64), b[row].astype(np.int64), topic.astype(np.int64))
+        return ties.by_replicate(model.n_institutions)
+
+
+def fixed_pairs(capacity: np.ndarray, applicable: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """One-to-one pairs (lower, higher) within each group, by rank of mean capacity: rank k with rank k + n//2."""
+    mean = np.where(applicable, capacity, 0.0).sum(axis=1) / np.maximum(applicable.sum(axis=1), 1)
+    order = np.lexsort((mean, group))  # by group, then mean capacity (stable: ties keep row order)
+    g = group[order]
+    count = np.bincount(g)
+    start = np.cumsum(count) - count
+    rank = np.arange(order.size) - start[g]
+    half = count[g] // 2
+    lower = rank < half
+    partner = order[(start[g] + rank + (count[g] - half))[lower]]
+    low = order[lower]
+    by_group = np.argsort(g[lower], kind="stable")
+    return np.stack([low[by_group], partner[by_group]], axis=1).astype(np.int64)

@@ -1,0 +1,201 @@
+"""One model for one run and for many: replicate r gives the same numbers whatever runs beside it."""
+
+import math
+
+import mesa
+import numpy as np
+import pandas as pd
+import pytest
+
+import twinsim
+from twinsim.errors import TwinsimError
+from twinsim.experiments.engine import run_chunk, run_replicates
+from twinsim.experiments.experiment import Experiment
+from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.model.results import simulate, simulate_many
+from twinsim.model.state import STATE
+from twinsim.model.twinning import PROGRAMME_SOURCES
+
+BUNDLED_MODELS = [
+    "rwanda_tpn",
+    "rwanda_pairs",
+    "rwanda_north_south",
+    "rwanda_external_experts",
+    "rwanda_hybrid",
+    "rwanda_no_program",
+]
+
+
+@pytest.fixture(scope="module")
+def rwanda():
+    return twinsim.load_scenario("rwanda_tpn")
+
+
+def _same_summary(a: dict, b: dict) -> bool:
+    """Exactly equal (NaN equal to NaN)."""
+    same = lambda x, y: x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y))  # noqa: E731
+    return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+
+
+def _assert_identical(single, batched) -> None:
+    assert _same_summary(single.summary(), batched.summary())
+    for table in ("ledger", "ties", "aggregates", "institutions", "flows"):
+        pd.testing.assert_frame_equal(getattr(single, table), getattr(batched, table), check_exact=True)
+    if single.history is None:
+        assert batched.history is None
+    else:
+        assert np.array_equal(single.history, batched.history)
+        pd.testing.assert_frame_equal(single.panel, batched.panel, check_exact=True)
+    for var in STATE:
+        if var.name != "block":
+            assert np.array_equal(getattr(single.model, var.name), getattr(batched.model, var.name)), var.name
+
+
+@pytest.mark.parametrize("name", BUNDLED_MODELS)
+def test_every_replicate_of_a_many_replicate_model_is_the_single_run(name):
+    sc = twinsim.load_scenario(name, {"simulation.followup_months": 3})
+    for r, batched in enumerate(simulate_many(sc, 7, 3, first=2)):
+        _assert_identical(simulate(sc, 7, 2 + r), batched)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"programme.matching": "random_better"},
+        {"programme.matching": "most_similar", "recording.mode": "aggregate"},
+        {"programme.twins_per_topic": 2, "programme.mentor_load_cap": 2},
+        {"programme.topic_choice": "random"},
+    ],
+    ids=["random_better", "most_similar_aggregate", "two_twins", "random_topics"],
+)
+def test_matching_and_choice_rules_are_batch_invariant(rwanda, overrides):
+    sc = rwanda.with_overrides({**overrides, "simulation.followup_months": 2})
+    for r, batched in enumerate(simulate_many(sc, 3, 4)):
+        _assert_identical(simulate(sc, 3, r), batched)
+
+
+def test_streamed_panels_are_written_per_replicate(rwanda, tmp_path):
+    sc = rwanda.with_overrides({"recording.panel_dir": str(tmp_path), "simulation.followup_months": 1})
+    batched = simulate_many(sc, 5, 2)
+    single = simulate(sc.with_overrides({"recording.panel_dir": str(tmp_path / "one")}), 5, 1)
+    assert batched[1].panel_path.name == single.panel_path.name
+    pd.testing.assert_frame_equal(batched[1].panel, single.panel, check_exact=True)
+
+
+def test_run_replicates_gives_the_same_tables_whatever_the_batch(rwanda):
+    one_by_one = run_replicates(rwanda, 6, seed=11, batch=0, keep_tables=True)
+    batched = run_replicates(rwanda, 6, seed=11, batch=4, keep_tables=True)
+    for table in ("summaries", "panels", "ledgers", "aggregates"):
+        pd.testing.assert_frame_equal(getattr(one_by_one, table), getattr(batched, table), check_exact=True)
+
+
+def test_run_chunk_rows_do_not_depend_on_the_chunk(rwanda):
+    chunk = [(0, 0), (0, 1), (0, 2), (1, 0)]
+    for streams in ("common", "independent"):
+        experiment = Experiment.from_points(rwanda, [{}, {"learning.forgetting": 0.05}], 3, 5, streams=streams)
+        together = run_chunk(experiment, chunk)
+        apart = [row for run in chunk for row in run_chunk(experiment, [run])]
+        assert all(row["error"] is None for row in together)
+        assert all(_same_summary(a, b) for a, b in zip(together, apart, strict=True))
+
+
+@pytest.mark.parametrize("name", BUNDLED_MODELS)
+def test_the_counterfactual_switches_off_every_programme_source(name):
+    """Decomposition: with programme learning off, every delivery model follows the no-programme path."""
+    sc = twinsim.load_scenario(name, {"simulation.followup_months": 3})
+    off = TwinningModel(sc, 4, replicates=2, programme_learning=False)
+    off.run()
+    nothing = sc.with_overrides({"programme.delivery_model": "none", "programme.schedule": []})
+    none = TwinningModel(nothing, 4, replicates=2)
+    none.run()
+    np.testing.assert_array_equal(off.history, none.history)
+    np.testing.assert_array_equal(off.leadership, none.leadership)
+    assert all(not off.flows[source].any() for source in PROGRAMME_SOURCES)
+    if name != "rwanda_no_program":
+        on = TwinningModel(sc, 4, replicates=2)
+        on.run()
+        assert sum(on.flows[source].sum() for source in PROGRAMME_SOURCES) > 0
+        assert all(ledger for ledger in off.ledgers)  # activities still fire and are costed
+
+
+def test_flows_by_source_add_up_to_the_change_of_capacity(rwanda):
+    model = TwinningModel(rwanda, 2, replicates=3)
+    model.run()
+    total = sum(model.flows.values())
+    change = (model.capacity - model.baseline).reshape(3, model.n_institutions, -1).sum(axis=1)
+    np.testing.assert_allclose(total, change, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------------
+# A real Mesa model
+
+
+def test_keyword_constructor_takes_a_name_a_seed_and_dotted_overrides():
+    model = TwinningModel("rwanda_tpn", seed=3, **{"programme.twins_per_topic": 2}, learning__forgetting=0.02)
+    assert model.params.programme.twins_per_topic == 2 and model.params.learning.forgetting == 0.02
+    sc = twinsim.load_scenario("rwanda_tpn", {"programme.twins_per_topic": 2, "learning.forgetting": 0.02})
+    same = TwinningModel(sc, run_seed_sequence(3, 0))
+    np.testing.assert_array_equal(model.capacity, same.capacity)
+    np.testing.assert_array_equal(model.selected, same.selected)
+
+
+def test_running_turns_false_at_the_horizon_and_stepping_past_it_is_an_error():
+    model = TwinningModel("rwanda_tpn", seed=1, **{"simulation.followup_months": 2})
+    while model.running:
+        model.step()
+    assert model.month == model.months_total == model.params.simulation.months + 2
+    with pytest.raises(TwinsimError, match="horizon"):
+        model.step()
+
+
+def test_mesa_batch_run_works_over_the_model():
+    rows = mesa.batch_run(
+        TwinningModel,
+        parameters={"scenario": "rwanda_tpn", "seed": [1, 2], "datacollector": True},
+        iterations=1,
+        max_steps=100,
+        number_processes=1,
+        display_progress=False,
+    )
+    frame = pd.DataFrame(rows)
+    assert set(frame["seed"]) == {1, 2}
+    assert (frame["month"] == frame["Step"]).all()  # month m's outcomes are collected at Mesa step m
+    assert frame["Step"].max() == twinsim.load_scenario("rwanda_tpn").simulation.months + 12 - 1  # Mesa stops at -1
+    assert frame["mean_indicator_selected"].notna().all() and (frame["cost"] > 0).any()
+
+
+def test_datacollector_is_fed_every_month():
+    model = TwinningModel("rwanda_tpn", seed=1, datacollector=True, **{"simulation.followup_months": 0})
+    model.run()
+    frame = model.datacollector.get_model_vars_dataframe()
+    assert frame["month"].tolist() == list(range(model.months_total + 1))
+    assert frame["cost"].iloc[-1] == pytest.approx(sum(r.total_cost for r in model.ledger))
+    assert TwinningModel("rwanda_tpn").datacollector is None
+
+
+def test_network_node_ids_are_the_table_ids():
+    result = simulate(twinsim.load_scenario("rwanda_tpn"), 2)
+    graph, ties = result.model.network, result.ties
+    assert sorted(graph.nodes) == result.institutions["institution"].tolist()
+    assert sorted(graph.edges()) == sorted(zip(ties["learner"], ties["mentor"], strict=True))
+    for row in result.institutions.itertuples():
+        assert graph.nodes[row.institution]["name"] == row.name
+
+
+def test_a_many_replicate_model_refuses_single_run_accessors():
+    model = TwinningModel("rwanda_tpn", replicates=2)
+    with pytest.raises(TwinsimError, match="replicate"):
+        _ = model.network
+    assert model.replicate(1).network.number_of_nodes() == model.n_institutions
+
+
+def test_a_monthly_peer_group_is_one_module_and_one_schedule_line(rwanda):
+    schedule = [line.model_dump(by_alias=True) for line in rwanda.programme.schedule]
+    with_group = rwanda.with_overrides(
+        {"programme.schedule": [*schedule, {"activity": "virtual_peer_group", "every": 1, "from": 2}]}
+    )
+    assert with_group.programme.schedule[-1].firing_months(19) == list(range(2, 20))
+    base, group = simulate(rwanda, 1), simulate(with_group, 1)
+    fired = group.ledger[group.ledger["activity"] == "virtual_peer_group"]
+    assert len(fired) == 18 and fired["total_cost"].sum() > 0
+    assert group.summary()["mean_gain"] > base.summary()["mean_gain"]
