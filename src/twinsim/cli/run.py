@@ -39,7 +39,9 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables (Parquet or CSV) and figures.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="Table format in --out: parquet or csv.")] = "parquet",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Table format in --out: parquet or csv.", metavar="parquet|csv")
+    ] = "parquet",
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
