@@ -94,3 +94,34 @@ def test_bundled_posterior_and_targets_resolve_by_name():
     assert resolve_targets("rwanda_tpn").suffix == ".toml"
     with pytest.raises(ScenarioError, match="did you mean 'rwanda_tpn'"):
         resolve_posterior("rwanda_tnp")
+
+
+def test_donor_figures_read_without_a_caption():
+    from twinsim.analysis.compare import compare
+
+    result = compare(["rwanda_no_program", "rwanda_tpn", "rwanda_pairs"], replicates=3)
+    plane = result.plot("ce_plane", wtp=100_000)
+    ax = plane.axes[0]
+    plane.canvas.draw()
+    assert ax.yaxis.get_offset_text().get_text() == ""  # plain currency, no 1e6 offset
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert any("," in label for label in labels)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("willingness to pay" in t and "100,000" in t for t in legend)
+    assert any("one-to-one pair" in t for t in legend)  # the scenario's description, not its file name
+    colours = {tuple(c.get_facecolor()[0][:3]) for c in ax.collections if len(c.get_offsets()) == 1}
+    assert len(colours) == 2  # one distinct colour per model
+    ceac = result.plot("ceac")
+    ceac.canvas.draw()
+    assert ceac.axes[0].xaxis.get_offset_text().get_text() == ""
+
+
+def test_trajectories_have_units_dates_and_a_labelled_end():
+    sc = twinsim.load_scenario("rwanda_tpn")
+    fig = twinsim.run_replicates(sc, replicates=2, keep_tables=True).plot()
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "accreditation score (%)"
+    fig.canvas.draw()
+    ticks = " ".join(t.get_text() for a in fig.axes for t in a.get_xticklabels())
+    assert "2022" in ticks
+    assert any("programme ends" in t.get_text() and "Feb 2023" in t.get_text() for t in ax.texts)

@@ -70,7 +70,7 @@ def test_before_after_change_when_everyone_chooses_every_topic():
     ("override", "expected"),
     [
         ("programme.topics_per_institution=4", "no not-selected group"),
-        ("learning.rates={}", "teaches nothing"),
+        ("learning.rates={}", "cost money and teach nothing"),
         ("learning.rates.provincial_learning_event=0", "transfers nothing"),
     ],
 )
@@ -131,3 +131,18 @@ def test_package_files_a_user_expects():
     ignored = (root / ".gitignore").read_text().split()
     for folder in ("/out/", "/results/", "/runs/", "/calibration/"):
         assert folder in ignored
+
+
+def test_a_table_too_wide_for_the_terminal_becomes_one_block_per_row(monkeypatch):
+    from rich.console import Console
+
+    from twinsim.cli import common
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(common, "out_console", Console(width=60, file=buffer))
+    table = common.new_table("wide", [f"column {i}" for i in range(8)], left=("column 0",))
+    common.add_row(table, "rwanda_tpn", *[f"{188_337 + i:,}" for i in range(7)])
+    common.show_table(table)
+    text = buffer.getvalue()
+    assert "188,343" in text and "column 7" in text  # every number whole, every header kept
+    assert max(len(line) for line in text.splitlines()) <= 60

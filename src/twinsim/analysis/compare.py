@@ -409,7 +409,17 @@ def _labels(scenarios: Sequence[Scenario]) -> list[str]:
 
 
 def default_wtp(models: list[ModelRuns], reference: str, steps: int = 101) -> np.ndarray:
-    """A willingness-to-pay range from 0 to twice the largest positive ICER against the reference."""
+    """A willingness-to-pay range from 0 that shows where the acceptability curves cross.
+
+    Up to three times the largest ICER on the cost-effectiveness frontier (where the most effective model worth
+    buying takes over); without a frontier beyond the reference, twice the largest positive ICER against it.
+    """
+    costs = np.array([m.runs["cost"].mean() for m in models])
+    effects = np.array([m.runs["effect"].mean() for m in models])
+    frontier = np.asarray(economics.frontier_icers(costs, effects), dtype=float)
+    frontier = frontier[np.isfinite(frontier) & (frontier > 0)]
+    if frontier.size:
+        return np.linspace(0.0, float(f"{3 * frontier.max():.2g}"), steps)
     ref = next(m for m in models if m.name == reference)
     ratios = []
     for m in models:
@@ -444,8 +454,8 @@ def compare(
         replicates: replicates per model (>= 2 for intervals).
         seed: experiment seed (default: the first scenario's ``simulation.seed``); shared by every model.
         budget: when given, every model's activity volume is solved so that its mean cost is the budget.
-        wtp: willingness-to-pay range ``(min, max, steps)`` for the acceptability curve (default: 0 to twice
-            the largest ICER against the reference, 101 steps).
+        wtp: willingness-to-pay range ``(min, max, steps)`` for the acceptability curve (default: 0 to three times
+            the largest ICER on the cost-effectiveness frontier, 101 steps; see :func:`default_wtp`).
         refs: how each scenario was named by the user (path or bundled name), for the output.
         names: a label per scenario for tables and figures (default: the scenario names, a repeated name
             numbered ``name#2``), e.g. ``names=["TPN", "TPN, 2 twins per topic"]`` for two variants of one file.

@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -173,11 +174,22 @@ def show_table(table: Table, fmt: str = "text") -> None:
     """Print ``table`` on stdout as a box table (``text``), Markdown (``md``) or CSV (``csv``)."""
     if fmt not in TABLE_FORMATS:
         raise TwinsimError(f"--table-format: must be one of {', '.join(TABLE_FORMATS)} (got {fmt!r})")
-    if fmt == "text":
-        out_console.print(table)
-        return
     headers = [str(c.header) for c in table.columns]
     rows = list(zip(*[[str(cell) for cell in c.cells] for c in table.columns], strict=True))
+    if fmt == "text":
+        wide = out_console.options.update(max_width=100_000)
+        if Measurement.get(out_console, wide, table).maximum <= out_console.width:
+            out_console.print(table)
+        else:  # too wide for this terminal: one block per row instead of numbers folded mid-digit
+            out_console.print(Text(str(table.title or ""), style="italic"), justify="center")
+            for row in rows:
+                block = Table(title=Text(row[0]), show_header=False, title_justify="left")
+                block.add_column(overflow="fold")
+                block.add_column(justify="right", overflow="fold")
+                for header, cell in zip(headers[1:], row[1:], strict=True):
+                    block.add_row(Text(header), Text(cell))
+                out_console.print(block)
+        return
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

@@ -24,6 +24,7 @@ from twinsim.cli.common import (
     add_row,
     engine_options,
     new_table,
+    print_warnings,
     progress_bar,
     say,
     show_table,
@@ -61,6 +62,8 @@ def compare(
     engine = engine_options(workers, scheduler, store, resume)
     grid = parse_wtp(wtp) if wtp is not None else None
     scs = [load_scenario(s, set_ or []) for s in scenarios]
+    for sc in scs:
+        print_warnings(sc)
     post = _load_posterior(posterior, scs[0])
     with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task("compare", total=None)

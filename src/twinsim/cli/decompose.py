@@ -23,6 +23,7 @@ from twinsim.cli.common import (
     add_row,
     engine_options,
     new_table,
+    print_warnings,
     progress_bar,
     show_table,
     user_errors,
@@ -50,6 +51,7 @@ def decompose(
 
     engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
+    print_warnings(sc)
     post = _load_posterior(posterior, sc)
     with progress_bar(2 * replicates, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(sc.name, total=2 * replicates)

@@ -23,6 +23,7 @@ from twinsim.cli.common import (
     add_row,
     engine_options,
     new_table,
+    print_warnings,
     progress_bar,
     show_table,
     user_errors,
@@ -66,6 +67,7 @@ def power(
         raise TwinsimError(f"--institutions: every size must be >= 2 (got {institutions!r})")
     engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
+    print_warnings(sc)
     post = _load_posterior(posterior, sc)
     total = len(sizes) * replicates
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:

@@ -44,7 +44,9 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables (Parquet or CSV) and figures.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="Table format in --out: parquet or csv.")] = "parquet",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Table format in --out: parquet or csv.", metavar="parquet|csv")
+    ] = "parquet",
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
@@ -160,12 +162,15 @@ def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:
             cells.append(f"{published[str(topic)]:+.1f}" if str(topic) in published else "")
         add_row(table, *cells)
     show_table(table, table_format)
-    if table_format != "text":
+    if table_format == "csv":  # a CSV file holds the table only
         return
     mean, lo, hi = batch.cost()
     cur = sc.costs.currency
     interval = f" (95% CI {lo:,.0f} to {hi:,.0f})" if several else ""
-    say(f"Programme cost: {mean:,.0f} {cur}{interval}, {sc.costs.price_year} prices")
+    say(
+        ("\n" if table_format == "md" else "")
+        + f"Programme cost: {mean:,.0f} {cur}{interval}, {sc.costs.price_year} prices"
+    )
     say(
         "Changes in indicator points, averaged over institutions and replicates; 'chose - did not' is the paper's "
         "comparison (95% CI over replicates)."

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twinsim.errors import ScenarioError
@@ -55,7 +56,7 @@ def _param(default: Any, *, unit: str = "", plausible: tuple[float, float] | Non
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, strict=True)
 
 
 class SimulationParams(_Section):
@@ -724,7 +725,7 @@ class Scenario(_Section):
         """Return a new scenario with dotted-key overrides applied and validated."""
         data = self.model_dump()
         for key, value in overrides.items():
-            _set_dotted(data, key, value, source)
+            _set_dotted(data, key, _plain(value), source)
         return _validate(data, source)
 
 
@@ -815,6 +816,17 @@ def parse_override(text: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         value = raw
     return key, value
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars (e.g. from ``np.arange``) as the Python numbers the strict schema takes."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:

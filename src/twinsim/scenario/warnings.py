@@ -34,7 +34,7 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
 
     Checks: (1) every institution of a kind chooses all topics that kind has, so there is no not-selected group
     and the paper's selected-vs-not comparison is undefined; (2) no scheduled activity has a learning rate, so the
-    programme teaches nothing; (3) no kickoff workshop, so no topics are chosen and no ties form; (4) no kind has
+    activities teach nothing; (3) no kickoff workshop, so no topics are chosen and no ties form; (4) no kind has
     two institutions, so no institution has a peer to twin with; (5) a scheduled activity with a cost but a
     learning rate of zero (it costs money and transfers nothing).
     """
@@ -63,7 +63,8 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
     rates = scenario.learning.rates
     if not any(rates.get(a, 0.0) > 0 for a in activities):
         out.append(
-            "learning.rates: no scheduled activity has a learning rate > 0, so the programme teaches nothing; "
+            "learning.rates: no scheduled activity has a learning rate > 0, so the activities cost money and teach "
+            "nothing (only informal contact between twins, learning.peer_contact_rate, transfers anything); "
             f"give rates for {', '.join(activities)}"
         )
     else:

@@ -104,6 +104,8 @@ def draw_network(
     kinds = list(dict.fromkeys(d.get("kind", "") for _, d in graph.nodes(data=True)))
     regions = list(dict.fromkeys(d.get("region", "") for _, d in graph.nodes(data=True)))
     topics = list(dict.fromkeys(d.get("topic", k) for _, _, k, d in graph.edges(keys=True, data=True)))
+    order = list(getattr(getattr(obj, "model", obj), "topic_names", []))  # the scenario's order, when known
+    topics.sort(key=lambda t: order.index(t) if t in order else len(order))
     topic_colour = dict(
         zip(topics, sns.color_palette("tab10" if len(topics) <= 10 else "husl", len(topics)), strict=True)
     )
