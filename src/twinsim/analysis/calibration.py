@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 import tomllib
 from collections.abc import Callable
@@ -425,37 +424,43 @@ def write_outputs(
 # Writing the point estimate into a scenario file
 
 
-_HEADER = re.compile(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$")
 
 
 def write_point_estimate(path: str | Path, point: dict[str, float], comment: str) -> None:
-    """Set each dotted key of ``point`` in the scenario TOML file at ``path``, in place.
+    """Set each dotted key of ``point`` in the scenario TOML file at ``path``, safely.
 
-    The value of an existing ``key = value`` line in the key's table is replaced (its comment becomes
-    ``comment``); a missing key is added at the end of its table; a missing table is appended. Every
-    other line is kept. The file is re-read and validated afterwards.
+    The file is edited as TOML (tomlkit: comments, order and layout survive; inline tables such as
+    ``rates = { exchange_visit = 0.3 }`` are edited where they stand), each written value gets ``comment``,
+    the result is validated as a scenario *before* anything is written, and the file is replaced atomically
+    (a temporary file renamed over it): a failure leaves the original untouched.
+
+    Raises:
+        ScenarioError: the edited scenario is not valid (the file is left as it was).
+
     """
+    import tomlkit
+
+    from twinsim.experiments.store import atomic_write
     from twinsim.scenario import load_scenario
 
     path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
     for key, value in point.items():
-        table, _, leaf = key.rpartition(".")
-        lines = _set_line(lines, table, leaf, f"{leaf} = {value:.4g}  # {comment}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    load_scenario(path)
-
-
-def _set_line(lines: list[str], table: str, leaf: str, new: str) -> list[str]:
-    start = next(
-        (i for i, line in enumerate(lines) if (m := _HEADER.match(line)) and m.group(1).strip() == table), None
-    )
-    if start is None:
-        return [*lines, "", f"[{table}]", new]
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
-    key_line = re.compile(rf"^\s*{re.escape(leaf)}\s*=")
-    for i in range(start + 1, end):
-        if key_line.match(lines[i]):
-            return [*lines[:i], new, *lines[i + 1 :]]
-    last = max([i for i in range(start, end) if lines[i].strip() and not lines[i].lstrip().startswith("#")])
-    return [*lines[: last + 1], new, *lines[last + 1 :]]
+        *tables, leaf = key.split(".")
+        container: Any = document
+        for name in tables:
+            if name not in container:
+                container[name] = tomlkit.table()
+            container = container[name]
+        item = tomlkit.item(float(f"{value:.4g}"))
+        if not isinstance(container, tomlkit.items.InlineTable):
+            item.comment(comment)
+        container[leaf] = item
+    text = tomlkit.dumps(document)
+    check = path.with_name(f".{path.stem}.check.toml")
+    try:
+        check.write_text(text, encoding="utf-8")
+        load_scenario(check)  # validated before the real file is touched (extends resolve from the same folder)
+    finally:
+        check.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
