@@ -67,6 +67,7 @@ def refresh(path: Path, write: bool) -> list[str]:
 
 
 def main() -> None:
+    """Check (or with --write, refresh) every generated block."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="rewrite stale blocks (default: only check)")
     args = parser.parse_args()
