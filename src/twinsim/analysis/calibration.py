@@ -424,8 +424,6 @@ def write_outputs(
 # Writing the point estimate into a scenario file
 
 
-
-
 def write_point_estimate(path: str | Path, point: dict[str, float], comment: str) -> None:
     """Set each dotted key of ``point`` in the scenario TOML file at ``path``, safely.
 

@@ -11,6 +11,7 @@ import typer
 
 from twinsim.cli.common import (
     JsonOption,
+    NoPosteriorOption,
     PosteriorOption,
     QuietOption,
     ResumeOption,
@@ -47,6 +48,7 @@ def compare(
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
     posterior: PosteriorOption = None,
+    no_posterior: NoPosteriorOption = False,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     store: StoreOption = None,
@@ -64,7 +66,7 @@ def compare(
     scs = [load_scenario(s, set_ or []) for s in scenarios]
     for sc in scs:
         print_warnings(sc)
-    post = _load_posterior(posterior, scs[0])
+    post = _load_posterior(posterior, scs[0], no_posterior)
     with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task("compare", total=None)
         result = run_comparison(

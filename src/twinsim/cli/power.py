@@ -10,6 +10,7 @@ import typer
 
 from twinsim.cli.common import (
     JsonOption,
+    NoPosteriorOption,
     PosteriorOption,
     QuietOption,
     ResumeOption,
@@ -46,6 +47,7 @@ def power(
     alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="Significance level (two-sided).")] = 0.05,
     set_: SetOption = None,
     posterior: PosteriorOption = None,
+    no_posterior: NoPosteriorOption = False,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     store: StoreOption = None,
@@ -68,7 +70,7 @@ def power(
     engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
     print_warnings(sc)
-    post = _load_posterior(posterior, sc)
+    post = _load_posterior(posterior, sc, no_posterior)
     total = len(sizes) * replicates
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(sc.name, total=total)

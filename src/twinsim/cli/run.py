@@ -11,6 +11,7 @@ import typer
 
 from twinsim.cli.common import (
     JsonOption,
+    NoPosteriorOption,
     PosteriorOption,
     QuietOption,
     ResumeOption,
@@ -51,6 +52,7 @@ def run(
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
     posterior: PosteriorOption = None,
+    no_posterior: NoPosteriorOption = False,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     store: StoreOption = None,
@@ -67,7 +69,7 @@ def run(
 
     engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
-    post = _load_posterior(posterior, sc)
+    post = _load_posterior(posterior, sc, no_posterior)
     print_warnings(sc)
     with progress_bar(replicates, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"{sc.name}", total=replicates)

@@ -74,6 +74,11 @@ class SimulationParams(_Section):
     seed: int = _param(
         20210801, ge=0, description="Seed of the experiment; replicate r uses SeedSequence(seed, spawn_key=(r,))."
     )
+    posterior: str | None = _param(
+        None,
+        description="Posterior the commands draw each replicate's parameter set from by default (a bundled name "
+        "such as rwanda_tpn, or a CSV file); --no-posterior runs the scenario's own values.",
+    )
 
     @field_validator("start")
     @classmethod
