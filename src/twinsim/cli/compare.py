@@ -106,6 +106,27 @@ def _write_comparison(result: Any, out: Path) -> None:
     save(plot_model_trajectories(result), out / "trajectories.png")
 
 
+def _print_probability_best(result: Any, table_format: str) -> None:
+    best = result.probability_best()
+    first = result.models[0].scenario
+    uncertainty = "posterior draws" if result.posterior else "replicates (replicate noise only: --no-posterior)"
+    view = new_table(
+        f"Which model is best? Shares of {result.replicates} {uncertainty}; cost-effective at "
+        f"{best['wtp'].iloc[0]:,.0f} {first.costs.currency} per point (the largest frontier ICER)",
+        ("model", "P(most effective)", "P(most cost-effective)", "effect, 95% of replicates"),
+        left=("model",),
+    )
+    for name, row in best.iterrows():
+        add_row(
+            view,
+            name,
+            f"{row['p_most_effective']:.0%}",
+            f"{row['p_most_cost_effective']:.0%}",
+            f"[{row['effect_range_low']:+.2f}, {row['effect_range_high']:+.2f}]",
+        )
+    show_table(view, table_format)
+
+
 def _print_comparison(result: Any, table_format: str = "text") -> None:
     table = result.table()
     first = result.models[0].scenario
@@ -146,6 +167,7 @@ def _print_comparison(result: Any, table_format: str = "text") -> None:
             f"{row['ties']:.0f}",
         )
     show_table(view, table_format)
+    _print_probability_best(result, table_format)
     if table_format == "text":
         say(
             f"Costs in {cur}. equity: change in the between-institution SD of the indicator caused by the programme "
