@@ -86,6 +86,7 @@ SOURCES: dict[str, str] = {
     "population.kinds.<kind>.leadership_mean": f"{A}: most senior teams moderately committed; TPN key findings"
     " stress leadership but give no measure",
     "population.kinds.<kind>.leadership_concentration": f"{A}: sd 0.16 at mean 0.6",
+    "population.kinds.<kind>.population_served": "scenario-specific (Rwanda districts: census 2022, NISR)",
     "topics.<topic>.indicator": "scenario-specific (Rwanda: paper for accreditation and CBHI coverage)",
     "topics.<topic>.unit": "convention: indicators in percent",
     "topics.<topic>.indicator_min": f"{A}: capacity 0 maps to the bottom of a 0-100 scale",
@@ -95,6 +96,7 @@ SOURCES: dict[str, str] = {
     "topics.<topic>.baseline_concentration": f"{A}: sd 0.15 at mean 0.5",
     "topics.<topic>.interest_mean": f"{A}: neutral",
     "topics.<topic>.interest_concentration": f"{A}: wide spread of priorities (sd 0.22 at mean 0.5)",
+    "topics.<topic>.coverage_share": "scenario-specific: the indicator's denominator as a share of the population",
     "topics.<topic>.source": "free text documenting the topic",
     "programme.delivery_model": "paper: the TPN is the published programme",
     "programme.topic_choice": "paper: members assessed their gaps and set their own goals at the kickoff",
@@ -216,6 +218,7 @@ RWANDA: dict[str, tuple[str, str]] = {
     "population.kinds.district.budget_sigma": (AS, ""),
     "population.kinds.district.leadership_mean": (AS, ""),
     "population.kinds.district.leadership_concentration": (AS, ""),
+    "population.kinds.district.population_served": ("census 2022 (NISR)", "13,246,394 people / 30 districts"),
     "programme.delivery_model": (P, "the TPN"),
     "programme.topic_choice": (P, "members assessed gaps and chose their own topics"),
     "programme.matching": (P, "a high-performing peer per topic"),

@@ -173,6 +173,9 @@ class Comparison:
                 mean, lo, hi = m.interval(col)
                 row |= {col: mean, f"{col}_low": lo, f"{col}_high": hi}
             row["cost_per_point"] = cost / effect if effect > 0 else np.nan
+            people = m.runs["people_reached"].mean()
+            row["people_reached"] = people
+            row["cost_per_person"] = cost / people if people > 0 else np.nan
             row["icer"] = np.nan if m is ref or dominated_by_ref else economics.icer(d_cost, d_effect)
             row["dominance"] = label
             row["icer_frontier"] = step
@@ -334,6 +337,7 @@ def _outcomes(table: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
                 "sustained_gain": row["sustained_gain"],
                 "equity_change": row["equity_change"],
                 "cost": row["total_cost"],
+                "people": row["people_reached"],
                 "ties": row["ties_formed"],
                 "_trajectory": np.array([row[c] for c in trajectory]),
                 "_by_activity": by_activity,
@@ -414,8 +418,9 @@ def volume_for_budget(
 def _model_runs(name: str, ref: str, scenario: Scenario, runs: list[dict], cf: list[dict], budgeted: bool) -> ModelRuns:
     frame = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in runs])
     cf_frame = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in cf])
-    for col in ("gain", "gain_selected", "sustained_gain", "equity_change"):
+    for col in ("gain", "gain_selected", "sustained_gain", "equity_change", "people"):
         frame[f"cf_{col}"] = cf_frame[col].to_numpy()
+    frame["people_reached"] = frame["people"] - frame["cf_people"]
     frame["effect"] = frame["gain"] - frame["cf_gain"]
     frame["effect_selected"] = frame["gain_selected"] - frame["cf_gain_selected"]
     frame["sustained_effect"] = frame["sustained_gain"] - frame["cf_sustained_gain"]

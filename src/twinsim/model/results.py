@@ -279,6 +279,26 @@ class RunResult:
             out[f"selected_vs_not.{topic}"] = float(effect["estimate"][t])
             out[f"n_selected.{topic}"] = int(effect["n_selected"][t])
             out[f"n_not_selected.{topic}"] = int(effect["n_not_selected"][t])
+        out.update(self.people_reached(gain))
+        return out
+
+    def people_reached(self, gain: np.ndarray | None = None) -> dict[str, float]:
+        """People newly covered by the change of each coverage indicator, endline minus baseline.
+
+        For a topic with ``coverage_share > 0``: the sum over the institutions it applies to of
+        ``indicator change / 100 x population_served x coverage_share`` (``people_reached.TOPIC``), and their
+        total over coverage topics (``people_reached``). Only topics and kinds the scenario gives a population
+        for count; with none, ``people_reached`` is 0.
+        """
+        m = self.model
+        gain = self._gain() if gain is None else gain
+        served = np.array([k.population_served for k in self.scenario.population.kinds.values()])[m.kind]
+        out: dict[str, float] = {}
+        for t, (topic, spec) in enumerate(self.scenario.topics.items()):
+            if spec.coverage_share > 0:
+                app = m.applicable[:, t]
+                out[f"people_reached.{topic}"] = float(np.sum(gain[app, t] / 100 * served[app]) * spec.coverage_share)
+        out["people_reached"] = float(sum(out.values()))
         return out
 
 

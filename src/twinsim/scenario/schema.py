@@ -108,6 +108,14 @@ class KindSpec(_Section):
     leadership_concentration: float = _param(
         8.0, gt=0, le=1000, description="Concentration (alpha + beta) of the leadership commitment beta distribution."
     )
+    population_served: float = _param(
+        0.0,
+        unit="people",
+        ge=0,
+        le=1e9,
+        description="People an institution of this kind serves (catchment population): with a topic's "
+        "coverage_share, the people a change of a coverage indicator reaches (0: not counted).",
+    )
 
     @field_validator("counts")
     @classmethod
@@ -138,6 +146,14 @@ class TopicSpec(_Section):
         0.5, gt=0, lt=1, description="Mean senior-management interest in the topic (beta distribution)."
     )
     interest_concentration: float = _param(4.0, gt=0, le=1000, description="Concentration of topic interest.")
+    coverage_share: float = _param(
+        0.0,
+        ge=0,
+        le=1,
+        description="For a coverage indicator (% of people covered): the share of an institution's population "
+        "served that the indicator counts (1 for everyone, the share of women 15-49 for family planning ...); "
+        "0: not a coverage indicator. People reached = indicator change / 100 x population_served x this share.",
+    )
     source: str = _param("", description="Where the indicator and its baseline come from.")
 
     @model_validator(mode="after")
