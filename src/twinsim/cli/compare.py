@@ -164,7 +164,7 @@ def _print_comparison(result: Any, table_format: str = "text") -> None:
             f"{row['cost']:,.0f}",
             _money(row["cost_per_point"]),
             f"{row['people_reached']:,.0f}",
-            _money(row["cost_per_person"]),
+            "-" if row["cost_per_person"] != row["cost_per_person"] else f"{row['cost_per_person']:,.2f}",
             _money(row["icer"]),
             row["dominance"],
             f"{row['equity_effect']:+.2f}",
