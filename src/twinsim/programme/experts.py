@@ -272,6 +272,10 @@ class ExternalExperts(DeliveryModel):
         """Contract the team and set the priorities."""
         return _team(model)
 
+    def worked_topics(self, model: TwinningModel) -> np.ndarray:
+        """The sector priorities set with the experts (not each member's own choice)."""
+        return model.delivery_state.priorities[model.block] & model.applicable
+
 
 class Hybrid(TPNNetwork):
     """The twinning network (same ties as ``tpn_network``) plus expert coaching of senior leaders."""
@@ -283,3 +287,7 @@ class Hybrid(TPNNetwork):
     def setup(self, model: TwinningModel) -> ExpertTeam:
         """Contract the coaching team (the ties form at the kickoff, as in the TPN)."""
         return _team(model)
+
+    def worked_topics(self, model: TwinningModel) -> np.ndarray:
+        """The members' chosen topics and the sector priorities of the expert coaching."""
+        return (model.selected | model.delivery_state.priorities[model.block]) & model.applicable
