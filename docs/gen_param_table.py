@@ -160,6 +160,15 @@ SOURCES: dict[str, str] = {
     " high-performing peer'; on by default",
     "mechanisms.two_way": "issue 12; health-partnerships editorial (two-way exchange); on by default",
     "mechanisms.resources": "issue 12; TPN key implications (time and resources); on by default",
+    "mechanisms.expert_programme": "issue 12; external-expert case study (seeds): Ministry-level programme; on by"
+    " default",
+    "programme.experts.senior_leaders": "case study: 7 coaching rounds for 42 senior leaders",
+    "programme.experts.ministry_leadership_mean": f"{A} (ODD 7.22): as the institutions' leadership_mean",
+    "programme.experts.traction_threshold": f"{A} (ODD 7.22), set so that about 2 of the 5 priorities have traction"
+    " at the end of the Rwanda expert programme (case study: two priorities 'gained significant traction, driven"
+    " by strong ministerial leadership'; 100 replicates: 2.45)",
+    "programme.experts.tracking_rate": f"{A} (ODD 7.22): the tracking team closes 5% of the headroom in interest a"
+    " month (case study: a ministerial priority-tracking team)",
     "mechanisms.delivery_modes": "issue 12; Rowe et al. 2018 (dose by activity type); on by default",
     "learning.leadership_weight": f"{A}: strong gating (TPN key findings; external-expert case: traction only"
     " under strong leadership)",

@@ -8,7 +8,7 @@ from twinsim.model import TwinningModel, learning, run_seed_sequence
 from twinsim.model.twinning import PROGRAMME_SOURCES
 from twinsim.programme.registry import ACTIVITIES
 
-MECHANISMS = ("ownership", "empowerment", "keep_promise", "two_way", "resources", "delivery_modes")
+MECHANISMS = ("ownership", "empowerment", "keep_promise", "two_way", "resources", "delivery_modes", "expert_programme")
 
 
 def _effect_path(scenario, replicates=20, seed=11):
@@ -220,3 +220,39 @@ def test_each_switch_changes_the_run_and_the_counterfactual_stays_programme_free
     cf = TwinningModel(off_sc, 2, programme_learning=False)
     cf.run()
     assert all(not cf.flows[source].any() for source in PROGRAMME_SOURCES)
+
+
+# ---- 7.22 The expert programme as it was --------------------------------------------------------
+
+
+def test_delivery_support_acts_only_on_priorities_with_traction():
+    def expert_gain(threshold):
+        sc = twinsim.load_scenario("rwanda_external_experts", {"programme.experts.traction_threshold": threshold})
+        return twinsim.simulate(sc, seed=3).flows.query("source == 'expert'").capacity_gain.sum()
+
+    assert expert_gain(1.0) == 0  # no sponsor is ever fully committed: no traction, no expert transfer
+    assert expert_gain(0.0) > expert_gain(0.88) > 0
+
+
+def test_priorities_wait_for_the_first_retreat_and_traction_follows_the_sponsors():
+    sc = twinsim.load_scenario("rwanda_external_experts")
+    model = TwinningModel(sc, 7, replicates=30)
+    team = model.delivery_state
+    assert not team.traction().any() and len(team.agents) == 30 * (sc.programme.experts.team_size + 42)
+    model.run()
+    sponsor = team.sponsor_commitment()
+    np.testing.assert_array_equal(team.traction(), team.priorities & (sponsor >= 0.88))
+    assert 1.5 < team.traction().sum(axis=1).mean() < 3.5  # the case study: 2 of 5 priorities gained traction
+
+
+def test_tracking_routine_closed_form():
+    sc = twinsim.load_scenario("rwanda_external_experts", {"programme.experts.traction_threshold": 0.0})
+    model = TwinningModel(sc, run_seed_sequence(5))
+    team = model.delivery_state
+    team.active[:] = True
+    where = team.traction()[model.block] & model.applicable
+    before = model.interest.copy()
+    for _ in range(4):
+        team.track()
+    r = sc.programme.experts.tracking_rate
+    np.testing.assert_allclose(model.interest, np.where(where, 1 - (1 - before) * (1 - r) ** 4, before))

@@ -232,6 +232,37 @@ class ExpertParams(_Section):
         le=50,
         description="Topics chosen as sector priorities for delivery support (largest interest-weighted gap).",
     )
+    senior_leaders: int = _param(
+        42,
+        ge=1,
+        le=10_000,
+        description="Ministry-level senior leaders coached by the experts (MinistryLeader agents; the first"
+        " priority_topics of them sponsor one priority each; mechanisms.expert_programme).",
+    )
+    ministry_leadership_mean: float = _param(
+        0.6,
+        ge=0.01,
+        le=0.99,
+        plausible=(0.3, 0.9),
+        description="Mean commitment of the Ministry's senior leaders (beta distribution, concentration 8).",
+    )
+    traction_threshold: float = _param(
+        0.88,
+        ge=0,
+        le=1,
+        plausible=(0.75, 0.95),
+        description="A priority gains traction (delivery support and knowledge sharing act on it) only while its"
+        " sponsoring senior leader's commitment is at least this.",
+    )
+    tracking_rate: float = _param(
+        0.05,
+        unit="per month",
+        ge=0,
+        le=1,
+        plausible=(0.0, 0.15),
+        description="Monthly step, towards 1, of every institution's interest in the priorities with traction, by"
+        " the ministerial priority-tracking routine (from the first retreat on, also after the programme).",
+    )
 
 
 class PartnerParams(_Section):
@@ -528,6 +559,11 @@ class MechanismParams(_Section):
         True,
         description="Staff time binds: activities take staff days, mentors' time limits what mentees receive,"
         " engagement falls when effort yields little (off: time is unlimited).",
+    )
+    expert_programme: bool = _param(
+        True,
+        description="The expert programme as it was: Ministry senior leaders, priorities set at the first retreat,"
+        " traction only above a leadership threshold, a tracking routine (off: member-level experts only).",
     )
     delivery_modes: bool = _param(
         True,
