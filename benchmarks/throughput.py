@@ -18,6 +18,7 @@ import multiprocessing
 import time
 
 from twinsim.experiments.engine import run_chunk, run_points
+from twinsim.experiments.experiment import Experiment
 from twinsim.scenario import load_scenario
 
 
@@ -47,7 +48,10 @@ def measure(runs: int, workers: int, chunk_size: int) -> dict:
     start = time.perf_counter()
     context = multiprocessing.get_context("forkserver")
     with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        warm = [pool.submit(run_chunk, scenario, [(0, {}, r)], seed, "common") for r in range(2 * workers)]
+        warm = [
+            pool.submit(run_chunk, Experiment.from_points(scenario, [{}], 1, seed), [(0, 0)])
+            for _ in range(2 * workers)
+        ]
         cf.wait(warm)
         startup = time.perf_counter() - start
         start = time.perf_counter()

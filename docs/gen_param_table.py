@@ -77,6 +77,7 @@ SOURCES: dict[str, str] = {
     "simulation.followup_months": f"{A}: one year after funding stops, the horizon donors ask about (MODEL.md)",
     "simulation.start": "paper: the TPN started in August 2021",
     "simulation.seed": "convention (the launch date); no empirical meaning",
+    "simulation.posterior": "the scenario's own calibration (twinsim calibrate); none by default",
     "population.kinds.<kind>.label": "label",
     "population.kinds.<kind>.counts": "scenario-specific (Rwanda: paper, 10 hospitals and 30 districts)",
     "population.kinds.<kind>.budget_median": f"{A}: placeholder level; only budget ratios within a kind enter the"
@@ -228,6 +229,7 @@ RWANDA: dict[str, tuple[str, str]] = {
     "simulation.followup_months": (AS, "one year after funding stops"),
     "simulation.start": (P, "August 2021"),
     "simulation.seed": ("convention", "the launch date"),
+    "simulation.posterior": ("calibration", "posteriors/rwanda_tpn/, fitted to the paper's two effects"),
     "population.kinds.hospital.label": ("label", ""),
     "population.kinds.hospital.counts": (
         P + " (total) / " + AS + " (provinces)",

@@ -156,3 +156,28 @@ def test_compare_with_a_posterior_draws_one_parameter_set_per_replicate_shared_b
         assert runs["gain"].iloc[r] == pytest.approx(plain.summary()["mean_gain"])
     without = compare(["rwanda_no_program", "rwanda_tpn"], replicates=3, seed=5)
     assert not np.allclose(without.model("rwanda_tpn").runs["gain"], runs["gain"])
+
+
+def test_compare_names_label_variants_of_one_scenario():
+    base = twinsim.load_scenario("rwanda_tpn")
+    two = base.with_overrides({"programme.twins_per_topic": 2})
+    result = compare([base, two], replicates=2, names=["TPN", "TPN, 2 twins"])
+    assert list(result.to_frame().index) == ["TPN", "TPN, 2 twins"]
+    assert "TPN, 2 twins" in repr(result) and len(repr(result)) < 300
+    with pytest.raises(TwinsimError, match="distinct label"):
+        compare([base, two], replicates=2, names=["same", "same"])
+
+
+def test_probability_best_shares_sum_to_one_and_a_zero_wtp_picks_the_cheapest():
+    scenarios = [
+        twinsim.load_scenario(name, {"simulation.followup_months": 1})
+        for name in ("rwanda_no_program", "rwanda_tpn", "rwanda_pairs")
+    ]
+    result = compare(scenarios, replicates=8, seed=2)
+    best = result.probability_best()
+    assert best["p_most_effective"].sum() == pytest.approx(1) and best["p_most_cost_effective"].sum() == pytest.approx(
+        1
+    )
+    assert best.loc["rwanda_no_program", "p_most_effective"] == 0
+    assert result.probability_best(wtp=0.0).loc["rwanda_no_program", "p_most_cost_effective"] == 1
+    assert (best["effect_range_low"] <= best["effect_range_high"]).all()

@@ -231,6 +231,14 @@ def _changed(page, selector, before, timeout=15000):
 
 
 @pytest.mark.browser
+def _press(page, selector: str) -> None:
+    """Click a control once it is enabled, without waiting for it to stop moving (the page redraws while playing)."""
+    button = page.locator(selector)
+    button.wait_for(state="visible", timeout=60000)
+    page.wait_for_function(f"() => !document.querySelector('{selector}').disabled", timeout=60000)
+    button.dispatch_event("click")
+
+
 def test_page_in_a_real_browser(server, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = _chromium()
@@ -251,14 +259,14 @@ def test_page_in_a_real_browser(server, tmp_path):
             page.goto(url, timeout=60000)
             month = page.locator(".twinsim-month")
             month.filter(has_text="Month 0 of 31").wait_for(timeout=60000)
-            page.locator(".twinsim-network img").wait_for(timeout=30000)
-            page.locator(".twinsim-trajectories img").wait_for(timeout=30000)
+            page.locator(".twinsim-network img").wait_for(timeout=60000)
+            page.locator(".twinsim-trajectories img").wait_for(timeout=60000)
             page.screenshot(path=str(shots / "explorer_start.png"))
 
             # step: the kickoff forms the ties, month 3's exchange visits move the trajectories
             net, traj = _src(page, ".twinsim-network"), _src(page, ".twinsim-trajectories")
             for k in range(1, 4):
-                page.locator(".twinsim-step").click()
+                _press(page, ".twinsim-step")
                 month.filter(has_text=f"Month {k} of 31").wait_for(timeout=15000)
             _changed(page, ".twinsim-network", net)
             _changed(page, ".twinsim-trajectories", traj)
@@ -282,23 +290,23 @@ def test_page_in_a_real_browser(server, tmp_path):
             assert page.locator(".twinsim-status").inner_text() != ties
             (shots / "explorer_latency.txt").write_text(" ".join(f"{t:.3f}" for t in latencies) + "\n")
             for _ in range(9):
-                page.locator(".twinsim-step").click()
+                _press(page, ".twinsim-step")
             month.filter(has_text="Month 12 of 31").wait_for(timeout=15000)
             page.wait_for_timeout(500)
             page.screenshot(path=str(shots / "explorer_month12.png"))
 
             # reset rebuilds at month 0 with the slider's value kept
-            page.locator(".twinsim-reset").click()
+            _press(page, ".twinsim-reset")
             month.filter(has_text="Month 0 of 31").wait_for(timeout=15000)
             assert slider.get_attribute("aria-valuenow") == "2"
 
             # play runs month after month until paused
-            page.locator(".twinsim-play").click()
+            _press(page, ".twinsim-play")
             page.wait_for_function(
                 "() => parseInt(document.querySelector('.twinsim-month').innerText.split(' ')[1]) >= 2",
-                timeout=30000,
+                timeout=60000,
             )
-            page.locator(".twinsim-play").click()  # pause (renders already queued may still land: wait for calm)
+            _press(page, ".twinsim-play")  # pause (renders already queued may still land: wait for calm)
             paused, seen = month.inner_text(), []
             for _ in range(20):
                 page.wait_for_timeout(800)
@@ -310,7 +318,7 @@ def test_page_in_a_real_browser(server, tmp_path):
             assert month.inner_text() == paused, seen
 
             # the donor panel: a quick comparison and its CE plane
-            page.locator(".twinsim-compare").click()
+            _press(page, ".twinsim-compare")
             page.locator(".twinsim-ce-plane img").wait_for(timeout=120000)
             page.locator(".twinsim-ce-plane").scroll_into_view_if_needed()
             page.wait_for_timeout(500)

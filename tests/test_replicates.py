@@ -10,6 +10,7 @@ import pytest
 import twinsim
 from twinsim.errors import TwinsimError
 from twinsim.experiments.engine import run_chunk, run_replicates
+from twinsim.experiments.experiment import Experiment
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.model.results import simulate, simulate_many
 from twinsim.model.state import STATE
@@ -89,10 +90,11 @@ def test_run_replicates_gives_the_same_tables_whatever_the_batch(rwanda):
 
 
 def test_run_chunk_rows_do_not_depend_on_the_chunk(rwanda):
-    chunk = [(0, {}, 0), (0, {}, 1), (0, {}, 2), (1, {"learning.forgetting": 0.05}, 0)]
+    chunk = [(0, 0), (0, 1), (0, 2), (1, 0)]
     for streams in ("common", "independent"):
-        together = run_chunk(rwanda, chunk, 5, streams)
-        apart = [row for run in chunk for row in run_chunk(rwanda, [run], 5, streams)]
+        experiment = Experiment.from_points(rwanda, [{}, {"learning.forgetting": 0.05}], 3, 5, streams=streams)
+        together = run_chunk(experiment, chunk)
+        apart = [row for run in chunk for row in run_chunk(experiment, [run])]
         assert all(row["error"] is None for row in together)
         assert all(_same_summary(a, b) for a, b in zip(together, apart, strict=True))
 

@@ -96,7 +96,7 @@ def test_broken_files_name_the_file_and_key(tmp_path, body, expected):
 
 
 def test_missing_file_lists_bundled_scenarios():
-    with pytest.raises(ScenarioError, match=r"no such scenario file; bundled scenarios: .*rwanda_tpn"):
+    with pytest.raises(ScenarioError, match=r"no such scenario file or bundled scenario.*bundled: .*rwanda_tpn"):
         load_scenario("does_not_exist.toml")
 
 
@@ -117,3 +117,17 @@ def test_plausible_ranges_come_from_the_schema():
     assert plausible_range("learning.similarity_weight") == (0.0, 3.0)
     assert plausible_range("simulation.start") is None
     assert plausible_range("population.kinds.hospital.leadership_mean") == (0.3, 0.9)
+
+
+def test_numbers_written_as_strings_are_rejected(tmp_path):
+    path = tmp_path / "string_months.toml"
+    path.write_text('extends = "rwanda_tpn.toml"\n[simulation]\nmonths = "24"\n')
+    with pytest.raises(ScenarioError, match=r"simulation.months: Input should be a valid integer \(got '24'\)"):
+        load_scenario(path)
+
+
+def test_numpy_numbers_are_accepted_as_overrides():
+    import numpy as np
+
+    scenario = load_scenario("rwanda_tpn").with_overrides({"programme.twins_per_topic": np.int64(2)})
+    assert scenario.programme.twins_per_topic == 2 and type(scenario.programme.twins_per_topic) is int

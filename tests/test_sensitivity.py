@@ -14,7 +14,6 @@ from twinsim.analysis.sensitivity import (
     analyse,
     build_factors,
     edit_schedule,
-    engine_options,
     level_index,
     parse_param,
     replicate_noise,
@@ -199,14 +198,6 @@ def test_two_factors_may_not_vary_the_same_thing():
     spec = SensitivitySpec(params={"learning.forgetting": {}}, choices={"no_forgetting": by_key})
     with pytest.raises(ScenarioError, match=r"learning\.forgetting is varied by both"):
         build_factors(scenario, spec)
-
-
-def test_engine_options_map_cli_choices_onto_the_experiments_engine():
-    assert engine_options() == {}
-    assert engine_options(workers=1) == {}
-    assert engine_options(workers=2) == {"executor": 2}
-    assert engine_options(workers=2, scheduler="tcp://10.0.0.1:8786") == {"executor": "tcp://10.0.0.1:8786"}
-    assert engine_options(scheduler="local", store="runs") == {"executor": "dask", "store": "runs", "resume": True}
 
 
 # --------------------------------------------------------------------------------------------------

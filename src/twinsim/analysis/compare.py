@@ -30,8 +30,10 @@ import pandas as pd
 from twinsim.analysis import economics
 from twinsim.analysis.evaluation import interval95, json_number
 from twinsim.errors import TwinsimError
-from twinsim.experiments.posterior import Posterior, scenario_for_replicate
-from twinsim.model.results import RunResult, simulate
+from twinsim.experiments.engine import run
+from twinsim.experiments.experiment import Arm, Experiment
+from twinsim.experiments.posterior import Posterior
+from twinsim.model.population import Structure
 from twinsim.programme.costs import COST_CATEGORIES
 from twinsim.scenario import Scenario, load_scenario
 
@@ -43,7 +45,7 @@ MAX_VOLUME = 100.0
 Progress = Callable[[int], None] | None
 
 
-@dataclass
+@dataclass(repr=False)
 class ModelRuns:
     """The replicates of one delivery model in a comparison.
 
@@ -79,10 +81,21 @@ class ModelRuns:
         """Mean of a per-replicate column and its 95% confidence interval."""
         return interval95(self.runs[column])
 
+    def __repr__(self) -> str:
+        effect, lo, hi = self.interval("effect")
+        return (
+            f"ModelRuns({self.name!r}: {self.delivery_model}, {len(self.runs)} replicates, "
+            f"effect {effect:+.2f} [{lo:+.2f}, {hi:+.2f}], cost {self.runs['cost'].mean():,.0f})"
+        )
 
-@dataclass
+
+@dataclass(repr=False)
 class Comparison:
-    """The result of :func:`compare`: per-model replicates and the cost-effectiveness analysis."""
+    """The result of :func:`compare`: per-model replicates and the cost-effectiveness analysis.
+
+    ``table()`` (alias ``to_frame()``) has one row per model; ``plot()`` draws the cost-effectiveness plane,
+    the acceptability curve or the trajectories.
+    """
 
     models: list[ModelRuns]
     reference: str
@@ -90,10 +103,51 @@ class Comparison:
     replicates: int
     budget: float | None
     wtp: np.ndarray = field(repr=False)
+    posterior: str | None = None
+
+    def __repr__(self) -> str:
+        budget = f", budget {self.budget:,.0f}" if self.budget is not None else ""
+        names = ", ".join(m.name for m in self.models)
+        return (
+            f"Comparison({len(self.models)} models [{names}], reference {self.reference!r}, "
+            f"{self.replicates} replicates, seed {self.seed}{budget})"
+        )
 
     def model(self, name: str) -> ModelRuns:
         """The model with label ``name``."""
-        return next(m for m in self.models if m.name == name)
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise KeyError(f"no model {name!r}; models: {', '.join(m.name for m in self.models)}")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The comparison table, one row per model (the same as :meth:`table`)."""
+        return self.table()
+
+    def plot(self, kind: str = "ce_plane", wtp: float | None = None) -> Any:
+        """A figure of the comparison.
+
+        Args:
+            kind: ``"ce_plane"`` (incremental cost against effect), ``"ceac"`` (acceptability curves),
+                ``"effects"`` (effect at the end and after the follow-up, and cost, per model) or
+                ``"trajectories"`` (mean indicator per month and model).
+            wtp: a willingness to pay per point to draw on the plane or the curve.
+
+        Returns:
+            The matplotlib Figure.
+
+        """
+        from twinsim.viz import comparison as figures
+
+        if kind == "ce_plane":
+            return figures.plot_ce_plane(self, wtp=wtp)
+        if kind == "ceac":
+            return figures.plot_ceac(self, wtp=wtp)
+        if kind == "effects":
+            return figures.plot_effects(self)
+        if kind == "trajectories":
+            return figures.plot_model_trajectories(self)
+        raise ValueError(f"kind: 'ce_plane', 'ceac', 'effects' or 'trajectories' (got {kind!r})")
 
     def _matrix(self, column: str) -> np.ndarray:
         return np.column_stack([m.runs[column].to_numpy() for m in self.models])
@@ -127,6 +181,39 @@ class Comparison:
             row["ties"] = m.runs["ties"].mean()
             rows.append(row)
         return pd.DataFrame(rows).set_index("name")
+
+    def decision_wtp(self) -> float:
+        """The willingness to pay per point a donor decides at by default: the largest ICER on the frontier."""
+        costs = np.array([m.runs["cost"].mean() for m in self.models])
+        effects = np.array([m.runs["effect"].mean() for m in self.models])
+        frontier = np.asarray(economics.frontier_icers(costs, effects), dtype=float)
+        frontier = frontier[np.isfinite(frontier) & (frontier > 0)]
+        return float(frontier.max()) if frontier.size else 0.0
+
+    def probability_best(self, wtp: float | None = None) -> pd.DataFrame:
+        """Per model: how often it is the most effective, and the most cost-effective at ``wtp``.
+
+        Shares of the replicates (each a posterior draw when the comparison drew from a posterior, so the shares
+        carry parameter uncertainty as well as replicate noise): the model with the largest effect, and the one
+        with the highest net monetary benefit ``wtp * effect - cost`` (default ``wtp``: :meth:`decision_wtp`).
+        Also the 95% range of the model's effect over replicates (not the interval of its mean).
+        """
+        wtp = self.decision_wtp() if wtp is None else float(wtp)
+        effects, costs = self._matrix("effect"), self._matrix("cost")
+        n, k = effects.shape
+        most_effective = np.bincount(np.argmax(effects, axis=1), minlength=k) / n
+        most_cost_effective = np.bincount(np.argmax(wtp * effects - costs, axis=1), minlength=k) / n
+        low, high = np.percentile(effects, [2.5, 97.5], axis=0)
+        return pd.DataFrame(
+            {
+                "p_most_effective": most_effective,
+                "p_most_cost_effective": most_cost_effective,
+                "wtp": wtp,
+                "effect_range_low": low,
+                "effect_range_high": high,
+            },
+            index=pd.Index([m.name for m in self.models], name="name"),
+        )
 
     def ceac(self) -> pd.DataFrame:
         """Cost-effectiveness acceptability: P(highest net monetary benefit) per willingness to pay and model."""
@@ -185,35 +272,75 @@ def _interval(row: pd.Series, col: str) -> dict[str, Any]:
 # Running
 
 
-def _outcomes(result: RunResult) -> dict[str, Any]:
-    """What a comparison keeps of one run."""
-    m = result.model
-    summary = result.summary()
-    ledger = result.ledger
-    by_activity = ledger.groupby("activity")[[*COST_CATEGORIES, "total_cost"]].sum() if len(ledger) else None
-    return {
-        "replicate": result.replicate,
-        "gain": summary["mean_gain"],
-        "gain_selected": summary["mean_gain_selected"],
-        "sustained_gain": summary["sustained_gain"],
-        "equity_change": summary["equity_change"],
-        "cost": summary["total_cost"],
-        "ties": summary["ties_formed"],
-        "_trajectory": result.mean_indicator_by_month(),
-        "_by_activity": by_activity,
-        "_by_institution": m.cost_by_institution.copy(),
-        "_institutions": result.institutions[["institution", "name", "kind", "region"]],
-    }
+#: What a comparison asks of every run (see :mod:`twinsim.experiments.outputs`).
+COMPARE_OUTPUTS = ("summary", "trajectory", "costs", "institution_cost")
 
 
-def _run(
-    scenario: Scenario, replicates: int, seed: int, progress: Progress, posterior: Posterior | None = None
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class _Runner:
+    """Runs arms of a comparison through the experiment engine, all on the same seeded replicates."""
+
+    replicates: int
+    seed: int
+    posterior: Posterior | None = None
+    progress: Progress = None
+    executor: Any = None
+    store: Path | None = None
+    resume: bool = False
+
+    def __call__(self, arms: dict[str, Scenario], stage: str) -> dict[str, list[dict[str, Any]]]:
+        """Each arm's runs (one outcome dict per replicate); ``stage`` names the arms' store sub-folder."""
+        keys = list(arms)
+        experiment = Experiment(
+            tuple(Arm(arms[k], label=f"{stage}:{i}") for i, k in enumerate(keys)),
+            self.replicates,
+            self.seed,
+            posterior=self.posterior,
+            outputs=COMPARE_OUTPUTS,
+            name="compare",
+        )
+        store = None if self.store is None else self.store / stage
+        table = run(experiment, executor=self.executor, store=store, resume=self.resume, progress=self.progress)
+        return {key: _outcomes(table[table["point"] == i], arms[key]) for i, key in enumerate(keys)}
+
+
+def _outcomes(table: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
+    """What a comparison keeps of each run of one arm (rows of the engine's runs table)."""
+    structure = Structure.of(scenario)
+    institutions = pd.DataFrame(
+        {
+            "institution": np.arange(structure.n),
+            "name": structure.names,
+            "kind": np.array(list(scenario.population.kinds))[structure.kind],
+            "region": np.array(scenario.regions)[structure.region],
+        }
+    )
+    months = scenario.simulation.months + scenario.simulation.followup_months
+    trajectory = [f"trajectory.{m}" for m in range(months + 1)]
+    by_institution = [f"institution_cost.{i}" for i in range(structure.n)]
+    cost_columns = [c for c in table.columns if c.startswith("cost.")]
     out = []
-    for r in range(replicates):
-        out.append(_outcomes(simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)))
-        if progress is not None:
-            progress(1)
+    for row in table.sort_values("replicate").to_dict("records"):
+        costs = {tuple(c.split(".")[1:]): row[c] for c in cost_columns if pd.notna(row[c])}
+        by_activity = None
+        if costs:
+            frame = pd.Series(costs).unstack()
+            by_activity = frame.reindex(columns=[*COST_CATEGORIES, "total_cost"]).rename_axis("activity")
+        out.append(
+            {
+                "replicate": row["replicate"],
+                "gain": row["mean_gain"],
+                "gain_selected": row["mean_gain_selected"],
+                "sustained_gain": row["sustained_gain"],
+                "equity_change": row["equity_change"],
+                "cost": row["total_cost"],
+                "ties": row["ties_formed"],
+                "_trajectory": np.array([row[c] for c in trajectory]),
+                "_by_activity": by_activity,
+                "_by_institution": np.array([row[c] for c in by_institution]),
+                "_institutions": institutions,
+            }
+        )
     return out
 
 
@@ -238,6 +365,9 @@ def volume_for_budget(
     seed: int,
     progress: Progress = None,
     posterior: Posterior | None = None,
+    *,
+    runner: _Runner | None = None,
+    label: str = "model",
 ) -> tuple[Scenario, list[dict[str, Any]]]:
     """Solve ``programme.volume`` so that the mean cost over ``replicates`` is ``budget`` (within 0.5%).
 
@@ -247,13 +377,14 @@ def volume_for_budget(
         TwinsimError: when the budget is below the model's fixed cost or needs more than 100 times its volume.
 
     """
+    runner = runner or _Runner(replicates, seed, posterior, progress)
     volume = scenario.programme.volume
-    runs = _run(scenario, replicates, seed, progress, posterior)
+    runs = runner({label: scenario}, f"budget-{label}-0")[label]
     cost = float(np.mean([r["cost"] for r in runs]))
     if cost == 0:
         return scenario, runs
     previous: tuple[float, float] | None = None
-    for _ in range(12):
+    for iteration in range(12):
         if abs(cost - budget) <= BUDGET_TOLERANCE * budget:
             return scenario, runs
         if previous is None:
@@ -275,7 +406,7 @@ def volume_for_budget(
         previous = (volume, cost)
         volume = new
         scenario = scenario.with_overrides({"programme.volume": volume}, source="--budget")
-        runs = _run(scenario, replicates, seed, progress, posterior)
+        runs = runner({label: scenario}, f"budget-{label}-{iteration + 1}")[label]
         cost = float(np.mean([r["cost"] for r in runs]))
     raise TwinsimError(f"--budget: no activity volume of {scenario.name} found that spends {budget:,.0f}")
 
@@ -312,7 +443,17 @@ def _labels(scenarios: Sequence[Scenario]) -> list[str]:
 
 
 def default_wtp(models: list[ModelRuns], reference: str, steps: int = 101) -> np.ndarray:
-    """A willingness-to-pay range from 0 to twice the largest positive ICER against the reference."""
+    """A willingness-to-pay range from 0 that shows where the acceptability curves cross.
+
+    Up to three times the largest ICER on the cost-effectiveness frontier (where the most effective model worth
+    buying takes over); without a frontier beyond the reference, twice the largest positive ICER against it.
+    """
+    costs = np.array([m.runs["cost"].mean() for m in models])
+    effects = np.array([m.runs["effect"].mean() for m in models])
+    frontier = np.asarray(economics.frontier_icers(costs, effects), dtype=float)
+    frontier = frontier[np.isfinite(frontier) & (frontier > 0)]
+    if frontier.size:
+        return np.linspace(0.0, float(f"{3 * frontier.max():.2g}"), steps)
     ref = next(m for m in models if m.name == reference)
     ratios = []
     for m in models:
@@ -332,8 +473,12 @@ def compare(
     budget: float | None = None,
     wtp: tuple[float, float, int] | None = None,
     refs: Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
     progress: Progress = None,
     posterior: Posterior | None = None,
+    executor: Any = None,
+    store: str | Path | None = None,
+    resume: bool = False,
 ) -> Comparison:
     """Compare delivery models on the same replicates (common random numbers).
 
@@ -343,12 +488,17 @@ def compare(
         replicates: replicates per model (>= 2 for intervals).
         seed: experiment seed (default: the first scenario's ``simulation.seed``); shared by every model.
         budget: when given, every model's activity volume is solved so that its mean cost is the budget.
-        wtp: willingness-to-pay range ``(min, max, steps)`` for the acceptability curve (default: 0 to twice
-            the largest ICER against the reference, 101 steps).
+        wtp: willingness-to-pay range ``(min, max, steps)`` for the acceptability curve (default: 0 to three times
+            the largest ICER on the cost-effectiveness frontier, 101 steps; see :func:`default_wtp`).
         refs: how each scenario was named by the user (path or bundled name), for the output.
+        names: a label per scenario for tables and figures (default: the scenario names, a repeated name
+            numbered ``name#2``), e.g. ``names=["TPN", "TPN, 2 twins per topic"]`` for two variants of one file.
         progress: called with 1 after each finished run.
         posterior: carry parameter uncertainty: replicate ``r`` of every model runs with the same posterior
             parameter set (see :func:`twinsim.experiments.posterior.scenario_for_replicate`).
+        executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
+        store: a directory the runs are written to as they finish (one result store per stage).
+        resume: with ``store``, compute only the runs it does not hold yet.
 
     Returns:
         A :class:`Comparison`.
@@ -364,24 +514,30 @@ def compare(
         refs = [sc.name if isinstance(sc, Scenario) else str(sc) for sc in scenarios]
     scenarios = [sc if isinstance(sc, Scenario) else load_scenario(sc) for sc in scenarios]
     seed = scenarios[0].simulation.seed if seed is None else int(seed)
-    labels = _labels(scenarios)
-    cache: dict[str, list[dict[str, Any]]] = {}
+    labels = _labels(scenarios) if names is None else [str(n) for n in names]
+    if len(labels) != len(scenarios) or len(set(labels)) != len(labels):
+        raise TwinsimError(f"compare: names must give one distinct label per scenario (got {list(labels)})")
+    runner = _Runner(replicates, seed, posterior, progress, executor, None if store is None else Path(store), resume)
+    arms: dict[str, Scenario] = {}
+    for i, given in enumerate(scenarios):
+        arms.setdefault("cf:" + _counterfactual_key(given), counterfactual(given))
+        if given.programme.delivery_model != "none" and budget is None:
+            arms[f"model:{i}"] = given
+    runs = runner(arms, "runs")  # every model and counterfactual in one experiment (all workers busy)
     models = []
-    for label, ref, given in zip(labels, refs, scenarios, strict=True):
-        key = _counterfactual_key(given)
-        if key not in cache:
-            cache[key] = _run(counterfactual(given), replicates, seed, progress, posterior)
+    for i, (label, ref, given) in enumerate(zip(labels, refs, scenarios, strict=True)):
+        cf = runs["cf:" + _counterfactual_key(given)]
         if given.programme.delivery_model == "none":  # it is its own counterfactual: the same runs
-            sc, runs, budgeted = given, cache[key], False
+            sc, model_runs, budgeted = given, cf, False
         elif budget is None:
-            sc, runs, budgeted = given, _run(given, replicates, seed, progress, posterior), False
+            sc, model_runs, budgeted = given, runs[f"model:{i}"], False
         else:
-            sc, runs = volume_for_budget(given, budget, replicates, seed, progress, posterior)
-            budgeted = any(r["cost"] > 0 for r in runs)
-        models.append(_model_runs(label, ref, sc, runs, cache[key], budgeted))
+            sc, model_runs = volume_for_budget(given, budget, replicates, seed, runner=runner, label=str(i))
+            budgeted = any(r["cost"] > 0 for r in model_runs)
+        models.append(_model_runs(label, ref, sc, model_runs, cf, budgeted))
     reference = next((m.name for m in models if m.delivery_model == "none"), models[0].name)
     grid = default_wtp(models, reference) if wtp is None else np.linspace(wtp[0], wtp[1], int(wtp[2]))
-    return Comparison(models, reference, seed, replicates, budget, grid)
+    return Comparison(models, reference, seed, replicates, budget, grid, posterior.source if posterior else None)
 
 
 def parse_wtp(text: str) -> tuple[float, float, int]:

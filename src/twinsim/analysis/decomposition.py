@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from twinsim.analysis.evaluation import interval95, json_number
-from twinsim.experiments.posterior import Posterior, scenario_for_replicate
-from twinsim.model.results import simulate
+from twinsim.experiments.engine import run
+from twinsim.experiments.experiment import Arm, Experiment
+from twinsim.experiments.posterior import Posterior
 from twinsim.scenario import Scenario
 
 __all__ = ["PARTS", "Decomposition", "decompose"]
@@ -30,13 +33,67 @@ __all__ = ["PARTS", "Decomposition", "decompose"]
 PARTS = ("observed", "twinning", "self_selection")
 
 
-@dataclass
+@dataclass(repr=False)
 class Decomposition:
-    """Per-replicate parts (``replicates``: replicate, topic, observed, twinning, self_selection)."""
+    """Per-replicate parts (``replicates``: replicate, topic, observed, twinning, self_selection).
+
+    ``summary()`` (alias ``to_frame()``) has one row per topic with each part's mean and labelled 95% interval
+    columns; ``plot()`` draws the parts per topic.
+    """
 
     scenario: Scenario
     seed: int
     replicates: pd.DataFrame
+
+    def __repr__(self) -> str:
+        n = int(self.replicates["replicate"].nunique()) if len(self.replicates) else 0
+        topics = self.replicates["topic"].nunique() if len(self.replicates) else 0
+        return f"Decomposition({self.scenario.name!r}: {topics} topics, {n} replicate pairs, seed {self.seed})"
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per topic: each part's mean and 95% CI, and the twinning share (the same as :meth:`summary`)."""
+        return self.summary()
+
+    def plot(self, topics: list[str] | None = None) -> Any:
+        """Bar chart per topic: observed selected-vs-not difference, its twinning and self-selection parts.
+
+        Args:
+            topics: the topics to show (default: all).
+
+        Returns:
+            The matplotlib Figure.
+
+        """
+        import matplotlib.pyplot as plt
+
+        frame = self.summary()
+        if topics is not None:
+            frame = frame.loc[topics]
+        fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(frame) + 2), 4.5), layout="constrained")
+        width = 0.27
+        x = np.arange(len(frame))
+        labels = {
+            "observed": "observed: selected - not",
+            "twinning": "twinning part",
+            "self_selection": "self-selection part",
+        }
+        for k, part in enumerate(PARTS):
+            mean = frame[part].to_numpy()
+            err = np.vstack([mean - frame[f"{part}_ci95_low"], frame[f"{part}_ci95_high"] - mean])
+            ax.bar(x + (k - 1) * width, mean, width, yerr=err, capsize=3, label=labels[part], color=f"C{k}")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xticks(x, [str(t) for t in frame.index], rotation=30, ha="right")
+        units = {self.scenario.topics[str(t)].unit for t in frame.index if str(t) in self.scenario.topics}
+        unit = units.pop() if len(units) == 1 else "indicator points"
+        ax.set_ylabel(f"difference in change over the programme\n(indicator points, {unit})")
+        n = int(self.replicates["replicate"].nunique())
+        ax.set_title(
+            f"{self.scenario.name}: what twinning caused and what self-selection explains\n"
+            f"(mean over {n} replicates, 95% CI)",
+            fontsize=10,
+        )
+        ax.legend(fontsize=8)
+        return fig
 
     def summary(self) -> pd.DataFrame:
         """Per topic: mean and 95% CI of each part over replicates, and the twinning share of the mean."""
@@ -77,37 +134,48 @@ def decompose(
     *,
     posterior: Posterior | None = None,
     progress: Callable[[int], None] | None = None,
+    executor: Any = None,
+    store: str | Path | None = None,
+    resume: bool = False,
 ) -> Decomposition:
     """Split each topic's selected-vs-not difference into a twinning part and a self-selection part.
+
+    An experiment of two arms on the same replicates (common random numbers): the scenario, and its
+    counterfactual with the programme's learning switched off (same institutions, topic choices and draws).
 
     Args:
         scenario: the validated scenario.
         replicates: number of replicate pairs (factual and counterfactual run).
         seed: experiment seed (default: ``scenario.simulation.seed``).
         posterior: optional posterior; replicate ``r`` uses its draw for ``(seed, r)`` in both runs.
-        progress: called with 1 after each replicate pair.
+        progress: called with the number of runs of each finished chunk (two runs per replicate).
+        executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
+        store: a result-store directory the runs are written to as they finish.
+        resume: with ``store``, compute only the runs it does not hold yet.
 
     """
     seed = scenario.simulation.seed if seed is None else int(seed)
+    arms = (Arm(scenario, label="factual"), Arm(scenario, programme_learning=False, label="counterfactual"))
+    experiment = Experiment(arms, replicates, seed, posterior=posterior, name="decompose")
+    runs = run(experiment, executor=executor, store=store, resume=resume, progress=progress)
+    factual = runs[runs["arm"] == "factual"].set_index("replicate").sort_index()
+    counterfactual = runs[runs["arm"] == "counterfactual"].set_index("replicate").sort_index()
     rows = []
-    for r in range(replicates):
-        sc = scenario_for_replicate(scenario, posterior, seed, r)
-        factual = simulate(sc, seed, r)
-        counterfactual = simulate(sc, seed, r, programme_learning=False)
-        if not np.array_equal(factual.model.selected, counterfactual.model.selected):  # pragma: no cover
+    for topic in scenario.topics:
+        if not factual[f"n_selected.{topic}"].equals(counterfactual[f"n_selected.{topic}"]):  # pragma: no cover
             raise RuntimeError("counterfactual run chose different topics: random streams are not separated")
-        observed = factual.selected_vs_not()["estimate"]
-        selection = counterfactual.selected_vs_not()["estimate"]
-        for topic in observed.index:
-            rows.append(
+        observed = factual[f"selected_vs_not.{topic}"]
+        selection = counterfactual[f"selected_vs_not.{topic}"]
+        rows.append(
+            pd.DataFrame(
                 {
-                    "replicate": r,
+                    "replicate": observed.index,
                     "topic": topic,
-                    "observed": observed[topic],
-                    "twinning": observed[topic] - selection[topic],
-                    "self_selection": selection[topic],
+                    "observed": observed.to_numpy(),
+                    "twinning": (observed - selection).to_numpy(),
+                    "self_selection": selection.to_numpy(),
                 }
             )
-        if progress is not None:
-            progress(1)
-    return Decomposition(scenario, seed, pd.DataFrame(rows))
+        )
+    frame = pd.concat(rows).sort_values(["replicate"], kind="stable").reset_index(drop=True)
+    return Decomposition(scenario, seed, frame)

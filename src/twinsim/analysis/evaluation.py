@@ -10,7 +10,7 @@ cluster-robust standard errors by institution (:func:`did_regression`).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from twinsim.scenario import Scenario
 
 __all__ = [
+    "Interval",
     "did_regression",
     "evaluate_observed",
     "interval95",
@@ -74,7 +75,18 @@ def json_number(value: float) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
 
 
-def interval95(values: np.ndarray | pd.Series) -> tuple[float, float, float]:
+class Interval(NamedTuple):
+    """A mean and its 95% confidence interval; unpacks like ``(mean, low, high)``."""
+
+    mean: float
+    ci95_low: float
+    ci95_high: float
+
+    def __str__(self) -> str:
+        return f"{self.mean:,.4g} (95% CI {self.ci95_low:,.4g} to {self.ci95_high:,.4g})"
+
+
+def interval95(values: np.ndarray | pd.Series) -> Interval:
     """Mean of ``values`` and the t-based 95% confidence interval of that mean (NaNs dropped).
 
     A single value gives an interval of zero width at the value; no values give NaNs.
@@ -82,14 +94,14 @@ def interval95(values: np.ndarray | pd.Series) -> tuple[float, float, float]:
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
     if x.size == 0:
-        return (math.nan, math.nan, math.nan)
+        return Interval(math.nan, math.nan, math.nan)
     mean = float(x.mean())
     if x.size == 1:
-        return (mean, mean, mean)
+        return Interval(mean, mean, mean)
     from scipy import stats  # imported here: scipy.stats adds half a second to CLI start-up
 
     half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return (mean, mean - half, mean + half)
+    return Interval(mean, mean - half, mean + half)
 
 
 def survey_months(scenario: Scenario) -> list[int]:

@@ -17,13 +17,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from twinsim.errors import ScenarioError
-from twinsim.experiments.posterior import Posterior, scenario_for_replicate
-from twinsim.model.results import simulate
+from twinsim.experiments.engine import run
+from twinsim.experiments.experiment import Arm, Experiment
+from twinsim.experiments.posterior import Posterior
 from twinsim.scenario import Scenario
 
 __all__ = ["PowerAnalysis", "minimum_detectable_effect", "power_analysis", "scale_population"]
@@ -62,14 +65,57 @@ def minimum_detectable_effect(sd: float, alpha: float = 0.05, power: float = 0.8
     return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * sd)
 
 
-@dataclass
+@dataclass(repr=False)
 class PowerAnalysis:
-    """Per (size, replicate, topic) evaluation results (``replicates``) and their summary (:meth:`table`)."""
+    """Per (size, replicate, topic) evaluation results (``replicates``) and their summary (:meth:`table`).
+
+    ``table()`` (alias ``to_frame()``) has one row per trial size and topic; ``plot()`` draws power curves.
+    """
 
     scenario: Scenario
     seed: int
     alpha: float
     replicates: pd.DataFrame
+
+    def __repr__(self) -> str:
+        sizes = sorted(int(s) for s in self.replicates["institutions"].unique()) if len(self.replicates) else []
+        n = int(self.replicates["replicate"].nunique()) if len(self.replicates) else 0
+        return (
+            f"PowerAnalysis({self.scenario.name!r}: sizes {sizes}, {n} simulated trials per size, "
+            f"alpha {self.alpha}, seed {self.seed})"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per trial size and topic: power, MDE and the estimate's spread (the same as :meth:`table`)."""
+        return self.table()
+
+    def plot(self, target: float = 0.8) -> Any:
+        """Power against the number of institutions, one line per topic, with the ``target`` power marked.
+
+        Returns:
+            The matplotlib Figure.
+
+        """
+        import matplotlib.pyplot as plt
+
+        table = self.table()
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+        for topic, group in table.groupby("topic", sort=False):
+            ax.plot(group["institutions"], group["power"], marker="o", label=str(topic))
+            ax2.plot(group["institutions"], group["mde"], marker="o", label=str(topic))
+        ax.axhline(target, color="grey", ls="--", lw=0.9)
+        ax.annotate(f"{target:.0%} power", (ax.get_xlim()[0], target), xytext=(4, 3), textcoords="offset points",
+                    fontsize=8, color="0.3")  # fmt: skip
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("institutions in the trial")
+        ax.set_ylabel(f"power (positive and significant at alpha = {self.alpha})")
+        ax.set_title("Power of a difference-in-differences evaluation")
+        ax.legend(fontsize=8)
+        ax2.set_xlabel("institutions in the trial")
+        ax2.set_ylabel("minimum detectable effect at 80% power (points)")
+        ax2.set_title("Smallest effect such a trial detects")
+        ax2.legend(fontsize=8)
+        return fig
 
     def table(self) -> pd.DataFrame:
         """Per size and topic: mean effect, power, the estimate's sd and mean standard error, the MDE."""
@@ -117,6 +163,9 @@ def power_analysis(
     alpha: float = 0.05,
     posterior: Posterior | None = None,
     progress: Callable[[int], None] | None = None,
+    executor: Any = None,
+    store: str | Path | None = None,
+    resume: bool = False,
 ) -> PowerAnalysis:
     """Simulate trials of each size and evaluate them as an evaluator would (see the module docstring).
 
@@ -128,7 +177,10 @@ def power_analysis(
         topics: topics to evaluate (default: all).
         alpha: significance level of the two-sided test.
         posterior: optional posterior; replicate ``r`` uses its draw for ``(seed, r)``.
-        progress: called with 1 after each run.
+        progress: called with the number of runs of each finished chunk.
+        executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
+        store: a result-store directory the runs are written to as they finish.
+        resume: with ``store``, compute only the runs it does not hold yet.
 
     """
     seed = scenario.simulation.seed if seed is None else int(seed)
@@ -139,13 +191,15 @@ def power_analysis(
     # Only months up to the endline survey matter: skip the rest (same random draws up to then).
     extra = max(0, scenario.endline_month - scenario.simulation.months)
     base = scenario.with_overrides({"simulation.followup_months": extra}, "power")
+    arms = tuple(Arm(scale_population(base, size), label=str(size)) for size in sizes)
+    experiment = Experiment(arms, replicates, seed, posterior=posterior, outputs=("evaluation",), name="power")
+    runs = run(experiment, executor=executor, store=store, resume=resume, progress=progress)
     rows = []
-    for size in sizes:
-        sized = scale_population(base, size)
-        for r in range(replicates):
-            result = simulate(scenario_for_replicate(sized, posterior, seed, r), seed, r)
-            frame = result.evaluation().loc[topics]
-            rows.append(frame.reset_index().assign(institutions=size, replicate=r))
-            if progress is not None:
-                progress(1)
+    for topic in topics:
+        suffix = f".{topic}"
+        columns = {c: c[: -len(suffix)] for c in runs.columns if c.endswith(suffix)}
+        frame = runs[["arm", "replicate", *columns]].rename(columns=columns)
+        frame.insert(0, "topic", topic)
+        rows.append(frame.assign(institutions=frame.pop("arm").astype(int)))
+    rows = [pd.concat(rows, ignore_index=True).sort_values(["institutions", "replicate"], kind="stable")]
     return PowerAnalysis(scenario, seed, alpha, pd.concat(rows, ignore_index=True))

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 from SALib.analyze import fast as fast_analyze
 from SALib.analyze import morris as morris_analyze
 from SALib.analyze import sobol as sobol_analyze
@@ -51,12 +52,12 @@ __all__ = [
     "SensitivityResult",
     "analyse",
     "build_factors",
-    "engine_options",
     "level_index",
     "parse_param",
     "replicate_noise",
     "run_sensitivity",
     "salib_problem",
+    "sensitivity",
 ]
 
 FactorKind = Literal["continuous", "integer", "categorical", "choice"]
@@ -380,7 +381,7 @@ METHODS: dict[str, Method] = {
 # The analysis
 
 
-@dataclass
+@dataclass(repr=False)
 class SensitivityResult:
     """Indices per output, ranked, with the design, the outputs and the replicate-noise report.
 
@@ -406,6 +407,37 @@ class SensitivityResult:
     x: np.ndarray = field(repr=False)
     y: np.ndarray = field(repr=False)
     second_order: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"SensitivityResult({self.method}, N = {self.samples}, {self.runs} runs, "
+            f"{len(self.factors)} factors, outputs {self.outputs})"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The indices as one long table: output, rank, factor, range, indices (the same as :meth:`ranked`)."""
+        return self.ranked()
+
+    def plot(self, kind: str = "indices") -> Any:
+        """A figure of the analysis.
+
+        Args:
+            kind: ``"indices"`` (bars with confidence intervals, one panel per output), ``"morris"`` (mu* against
+                sigma; Morris only) or ``"convergence"`` (indices as the base samples grow).
+
+        Returns:
+            The matplotlib Figure.
+
+        """
+        from twinsim.viz import sensitivity as figures
+
+        if kind == "indices":
+            return figures.plot_indices(self)
+        if kind == "morris" and self.method == "morris":
+            return figures.plot_morris(self)
+        if kind == "convergence" and not self.convergence.empty:
+            return figures.plot_convergence(self)
+        raise ValueError(f"kind {kind!r}: not available for a {self.method} analysis")
 
     def to_dict(self) -> dict[str, Any]:
         """``{"method", "samples", "runs", "outputs": {OUTPUT: {FACTOR: {index: value}}}}`` (NaN as null)."""
@@ -597,27 +629,6 @@ def _convergence(
 # Running twinsim
 
 
-def engine_options(workers: int | None = None, scheduler: str | None = None, store: Any = None) -> dict[str, Any]:
-    """Keyword arguments for :func:`twinsim.experiments.run_points`: where the runs execute and are stored.
-
-    Args:
-        workers: local worker processes (``None`` or 1: serial, in this process).
-        scheduler: a Dask scheduler address (``tcp://HOST:PORT``), or ``"local"`` to start a Dask cluster on
-            this machine; takes precedence over ``workers``.
-        store: a result-store directory: runs are written as they finish and a rerun resumes from it.
-
-    """
-    options: dict[str, Any] = {}
-    if scheduler is not None:
-        options["executor"] = "dask" if scheduler == "local" else scheduler
-    elif workers is not None and workers > 1:
-        options["executor"] = workers
-    if store is not None:
-        options["store"] = store
-        options["resume"] = True
-    return options
-
-
 class ScenarioEvaluator:
     """Evaluate design rows by running the scenario's design points through the experiments engine.
 
@@ -629,7 +640,7 @@ class ScenarioEvaluator:
         seed: experiment seed (default: ``simulation.seed``).
         runner: the engine (default :func:`twinsim.experiments.run_points`).
         progress: called with the number of finished runs.
-        options: extra keyword arguments for the runner (see :func:`engine_options`).
+        options: extra keyword arguments for the runner (``executor``, ``store``, ``resume``).
 
     """
 
@@ -714,3 +725,86 @@ def planned_runs(spec: SensitivitySpec, n_factors: int) -> int:
     m = METHODS[spec.method]
     settings = Settings(second_order=spec.second_order, num_levels=spec.num_levels)
     return m.runs(spec.samples, n_factors, settings) * spec.replicates
+
+
+def sensitivity(
+    scenario: Scenario,
+    params: dict[str, Any],
+    outputs: Sequence[str] = ("mean_gain", "total_cost"),
+    *,
+    method: str = "sobol",
+    samples: int = 64,
+    replicates: int = 1,
+    choices: dict[str, dict[str, dict[str, Any]]] | None = None,
+    seed: int | None = None,
+    second_order: bool = False,
+    num_levels: int = 4,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SensitivityResult:
+    """A global sensitivity analysis from plain Python arguments (no ``[sensitivity]`` table needed).
+
+    Example::
+
+        from twinsim.analysis.sensitivity import sensitivity
+        result = sensitivity(
+            twinsim.load_scenario("rwanda_tpn"),
+            params={
+                "learning.forgetting": (0.0, 0.05),          # a range
+                "learning.rates.exchange_visit": None,        # the schema's plausible range
+                "programme.matching": ["best_performer", "most_similar"],  # levels of a categorical key
+            },
+            outputs=["mean_gain", "total_cost"],
+            method="morris",
+            samples=10,
+        )
+        result.to_frame()
+
+    Args:
+        scenario: the base scenario.
+        params: dotted scenario key -> ``(low, high)``, a list of levels, or ``None`` for the key's plausible range.
+        outputs: numeric keys of the run summary (see :meth:`twinsim.RunResult.summary`).
+        method: ``"sobol"``, ``"morris"`` or ``"fast"``.
+        samples: base samples N (Sobol: a power of 2; Morris: trajectories; eFAST: more than 64).
+        replicates: runs per design point (the outputs analysed are their mean).
+        choices: design choices with named alternatives: ``{choice: {level: {"overrides": {...},
+            "schedule": {activity: [months]}}}}`` (an empty dict is the scenario as it is).
+        seed: experiment seed (default: ``simulation.seed``).
+        second_order: Sobol: also estimate second-order indices.
+        num_levels: Morris: grid levels per factor.
+        workers: run the design on this many local processes (default: in this process).
+        progress: called with the number of finished runs.
+
+    Raises:
+        ScenarioError: for an unknown key, a bad range or an unknown output, naming it.
+
+    """
+    factors: dict[str, dict[str, Any]] = {}
+    for key, value in params.items():
+        if value is None:
+            factors[key] = {}
+        elif isinstance(value, tuple) and len(value) == 2:
+            factors[key] = {"low": value[0], "high": value[1]}
+        elif isinstance(value, list | tuple):
+            factors[key] = {"levels": list(value)}
+        else:
+            raise ScenarioError(f"sensitivity: params[{key!r}]: give (low, high), a list of levels or None")
+    spec_data = {
+        "method": method,
+        "samples": samples,
+        "replicates": replicates,
+        "second_order": second_order,
+        "num_levels": num_levels,
+        "outputs": list(outputs),
+        "params": factors,
+        "choices": {name: {"levels": levels} for name, levels in (choices or {}).items()},
+    }
+    try:
+        spec = SensitivitySpec.model_validate(spec_data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ScenarioError(f"sensitivity: {where}: {err['msg'].removeprefix('Value error, ')}") from None
+    return run_sensitivity(
+        scenario, spec, seed=seed, progress=progress, options={"executor": workers}, source="sensitivity"
+    )

@@ -6,16 +6,76 @@ with code 2, never a traceback.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from twinsim import __version__
 from twinsim.cli import calibrate, compare, decompose, explore, power, run, sensitivity, sweep, validate
 
 app = typer.Typer(
     help="Simulate peer-learning (twinning) networks among health institutions.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
 )
+#: Examples shown under each command's --help (they all run as written after `pip install twinsim`).
+EXAMPLES = {
+    "run": [
+        "twinsim run rwanda_tpn --replicates 100",
+        "twinsim run rwanda_tpn -r 50 --set programme.twins_per_topic=2",
+        "twinsim run rwanda_tpn -r 100 --posterior rwanda_tpn --out out/rwanda",
+        "twinsim run rwanda_tpn -r 20 --table-format md",
+    ],
+    "validate": [
+        "twinsim validate my_country.toml",
+        "twinsim validate rwanda_tpn --set programme.matching=most_similar",
+    ],
+    "scenarios": ["twinsim scenarios"],
+    "compare": [
+        "twinsim compare rwanda_no_program rwanda_tpn rwanda_pairs --replicates 50",
+        "twinsim compare rwanda_no_program rwanda_tpn rwanda_hybrid --budget 300000 --out out/compare",
+    ],
+    "sweep": [
+        "twinsim sweep rwanda_tpn --param learning.gap_ceiling=0.3:0.9:4 --replicates 20 --out runs/ceiling",
+    ],
+    "sensitivity": [
+        "twinsim sensitivity rwanda_design_sensitivity --workers 2 --out results/rwanda_sensitivity",
+        "twinsim sensitivity rwanda_tpn --method morris --samples 10 --param learning.forgetting=0:0.05 "
+        "--output mean_gain",
+    ],
+    "decompose": [
+        "twinsim decompose rwanda_tpn --replicates 200",
+        "twinsim decompose rwanda_tpn --posterior rwanda_tpn",
+    ],
+    "power": ["twinsim power rwanda_tpn --institutions 10,20,40,80 --replicates 100 --topic accreditation"],
+    "calibrate": ["twinsim calibrate rwanda_tpn --targets rwanda_tpn --budget 400 --out calibration/rwanda"],
+    "explore": ["twinsim explore", "twinsim explore rwanda_pairs --port 8800"],
+}
+
+
+def _epilog(name: str) -> str:
+    """The examples block of a command's help (a leading backspace line keeps click from re-wrapping it)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"twinsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.", metavar=""),
+    ] = False,
+) -> None:
+    """Simulate peer-learning (twinning) networks among health institutions."""
+
+
 for command in (
     run.run,
     validate.validate,
@@ -28,7 +88,7 @@ for command in (
     calibrate.calibrate,
     explore.explore,
 ):
-    app.command()(command)
+    app.command(epilog=_epilog(command.__name__))(command)
 
 
 def main() -> None:  # pragma: no cover - entry point

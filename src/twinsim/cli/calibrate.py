@@ -9,16 +9,35 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from twinsim.cli.common import ScenarioArg, SetOption, out_console, progress_bar, user_errors
-from twinsim.scenario import load_scenario, resolve_scenario_path
+from twinsim.cli.common import (
+    JsonOption,
+    QuietOption,
+    ResumeOption,
+    ScenarioArg,
+    SchedulerOption,
+    SetOption,
+    StoreOption,
+    TableFormatOption,
+    WorkersOption,
+    add_row,
+    engine_options,
+    new_table,
+    out_console,
+    progress_bar,
+    show_table,
+    user_errors,
+)
+from twinsim.scenario import load_scenario, resolve_scenario_path, resolve_targets
 
 
 @user_errors
 def calibrate(
     scenario: ScenarioArg,
-    targets: Annotated[Path, typer.Option("--targets", help="Targets file (TOML), e.g. scenarios/targets/...")],
+    targets: Annotated[
+        str,
+        typer.Option("--targets", help="Targets file (TOML) or a bundled name (rwanda_tpn).", metavar="FILE|NAME"),
+    ],
     budget: Annotated[int, typer.Option("--budget", min=1, help="Model runs for the ABC design.")] = 1000,
     out: Annotated[Path, typer.Option(help="Folder for the posterior, report and figure.")] = Path("calibration"),
     write_scenario: Annotated[
@@ -28,7 +47,13 @@ def calibrate(
         ),
     ] = False,
     set_: SetOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report on stdout.")] = False,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    table_format: TableFormatOption = "text",
 ) -> None:
     """Fit the targets file's parameters to its published effects (ABC); write a posterior for --posterior."""
     import os
@@ -44,7 +69,8 @@ def calibrate(
         write_point_estimate,
     )
 
-    spec = load_targets(targets)
+    engine = engine_options(workers, scheduler, store, resume)
+    spec = load_targets(resolve_targets(targets))
     sc = load_scenario(scenario, set_ or [])
     path = resolve_scenario_path(scenario)
     command = f"twinsim calibrate {scenario} --targets {targets} --budget {budget} --out {out}"
@@ -53,11 +79,12 @@ def calibrate(
     n_accept = max(math.ceil((budget // k) * spec.accept), len(spec.parameters) + 2)
     total = (budget // k) * k + n_accept * spec.refine_replicates + spec.predictive_draws * k
     total += spec.check_replicates
-    with progress_bar(total, "runs", quiet=as_json) as bar:
+    with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"calibrating {sc.name}", total=total)
-        result = run_calibration(sc, spec, budget, progress=lambda n: bar.advance(task, n))
-        predictive = posterior_predictive(sc, result.posterior, spec, progress=lambda n: bar.advance(task, n))
-        check = check_point_estimate(sc, spec, result.point_estimate, progress=lambda n: bar.advance(task, n))
+        advance = lambda n: bar.advance(task, n)  # noqa: E731
+        result = run_calibration(sc, spec, budget, progress=advance, engine=engine)
+        predictive = posterior_predictive(sc, result.posterior, spec, progress=advance, engine=engine)
+        check = check_point_estimate(sc, spec, result.point_estimate, progress=advance, engine=engine)
     report = write_outputs(result, predictive, check, out, command)
     if write_scenario:
         pointer = os.path.relpath(out.resolve(), path.resolve().parent)
@@ -65,17 +92,22 @@ def calibrate(
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
         return
-    table = Table(title=f"{sc.name}: ABC posterior ({report['accepted']} of {report['design_points']} points)")
-    for col in ("parameter", "prior", "mean", "90% interval"):
-        table.add_column(col, justify="left" if col == "parameter" else "right", no_wrap=True)
+    table = new_table(
+        f"{sc.name}: ABC posterior ({report['accepted']} of {report['design_points']} points)",
+        ("parameter", "prior", "mean", "90% interval"),
+        left=("parameter",),
+    )
     for key, row in report["posterior"].items():
-        table.add_row(
+        add_row(
+            table,
             key,
             f"[{row['prior_low']:.4g}, {row['prior_high']:.4g}]",
             f"{row['mean']:.4g}",
             f"[{row['q05']:.4g}, {row['q95']:.4g}]",
         )
-    out_console.print(table)
+    show_table(table, table_format)
+    if table_format != "text":
+        return
     for key, fit in check.items():
         out_console.print(
             f"{key}: {fit['mean']:.2f} (95% CI {fit['ci95'][0]:.2f} to {fit['ci95'][1]:.2f}) at the point "

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import io
+import sys
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
 
 from twinsim.errors import TwinsimError
 
-out_console = Console()
+# Piped or redirected output is never cut to 80 columns: a wide console, tables fold instead of truncating.
+out_console = Console(width=None if sys.stdout.isatty() else 250)
 
 
 err_console = Console(stderr=True)
@@ -28,25 +35,101 @@ SetOption = Annotated[
 ]
 
 
-ScenarioArg = Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled scenario.")]
+ScenarioArg = Annotated[
+    str, typer.Argument(help="A scenario file, or the name of a bundled scenario.", metavar="SCENARIO")
+]
 
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.", metavar="")]
 
-PosteriorOption = Annotated[
-    Path | None,
+JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.", metavar="")]
+
+TABLE_FORMATS = ("text", "md", "csv")
+
+TableFormatOption = Annotated[
+    str,
     typer.Option(
-        "--posterior",
-        help="Posterior CSV (from `twinsim calibrate`): each replicate draws one parameter set from it.",
+        "--table-format",
+        help="How the printed table looks: text (a box table), md (Markdown) or csv.",
+        metavar="text|md|csv",
     ),
 ]
 
 
-def _load_posterior(path: Path | None, scenario: Any) -> Any:
-    """The posterior in ``path`` checked against ``scenario`` (None without a path)."""
-    if path is None:
+PosteriorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--posterior",
+        help="Posterior CSV (from `twinsim calibrate`) or a bundled name (rwanda_tpn): each replicate draws "
+        "one parameter set from it (default: the scenario's simulation.posterior).",
+        metavar="FILE|NAME",
+    ),
+]
+
+NoPosteriorOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-posterior",
+        help="Run the scenario's own parameter values (replicate noise only), not its posterior.",
+        metavar="",
+    ),
+]
+
+
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, help="Local worker processes (default: 1, serial in this process)."),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Run on Dask: a running scheduler tcp://HOST:PORT, or 'local' to start a cluster on 127.0.0.1.",
+    ),
+]
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="Write every run to this result store as it finishes (Parquet, resumable)."),
+]
+ResumeOption = Annotated[
+    bool, typer.Option("--resume", help="With --store: compute only the runs the store does not hold yet.", metavar="")
+]
+
+
+def engine_options(
+    workers: int | None = None, scheduler: str | None = None, store: Path | None = None, resume: bool = False
+) -> dict[str, Any]:
+    """The experiment engine's options from the shared command-line options (checked before any run)."""
+    from twinsim.experiments.executors import DaskCluster, LocalProcesses, check_address
+
+    if resume and store is None:
+        raise TwinsimError("--resume: needs --store DIR (the result store to complete)")
+    executor: Any = None
+    if scheduler is not None:
+        if scheduler != "local":
+            check_address(scheduler)
+            if workers is not None:
+                raise TwinsimError("--workers: not with --scheduler ADDRESS (the cluster has its own workers)")
+        executor = DaskCluster(None if scheduler == "local" else scheduler, workers)
+    elif workers is not None and workers > 1:
+        executor = LocalProcesses(workers)
+    return {"executor": executor, "store": store, "resume": resume}
+
+
+def _load_posterior(ref: str | Path | None, scenario: Any, off: bool = False) -> Any:
+    """The posterior to draw from, checked against ``scenario``.
+
+    ``ref`` (a file or a bundled name), else the scenario's ``simulation.posterior``; None with ``off``
+    (``--no-posterior``) or when there is none.
+    """
+    if off and ref is not None:
+        raise TwinsimError("--no-posterior: not with --posterior")
+    ref = None if off else (ref or scenario.simulation.posterior)
+    if ref is None:
         return None
     from twinsim.experiments.posterior import load_posterior
+    from twinsim.scenario import resolve_posterior
 
-    return load_posterior(path, scenario)
+    return load_posterior(resolve_posterior(ref), scenario)
 
 
 def user_errors(func: F) -> F:
@@ -72,9 +155,97 @@ def progress_bar(total: int, label: str, quiet: bool = False) -> Progress:
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
-        disable=quiet,
+        disable=quiet or not err_console.is_terminal,  # no bar in logs and pipes
     )
 
 
 def _money(value: float) -> str:
     return "-" if value != value else f"{value:,.0f}"  # noqa: PLR0124
+
+
+def print_warnings(scenario: Any) -> list[str]:
+    """Print on stderr, one line each, why the scenario's results cannot mean anything; return the lines."""
+    from twinsim.scenario import scenario_warnings
+
+    lines = scenario_warnings(scenario)
+    for line in lines:
+        err_console.print(f"twinsim: warning: {line}", markup=False, highlight=False, soft_wrap=True)
+    return lines
+
+
+def new_table(title: str, columns: Sequence[str], left: Sequence[str] = ()) -> Table:
+    """A table whose title and cells are printed literally (no Rich markup); cells wrap, never truncate."""
+    table = Table(title=Text(title))
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right", overflow="fold")
+    return table
+
+
+def add_row(table: Table, *cells: Any) -> None:
+    """Add a row of plain text (text from scenario files is never read as markup)."""
+    table.add_row(*(Text(str(c)) for c in cells))
+
+
+def show_table(table: Table, fmt: str = "text") -> None:
+    """Print ``table`` on stdout as a box table (``text``), Markdown (``md``) or CSV (``csv``)."""
+    if fmt not in TABLE_FORMATS:
+        raise TwinsimError(f"--table-format: must be one of {', '.join(TABLE_FORMATS)} (got {fmt!r})")
+    headers = [str(c.header) for c in table.columns]
+    rows = list(zip(*[[str(cell) for cell in c.cells] for c in table.columns], strict=True))
+    if fmt == "text":
+        wide = out_console.options.update(max_width=100_000)
+        if Measurement.get(out_console, wide, table).maximum <= out_console.width:
+            out_console.print(table)
+        else:  # too wide for this terminal: one block per row instead of numbers folded mid-digit
+            out_console.print(Text(str(table.title or ""), style="italic"), justify="center")
+            for row in rows:
+                block = Table(title=Text(row[0]), show_header=False, title_justify="left")
+                block.add_column(overflow="fold")
+                block.add_column(justify="right", overflow="fold")
+                for header, cell in zip(headers[1:], row[1:], strict=True):
+                    block.add_row(Text(header), Text(cell))
+                out_console.print(block)
+        return
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(rows)
+        sys.stdout.write(buffer.getvalue())
+        return
+    title = str(table.title) if table.title is not None else ""
+    lines = [f"**{title}**", ""] if title else []
+    lines.append("| " + " | ".join(headers) + " |")
+    lines.append("|" + "|".join("---" if c.justify == "left" else "---:" for c in table.columns) + "|")
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def say(text: str) -> None:
+    """Print a line of plain text on stdout (no markup, no highlighting, not cut)."""
+    out_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+__all__ = [
+    "JsonOption",
+    "NoPosteriorOption",
+    "PosteriorOption",
+    "QuietOption",
+    "ResumeOption",
+    "ScenarioArg",
+    "SchedulerOption",
+    "SetOption",
+    "StoreOption",
+    "TableFormatOption",
+    "WorkersOption",
+    "add_row",
+    "engine_options",
+    "err_console",
+    "new_table",
+    "out_console",
+    "print_warnings",
+    "progress_bar",
+    "say",
+    "show_table",
+    "user_errors",
+]

@@ -8,15 +8,27 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from twinsim.cli.common import (
+    JsonOption,
+    NoPosteriorOption,
     PosteriorOption,
+    QuietOption,
+    ResumeOption,
+    SchedulerOption,
     SetOption,
+    StoreOption,
+    TableFormatOption,
+    WorkersOption,
     _load_posterior,
     _money,
-    out_console,
+    add_row,
+    engine_options,
+    new_table,
+    print_warnings,
     progress_bar,
+    say,
+    show_table,
     user_errors,
 )
 from twinsim.scenario import load_scenario
@@ -36,16 +48,26 @@ def compare(
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
     posterior: PosteriorOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    no_posterior: NoPosteriorOption = False,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    table_format: TableFormatOption = "text",
 ) -> None:
     """Compare delivery models on the same replicates: effect, cost, ICER, dominance, equity, what remains."""
     from twinsim.analysis.compare import compare as run_comparison
     from twinsim.analysis.compare import parse_wtp
 
+    engine = engine_options(workers, scheduler, store, resume)
     grid = parse_wtp(wtp) if wtp is not None else None
     scs = [load_scenario(s, set_ or []) for s in scenarios]
-    post = _load_posterior(posterior, scs[0])
-    with progress_bar(0, "runs", quiet=as_json) as bar:
+    for sc in scs:
+        print_warnings(sc)
+    post = _load_posterior(posterior, scs[0], no_posterior)
+    with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task("compare", total=None)
         result = run_comparison(
             scs,
@@ -56,15 +78,16 @@ def compare(
             refs=scenarios,
             progress=lambda k: bar.advance(task, k),
             posterior=post,
+            **engine,
         )
     if out is not None:
         _write_comparison(result, out)
     if as_json:
         sys.stdout.write(result.to_json() + "\n")
         return
-    _print_comparison(result)
-    if out is not None:
-        out_console.print(f"Tables and figures written to {out}/")
+    _print_comparison(result, table_format)
+    if out is not None and table_format == "text":
+        say(f"Tables and figures written to {out}/")
 
 
 def _write_comparison(result: Any, out: Path) -> None:
@@ -83,33 +106,55 @@ def _write_comparison(result: Any, out: Path) -> None:
     save(plot_model_trajectories(result), out / "trajectories.png")
 
 
-def _print_comparison(result: Any) -> None:
+def _print_probability_best(result: Any, table_format: str) -> None:
+    best = result.probability_best()
+    first = result.models[0].scenario
+    uncertainty = "posterior draws" if result.posterior else "replicates (replicate noise only: --no-posterior)"
+    view = new_table(
+        f"Which model is best? Shares of {result.replicates} {uncertainty}; cost-effective at "
+        f"{best['wtp'].iloc[0]:,.0f} {first.costs.currency} per point (the largest frontier ICER)",
+        ("model", "P(most effective)", "P(most cost-effective)", "effect, 95% of replicates"),
+        left=("model",),
+    )
+    for name, row in best.iterrows():
+        add_row(
+            view,
+            name,
+            f"{row['p_most_effective']:.0%}",
+            f"{row['p_most_cost_effective']:.0%}",
+            f"[{row['effect_range_low']:+.2f}, {row['effect_range_high']:+.2f}]",
+        )
+    show_table(view, table_format)
+
+
+def _print_comparison(result: Any, table_format: str = "text") -> None:
     table = result.table()
     first = result.models[0].scenario
     cur = f"{first.costs.currency} {first.costs.price_year}"
     budget = f", budget {result.budget:,.0f} {cur}" if result.budget is not None else ""
-    view = Table(
-        title=f"Delivery models vs {result.reference} ({result.replicates} replicates, seed {result.seed}{budget}); "
+    view = new_table(
+        f"Delivery models vs {result.reference} ({result.replicates} replicates, seed {result.seed}{budget}); "
         f"effects in points of the mean indicator at month {first.simulation.months}, sustained at month "
-        f"{first.simulation.months + first.simulation.followup_months}"
+        f"{first.simulation.months + first.simulation.followup_months}",
+        (
+            "model",
+            "delivery",
+            "volume",
+            "effect [95% CI]",
+            "sustained",
+            "cost",
+            "cost/point",
+            "ICER",
+            "dominance",
+            "equity",
+            "ties",
+        ),
+        left=("model", "delivery", "dominance"),
     )
-    for col in (
-        "model",
-        "delivery",
-        "volume",
-        "effect [95% CI]",
-        "sustained",
-        "cost",
-        "cost/point",
-        "ICER",
-        "dominance",
-        "equity",
-        "ties",
-    ):
-        view.add_column(col, justify="left" if col in {"model", "delivery", "dominance"} else "right", no_wrap=True)
     for name, row in table.iterrows():
-        view.add_row(
-            str(name),
+        add_row(
+            view,
+            name,
             row["delivery_model"],
             f"{row['volume']:.2f}",
             f"{row['effect']:+.2f} [{row['effect_low']:+.2f}, {row['effect_high']:+.2f}]",
@@ -121,10 +166,10 @@ def _print_comparison(result: Any) -> None:
             f"{row['equity_effect']:+.2f}",
             f"{row['ties']:.0f}",
         )
-    out_console.print(view)
-    out_console.print(
-        f"Costs in {cur}. equity: change in the between-institution SD of the indicator caused by the programme "
-        "(negative: institutions closer together).",
-        markup=False,
-        highlight=False,
-    )
+    show_table(view, table_format)
+    _print_probability_best(result, table_format)
+    if table_format == "text":
+        say(
+            f"Costs in {cur}. equity: change in the between-institution SD of the indicator caused by the programme "
+            "(negative: institutions closer together)."
+        )

@@ -7,15 +7,26 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from twinsim.cli.common import (
+    JsonOption,
+    NoPosteriorOption,
     PosteriorOption,
+    QuietOption,
+    ResumeOption,
     ScenarioArg,
+    SchedulerOption,
     SetOption,
+    StoreOption,
+    TableFormatOption,
+    WorkersOption,
     _load_posterior,
-    out_console,
+    add_row,
+    engine_options,
+    new_table,
+    print_warnings,
     progress_bar,
+    show_table,
     user_errors,
 )
 from twinsim.scenario import load_scenario
@@ -28,26 +39,38 @@ def decompose(
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
     set_: SetOption = None,
     posterior: PosteriorOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    no_posterior: NoPosteriorOption = False,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    table_format: TableFormatOption = "text",
 ) -> None:
     """Split each topic's selected-vs-not difference into twinning and self-selection (counterfactual runs)."""
     from twinsim.analysis.decomposition import decompose as run_decomposition
 
+    engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
-    post = _load_posterior(posterior, sc)
-    with progress_bar(replicates, "pairs", quiet=as_json) as bar:
-        task = bar.add_task(sc.name, total=replicates)
-        result = run_decomposition(sc, replicates, seed, posterior=post, progress=lambda k: bar.advance(task, k))
+    print_warnings(sc)
+    post = _load_posterior(posterior, sc, no_posterior)
+    with progress_bar(2 * replicates, "runs", quiet=as_json or quiet) as bar:
+        task = bar.add_task(sc.name, total=2 * replicates)
+        advance = lambda k: bar.advance(task, k)  # noqa: E731
+        result = run_decomposition(sc, replicates, seed, posterior=post, progress=advance, **engine)
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
         return
-    table = Table(title=f"{sc.name}: selected vs not = twinning + self-selection ({replicates} replicate pairs)")
-    for col in ("topic", "observed", "twinning", "self-selection", "twinning share"):
-        table.add_column(col, justify="left" if col == "topic" else "right", no_wrap=True)
+    table = new_table(
+        f"{sc.name}: selected vs not = twinning + self-selection ({replicates} replicate pairs)",
+        ("topic", "observed", "twinning", "self-selection", "twinning share"),
+        left=("topic",),
+    )
     for topic, row in result.summary().iterrows():
         cells = [
             f"{row[p]:+.2f} [{row[p + '_ci95_low']:+.2f}, {row[p + '_ci95_high']:+.2f}]"
             for p in ("observed", "twinning", "self_selection")
         ]
-        table.add_row(str(topic), *cells, f"{row.twinning_share:.0%}")
-    out_console.print(table)
+        add_row(table, topic, *cells, f"{row.twinning_share:.0%}")
+    show_table(table, table_format)

@@ -7,15 +7,26 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from twinsim.cli.common import (
+    JsonOption,
+    NoPosteriorOption,
     PosteriorOption,
+    QuietOption,
+    ResumeOption,
     ScenarioArg,
+    SchedulerOption,
     SetOption,
+    StoreOption,
+    TableFormatOption,
+    WorkersOption,
     _load_posterior,
-    out_console,
+    add_row,
+    engine_options,
+    new_table,
+    print_warnings,
     progress_bar,
+    show_table,
     user_errors,
 )
 from twinsim.errors import TwinsimError
@@ -36,7 +47,14 @@ def power(
     alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="Significance level (two-sided).")] = 0.05,
     set_: SetOption = None,
     posterior: PosteriorOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    no_posterior: NoPosteriorOption = False,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    table_format: TableFormatOption = "text",
 ) -> None:
     """Power and minimum detectable effect of the selected-vs-not evaluation, per trial size and topic."""
     from twinsim.analysis.power import power_analysis
@@ -49,10 +67,12 @@ def power(
         ) from None
     if not sizes or min(sizes) < 2:
         raise TwinsimError(f"--institutions: every size must be >= 2 (got {institutions!r})")
+    engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
-    post = _load_posterior(posterior, sc)
+    print_warnings(sc)
+    post = _load_posterior(posterior, sc, no_posterior)
     total = len(sizes) * replicates
-    with progress_bar(total, "runs", quiet=as_json) as bar:
+    with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(sc.name, total=total)
         result = power_analysis(
             sc,
@@ -63,24 +83,26 @@ def power(
             alpha=alpha,
             posterior=post,
             progress=lambda k: bar.advance(task, k),
+            **engine,
         )
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
         return
-    table = Table(
-        title=f"{sc.name}: power of the selected-vs-not evaluation (DiD, alpha {alpha}, measurement sd "
-        f"{sc.evaluation.measurement_sd}, {replicates} trials per size)"
+    table = new_table(
+        f"{sc.name}: power of the selected-vs-not evaluation (DiD, alpha {alpha}, measurement sd "
+        f"{sc.evaluation.measurement_sd}, {replicates} trials per size)",
+        ("institutions", "topic", "n sel", "n not", "mean effect", "power", "MDE (80%)"),
+        left=("topic",),
     )
-    for col in ("institutions", "topic", "n sel", "n not", "mean effect", "power", "MDE (80%)"):
-        table.add_column(col, justify="left" if col == "topic" else "right", no_wrap=True)
     for row in result.table().itertuples():
-        table.add_row(
-            str(row.institutions),
-            str(row.topic),
+        add_row(
+            table,
+            row.institutions,
+            row.topic,
             f"{row.n_selected:.1f}",
             f"{row.n_not_selected:.1f}",
             f"{row.mean_effect:+.2f}",
             f"{row.power:.0%}",
             f"{row.mde:.2f}",
         )
-    out_console.print(table)
+    show_table(table, table_format)

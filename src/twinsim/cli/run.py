@@ -8,15 +8,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from twinsim.cli.common import (
+    JsonOption,
+    NoPosteriorOption,
     PosteriorOption,
+    QuietOption,
+    ResumeOption,
     ScenarioArg,
+    SchedulerOption,
     SetOption,
+    StoreOption,
+    TableFormatOption,
+    WorkersOption,
     _load_posterior,
-    out_console,
+    add_row,
+    engine_options,
+    new_table,
+    print_warnings,
     progress_bar,
+    say,
+    show_table,
     user_errors,
 )
 from twinsim.errors import TwinsimError
@@ -33,18 +45,33 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables (Parquet or CSV) and figures.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="Table format in --out: parquet or csv.")] = "parquet",
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Table format in --out: parquet or csv.", metavar="parquet|csv")
+    ] = "parquet",
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    table_format: TableFormatOption = "text",
     posterior: PosteriorOption = None,
+    no_posterior: NoPosteriorOption = False,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
 ) -> None:
-    """Run a scenario: a table of selected-vs-not effects and costs; tables and figures in --out."""
+    """Run a scenario: per topic, the before-after change and the paper's selected-vs-not comparison, and the cost.
+
+    Tables (Parquet or CSV) and a figure of the trajectories go to --out. Warnings about results that cannot mean
+    anything (no comparison group, no learning rates, no kickoff...) are printed on stderr before the run.
+    """
     if fmt not in {"parquet", "csv"}:
         raise TwinsimError(f"--format: must be parquet or csv (got {fmt!r})")
     from twinsim.experiments.engine import run_replicates
 
+    engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
-    post = _load_posterior(posterior, sc)
-    with progress_bar(replicates, "runs", quiet=as_json) as bar:
+    post = _load_posterior(posterior, sc, no_posterior)
+    print_warnings(sc)
+    with progress_bar(replicates, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"{sc.name}", total=replicates)
         batch = run_replicates(
             sc,
@@ -53,15 +80,16 @@ def run(
             keep_tables=out is not None,
             progress=lambda k: bar.advance(task, k),
             posterior=post,
+            **engine,
         )
     if out is not None:
         _write_outputs(batch, out, fmt)
     if as_json:
         sys.stdout.write(json.dumps(batch.to_dict()) + "\n")
         return
-    _print_run_table(batch)
-    if out is not None:
-        out_console.print(f"Tables and figures written to {out}/")
+    _print_run_table(batch, table_format)
+    if out is not None and table_format == "text":
+        say(f"Tables and figures written to {out}/")
 
 
 def _write_outputs(batch: ReplicateSet, out: Path, fmt: str) -> None:
@@ -84,32 +112,74 @@ def _write_outputs(batch: ReplicateSet, out: Path, fmt: str) -> None:
     (out / "summary.json").write_text(json.dumps(batch.to_dict(), indent=2))
     source = batch.panels if batch.panels is not None else batch.aggregates
     if source is not None:
-        save(plot_trajectories(source, batch.scenario.simulation.months), out / "trajectories.png")
+        save(plot_trajectories(source, scenario=batch.scenario), out / "trajectories.png")
 
 
-def _print_run_table(batch: ReplicateSet) -> None:
+def _published(scenario_name: str) -> dict[str, float]:
+    """Published selected-vs-not effects for a scenario with bundled calibration targets (topic -> value)."""
+    from twinsim.analysis.calibration import load_targets
+    from twinsim.scenario.bundled import bundled_targets
+
+    path = bundled_targets().get(scenario_name)
+    if path is None:
+        return {}
+    prefix = "selected_vs_not."
+    return {t.key.removeprefix(prefix): t.value for t in load_targets(path).targets if t.key.startswith(prefix)}
+
+
+def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:
     sc = batch.scenario
-    table = Table(
-        title=f"{sc.name}: selected vs not selected, change over {sc.simulation.months} months "
-        f"({batch.replicates} replicate{'s' if batch.replicates > 1 else ''}, seed {batch.seed})"
-    )
-    for col in ("topic", "unit", "effect", "95% CI", "n sel", "n not"):
-        table.add_column(col, justify="left" if col == "topic" else "right", no_wrap=True)
     several = batch.replicates > 1  # one replicate has no interval: say so rather than print a zero-width one
+    published = _published(sc.name)
+    columns = ["topic", "unit", "change, all", "chose it", "did not", "chose - did not", "95% CI", "n chose", "n not"]
+    if published:
+        columns.append("published")
+    table = new_table(
+        f"{sc.name}: change over {sc.simulation.months} months, endline minus baseline "
+        f"({batch.replicates} replicate{'s' if several else ''}, seed {batch.seed})",
+        columns,
+        left=("topic",),
+    )
+    change = batch.change()
     for topic, row in batch.selected_vs_not().iterrows():
-        spec = sc.topics[str(topic)]
-        table.add_row(
-            str(topic),
-            spec.unit,
-            f"{row.estimate:+.2f}",
-            f"[{row.ci95_low:+.2f}, {row.ci95_high:+.2f}]" if several else "n/a",
+        ch = change.loc[topic]
+        defined = row.estimate == row.estimate
+        if not defined:
+            effect, interval = "n/a", "no comparison group"
+        else:
+            effect = f"{row.estimate:+.2f}"
+            interval = f"[{row.ci95_low:+.2f}, {row.ci95_high:+.2f}]" if several else "n/a"
+        cells = [
+            topic,
+            sc.topics[str(topic)].unit,
+            _signed(ch["all"]),
+            _signed(ch["selected"]),
+            _signed(ch["not_selected"]),
+            effect,
+            interval,
             f"{row.n_selected:.1f}",
             f"{row.n_not_selected:.1f}",
-        )
-    out_console.print(table)
+        ]
+        if published:
+            cells.append(f"{published[str(topic)]:+.1f}" if str(topic) in published else "")
+        add_row(table, *cells)
+    show_table(table, table_format)
+    if table_format == "csv":  # a CSV file holds the table only
+        return
     mean, lo, hi = batch.cost()
     cur = sc.costs.currency
     interval = f" (95% CI {lo:,.0f} to {hi:,.0f})" if several else ""
-    out_console.print(f"Programme cost: {mean:,.0f} {cur}{interval}, {sc.costs.price_year} prices")
+    say(
+        ("\n" if table_format == "md" else "")
+        + f"Programme cost: {mean:,.0f} {cur}{interval}, {sc.costs.price_year} prices"
+    )
+    say(
+        "Changes in indicator points, averaged over institutions and replicates; 'chose - did not' is the paper's "
+        "comparison (95% CI over replicates)."
+    )
     if not several:
-        out_console.print("One replicate: no intervals; use --replicates 100 for the effects' uncertainty.")
+        say("One replicate: no intervals; use --replicates 100 for the effects' uncertainty.")
+
+
+def _signed(value: float) -> str:
+    return "n/a" if value != value else f"{value:+.2f}"  # noqa: PLR0124

@@ -8,9 +8,26 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from twinsim.cli.common import ScenarioArg, SetOption, out_console, progress_bar, user_errors
+from twinsim.cli.common import (
+    JsonOption,
+    QuietOption,
+    ResumeOption,
+    ScenarioArg,
+    SchedulerOption,
+    SetOption,
+    StoreOption,
+    TableFormatOption,
+    WorkersOption,
+    add_row,
+    engine_options,
+    new_table,
+    out_console,
+    progress_bar,
+    say,
+    show_table,
+    user_errors,
+)
 from twinsim.errors import TwinsimError
 from twinsim.scenario import load_scenario
 
@@ -37,21 +54,22 @@ def sensitivity(
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: serial).")] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Run on Dask: a scheduler address tcp://HOST:PORT, or 'local' to start one.")
-    ] = None,
-    store: Annotated[Path | None, typer.Option(help="Store runs here as they finish; a rerun resumes.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    store: StoreOption = None,
+    resume: ResumeOption = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+    table_format: TableFormatOption = "text",
 ) -> None:
     """Global sensitivity analysis (SALib): which parameters and design choices drive the outputs."""
-    from twinsim.analysis.sensitivity import build_factors, engine_options, planned_runs, run_sensitivity
+    from twinsim.analysis.sensitivity import build_factors, planned_runs, run_sensitivity
 
     sc = load_scenario(scenario, set_ or [])
     spec = _sensitivity_spec(sc, method, samples, param, output, replicates, second_order)
-    options = engine_options(workers, scheduler, store)
+    options = engine_options(workers, scheduler, store, resume)
     total = planned_runs(spec, len(build_factors(sc, spec, f"{scenario}: sensitivity")))
-    with progress_bar(total, "runs", quiet=as_json) as bar:
+    with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"{sc.name}: {spec.method}", total=total)
         result = run_sensitivity(
             sc,
@@ -66,7 +84,7 @@ def sensitivity(
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
         return
-    _print_sensitivity(result, sc.name)
+    _print_sensitivity(result, sc.name, table_format)
     if out is not None:
         out_console.print(f"Tables and figures written to {out}/")
 
@@ -93,22 +111,22 @@ def _sensitivity_spec(sc: Any, method, samples, param, output, replicates, secon
         raise TwinsimError(f"sensitivity.{loc}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
-def _print_sensitivity(result: Any, name: str) -> None:
+def _print_sensitivity(result: Any, name: str, table_format: str = "text") -> None:
     morris = result.method == "morris"
     for out in result.outputs:
-        table = Table(title=f"{name}: {result.method} indices of {out} (N = {result.samples}, {result.runs} runs)")
         cols = (
             ("rank", "factor", "mu*", "± 95%", "sigma") if morris else ("rank", "factor", "S1", "± 95%", "ST", "± 95%")
         )
-        for col in cols:
-            table.add_column(col, justify="left" if col == "factor" else "right", no_wrap=True)
+        table = new_table(
+            f"{name}: {result.method} indices of {out} (N = {result.samples}, {result.runs} runs)", cols, ("factor",)
+        )
         for rank, (factor, row) in enumerate(result.indices[out].iterrows(), start=1):
             keys = ("mu_star", "mu_star_conf", "sigma") if morris else ("S1", "S1_conf", "ST", "ST_conf")
-            table.add_row(str(rank), str(factor), *(f"{row[k]:.3g}" if morris else f"{row[k]:.3f}" for k in keys))
-        out_console.print(table)
+            add_row(table, rank, factor, *(f"{row[k]:.3g}" if morris else f"{row[k]:.3f}" for k in keys))
+        show_table(table, table_format)
         noise = result.noise.loc[out]
-        if noise.replicates > 1:
-            out_console.print(
+        if noise.replicates > 1 and table_format == "text":
+            say(
                 f"  replicate noise: {noise.noise_share:.1%} of a run's point-to-point variance,"
                 f" {noise.noise_share_of_mean:.1%} of the analysed mean's ({int(noise.replicates)} replicates)"
             )

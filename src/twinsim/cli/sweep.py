@@ -5,12 +5,24 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from twinsim.cli.common import ScenarioArg, SetOption, err_console, out_console, progress_bar, user_errors
-from twinsim.errors import TwinsimError
+from twinsim.cli.common import (
+    JsonOption,
+    QuietOption,
+    ResumeOption,
+    ScenarioArg,
+    SchedulerOption,
+    SetOption,
+    WorkersOption,
+    engine_options,
+    err_console,
+    out_console,
+    progress_bar,
+    user_errors,
+)
 from twinsim.scenario import load_scenario
 
 
@@ -25,36 +37,28 @@ def sweep(
             metavar="KEY=VALUES",
         ),
     ],
-    out: Annotated[Path, typer.Option(help="Result-store directory (Parquet parts plus manifest.json).")],
+    out: Annotated[
+        Path, typer.Option("--out", "--store", help="Result-store directory (Parquet parts plus manifest.json).")
+    ],
     design: Annotated[str, typer.Option(help="grid, lhs or sobol.")] = "grid",
     samples: Annotated[int | None, typer.Option(help="Points of an lhs or sobol design.")] = None,
     replicates: Annotated[int, typer.Option("--replicates", "-r", min=1, help="Replicates per point.")] = 1,
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local worker processes (default: all cores; 1 runs serially).")
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local' to start a Dask cluster on 127.0.0.1."),
-    ] = None,
-    resume: Annotated[bool, typer.Option(help="Complete the store in --out: compute only missing runs.")] = False,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    resume: ResumeOption = False,
     streams: Annotated[str, typer.Option(help="common (same draws at every point) or independent.")] = "common",
     chunk_size: Annotated[int | None, typer.Option(min=1, help="Runs per task (default: automatic).")] = None,
     set_: SetOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Run a design over scenario parameters, replicated, into a resumable result store."""
-    from twinsim.experiments.executors import DaskCluster, LocalProcesses
     from twinsim.experiments.sweep import sweep as run_sweep
 
-    if scheduler is not None and scheduler != "local" and workers is not None:
-        raise TwinsimError("--workers: not with --scheduler ADDRESS (the cluster has its own workers)")
-    if scheduler is None:
-        executor: Any = 1 if workers == 1 else LocalProcesses(workers)
-    else:
-        executor = DaskCluster(None if scheduler == "local" else scheduler, workers)
+    executor = engine_options(workers, scheduler, out, resume)["executor"]
     sc = load_scenario(scenario, set_ or [])
-    with progress_bar(0, "runs", quiet=as_json) as bar:
+    with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"{sc.name} sweep", total=None)
         summary = run_sweep(
             sc,

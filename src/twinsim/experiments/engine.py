@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,32 +18,34 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from twinsim.analysis.evaluation import interval95, json_number, survey_months
+from twinsim.analysis.evaluation import Interval, interval95, json_number, survey_months
 from twinsim.errors import TwinsimError
-from twinsim.experiments.executors import imap_unordered, open_executor
+from twinsim.experiments.executors import ExecutorHandle, imap_unordered, open_executor
+from twinsim.experiments.experiment import STREAMS, Arm, Experiment, run_seed
+from twinsim.experiments.outputs import run_outputs
 from twinsim.experiments.posterior import Posterior, scenario_for_replicate
 from twinsim.experiments.store import ResultStore, tidy_runs
-from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.model import TwinningModel
 from twinsim.model.replicate import Replicate
 from twinsim.model.results import RunResult, simulate, simulate_many
 from twinsim.scenario import Scenario
 
 __all__ = [
     "STREAMS",
+    "Arm",
+    "Experiment",
     "ReplicateSet",
     "RunCounts",
     "RunError",
-    "execute_points",
+    "execute",
     "experiment_seed",
     "release",
+    "run",
     "run_chunk",
     "run_points",
     "run_replicates",
     "run_seed",
 ]
-
-#: Seeding schemes of design points (see :func:`run_seed`).
-STREAMS = ("common", "independent")
 
 #: Replicates of one scenario run as one model by default (results are the same as one by one).
 BATCH_SIZE = 50
@@ -74,7 +75,7 @@ def batch_size(scenario: Scenario, wanted: int) -> int:
     return max(1, min(wanted, MAX_BATCH_ROWS // max(scenario.n_institutions, 1)))
 
 
-@dataclass
+@dataclass(repr=False)
 class ReplicateSet:
     """Replicates of one scenario: one summary row per run, plus the tables of kept runs.
 
@@ -120,9 +121,50 @@ class ReplicateSet:
             )
         return pd.DataFrame(rows).set_index("topic")
 
-    def cost(self) -> tuple[float, float, float]:
-        """Mean total cost over replicates and its 95% CI."""
+    def change(self) -> pd.DataFrame:
+        """Per topic: the before-after change (endline minus baseline) among all, selected and not selected, 95% CIs.
+
+        Columns ``all``, ``selected``, ``not_selected``, each with ``_ci95_low`` and ``_ci95_high``: the mean over
+        replicates of the mean change within each group (NaN for a group that is always empty).
+        """
+        rows = []
+        for topic in self.topics:
+            row: dict[str, Any] = {"topic": topic}
+            for group, key in (
+                ("all", "change"),
+                ("selected", "change_selected"),
+                ("not_selected", "change_not_selected"),
+            ):
+                mean, lo, hi = interval95(self.summaries[f"{key}.{topic}"])
+                row |= {group: mean, f"{group}_ci95_low": lo, f"{group}_ci95_high": hi}
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("topic")
+
+    def cost(self) -> Interval:
+        """Mean total cost over replicates and its 95% CI: ``(mean, ci95_low, ci95_high)``, fields named."""
         return interval95(self.summaries["total_cost"])
+
+    def __repr__(self) -> str:
+        kept = "tables kept" if self.ledgers is not None else "summaries only (keep_tables=True keeps the tables)"
+        return f"ReplicateSet({self.scenario.name!r}: {self.replicates} replicates, seed {self.seed}, {kept})"
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per topic: the selected-vs-not effect with labelled 95% interval columns (see :meth:`selected_vs_not`)."""
+        return self.selected_vs_not()
+
+    def plot(self) -> Any:
+        """Indicator trajectories by topic choice (needs ``run_replicates(..., keep_tables=True)``).
+
+        Returns:
+            The matplotlib Figure (see :func:`twinsim.viz.plots.plot_trajectories`).
+
+        """
+        from twinsim.viz.plots import plot_trajectories
+
+        source = self.panels if self.panels is not None else self.aggregates
+        if source is None:
+            raise ValueError("no trajectories kept: run with run_replicates(..., keep_tables=True)")
+        return plot_trajectories(source, scenario=self.scenario)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready summary that ``twinsim run --json`` prints."""
@@ -163,33 +205,50 @@ def run_replicates(
     progress: Callable[[int], None] | None = None,
     posterior: Posterior | None = None,
     batch: int = BATCH_SIZE,
+    executor: Any = None,
+    store: str | Path | None = None,
+    resume: bool = False,
 ) -> ReplicateSet:
-    """Run ``replicates`` independent replicates of ``scenario`` (serially, in batches where possible).
+    """Run ``replicates`` independent replicates of ``scenario``.
+
+    Without ``keep_tables`` the replicates are an experiment of one arm run by the engine (:func:`run`: any
+    executor, an optional result store with resume). With ``keep_tables`` every run's tables are kept in this
+    process (serially, ``batch`` replicates at a time as one model).
 
     Args:
         scenario: the validated scenario.
         replicates: number of replicates (>= 1).
         seed: experiment seed (default: ``scenario.simulation.seed``).
         keep_tables: also keep every run's panel (if kept in memory), aggregates and ledger (memory
-            grows with replicates).
-        progress: called with 1 after each finished run (e.g. a progress bar's ``advance``).
+            grows with replicates; runs in this process).
+        progress: called with the number of finished runs (e.g. a progress bar's ``advance``).
         posterior: carry parameter uncertainty: replicate ``r`` runs with the posterior's parameter set
             drawn for ``(seed, r)`` (see :func:`twinsim.experiments.posterior.scenario_for_replicate`).
-        batch: run up to this many replicates at a time as one model (blocks of rows) when there is no
-            posterior; every result is the same as run one by one. 0 or 1: one by one.
+        batch: with ``keep_tables``, replicates held in one model (blocks of rows); every result is the same
+            as run one by one. 0 or 1: one by one.
+        executor: where the runs execute (see :func:`run`); not with ``keep_tables``.
+        store: a result-store directory the runs are written to as they finish; not with ``keep_tables``.
+        resume: with ``store``, compute only the runs it does not hold yet.
 
     """
     if replicates < 1:
         raise ValueError("replicates must be >= 1")
-    seed = scenario.simulation.seed if seed is None else int(seed)
+    seed = experiment_seed(scenario, seed)
+    about = {"posterior": posterior.source if posterior is not None else None, "topics": list(scenario.topics)}
+    if not keep_tables:
+        experiment = Experiment((Arm(scenario),), replicates, seed, posterior=posterior, name="run")
+        table = run(experiment, executor=executor, store=store, resume=resume, progress=progress)
+        summaries = table.drop(columns=["point", "entropy", "spawn_key", "error"])
+        return ReplicateSet(scenario=scenario, seed=seed, summaries=summaries, **about)
+    if executor is not None or store is not None:
+        raise TwinsimError("--out keeps every run's tables in this process: not with --workers, --scheduler or --store")
     summaries, panels, ledgers, aggregates = [], [], [], []
-    for result in _results(scenario, replicates, seed, posterior, batch, keep_tables):
+    for result in _replicate_results(scenario, replicates, seed, posterior, batch):
         summaries.append(result.summary())
-        if keep_tables:
-            if result.history is not None:
-                panels.append(result.panel)
-            aggregates.append(result.aggregates)
-            ledgers.append(result.ledger)
+        if result.history is not None:
+            panels.append(result.panel)
+        aggregates.append(result.aggregates)
+        ledgers.append(result.ledger)
         release(result.model)
         if progress is not None:
             progress(1)
@@ -198,10 +257,9 @@ def run_replicates(
         seed=seed,
         summaries=pd.DataFrame(summaries),
         panels=pd.concat(panels, ignore_index=True) if panels else None,
-        ledgers=pd.concat(ledgers, ignore_index=True) if keep_tables else None,
-        aggregates=pd.concat(aggregates, ignore_index=True) if keep_tables else None,
-        topics=list(scenario.topics),
-        posterior=posterior.source if posterior is not None else None,
+        ledgers=pd.concat(ledgers, ignore_index=True),
+        aggregates=pd.concat(aggregates, ignore_index=True),
+        **about,
     )
 
 
@@ -219,13 +277,6 @@ def _replicate_results(
         yield simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)
 
 
-def _results(
-    scenario: Scenario, replicates: int, seed: int, posterior: Posterior | None, batch: int, keep_tables: bool
-) -> Iterator[RunResult]:
-    """:func:`_replicate_results`, recording only what the summaries need unless the tables are kept."""
-    return _replicate_results(scenario if keep_tables else summary_only(scenario), replicates, seed, posterior, batch)
-
-
 # --------------------------------------------------------------------------------------------------
 # Design points: many runs, on any executor, optionally into a result store
 
@@ -238,91 +289,62 @@ def experiment_seed(scenario: Scenario, seed: int | None = None) -> int:
     return int(value)
 
 
-def run_seed(seed: int, point: int, replicate: int, streams: str = "common") -> np.random.SeedSequence:
-    """The ``SeedSequence`` of replicate ``replicate`` of design point ``point``.
+def run_chunk(experiment: Experiment, chunk: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """Run a chunk of ``(arm, replicate)`` runs of ``experiment``; one row each (the task of a worker).
 
-    ``common`` (the default): ``SeedSequence(seed, spawn_key=(replicate,))`` for every point, so design
-    points share their random draws (common random numbers) and differences between points are not
-    noise. ``independent``: ``SeedSequence(seed, spawn_key=(point, replicate))``, a stream per point.
-    """
-    if streams == "common":
-        return run_seed_sequence(seed, replicate)
-    if streams == "independent":
-        return np.random.SeedSequence(seed, spawn_key=(point, replicate))
-    raise TwinsimError(f"--streams: unknown seeding {streams!r}; allowed: {', '.join(STREAMS)}")
-
-
-def run_chunk(
-    scenario: Scenario, chunk: list[tuple[int, dict[str, Any], int]], seed: int, streams: str
-) -> list[dict[str, Any]]:
-    """Run a chunk of ``(point, overrides, replicate)`` runs; one summary row each (the task of a worker).
-
-    A run that raises gives a row with its seed and ``error`` (the exception) and no outputs; the other
-    runs go on. Consecutive runs of one design point are run as one model (blocks of rows), with the same
-    results; if that model raises, its runs are run one by one.
+    Consecutive runs of one arm run as one model (blocks of rows) when there is no posterior. A run that
+    raises gives a row with its seed and ``error`` (the exception) and no outputs; the other runs go on: if a
+    model of several replicates raises, its runs are run one by one.
     """
     rows: list[dict[str, Any]] = []
-    for _point, group in itertools.groupby(chunk, key=lambda run: run[0]):
-        runs = list(group)
-        size = batch_size(scenario, len(runs))
-        for first in range(0, len(runs), size):
-            part = runs[first : first + size]
-            batched = _run_batch(scenario, part, seed, streams) if len(part) > 1 else None
-            rows += batched if batched is not None else _run_serial(scenario, part, seed, streams)
+    for arm, group in itertools.groupby(chunk, key=lambda run: run[0]):
+        replicates = [r for _, r in group]
+        if experiment.posterior is not None:
+            for r in replicates:
+                rows += _run_model(experiment, arm, [r])
+            continue
+        size = batch_size(experiment.arms[arm].scenario, len(replicates))
+        for first in range(0, len(replicates), size):
+            part = replicates[first : first + size]
+            batched = _run_model(experiment, arm, part, record=False) if len(part) > 1 else None
+            if batched is None:
+                batched = [row for r in part for row in _run_model(experiment, arm, [r])]
+            rows += batched
     return rows
 
 
-def _run_batch(
-    scenario: Scenario, runs: list[tuple[int, dict[str, Any], int]], seed: int, streams: str
-) -> list[dict[str, Any]] | None:
-    """The rows of runs of one design point run as one batch, or None if it cannot be batched or raised."""
-    point, overrides = runs[0][0], runs[0][1]
+def _run_model(experiment: Experiment, arm: int, replicates: list[int], record: bool = True) -> list[dict] | None:
+    """The rows of ``replicates`` of ``arm`` run as one model.
+
+    On an exception: a row with the error for each run when ``record``, else None.
+    """
+    seqs = [experiment.seed_for(arm, r) for r in replicates]
+    keys = [_run_keys(experiment, arm, r, seq) for r, seq in zip(replicates, seqs, strict=True)]
     try:
-        sc = summary_only(scenario.with_overrides(overrides) if overrides else scenario)
-        if batch_size(sc, len(runs)) < len(runs):
-            return None
-        seqs = [run_seed(seed, point, replicate, streams) for _, _, replicate in runs]
-        results = simulate_many(sc, seeds=seqs)
+        scenario = summary_only(experiment.scenario_for(arm, replicates[0]))
+        results = simulate_many(scenario, seeds=seqs, programme_learning=experiment.arms[arm].programme_learning)
         rows = []
-        for (_, _, replicate), seq, result in zip(runs, seqs, results, strict=True):
-            rows.append({**_run_row(point, overrides, replicate, seed, seq), **result.summary(), "error": None})
+        for key, result in zip(keys, results, strict=True):
+            rows.append({**key, **run_outputs(result, experiment.outputs), "error": None})
             release(result.model)
         return rows
-    except Exception:
-        return None
+    except Exception as exc:
+        if not record:
+            return None
+        return [{**key, "error": f"{type(exc).__name__}: {exc}"} for key in keys]
 
 
-def _run_row(point: int, overrides: dict[str, Any], replicate: int, seed: int, seq: np.random.SeedSequence) -> dict:
+def _run_keys(experiment: Experiment, arm: int, replicate: int, seq: np.random.SeedSequence) -> dict[str, Any]:
+    label = {"arm": experiment.arms[arm].label} if experiment.labelled else {}
     return {
-        "point": point,
-        **overrides,
+        "point": arm,
+        **label,
+        **experiment.arms[arm].overrides,
         "replicate": replicate,
-        "seed": seed,
+        "seed": experiment.seed,
         "entropy": seq.entropy,
         "spawn_key": ",".join(str(k) for k in seq.spawn_key),
     }
-
-
-def _run_serial(
-    scenario: Scenario, runs: list[tuple[int, dict[str, Any], int]], seed: int, streams: str
-) -> list[dict[str, Any]]:
-    """The rows of runs run one by one (a failing run gives an error row)."""
-    rows = []
-    cache: dict[int, Scenario] = {}
-    for point, overrides, replicate in runs:
-        seq = run_seed(seed, point, replicate, streams)
-        row = _run_row(point, overrides, replicate, seed, seq)
-        try:
-            if point not in cache:
-                cache = {point: scenario.with_overrides(overrides) if overrides else scenario}
-            result = _simulate(cache[point], seq, seed, replicate, streams)
-            row.update(result.summary())
-            release(result.model)
-            row["error"] = None
-        except Exception as exc:
-            row["error"] = f"{type(exc).__name__}: {exc}"
-        rows.append(row)
-    return rows
 
 
 #: Rows (replicates x institutions) of finished models between two cyclic garbage collections (see :func:`release`).
@@ -340,7 +362,7 @@ def release(run: TwinningModel | Replicate) -> None:
     a long sweep of vectorised runs would let finished models pile up between collections. Every
     ``COLLECT_ROWS`` released rows trigger one collection, so memory stays bounded whatever the batch size.
     """
-    model = getattr(run, "model", run) if isinstance(run, Replicate) else run
+    model = run.model if isinstance(run, Replicate) else run
     ids = getattr(mesa.Agent, "_ids", None)
     if isinstance(ids, dict):
         ids.pop(model, None)
@@ -348,14 +370,6 @@ def release(run: TwinningModel | Replicate) -> None:
     if _released_rows[0] >= COLLECT_ROWS:
         _released_rows[0] = 0
         gc.collect()
-
-
-def _simulate(scenario: Scenario, seq: np.random.SeedSequence, seed: int, replicate: int, streams: str) -> RunResult:
-    if streams == "common":
-        return simulate(scenario, seed, replicate)
-    model = TwinningModel(scenario, seq)
-    model.run()
-    return RunResult.from_model(model, seed, replicate)
 
 
 @dataclass(frozen=True)
@@ -368,38 +382,33 @@ class RunCounts:
     failed: int
 
 
-def execute_points(
-    scenario: Scenario,
-    points: list[dict[str, Any]],
-    replicates: int,
-    seed: int,
+def execute(
+    experiment: Experiment,
+    handle: ExecutorHandle,
     sink: Callable[[list[dict[str, Any]]], None],
     *,
     skip: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
-    executor: Any = None,
-    streams: str = "common",
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> RunCounts:
-    """Run every (point, replicate) not in ``skip`` on ``executor``, handing each finished chunk to ``sink``.
+    """Run every (arm, replicate) not in ``skip`` on an open executor, handing each finished chunk to ``sink``.
 
     Runs go to workers in chunks (default: about eight per worker, at most 100 runs) with at most two
     chunks per worker in flight, so memory does not grow with the number of runs.
     """
-    run_seed(seed, 0, 0, streams)  # checks the seeding scheme
-    total = len(points) * replicates
-    skipped = sum(1 for p, r in skip if p < len(points) and r < replicates)
-    todo = ((p, points[p], r) for p in range(len(points)) for r in range(replicates) if (p, r) not in skip)
+    arms, replicates = len(experiment.arms), experiment.replicates
+    total = arms * replicates
+    skipped = sum(1 for p, r in skip if p < arms and r < replicates)
+    todo = ((p, r) for p in range(arms) for r in range(replicates) if (p, r) not in skip)
     done = failed = 0
-    with open_executor(executor) as handle:
-        size = chunk_size or max(1, min(100, -(-(total - skipped) // (8 * handle.workers))))
-        tasks = ((scenario, chunk, seed, streams) for chunk in _batched(todo, size))
-        for rows in imap_unordered(handle.executor, run_chunk, tasks, max_pending=2 * handle.workers):
-            sink(rows)
-            done += len(rows)
-            failed += sum(row["error"] is not None for row in rows)
-            if progress is not None:
-                progress(len(rows))
+    size = chunk_size or max(1, min(100, -(-(total - skipped) // (8 * handle.workers))))
+    tasks = ((experiment, chunk) for chunk in _batched(todo, size))
+    for rows in imap_unordered(handle.executor, run_chunk, tasks, max_pending=2 * handle.workers):
+        sink(rows)
+        done += len(rows)
+        failed += sum(row["error"] is not None for row in rows)
+        if progress is not None:
+            progress(len(rows))
     return RunCounts(runs=total, done=done, skipped=skipped, failed=failed)
 
 
@@ -408,26 +417,69 @@ def _batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def store_manifest(
-    scenario: Scenario,
-    points: list[dict[str, Any]],
-    replicates: int,
-    seed: int,
-    streams: str,
+def run(
+    experiment: Experiment,
+    *,
+    executor: Any = None,
+    store: str | Path | None = None,
+    resume: bool = False,
+    progress: Callable[[int], None] | None = None,
+    errors: str = "raise",
+    chunk_size: int | None = None,
     design: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The manifest of a result store: what was run, with which seeds."""
-    return {
-        "scenario_name": scenario.name,
-        "scenario": scenario.model_dump(mode="json"),
-        "seed": seed,
-        "streams": streams,
-        "spawn_key": "(replicate,)" if streams == "common" else "(point, replicate)",
-        "replicates": replicates,
-        "design": design or {"design": "points"},
-        "params": list(dict.fromkeys(k for p in points for k in p)),
-        "points": points,
-    }
+) -> pd.DataFrame:
+    """Run an experiment: every (arm, replicate), on any executor, optionally into a result store.
+
+    The result depends only on the experiment, never on the executor, the worker count, the chunking or the
+    order runs finish in. The executor is opened (a cluster reached and checked) before the store is created,
+    so a bad address leaves nothing behind.
+
+    Args:
+        experiment: what to run (:class:`~twinsim.experiments.experiment.Experiment`).
+        executor: ``None`` (serial), a worker count, ``"dask"``, a scheduler address or an executor object
+            (see :func:`twinsim.experiments.executors.open_executor`).
+        store: a result-store directory: runs are written there as they finish (see
+            :mod:`twinsim.experiments.store`) and the table is read back from it.
+        resume: with ``store``, compute only the runs it does not hold yet.
+        progress: called with the number of runs of each finished chunk.
+        errors: ``"raise"``: after all runs, raise :class:`RunError` if any run raised; ``"record"``:
+            return failed runs as rows with their ``error``.
+        chunk_size: runs per task (default: chosen from the number of runs and workers).
+        design: how the arms were made (a sweep's design), recorded in the store's manifest.
+
+    Returns:
+        One tidy row per (arm, replicate), sorted: ``point`` (the arm), ``arm`` (its label, when arms have
+        labels), the arm's overrides (dotted keys), ``replicate``, ``seed``, ``entropy`` and ``spawn_key`` (the
+        run's ``SeedSequence``), the outputs, and ``error`` (``None`` unless the run raised).
+
+    """
+    if errors not in {"raise", "record"}:
+        raise ValueError("errors must be 'raise' or 'record'")
+    leading = ["arm"] if experiment.labelled else []
+    with open_executor(executor) as handle:
+        if store is None:
+            frames: list[pd.DataFrame] = []
+            execute(
+                experiment,
+                handle,
+                lambda rows: frames.append(pd.DataFrame(rows)),
+                chunk_size=chunk_size,
+                progress=progress,
+            )
+            table = tidy_runs(frames, leading + experiment.params)
+        else:
+            manifest = {**experiment.manifest(), **({"design": design} if design else {})}
+            result_store = ResultStore.create(store, manifest, resume)
+            skip = result_store.done() if resume else set()
+            execute(experiment, handle, result_store.write, skip=skip, chunk_size=chunk_size, progress=progress)
+            table = result_store.runs()
+    if errors == "raise" and table["error"].notna().any():
+        first = table[table["error"].notna()].iloc[0]
+        raise RunError(
+            f"{int(table['error'].notna().sum())} run(s) raised; first: point {first['point']}, replicate "
+            f"{first['replicate']}, seed {first['seed']} (spawn_key {first['spawn_key']}): {first['error']}"
+        )
+    return table
 
 
 def run_points(
@@ -443,63 +495,20 @@ def run_points(
     streams: str = "common",
     errors: str = "raise",
     chunk_size: int | None = None,
+    posterior: Posterior | None = None,
 ) -> pd.DataFrame:
-    """Run every design point (a dict of dotted-key overrides) ``replicates`` times.
+    """Run every design point (a dict of dotted-key overrides) ``replicates`` times (see :func:`run`).
 
     Replicate ``r`` of every point uses the same ``SeedSequence(seed, spawn_key=(r,))``: design points
     share random draws (common random numbers), so differences between points are not noise
-    (``streams="independent"`` gives each point its own streams instead). The result depends only on
-    the scenario, the points and the seed, never on the executor or the order runs finish in.
-
-    Args:
-        scenario: the base scenario.
-        points: design points, each validated against the schema before anything runs.
-        replicates: replicates per point (>= 1).
-        seed: experiment seed (default: ``scenario.simulation.seed``).
-        progress: called with the number of runs of each finished chunk.
-        executor: ``None`` (serial), a worker count, ``"dask"``, a scheduler address or an executor
-            object (see :func:`twinsim.experiments.executors.open_executor`).
-        store: a result-store directory: runs are written there as they finish (see
-            :mod:`twinsim.experiments.store`) and the table is read back from it.
-        resume: with ``store``, compute only the runs it does not hold yet.
-        streams: ``"common"`` or ``"independent"`` (see :func:`run_seed`).
-        errors: ``"raise"``: after all runs, raise :class:`RunError` if any run raised; ``"record"``:
-            return failed runs as rows with their ``error``.
-        chunk_size: runs per task (default: chosen from the number of runs and workers).
-
-    Returns:
-        One tidy row per (point, replicate), sorted: ``point``, the point's parameters (dotted keys),
-        ``replicate``, ``seed``, ``entropy`` and ``spawn_key`` (the run's ``SeedSequence``), the run's
-        summary outputs, and ``error`` (``None`` unless the run raised).
-
+    (``streams="independent"`` gives each point its own streams instead).
     """
     if replicates < 1:
         raise ValueError("replicates must be >= 1")
-    if errors not in {"raise", "record"}:
-        raise ValueError("errors must be 'raise' or 'record'")
     seed = experiment_seed(scenario, seed)
-    run_seed(seed, 0, 0, streams)  # checks the seeding scheme before anything is stored
-    for point in points:
-        if point:
-            scenario.with_overrides(point, source="design point " + json.dumps(point, default=str))
-    params = list(dict.fromkeys(k for p in points for k in p))
-    options = {"executor": executor, "streams": streams, "chunk_size": chunk_size, "progress": progress}
-    if store is None:
-        frames: list[pd.DataFrame] = []
-        execute_points(scenario, points, replicates, seed, lambda rows: frames.append(pd.DataFrame(rows)), **options)
-        table = tidy_runs(frames, params)
-    else:
-        result_store = ResultStore.create(store, store_manifest(scenario, points, replicates, seed, streams), resume)
-        skip = result_store.done() if resume else set()
-        execute_points(scenario, points, replicates, seed, result_store.write, skip=skip, **options)
-        table = result_store.runs()
-    if errors == "raise" and table["error"].notna().any():
-        first = table[table["error"].notna()].iloc[0]
-        raise RunError(
-            f"{int(table['error'].notna().sum())} run(s) raised; first: point {first['point']}, replicate "
-            f"{first['replicate']}, seed {first['seed']} (spawn_key {first['spawn_key']}): {first['error']}"
-        )
-    return table
+    experiment = Experiment.from_points(scenario, points, replicates, seed, streams=streams, posterior=posterior)
+    options = {"executor": executor, "store": store, "resume": resume, "progress": progress}
+    return run(experiment, errors=errors, chunk_size=chunk_size, **options)
 
 
 class RunError(RuntimeError):

@@ -25,6 +25,7 @@ from typing import Any
 from twinsim.errors import TwinsimError
 
 __all__ = [
+    "PROTOCOLS",
     "Borrowed",
     "DaskCluster",
     "ExecutorHandle",
@@ -32,6 +33,8 @@ __all__ = [
     "Serial",
     "SerialExecutor",
     "all_cores",
+    "check_address",
+    "check_workers",
     "imap_unordered",
     "open_executor",
     "resolve_executor",
@@ -126,12 +129,72 @@ class DaskCluster:
             with cluster, Client(cluster) as client:
                 yield _dask_handle(client, f"Dask local cluster {cluster.scheduler_address}")
             return
+        check_address(self.scheduler)
         try:
-            client = Client(self.scheduler, timeout="10s")
-        except OSError as exc:
-            raise TwinsimError(f"--scheduler {self.scheduler}: cannot reach the Dask scheduler ({exc})") from None
+            client = Client(self.scheduler, timeout="10s", set_as_default=False)
+        except Exception as exc:  # a refused, unreachable or non-Dask address fails in many ways
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            raise TwinsimError(f"--scheduler {self.scheduler}: cannot connect to a Dask scheduler ({reason})") from None
         with client:
+            check_workers(client, self.scheduler)
             yield _dask_handle(client, f"Dask cluster {self.scheduler}")
+
+
+#: Protocols of a Dask scheduler address that twinsim connects to.
+PROTOCOLS = ("tcp", "tls")
+
+#: Seconds to wait for a cluster's first worker, and for the workers' answer to the version check.
+WORKER_TIMEOUT = 30
+
+
+def check_address(address: str) -> None:
+    """Check a scheduler address (``tcp://HOST:PORT``) before connecting; raise a one-line error if malformed."""
+    from urllib.parse import urlsplit
+
+    allowed = f"expected tcp://HOST:PORT (protocols: {', '.join(PROTOCOLS)}; port 1-65535)"
+    try:
+        parts = urlsplit(address)
+        port = parts.port
+    except ValueError:
+        raise TwinsimError(f"--scheduler {address!r}: not an address; {allowed}") from None
+    if parts.scheme not in PROTOCOLS or not parts.hostname or port is None or not 0 < port < 65536:
+        raise TwinsimError(f"--scheduler {address!r}: not a Dask scheduler address; {allowed}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise TwinsimError(f"--scheduler {address!r}: unexpected path or query; {allowed}")
+
+
+def _worker_version() -> str:
+    import twinsim
+
+    return twinsim.__version__
+
+
+def check_workers(client: Any, address: str) -> None:
+    """Every worker of a cluster must run this twinsim version; raise a one-line error otherwise (never hang).
+
+    The check runs a function defined in twinsim on every worker: a worker without twinsim cannot even load it.
+    """
+    from twinsim import __version__
+
+    try:
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+    except Exception:
+        raise TwinsimError(f"--scheduler {address}: no worker joined within {WORKER_TIMEOUT} s") from None
+    try:
+        versions = client.run(_worker_version, on_error="return")
+    except Exception as exc:
+        raise TwinsimError(f"--scheduler {address}: the workers did not answer ({type(exc).__name__})") from None
+    for worker, version in sorted(versions.items()):
+        if isinstance(version, BaseException):
+            raise TwinsimError(
+                f"--scheduler {address}: worker {worker} cannot run twinsim ({type(version).__name__}: {version}); "
+                f"install twinsim {__version__} on every worker (see docs/experiments.md)"
+            )
+        if version != __version__:
+            raise TwinsimError(
+                f"--scheduler {address}: worker {worker} runs twinsim {version}, this client {__version__}; "
+                "install the same version on every worker"
+            )
 
 
 def _dask_handle(client: Any, label: str) -> ExecutorHandle:

@@ -30,8 +30,8 @@ __all__ = ["FORMAT", "ResultStore", "StoreError", "load_points", "load_results",
 
 FORMAT = "twinsim-results/1"
 #: Manifest entries that must match for a store to be resumed (replicates may grow).
-_IDENTITY = ("format", "scenario", "seed", "streams", "params", "points")
-_LEADING = ("point", "replicate", "seed", "entropy", "spawn_key")
+_IDENTITY = ("format", "experiment", "scenario", "seed", "streams", "params", "points", "arms", "outputs", "posterior")
+_LEADING = ("point", "replicate", "seed", "entropy", "spawn_key")  # ``arm`` follows ``point`` when arms have labels
 
 
 class StoreError(TwinsimError):
@@ -110,11 +110,36 @@ class ResultStore:
     # ---------------------------------------------------------------- writing
 
     def write(self, rows: list[dict[str, Any]]) -> Path:
-        """Write finished runs as one new part, atomically; returns the part's path."""
-        table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
+        """Write finished runs as one new part, atomically; returns the part's path.
+
+        Every part of a store has the same Arrow schema, fixed by the first part that holds a successful run
+        (recorded in the manifest): failed runs keep every output column (as nulls), so ``pyarrow.dataset`` and
+        DuckDB read the parts as one table. Parts written before the schema was known are rewritten to it.
+        """
+        frame = pd.DataFrame(rows)
+        schema = self.schema()
+        if schema is None and frame["error"].isna().any():
+            schema = _schema_of(frame)
+            manifest = {**self.manifest, "schema": schema.to_string()}
+            self._schema = schema
+            text = json.dumps(_jsonable(manifest), indent=1)
+            atomic_write(self.manifest_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+            for part in self.parts():
+                table = _conform(pq.read_table(part).to_pandas(), schema)
+                atomic_write(part, lambda tmp, table=table: pq.write_table(table, tmp))
+        table = _conform(frame, schema)
         path = self.parts_dir / f"part-{uuid.uuid4().hex}.parquet"
         atomic_write(path, lambda tmp: pq.write_table(table, tmp))
         return path
+
+    def schema(self) -> pa.Schema | None:
+        """The store's fixed Arrow schema, once a successful run has been written."""
+        cached = getattr(self, "_schema", None)
+        if cached is None and self.manifest_path.is_file() and self.parts():
+            first = next((p for p in self.parts() if pq.read_schema(p).field("error").type == pa.string()), None)
+            if first is not None and "schema" in self.manifest:
+                cached = self._schema = pq.read_schema(first).remove_metadata()
+        return cached
 
     # ---------------------------------------------------------------- reading
 
@@ -154,6 +179,28 @@ class ResultStore:
         frame = pd.DataFrame(manifest["points"], columns=manifest.get("params") or None)
         frame.insert(0, "point", range(len(frame)))
         return frame
+
+
+def _schema_of(frame: pd.DataFrame) -> pa.Schema:
+    """The Arrow schema of a part with a successful run: ``error`` a string, all-null columns floats."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = []
+    for field in table.schema:
+        kind = pa.string() if field.name in {"error", "spawn_key", "arm"} else field.type
+        fields.append(pa.field(field.name, pa.float64() if pa.types.is_null(kind) else kind))
+    return pa.schema(fields)
+
+
+def _conform(frame: pd.DataFrame, schema: pa.Schema | None) -> pa.Table:
+    """``frame`` as an Arrow table of ``schema`` (missing columns null), or with a string ``error`` if none yet."""
+    if schema is None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        index = table.schema.get_field_index("error")
+        return table.set_column(index, "error", table.column("error").cast(pa.string()))
+    for name in schema.names:
+        if name not in frame.columns:
+            frame[name] = None
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
 
 
 def tidy_runs(frames: list[pd.DataFrame], params: list[str]) -> pd.DataFrame:

@@ -17,7 +17,9 @@ from typing import Any
 import pandas as pd
 
 from twinsim.experiments.designs import ParamSpec, build_design
-from twinsim.experiments.engine import execute_points, experiment_seed, run_seed, store_manifest
+from twinsim.experiments.engine import execute, experiment_seed
+from twinsim.experiments.executors import open_executor
+from twinsim.experiments.experiment import Experiment
 from twinsim.experiments.store import ResultStore
 from twinsim.scenario import Scenario, load_scenario
 
@@ -105,27 +107,23 @@ def sweep(
         raise ValueError("replicates must be >= 1")
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     seed = experiment_seed(base, seed)
-    run_seed(seed, 0, 0, streams)  # checks the seeding scheme before anything is stored
     points = build_design(base, params, design, samples, seed)
+    experiment = Experiment.from_points(base, points, replicates, seed, streams=streams)
     about = {"design": design, "samples": samples, "params": [p if isinstance(p, str) else p.key for p in params]}
-    manifest = store_manifest(base, points, replicates, seed, streams, about)
-    store = ResultStore.create(out, manifest, resume)
-    skip = store.done() if resume else set()
-    left = len(points) * replicates - sum(1 for p, r in skip if p < len(points) and r < replicates)
-    if progress is not None:
-        progress(0, left)
-    counts = execute_points(
-        base,
-        points,
-        replicates,
-        seed,
-        store.write,
-        skip=skip,
-        executor=executor,
-        streams=streams,
-        chunk_size=chunk_size,
-        progress=None if progress is None else lambda k: progress(k, left),
-    )
+    with open_executor(executor) as handle:  # a cluster is reached before anything is written
+        store = ResultStore.create(out, {**experiment.manifest(), "design": about}, resume)
+        skip = store.done() if resume else set()
+        left = len(points) * replicates - sum(1 for p, r in skip if p < len(points) and r < replicates)
+        if progress is not None:
+            progress(0, left)
+        counts = execute(
+            experiment,
+            handle,
+            store.write,
+            skip=skip,
+            chunk_size=chunk_size,
+            progress=None if progress is None else lambda k: progress(k, left),
+        )
     return SweepSummary(
         store=store.path,
         design_points=len(points),

@@ -259,7 +259,9 @@ class RunResult:
         Keys: ``mean_gain`` and ``mean_gain_selected`` (indicator points, endline minus baseline, over applicable
         and chosen cells), ``total_cost``, ``ties`` (peer ties), the keys of :meth:`programme_outcomes`
         (``sustained_gain``, ``cost_per_point``, ``equity_change``, ``ties_formed``), and per topic the
-        selected-vs-not estimate and group sizes.
+        selected-vs-not estimate and group sizes, and the before-after change (endline minus baseline, indicator
+        points) among all institutions the topic applies to (``change.TOPIC``), those that chose it
+        (``change_selected.TOPIC``) and those that did not (``change_not_selected.TOPIC``).
         """
         m = self.model
         gain = self._gain()
@@ -274,6 +276,10 @@ class RunResult:
         out.update(self.programme_outcomes())
         effect = selected_vs_not_arrays(gain, m.selected, m.applicable)
         for t, topic in enumerate(m.topic_names):
+            app, chose = m.applicable[:, t], m.selected[:, t]
+            out[f"change.{topic}"] = _mean_or_nan(gain[app, t])
+            out[f"change_selected.{topic}"] = _mean_or_nan(gain[app & chose, t])
+            out[f"change_not_selected.{topic}"] = _mean_or_nan(gain[app & ~chose, t])
             out[f"selected_vs_not.{topic}"] = float(effect["estimate"][t])
             out[f"n_selected.{topic}"] = int(effect["n_selected"][t])
             out[f"n_not_selected.{topic}"] = int(effect["n_not_selected"][t])

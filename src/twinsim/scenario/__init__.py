@@ -1,5 +1,6 @@
 """Scenarios: the typed schema (the one source of defaults, bounds, units and help), loading, extends and overrides."""
 
+from twinsim.scenario.bundled import resolve_posterior, resolve_targets
 from twinsim.scenario.schema import (
     ActivityCost,
     ChoiceLevel,
@@ -26,6 +27,7 @@ from twinsim.scenario.schema import (
     plausible_range,
     resolve_scenario_path,
 )
+from twinsim.scenario.warnings import scenario_warnings
 
 __all__ = [
     "ActivityCost",
@@ -51,5 +53,8 @@ __all__ = [
     "load_scenario",
     "parse_override",
     "plausible_range",
+    "resolve_posterior",
     "resolve_scenario_path",
+    "resolve_targets",
+    "scenario_warnings",
 ]

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twinsim.errors import ScenarioError
@@ -56,7 +57,7 @@ def _param(default: Any, *, unit: str = "", plausible: tuple[float, float] | Non
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, strict=True)
 
 
 class SimulationParams(_Section):
@@ -73,6 +74,11 @@ class SimulationParams(_Section):
     start: str = _param("2021-08", description="Calendar month of month 1, as YYYY-MM.")
     seed: int = _param(
         20210801, ge=0, description="Seed of the experiment; replicate r uses SeedSequence(seed, spawn_key=(r,))."
+    )
+    posterior: str | None = _param(
+        None,
+        description="Posterior the commands draw each replicate's parameter set from by default (a bundled name "
+        "such as rwanda_tpn, or a CSV file); --no-posterior runs the scenario's own values.",
     )
 
     @field_validator("start")
@@ -855,11 +861,26 @@ class Scenario(_Section):
         """Number of institutions in the population."""
         return sum(sum(k.counts.values()) for k in self.population.kinds.values())
 
+    def with_schedule(self, changes: dict[str, list[int]], source: str = "schedule") -> Scenario:
+        """Return a new scenario whose named activities fire in the given months.
+
+        ``changes`` maps an activity to its new months; ``[]`` removes it from the schedule, an activity not
+        yet scheduled is added. E.g. ``scenario.with_schedule({"provincial_learning_event": []})``.
+        """
+        lines = []
+        for line in self.programme.schedule:
+            months = changes.get(line.activity, line.months)
+            if months:
+                lines.append({"activity": line.activity, "months": list(months)})
+        present = {line.activity for line in self.programme.schedule}
+        lines += [{"activity": a, "months": list(m)} for a, m in changes.items() if m and a not in present]
+        return self.with_overrides({"programme.schedule": lines}, source)
+
     def with_overrides(self, overrides: dict[str, Any], source: str = "--set") -> Scenario:
         """Return a new scenario with dotted-key overrides applied and validated."""
         data = self.model_dump()
         for key, value in overrides.items():
-            _set_dotted(data, key, value, source)
+            _set_dotted(data, key, _plain(value), source)
         return _validate(data, source)
 
 
@@ -874,15 +895,25 @@ def bundled_scenarios() -> dict[str, Path]:
 
 
 def resolve_scenario_path(ref: str | Path) -> Path:
-    """Turn a path or the name of a bundled scenario into an existing file path."""
+    """Turn a path or the name of a bundled scenario into an existing file path.
+
+    ``my_country`` finds ``my_country.toml`` in the current folder; an unknown name suggests the closest bundled one.
+    """
     path = Path(ref)
     if path.is_file():
         return path
+    if path.suffix != ".toml" and path.with_name(path.name + ".toml").is_file():  # a local file named without .toml
+        return path.with_name(path.name + ".toml")
     bundled = bundled_scenarios()
     name = path.stem if path.suffix == ".toml" else str(ref)
     if path.suffix != ".toml" and name in bundled:
         return bundled[name]
-    raise ScenarioError(f"{ref}: no such scenario file; bundled scenarios: {', '.join(sorted(bundled)) or 'none'}")
+    from twinsim.scenario.bundled import did_you_mean
+
+    hint = did_you_mean(path.stem, sorted(bundled))
+    raise ScenarioError(
+        f"{ref}: no such scenario file or bundled scenario{hint} (bundled: {', '.join(sorted(bundled)) or 'none'})"
+    )
 
 
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -940,6 +971,17 @@ def parse_override(text: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         value = raw
     return key, value
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars (e.g. from ``np.arange``) as the Python numbers the strict schema takes."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:

@@ -1,89 +1,196 @@
-"""Figures of a delivery-model comparison: cost-effectiveness plane, acceptability curve, trajectories."""
+"""Figures of a delivery-model comparison: cost-effectiveness plane, acceptability curve, trajectories.
+
+Figures a donor reads without a caption: plain currency on the axes (thousands separators, no ``1e6``
+offset), one distinct colour and marker per model, models named by their scenario's description (or by the
+``names`` given to :func:`~twinsim.analysis.compare.compare`), and a willingness-to-pay line.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from twinsim.viz.plots import calendar_axis, month_dates
 
 if TYPE_CHECKING:
-    from twinsim.analysis.compare import Comparison
+    from twinsim.analysis.compare import Comparison, ModelRuns
 
-__all__ = ["plot_ce_plane", "plot_ceac", "plot_model_trajectories"]
+__all__ = [
+    "default_wtp_line",
+    "model_label",
+    "plot_ce_plane",
+    "plot_ceac",
+    "plot_effects",
+    "plot_model_trajectories",
+]
+
+#: Qualitative colours that stay apart for up to ten models (tab10), and one marker per model.
+_COLOURS = plt.get_cmap("tab10").colors
+_MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*", "h", "<")
+
+money = FuncFormatter(lambda value, _: f"{value:,.0f}")
 
 
-def _palette(comparison: Comparison) -> dict[str, tuple[float, float, float]]:
-    colours = sns.color_palette("colorblind", len(comparison.models))
-    return {m.name: colours[k] for k, m in enumerate(comparison.models)}
+def model_label(model: ModelRuns, width: int = 38) -> str:
+    """How a model is named in a figure: the label given to ``compare(names=...)``, else the description."""
+    text = model.name
+    if model.name == model.scenario.name and model.scenario.description:
+        text = model.scenario.description.rstrip(".")
+    return "\n".join(textwrap.wrap(text, width)) or model.name
+
+
+def _style(comparison: Comparison) -> dict[str, tuple[tuple[float, ...], str]]:
+    return {m.name: (_COLOURS[k % len(_COLOURS)], _MARKERS[k % len(_MARKERS)]) for k, m in enumerate(comparison.models)}
 
 
 def _currency(comparison: Comparison) -> str:
     costs = comparison.models[0].scenario.costs
-    return f"{costs.currency} ({costs.price_year} prices)"
+    return f"{costs.currency}, {costs.price_year} prices"
 
 
-def plot_ce_plane(comparison: Comparison) -> Figure:
+def default_wtp_line(comparison: Comparison) -> float:
+    """A round willingness to pay to draw: the largest ICER on the cost-effectiveness frontier.
+
+    Rounded to two significant figures; the middle of the comparison's range when no model is on the frontier
+    beyond the reference.
+    """
+    icers = comparison.table()["icer_frontier"].to_numpy(dtype=float)
+    icers = icers[np.isfinite(icers) & (icers > 0)]
+    value = float(icers.max()) if icers.size else float(np.median(comparison.wtp))
+    return float(f"{value:.2g}") if value > 0 else 0.0
+
+
+def plot_ce_plane(comparison: Comparison, wtp: float | None = None) -> Figure:
     """Incremental cost against incremental effect of every model vs the reference, one dot per replicate.
 
     Replicate ``r`` of a model is paired with replicate ``r`` of the reference (common random numbers); the
-    large marker is the mean.
+    large marker is the mean. The dashed line is a willingness to pay (``wtp`` per point; default: a round
+    value in the comparison's range): models below it are cost-effective at that price.
     """
     ref = comparison.model(comparison.reference)
-    colours = _palette(comparison)
-    fig, ax = plt.subplots(figsize=(7, 5))
+    style = _style(comparison)
+    wtp = default_wtp_line(comparison) if wtp is None else float(wtp)
+    fig, ax = plt.subplots(figsize=(10, 5.5), layout="constrained")
     for m in comparison.models:
         if m is ref:
             continue
+        colour, marker = style[m.name]
         d_effect = m.runs["effect"].to_numpy() - ref.runs["effect"].to_numpy()
         d_cost = m.runs["cost"].to_numpy() - ref.runs["cost"].to_numpy()
-        ax.scatter(d_effect, d_cost, s=10, alpha=0.35, color=colours[m.name])
-        ax.scatter(d_effect.mean(), d_cost.mean(), s=90, marker="D", color=colours[m.name], edgecolor="black")
-        ax.annotate(m.name, (d_effect.mean(), d_cost.mean()), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        ax.scatter(d_effect, d_cost, s=10, alpha=0.3, color=colour, marker=marker, lw=0)
+        ax.scatter(
+            d_effect.mean(), d_cost.mean(), s=110, marker=marker, color=colour, edgecolor="black", label=model_label(m)
+        )
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlabel("incremental effect (points of the mean indicator)")
-    ax.set_ylabel(f"incremental cost, {_currency(comparison)}")
-    ax.set_title(f"Cost-effectiveness plane vs {comparison.reference} ({comparison.replicates} replicates)")
+    if wtp > 0:
+        x_lo, x_hi = ax.get_xlim()
+        y_lo, y_hi = ax.get_ylim()
+        xs = np.array([min(x_lo, 0.0), max(x_hi, 0.0)])
+        ax.plot(xs, wtp * xs, color="black", ls="--", lw=1, label=f"willingness to pay:\n{wtp:,.0f} per point")
+        ax.set_xlim(x_lo, x_hi)
+        ax.set_ylim(y_lo, y_hi)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.1f}"))
+    ax.yaxis.set_major_locator(MaxNLocator(8))
+    ax.yaxis.set_major_formatter(money)
+    ax.set_xlabel("incremental effect vs the reference (points of the mean indicator)")
+    ax.set_ylabel(f"incremental cost vs the reference ({_currency(comparison)})")
+    reference = model_label(ref, 200).replace("\n", " ")
+    ax.set_title(
+        "\n".join(textwrap.wrap(f"Cost-effectiveness plane; reference: {reference}", 90))
+        + f"\n({comparison.replicates} replicates, one small marker each; large marker: mean)",
+        fontsize=10,
+    )
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, labelspacing=1.0)
     return fig
 
 
-def plot_ceac(comparison: Comparison) -> Figure:
-    """Probability that each model has the highest net monetary benefit, over the willingness to pay."""
+def plot_ceac(comparison: Comparison, wtp: float | None = None) -> Figure:
+    """Probability that each model has the highest net monetary benefit, over the willingness to pay.
+
+    A dotted line marks ``wtp`` (default: the same round value as on the cost-effectiveness plane).
+    """
     ceac = comparison.ceac()
-    colours = _palette(comparison)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    style = _style(comparison)
+    wtp = default_wtp_line(comparison) if wtp is None else float(wtp)
+    fig, ax = plt.subplots(figsize=(10, 5), layout="constrained")
+    every = max(1, len(ceac) // 10)
     for m in comparison.models:
-        ax.plot(ceac["wtp"], ceac[m.name], label=m.name, color=colours[m.name])
+        colour, marker = style[m.name]
+        ax.plot(ceac["wtp"], ceac[m.name], label=model_label(m), color=colour, marker=marker, markevery=every, ms=5)
+    if wtp > 0:
+        ax.axvline(wtp, color="black", ls="--", lw=1)
+        ax.annotate(f" {wtp:,.0f}", (wtp, 1.0), fontsize=8, va="top")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(f"willingness to pay per point of the mean indicator, {_currency(comparison)}")
-    ax.set_ylabel("probability cost-effective")
-    ax.set_title("Cost-effectiveness acceptability curves")
-    ax.legend(fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(6))
+    ax.xaxis.set_major_formatter(money)
+    ax.set_xlabel(f"willingness to pay per point of the mean indicator ({_currency(comparison)})")
+    ax.set_ylabel("probability of being the most cost-effective")
+    ax.set_title(f"Cost-effectiveness acceptability curves ({comparison.replicates} replicates)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, labelspacing=1.0)
     return fig
 
 
 def plot_model_trajectories(comparison: Comparison) -> Figure:
     """Mean indicator over all institutions and topics, month by month, per model (mean and 95% band)."""
-    colours = _palette(comparison)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    style = _style(comparison)
+    scenario = comparison.models[0].scenario
+    fig, ax = plt.subplots(figsize=(10, 5), layout="constrained")
     for m in comparison.models:
+        colour, _ = style[m.name]
         traj = m.trajectories
         mean = traj.mean(axis=0)
         half = 1.96 * traj.std(axis=0, ddof=1) / np.sqrt(len(traj)) if len(traj) > 1 else np.zeros_like(mean)
-        months = np.arange(mean.size)
-        ax.plot(months, mean, label=m.name, color=colours[m.name])
-        ax.fill_between(months, mean - half, mean + half, color=colours[m.name], alpha=0.2, lw=0)
-    end = comparison.models[0].scenario.simulation.months
-    ax.axvline(end, color="grey", ls="--", lw=0.8)
-    ax.text(end, ax.get_ylim()[0], " programme ends", fontsize=8, va="bottom")
-    ax.set_xlabel("month")
-    ax.set_ylabel("mean indicator (all institutions and topics)")
-    ax.set_title("Trajectories per delivery model (mean, 95% CI)")
-    ax.legend(fontsize=8)
+        dates = month_dates(scenario.simulation.start, mean.size)
+        ax.plot(dates, mean, label=model_label(m), color=colour)
+        ax.fill_between(dates, mean - half, mean + half, color=colour, alpha=0.2, lw=0)
+    calendar_axis(ax, scenario.simulation.start, scenario.simulation.months)
+    units = {spec.unit for spec in scenario.topics.values()}
+    unit = f" ({units.pop()})" if len(units) == 1 else " (indicator points)"
+    ax.set_ylabel(f"mean indicator, all institutions and topics{unit}")
+    ax.set_title(f"Trajectories per delivery model (mean, 95% CI; {comparison.replicates} replicates)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, labelspacing=1.0)
+    return fig
+
+
+def plot_effects(comparison: Comparison) -> Figure:
+    """Per model: programme effect at the end of the programme and at the end of the follow-up (95% CI), and cost.
+
+    Left: effect on the mean indicator against the same replicates without a programme; right: mean cost, with
+    the cost per point of effect written beside each bar.
+    """
+    table = comparison.table()
+    style = _style(comparison)
+    labels = [model_label(m, 34) for m in comparison.models]
+    y = np.arange(len(table))[::-1]
+    fig, (ax, ax2) = plt.subplots(
+        1, 2, figsize=(11, 0.75 * len(table) + 1.8), sharey=True, layout="constrained", width_ratios=[1.3, 1]
+    )
+    for col, offset, hatch, name in (
+        ("effect", 0.18, "", "at the end of the programme"),
+        ("sustained_effect", -0.18, "//", "at the end of the follow-up"),
+    ):
+        mean = table[col].to_numpy()
+        err = np.vstack([mean - table[f"{col}_low"], table[f"{col}_high"] - mean])
+        colours = [style[m.name][0] for m in comparison.models]
+        ax.barh(y + offset, mean, 0.34, xerr=err, color=colours, hatch=hatch, edgecolor="white", capsize=3, label=name)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("programme effect (points of the mean indicator, 95% CI)")
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="outside lower center", ncol=2, frameon=False)
+    costs = table["cost"].to_numpy()
+    ax2.barh(y, costs, 0.5, color=[style[m.name][0] for m in comparison.models])
+    for yi, cost, per_point in zip(y, costs, table["cost_per_point"], strict=True):
+        text = f" {per_point:,.0f} per point" if np.isfinite(per_point) else ""
+        ax2.annotate(text, (cost, yi), va="center", fontsize=8)
+    ax2.xaxis.set_major_locator(MaxNLocator(3))
+    ax2.xaxis.set_major_formatter(money)
+    ax2.set_xlim(0, max(costs.max(), 1.0) * 1.6)
+    ax2.set_xlabel(f"programme cost ({_currency(comparison)})")
+    fig.suptitle(f"Effect and cost per model ({comparison.replicates} replicates)")
     return fig

@@ -2,20 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["plot_posterior_predictive", "plot_trajectories", "save"]
+if TYPE_CHECKING:
+    from twinsim.scenario import Scenario
+
+__all__ = [
+    "calendar_axis",
+    "month_dates",
+    "plot_posterior",
+    "plot_posterior_predictive",
+    "plot_trajectories",
+    "save",
+]
 
 
-def plot_trajectories(panel: pd.DataFrame, endline: int | None = None) -> Figure:
+def month_dates(start: str, months: int) -> pd.DatetimeIndex:
+    """Calendar dates of model months ``0 .. months - 1``: month ``m`` ends ``m`` months after ``start`` (YYYY-MM).
+
+    Month 0 (the baseline) is the first day of the start month; month ``m`` is the first day after its end.
+    """
+    return pd.date_range(pd.Timestamp(f"{start}-01"), periods=months, freq="MS")
+
+
+def calendar_axis(ax: Axes, start: str, endline: int | None = None) -> None:
+    """Format a date x axis (month and year) and mark the programme's end with a labelled line."""
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    if endline is not None:
+        end = month_dates(start, endline + 1)[-1]
+        ax.axvline(end, color="0.35", ls="--", lw=0.9)
+        last = (end - pd.DateOffset(months=1)).strftime("%b %Y")
+        ax.annotate(
+            f"programme ends\n({last})", (end, 0.02), xycoords=("data", "axes fraction"), xytext=(3, 0),
+            textcoords="offset points", fontsize=7, color="0.3", va="bottom",
+        )  # fmt: skip
+
+
+def plot_trajectories(
+    panel: pd.DataFrame,
+    endline: int | None = None,
+    *,
+    scenario: Scenario | None = None,
+) -> Figure:
     """Mean indicator per month, institutions that selected the topic vs those that did not, one panel per topic.
 
     Means are taken within each replicate first; the band is a normal 95% interval across replicates.
@@ -23,7 +62,9 @@ def plot_trajectories(panel: pd.DataFrame, endline: int | None = None) -> Figure
     Args:
         panel: the tidy panel (columns month, topic, indicator, selected; ``replicate`` optional), or the
             aggregates of a run (the same columns plus ``institutions``, by which group means are weighted).
-        endline: month at which the programme ends; drawn as a dashed line.
+        endline: month at which the programme ends; drawn as a labelled dashed line (default: the scenario's).
+        scenario: the scenario that was run: gives calendar dates on the x axis (from ``simulation.start``),
+            each topic's indicator and unit on the y axis, and the programme end.
 
     """
     keys = ["replicate", "month", "topic", "selected"] if "replicate" in panel else ["month", "topic", "selected"]
@@ -33,30 +74,46 @@ def plot_trajectories(panel: pd.DataFrame, endline: int | None = None) -> Figure
         frame["indicator"] /= frame["institutions"]
     else:
         frame = panel.groupby(keys, observed=True, as_index=False)["indicator"].mean()
-    frame["group"] = frame["selected"].map({True: "selected", False: "not selected"})
+    frame["group"] = frame["selected"].map({True: "chose the topic", False: "did not choose it"})
     frame["topic"] = frame["topic"].astype(str)
     frame = frame.sort_values("topic", key=lambda t: t.map({n: i for i, n in enumerate(panel["topic"].unique())}))
+    if scenario is not None and endline is None:
+        endline = scenario.simulation.months
+    x = "month"
+    if scenario is not None:
+        dates = month_dates(scenario.simulation.start, int(frame["month"].max()) + 1)
+        frame["date"] = dates[frame["month"].to_numpy()]
+        x = "date"
     grid = sns.relplot(
         data=frame,
-        x="month",
+        x=x,
         y="indicator",
         hue="group",
         col="topic",
         col_wrap=3,
         kind="line",
         errorbar=("se", 1.96),
-        height=2.6,
-        aspect=1.3,
-        facet_kws={"sharey": False},
-        hue_order=["selected", "not selected"],
+        height=2.7,
+        aspect=1.35,
+        facet_kws={"sharey": False, "sharex": True},
+        hue_order=["chose the topic", "did not choose it"],
         col_order=list(dict.fromkeys(frame["topic"])),
     )
     grid.set_titles("{col_name}")
-    grid.set_axis_labels("month", "indicator")
-    if endline is not None:
-        for ax in grid.axes.flat:
-            ax.axvline(endline, color="grey", ls="--", lw=0.8)
-    grid.figure.suptitle("Indicator trajectories: selected vs not selected (mean, 95% CI)", y=1.02)
+    for topic, ax in grid.axes_dict.items():
+        spec = scenario.topics.get(str(topic)) if scenario is not None else None
+        ax.set_ylabel(f"{spec.indicator} ({spec.unit})" if spec is not None else "indicator", fontsize=8)
+        ax.set_xlabel("" if scenario is not None else "month")
+        if scenario is not None:
+            calendar_axis(ax, scenario.simulation.start, endline)
+        elif endline is not None:
+            ax.axvline(endline, color="0.35", ls="--", lw=0.9)
+            ax.annotate(" programme ends", (endline, 0.02), xycoords=("data", "axes fraction"), fontsize=7)
+    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, title=None, frameon=False)
+    height = grid.figure.get_figheight()  # the title sits a fixed distance above the legend, whatever the rows
+    grid.figure.suptitle(
+        "Indicator trajectories by topic choice (mean and 95% CI over replicates)", y=1.0 + 0.32 / height, va="bottom"
+    )
     return grid.figure
 
 
@@ -92,3 +149,34 @@ def save(fig: Figure, path: str | Path) -> Path:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def plot_posterior(
+    samples: pd.DataFrame, weights: Sequence[float] | None = None, bounds: dict[str, tuple[float, float]] | None = None
+) -> Figure:
+    """Marginal posterior of each calibrated parameter (weighted histogram) over its prior range.
+
+    Args:
+        samples: one column per dotted scenario key (e.g. ``Posterior.samples``).
+        weights: the samples' weights (e.g. ``Posterior.weights``; default: equal).
+        bounds: prior range per key; drawn as the x limits and a grey band, so a posterior that fills its band has
+            learnt little from the targets.
+
+    """
+    keys = list(samples.columns)
+    cols = min(len(keys), 3)
+    rows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False, layout="constrained")
+    for ax in axes.flat[len(keys) :]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        if bounds and key in bounds:
+            lo, hi = bounds[key]
+            ax.axvspan(lo, hi, color="0.93", label="prior range (uniform)")
+            ax.set_xlim(lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo))
+        ax.hist(samples[key], bins=20, weights=weights, density=True, color="C0", alpha=0.75, label="posterior")
+        ax.set_title(key, fontsize=9)
+        ax.set_yticks([])
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Calibrated parameters: posterior over the prior range")
+    return fig

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from twinsim.analysis.sensitivity import SensitivityResult
 from twinsim.viz.plots import save
 
 __all__ = ["plot_convergence", "plot_indices", "plot_morris", "save_figures"]
+
+
+def _plain(value: float, _: int) -> str:
+    """Tick labels without an offset or exponent: thousands separators for large values."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
 
 
 def _grid(n: int, width: float = 5.0, height: float = 3.2) -> tuple[Figure, np.ndarray]:
@@ -53,14 +57,21 @@ def plot_morris(result: SensitivityResult) -> Figure:
     for ax, out in zip(axes, result.outputs, strict=False):
         frame = result.indices[out]
         ax.scatter(frame["mu_star"], frame["sigma"])
-        for name, row in frame.iterrows():
+        top = float(np.nanmax([frame["mu_star"].max(), frame["sigma"].max(), 0.0])) or 1.0
+        small = frame["mu_star"] < 0.1 * top  # crowded near the origin: listed instead of labelled
+        for name, row in frame[~small].iterrows():
             ax.annotate(
                 str(name), (row["mu_star"], row["sigma"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
             )
-        top = float(np.nanmax([frame["mu_star"].max(), frame["sigma"].max(), 0.0])) or 1.0
         ax.plot([0, top], [0, top], color="grey", ls="--", lw=0.8)  # sigma = mu*: non-linear or interacting
-        ax.set_xlabel("mu*")
-        ax.set_ylabel("sigma")
+        ax.xaxis.set_major_formatter(FuncFormatter(_plain))
+        ax.yaxis.set_major_formatter(FuncFormatter(_plain))
+        label = f"mu* (mean absolute change in {out} across a factor's range)"
+        if small.any():
+            names = ", ".join(str(n) for n in frame.index[small])
+            label += "\n" + "\n".join(textwrap.wrap(f"not labelled (mu* < 10% of the largest): {names}", 80))
+        ax.set_xlabel(label, fontsize=8)
+        ax.set_ylabel("sigma (spread of that change)", fontsize=8)
         ax.set_title(out)
     fig.suptitle("Morris screening: mu* (influence) vs sigma (non-linearity, interactions)")
     return fig

@@ -1,0 +1,84 @@
+"""What a run reports to an experiment: named families of scalar outputs, one flat dict per run.
+
+Every analysis asks the engine for the families it needs (``Experiment.outputs``); each is a function of a
+:class:`~twinsim.model.results.RunResult`. Column names are ``output`` or ``output.topic`` (or ``output.month``,
+``output.activity.category``): :func:`long_layout` turns the wide runs table into (run, output, topic, value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from twinsim.analysis.evaluation import evaluate_observed
+from twinsim.model.results import RunResult
+from twinsim.programme.costs import COST_CATEGORIES
+
+__all__ = ["OUTPUTS", "long_layout", "run_outputs"]
+
+
+def _summary(result: RunResult) -> dict[str, Any]:
+    summary = result.summary()
+    summary.pop("replicate", None)
+    summary.pop("seed", None)
+    return summary
+
+
+def _trajectory(result: RunResult) -> dict[str, Any]:
+    return {f"trajectory.{m}": float(v) for m, v in enumerate(result.mean_indicator_by_month())}
+
+
+def _costs(result: RunResult) -> dict[str, Any]:
+    ledger = result.ledger
+    if not len(ledger):
+        return {}
+    sums = ledger.groupby("activity")[[*COST_CATEGORIES, "total_cost"]].sum()
+    return {f"cost.{activity}.{cat}": float(v) for activity, row in sums.iterrows() for cat, v in row.items()}
+
+
+def _institution_cost(result: RunResult) -> dict[str, Any]:
+    return {f"institution_cost.{i}": float(v) for i, v in enumerate(result.model.cost_by_institution)}
+
+
+def _evaluation(result: RunResult) -> dict[str, Any]:
+    m = result.model
+    table = evaluate_observed(result.observed, m.selected, m.applicable, m.topic_names)
+    return {f"{col}.{topic}": float(v) for topic, row in table.iterrows() for col, v in row.items()}
+
+
+#: The output families a run can report.
+OUTPUTS: dict[str, Callable[[RunResult], dict[str, Any]]] = {
+    "summary": _summary,
+    "trajectory": _trajectory,
+    "costs": _costs,
+    "institution_cost": _institution_cost,
+    "evaluation": _evaluation,
+}
+
+
+def run_outputs(result: RunResult, families: tuple[str, ...]) -> dict[str, Any]:
+    """The outputs of ``families`` for one run, as one flat dict."""
+    out: dict[str, Any] = {}
+    for family in families:
+        out.update(OUTPUTS[family](result))
+    return out
+
+
+def long_layout(runs: pd.DataFrame, keys: tuple[str, ...] = ("point", "replicate")) -> pd.DataFrame:
+    """The runs table in long form: one row per run and numeric output, with ``output``, ``topic`` and ``value``.
+
+    ``topic`` is the part of a column name after its first dot (a topic, a month or ``activity.category``), or
+    empty for run-level outputs such as ``mean_gain``.
+    """
+    key_cols = [k for k in keys if k in runs.columns]
+    numeric = [c for c in runs.columns if c not in key_cols and pd.api.types.is_numeric_dtype(runs[c])]
+    skip = {"seed", "entropy"}
+    values = runs[key_cols + [c for c in numeric if c not in skip]]
+    frame = values.melt(id_vars=key_cols, var_name="column", value_name="value")
+    parts = frame["column"].str.split(".", n=1, expand=True)
+    frame["output"] = parts[0]
+    frame["topic"] = parts[1].fillna("") if parts.shape[1] > 1 else ""
+    return frame.drop(columns="column")[[*key_cols, "output", "topic", "value"]].astype({"value": np.float64})
