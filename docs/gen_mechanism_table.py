@@ -1,9 +1,9 @@
 """The donor comparison with every mechanism of issue 12 on, and with each switched off in turn.
 
 Runs ``twinsim compare rwanda_no_program rwanda_tpn rwanda_pairs rwanda_north_south rwanda_external_experts
-rwanda_hybrid --replicates 50`` once with the bundled scenarios (all mechanisms on) and once per mechanism with
-``--set mechanisms.<name>=false``, and writes the table between the ``mechanisms`` markers of
-docs/delivery_models.md (about 40 s on 2 cores).
+rwanda_hybrid --replicates 50 --no-posterior`` (at the calibrated point estimate) once with the bundled scenarios
+(all mechanisms on) and once per mechanism with ``--set mechanisms.<name>=false``, and writes the table between the
+``mechanisms`` markers of docs/delivery_models.md (about 40 s on 2 cores).
 
 Usage, from the repository root::
 

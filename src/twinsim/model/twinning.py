@@ -30,7 +30,7 @@ from twinsim.model.streams import STREAMS, ReplicateStreams, run_seed_sequence
 from twinsim.programme.activity import learn_along_ties
 from twinsim.programme.costs import LedgerRow, price_firings
 from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties, gap_to_best
-from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS
+from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, effective_rate
 from twinsim.scenario import ActivityCost, Scenario, load_scenario
 
 __all__ = ["GAIN_SOURCES", "PROGRAMME_SOURCES", "STREAMS", "TwinningModel", "run_seed_sequence"]
@@ -344,10 +344,7 @@ class TwinningModel(mesa.Model):
         With ``mechanisms.delivery_modes`` (ODD 7.21) a virtual activity with an in-person counterpart transfers
         ``learning.virtual_ratio`` times its counterpart's rate (the scenario's own rate for it is not used).
         """
-        counterpart = ACTIVITIES[activity].in_person_counterpart
-        if counterpart is not None and self.params.mechanisms.delivery_modes:
-            return self.params.learning.virtual_ratio * self.rate(counterpart)
-        return self.params.learning.rates.get(activity, ACTIVITIES[activity].default_rate)
+        return effective_rate(self.params, activity)
 
     @property
     def in_programme(self) -> bool:
