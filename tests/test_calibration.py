@@ -87,13 +87,17 @@ def test_rejection_keeps_the_nearest_share():
 def test_calibration_recovers_parameters_from_synthetic_data():
     """Data made by the model itself at known parameter values: the posterior concentrates around them."""
     sc = load_scenario("rwanda_tpn", ["simulation.followup_months=0"])
-    truth = {"learning.rates.exchange_visit": 1.2, "learning.motivation_rate": 0.003}
-    keys = ["selected_vs_not.accreditation", "selected_vs_not.cbhi_coverage", "mean_gain"]
+    # In-person coaching: with staff time binding (ODD 7.20) the exchange-visit rate is hardly identified by these
+    # outputs any more (mentors' time limits what visits transfer; see the wide Rwanda posterior, docs/evaluation.md).
+    truth = {"learning.rates.coaching_in_person": 0.7, "learning.motivation_rate": 0.003}
+    keys = ["mean_gain_selected", "selected_vs_not.cbhi_coverage", "mean_gain"]
     truth_sc = sc.with_overrides(truth)
-    data = np.mean([[simulate(truth_sc, 999, r).summary()[k] for k in keys] for r in range(8)], axis=0)
+    runs = np.array([[simulate(truth_sc, 999, r).summary()[k] for k in keys] for r in range(8)])
+    data, spread = runs.mean(axis=0), runs.std(axis=0, ddof=1)
+    sd = np.sqrt(spread**2 / 8 + spread**2 / 2)  # sampling error of the data and of a 2-replicate design point
     spec = CalibrationSpec(
         parameters=list(truth),
-        targets=[{"key": k, "value": v, "sd": 0.25} for k, v in zip(keys, data, strict=True)],
+        targets=[{"key": k, "value": v, "sd": e} for k, v, e in zip(keys, data, sd, strict=True)],
         replicates_per_point=2,
         accept=0.1,
         seed=1,
@@ -167,8 +171,8 @@ def test_write_point_estimate_edits_only_the_named_values(tmp_path):
     assert sc.learning.rates["exchange_visit"] == 0.8123 and sc.learning.gap_ceiling == 0.31
     assert sc.learning.forgetting == 0.02 and sc.evaluation.measurement_sd == 1.5
     assert (
-        sc.learning.rates["coaching_virtual"]
-        == load_scenario(ROOT / "scenarios" / "rwanda_tpn.toml").learning.rates["coaching_virtual"]
+        sc.learning.rates["kickoff_workshop"]
+        == load_scenario(ROOT / "scenarios" / "rwanda_tpn.toml").learning.rates["kickoff_workshop"]
     )
     after = path.read_text().splitlines()
     comments = [line.split("#", 1)[1] for line in before if "#" in line and "calibrated" not in line]

@@ -220,7 +220,10 @@ class RunResult:
         ``sustained_gain``: mean indicator gain over applicable cells at the end of the follow-up (the model's
         final state); ``cost_per_point``: total cost per point of the endline mean gain (NaN unless the gain is
         positive; a gross figure: :mod:`twinsim.analysis.compare` gives cost per point of programme effect);
-        ``equity_change``: see :meth:`equity_change`; ``ties_formed``: peer ties plus ties to outside partners.
+        ``equity_change``: see :meth:`equity_change`; ``ties_formed``: peer ties plus ties to outside partners;
+        ``unmatched_share``, ``unmatched_led_share`` (chosen topics without a twin; of those, the ones some peer led),
+        ``partner_gain`` (outside partners' mean indicator gain on their partnership topics) and ``dropped_share``:
+        see ``TwinningModel.mechanism_outcomes`` (docs/ODD.md 7.18-7.20).
         """
         m = self.model
         app = m.applicable
@@ -230,6 +233,7 @@ class RunResult:
             "cost_per_point": self.total_cost / mean_gain if mean_gain > 0 else float("nan"),
             "equity_change": self.equity_change(),
             "ties_formed": m.ties_formed,
+            **m.mechanism_outcomes(),
         }
 
     @cached_property
