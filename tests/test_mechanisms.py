@@ -256,3 +256,28 @@ def test_tracking_routine_closed_form():
         team.track()
     r = sc.programme.experts.tracking_rate
     np.testing.assert_allclose(model.interest, np.where(where, 1 - (1 - before) * (1 - r) ** 4, before))
+
+
+@pytest.mark.parametrize(
+    "name", ["rwanda_tpn", "rwanda_pairs", "rwanda_north_south", "rwanda_external_experts", "rwanda_hybrid"]
+)
+def test_rates_of_every_delivery_model_follow_the_calibrated_peer_rates(name):
+    """ODD 7.23: an activity without its own rate transfers a documented multiple of a calibrated one."""
+    from twinsim.programme.registry import ACTIVITIES, effective_rate
+
+    sc = twinsim.load_scenario(name)
+    doubled = sc.with_overrides({"learning.rates.exchange_visit": 2 * effective_rate(sc, "exchange_visit")})
+    for line in sc.programme.schedule:
+        chain, activity = [], line.activity
+        while activity not in sc.learning.rates or ACTIVITIES[activity].in_person_counterpart:
+            kind = ACTIVITIES[activity]
+            nxt = kind.in_person_counterpart if sc.mechanisms.delivery_modes else None
+            nxt = nxt or (kind.rate_relative_to[0] if kind.rate_relative_to else None)
+            if nxt is None:
+                break
+            chain.append(nxt)
+            activity = nxt
+        if "exchange_visit" in chain:
+            assert effective_rate(doubled, line.activity) == pytest.approx(2 * effective_rate(sc, line.activity))
+    if name == "rwanda_north_south":
+        assert effective_rate(sc, "volunteer_visit") == pytest.approx(1.5 * effective_rate(sc, "exchange_visit"))

@@ -70,6 +70,8 @@ class Activity:
         source: where the defaults come from (a reference or a stated assumption).
         in_person_counterpart: for a virtual activity, the in-person activity whose rate it takes
             ``learning.virtual_ratio`` of (``mechanisms.delivery_modes``, ODD 7.21), or None.
+        rate_relative_to: ``(activity, multiple)``: when the scenario sets no rate for this activity, it transfers
+            ``multiple`` times that (calibrated) activity's rate, so a recalibration carries over (ODD 7.23).
 
     """
 
@@ -83,6 +85,7 @@ class Activity:
     default_cost: ClassVar[ActivityCost] = ActivityCost()
     source: ClassVar[str] = "assumption"
     in_person_counterpart: ClassVar[str | None] = None
+    rate_relative_to: ClassVar[tuple[str, float] | None] = None
 
     def staff_reach(self, model: TwinningModel) -> np.ndarray:
         """Per row, how many times its staff take part in one firing (the staff time it takes, ODD 7.20).

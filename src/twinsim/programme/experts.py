@@ -278,6 +278,7 @@ class KnowledgeSharingSession(_ExpertActivity):
     mode = "in_person"
     description = "Mid-level leaders of all members learn the experts' tools for the priority topics."
     default_rate = 0.10
+    rate_relative_to = ("provincial_learning_event", 1.25)  # a day of workshops by experts: assumption
     default_cost = ActivityCost(per_event=3000.0, per_participant=60.0, participants=2, days=1.0, expert_days=6.0)
     source = "external-expert case study (2 knowledge-sharing sessions); rate and costs: assumption"
 
@@ -297,6 +298,7 @@ class DeliverySupport(_ExpertActivity):
     mode = "in_person"
     description = "Hands-on support on the priority topics: root causes, delivery plans, routines."
     default_rate = 0.30
+    rate_relative_to = ("exchange_visit", 1.0)  # hands-on support on site, as an exchange visit: assumption
     default_cost = ActivityCost(per_event=50.0, participants=3, days=1.0, expert_days=1.0)
     source = "external-expert case study (delivery support on 5 priorities); rate and costs: assumption"
 

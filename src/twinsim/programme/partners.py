@@ -148,6 +148,7 @@ class VolunteerVisit(_PartnerActivity):
     mode = "in_person"
     description = "Volunteer staff of the outside partner visit the member and train on site."
     default_rate = 0.45
+    rate_relative_to = ("exchange_visit", 1.5)  # a week of on-site training against a 2-day visit: assumption
     default_cost = ActivityCost(per_event=3000.0, participants=4, days=3.0, volunteer_days=14.0)
     source = "UK Health Partnership Scheme (editorial in seeds): volunteer visits; rate and costs: assumption"
 
@@ -160,6 +161,7 @@ class PartnerStudyVisit(_PartnerActivity):
     description = "Member staff visit the outside partner abroad."
     members_travel = True
     default_rate = 0.30
+    rate_relative_to = ("exchange_visit", 1.0)  # a visit to a twin, in a very different setting: assumption
     default_cost = ActivityCost(per_participant=4000.0, participants=2, days=10.0, volunteer_days=4.0)
     source = "assumption: as an exchange visit, in a very different setting"
 

@@ -63,8 +63,16 @@ def effective_rate(scenario: Scenario, activity: str) -> float:
 
     With ``mechanisms.delivery_modes`` (docs/ODD.md 7.21) a virtual activity with an in-person counterpart transfers
     ``learning.virtual_ratio`` times its counterpart's rate (its own entry in ``learning.rates`` is not used).
+    Without its own entry, an activity with ``rate_relative_to = (reference, multiple)`` transfers ``multiple``
+    times the reference's rate (docs/ODD.md 7.23), so its rate follows the calibration of the peer activities.
     """
-    counterpart = ACTIVITIES[activity].in_person_counterpart
+    kind = ACTIVITIES[activity]
+    counterpart = kind.in_person_counterpart
     if counterpart is not None and scenario.mechanisms.delivery_modes:
         return scenario.learning.virtual_ratio * effective_rate(scenario, counterpart)
-    return scenario.learning.rates.get(activity, ACTIVITIES[activity].default_rate)
+    if activity in scenario.learning.rates:
+        return scenario.learning.rates[activity]
+    if kind.rate_relative_to is not None:
+        reference, multiple = kind.rate_relative_to
+        return multiple * effective_rate(scenario, reference)
+    return kind.default_rate
