@@ -206,3 +206,14 @@ def test_run_through_the_engine_keeps_its_summaries(tmp_path):
     stored = twinsim.run_replicates(RWANDA, 4, seed=2, store=tmp_path / "s")
     pd.testing.assert_frame_equal(batch.summaries, stored.summaries)
     assert np.isfinite(batch.summaries["mean_gain"]).all()
+
+
+def test_posterior_runs_sharing_a_parameter_set_run_together_with_the_same_results():
+    from twinsim.experiments.posterior import load_posterior
+    from twinsim.scenario import resolve_posterior
+
+    posterior = load_posterior(resolve_posterior("rwanda_tpn"), RWANDA)
+    experiment = Experiment((Arm(RWANDA),), 60, 3, posterior=posterior)
+    rows = {experiment.draw_row(r) for r in range(60)}
+    assert len(rows) < 60  # some replicates share a posterior row, so they run as one model
+    pd.testing.assert_frame_equal(run(experiment), run(experiment, chunk_size=1))

@@ -292,17 +292,14 @@ def experiment_seed(scenario: Scenario, seed: int | None = None) -> int:
 def run_chunk(experiment: Experiment, chunk: list[tuple[int, int]]) -> list[dict[str, Any]]:
     """Run a chunk of ``(arm, replicate)`` runs of ``experiment``; one row each (the task of a worker).
 
-    Consecutive runs of one arm run as one model (blocks of rows) when there is no posterior. A run that
-    raises gives a row with its seed and ``error`` (the exception) and no outputs; the other runs go on: if a
-    model of several replicates raises, its runs are run one by one.
+    Consecutive runs of one arm that run the same parameter set (all of them without a posterior; those that
+    drew the same posterior row with one) run as one model (blocks of rows). A run that raises gives a row with
+    its seed and ``error`` (the exception) and no outputs; the other runs go on: if a model of several
+    replicates raises, its runs are run one by one.
     """
     rows: list[dict[str, Any]] = []
-    for arm, group in itertools.groupby(chunk, key=lambda run: run[0]):
+    for (arm, _), group in itertools.groupby(chunk, key=lambda run: (run[0], experiment.draw_row(run[1]))):
         replicates = [r for _, r in group]
-        if experiment.posterior is not None:
-            for r in replicates:
-                rows += _run_model(experiment, arm, [r])
-            continue
         size = batch_size(experiment.arms[arm].scenario, len(replicates))
         for first in range(0, len(replicates), size):
             part = replicates[first : first + size]
@@ -399,7 +396,8 @@ def execute(
     arms, replicates = len(experiment.arms), experiment.replicates
     total = arms * replicates
     skipped = sum(1 for p, r in skip if p < arms and r < replicates)
-    todo = ((p, r) for p in range(arms) for r in range(replicates) if (p, r) not in skip)
+    order = sorted(range(replicates), key=lambda r: (experiment.draw_row(r), r))  # same parameters side by side
+    todo = ((p, r) for p in range(arms) for r in order if (p, r) not in skip)
     done = failed = 0
     size = chunk_size or max(1, min(100, -(-(total - skipped) // (8 * handle.workers))))
     tasks = ((experiment, chunk) for chunk in _batched(todo, size))

@@ -135,6 +135,10 @@ class Experiment:
         """The scenario replicate ``replicate`` of arm ``arm`` runs (design point and posterior draw applied)."""
         return scenario_for_replicate(self.arms[arm].resolved(), self.posterior, self.seed, replicate)
 
+    def draw_row(self, replicate: int) -> int:
+        """The posterior row replicate ``replicate`` runs (0 without a posterior): equal rows, equal parameters."""
+        return 0 if self.posterior is None else self.posterior.draw_index(self.seed, replicate)
+
     def seed_for(self, arm: int, replicate: int) -> np.random.SeedSequence:
         """The seed sequence of replicate ``replicate`` of arm ``arm``."""
         return run_seed(self.seed, arm, replicate, self.streams)
