@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twinsim.analysis.evaluation import interval95
 from twinsim.errors import ScenarioError
-from twinsim.experiments.engine import run
+from twinsim.experiments.engine import run, shared_executor
 from twinsim.experiments.experiment import Arm, Experiment
 from twinsim.experiments.posterior import Posterior
 from twinsim.scenario import Scenario, plausible_range
@@ -327,8 +327,20 @@ def calibrate(
     """Fit ``spec.parameters`` to ``spec.targets`` with ``budget`` model runs (see the module docstring).
 
     ``engine``: the experiment engine's options (``executor``, ``store``, ``resume``); each stage (design,
-    refinement) keeps its runs in its own sub-folder of the store, so a killed calibration resumes.
+    refinement) keeps its runs in its own sub-folder of the store, so a killed calibration resumes, and the
+    stages share one pool of worker processes.
     """
+    with shared_executor(engine) as shared:
+        return _calibrate(scenario, spec, budget, progress, shared)
+
+
+def _calibrate(
+    scenario: Scenario,
+    spec: CalibrationSpec,
+    budget: int,
+    progress: Callable[[int], None] | None,
+    engine: dict[str, Any],
+) -> CalibrationResult:
     from scipy.stats import qmc
 
     k = spec.replicates_per_point

@@ -30,7 +30,7 @@ import pandas as pd
 from twinsim.analysis import economics
 from twinsim.analysis.evaluation import interval95, json_number
 from twinsim.errors import TwinsimError
-from twinsim.experiments.engine import run
+from twinsim.experiments.engine import run, shared_executor
 from twinsim.experiments.experiment import Arm, Experiment
 from twinsim.experiments.posterior import Posterior
 from twinsim.model.population import Structure
@@ -522,6 +522,25 @@ def compare(
     labels = _labels(scenarios) if names is None else [str(n) for n in names]
     if len(labels) != len(scenarios) or len(set(labels)) != len(labels):
         raise TwinsimError(f"compare: names must give one distinct label per scenario (got {list(labels)})")
+    with shared_executor({"executor": executor}) as shared:  # budget steps share one pool of workers
+        return _compare(scenarios, refs, labels, replicates, seed, budget, wtp, progress, posterior,
+                        shared["executor"], store, resume)  # fmt: skip
+
+
+def _compare(
+    scenarios: list[Scenario],
+    refs: Sequence[str],
+    labels: list[str],
+    replicates: int,
+    seed: int,
+    budget: float | None,
+    wtp: tuple[float, float, int] | None,
+    progress: Progress,
+    posterior: Posterior | None,
+    executor: Any,
+    store: str | Path | None,
+    resume: bool,
+) -> Comparison:
     runner = _Runner(replicates, seed, posterior, progress, executor, None if store is None else Path(store), resume)
     arms: dict[str, Scenario] = {}
     for i, given in enumerate(scenarios):

@@ -68,6 +68,7 @@ def calibrate(
         write_outputs,
         write_point_estimate,
     )
+    from twinsim.experiments.engine import shared_executor
 
     engine = engine_options(workers, scheduler, store, resume)
     spec = load_targets(resolve_targets(targets))
@@ -82,9 +83,10 @@ def calibrate(
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"calibrating {sc.name}", total=total)
         advance = lambda n: bar.advance(task, n)  # noqa: E731
-        result = run_calibration(sc, spec, budget, progress=advance, engine=engine)
-        predictive = posterior_predictive(sc, result.posterior, spec, progress=advance, engine=engine)
-        check = check_point_estimate(sc, spec, result.point_estimate, progress=advance, engine=engine)
+        with shared_executor(engine) as shared:  # one pool of workers for every stage
+            result = run_calibration(sc, spec, budget, progress=advance, engine=shared)
+            predictive = posterior_predictive(sc, result.posterior, spec, progress=advance, engine=shared)
+            check = check_point_estimate(sc, spec, result.point_estimate, progress=advance, engine=shared)
     report = write_outputs(result, predictive, check, out, command)
     if write_scenario:
         pointer = os.path.relpath(out.resolve(), path.resolve().parent)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import itertools
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,13 @@ import pandas as pd
 
 from twinsim.analysis.evaluation import Interval, interval95, json_number, survey_months
 from twinsim.errors import TwinsimError
-from twinsim.experiments.executors import ExecutorHandle, imap_unordered, open_executor
+from twinsim.experiments.executors import (
+    ExecutorHandle,
+    LocalProcesses,
+    imap_unordered,
+    open_executor,
+    resolve_executor,
+)
 from twinsim.experiments.experiment import STREAMS, Arm, Experiment, run_seed
 from twinsim.experiments.outputs import run_outputs
 from twinsim.experiments.posterior import Posterior, scenario_for_replicate
@@ -45,6 +52,7 @@ __all__ = [
     "run_points",
     "run_replicates",
     "run_seed",
+    "shared_executor",
 ]
 
 #: Replicates of one scenario run as one model by default (results are the same as one by one).
@@ -478,6 +486,23 @@ def run(
             f"{first['replicate']}, seed {first['seed']} (spawn_key {first['spawn_key']}): {first['error']}"
         )
     return table
+
+
+@contextmanager
+def shared_executor(engine: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    """Engine options whose executor is opened once for several experiments (one process pool, one connection).
+
+    An analysis that runs several experiments in a row (a calibration's design, refinement and checks; a
+    comparison's budget steps) pays the start of worker processes once instead of once per experiment.
+    """
+    engine = dict(engine or {})
+    spec = resolve_executor(engine.get("executor"))
+    if not isinstance(spec, LocalProcesses):  # serial needs nothing; a Dask client is shared already
+        yield engine
+        return
+    with spec.open() as handle:
+        engine["executor"] = handle.executor
+        yield engine
 
 
 def run_points(
