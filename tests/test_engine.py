@@ -217,3 +217,50 @@ def test_posterior_runs_sharing_a_parameter_set_run_together_with_the_same_resul
     rows = {experiment.draw_row(r) for r in range(60)}
     assert len(rows) < 60  # some replicates share a posterior row, so they run as one model
     pd.testing.assert_frame_equal(run(experiment), run(experiment, chunk_size=1))
+
+
+@pytest.mark.slow
+def test_compare_decompose_sensitivity_calibrate_identical_on_a_dask_cluster_of_two_real_workers(tmp_path):
+    """`dask scheduler` and two `dask worker` processes on 127.0.0.1 give the tables of a serial run."""
+    from twinsim.analysis.calibration import calibrate, load_targets
+    from twinsim.analysis.sensitivity import sensitivity
+    from twinsim.scenario import resolve_targets
+
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
+    procs = [
+        subprocess.Popen(
+            [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+    ]  # fmt: skip
+    address = f"tcp://127.0.0.1:{port}"
+    for _ in range(2):
+        procs.append(
+            subprocess.Popen(
+                [str(bin_dir / "dask"), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            )
+        )  # fmt: skip
+    try:
+        scenarios = [_short(m) for m in MODELS]
+        pd.testing.assert_frame_equal(
+            compare(scenarios, 4, seed=3).table(), compare(scenarios, 4, seed=3, executor=address).table()
+        )
+        pd.testing.assert_frame_equal(
+            decompose(RWANDA, 4, seed=5).replicates, decompose(RWANDA, 4, seed=5, executor=address).replicates
+        )
+        plain = {"learning.forgetting": (0.0, 0.05), "programme.mentor_load_cap": [1, 3]}
+        serial = sensitivity(RWANDA, plain, method="morris", samples=4, outputs=["mean_gain"])
+        cluster = sensitivity(RWANDA, plain, method="morris", samples=4, outputs=["mean_gain"], workers=address)
+        np.testing.assert_array_equal(serial.y, cluster.y)
+        spec = load_targets(resolve_targets("rwanda_tpn")).model_copy(
+            update={"refine_replicates": 2, "predictive_draws": 0, "check_replicates": 0}
+        )
+        one = calibrate(RWANDA, spec, 40)
+        two = calibrate(RWANDA, spec, 40, engine={"executor": address})
+        pd.testing.assert_frame_equal(one.design, two.design)
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -739,7 +739,7 @@ def sensitivity(
     seed: int | None = None,
     second_order: bool = False,
     num_levels: int = 4,
-    workers: int | None = None,
+    workers: int | str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SensitivityResult:
     """A global sensitivity analysis from plain Python arguments (no ``[sensitivity]`` table needed).
@@ -772,7 +772,8 @@ def sensitivity(
         seed: experiment seed (default: ``simulation.seed``).
         second_order: Sobol: also estimate second-order indices.
         num_levels: Morris: grid levels per factor.
-        workers: run the design on this many local processes (default: in this process).
+        workers: run the design on this many local processes (default: in this process), or on the Dask
+            scheduler at this address (tcp://HOST:PORT).
         progress: called with the number of finished runs.
 
     Raises:
