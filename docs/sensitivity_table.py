@@ -34,7 +34,7 @@ def main() -> None:
             cells.append(f"**{text}**" if value == st[output].max() else text)
         print(f"| {factor} | " + " | ".join(cells) + " |")
     noise = pd.read_csv(DATA / "noise.csv", index_col=0)
-    share = noise["noise_share_of_variance"] if "noise_share_of_variance" in noise else noise.iloc[:, 0]
+    share = noise["noise_share"]
     shown = ", ".join(f"{name} {value:.0%}" for name, value in share.items() if name in OUTPUTS)
     print(f"\nReplicate noise, share of each output's variance: {shown}.")
 
