@@ -105,3 +105,16 @@ def test_power_command_user_errors(args, message):
 
     res = CliRunner().invoke(app, ["power", "rwanda_tpn", "-r", "2", *args])
     assert res.exit_code == 2 and message in res.output
+
+
+def test_the_twinning_share_is_a_range_over_posterior_parameter_sets():
+    from twinsim.experiments.posterior import load_posterior
+    from twinsim.scenario import resolve_posterior
+
+    sc = load_scenario("rwanda_tpn", {"simulation.followup_months": 0})
+    posterior = load_posterior(resolve_posterior("rwanda_tpn"), sc)
+    with_posterior = decompose(sc, 40, seed=3, posterior=posterior).summary()
+    assert (with_posterior["twinning_share_low"] <= with_posterior["twinning_share_high"]).all()
+    assert with_posterior["twinning_share_high"].gt(with_posterior["twinning_share_low"]).any()
+    plain = decompose(sc, 6, seed=3).summary()
+    assert plain["twinning_share_low"].isna().all()  # one parameter set: no range to give

@@ -96,7 +96,13 @@ class Decomposition:
         return fig
 
     def summary(self) -> pd.DataFrame:
-        """Per topic: mean and 95% CI of each part over replicates, and the twinning share of the mean."""
+        """Per topic: mean and 95% CI of each part over replicates, and the twinning share of the mean.
+
+        With a posterior (replicates drawn from several parameter sets), ``twinning_share_low`` and
+        ``twinning_share_high`` give the 5th and 95th percentiles of the twinning share over the parameter sets
+        (each set's share of its own replicates' means, weighted by its number of replicates): how much of the
+        published difference twinning explains is a range, set by what the data leave uncertain.
+        """
         rows = []
         for topic, group in self.replicates.groupby("topic", sort=False):
             row: dict[str, float | str] = {"topic": str(topic)}
@@ -104,6 +110,7 @@ class Decomposition:
                 mean, lo, hi = interval95(group[part])
                 row.update({part: mean, f"{part}_ci95_low": lo, f"{part}_ci95_high": hi})
             row["twinning_share"] = row["twinning"] / row["observed"] if row["observed"] else np.nan
+            row["twinning_share_low"], row["twinning_share_high"] = _share_range(group)
             rows.append(row)
         return pd.DataFrame(rows).set_index("topic")
 
@@ -125,6 +132,19 @@ class Decomposition:
             "replicates": int(self.replicates["replicate"].nunique()),
             "decomposition": out,
         }
+
+
+def _share_range(group: pd.DataFrame) -> tuple[float, float]:
+    """5th and 95th percentiles of the twinning share over parameter sets (NaN with fewer than 5 sets)."""
+    if "parameter_set" not in group or group["parameter_set"].nunique() < 5:
+        return np.nan, np.nan
+    sets = group.groupby("parameter_set")[["twinning", "observed"]].agg(["mean", "size"])
+    share = (sets[("twinning", "mean")] / sets[("observed", "mean")]).to_numpy()
+    weight = sets[("twinning", "size")].to_numpy(dtype=float)
+    order = np.argsort(share)
+    cumulative = (np.cumsum(weight[order]) - 0.5 * weight[order]) / weight.sum()
+    low, high = np.interp([0.05, 0.95], cumulative, share[order])
+    return float(low), float(high)
 
 
 def decompose(
@@ -174,6 +194,7 @@ def decompose(
                     "observed": observed.to_numpy(),
                     "twinning": (observed - selection).to_numpy(),
                     "self_selection": selection.to_numpy(),
+                    "parameter_set": [experiment.draw_row(int(r)) for r in observed.index],
                 }
             )
         )

@@ -64,7 +64,7 @@ def decompose(
         return
     table = new_table(
         f"{sc.name}: selected vs not = twinning + self-selection ({replicates} replicate pairs)",
-        ("topic", "observed", "twinning", "self-selection", "twinning share"),
+        ("topic", "observed", "twinning", "self-selection", "twinning share [5-95% over parameter sets]"),
         left=("topic",),
     )
     for topic, row in result.summary().iterrows():
@@ -72,5 +72,8 @@ def decompose(
             f"{row[p]:+.2f} [{row[p + '_ci95_low']:+.2f}, {row[p + '_ci95_high']:+.2f}]"
             for p in ("observed", "twinning", "self_selection")
         ]
-        add_row(table, topic, *cells, f"{row.twinning_share:.0%}")
+        share = f"{row.twinning_share:.0%}"
+        if row.twinning_share_low == row.twinning_share_low:  # a range over posterior parameter sets
+            share += f" [{row.twinning_share_low:.0%}, {row.twinning_share_high:.0%}]"
+        add_row(table, topic, *cells, share)
     show_table(table, table_format)
