@@ -264,3 +264,14 @@ def test_compare_decompose_sensitivity_calibrate_identical_on_a_dask_cluster_of_
         for proc in procs:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_parameter_share_is_the_between_set_part_of_the_variance():
+    from twinsim.experiments.engine import parameter_share
+
+    sets = np.repeat(np.arange(6), 4)
+    assert parameter_share(pd.Series(np.tile([0.0, 1.0, 2.0, 3.0], 6)), pd.Series(sets)) == 0.0  # noise only
+    assert parameter_share(pd.Series(sets * 1.0), pd.Series(sets)) == 1.0  # parameters only (no within-set spread)
+    mixed = sets + np.tile([0.0, 0.5, 0.0, 0.5], 6)
+    assert 0.9 < parameter_share(pd.Series(mixed), pd.Series(sets)) < 1.0
+    assert np.isnan(parameter_share(pd.Series(mixed), pd.Series(np.arange(24))))  # no repeated sets

@@ -177,6 +177,16 @@ def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:
         "Changes in indicator points, averaged over institutions and replicates; 'chose - did not' is the paper's "
         "comparison (95% CI over replicates)."
     )
+    shares = {t: batch.parameter_share(f"selected_vs_not.{t}") for t in batch.topics}
+    shares = {t: v for t, v in shares.items() if v == v}  # noqa: PLR0124 (NaN: no posterior)
+    if shares:
+        low, high = min(shares.values()), max(shares.values())
+        say(
+            f"Replicates drew their parameters from the posterior ({Path(batch.posterior).parent.name}): "
+            f"{low:.0%}-{high:.0%} of the "
+            "replicate-to-replicate variance of 'chose - did not' is parameter uncertainty, the rest the model's "
+            "randomness."
+        )
     if not several:
         say("One replicate: no intervals; use --replicates 100 for the effects' uncertainty.")
 

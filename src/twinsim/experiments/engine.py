@@ -148,6 +148,17 @@ class ReplicateSet:
             rows.append(row)
         return pd.DataFrame(rows).set_index("topic")
 
+    def parameter_share(self, column: str) -> float:
+        """The share of ``column``'s variance over replicates that comes from parameter uncertainty.
+
+        With a posterior, replicates that drew the same parameter set differ only by the model's randomness: by the
+        law of total variance, ``1 - E[within-set variance] / total variance`` is the part the posterior adds.
+        NaN without a posterior or with too few repeated parameter sets.
+        """
+        if "parameter_set" not in self.summaries:
+            return float("nan")
+        return parameter_share(self.summaries[column], self.summaries["parameter_set"])
+
     def cost(self) -> Interval:
         """Mean total cost over replicates and its 95% CI: ``(mean, ci95_low, ci95_high)``, fields named."""
         return interval95(self.summaries["total_cost"])
@@ -202,6 +213,18 @@ class ReplicateSet:
                 "price_year": self.scenario.costs.price_year,
             },
         }
+
+
+def parameter_share(values: pd.Series, sets: pd.Series) -> float:
+    """``1 - mean within-set variance / total variance`` of ``values`` grouped by parameter set (NaN if unknown)."""
+    values = pd.Series(np.asarray(values, dtype=float))
+    groups = values.groupby(np.asarray(sets))
+    within = groups.var(ddof=1).dropna()
+    total = values.var(ddof=1)
+    if len(within) < 3 or not total > 0:
+        return float("nan")
+    sizes = groups.size()[within.index] - 1
+    return float(np.clip(1 - np.average(within, weights=sizes) / total, 0.0, 1.0))
 
 
 def run_replicates(
@@ -349,6 +372,7 @@ def _run_keys(experiment: Experiment, arm: int, replicate: int, seq: np.random.S
         "seed": experiment.seed,
         "entropy": seq.entropy,
         "spawn_key": ",".join(str(k) for k in seq.spawn_key),
+        **({"parameter_set": experiment.draw_row(replicate)} if experiment.posterior is not None else {}),
     }
 
 
