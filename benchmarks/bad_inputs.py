@@ -52,6 +52,8 @@ class Case:
     seed: int = 0
     #: text that, when the command exits 0, must appear literally on stdout (then the case counts as clean)
     literal: str | None = None
+    #: run as an ordinary user (``nobody``) when this script runs as root, who may write into read-only folders
+    unprivileged: bool = False
 
 
 # ---------------------------------------------------------------- fixtures
@@ -467,7 +469,9 @@ def cases_for(command: str) -> list[Case]:
     def add(name: str, args: list[str], expect: str, files: dict | None = None, setup: object = None) -> None:
         nonlocal seed
         extra = {"t.toml": TARGETS.format(sd=1)} if command == "calibrate" else {}
-        cases.append(Case(name, args, expect, {**COMMON, **extra, **(files or {})}, setup, seed))  # type: ignore[arg-type]
+        case = Case(name, args, expect, {**COMMON, **extra, **(files or {})}, setup, seed)  # type: ignore[arg-type]
+        case.unprivileged = "read-only" in name
+        cases.append(case)
         seed += 1
 
     for name, files, sc, word in scenario_files(random.Random(len(cases))):
@@ -502,14 +506,24 @@ class Outcome:
     seconds: float
 
 
+NOBODY = 65534
+
+
 def _child(case: Case, root: Path) -> None:
     os.chdir(root)
     out = os.open(root / ".stdout", os.O_WRONLY | os.O_CREAT)
     err = os.open(root / ".stderr", os.O_WRONLY | os.O_CREAT)
     os.dup2(out, 1)
     os.dup2(err, 2)
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
     os.setsid()
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+    if case.unprivileged and os.geteuid() == 0:
+        os.environ["HOME"] = str(root)
+        os.environ["MPLCONFIGDIR"] = str(root / ".mpl")
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
     code = 1
     try:
         from twinsim.cli import main
@@ -559,8 +573,14 @@ def run_case(case: Case, timeout: float = TIMEOUT) -> Outcome:
                 path.write_bytes(content)
             else:
                 path.write_text(content, encoding="utf-8")
+        if case.unprivileged and os.geteuid() == 0:
+            for path in [root, *root.rglob("*")]:
+                os.chown(path, NOBODY, NOBODY)
         if case.setup is not None:
             case.setup(root)
+            if case.unprivileged and os.geteuid() == 0:
+                for path in root.rglob("*"):
+                    os.chown(path, NOBODY, NOBODY)
         start = time.perf_counter()
         pid = os.fork()
         if pid == 0:
@@ -587,6 +607,30 @@ def run_case(case: Case, timeout: float = TIMEOUT) -> Outcome:
     return Outcome(classify(case, code, stdout, stderr), code, stdout, stderr, seconds)
 
 
+def warm() -> None:
+    """Import (and exercise) twinsim once in this process, so that every forked case starts at once."""
+    import importlib
+
+    from twinsim.scenario import load_scenario
+
+    for module in (
+        "twinsim.cli",
+        "twinsim.experiments.engine",
+        "twinsim.experiments.sweep",
+        "twinsim.experiments.resources",
+        "twinsim.experiments.posterior",
+        "twinsim.analysis.compare",
+        "twinsim.analysis.calibration",
+        "twinsim.analysis.decomposition",
+        "twinsim.analysis.power",
+        "twinsim.analysis.sensitivity",
+        "psutil",
+        "pyarrow.parquet",
+    ):
+        importlib.import_module(module)
+    load_scenario("rwanda_tpn").with_overrides({"learning.gap_ceiling": 0.5})
+
+
 KINDS = ["clean", "traceback", "hang", "wrong code", "accepted"]
 
 
@@ -598,8 +642,7 @@ def main() -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="print every case that is not clean")
     ns = parser.parse_args()
     os.environ.setdefault("COLUMNS", "250")
-    import twinsim.cli
-    import twinsim.experiments.engine  # noqa: F401
+    warm()  # twinsim imported once, before the children fork
 
     if ns.case:
         command, _, seed = ns.case.partition(":")

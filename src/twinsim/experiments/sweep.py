@@ -80,6 +80,7 @@ def sweep(
     streams: str = "common",
     chunk_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    check: Callable[[Scenario, int], None] | None = None,
 ) -> SweepSummary:
     """Run a sweep and store every run in ``out``; failed runs are recorded, the others go on.
 
@@ -97,6 +98,8 @@ def sweep(
         chunk_size: runs per task (default: chosen from the number of runs and workers).
         progress: called as ``progress(advance, total)``: once with 0 before the first run, then with the
             runs of each finished chunk; ``total`` is the number of runs this call computes.
+        check: called as ``check(scenario, runs)`` once the design is built, before the store is created (e.g.
+            :func:`twinsim.experiments.resources.check_size`; it raises to refuse the sweep).
 
     Raises:
         ScenarioError: a bad parameter key, value, design or sample count.
@@ -108,22 +111,27 @@ def sweep(
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     seed = experiment_seed(base, seed)
     points = build_design(base, params, design, samples, seed)
+    if check is not None:
+        check(base, len(points) * replicates)
     experiment = Experiment.from_points(base, points, replicates, seed, streams=streams)
     about = {"design": design, "samples": samples, "params": [p if isinstance(p, str) else p.key for p in params]}
     with open_executor(executor) as handle:  # a cluster is reached before anything is written
-        store = ResultStore.create(out, {**experiment.manifest(), "design": about}, resume)
-        skip = store.done() if resume else set()
-        left = len(points) * replicates - sum(1 for p, r in skip if p < len(points) and r < replicates)
-        if progress is not None:
-            progress(0, left)
-        counts = execute(
-            experiment,
-            handle,
-            store.write,
-            skip=skip,
-            chunk_size=chunk_size,
-            progress=None if progress is None else lambda k: progress(k, left),
-        )
+        store = ResultStore.create(out, {**experiment.manifest(), "design": about}, resume, option="--out")
+        try:
+            skip = store.done() if resume else set()
+            left = len(points) * replicates - sum(1 for p, r in skip if p < len(points) and r < replicates)
+            if progress is not None:
+                progress(0, left)
+            counts = execute(
+                experiment,
+                handle,
+                store.write,
+                skip=skip,
+                chunk_size=chunk_size,
+                progress=None if progress is None else lambda k: progress(k, left),
+            )
+        finally:
+            store.close()
     return SweepSummary(
         store=store.path,
         design_points=len(points),
