@@ -438,3 +438,24 @@ def test_mutated_command_lines_end_valid_or_clean(tmp_path_factory, command, cha
     if result.exit_code == 2:
         assert "Traceback" not in result.stderr
         assert result.stderr.strip(), args
+
+
+def test_an_error_line_shows_escape_sequences_as_text(tmp_path):
+    result = runner.invoke(app, ["validate", str(tmp_path / "a\x1b[31mb.toml")])
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert "\x1b" not in result.stderr and "\\x1b[31m" in line
+
+
+def test_no_user_file_is_evaluated_or_unpickled():
+    """Scenario, targets, posterior and store files are read as data (TOML, CSV, Parquet, JSON), never as code."""
+    import re
+
+    pattern = re.compile(r"\b(eval|exec|pickle|marshal|shelve|yaml\.load|read_pickle|allow_pickle=True)\b")
+    hits = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in (ROOT / "src" / "twinsim").rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line.split("#")[0])
+    ]
+    assert hits == []

@@ -119,11 +119,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        from twinsim.cli.common import err_console
+        from twinsim.cli.common import err_console, literal
 
         err_console.print(
-            f"twinsim: internal error: {type(exc).__name__}: {exc} (a bug in twinsim, not in your input: rerun with "
-            "--debug for the traceback and report it)",
+            f"twinsim: internal error: {type(exc).__name__}: {literal(str(exc))} (a bug in twinsim, not in your "
+            "input: rerun with --debug for the traceback and report it)",
             markup=False,
             highlight=False,
             soft_wrap=True,

@@ -214,6 +214,11 @@ def _load_posterior(ref: str | Path | None, scenario: Any) -> Any:
     return load_posterior(resolve_posterior(ref), scenario)
 
 
+def literal(text: str) -> str:
+    """``text`` with control characters (escape sequences, line breaks) shown as escapes: one line, no codes."""
+    return "".join(repr(ch)[1:-1] if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch for ch in text)
+
+
 def user_errors(func: F) -> F:
     """Turn a :class:`TwinsimError` into one line on stderr and exit code 2."""
 
@@ -222,7 +227,7 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except TwinsimError as exc:
-            err_console.print(f"twinsim: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            err_console.print(f"twinsim: error: {literal(str(exc))}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -326,6 +331,7 @@ __all__ = [
     "check_seed",
     "engine_options",
     "err_console",
+    "literal",
     "new_table",
     "out_console",
     "output_folder",

@@ -77,7 +77,7 @@ def power(
 
     engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
-    check_size(sc, len(sizes) * replicates, force=force, institutions=max(sizes), what="--institutions")
+    check_size(sc, len(sizes) * replicates, force=force, institutions=max(sizes), what="--institutions x --replicates")
     print_warnings(sc)
     post = _load_posterior(posterior, sc)
     total = len(sizes) * replicates

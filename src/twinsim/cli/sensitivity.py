@@ -118,7 +118,15 @@ def _sensitivity_spec(sc: Any, method, samples, param, output, replicates, secon
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise TwinsimError(f"sensitivity.{loc}: {err['msg'].removeprefix('Value error, ')}") from None
+        option = _OPTIONS.get(str(err["loc"][0]), "")
+        prefix = (
+            f"{option}: " if option and str(err["loc"][0]) in {k for k, v in given.items() if v is not None} else ""
+        )
+        raise TwinsimError(f"{prefix}sensitivity.{loc}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+#: The option that sets each field of the sensitivity spec (named in an error about a value given on the line).
+_OPTIONS = {"method": "--method", "samples": "--samples", "outputs": "--output", "replicates": "--replicates"}
 
 
 def _print_sensitivity(result: Any, name: str, table_format: str = "text") -> None:

@@ -62,10 +62,12 @@ def sweep(
     from functools import partial
 
     from twinsim.errors import TwinsimError
-    from twinsim.experiments.resources import check_size
+    from twinsim.experiments.resources import MAX_RUNS, check_size
     from twinsim.experiments.sweep import sweep as run_sweep
 
     check_output_path(out, "--out")
+    if chunk_size is not None and chunk_size > MAX_RUNS:
+        raise TwinsimError(f"--chunk-size: at most {MAX_RUNS:,} runs per task (got {chunk_size:,})")
     executor = engine_options(workers, scheduler, out, resume)["executor"]
     sc = load_scenario(scenario, set_ or [])
     with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
@@ -83,7 +85,9 @@ def sweep(
             streams=streams,
             chunk_size=chunk_size,
             progress=lambda k, total: bar.update(task, advance=k, total=total),
-            check=partial(check_size, force=force, what="--param"),
+            check=partial(
+                check_size, force=force, what=f"{'--param' if design == 'grid' else '--samples'} x --replicates"
+            ),
         )
     if as_json:
         sys.stdout.write(json.dumps(summary.to_dict()) + "\n")

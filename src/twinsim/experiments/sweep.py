@@ -9,6 +9,7 @@ The same as ``twinsim sweep`` on the command line, for notebooks::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from twinsim.experiments.designs import ParamSpec, build_design
+from twinsim.experiments.designs import ParamSpec, build_design, parse_param
 from twinsim.experiments.engine import execute, experiment_seed
 from twinsim.experiments.executors import open_executor
 from twinsim.experiments.experiment import Experiment
@@ -66,6 +67,14 @@ class SweepSummary:
         return ResultStore(self.store).runs()
 
 
+def _design_size(params: list[str] | list[ParamSpec], design: str, samples: int | None) -> int:
+    """Design points a sweep asks for (1 when it cannot tell before building the design)."""
+    if design != "grid":
+        return max(samples or 1, 1)
+    specs = [parse_param(p) if isinstance(p, str) else p for p in params]
+    return math.prod(max(len(s.values), 1) for s in specs) if specs else 1
+
+
 def sweep(
     scenario: Scenario | str | Path,
     params: list[str] | list[ParamSpec],
@@ -110,9 +119,9 @@ def sweep(
         raise ValueError("replicates must be >= 1")
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     seed = experiment_seed(base, seed)
+    if check is not None:  # before the design is built and validated, which takes time for a large one
+        check(base, _design_size(params, design, samples) * replicates)
     points = build_design(base, params, design, samples, seed)
-    if check is not None:
-        check(base, len(points) * replicates)
     experiment = Experiment.from_points(base, points, replicates, seed, streams=streams)
     about = {"design": design, "samples": samples, "params": [p if isinstance(p, str) else p.key for p in params]}
     with open_executor(executor) as handle:  # a cluster is reached before anything is written
