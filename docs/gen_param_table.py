@@ -77,6 +77,7 @@ SOURCES: dict[str, str] = {
     "simulation.followup_months": f"{A}: one year after funding stops, the horizon donors ask about (MODEL.md)",
     "simulation.start": "paper: the TPN started in August 2021",
     "simulation.seed": "convention (the launch date); no empirical meaning",
+    "simulation.posterior": "the scenario's own calibration (twinsim calibrate); none by default",
     "population.kinds.<kind>.label": "label",
     "population.kinds.<kind>.counts": "scenario-specific (Rwanda: paper, 10 hospitals and 30 districts)",
     "population.kinds.<kind>.budget_median": f"{A}: placeholder level; only budget ratios within a kind enter the"
@@ -85,6 +86,7 @@ SOURCES: dict[str, str] = {
     "population.kinds.<kind>.leadership_mean": f"{A}: most senior teams moderately committed; TPN key findings"
     " stress leadership but give no measure",
     "population.kinds.<kind>.leadership_concentration": f"{A}: sd 0.16 at mean 0.6",
+    "population.kinds.<kind>.population_served": "scenario-specific (Rwanda districts: census 2022, NISR)",
     "topics.<topic>.indicator": "scenario-specific (Rwanda: paper for accreditation and CBHI coverage)",
     "topics.<topic>.unit": "convention: indicators in percent",
     "topics.<topic>.indicator_min": f"{A}: capacity 0 maps to the bottom of a 0-100 scale",
@@ -94,6 +96,7 @@ SOURCES: dict[str, str] = {
     "topics.<topic>.baseline_concentration": f"{A}: sd 0.15 at mean 0.5",
     "topics.<topic>.interest_mean": f"{A}: neutral",
     "topics.<topic>.interest_concentration": f"{A}: wide spread of priorities (sd 0.22 at mean 0.5)",
+    "topics.<topic>.coverage_share": "scenario-specific: the indicator's denominator as a share of the population",
     "topics.<topic>.source": "free text documenting the topic",
     "programme.delivery_model": "paper: the TPN is the published programme",
     "programme.topic_choice": "paper: members assessed their gaps and set their own goals at the kickoff",
@@ -137,7 +140,39 @@ SOURCES: dict[str, str] = {
     "learning.region_distance": f"{A}: a peer in another province is like a 28% budget difference",
     "learning.gap_ceiling": f"{A}: absorbable know-how peaks at a gap of 50 capacity points (MODEL.md: not"
     " from a gap too large to absorb)",
-    "learning.mentor_gain": f"{A}: small; direction from the health-partnerships editorial (two-way exchange)",
+    "learning.mentor_gain": f"{A} (ODD 7.19): 0.2, about the 10% : 52% ratio of US to Rwandan faculty reporting"
+    " effective skill transfer (Ndenga et al. 2016); range up to 1, the editorial's 'we gain as much as we give'",
+    "learning.ownership_retention": f"{A} (ODD 7.16): full ownership with practice keeps every gain, as group"
+    " problem-solving's effect did not decay (Arsenault et al. 2022); range 0.5-1",
+    "learning.practice_weight": f"{A} (ODD 7.16): half of ownership's protection needs practice; range 0-1",
+    "learning.empowerment_rate": f"{A} (ODD 7.17): TPN key finding 'positive empowerment and motivational"
+    " effects', magnitude not published; taking part doubles the top of motivation_rate's range",
+    "learning.virtual_ratio": "Rowe et al. 2018 bound (ODD 7.21): technology-only strategies moved practice by"
+    " about 1.0 point, printed materials 1.4, training or supervision 10.3-15.9 (ratio 0.06-0.14); virtual"
+    " coaching is live contact, so 0.2 is an assumption in 0.1-0.5",
+    "learning.programme_time_share": f"{A} (ODD 7.20): 1% of the budget in staff days (TPN key implications:"
+    " members must 'dedicate adequate time and resources'); range 0.2-5%",
+    "learning.yield_reference": f"{A} (ODD 7.20): half an indicator point a month of activities satisfies a member",
+    "learning.persistence_rate": f"{A} (ODD 7.20): persistence follows a month's yield with weight 0.3",
+    "learning.disillusion_weight": f"{A} (ODD 7.20): persistence 0 halves engagement",
+    "learning.dropout_threshold": f"{A} (ODD 7.20): no drop-out by default (the TPN reports none)",
+    "mechanisms.ownership": "issue 12; Arsenault et al. 2022 (decay differs by strategy); TPN key findings"
+    " (leadership); on by default",
+    "mechanisms.empowerment": "issue 12; TPN key finding (empowerment and motivation); on by default",
+    "mechanisms.keep_promise": "issue 12; TPN paper: the network 'ensures that an institution always has a"
+    " high-performing peer'; on by default",
+    "mechanisms.two_way": "issue 12; health-partnerships editorial (two-way exchange); on by default",
+    "mechanisms.resources": "issue 12; TPN key implications (time and resources); on by default",
+    "mechanisms.expert_programme": "issue 12; external-expert case study (seeds): Ministry-level programme; on by"
+    " default",
+    "programme.experts.senior_leaders": "case study: 7 coaching rounds for 42 senior leaders",
+    "programme.experts.ministry_leadership_mean": f"{A} (ODD 7.22): as the institutions' leadership_mean",
+    "programme.experts.traction_threshold": f"{A} (ODD 7.22), set so that about 2 of the 5 priorities have traction"
+    " at the end of the Rwanda expert programme (case study: two priorities 'gained significant traction, driven"
+    " by strong ministerial leadership'; 100 replicates: 2.45)",
+    "programme.experts.tracking_rate": f"{A} (ODD 7.22): the tracking team closes 5% of the headroom in interest a"
+    " month (case study: a ministerial priority-tracking team)",
+    "mechanisms.delivery_modes": "issue 12; Rowe et al. 2018 (dose by activity type); on by default",
     "learning.leadership_weight": f"{A}: strong gating (TPN key findings; external-expert case: traction only"
     " under strong leadership)",
     "learning.interest_weight": f"{A}: moderate gating by the topic's priority (TPN: senior management's interest)",
@@ -145,7 +180,8 @@ SOURCES: dict[str, str] = {
     "learning.mentor_load_penalty": f"{A}: each mentee costs a mentor 10% of its engagement",
     "learning.motivation_rate": f"{A}: own improvement on priority topics (self-selection; TPN hypothesis)",
     "learning.background_trend": f"{A}: 2.4% of the remaining gap a year, secular improvement",
-    "learning.forgetting": f"{A}: 11% of the gain above baseline lost a year without practice",
+    "learning.forgetting": "Arsenault et al. 2022 (ODD 7.16): training plus supervision lost 0.40 points a month"
+    " (95% CI 0.12-0.68) of an effect of about 15 (Rowe et al. 2018): 0.027 a month, range 0.01-0.05",
     "learning.leadership_turnover": f"{A}: 21% a year, a mean tenure of about 4 years",
     "learning.turnover_knowledge_loss": f"{A}: a leadership change loses a fifth of the gain above baseline",
     "costs.currency": "convention",
@@ -195,6 +231,7 @@ RWANDA: dict[str, tuple[str, str]] = {
     "simulation.followup_months": (AS, "one year after funding stops"),
     "simulation.start": (P, "August 2021"),
     "simulation.seed": ("convention", "the launch date"),
+    "simulation.posterior": ("calibration", "posteriors/rwanda_tpn/, fitted to the paper's two effects"),
     "population.kinds.hospital.label": ("label", ""),
     "population.kinds.hospital.counts": (
         P + " (total) / " + AS + " (provinces)",
@@ -214,6 +251,7 @@ RWANDA: dict[str, tuple[str, str]] = {
     "population.kinds.district.budget_sigma": (AS, ""),
     "population.kinds.district.leadership_mean": (AS, ""),
     "population.kinds.district.leadership_concentration": (AS, ""),
+    "population.kinds.district.population_served": ("census 2022 (NISR)", "13,246,394 people / 30 districts"),
     "programme.delivery_model": (P, "the TPN"),
     "programme.topic_choice": (P, "members assessed gaps and chose their own topics"),
     "programme.matching": (P, "a high-performing peer per topic"),

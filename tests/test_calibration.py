@@ -43,8 +43,12 @@ def test_shipped_targets_file_is_valid():
         "selected_vs_not.accreditation": 5.6,
         "selected_vs_not.cbhi_coverage": 4.8,
     }
-    for t in spec.targets:  # the stated uncertainty is the significance bound |effect| / 1.96
-        assert t.sd == pytest.approx(t.value / 1.96, abs=0.01)
+    from scipy.stats import t as student
+
+    groups = {"selected_vs_not.accreditation": 10, "selected_vs_not.cbhi_coverage": 30}  # hospitals, districts
+    for t in spec.targets:  # the significance bound |effect| / t(0.975, n - 2) of a two-group t test
+        assert t.critical == pytest.approx(student.ppf(0.975, groups[t.key] - 2), abs=1e-3)
+        assert t.sd == pytest.approx(t.value / t.critical, abs=0.01)
 
 
 @pytest.mark.parametrize(
@@ -83,13 +87,17 @@ def test_rejection_keeps_the_nearest_share():
 def test_calibration_recovers_parameters_from_synthetic_data():
     """Data made by the model itself at known parameter values: the posterior concentrates around them."""
     sc = load_scenario("rwanda_tpn", ["simulation.followup_months=0"])
-    truth = {"learning.rates.exchange_visit": 1.2, "learning.motivation_rate": 0.003}
-    keys = ["selected_vs_not.accreditation", "selected_vs_not.cbhi_coverage", "mean_gain"]
+    # In-person coaching: with staff time binding (ODD 7.20) the exchange-visit rate is hardly identified by these
+    # outputs any more (mentors' time limits what visits transfer; see the wide Rwanda posterior, docs/evaluation.md).
+    truth = {"learning.rates.coaching_in_person": 0.7, "learning.motivation_rate": 0.003}
+    keys = ["mean_gain_selected", "selected_vs_not.cbhi_coverage", "mean_gain"]
     truth_sc = sc.with_overrides(truth)
-    data = np.mean([[simulate(truth_sc, 999, r).summary()[k] for k in keys] for r in range(8)], axis=0)
+    runs = np.array([[simulate(truth_sc, 999, r).summary()[k] for k in keys] for r in range(8)])
+    data, spread = runs.mean(axis=0), runs.std(axis=0, ddof=1)
+    sd = np.sqrt(spread**2 / 8 + spread**2 / 2)  # sampling error of the data and of a 2-replicate design point
     spec = CalibrationSpec(
         parameters=list(truth),
-        targets=[{"key": k, "value": v, "sd": 0.25} for k, v in zip(keys, data, strict=True)],
+        targets=[{"key": k, "value": v, "sd": e} for k, v, e in zip(keys, data, sd, strict=True)],
         replicates_per_point=2,
         accept=0.1,
         seed=1,
@@ -163,12 +171,28 @@ def test_write_point_estimate_edits_only_the_named_values(tmp_path):
     assert sc.learning.rates["exchange_visit"] == 0.8123 and sc.learning.gap_ceiling == 0.31
     assert sc.learning.forgetting == 0.02 and sc.evaluation.measurement_sd == 1.5
     assert (
-        sc.learning.rates["coaching_virtual"]
-        == load_scenario(ROOT / "scenarios" / "rwanda_tpn.toml").learning.rates["coaching_virtual"]
+        sc.learning.rates["kickoff_workshop"]
+        == load_scenario(ROOT / "scenarios" / "rwanda_tpn.toml").learning.rates["kickoff_workshop"]
     )
     after = path.read_text().splitlines()
-    assert len(after) == len(before) + 4  # two new keys, one new table (+ blank line)
-    assert "exchange_visit = 0.8123  # calibrated: see posteriors/x/" in after
+    comments = [line.split("#", 1)[1] for line in before if "#" in line and "calibrated" not in line]
+    assert all(any(c in line for line in after) for c in comments)  # every other comment survives
+    assert "exchange_visit = 0.8123 # calibrated: see posteriors/x/" in after
+    assert len(after) <= len(before) + 5  # two new keys and one new table; nothing else moves
+
+
+def test_write_point_estimate_edits_inline_tables_and_never_leaves_a_broken_file(tmp_path):
+    path = tmp_path / "inline.toml"
+    text = (ROOT / "scenarios" / "rwanda_pairs.toml").read_text()
+    path.write_text(text.replace('extends = "rwanda_tpn.toml"', f'extends = "{ROOT / "scenarios" / "rwanda_tpn.toml"}"')
+                    + "\n[learning]\nrates = { exchange_visit = 0.5 }  # inline\n")  # fmt: skip
+    write_point_estimate(path, {"learning.rates.exchange_visit": 0.75}, "calibrated")
+    assert load_scenario(path).learning.rates["exchange_visit"] == 0.75
+    assert path.read_text().count("[learning.rates]") == 0  # edited in place, no second table
+    before = path.read_text()
+    with pytest.raises(ScenarioError):
+        write_point_estimate(path, {"learning.gap_ceiling": -1.0}, "calibrated")
+    assert path.read_text() == before and not list(tmp_path.glob(".*"))
 
 
 def test_calibrate_command_writes_posterior_report_and_figure(tmp_path):
@@ -237,3 +261,28 @@ def test_calibration_is_reproducible_from_its_seed():
     assert first.design.equals(second.design) and first.posterior.samples.equals(second.posterior.samples)
     other = calibrate(sc, spec.model_copy(update={"seed": spec.seed + 1}), budget=8)
     assert not first.design.equals(other.design)
+
+
+def test_significance_penalty_is_the_log_probability_of_a_significant_result():
+    from scipy.stats import norm
+
+    from twinsim.analysis.calibration import Target, significance_penalty
+
+    target = Target(key="k", value=5.6, sd=2.43, significant=True, critical=2.306)
+    means = np.array([[0.0], [2.43 * 2.306], [100.0]])
+    penalty = significance_penalty(means, [target])
+    assert penalty[0] == pytest.approx(2 * np.log(2 * norm.cdf(-2.306)))
+    assert penalty[1] == pytest.approx(2 * np.log(0.5 + norm.cdf(-2 * 2.306)))
+    assert penalty[2] == pytest.approx(0.0, abs=1e-12)
+    plain = Target(key="k", value=5.6, sd=2.43)
+    assert (significance_penalty(means, [plain]) == 0).all()
+
+
+def test_the_significance_correction_favours_smaller_true_effects_than_the_published_one():
+    """The truncated likelihood peaks below a just-significant published value (the winner's curse)."""
+    from twinsim.analysis.calibration import Target, significance_penalty
+
+    target = Target(key="k", value=5.6, sd=2.43, significant=True, critical=2.306)
+    means = np.linspace(0.5, 10, 400)[:, None]
+    minus_two_log_l = ((means[:, 0] - 5.6) / 2.43) ** 2 + significance_penalty(means, [target])
+    assert means[np.argmin(minus_two_log_l), 0] < 5.6

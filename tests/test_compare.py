@@ -166,3 +166,18 @@ def test_compare_names_label_variants_of_one_scenario():
     assert "TPN, 2 twins" in repr(result) and len(repr(result)) < 300
     with pytest.raises(TwinsimError, match="distinct label"):
         compare([base, two], replicates=2, names=["same", "same"])
+
+
+def test_probability_best_shares_sum_to_one_and_a_zero_wtp_picks_the_cheapest():
+    scenarios = [
+        twinsim.load_scenario(name, {"simulation.followup_months": 1})
+        for name in ("rwanda_no_program", "rwanda_tpn", "rwanda_pairs")
+    ]
+    result = compare(scenarios, replicates=8, seed=2)
+    best = result.probability_best()
+    assert best["p_most_effective"].sum() == pytest.approx(1) and best["p_most_cost_effective"].sum() == pytest.approx(
+        1
+    )
+    assert best.loc["rwanda_no_program", "p_most_effective"] == 0
+    assert result.probability_best(wtp=0.0).loc["rwanda_no_program", "p_most_cost_effective"] == 1
+    assert (best["effect_range_low"] <= best["effect_range_high"]).all()

@@ -134,8 +134,11 @@ def test_own_improvement_and_forgetting_follow_the_closed_form_of_odd_7_7():
     lp = scenario.learning
     c0 = model.baseline
     r = lp.background_trend + lp.motivation_rate * model.interest * model.leadership[:, None]
-    q = (1 - lp.forgetting) * (1 - r)
-    c_star = ((1 - lp.forgetting) * r + lp.forgetting * c0) / (1 - q)
+    # ODD 7.16: without a programme there is no practice; ownership alone protects the gains
+    ownership = model.leadership[:, None] * (1 - lp.interest_weight + lp.interest_weight * model.interest)
+    f = lp.forgetting * (1 - lp.ownership_retention * ownership * (1 - lp.practice_weight))
+    q = (1 - f) * (1 - r)
+    c_star = ((1 - f) * r + f * c0) / (1 - q)
     n = np.arange(model.history.shape[0])[:, None, None]
     expected = c_star + (c0 - c_star) * q**n
     app = model.applicable
@@ -149,12 +152,13 @@ def test_exchange_visit_follows_odd_7_4():
     lrn, mnt, top = model.ties.learner, model.ties.mentor, model.ties.topic
     assert len(lrn) > 0
     rate = lp.rates["exchange_visit"]
-    transfer = (1 - np.exp(-rate * eff[lrn, top] * model.tie_similarity)) * _absorbable(
+    availability = model.time_factor[mnt]  # ODD 7.20: the mentor's staff time this month
+    transfer = (1 - np.exp(-rate * eff[lrn, top] * model.tie_similarity * availability)) * _absorbable(
         before[mnt, top] - before[lrn, top], lp.gap_ceiling
     )
     expected = before.copy()
     np.add.at(expected, (lrn, top), transfer)
-    np.add.at(expected, (mnt, top), lp.mentor_gain * transfer)
+    np.add.at(expected, (mnt, top), lp.mentor_gain * transfer)  # ODD 7.19: two-way benefit
     ACTIVITIES["exchange_visit"].fire(model, rate)
     np.testing.assert_allclose(model.capacity, np.clip(expected, 0, 1), rtol=0, atol=1e-15)
 
@@ -163,7 +167,7 @@ def test_virtual_workshop_follows_odd_7_5():
     model = _kicked_off_model()
     lp = model.params.learning
     before, eff = model.capacity.copy(), model.effort()
-    rate = lp.rates["learning_workshop_virtual"]
+    rate = model.rate("learning_workshop_virtual")  # virtual_ratio x the provincial event's rate (ODD 7.21)
     expected = before.copy()
     for k in np.unique(model.kind):
         rows = model.kind == k

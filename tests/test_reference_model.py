@@ -20,7 +20,10 @@ def _reference_module():
 
 
 def test_reference_model_follows_twinsim_month_by_month_without_turnover():
-    scenario = twinsim.load_scenario("rwanda_tpn", {"learning.leadership_turnover": 0.0})
+    # the reference implements the core learning rule: the mechanisms of ODD 7.16-7.21 it lacks are off
+    core = {f"mechanisms.{m}": False for m in ("ownership", "empowerment", "resources", "delivery_modes")}
+    rates = {"learning.rates.coaching_virtual": 0.08, "learning.rates.learning_workshop_virtual": 0.03}
+    scenario = twinsim.load_scenario("rwanda_tpn", {"learning.leadership_turnover": 0.0, **core, **rates})
     model = TwinningModel(scenario, run_seed_sequence(3))
     model.step()  # the kickoff forms the ties; the reference starts from here
     reference = _reference_module().ReferenceModel(model)

@@ -211,7 +211,8 @@ def test_a_parameter_that_cannot_matter_gets_a_total_index_near_zero():
         samples=8,
         outputs=["mean_gain", "total_cost", "selected_vs_not.cbhi_coverage"],
         params={
-            "costs.staff_day": {"low": 20.0, "high": 60.0},  # a price: cannot change learning
+            "costs.volunteer_day": {"low": 200.0, "high": 500.0},  # a price the TPN does not pay: cannot matter
+            "costs.staff_day": {"low": 20.0, "high": 60.0},  # a price; it also sets staff days (ODD 7.20)
             "topics.accreditation.indicator_max": {"low": 50.0, "high": 100.0},  # a hospital topic's scale
             "topics.accreditation.interest_mean": {"low": 0.2, "high": 0.8},  # its draws: hospitals only
             "learning.forgetting": {},
@@ -219,15 +220,16 @@ def test_a_parameter_that_cannot_matter_gets_a_total_index_near_zero():
     )
     result = run_sensitivity(scenario, spec)
     st = {out: frame["ST"] for out, frame in result.indices.items()}
-    assert st["mean_gain"]["costs.staff_day"] == pytest.approx(0.0, abs=1e-9)
+    assert st["mean_gain"]["costs.volunteer_day"] == pytest.approx(0.0, abs=1e-9)
     assert st["total_cost"]["learning.forgetting"] == pytest.approx(0.0, abs=1e-9)
     assert st["selected_vs_not.cbhi_coverage"]["topics.accreditation.indicator_max"] == pytest.approx(0.0, abs=1e-9)
     # the hospital topic's interest is drawn from its own stream: the districts' draws stay common random numbers
     assert st["selected_vs_not.cbhi_coverage"]["topics.accreditation.interest_mean"] == pytest.approx(0.0, abs=1e-9)
     assert st["mean_gain"]["topics.accreditation.indicator_max"] > 0  # it does move the mean over all topics
     assert st["mean_gain"]["learning.forgetting"] > 0.3
+    assert st["total_cost"]["costs.volunteer_day"] == pytest.approx(0.0, abs=1e-9)
     assert st["total_cost"]["costs.staff_day"] > 0.1  # a price moves the cost (topic interest moves it more)
-    assert result.runs == 8 * 6
+    assert result.runs == 8 * 7
 
 
 def test_scenario_evaluator_uses_run_points_rows_and_replicates():
@@ -291,7 +293,7 @@ def test_bundled_design_analysis_resolves_its_factors():
     assert factors["programme.twins_per_topic"].kind == "integer"
     assert (factors["programme.mentor_load_cap"].low, factors["programme.mentor_load_cap"].high) == (1, 6)
     assert factors["coaching"].kind == "choice"
-    assert factors["learning.forgetting"].bounds == [0.0, 0.03]  # the schema's plausible range
+    assert factors["learning.forgetting"].bounds == [0.01, 0.05]  # the schema's plausible range
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,11 +8,15 @@ local-linear regression adjustment (Beaumont, Zhang & Balding 2002, Genetics 162
 2. Each design point runs ``k`` replicates of its own (independent random numbers) and its summary is
    the mean of each target statistic over them, an estimate of the expected effect.
 3. Distance: ``sqrt(sum(((summary - value) / sd) ** 2))`` over the targets, ``sd`` being each target's
-   stated uncertainty. The nearest ``accept`` share of points is accepted (ABC rejection, equal weights).
+   standard error. Targets published *because* they were significant (``significant = true``) add
+   :func:`significance_penalty`, so the distance is ``-2 log`` of a normal likelihood truncated to significant
+   values (the "winner's curse": a value reported only when significant overstates the effect). The nearest
+   ``accept`` share of points is accepted (ABC rejection, equal weights).
 4. Refinement: every accepted set runs ``refine_replicates`` fresh replicates; its weight is the Gaussian
-   kernel ``exp(-d^2 / 2)`` of its refined distance ``d`` (ABC with a Gaussian kernel of the targets'
-   standard errors is exact when the published value is the expected effect plus normal error of that
-   size; Wilkinson 2013, Stat. Appl. Genet. Mol. Biol. 12:129). The refined summaries have less noise
+   kernel ``exp(-d^2 / 2)`` of its refined distance ``d`` (with the significance correction: the truncated
+   likelihood itself). ABC with a Gaussian kernel of the targets' standard errors is exact when the published
+   value is the expected effect plus normal error of that size (Wilkinson 2013, Stat. Appl. Genet. Mol. Biol.
+   12:129). The refined summaries have less noise
    than the design's, which keeps points that were accepted only by luck from dominating. The point
    estimate is the accepted set of highest weight: a real parameter set on the posterior ridge that
    reproduces the targets in expectation (a posterior mean of a curved ridge need not).
@@ -29,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,7 +76,15 @@ class Target(BaseModel):
 
     key: str = Field(..., description="Run summary key, e.g. 'selected_vs_not.accreditation'.")
     value: float = Field(..., description="The published value.")
-    sd: float = Field(..., gt=0, description="Stated uncertainty of the value (a standard error).")
+    sd: float = Field(..., gt=0, allow_inf_nan=False, description="Standard error of the published value.")
+    significant: bool = Field(
+        False,
+        description="The value was published because its test was significant: the fit corrects for that filter "
+        "(a value reported only when |value / sd| > critical is inflated; see significance_penalty).",
+    )
+    critical: float = Field(
+        1.96, gt=0, allow_inf_nan=False, description="Critical value of the published test (t or z), two-sided."
+    )
     source: str = Field("", description="Where the value and its uncertainty come from.")
 
 
@@ -173,16 +184,42 @@ def _programme_period_only(scenario: Scenario, keys: list[str]) -> Scenario:
     return scenario
 
 
+def significance_penalty(summaries: np.ndarray, targets: list[Target]) -> np.ndarray:
+    """Per point, ``2 * sum(log P(significant | mean))`` over the targets published because they were significant.
+
+    A value reported only when its test is significant follows a normal distribution truncated to
+    ``|value / sd| > critical``: its likelihood is ``phi(z) / P(significant | mean)`` with
+    ``P(significant | mean) = Phi(-critical - mean / sd) + 1 - Phi(critical - mean / sd)``. Adding the penalty to
+    ``sum(z ** 2)`` gives ``-2 log`` of that likelihood (up to a constant), so a parameter set whose effects
+    would rarely be significant is no longer favoured for matching an inflated published value.
+    """
+    from scipy.special import log_ndtr
+
+    penalty = np.zeros(len(summaries))
+    for j, target in enumerate(targets):
+        if target.significant:
+            mean = summaries[:, j] / target.sd
+            upper, lower = log_ndtr(mean - target.critical), log_ndtr(-target.critical - mean)
+            penalty += 2 * np.logaddexp(upper, lower)
+    return penalty
+
+
 def abc_reject(
-    summaries: np.ndarray, observed: np.ndarray, scale: np.ndarray, accept: float, minimum: int = 1
+    summaries: np.ndarray,
+    observed: np.ndarray,
+    scale: np.ndarray,
+    accept: float,
+    minimum: int = 1,
+    penalty: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """ABC rejection: indices of the nearest ``accept`` share of points (at least ``minimum``), and distances.
 
-    The distance of a point is ``sqrt(sum(((summary - observed) / scale) ** 2))`` (infinite when a summary
-    is NaN).
+    The distance of a point is ``sqrt(sum(((summary - observed) / scale) ** 2) + penalty)`` (infinite when a
+    summary is NaN); ``penalty`` (:func:`significance_penalty`, <= 0) corrects for significance filtering.
     """
     z = (summaries - observed) / scale
-    distance = np.sqrt(np.sum(z**2, axis=1))
+    squared = np.sum(z**2, axis=1) + (0.0 if penalty is None else penalty)
+    distance = np.sqrt(np.maximum(squared - (np.nanmin(squared) if penalty is not None else 0.0), 0.0))
     distance[np.isnan(distance)] = np.inf
     n_accept = min(len(summaries), max(math.ceil(accept * len(summaries)), minimum))
     return np.argsort(distance, kind="stable")[:n_accept], distance
@@ -233,8 +270,18 @@ class CalibrationResult:
         """The accepted parameter set with the best refined fit (highest weight), see :func:`calibrate`."""
         return self.posterior.row(int(np.argmax(self.posterior.weights)))
 
+    @property
+    def effective_sample_size(self) -> float:
+        """Kish's effective sample size of the weighted posterior sample: ``1 / sum(w ** 2)``."""
+        return float(1.0 / np.sum(self.posterior.weights**2))
+
     def posterior_table(self) -> pd.DataFrame:
-        """Per parameter: prior range, posterior mean, sd and 90% interval."""
+        """Per parameter: prior and posterior (mean, sd, 90% interval) and whether the targets inform it.
+
+        ``sd_ratio`` is the posterior sd over the prior's (uniform: width / sqrt(12)); a parameter is ``informed``
+        when the targets narrow it to below 80% of the prior's sd (a stated threshold), or move its mean by more
+        than half a prior sd. Otherwise its posterior is its prior: the published values say nothing about it.
+        """
         rows = []
         w = self.posterior.weights
         for key, (lo, hi) in zip(self.spec.parameters, prior_bounds(self.spec.parameters), strict=True):
@@ -242,8 +289,22 @@ class CalibrationResult:
             mean = float(np.average(x, weights=w))
             sd = float(np.sqrt(np.average((x - mean) ** 2, weights=w)))
             q5, q95 = _weighted_quantiles(x, w, [0.05, 0.95])
+            prior_sd = (hi - lo) / np.sqrt(12)
+            shift = abs(mean - (lo + hi) / 2) / prior_sd
             rows.append(
-                {"parameter": key, "prior_low": lo, "prior_high": hi, "mean": mean, "sd": sd, "q05": q5, "q95": q95}
+                {
+                    "parameter": key,
+                    "prior_low": lo,
+                    "prior_high": hi,
+                    "prior_mean": (lo + hi) / 2,
+                    "prior_sd": prior_sd,
+                    "mean": mean,
+                    "sd": sd,
+                    "q05": q5,
+                    "q95": q95,
+                    "sd_ratio": sd / prior_sd,
+                    "informed": bool(sd / prior_sd < 0.8 or shift > 0.5),
+                }
             )
         return pd.DataFrame(rows).set_index("parameter")
 
@@ -285,7 +346,8 @@ def calibrate(
     summaries = simulate_summaries(scenario, points, keys, k, spec.seed, progress, _stage(engine, "design"))
     observed = np.array([t.value for t in spec.targets])
     scale = np.array([t.sd for t in spec.targets])
-    idx, distance = abc_reject(summaries, observed, scale, spec.accept, minimum=len(spec.parameters) + 2)
+    penalty = significance_penalty(summaries, spec.targets)
+    idx, distance = abc_reject(summaries, observed, scale, spec.accept, len(spec.parameters) + 2, penalty)
     if spec.method == "loclinear":
         z = (summaries[idx] - observed) / scale
         adjusted, weights = abc_regression_adjust(theta[idx], z, distance[idx], bounds)
@@ -305,7 +367,9 @@ def calibrate(
         )
         z = (fresh - observed) / scale
         refined_distance = np.sqrt(np.sum(z**2, axis=1))
-        kernel = np.exp(-0.5 * np.nan_to_num(refined_distance, nan=np.inf) ** 2)
+        log_kernel = -0.5 * (refined_distance**2 + significance_penalty(fresh, spec.targets))  # -0.5 * -2 log L
+        log_kernel = np.nan_to_num(log_kernel, nan=-np.inf)
+        kernel = np.exp(log_kernel - np.max(log_kernel))
         weights = weights * kernel / np.sum(weights * kernel)
         for j, key in enumerate(keys):
             refined[key] = fresh[:, j]
@@ -409,7 +473,11 @@ def write_outputs(
         "seconds": round(result.seconds, 1),
         "point_estimate": {k: float(f"{v:.4g}") for k, v in result.point_estimate.items()},
         "posterior_mean": {k: float(f"{v:.4g}") for k, v in result.posterior.point_estimate().items()},
-        "posterior": {k: {c: float(f"{v:.4g}") for c, v in row.items()} for k, row in table.iterrows()},
+        "effective_sample_size": round(result.effective_sample_size, 1),
+        "posterior": {
+            k: {c: (v if isinstance(v, bool) else float(f"{v:.4g}")) for c, v in row.items()}
+            for k, row in table.iterrows()
+        },
         "posterior_predictive": {
             t.key: dict(zip(("mean", "ci95_low", "ci95_high"), interval95(predictive[t.key]), strict=True))
             for t in spec.targets
@@ -424,37 +492,41 @@ def write_outputs(
 # Writing the point estimate into a scenario file
 
 
-_HEADER = re.compile(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$")
-
-
 def write_point_estimate(path: str | Path, point: dict[str, float], comment: str) -> None:
-    """Set each dotted key of ``point`` in the scenario TOML file at ``path``, in place.
+    """Set each dotted key of ``point`` in the scenario TOML file at ``path``, safely.
 
-    The value of an existing ``key = value`` line in the key's table is replaced (its comment becomes
-    ``comment``); a missing key is added at the end of its table; a missing table is appended. Every
-    other line is kept. The file is re-read and validated afterwards.
+    The file is edited as TOML (tomlkit: comments, order and layout survive; inline tables such as
+    ``rates = { exchange_visit = 0.3 }`` are edited where they stand), each written value gets ``comment``,
+    the result is validated as a scenario *before* anything is written, and the file is replaced atomically
+    (a temporary file renamed over it): a failure leaves the original untouched.
+
+    Raises:
+        ScenarioError: the edited scenario is not valid (the file is left as it was).
+
     """
+    import tomlkit
+
+    from twinsim.experiments.store import atomic_write
     from twinsim.scenario import load_scenario
 
     path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
     for key, value in point.items():
-        table, _, leaf = key.rpartition(".")
-        lines = _set_line(lines, table, leaf, f"{leaf} = {value:.4g}  # {comment}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    load_scenario(path)
-
-
-def _set_line(lines: list[str], table: str, leaf: str, new: str) -> list[str]:
-    start = next(
-        (i for i, line in enumerate(lines) if (m := _HEADER.match(line)) and m.group(1).strip() == table), None
-    )
-    if start is None:
-        return [*lines, "", f"[{table}]", new]
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
-    key_line = re.compile(rf"^\s*{re.escape(leaf)}\s*=")
-    for i in range(start + 1, end):
-        if key_line.match(lines[i]):
-            return [*lines[:i], new, *lines[i + 1 :]]
-    last = max([i for i in range(start, end) if lines[i].strip() and not lines[i].lstrip().startswith("#")])
-    return [*lines[: last + 1], new, *lines[last + 1 :]]
+        *tables, leaf = key.split(".")
+        container: Any = document
+        for name in tables:
+            if name not in container:
+                container[name] = tomlkit.table()
+            container = container[name]
+        item = tomlkit.item(float(f"{value:.4g}"))
+        if not isinstance(container, tomlkit.items.InlineTable):
+            item.comment(comment)
+        container[leaf] = item
+    text = tomlkit.dumps(document)
+    check = path.with_name(f".{path.stem}.check.toml")
+    try:
+        check.write_text(text, encoding="utf-8")
+        load_scenario(check)  # validated before the real file is touched (extends resolve from the same folder)
+    finally:
+        check.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -104,6 +104,7 @@ class Comparison:
     replicates: int
     budget: float | None
     wtp: np.ndarray = field(repr=False)
+    posterior: str | None = None
 
     def __repr__(self) -> str:
         budget = f", budget {self.budget:,.0f}" if self.budget is not None else ""
@@ -173,6 +174,9 @@ class Comparison:
                 mean, lo, hi = m.interval(col)
                 row |= {col: mean, f"{col}_low": lo, f"{col}_high": hi}
             row["cost_per_point"] = cost / effect if effect > 0 else np.nan
+            people = m.runs["people_reached"].mean()
+            row["people_reached"] = people
+            row["cost_per_person"] = cost / people if people > 0 else np.nan
             row["icer"] = np.nan if m is ref or dominated_by_ref else economics.icer(d_cost, d_effect)
             row["dominance"] = label
             row["icer_frontier"] = step
@@ -181,6 +185,39 @@ class Comparison:
             row["ties"] = m.runs["ties"].mean()
             rows.append(row)
         return pd.DataFrame(rows).set_index("name")
+
+    def decision_wtp(self) -> float:
+        """The willingness to pay per point a donor decides at by default: the largest ICER on the frontier."""
+        costs = np.array([m.runs["cost"].mean() for m in self.models])
+        effects = np.array([m.runs["effect"].mean() for m in self.models])
+        frontier = np.asarray(economics.frontier_icers(costs, effects), dtype=float)
+        frontier = frontier[np.isfinite(frontier) & (frontier > 0)]
+        return float(frontier.max()) if frontier.size else 0.0
+
+    def probability_best(self, wtp: float | None = None) -> pd.DataFrame:
+        """Per model: how often it is the most effective, and the most cost-effective at ``wtp``.
+
+        Shares of the replicates (each a posterior draw when the comparison drew from a posterior, so the shares
+        carry parameter uncertainty as well as replicate noise): the model with the largest effect, and the one
+        with the highest net monetary benefit ``wtp * effect - cost`` (default ``wtp``: :meth:`decision_wtp`).
+        Also the 95% range of the model's effect over replicates (not the interval of its mean).
+        """
+        wtp = self.decision_wtp() if wtp is None else float(wtp)
+        effects, costs = self._matrix("effect"), self._matrix("cost")
+        n, k = effects.shape
+        most_effective = np.bincount(np.argmax(effects, axis=1), minlength=k) / n
+        most_cost_effective = np.bincount(np.argmax(wtp * effects - costs, axis=1), minlength=k) / n
+        low, high = np.percentile(effects, [2.5, 97.5], axis=0)
+        return pd.DataFrame(
+            {
+                "p_most_effective": most_effective,
+                "p_most_cost_effective": most_cost_effective,
+                "wtp": wtp,
+                "effect_range_low": low,
+                "effect_range_high": high,
+            },
+            index=pd.Index([m.name for m in self.models], name="name"),
+        )
 
     def ceac(self) -> pd.DataFrame:
         """Cost-effectiveness acceptability: P(highest net monetary benefit) per willingness to pay and model."""
@@ -301,6 +338,7 @@ def _outcomes(table: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
                 "sustained_gain": row["sustained_gain"],
                 "equity_change": row["equity_change"],
                 "cost": row["total_cost"],
+                "people": row["people_reached"],
                 "ties": row["ties_formed"],
                 "_trajectory": np.array([row[c] for c in trajectory]),
                 "_by_activity": by_activity,
@@ -381,8 +419,9 @@ def volume_for_budget(
 def _model_runs(name: str, ref: str, scenario: Scenario, runs: list[dict], cf: list[dict], budgeted: bool) -> ModelRuns:
     frame = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in runs])
     cf_frame = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in cf])
-    for col in ("gain", "gain_selected", "sustained_gain", "equity_change"):
+    for col in ("gain", "gain_selected", "sustained_gain", "equity_change", "people"):
         frame[f"cf_{col}"] = cf_frame[col].to_numpy()
+    frame["people_reached"] = frame["people"] - frame["cf_people"]
     frame["effect"] = frame["gain"] - frame["cf_gain"]
     frame["effect_selected"] = frame["gain_selected"] - frame["cf_gain_selected"]
     frame["sustained_effect"] = frame["sustained_gain"] - frame["cf_sustained_gain"]
@@ -504,7 +543,7 @@ def compare(
         models.append(_model_runs(label, ref, sc, model_runs, cf, budgeted))
     reference = next((m.name for m in models if m.delivery_model == "none"), models[0].name)
     grid = default_wtp(models, reference) if wtp is None else np.linspace(wtp[0], wtp[1], int(wtp[2]))
-    return Comparison(models, reference, seed, replicates, budget, grid)
+    return Comparison(models, reference, seed, replicates, budget, grid, posterior.source if posterior else None)
 
 
 #: Most willingness-to-pay values of an acceptability curve.

@@ -65,8 +65,17 @@ PosteriorOption = Annotated[
     typer.Option(
         "--posterior",
         help="Posterior CSV (from `twinsim calibrate`) or a bundled name (rwanda_tpn): each replicate draws "
-        "one parameter set from it.",
+        "one parameter set from it (default: the scenario's simulation.posterior).",
         metavar="FILE|NAME",
+    ),
+]
+
+NoPosteriorOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-posterior",
+        help="Run the scenario's own parameter values (replicate noise only), not its posterior.",
+        metavar="",
     ),
 ]
 
@@ -204,8 +213,15 @@ def check_finite(value: float | None, option: str, *, positive: bool = False) ->
         raise TwinsimError(f"{option}: must be greater than 0 (got {value:g})")
 
 
-def _load_posterior(ref: str | Path | None, scenario: Any) -> Any:
-    """The posterior in ``ref`` (a file or a bundled name) checked against ``scenario`` (None without one)."""
+def _load_posterior(ref: str | Path | None, scenario: Any, off: bool = False) -> Any:
+    """The posterior to draw from, checked against ``scenario``.
+
+    ``ref`` (a file or a bundled name), else the scenario's ``simulation.posterior``; None with ``off``
+    (``--no-posterior``) or when there is none.
+    """
+    if off and ref is not None:
+        raise TwinsimError("--no-posterior: not with --posterior")
+    ref = None if off else (ref or scenario.simulation.posterior)
     if ref is None:
         return None
     from twinsim.experiments.posterior import load_posterior
@@ -316,6 +332,7 @@ def say(text: str) -> None:
 __all__ = [
     "ForceOption",
     "JsonOption",
+    "NoPosteriorOption",
     "PosteriorOption",
     "QuietOption",
     "ResumeOption",

@@ -12,6 +12,7 @@ import typer
 from twinsim.cli.common import (
     ForceOption,
     JsonOption,
+    NoPosteriorOption,
     PosteriorOption,
     QuietOption,
     ResumeOption,
@@ -52,6 +53,7 @@ def compare(
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
     posterior: PosteriorOption = None,
+    no_posterior: NoPosteriorOption = False,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     store: StoreOption = None,
@@ -76,7 +78,7 @@ def compare(
         check_size(sc, 2 * replicates * len(scs), force=force)
     for sc in scs:
         print_warnings(sc)
-    post = _load_posterior(posterior, scs[0])
+    post = _load_posterior(posterior, scs[0], no_posterior)
     with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task("compare", total=None)
         result = run_comparison(
@@ -117,6 +119,27 @@ def _write_comparison(result: Any, out: Path) -> None:
     save(plot_model_trajectories(result), out / "trajectories.png")
 
 
+def _print_probability_best(result: Any, table_format: str) -> None:
+    best = result.probability_best()
+    first = result.models[0].scenario
+    uncertainty = "posterior draws" if result.posterior else "replicates (replicate noise only: --no-posterior)"
+    view = new_table(
+        f"Which model is best? Shares of {result.replicates} {uncertainty}; cost-effective at "
+        f"{best['wtp'].iloc[0]:,.0f} {first.costs.currency} per point (the largest frontier ICER)",
+        ("model", "P(most effective)", "P(most cost-effective)", "effect, 95% of replicates"),
+        left=("model",),
+    )
+    for name, row in best.iterrows():
+        add_row(
+            view,
+            name,
+            f"{row['p_most_effective']:.0%}",
+            f"{row['p_most_cost_effective']:.0%}",
+            f"[{row['effect_range_low']:+.2f}, {row['effect_range_high']:+.2f}]",
+        )
+    show_table(view, table_format)
+
+
 def _print_comparison(result: Any, table_format: str = "text") -> None:
     table = result.table()
     first = result.models[0].scenario
@@ -134,6 +157,8 @@ def _print_comparison(result: Any, table_format: str = "text") -> None:
             "sustained",
             "cost",
             "cost/point",
+            "people reached",
+            "cost/person",
             "ICER",
             "dominance",
             "equity",
@@ -151,12 +176,15 @@ def _print_comparison(result: Any, table_format: str = "text") -> None:
             f"{row['sustained_effect']:+.2f}",
             f"{row['cost']:,.0f}",
             _money(row["cost_per_point"]),
+            f"{row['people_reached']:,.0f}",
+            "-" if row["cost_per_person"] != row["cost_per_person"] else f"{row['cost_per_person']:,.2f}",
             _money(row["icer"]),
             row["dominance"],
             f"{row['equity_effect']:+.2f}",
             f"{row['ties']:.0f}",
         )
     show_table(view, table_format)
+    _print_probability_best(result, table_format)
     if table_format == "text":
         say(
             f"Costs in {cur}. equity: change in the between-institution SD of the indicator caused by the programme "

@@ -11,6 +11,7 @@ import typer
 from twinsim.cli.common import (
     ForceOption,
     JsonOption,
+    NoPosteriorOption,
     PosteriorOption,
     QuietOption,
     ResumeOption,
@@ -40,6 +41,7 @@ def decompose(
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
     set_: SetOption = None,
     posterior: PosteriorOption = None,
+    no_posterior: NoPosteriorOption = False,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     store: StoreOption = None,
@@ -58,7 +60,7 @@ def decompose(
     sc = load_scenario(scenario, set_ or [])
     check_size(sc, 2 * replicates, force=force)
     print_warnings(sc)
-    post = _load_posterior(posterior, sc)
+    post = _load_posterior(posterior, sc, no_posterior)
     with progress_bar(2 * replicates, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(sc.name, total=2 * replicates)
         advance = lambda k: bar.advance(task, k)  # noqa: E731

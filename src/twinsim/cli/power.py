@@ -11,6 +11,7 @@ import typer
 from twinsim.cli.common import (
     ForceOption,
     JsonOption,
+    NoPosteriorOption,
     PosteriorOption,
     QuietOption,
     ResumeOption,
@@ -48,6 +49,7 @@ def power(
     alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="Significance level (two-sided).")] = 0.05,
     set_: SetOption = None,
     posterior: PosteriorOption = None,
+    no_posterior: NoPosteriorOption = False,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     store: StoreOption = None,
@@ -79,7 +81,7 @@ def power(
     sc = load_scenario(scenario, set_ or [])
     check_size(sc, len(sizes) * replicates, force=force, institutions=max(sizes), what="--institutions x --replicates")
     print_warnings(sc)
-    post = _load_posterior(posterior, sc)
+    post = _load_posterior(posterior, sc, no_posterior)
     total = len(sizes) * replicates
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(sc.name, total=total)

@@ -12,6 +12,7 @@ import typer
 from twinsim.cli.common import (
     ForceOption,
     JsonOption,
+    NoPosteriorOption,
     PosteriorOption,
     QuietOption,
     ResumeOption,
@@ -55,6 +56,7 @@ def run(
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
     posterior: PosteriorOption = None,
+    no_posterior: NoPosteriorOption = False,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     store: StoreOption = None,
@@ -76,7 +78,7 @@ def run(
     engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
     check_size(sc, replicates, kept_panels=replicates if out is not None else 0, force=force)
-    post = _load_posterior(posterior, sc)
+    post = _load_posterior(posterior, sc, no_posterior)
     print_warnings(sc)
     with progress_bar(replicates, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"{sc.name}", total=replicates)

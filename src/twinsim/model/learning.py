@@ -10,12 +10,17 @@ import numpy as np
 __all__ = [
     "absorbable_gap",
     "clip01",
+    "decay_rate",
     "effort",
     "effort_at",
+    "empowerment",
     "engagement",
     "forgetting",
     "own_improvement",
+    "ownership",
+    "persistence",
     "similarity",
+    "time_factor",
     "transfer",
     "turnover_loss",
 ]
@@ -112,3 +117,49 @@ def forgetting(capacity: np.ndarray, baseline: np.ndarray, rate: float) -> np.nd
 def turnover_loss(capacity: np.ndarray, baseline: np.ndarray, knowledge_loss: float) -> np.ndarray:
     """Capacity lost (<= 0) where leadership changed: ``knowledge_loss`` of the gain above baseline."""
     return -knowledge_loss * np.maximum(capacity - baseline, 0.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# The mechanisms of issue 12 (docs/ODD.md 7.16-7.21)
+
+
+def ownership(leadership: np.ndarray, interest: np.ndarray, interest_weight: float) -> np.ndarray:
+    """Ownership of a topic's gains in [0, 1]: ``leadership * (1 - w + w * interest)``, rows x topics."""
+    return leadership[:, None] * (1.0 - interest_weight + interest_weight * interest)
+
+
+def decay_rate(
+    forgetting_: float, retention: float, ownership_: np.ndarray, practice: np.ndarray, practice_weight: float
+) -> np.ndarray:
+    """Monthly decay rate of gains: ``forgetting * (1 - retention * ownership * (1 - w + w * practice))``.
+
+    Full ownership with full practice (and ``retention = 1``) keeps every gain; no ownership decays at ``forgetting``.
+    """
+    keep = retention * ownership_ * (1.0 - practice_weight + practice_weight * practice)
+    return forgetting_ * (1.0 - keep)
+
+
+def empowerment(
+    capacity: np.ndarray, leadership: np.ndarray, engagement_: np.ndarray, worked: np.ndarray, rate: float
+) -> np.ndarray:
+    """Own improvement added by taking part: ``rate * leadership * engagement * worked * (1 - c)``."""
+    return rate * (leadership * engagement_)[:, None] * worked * (1.0 - capacity)
+
+
+def time_factor(allowance: np.ndarray, demand: np.ndarray) -> np.ndarray:
+    """Share of the month's programme demand (staff days) an institution can give: ``min(1, allowance / demand)``.
+
+    1 where nothing is demanded.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(demand > 0, np.minimum(1.0, allowance / np.where(demand > 0, demand, 1.0)), 1.0)
+
+
+def persistence(previous: np.ndarray, gain: np.ndarray, reference: float, rate: float) -> np.ndarray:
+    """Persistence after a month of activities: ``p + rate * (min(1, gain / reference) - p)``.
+
+    ``gain`` is the member's programme gain of the month (summed over topics): effort that yields little lowers
+    persistence, and with it engagement.
+    """
+    satisfaction = np.minimum(np.maximum(gain, 0.0) / reference, 1.0)
+    return previous + rate * (satisfaction - previous)

@@ -116,6 +116,14 @@ class Replicate:
         """Partnership ties formed: peer ties plus ties to outside partners."""
         return int(self.model.delivery_model.ties_formed(self.model)[self.block])
 
+    def mechanism_outcomes(self) -> dict[str, float]:
+        """The replicate's matching, partner and drop-out outcomes (see ``TwinningModel.mechanism_outcomes``).
+
+        Outcomes that do not apply to the delivery model (NaN: no peer ties, no outside partners) are left out.
+        """
+        values = {key: float(v[self.block]) for key, v in self.model.mechanism_outcomes().items()}
+        return {key: value for key, value in values.items() if not np.isnan(value)}
+
     def indicator(self, capacity: np.ndarray | None = None) -> np.ndarray:
         """Indicator values for a capacity array (default: the replicate's current one)."""
         return self.model.indicator(self.capacity if capacity is None else capacity)

@@ -220,7 +220,10 @@ class RunResult:
         ``sustained_gain``: mean indicator gain over applicable cells at the end of the follow-up (the model's
         final state); ``cost_per_point``: total cost per point of the endline mean gain (NaN unless the gain is
         positive; a gross figure: :mod:`twinsim.analysis.compare` gives cost per point of programme effect);
-        ``equity_change``: see :meth:`equity_change`; ``ties_formed``: peer ties plus ties to outside partners.
+        ``equity_change``: see :meth:`equity_change`; ``ties_formed``: peer ties plus ties to outside partners;
+        ``unmatched_share``, ``unmatched_led_share`` (chosen topics without a twin; of those, the ones some peer led),
+        ``partner_gain`` (outside partners' mean indicator gain on their partnership topics) and ``dropped_share``:
+        see ``TwinningModel.mechanism_outcomes`` (docs/ODD.md 7.18-7.20).
         """
         m = self.model
         app = m.applicable
@@ -230,6 +233,7 @@ class RunResult:
             "cost_per_point": self.total_cost / mean_gain if mean_gain > 0 else float("nan"),
             "equity_change": self.equity_change(),
             "ties_formed": m.ties_formed,
+            **m.mechanism_outcomes(),
         }
 
     @cached_property
@@ -279,6 +283,26 @@ class RunResult:
             out[f"selected_vs_not.{topic}"] = float(effect["estimate"][t])
             out[f"n_selected.{topic}"] = int(effect["n_selected"][t])
             out[f"n_not_selected.{topic}"] = int(effect["n_not_selected"][t])
+        out.update(self.people_reached(gain))
+        return out
+
+    def people_reached(self, gain: np.ndarray | None = None) -> dict[str, float]:
+        """People newly covered by the change of each coverage indicator, endline minus baseline.
+
+        For a topic with ``coverage_share > 0``: the sum over the institutions it applies to of
+        ``indicator change / 100 x population_served x coverage_share`` (``people_reached.TOPIC``), and their
+        total over coverage topics (``people_reached``). Only topics and kinds the scenario gives a population
+        for count; with none, ``people_reached`` is 0.
+        """
+        m = self.model
+        gain = self._gain() if gain is None else gain
+        served = np.array([k.population_served for k in self.scenario.population.kinds.values()])[m.kind]
+        out: dict[str, float] = {}
+        for t, (topic, spec) in enumerate(self.scenario.topics.items()):
+            if spec.coverage_share > 0:
+                app = m.applicable[:, t]
+                out[f"people_reached.{topic}"] = float(np.sum(gain[app, t] / 100 * served[app]) * spec.coverage_share)
+        out["people_reached"] = float(sum(out.values()))
         return out
 
 

@@ -29,17 +29,17 @@ from twinsim.model.state import allocate
 from twinsim.model.streams import STREAMS, ReplicateStreams, run_seed_sequence
 from twinsim.programme.activity import learn_along_ties
 from twinsim.programme.costs import LedgerRow, price_firings
-from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties
-from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS
+from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties, gap_to_best
+from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, effective_rate
 from twinsim.scenario import ActivityCost, Scenario, load_scenario
 
 __all__ = ["GAIN_SOURCES", "PROGRAMME_SOURCES", "STREAMS", "TwinningModel", "run_seed_sequence"]
 
 #: Where a change of capacity comes from (the flow is recorded per source, replicate and topic).
-GAIN_SOURCES = ("peer", "event", "partner", "expert", "own", "forgetting", "turnover")
+GAIN_SOURCES = ("peer", "event", "partner", "expert", "own", "forgetting", "turnover", "empowerment")
 
 #: The sources the programme brings: switched off in the counterfactual.
-PROGRAMME_SOURCES = frozenset({"peer", "event", "partner", "expert"})
+PROGRAMME_SOURCES = frozenset({"peer", "event", "partner", "expert", "empowerment"})
 
 #: Turnover draws are taken from each replicate's streams this many months at a time (same numbers as monthly).
 TURNOVER_CHUNK = 12
@@ -120,6 +120,11 @@ class TwinningModel(mesa.Model):
             setattr(self, name, values)
         self.baseline = self.capacity.copy()
         self.endline = self.capacity.copy()
+        self.staff_days = (
+            self.params.learning.programme_time_share * self.budget / max(self.params.costs.staff_day, 1e-9)
+        )
+        self.time_factor[:] = 1.0
+        self.persistence[:] = 1.0
         self.institution_names = s.names
         self.ties = Ties.empty()
         self.ledgers: list[list[LedgerRow]] = [[] for _ in range(reps)]
@@ -148,6 +153,52 @@ class TwinningModel(mesa.Model):
         self.tie_similarity = self.similarity_between(self.ties.learner, self.ties.mentor)
         self.tie_flow = np.zeros(len(self.ties))
         self.tie_events = np.zeros(len(self.ties), dtype=np.int64)
+        self._matching = self._matching_outcome()
+
+    def _matching_outcome(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per replicate, the share of chosen topics left without a twin, and of those for which a peer led.
+
+        NaN for delivery models that form no peer ties (ODD 7.18).
+        """
+        if not self.delivery_model.forms_peer_ties:
+            return np.full(self.replicates, np.nan), np.full(self.replicates, np.nan)
+        requests = self.selected & self.applicable
+        has = np.zeros_like(requests)
+        has[self.ties.learner, self.ties.topic] = True
+        unmatched = requests & ~has
+        gap = gap_to_best(self.capacity, self.applicable, self.kind_group())
+        led = unmatched & (gap > 0) & (gap >= self.params.programme.min_gap)
+        asked = self.per_replicate_sum(requests.sum(axis=1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (
+                self.per_replicate_sum(unmatched.sum(axis=1)) / asked,
+                self.per_replicate_sum(led.sum(axis=1)) / asked,
+            )
+
+    def mechanism_outcomes(self) -> dict[str, np.ndarray]:
+        """Per replicate: ``unmatched_share`` and ``unmatched_led_share`` of chosen topics (7.18), ``partner_gain``.
+
+        ``partner_gain`` is the outside partners' mean indicator gain on their partnership topics so far (7.19;
+        NaN without outside partners), ``dropped_share`` the share of members who dropped out (7.20).
+        """
+        nan = np.full(self.replicates, np.nan)
+        unmatched, led = getattr(self, "_matching", (nan, nan))
+        partner_gain = nan
+        state = self.delivery_state
+        ties = getattr(state, "ties", None)
+        if ties is not None and hasattr(state, "baseline") and len(ties):
+            change = self.indicator(state.capacity) - self.indicator(state.baseline)
+            block = ties.learner // max(self.n_institutions, 1)
+            total = np.bincount(block, change[ties.mentor, ties.topic], self.replicates)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                partner_gain = total / np.bincount(block, minlength=self.replicates)
+        dropped = self.per_replicate_sum(self.dropped.astype(float)) / max(self.n_institutions, 1)
+        return {
+            "unmatched_share": unmatched,
+            "unmatched_led_share": led,
+            "partner_gain": partner_gain,
+            "dropped_share": dropped,
+        }
 
     def matching_rng(self, row: int) -> np.random.Generator:
         """The matching stream of the replicate that ``row`` belongs to."""
@@ -215,11 +266,56 @@ class TwinningModel(mesa.Model):
         return np.bincount(self.ties.mentor, minlength=self.n)
 
     def engagement(self) -> np.ndarray:
-        """Engagement per row this month (see :func:`twinsim.model.learning.engagement`)."""
+        """Engagement per row this month (see :func:`twinsim.model.learning.engagement`).
+
+        With ``mechanisms.resources`` (ODD 7.20) it is also scaled by the month's time factor and by persistence,
+        and is 0 for members who dropped out.
+        """
         lp = self.params.learning
-        return learning.engagement(
+        base = learning.engagement(
             self.leadership, self.resource_factor, self.mentees(), lp.leadership_weight, lp.mentor_load_penalty
         )
+        if not self.params.mechanisms.resources:
+            return base
+        return base * self.time_factor * (1.0 - lp.disillusion_weight * (1.0 - self.persistence)) * ~self.dropped
+
+    def mentor_availability(self) -> np.ndarray:
+        """Per row, the share of its mentees' demand its staff time covers this month (1 without 7.20)."""
+        if not self.params.mechanisms.resources:
+            return np.ones(self.n)
+        return self.time_factor
+
+    @property
+    def mentor_gain(self) -> float:
+        """Two-way benefit (ODD 7.19): a mentor's gain per unit of its learner's (0 without ``mechanisms.two_way``)."""
+        return self.params.learning.mentor_gain if self.params.mechanisms.two_way else 0.0
+
+    def worked_cells(self) -> np.ndarray:
+        """Rows x topics the programme works on (its delivery model's :meth:`worked_topics`), cached."""
+        cache = self.__dict__.get("_worked_cache")
+        if cache is None or cache[0] is not self.ties:
+            cache = self._worked_cache = (self.ties, self.delivery_model.worked_topics(self))
+        return cache[1]
+
+    def tie_cells(self) -> np.ndarray:
+        """Rows x topics on which a row has a partnership tie (as learner or mentor, peers or partners), cached."""
+        cache = self.__dict__.get("_tie_cells_cache")
+        if cache is None or cache[0] is not self.ties:
+            cache = self._tie_cells_cache = (self.ties, self.delivery_model.tie_cells(self))
+        return cache[1]
+
+    def practice(self) -> np.ndarray:
+        """Practice per row and topic (ODD 7.16): worked-on or tied cells in the programme; tied cells after it.
+
+        None in the counterfactual (``programme_learning=False``): practice is a programme effect.
+
+        After the programme, practice on a tie is ``learning.followup_tie_intensity`` (the contact that goes on).
+        """
+        if not self.programme_learning:  # practice is the programme's: none in the counterfactual
+            return np.zeros(self.capacity.shape)
+        if self.in_programme:
+            return (self.worked_cells() | self.tie_cells()).astype(float)
+        return self.tie_cells() * self.params.learning.followup_tie_intensity
 
     def effort(self) -> np.ndarray:
         """Effort per row and topic: engagement gated by interest."""
@@ -243,8 +339,12 @@ class TwinningModel(mesa.Model):
         return self.params.costs.activities.get(activity, ACTIVITIES[activity].default_cost)
 
     def rate(self, activity: str) -> float:
-        """The transfer rate of ``activity``: the scenario's ``learning.rates``, else the activity's default."""
-        return self.params.learning.rates.get(activity, ACTIVITIES[activity].default_rate)
+        """The transfer rate of ``activity``: the scenario's ``learning.rates``, else the activity's default.
+
+        With ``mechanisms.delivery_modes`` (ODD 7.21) a virtual activity with an in-person counterpart transfers
+        ``learning.virtual_ratio`` times its counterpart's rate (the scenario's own rate for it is not used).
+        """
+        return effective_rate(self.params, activity)
 
     @property
     def in_programme(self) -> bool:
@@ -297,10 +397,13 @@ class TwinningModel(mesa.Model):
         if source in PROGRAMME_SOURCES and not self.programme_learning:
             return
         n_topics = len(self.topic_names)
+        programme = source in PROGRAMME_SOURCES
         if cells is None:
             new = self.capacity + gain
             np.maximum(new, 0.0, out=new)
             np.minimum(new, 1.0, out=new)
+            if programme:
+                self.month_gain += (new - self.capacity).sum(axis=1)
             flow = self.flows[source]
             flow += new.reshape(self.replicates, self.n_institutions, n_topics).sum(axis=1)
             flow -= self.capacity.reshape(self.replicates, self.n_institutions, n_topics).sum(axis=1)
@@ -310,6 +413,8 @@ class TwinningModel(mesa.Model):
         old = flat[cells]
         new = learning.clip01(old + gain)
         flat[cells] = new
+        if programme:
+            self.month_gain += np.bincount(cells // n_topics, new - old, self.n)
         per_cell = self.n_institutions * n_topics
         where = (cells // per_cell) * n_topics + cells % n_topics
         self.flows[source] += np.bincount(where, new - old, self.replicates * n_topics).reshape(self.replicates, -1)
@@ -341,14 +446,22 @@ class TwinningModel(mesa.Model):
             )
         self.month += 1
         lp = self.params.learning
-        if self.in_programme and self.delivery_model.runs_activities:
-            for name in self._schedule.get(self.month, []):
-                self._fire(name)
+        self.month_gain[:] = 0.0
+        active = self.in_programme and self.delivery_model.runs_activities
+        fired = self._schedule.get(self.month, []) if active else []
+        if self.params.mechanisms.resources:
+            self._staff_time(fired)
+        for name in fired:
+            self._fire(name)
         contact = lp.peer_contact_rate * (1.0 if self.in_programme else lp.followup_tie_intensity)
         learn_along_ties(self, contact)
         self.delivery_model.monthly(self, contact)
+        if active and self.params.mechanisms.empowerment:
+            self._empowerment()
         self._own_improvement_and_forgetting()
         self._turnover()
+        if fired and self.params.mechanisms.resources:
+            self._persist()
         self.recorder.record(self)
         if self.month == self.params.simulation.months:
             self.endline = self.capacity.copy()
@@ -362,7 +475,40 @@ class TwinningModel(mesa.Model):
             self.capacity, self.interest, self.leadership, lp.background_trend, lp.motivation_rate
         )
         self.apply_gain("own", own * self.applicable)
-        self.apply_gain("forgetting", learning.forgetting(self.capacity, self.baseline, lp.forgetting))
+        if not self.params.mechanisms.ownership:
+            self.apply_gain("forgetting", learning.forgetting(self.capacity, self.baseline, lp.forgetting))
+            return
+        owned = learning.ownership(self.leadership, self.interest, lp.interest_weight)
+        rate = learning.decay_rate(lp.forgetting, lp.ownership_retention, owned, self.practice(), lp.practice_weight)
+        self.apply_gain("forgetting", -rate * np.maximum(self.capacity - self.baseline, 0.0))
+
+    def _empowerment(self) -> None:
+        """Taking part raises own improvement on the topics worked on, gated by leadership (ODD 7.17)."""
+        lp = self.params.learning
+        gain = learning.empowerment(
+            self.capacity, self.leadership, self.engagement(), self.worked_cells(), lp.empowerment_rate
+        )
+        self.apply_gain("empowerment", gain * self.applicable)
+
+    def _staff_time(self, fired: list[str]) -> None:
+        """Set the month's time factor: staff days available over those the month's activities take (ODD 7.20)."""
+        demand = np.zeros(self.n)
+        volume = self.params.programme.volume
+        for name in fired:
+            activity = ACTIVITIES[name]
+            cost = self.unit_cost(name)
+            days = cost.participants * cost.days * (1.0 if activity.fixed else volume)
+            demand += days * activity.staff_reach(self)
+        self.time_factor = learning.time_factor(self.staff_days, demand)
+
+    def _persist(self) -> None:
+        """After a month of activities: persistence follows what the effort yielded; drop-out below the threshold."""
+        lp = self.params.learning
+        self.persistence = learning.persistence(
+            self.persistence, self.month_gain, lp.yield_reference, lp.persistence_rate
+        )
+        if lp.dropout_threshold > 0:
+            self.dropped |= self.persistence < lp.dropout_threshold
 
     def _fire(self, name: str) -> None:
         activity = ACTIVITIES[name]

@@ -68,6 +68,10 @@ class Activity:
         default_rate: transfer rate used when ``learning.rates`` does not name the activity.
         default_cost: unit costs used when ``costs.activities`` does not name the activity.
         source: where the defaults come from (a reference or a stated assumption).
+        in_person_counterpart: for a virtual activity, the in-person activity whose rate it takes
+            ``learning.virtual_ratio`` of (``mechanisms.delivery_modes``, ODD 7.21), or None.
+        rate_relative_to: ``(activity, multiple)``: when the scenario sets no rate for this activity, it transfers
+            ``multiple`` times that (calibrated) activity's rate, so a recalibration carries over (ODD 7.23).
 
     """
 
@@ -80,6 +84,21 @@ class Activity:
     default_rate: ClassVar[float] = 0.0
     default_cost: ClassVar[ActivityCost] = ActivityCost()
     source: ClassVar[str] = "assumption"
+    in_person_counterpart: ClassVar[str | None] = None
+    rate_relative_to: ClassVar[tuple[str, float] | None] = None
+
+    def staff_reach(self, model: TwinningModel) -> np.ndarray:
+        """Per row, how many times its staff take part in one firing (the staff time it takes, ODD 7.20).
+
+        Everyone once, by default; a pair activity between peers takes a learner's staff once per tie it learns
+        along and a mentor's once per mentee it hosts; a pair activity with outside partners takes the partnered
+        members' staff once.
+        """
+        if self.scope != "pair":
+            return np.ones(model.n)
+        if self.needs == "partners":
+            return (np.bincount(model.delivery_state.ties.learner, minlength=model.n) > 0).astype(float)
+        return (np.bincount(model.ties.learner, minlength=model.n) + model.mentees()).astype(float)
 
     def fire(self, model: TwinningModel, rate: float) -> Firing:
         """Apply one firing at ``rate`` to every replicate of ``model``; return who took part."""
@@ -103,9 +122,10 @@ def everyone(model: TwinningModel, mode: Mode, events: int = 1) -> Firing:
 def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None = None) -> np.ndarray:
     """Transfer along the active ties (or the subset ``ties``) at ``rate``; returns the gain per tie.
 
-    Each learner gains ``transfer(c_learner, c_mentor, rate * effort * similarity)`` on the tie's topic; its
-    mentor gains ``mentor_gain`` times that (two-way learning). Gains go through the model's gain path (source
-    ``peer``), so the counterfactual switches them off.
+    Each learner gains ``transfer(c_learner, c_mentor, rate * effort * similarity * availability)`` on the tie's
+    topic, where ``availability`` is the mentor's share of its mentees' demand its staff time covers (ODD 7.20;
+    1 without ``mechanisms.resources``); its mentor gains ``model.mentor_gain`` times that (two-way learning, ODD
+    7.19). Gains go through the model's gain path (source ``peer``), so the counterfactual switches them off.
     """
     n_ties = len(model.ties) if ties is None else ties.size
     if n_ties == 0 or rate == 0 or not model.programme_learning:
@@ -116,11 +136,11 @@ def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None 
     n_topics = cap.shape[1]
     learner_cell, mentor_cell = lrn * n_topics + top, mnt * n_topics + top
     effort = learning.effort_at(model.engagement()[lrn], model.interest.ravel()[learner_cell], lp.interest_weight)
-    intensity = rate * effort * pick(model.tie_similarity)
+    intensity = rate * effort * pick(model.tie_similarity) * model.mentor_availability()[mnt]
     flat = cap.ravel()
     gain = learning.transfer(flat[learner_cell], flat[mentor_cell], intensity, lp.gap_ceiling)
     touched, where = _touched_cells(model, ties, learner_cell, mentor_cell)
-    delta = np.bincount(where, np.concatenate([gain, lp.mentor_gain * gain]), touched.size)
+    delta = np.bincount(where, np.concatenate([gain, model.mentor_gain * gain]), touched.size)
     model.apply_gain("peer", delta, cells=touched)
     if ties is None:
         model.tie_flow += gain

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from twinsim.programme.matching import MATCHING_RULES, MatchRequest, Ties
+from twinsim.programme.matching import MATCHING_RULES, MatchRequest, Ties, keep_promise
 
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
@@ -26,6 +26,7 @@ class DeliveryModel:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     runs_activities: ClassVar[bool] = True
+    forms_peer_ties: ClassVar[bool] = False
     provides: ClassVar[frozenset[str]] = frozenset()
 
     def form_ties(self, model: TwinningModel) -> Ties:
@@ -43,6 +44,17 @@ class DeliveryModel:
         """Partnership ties formed per replicate: peer ties plus any ties to outside partners."""
         return model.per_replicate_count(model.ties.learner)
 
+    def worked_topics(self, model: TwinningModel) -> np.ndarray:
+        """Rows x topics the programme works on (empowerment and practice, ODD 7.16-7.17): the chosen topics."""
+        return model.selected & model.applicable
+
+    def tie_cells(self, model: TwinningModel) -> np.ndarray:
+        """Rows x topics on which a row has a peer tie, as learner or as mentor."""
+        cells = np.zeros(model.capacity.shape, dtype=bool)
+        cells[model.ties.learner, model.ties.topic] = True
+        cells[model.ties.mentor, model.ties.topic] = True
+        return cells
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
@@ -52,6 +64,7 @@ class TPNNetwork(DeliveryModel):
 
     name = "tpn_network"
     description = "Rwanda TPN: topic-specific peers from a network, network-wide and provincial learning events."
+    forms_peer_ties = True
 
     def form_ties(self, model: TwinningModel) -> Ties:
         """Match each chosen topic with the scenario's matching rule, within kind and replicate."""
@@ -67,7 +80,10 @@ class TPNNetwork(DeliveryModel):
             min_gap=prog.min_gap,
             rng=model.matching_rng,
         )
-        return MATCHING_RULES[prog.matching](request)
+        ties = MATCHING_RULES[prog.matching](request)
+        if model.params.mechanisms.keep_promise:
+            ties = Ties.concat([ties, keep_promise(request, ties)])
+        return ties
 
 
 class NoProgramme(DeliveryModel):
@@ -80,6 +96,10 @@ class NoProgramme(DeliveryModel):
     def form_ties(self, model: TwinningModel) -> Ties:
         """No ties."""
         return Ties.empty()
+
+    def worked_topics(self, model: TwinningModel) -> np.ndarray:
+        """Nothing: there is no programme."""
+        return np.zeros(model.capacity.shape, dtype=bool)
 
 
 class PairTwinning(DeliveryModel):
@@ -94,6 +114,7 @@ class PairTwinning(DeliveryModel):
 
     name = "pair_twinning"
     description = "WHO TPI: fixed one-to-one pairs of a higher and a lower performer, the same partner for all topics."
+    forms_peer_ties = True
 
     def form_ties(self, model: TwinningModel) -> Ties:
         """Pair within kind and replicate; tie each chosen topic on which the partner leads."""

@@ -40,6 +40,7 @@ __all__ = [
     "KnowledgeSharingSession",
     "LeaderCoaching",
     "LeadershipRetreat",
+    "MinistryLeader",
     "priority_topics",
 ]
 
@@ -84,6 +85,32 @@ class ExternalExpert(mesa.Agent):
         return f"ExternalExpert(replicate {self.block}, days_left={self.days_left:g})"
 
 
+class MinistryLeader(mesa.Agent):
+    """A senior leader of one replicate's Ministry of Health, coached by the experts (ODD 7.22).
+
+    The first ``programme.experts.priority_topics`` leaders each sponsor one sector priority (in topic order); a
+    priority gains traction only while its sponsor's commitment is at least ``traction_threshold``.
+
+    Args:
+        model: the model it works in.
+        block: its replicate.
+        index: its place among the replicate's senior leaders.
+
+    """
+
+    def __init__(self, model: TwinningModel, block: int, index: int) -> None:
+        super().__init__(model)
+        self.block, self.index = block, index
+
+    @property
+    def commitment(self) -> float:
+        """Its commitment to the sector priorities, in [0, 1]."""
+        return float(self.model.delivery_state.senior_leaders[self.block, self.index])
+
+    def __repr__(self) -> str:
+        return f"MinistryLeader(replicate {self.block}, #{self.index}, commitment={self.commitment:.2f})"
+
+
 @dataclass
 class ExpertTeam:
     """The consulting team of every replicate.
@@ -94,6 +121,9 @@ class ExpertTeam:
         similarity: similarity of an expert to any member (low: an outsider).
         days_left: per replicate, contracted days not yet worked (the team's days are pooled).
         size: experts per team.
+        senior_leaders: replicates x leaders, the commitment of the Ministry's senior leaders (ODD 7.22).
+        active: per replicate, whether a retreat has set the priorities yet (always with the mechanism off).
+        programme: ``mechanisms.expert_programme``: Ministry leaders, traction and tracking act.
 
     """
 
@@ -103,15 +133,52 @@ class ExpertTeam:
     similarity: float
     days_left: np.ndarray
     size: int
+    senior_leaders: np.ndarray
+    active: np.ndarray
+    programme: bool
     _experts: list[ExternalExpert] | None = field(default=None, repr=False)
+    _leaders: list[MinistryLeader] | None = field(default=None, repr=False)
 
     @property
-    def agents(self) -> list[ExternalExpert]:
-        """The ExternalExpert agents of every replicate's team (created on first access)."""
+    def agents(self) -> list[mesa.Agent]:
+        """The ExternalExpert agents of every replicate's team, and its Ministry's senior leaders (on first access)."""
         if self._experts is None:
             reps = self.model.replicates
             self._experts = [ExternalExpert(self.model, b) for b in range(reps) for _ in range(self.size)]
-        return self._experts
+            if self.programme:
+                leaders = self.senior_leaders.shape[1]
+                self._leaders = [MinistryLeader(self.model, b, k) for b in range(reps) for k in range(leaders)]
+        return [*self._experts, *(self._leaders or [])]
+
+    def sponsor_commitment(self) -> np.ndarray:
+        """Replicates x topics: the commitment of the senior leader sponsoring each priority (0 elsewhere)."""
+        rank = np.minimum(np.cumsum(self.priorities, axis=1) - 1, self.senior_leaders.shape[1] - 1)
+        sponsor = np.take_along_axis(self.senior_leaders, np.maximum(rank, 0), axis=1)
+        return np.where(self.priorities, sponsor, 0.0)
+
+    def traction(self) -> np.ndarray:
+        """Replicates x topics: the priorities the experts' work acts on.
+
+        Every priority with the mechanism off; with it on, the priorities set by a retreat whose sponsor's commitment
+        is at least ``traction_threshold``.
+        """
+        if not self.programme:
+            return self.priorities
+        threshold = self.model.params.programme.experts.traction_threshold
+        return self.priorities & self.active[:, None] & (self.sponsor_commitment() >= threshold)
+
+    def raise_senior_leaders(self, step: np.ndarray) -> None:
+        """Raise every senior leader's commitment by ``step`` (per replicate) of its headroom (a programme effect)."""
+        if self.programme and self.model.programme_learning:
+            self.senior_leaders = self.senior_leaders + step[:, None] * (1.0 - self.senior_leaders)
+
+    def track(self) -> None:
+        """The ministerial tracking routine: every institution's interest in the priorities with traction rises."""
+        if not self.programme or not self.active.any():
+            return
+        model = self.model
+        rate = model.params.programme.experts.tracking_rate
+        model.raise_towards_one("interest", rate, self.traction()[model.block] & model.applicable)
 
     def book(self, days: np.ndarray) -> np.ndarray:
         """Book ``days`` of work per replicate; returns the share that could be delivered (1 while days remain)."""
@@ -148,7 +215,7 @@ def _learn_from_experts(model: TwinningModel, rate: np.ndarray, members: np.ndar
     ``rate`` is per replicate (the delivered share of the activity times its rate).
     """
     team: ExpertTeam = model.delivery_state
-    cells = members[:, None] & team.priorities[model.block] & model.applicable
+    cells = members[:, None] & team.traction()[model.block] & model.applicable
     intensity = rate[model.block][:, None] * model.effort() * team.similarity
     gain = learning.transfer(model.capacity, team.know_how, intensity, model.params.learning.gap_ceiling)
     model.apply_gain("expert", gain * cells)
@@ -172,8 +239,10 @@ class LeadershipRetreat(_ExpertActivity):
     def fire(self, model: TwinningModel, rate: float) -> Firing:
         """Raises leadership commitment, and interest in the priority topics, by ``1 - exp(-rate)`` of the headroom."""
         share = _book(model, self.name, np.ones(model.replicates))
-        step = -np.expm1(-rate * share)[model.block]
         team: ExpertTeam = model.delivery_state
+        team.active |= share > 0  # the retreats set (and then review) the sector priorities
+        team.raise_senior_leaders(-np.expm1(-rate * share))
+        step = -np.expm1(-rate * share)[model.block]
         model.raise_towards_one("leadership", step)
         model.raise_towards_one("interest", step[:, None], team.priorities[model.block] & model.applicable)
         everyone = np.ones(model.n, dtype=np.int64)
@@ -195,6 +264,8 @@ class LeaderCoaching(_ExpertActivity):
         """Raises each coached leader's commitment by ``1 - exp(-rate)`` of the headroom."""
         events = np.full(model.replicates, model.n_institutions, dtype=np.int64)
         share = _book(model, self.name, events)
+        team: ExpertTeam = model.delivery_state
+        team.raise_senior_leaders(-np.expm1(-rate * share))
         model.raise_towards_one("leadership", -np.expm1(-rate * share)[model.block])
         return Firing(events, np.ones(model.n, dtype=np.int64), np.zeros(model.n, dtype=np.int64), share)
 
@@ -207,6 +278,7 @@ class KnowledgeSharingSession(_ExpertActivity):
     mode = "in_person"
     description = "Mid-level leaders of all members learn the experts' tools for the priority topics."
     default_rate = 0.10
+    rate_relative_to = ("provincial_learning_event", 1.25)  # a day of workshops by experts: assumption
     default_cost = ActivityCost(per_event=3000.0, per_participant=60.0, participants=2, days=1.0, expert_days=6.0)
     source = "external-expert case study (2 knowledge-sharing sessions); rate and costs: assumption"
 
@@ -226,6 +298,7 @@ class DeliverySupport(_ExpertActivity):
     mode = "in_person"
     description = "Hands-on support on the priority topics: root causes, delivery plans, routines."
     default_rate = 0.30
+    rate_relative_to = ("exchange_visit", 1.0)  # hands-on support on site, as an exchange visit: assumption
     default_cost = ActivityCost(per_event=50.0, participants=3, days=1.0, expert_days=1.0)
     source = "external-expert case study (delivery support on 5 priorities); rate and costs: assumption"
 
@@ -251,7 +324,13 @@ def _team(model: TwinningModel) -> ExpertTeam:
     )
     days = np.full(model.replicates, spec.days_available * model.params.programme.volume)
     similarity = float(np.exp(-model.params.learning.similarity_weight * spec.context_distance))
-    return ExpertTeam(model, priorities, spec.know_how, similarity, days, spec.team_size)
+    programme = model.params.mechanisms.expert_programme
+    leaders, active = np.zeros((model.replicates, 0)), np.ones(model.replicates, dtype=bool)
+    if programme:  # the Ministry's senior leaders, from each replicate's own experts stream
+        a, conc = spec.ministry_leadership_mean * 8.0, 8.0
+        leaders = model.streams.stack("experts", lambda g: g.beta(a, conc - a, size=(1, spec.senior_leaders)))
+        active = np.zeros(model.replicates, dtype=bool)
+    return ExpertTeam(model, priorities, spec.know_how, similarity, days, spec.team_size, leaders, active, programme)
 
 
 class ExternalExperts(DeliveryModel):
@@ -272,6 +351,14 @@ class ExternalExperts(DeliveryModel):
         """Contract the team and set the priorities."""
         return _team(model)
 
+    def monthly(self, model: TwinningModel, contact_rate: float) -> None:
+        """The ministerial priority-tracking routine (ODD 7.22), also after the experts leave."""
+        model.delivery_state.track()
+
+    def worked_topics(self, model: TwinningModel) -> np.ndarray:
+        """The sector priorities set with the experts (not each member's own choice)."""
+        return model.delivery_state.priorities[model.block] & model.applicable
+
 
 class Hybrid(TPNNetwork):
     """The twinning network (same ties as ``tpn_network``) plus expert coaching of senior leaders."""
@@ -283,3 +370,11 @@ class Hybrid(TPNNetwork):
     def setup(self, model: TwinningModel) -> ExpertTeam:
         """Contract the coaching team (the ties form at the kickoff, as in the TPN)."""
         return _team(model)
+
+    def monthly(self, model: TwinningModel, contact_rate: float) -> None:
+        """The ministerial priority-tracking routine (ODD 7.22), once a retreat has set the priorities."""
+        model.delivery_state.track()
+
+    def worked_topics(self, model: TwinningModel) -> np.ndarray:
+        """The members' chosen topics and the sector priorities of the expert coaching."""
+        return (model.selected | model.delivery_state.priorities[model.block]) & model.applicable

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MATCHING_RULES", "TOPIC_CHOICE_RULES", "MatchRequest", "Ties", "register_matching", "register_topic_choice"]
+__all__ = [
+    "MATCHING_RULES",
+    "TOPIC_CHOICE_RULES",
+    "MatchRequest",
+    "Ties",
+    "keep_promise",
+    "register_matching",
+    "register_topic_choice",
+]
 
 
 @dataclass(frozen=True)
@@ -318,3 +326,48 @@ def match_similar_and_better(req: MatchRequest) -> Ties:
 def match_random_better(req: MatchRequest) -> Ties:
     """Any peer far enough ahead, at random."""
     return _greedy_match(req, lambda i, j, t: req.rng(int(i[0])).random(j.size))
+
+
+def keep_promise(req: MatchRequest, ties: Ties) -> Ties:
+    """Overflow ties that keep the TPN's promise (ODD 7.18): a higher performer for every chosen topic where one exists.
+
+    After the capped matching, every chosen (learner, topic) request still without a twin goes to the peer of its
+    group (kind within replicate, any province) that leads it by ``min_gap``, with the fewest mentees so far
+    (highest capacity among equals), beyond ``mentor_load_cap`` if need be. Requests of one topic are served
+    together (loads are those after the earlier topics, in the scenario's topic order). Requests without any peer
+    that leads by ``min_gap`` (the best performers) stay unmatched. Array operations over every group at once.
+
+    Returns:
+        The overflow ties only (learner, mentor, topic), to be added to ``ties``.
+
+    """
+    n, n_topics = req.capacity.shape
+    load = np.bincount(ties.mentor, minlength=n)
+    parts: list[Ties] = []
+    for t in range(n_topics):
+        c = req.capacity[:, t]
+        has = np.bincount(ties.learner[ties.topic == t], minlength=n) > 0
+        want = np.flatnonzero(req.selected[:, t] & ~has)
+        peers = np.flatnonzero(req.applicable[:, t])
+        if want.size == 0 or peers.size == 0:
+            continue
+        peers = peers[np.argsort(req.group[peers], kind="stable")]
+        groups, start, count = np.unique(req.group[peers], return_index=True, return_counts=True)
+        at = np.searchsorted(groups, req.group[want])
+        ok = (at < groups.size) & (groups[np.minimum(at, groups.size - 1)] == req.group[want])
+        want, at = want[ok], at[ok]
+        reps = count[at]
+        learner = np.repeat(want, reps)
+        offset = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+        mentor = peers[np.repeat(start[at], reps) + offset]
+        good = (c[mentor] > c[learner]) & (c[mentor] >= c[learner] + req.min_gap)
+        learner, mentor = learner[good], mentor[good]
+        if learner.size == 0:
+            continue
+        order = np.lexsort((-c[mentor], load[mentor], learner))  # per learner: fewest mentees, then the best
+        learner, mentor = learner[order], mentor[order]
+        first = np.r_[True, learner[1:] != learner[:-1]]
+        learner, mentor = learner[first], mentor[first]
+        load += np.bincount(mentor, minlength=n)
+        parts.append(Ties(learner.astype(np.int64), mentor.astype(np.int64), np.full(learner.size, t, np.int64)))
+    return Ties.concat(parts)

@@ -70,6 +70,7 @@ class PartnerSet:
 
     Attributes:
         capacity: rows x topics capacity of the partners.
+        baseline: their capacity when the model was built (their gain is ``capacity - baseline``, ODD 7.19).
         similarity: similarity of every partner to its member (one number per row).
         ties: learner, partner (as ``mentor``) and topic index arrays, formed at the kickoff.
         flow: knowledge gained along each tie so far.
@@ -78,6 +79,7 @@ class PartnerSet:
 
     model: TwinningModel = field(repr=False)
     capacity: np.ndarray
+    baseline: np.ndarray
     similarity: np.ndarray
     ties: Ties
     flow: np.ndarray
@@ -95,7 +97,8 @@ def learn_from_partners(model: TwinningModel, rate: float) -> np.ndarray:
     """Members learn their partnership topics from their outside partners at ``rate``; returns gain per tie.
 
     As along peer ties (ODD 7.4): ``transfer(c_member, c_partner, rate * effort * similarity)``; gains go through
-    the model's gain path (source ``partner``). Partners' own gains are not tracked (they are not evaluated).
+    the model's gain path (source ``partner``). Two-way benefit (ODD 7.19): the partner gains ``model.mentor_gain``
+    times its member's gain on the tie's topic (its own state, reported as ``partner_gain`` in the run summary).
     """
     state: PartnerSet = model.delivery_state
     ties = state.ties
@@ -107,8 +110,13 @@ def learn_from_partners(model: TwinningModel, rate: float) -> np.ndarray:
         model.capacity[lrn, top], state.capacity[prt, top], intensity, model.params.learning.gap_ceiling
     )
     cells = lrn * model.capacity.shape[1] + top  # one tie per (member, topic)
+    before = model.capacity.ravel()[cells]
     model.apply_gain("partner", gain, cells=cells)
-    state.flow += gain
+    received = model.capacity.ravel()[cells] - before
+    state.flow += received
+    if model.mentor_gain:
+        np.add.at(state.capacity, (prt, top), model.mentor_gain * received)
+        np.minimum(state.capacity, 1.0, out=state.capacity)
     return gain
 
 
@@ -140,6 +148,7 @@ class VolunteerVisit(_PartnerActivity):
     mode = "in_person"
     description = "Volunteer staff of the outside partner visit the member and train on site."
     default_rate = 0.45
+    rate_relative_to = ("exchange_visit", 1.5)  # a week of on-site training against a 2-day visit: assumption
     default_cost = ActivityCost(per_event=3000.0, participants=4, days=3.0, volunteer_days=14.0)
     source = "UK Health Partnership Scheme (editorial in seeds): volunteer visits; rate and costs: assumption"
 
@@ -152,6 +161,7 @@ class PartnerStudyVisit(_PartnerActivity):
     description = "Member staff visit the outside partner abroad."
     members_travel = True
     default_rate = 0.30
+    rate_relative_to = ("exchange_visit", 1.0)  # a visit to a twin, in a very different setting: assumption
     default_cost = ActivityCost(per_participant=4000.0, participants=2, days=10.0, volunteer_days=4.0)
     source = "assumption: as an exchange visit, in a very different setting"
 
@@ -165,6 +175,7 @@ class RemoteMentoring(_PartnerActivity):
     default_rate = 0.05
     default_cost = ActivityCost(per_event=15.0, participants=3, days=0.5, volunteer_days=0.5)
     source = "assumption: between a virtual workshop and virtual coaching"
+    in_person_counterpart = "volunteer_visit"
 
 
 class NorthSouth(DeliveryModel):
@@ -198,11 +209,18 @@ class NorthSouth(DeliveryModel):
         capacity = model.streams.stack("partners", lambda g: g.beta(a, b, size=shape))
         lp = model.params.learning
         similarity = np.full(model.n, float(np.exp(-lp.similarity_weight * spec.context_distance)))
-        return PartnerSet(model, capacity, similarity, Ties.empty(), np.zeros(0))
+        return PartnerSet(model, capacity, capacity.copy(), similarity, Ties.empty(), np.zeros(0))
 
     def monthly(self, model: TwinningModel, contact_rate: float) -> None:
         """Informal contact with the partner, as between peers."""
         learn_from_partners(model, contact_rate)
+
+    def tie_cells(self, model: TwinningModel) -> np.ndarray:
+        """Rows x topics on which a member has a tie to its outside partner."""
+        cells = np.zeros(model.capacity.shape, dtype=bool)
+        ties = model.delivery_state.ties
+        cells[ties.learner, ties.topic] = True
+        return cells
 
     def ties_formed(self, model: TwinningModel) -> np.ndarray:
         """Ties to outside partners per replicate (no peer ties form)."""

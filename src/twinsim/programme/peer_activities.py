@@ -103,6 +103,7 @@ class CoachingVirtual(Activity):
     default_rate = 0.08
     default_cost = ActivityCost(per_event=60.0, participants=4, days=0.5)
     source = "TPN paper: 1 virtual coaching session per member; rate: assumption (ODD 7.7)"
+    in_person_counterpart = "coaching_in_person"
 
     def fire(self, model: TwinningModel, rate: float) -> Firing:
         """Virtual coaching of every member."""
@@ -119,6 +120,7 @@ class LearningWorkshopVirtual(Activity):
     default_rate = 0.03
     default_cost = ActivityCost(per_event=500.0, participants=2, days=0.5)
     source = "TPN paper: 4 network-wide virtual workshops; rate: assumption (ODD 7.7)"
+    in_person_counterpart = "provincial_learning_event"
 
     def fire(self, model: TwinningModel, rate: float) -> Firing:
         """Every member learns its chosen topics from the best of its kind across the network."""

@@ -28,6 +28,7 @@ __all__ = [
     "ExpertParams",
     "KindSpec",
     "LearningParams",
+    "MechanismParams",
     "PartnerParams",
     "PopulationParams",
     "ProgrammeParams",
@@ -87,6 +88,11 @@ class SimulationParams(_Section):
         le=2**63 - 1,
         description="Seed of the experiment; replicate r uses SeedSequence(seed, spawn_key=(r,)).",
     )
+    posterior: str | None = _param(
+        None,
+        description="Posterior the commands draw each replicate's parameter set from by default (a bundled name "
+        "such as rwanda_tpn, or a CSV file); --no-posterior runs the scenario's own values.",
+    )
 
     @field_validator("start")
     @classmethod
@@ -117,6 +123,14 @@ class KindSpec(_Section):
     )
     leadership_concentration: float = _param(
         8.0, gt=0, le=1000, description="Concentration (alpha + beta) of the leadership commitment beta distribution."
+    )
+    population_served: float = _param(
+        0.0,
+        unit="people",
+        ge=0,
+        le=1e9,
+        description="People an institution of this kind serves (catchment population): with a topic's "
+        "coverage_share, the people a change of a coverage indicator reaches (0: not counted).",
     )
 
     @field_validator("counts")
@@ -157,6 +171,14 @@ class TopicSpec(_Section):
         0.5, gt=0, lt=1, description="Mean senior-management interest in the topic (beta distribution)."
     )
     interest_concentration: float = _param(4.0, gt=0, le=1000, description="Concentration of topic interest.")
+    coverage_share: float = _param(
+        0.0,
+        ge=0,
+        le=1,
+        description="For a coverage indicator (% of people covered): the share of an institution's population "
+        "served that the indicator counts (1 for everyone, the share of women 15-49 for family planning ...); "
+        "0: not a coverage indicator. People reached = indicator change / 100 x population_served x this share.",
+    )
     source: str = _param("", description="Where the indicator and its baseline come from.")
 
     @model_validator(mode="after")
@@ -257,6 +279,37 @@ class ExpertParams(_Section):
         ge=1,
         le=50,
         description="Topics chosen as sector priorities for delivery support (largest interest-weighted gap).",
+    )
+    senior_leaders: int = _param(
+        42,
+        ge=1,
+        le=10_000,
+        description="Ministry-level senior leaders coached by the experts (MinistryLeader agents; the first"
+        " priority_topics of them sponsor one priority each; mechanisms.expert_programme).",
+    )
+    ministry_leadership_mean: float = _param(
+        0.6,
+        ge=0.01,
+        le=0.99,
+        plausible=(0.3, 0.9),
+        description="Mean commitment of the Ministry's senior leaders (beta distribution, concentration 8).",
+    )
+    traction_threshold: float = _param(
+        0.88,
+        ge=0,
+        le=1,
+        plausible=(0.75, 0.95),
+        description="A priority gains traction (delivery support and knowledge sharing act on it) only while its"
+        " sponsoring senior leader's commitment is at least this.",
+    )
+    tracking_rate: float = _param(
+        0.05,
+        unit="per month",
+        ge=0,
+        le=1,
+        plausible=(0.0, 0.15),
+        description="Monthly step, towards 1, of every institution's interest in the priorities with traction, by"
+        " the ministerial priority-tracking routine (from the first retreat on, also after the programme).",
     )
 
 
@@ -375,7 +428,12 @@ class LearningParams(_Section):
         description="Gap at which absorbable know-how peaks: absorbable = gap * exp(-gap^2 / (2 ceiling^2)).",
     )
     mentor_gain: float = _param(
-        0.1, ge=0, le=1, plausible=(0.0, 0.3), description="Mentor's gain as a share of what its learner gains."
+        0.2,
+        ge=0,
+        le=1,
+        plausible=(0.0, 1.0),
+        description="Two-way benefit: a mentor's (or outside partner's) gain as a share of what its learner gains"
+        " on the tie's topic (mechanisms.two_way).",
     )
     leadership_weight: float = _param(
         0.7,
@@ -414,12 +472,86 @@ class LearningParams(_Section):
         description="Secular improvement of every institution: a share of the remaining gap to full capacity.",
     )
     forgetting: float = _param(
-        0.01,
+        0.027,
         unit="per month",
         ge=0,
         le=1,
-        plausible=(0.0, 0.03),
-        description="Monthly decay of capacity gained above the baseline.",
+        plausible=(0.01, 0.05),
+        description="Monthly decay of capacity gained above the baseline where nobody owns or practises it"
+        " (mechanisms.ownership off: everywhere).",
+    )
+    ownership_retention: float = _param(
+        1.0,
+        ge=0,
+        le=1,
+        plausible=(0.5, 1.0),
+        description="Share of the decay that full ownership (leadership times the topic's interest gate) and"
+        " full practice remove: decay = forgetting * (1 - ownership_retention * ownership * practice gate).",
+    )
+    practice_weight: float = _param(
+        0.5,
+        ge=0,
+        le=1,
+        plausible=(0.0, 1.0),
+        description="How much of ownership's protection needs practice (working on the topic, ties still"
+        " active): practice gate = 1 - w + w * practice.",
+    )
+    empowerment_rate: float = _param(
+        0.004,
+        unit="per month",
+        ge=0,
+        le=1,
+        plausible=(0.0, 0.01),
+        description="Own improvement added by taking part, on the topics worked on in the programme, times"
+        " leadership and engagement (mechanisms.empowerment).",
+    )
+    virtual_ratio: float = _param(
+        0.2,
+        ge=0,
+        le=1,
+        plausible=(0.1, 0.5),
+        description="Transfer rate of a virtual activity as a share of its in-person counterpart's"
+        " (mechanisms.delivery_modes): coaching_virtual from coaching_in_person, etc.",
+    )
+    programme_time_share: float = _param(
+        0.01,
+        ge=0,
+        le=1,
+        plausible=(0.002, 0.05),
+        description="Share of the monthly budget, in staff days at costs.staff_day, an institution can give the"
+        " programme (mechanisms.resources): staff days = share * budget / staff_day.",
+    )
+    yield_reference: float = _param(
+        0.005,
+        unit="capacity per month",
+        gt=0,
+        le=1,
+        plausible=(0.002, 0.02),
+        description="Programme gain in a month of activities (summed over topics) that fully satisfies a member;"
+        " less lowers its persistence (mechanisms.resources).",
+    )
+    persistence_rate: float = _param(
+        0.3,
+        ge=0,
+        le=1,
+        plausible=(0.0, 0.6),
+        description="How fast persistence follows the satisfaction of a month of activities (exponential"
+        " smoothing weight).",
+    )
+    disillusion_weight: float = _param(
+        0.5,
+        ge=0,
+        le=1,
+        plausible=(0.0, 1.0),
+        description="How much low persistence lowers engagement: factor = 1 - w * (1 - persistence).",
+    )
+    dropout_threshold: float = _param(
+        0.0,
+        ge=0,
+        le=1,
+        plausible=(0.0, 0.5),
+        description="A member whose persistence falls below this drops out for the rest of the programme"
+        " (engagement 0; 0: nobody drops out).",
     )
     leadership_turnover: float = _param(
         0.02,
@@ -448,6 +580,44 @@ class LearningParams(_Section):
             if not 0 <= rate <= 10:
                 raise ValueError(f"rate for {name!r} must be in [0, 10] (got {rate})")
         return value
+
+
+class MechanismParams(_Section):
+    """Switches of the mechanisms of issue 12 (docs/ODD.md 7.16-7.21); each off gives the model without it."""
+
+    ownership: bool = _param(
+        True,
+        description="Leadership- and practice-dependent decay of gains (off: every gain decays at"
+        " learning.forgetting).",
+    )
+    empowerment: bool = _param(
+        True, description="Taking part raises own improvement on the topics worked on (learning.empowerment_rate)."
+    )
+    keep_promise: bool = _param(
+        True,
+        description="TPN matching finds a higher performer of the kind for every chosen topic where one exists,"
+        " beyond programme.mentor_load_cap if needed (off: unmatched requests stay unmatched).",
+    )
+    two_way: bool = _param(
+        True,
+        description="Mentors and outside partners learn from the exchange (learning.mentor_gain; off: they gain"
+        " nothing).",
+    )
+    resources: bool = _param(
+        True,
+        description="Staff time binds: activities take staff days, mentors' time limits what mentees receive,"
+        " engagement falls when effort yields little (off: time is unlimited).",
+    )
+    expert_programme: bool = _param(
+        True,
+        description="The expert programme as it was: Ministry senior leaders, priorities set at the first retreat,"
+        " traction only above a leadership threshold, a tracking routine (off: member-level experts only).",
+    )
+    delivery_modes: bool = _param(
+        True,
+        description="Virtual activities transfer learning.virtual_ratio of their in-person counterpart (off: each"
+        " activity's own rate).",
+    )
 
 
 class ActivityCost(_Section):
@@ -650,6 +820,7 @@ class Scenario(_Section):
     topics: dict[str, TopicSpec]
     programme: ProgrammeParams = Field(default_factory=ProgrammeParams)
     learning: LearningParams = Field(default_factory=LearningParams)
+    mechanisms: MechanismParams = Field(default_factory=MechanismParams)
     costs: CostParams = Field(default_factory=CostParams)
     recording: RecordingParams = Field(default_factory=RecordingParams)
     sensitivity: SensitivitySpec = Field(default_factory=SensitivitySpec)

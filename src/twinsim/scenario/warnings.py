@@ -60,6 +60,8 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
             "programme.schedule has no kickoff_workshop: topics are never chosen and no ties form, so the other "
             "activities cost money and transfer nothing along ties"
         )
+    from twinsim.programme.registry import effective_rate  # the rate each activity fires at (ODD 7.21)
+
     rates = scenario.learning.rates
     if not any(rates.get(a, 0.0) > 0 for a in activities):
         out.append(
@@ -69,7 +71,7 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
         )
     else:
         for a in activities:
-            if a in TIE_FORMING or rates.get(a, 0.0) > 0 or p.delivery_model in WITHOUT_PEER_TIES:
+            if a in TIE_FORMING or effective_rate(scenario, a) > 0 or p.delivery_model in WITHOUT_PEER_TIES:
                 continue
             if _costs_money(scenario.costs.activities.get(a), scenario):
                 out.append(f"activity {a!r} costs money but learning.rates.{a} is 0: it transfers nothing")

@@ -1,0 +1,20 @@
+"""Every command output shown in README.md and docs/ is what the command prints today (docs/gen_outputs.py)."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "docs"))
+
+import gen_outputs  # noqa: E402
+
+
+def test_documented_outputs_are_current():
+    stale = {str(path.name): gen_outputs.refresh(path, write=False) for path in gen_outputs.FILES}
+    stale = {name: commands for name, commands in stale.items() if commands}
+    assert not stale, f"stale command outputs {stale}; refresh with: python docs/gen_outputs.py --write"
+
+
+def test_every_generated_block_names_a_twinsim_command_or_a_docs_script():
+    found = [m["command"] for path in gen_outputs.FILES for m in gen_outputs.blocks(path.read_text())]
+    assert len(found) >= 5 and all(command.startswith(("twinsim ", "python docs/")) for command in found)
