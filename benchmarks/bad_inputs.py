@@ -270,6 +270,7 @@ def option_cases(command: str, rng: random.Random, has: set[str]) -> list[tuple[
 # ---------------------------------------------------------------- per command
 
 SC = "base.toml"
+RANDOM_PAIRS = 8
 COMMON = {"base.toml": BASE}
 
 BASE_ARGS: dict[str, list[str]] = {
@@ -483,6 +484,14 @@ def cases_for(command: str) -> list[Case]:
         add(f"--set {name}", _with(base, SC, ["--set", text]), word)
     for name, extra, word, files, setup in option_cases(command, random.Random(200), HAS[command]):
         add(name, _with(base, SC, extra), word, files, setup)
+    # random pairs of a bad override and a bad option: either may be reported first
+    sets = overrides(random.Random(100))
+    options = [c for c in option_cases(command, random.Random(200), HAS[command]) if not c[3] and c[4] is None]
+    for k in range(RANDOM_PAIRS if options else 0):
+        rng = random.Random(1000 + k)
+        name, text, word = rng.choice(sets)
+        oname, extra, oword, _, _ = rng.choice(options)
+        add(f"random pair {k}: --set {name} + {oname}", _with(base, SC, [*extra, "--set", text]), f"{word}|{oword}")
     for name, extra, word, files in specific(command, random.Random(300)):
         args = _with(base, SC, extra)
         if name == "one scenario":
@@ -557,7 +566,7 @@ def classify(case: Case, code: int | None, stdout: str, stderr: str) -> str:
     lines = _error_lines(stderr)
     text = "\n".join(lines)
     usage = "Usage:" in text  # click's usage error (a box naming the option)
-    names = case.expect == "\x00" or case.expect.lower() in text.lower()
+    names = case.expect == "\x00" or any(word.lower() in text.lower() for word in case.expect.split("|"))
     if (len(lines) == 1 or usage) and names:
         return "clean"
     return "wrong code"
@@ -658,26 +667,30 @@ def main() -> int:
     rows = []
     for command in ns.command or COMMANDS:
         counts = dict.fromkeys(KINDS, 0)
+        longest = 0.0
         for case in cases_for(command):
             result = run_case(case, ns.timeout)
             counts[result.kind] += 1
+            longest = max(longest, result.seconds)
             if ns.verbose and result.kind != "clean":
                 last = (_error_lines(result.stderr) or [""])[-1][:160]
                 print(f"  {command}:{case.seed:<3} {result.kind:<10} {case.name} | {last}", flush=True)
         tried = sum(counts.values())
-        rows.append((command, tried, counts))
+        rows.append((command, tried, counts, longest))
         print(f"{command}: {tried} tried, {counts['clean']} clean", file=sys.stderr, flush=True)
-    print("\n| command | tried | clean | traceback | hang | wrong code | accepted silently | share clean |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n| command | tried | clean | traceback | hang | wrong code | accepted silently | share clean | longest |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     total = dict.fromkeys(KINDS, 0)
-    for command, tried, counts in rows:
+    for command, tried, counts, longest in rows:
         for k in KINDS:
             total[k] += counts[k]
         cells = " | ".join(str(counts[k]) for k in KINDS)
-        print(f"| {command} | {tried} | {cells} | {counts['clean'] / tried:.0%} |")
+        print(f"| {command} | {tried} | {cells} | {counts['clean'] / tried:.0%} | {longest:.1f} s |")
     tried = sum(total.values())
     cells = " | ".join(str(total[k]) for k in KINDS)
-    print(f"| all | {tried} | {cells} | {total['clean'] / tried:.0%} |")
+    slowest = max((row[3] for row in rows), default=0.0)
+    print(f"| all | {tried} | {cells} | {total['clean'] / tried:.0%} | {slowest:.1f} s |")
+    print(f"(hang: still running after {ns.timeout:.0f} s; longest: the slowest case's seconds)")
     return 0 if total["clean"] == tried else 1
 
 
