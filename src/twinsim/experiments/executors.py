@@ -187,6 +187,14 @@ def check_address(address: str) -> None:
         raise TwinsimError(f"--scheduler {address!r}: not a Dask scheduler address; {allowed}")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise TwinsimError(f"--scheduler {address!r}: unexpected path or query; {allowed}")
+    host = parts.hostname
+    if host.replace(".", "").isdigit():  # written as an IPv4 address: it must be one (no 10 s connection attempt)
+        import ipaddress
+
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise TwinsimError(f"--scheduler {address!r}: {host} is not an IP address; {allowed}") from None
 
 
 def _worker_version() -> str:
