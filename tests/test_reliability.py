@@ -461,3 +461,22 @@ def test_no_user_file_is_evaluated_or_unpickled():
         if pattern.search(line.split("#")[0])
     ]
     assert hits == []
+
+
+def test_two_sweeps_into_one_store_at_once_one_is_refused(small, tmp_path):
+    """Two real processes race for the same --out: one writes, the other is refused; no rows are mixed."""
+    out = tmp_path / "store"
+    args = [sys.executable, "-m", "twinsim", "sweep", str(small), "--param", "learning.gap_ceiling=0.2:0.9:6"]
+    args += ["--out", str(out), "-q", "--replicates", "3"]
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in (first, second)]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    assert refused.startswith("twinsim: error: --out") and len(refused.strip().splitlines()) == 1
+    from twinsim.experiments.store import load_results
+
+    table = load_results(out)
+    assert len(table) == 18 and not table.duplicated(["point", "replicate"]).any()
+    assert not (out / "writer.lock").exists()
