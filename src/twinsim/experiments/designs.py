@@ -82,7 +82,9 @@ def _toml_value(raw: str) -> Any:
     except tomllib.TOMLDecodeError:
         return raw
     except (ValueError, RecursionError) as exc:  # an integer of more than 4300 digits
-        raise ScenarioError(f"--param: a value cannot be read ({exc})") from None
+        from twinsim.scenario.schema import unreadable
+
+        raise ScenarioError(f"--param: a value cannot be read ({unreadable(exc)})") from None
 
 
 def _tidy(value: float) -> float:

@@ -17,7 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from twinsim.experiments.designs import ParamSpec, build_design, parse_param
+from twinsim.errors import ScenarioError
+from twinsim.experiments.designs import MAX_POINTS, ParamSpec, build_design, parse_param
 from twinsim.experiments.engine import execute, experiment_seed
 from twinsim.experiments.executors import open_executor
 from twinsim.experiments.experiment import Experiment
@@ -119,8 +120,12 @@ def sweep(
         raise ValueError("replicates must be >= 1")
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     seed = experiment_seed(base, seed)
-    if check is not None:  # before the design is built and validated, which takes time for a large one
-        check(base, _design_size(params, design, samples) * replicates)
+    size = _design_size(params, design, samples)  # before the design is built and validated (slow when large)
+    if size > MAX_POINTS:
+        what = "--param: the grid" if design == "grid" else "--samples: the design"
+        raise ScenarioError(f"{what} has {size:,} design points; at most {MAX_POINTS:,}")
+    if check is not None:
+        check(base, size * replicates)
     points = build_design(base, params, design, samples, seed)
     experiment = Experiment.from_points(base, points, replicates, seed, streams=streams)
     about = {"design": design, "samples": samples, "params": [p if isinstance(p, str) else p.key for p in params]}

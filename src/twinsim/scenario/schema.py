@@ -987,9 +987,17 @@ def read_toml_file(path: Path, what: str) -> dict[str, Any]:
     except RecursionError:
         raise ScenarioError(f"{what}: tables or lists nested too deep (at most {MAX_NESTING} levels)") from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
-        raise ScenarioError(f"{what}: a value cannot be read: {exc}") from None
+        raise ScenarioError(f"{what}: a value cannot be read ({unreadable(exc)})") from None
     check_nesting(data, what)
     return data
+
+
+def unreadable(exc: BaseException) -> str:
+    """Why a number or value could not be read, in the user's terms (not Python's advice)."""
+    if isinstance(exc, RecursionError):
+        return f"nested deeper than {MAX_NESTING} levels"
+    text = str(exc)
+    return "an integer of more than 4300 digits" if "4300 digits" in text else text
 
 
 def check_nesting(value: Any, what: str, depth: int = 0) -> None:
@@ -1068,7 +1076,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         value = raw
     except (ValueError, RecursionError) as exc:  # an integer of more than 4300 digits, nesting too deep
-        raise ScenarioError(f"--set {key}: the value cannot be read ({exc})") from None
+        raise ScenarioError(f"--set {key}: the value cannot be read ({unreadable(exc)})") from None
     check_nesting(value, f"--set {key}", 1)
     return key, value
 
