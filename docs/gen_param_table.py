@@ -50,8 +50,8 @@ PLACEHOLDERS = {
 
 # Constraints enforced by validators rather than by field bounds (tests/test_docs.py checks each one).
 VALIDATED = {
-    "simulation.start": "calendar month YYYY-MM",
-    "population.kinds.<kind>.counts": "each count >= 0; total >= 1",
+    "simulation.start": "calendar month YYYY-MM, year 1900 to 2200",
+    "population.kinds.<kind>.counts": "each count >= 0 and <= 1,000,000; total >= 1 and <= 1,000,000",
     "topics.<topic>.indicator_max": "> indicator_min",
     "topics.<topic>.kinds": "non-empty; defined kinds only; every kind needs a topic",
     "programme.schedule[].months": "each >= 1 and <= simulation.months",

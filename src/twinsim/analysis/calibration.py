@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +72,7 @@ _PROGRAMME_PERIOD_STATISTICS = ("selected_vs_not.", "n_selected.", "n_not_select
 class Target(BaseModel):
     """One published effect: a run summary key, its value and its stated uncertainty (standard error)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     key: str = Field(..., description="Run summary key, e.g. 'selected_vs_not.accreditation'.")
     value: float = Field(..., description="The published value.")
@@ -92,7 +91,7 @@ class Target(BaseModel):
 class CalibrationSpec(BaseModel):
     """A targets file: what to fit, to which published effects, and the ABC settings."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     parameters: list[str] = Field(..., min_length=1, description="Dotted scenario keys to fit.")
     targets: list[Target] = Field(..., min_length=1)
@@ -124,10 +123,10 @@ def load_targets(path: str | Path) -> CalibrationSpec:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"--targets {path}: no such file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"--targets {path}: not valid TOML: {exc}") from None
+    from twinsim.scenario.schema import check_text, read_toml_file
+
+    data = read_toml_file(path, f"--targets {path}")
+    check_text(data, f"--targets {path}")
     settings = data.pop("calibration", {})
     unknown = sorted(set(data) - {"targets"})
     if unknown:

@@ -19,6 +19,7 @@ is fixed), so the volume is found by the secant method on the replicates themsel
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -564,6 +565,10 @@ def _compare(
     return Comparison(models, reference, seed, replicates, budget, grid, posterior.source if posterior else None)
 
 
+#: Most willingness-to-pay values of an acceptability curve.
+MAX_WTP_STEPS = 10_000
+
+
 def parse_wtp(text: str) -> tuple[float, float, int]:
     """Parse ``MIN:MAX:STEPS`` (e.g. ``0:500000:51``)."""
     parts = text.split(":")
@@ -573,4 +578,8 @@ def parse_wtp(text: str) -> tuple[float, float, int]:
         raise TwinsimError(f"--wtp {text}: expected MIN:MAX:STEPS, e.g. 0:500000:51") from None
     if len(parts) != 3 or not 0 <= lo < hi or steps < 2:
         raise TwinsimError(f"--wtp {text}: need 0 <= MIN < MAX and STEPS >= 2")
+    if not math.isfinite(hi) or hi > 1e15:
+        raise TwinsimError(f"--wtp {text}: MAX must be a finite amount, at most 1e15")
+    if steps > MAX_WTP_STEPS:
+        raise TwinsimError(f"--wtp {text}: at most {MAX_WTP_STEPS:,} STEPS (got {steps:,})")
     return lo, hi, steps

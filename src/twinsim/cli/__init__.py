@@ -6,6 +6,9 @@ with code 2, never a traceback.
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -72,6 +75,14 @@ def _main(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.", metavar=""),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the traceback of an unexpected error (a bug in twinsim); also accepted after the command.",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Simulate peer-learning (twinning) networks among health institutions."""
 
@@ -91,6 +102,30 @@ for command in (
     app.command(epilog=_epilog(command.__name__))(command)
 
 
-def main() -> None:  # pragma: no cover - entry point
-    """Entry point for ``python -m twinsim``."""
-    app()
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``twinsim`` and ``python -m twinsim``.
+
+    A user's mistake is one line and exit 2 (``user_errors``); anything else is a bug in twinsim: one line naming it
+    and exit 1, or its traceback with ``--debug`` (anywhere on the line) or ``TWINSIM_DEBUG=1``.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("TWINSIM_DEBUG", "") not in {"", "0"}
+    args = [a for a in args if a != "--debug"]
+    try:
+        app(args, prog_name="twinsim")
+    except KeyboardInterrupt:
+        sys.stderr.write("twinsim: interrupted\n")
+        raise SystemExit(130) from None
+    except Exception as exc:
+        if debug:
+            raise
+        from twinsim.cli.common import err_console, literal
+
+        err_console.print(
+            f"twinsim: internal error: {type(exc).__name__}: {literal(str(exc))} (a bug in twinsim, not in your "
+            "input: rerun with --debug for the traceback and report it)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(1) from None

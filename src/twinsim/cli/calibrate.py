@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from twinsim.cli.common import (
+    ForceOption,
     JsonOption,
     QuietOption,
     ResumeOption,
@@ -21,9 +22,11 @@ from twinsim.cli.common import (
     TableFormatOption,
     WorkersOption,
     add_row,
+    check_output_path,
     engine_options,
     new_table,
     out_console,
+    output_folder,
     progress_bar,
     show_table,
     user_errors,
@@ -54,6 +57,7 @@ def calibrate(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
+    force: ForceOption = False,
 ) -> None:
     """Fit the targets file's parameters to its published effects (ABC); write a posterior for --posterior."""
     import os
@@ -69,7 +73,9 @@ def calibrate(
         write_point_estimate,
     )
     from twinsim.experiments.engine import shared_executor
+    from twinsim.experiments.resources import check_size
 
+    check_output_path(out, "--out")
     engine = engine_options(workers, scheduler, store, resume)
     spec = load_targets(resolve_targets(targets))
     sc = load_scenario(scenario, set_ or [])
@@ -80,6 +86,7 @@ def calibrate(
     n_accept = max(math.ceil((budget // k) * spec.accept), len(spec.parameters) + 2)
     total = (budget // k) * k + n_accept * spec.refine_replicates + spec.predictive_draws * k
     total += spec.check_replicates
+    check_size(sc, total, force=force, what="--budget")
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"calibrating {sc.name}", total=total)
         advance = lambda n: bar.advance(task, n)  # noqa: E731
@@ -87,7 +94,8 @@ def calibrate(
             result = run_calibration(sc, spec, budget, progress=advance, engine=shared)
             predictive = posterior_predictive(sc, result.posterior, spec, progress=advance, engine=shared)
             check = check_point_estimate(sc, spec, result.point_estimate, progress=advance, engine=shared)
-    report = write_outputs(result, predictive, check, out, command)
+    with output_folder(out, "calibrate", force) as tmp:
+        report = write_outputs(result, predictive, check, tmp, command)
     if write_scenario:
         pointer = os.path.relpath(out.resolve(), path.resolve().parent)
         write_point_estimate(path, report["point_estimate"], f"calibrated: best-fitting posterior draw, see {pointer}/")
@@ -115,7 +123,12 @@ def calibrate(
             f"{key}: {fit['mean']:.2f} (95% CI {fit['ci95'][0]:.2f} to {fit['ci95'][1]:.2f}) at the point "
             f"estimate, target {fit['target']} ± {fit['sd']}",
             markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
     out_console.print(
-        f"Posterior and report written to {out}/" + (f"; point estimate written to {path}" if write_scenario else "")
+        f"Posterior and report written to {out}/" + (f"; point estimate written to {path}" if write_scenario else ""),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )

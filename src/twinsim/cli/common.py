@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import os
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -90,6 +95,15 @@ StoreOption = Annotated[
     Path | None,
     typer.Option("--store", help="Write every run to this result store as it finishes (Parquet, resumable)."),
 ]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Run even when the estimated memory exceeds what is available, and write --out into a folder "
+        "holding other files.",
+        metavar="",
+    ),
+]
 ResumeOption = Annotated[
     bool, typer.Option("--resume", help="With --store: compute only the runs the store does not hold yet.", metavar="")
 ]
@@ -103,6 +117,7 @@ def engine_options(
 
     if resume and store is None:
         raise TwinsimError("--resume: needs --store DIR (the result store to complete)")
+    check_output_path(store, "--store")
     executor: Any = None
     if scheduler is not None:
         if scheduler != "local":
@@ -113,6 +128,89 @@ def engine_options(
     elif workers is not None and workers > 1:
         executor = LocalProcesses(workers)
     return {"executor": executor, "store": store, "resume": resume}
+
+
+#: The file marking a folder written by a twinsim command (such a folder may be replaced by the next run).
+OUTPUT_MARKER = ".twinsim-output"
+
+
+def check_output_path(path: Path | None, option: str) -> None:
+    """Refuse, before any run, an output folder that is a file, cannot be created or is not writable."""
+    if path is None:
+        return
+    if str(path) in {"", "."}:
+        raise TwinsimError(f"{option} {str(path)!r}: give a folder name, e.g. out/run1 (not the current folder)")
+    if path.exists() and not path.is_dir():
+        raise TwinsimError(f"{option} {path}: is a file, not a folder")
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise TwinsimError(f"{option} {path}: cannot be created: {ancestor} is a file")
+    what = "is" if ancestor == path else f"cannot be created: {ancestor} is"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise TwinsimError(f"{option} {path}: {what} not writable")
+    try:  # the real test (a read-only file system, /proc): make and remove an empty folder there
+        os.rmdir(tempfile.mkdtemp(prefix=".twinsim-probe-", dir=ancestor))
+    except OSError as exc:
+        raise TwinsimError(f"{option} {path}: {what} not writable ({exc.strerror or exc})") from None
+
+
+@contextmanager
+def output_folder(out: Path, command: str, force: bool = False, option: str = "--out") -> Iterator[Path]:
+    """Write a command's files into a temporary folder beside ``out``, then put it in place whole.
+
+    A folder that an earlier twinsim command wrote (it holds ``OUTPUT_MARKER``), or an empty one, is replaced
+    at once: no file of the earlier run is left beside the new ones. A folder holding anything else is refused
+    unless ``force`` (then the new files are moved into it). On an error (a full disk) nothing is left behind.
+    """
+    check_output_path(out, option)
+    ours = not out.exists() or not any(out.iterdir()) or (out / OUTPUT_MARKER).is_file()
+    if not ours and not force:
+        raise TwinsimError(
+            f"{option} {out}: holds files that twinsim did not write; use a new folder or --force to write into it"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # a folder like any other the user makes (mkdtemp's are private)
+    except OSError as exc:
+        raise TwinsimError(f"{option} {out}: cannot be created ({exc.strerror or exc})") from None
+    try:
+        yield tmp
+        (tmp / OUTPUT_MARKER).write_text(f"written by twinsim {command}\n", encoding="utf-8")
+        if ours:
+            old = out.with_name(f".{out.name}.{os.getpid()}.old")
+            if out.exists():
+                os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            for item in tmp.iterdir():
+                os.replace(item, out / item.name)
+    except OSError as exc:
+        raise TwinsimError(f"{option} {out}: cannot write ({exc.strerror or exc}); nothing was written") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_seed(seed: int | None) -> None:
+    """Refuse a ``--seed`` outside [0, 2**63) before anything runs."""
+    if seed is not None and not 0 <= seed < 2**63:
+        shown = f"{seed}" if abs(seed) < 10**30 else f"a number of {len(str(abs(seed)))} digits"
+        raise TwinsimError(f"--seed: must be a whole number from 0 to 2**63 - 1 (got {shown})")
+
+
+def check_finite(value: float | None, option: str, *, positive: bool = False) -> None:
+    """Refuse NaN, infinite (and, with ``positive``, zero or negative) values of a numeric option."""
+    if value is None:
+        return
+    if not math.isfinite(value):
+        raise TwinsimError(f"{option}: must be a finite number (got {value})")
+    if positive and value <= 0:
+        raise TwinsimError(f"{option}: must be greater than 0 (got {value:g})")
 
 
 def _load_posterior(ref: str | Path | None, scenario: Any, off: bool = False) -> Any:
@@ -132,6 +230,11 @@ def _load_posterior(ref: str | Path | None, scenario: Any, off: bool = False) ->
     return load_posterior(resolve_posterior(ref), scenario)
 
 
+def literal(text: str) -> str:
+    """``text`` with control characters (escape sequences, line breaks) shown as escapes: one line, no codes."""
+    return "".join(repr(ch)[1:-1] if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch for ch in text)
+
+
 def user_errors(func: F) -> F:
     """Turn a :class:`TwinsimError` into one line on stderr and exit code 2."""
 
@@ -140,7 +243,7 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except TwinsimError as exc:
-            err_console.print(f"twinsim: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            err_console.print(f"twinsim: error: {literal(str(exc))}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -227,6 +330,7 @@ def say(text: str) -> None:
 
 
 __all__ = [
+    "ForceOption",
     "JsonOption",
     "NoPosteriorOption",
     "PosteriorOption",
@@ -239,10 +343,15 @@ __all__ = [
     "TableFormatOption",
     "WorkersOption",
     "add_row",
+    "check_finite",
+    "check_output_path",
+    "check_seed",
     "engine_options",
     "err_console",
+    "literal",
     "new_table",
     "out_console",
+    "output_folder",
     "print_warnings",
     "progress_bar",
     "say",

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from twinsim.cli.common import (
+    ForceOption,
     JsonOption,
     NoPosteriorOption,
     PosteriorOption,
@@ -23,8 +24,12 @@ from twinsim.cli.common import (
     _load_posterior,
     _money,
     add_row,
+    check_finite,
+    check_output_path,
+    check_seed,
     engine_options,
     new_table,
+    output_folder,
     print_warnings,
     progress_bar,
     say,
@@ -56,14 +61,21 @@ def compare(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
+    force: ForceOption = False,
 ) -> None:
     """Compare delivery models on the same replicates: effect, cost, ICER, dominance, equity, what remains."""
+    check_seed(seed)
     from twinsim.analysis.compare import compare as run_comparison
     from twinsim.analysis.compare import parse_wtp
+    from twinsim.experiments.resources import check_size
 
+    check_finite(budget, "--budget", positive=True)
+    check_output_path(out, "--out")
     engine = engine_options(workers, scheduler, store, resume)
     grid = parse_wtp(wtp) if wtp is not None else None
     scs = [load_scenario(s, set_ or []) for s in scenarios]
+    for sc in scs:
+        check_size(sc, 2 * replicates * len(scs), force=force)
     for sc in scs:
         print_warnings(sc)
     post = _load_posterior(posterior, scs[0], no_posterior)
@@ -81,7 +93,8 @@ def compare(
             **engine,
         )
     if out is not None:
-        _write_comparison(result, out)
+        with output_folder(out, "compare", force) as tmp:
+            _write_comparison(result, tmp)
     if as_json:
         sys.stdout.write(result.to_json() + "\n")
         return

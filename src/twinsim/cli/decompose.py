@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from twinsim.cli.common import (
+    ForceOption,
     JsonOption,
     NoPosteriorOption,
     PosteriorOption,
@@ -22,6 +23,7 @@ from twinsim.cli.common import (
     WorkersOption,
     _load_posterior,
     add_row,
+    check_seed,
     engine_options,
     new_table,
     print_warnings,
@@ -47,12 +49,16 @@ def decompose(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
+    force: ForceOption = False,
 ) -> None:
     """Split each topic's selected-vs-not difference into twinning and self-selection (counterfactual runs)."""
+    check_seed(seed)
     from twinsim.analysis.decomposition import decompose as run_decomposition
+    from twinsim.experiments.resources import check_size
 
     engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
+    check_size(sc, 2 * replicates, force=force)
     print_warnings(sc)
     post = _load_posterior(posterior, sc, no_posterior)
     with progress_bar(2 * replicates, "runs", quiet=as_json or quiet) as bar:

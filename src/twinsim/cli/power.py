@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from twinsim.cli.common import (
+    ForceOption,
     JsonOption,
     NoPosteriorOption,
     PosteriorOption,
@@ -22,6 +23,7 @@ from twinsim.cli.common import (
     WorkersOption,
     _load_posterior,
     add_row,
+    check_seed,
     engine_options,
     new_table,
     print_warnings,
@@ -55,8 +57,10 @@ def power(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
+    force: ForceOption = False,
 ) -> None:
     """Power and minimum detectable effect of the selected-vs-not evaluation, per trial size and topic."""
+    check_seed(seed)
     from twinsim.analysis.power import power_analysis
 
     try:
@@ -67,8 +71,15 @@ def power(
         ) from None
     if not sizes or min(sizes) < 2:
         raise TwinsimError(f"--institutions: every size must be >= 2 (got {institutions!r})")
+    from twinsim.scenario.schema import MAX_INSTITUTIONS
+
+    if max(sizes) > MAX_INSTITUTIONS:
+        raise TwinsimError(f"--institutions: every size must be at most {MAX_INSTITUTIONS:,} (got {max(sizes):,})")
+    from twinsim.experiments.resources import check_size
+
     engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
+    check_size(sc, len(sizes) * replicates, force=force, institutions=max(sizes), what="--institutions x --replicates")
     print_warnings(sc)
     post = _load_posterior(posterior, sc, no_posterior)
     total = len(sizes) * replicates

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from twinsim.cli.common import (
+    ForceOption,
     JsonOption,
     NoPosteriorOption,
     PosteriorOption,
@@ -23,8 +24,11 @@ from twinsim.cli.common import (
     WorkersOption,
     _load_posterior,
     add_row,
+    check_output_path,
+    check_seed,
     engine_options,
     new_table,
+    output_folder,
     print_warnings,
     progress_bar,
     say,
@@ -57,18 +61,23 @@ def run(
     scheduler: SchedulerOption = None,
     store: StoreOption = None,
     resume: ResumeOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Run a scenario: per topic, the before-after change and the paper's selected-vs-not comparison, and the cost.
 
     Tables (Parquet or CSV) and a figure of the trajectories go to --out. Warnings about results that cannot mean
     anything (no comparison group, no learning rates, no kickoff...) are printed on stderr before the run.
     """
+    check_seed(seed)
     if fmt not in {"parquet", "csv"}:
         raise TwinsimError(f"--format: must be parquet or csv (got {fmt!r})")
     from twinsim.experiments.engine import run_replicates
+    from twinsim.experiments.resources import check_size
 
+    check_output_path(out, "--out")
     engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])
+    check_size(sc, replicates, kept_panels=replicates if out is not None else 0, force=force)
     post = _load_posterior(posterior, sc, no_posterior)
     print_warnings(sc)
     with progress_bar(replicates, "runs", quiet=as_json or quiet) as bar:
@@ -83,7 +92,8 @@ def run(
             **engine,
         )
     if out is not None:
-        _write_outputs(batch, out, fmt)
+        with output_folder(out, "run", force) as tmp:
+            _write_outputs(batch, tmp, fmt)
     if as_json:
         sys.stdout.write(json.dumps(batch.to_dict()) + "\n")
         return

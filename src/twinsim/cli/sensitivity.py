@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from twinsim.cli.common import (
+    ForceOption,
     JsonOption,
     QuietOption,
     ResumeOption,
@@ -20,9 +21,12 @@ from twinsim.cli.common import (
     TableFormatOption,
     WorkersOption,
     add_row,
+    check_output_path,
+    check_seed,
     engine_options,
     new_table,
     out_console,
+    output_folder,
     progress_bar,
     say,
     show_table,
@@ -61,14 +65,19 @@ def sensitivity(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     table_format: TableFormatOption = "text",
+    force: ForceOption = False,
 ) -> None:
     """Global sensitivity analysis (SALib): which parameters and design choices drive the outputs."""
+    check_seed(seed)
     from twinsim.analysis.sensitivity import build_factors, planned_runs, run_sensitivity
+    from twinsim.experiments.resources import check_size
 
+    check_output_path(out, "--out")
     sc = load_scenario(scenario, set_ or [])
     spec = _sensitivity_spec(sc, method, samples, param, output, replicates, second_order)
     options = engine_options(workers, scheduler, store, resume)
     total = planned_runs(spec, len(build_factors(sc, spec, f"{scenario}: sensitivity")))
+    check_size(sc, total, force=force, what="--samples")
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"{sc.name}: {spec.method}", total=total)
         result = run_sensitivity(
@@ -80,13 +89,14 @@ def sensitivity(
             source=f"{scenario}: sensitivity",
         )
     if out is not None:
-        _write_sensitivity(result, out)
+        with output_folder(out, "sensitivity", force) as tmp:
+            _write_sensitivity(result, tmp)
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
         return
     _print_sensitivity(result, sc.name, table_format)
     if out is not None:
-        out_console.print(f"Tables and figures written to {out}/")
+        out_console.print(f"Tables and figures written to {out}/", markup=False, highlight=False, soft_wrap=True)
 
 
 def _sensitivity_spec(sc: Any, method, samples, param, output, replicates, second_order) -> Any:
@@ -108,7 +118,15 @@ def _sensitivity_spec(sc: Any, method, samples, param, output, replicates, secon
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise TwinsimError(f"sensitivity.{loc}: {err['msg'].removeprefix('Value error, ')}") from None
+        option = _OPTIONS.get(str(err["loc"][0]), "")
+        prefix = (
+            f"{option}: " if option and str(err["loc"][0]) in {k for k, v in given.items() if v is not None} else ""
+        )
+        raise TwinsimError(f"{prefix}sensitivity.{loc}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+#: The option that sets each field of the sensitivity spec (named in an error about a value given on the line).
+_OPTIONS = {"method": "--method", "samples": "--samples", "outputs": "--output", "replicates": "--replicates"}
 
 
 def _print_sensitivity(result: Any, name: str, table_format: str = "text") -> None:

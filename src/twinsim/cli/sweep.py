@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from twinsim.cli.common import (
+    ForceOption,
     JsonOption,
     QuietOption,
     ResumeOption,
@@ -17,6 +18,8 @@ from twinsim.cli.common import (
     SchedulerOption,
     SetOption,
     WorkersOption,
+    check_output_path,
+    check_seed,
     engine_options,
     err_console,
     out_console,
@@ -52,10 +55,19 @@ def sweep(
     set_: SetOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Run a design over scenario parameters, replicated, into a resumable result store."""
+    check_seed(seed)
+    from functools import partial
+
+    from twinsim.errors import TwinsimError
+    from twinsim.experiments.resources import MAX_RUNS, check_size
     from twinsim.experiments.sweep import sweep as run_sweep
 
+    check_output_path(out, "--out")
+    if chunk_size is not None and chunk_size > MAX_RUNS:
+        raise TwinsimError(f"--chunk-size: at most {MAX_RUNS:,} runs per task (got {chunk_size:,})")
     executor = engine_options(workers, scheduler, out, resume)["executor"]
     sc = load_scenario(scenario, set_ or [])
     with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
@@ -73,9 +85,17 @@ def sweep(
             streams=streams,
             chunk_size=chunk_size,
             progress=lambda k, total: bar.update(task, advance=k, total=total),
+            check=partial(
+                check_size, force=force, what=f"{'--param' if design == 'grid' else '--samples'} x --replicates"
+            ),
         )
     if as_json:
         sys.stdout.write(json.dumps(summary.to_dict()) + "\n")
+    if summary.failed and summary.failed >= summary.design_points * summary.replicates:
+        raise TwinsimError(
+            f"every run of the sweep raised ({summary.failed}); their rows in {summary.store}/ hold the seed and error"
+        )
+    if as_json:
         return
     out_console.print(
         f"{summary.design_points} design points x {summary.replicates} replicates: {summary.done} runs done, "

@@ -15,6 +15,7 @@ LHS and Sobol samples are drawn from ``SeedSequence(seed)`` (the experiment's ro
 from __future__ import annotations
 
 import itertools
+import math
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,10 @@ class ParamSpec:
     bounds: tuple[float, float] | None = None
 
 
+#: Most design points of one sweep (each is validated against the schema before any run).
+MAX_POINTS = 100_000
+
+
 def parse_param(text: str) -> ParamSpec:
     """Parse ``KEY=1,2,3``, ``KEY=LO:HI:N``, ``KEY=LO:HI`` or a bare ``KEY``."""
     key, sep, raw = text.partition("=")
@@ -61,6 +66,10 @@ def _parse_range(text: str, key: str, raw: str) -> ParamSpec:
         raise ScenarioError(f"--param {text}: a range is LO:HI:N with numbers LO, HI and a count N") from None
     if len(parts) not in (2, 3) or (count is not None and count < 1):
         raise ScenarioError(f"--param {text}: a range is LO:HI:N with numbers LO, HI and a count N >= 1")
+    if not all(np.isfinite(numbers)):
+        raise ScenarioError(f"--param {text}: LO and HI must be finite numbers")
+    if count is not None and count > MAX_POINTS:
+        raise ScenarioError(f"--param {text}: {count:,} values; a sweep takes at most {MAX_POINTS:,} design points")
     lo, hi = numbers
     if count is None:
         return ParamSpec(key, bounds=(lo, hi))
@@ -72,6 +81,10 @@ def _toml_value(raw: str) -> Any:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw
+    except (ValueError, RecursionError) as exc:  # an integer of more than 4300 digits
+        from twinsim.scenario.schema import unreadable
+
+        raise ScenarioError(f"--param: a value cannot be read ({unreadable(exc)})") from None
 
 
 def _tidy(value: float) -> float:
@@ -127,6 +140,13 @@ def _grid(scenario: Scenario, specs: list[ParamSpec]) -> list[dict[str, Any]]:
     for spec in specs:
         if not spec.values:
             raise ScenarioError(f"--param {spec.key}: a grid needs values, e.g. {spec.key}=1,2,3 or LO:HI:N")
+    size = math.prod(len(spec.values) for spec in specs)
+    if size > MAX_POINTS:
+        raise ScenarioError(
+            f"--param: the grid has {size:,} design points ({' x '.join(str(len(s.values)) for s in specs)}); "
+            f"at most {MAX_POINTS:,}"
+        )
+    for spec in specs:
         columns.append(_cast(scenario, spec.key, spec.values))
     keys = [s.key for s in specs]
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*columns)]
@@ -137,6 +157,8 @@ def _sample(
 ) -> list[dict[str, Any]]:
     if samples is None or samples < 1:
         raise ScenarioError(f"--samples: a {design} design needs a number of points N >= 1")
+    if samples > MAX_POINTS:
+        raise ScenarioError(f"--samples: {samples:,} design points; a sweep takes at most {MAX_POINTS:,}")
     if design == "sobol" and samples & (samples - 1):
         lower = 1 << (samples.bit_length() - 1)
         raise ScenarioError(

@@ -500,9 +500,12 @@ def run(
         else:
             manifest = {**experiment.manifest(), **({"design": design} if design else {})}
             result_store = ResultStore.create(store, manifest, resume)
-            skip = result_store.done() if resume else set()
-            execute(experiment, handle, result_store.write, skip=skip, chunk_size=chunk_size, progress=progress)
-            table = result_store.runs()
+            try:
+                skip = result_store.done() if resume else set()
+                execute(experiment, handle, result_store.write, skip=skip, chunk_size=chunk_size, progress=progress)
+                table = result_store.runs()
+            finally:
+                result_store.close()
     if errors == "raise" and table["error"].notna().any():
         first = table[table["error"].notna()].iloc[0]
         raise RunError(

@@ -17,6 +17,8 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -78,6 +80,25 @@ class Serial:
         yield ExecutorHandle(SerialExecutor(), 1, "serial")
 
 
+def watch_parent(pid: int, interval: float = 0.5) -> None:
+    """In a worker: end this process when process ``pid`` (the main process) has ended, even if it was killed.
+
+    A pool's workers otherwise wait for tasks forever once their main process is gone (``kill -9``, an OOM kill).
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # pragma: no cover - a process of another user now has the pid
+                os._exit(1)
+
+    threading.Thread(target=watch, name="twinsim-watch-parent", daemon=True).start()
+
+
 @dataclass(frozen=True)
 class LocalProcesses:
     """A pool of local worker processes (``workers=None``: all cores).
@@ -93,7 +114,12 @@ class LocalProcesses:
         """Start the pool; shut it down (cancelling unstarted tasks) on exit."""
         workers = self.workers or all_cores()
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+        pool = cf.ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=watch_parent,
+            initargs=(os.getpid(),),
+        )
         try:
             yield ExecutorHandle(pool, workers, f"{workers} local processes")
         finally:
@@ -161,6 +187,14 @@ def check_address(address: str) -> None:
         raise TwinsimError(f"--scheduler {address!r}: not a Dask scheduler address; {allowed}")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise TwinsimError(f"--scheduler {address!r}: unexpected path or query; {allowed}")
+    host = parts.hostname
+    if host.replace(".", "").isdigit():  # written as an IPv4 address: it must be one (no 10 s connection attempt)
+        import ipaddress
+
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise TwinsimError(f"--scheduler {address!r}: {host} is not an IP address; {allowed}") from None
 
 
 def _worker_version() -> str:

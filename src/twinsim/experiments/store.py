@@ -13,6 +13,7 @@ Leftover temporary files are ignored and removed when the store is opened again.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import uuid
@@ -61,31 +62,88 @@ class ResultStore:
     # ---------------------------------------------------------------- creating and opening
 
     @classmethod
-    def create(cls, path: str | Path, manifest: dict[str, Any], resume: bool = False) -> ResultStore:
+    def create(
+        cls, path: str | Path, manifest: dict[str, Any], resume: bool = False, option: str = "--store"
+    ) -> ResultStore:
         """Start a store for the experiment ``manifest`` describes, or reopen it when ``resume``.
 
         A directory whose manifest has no runs yet (a sweep stopped before its first run) starts afresh.
 
         Raises:
             StoreError: the directory already holds runs and ``resume`` is false, or it holds a
-                different experiment (another scenario, seed, seeding scheme or design).
+                different experiment (another scenario, seed, seeding scheme or design), or another process
+                is writing to it, or it cannot be created.
+
+        The store is locked for this process (``writer.lock`` holds its pid) until :meth:`close`: a second writer
+        is refused; a lock left by a process that has ended is taken over.
 
         """
         store = cls(path)
+        store.option = option
+        try:
+            store.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{option} {store.path}: cannot be created ({exc.strerror or exc})") from None
+        if not store.path.is_dir():
+            raise StoreError(f"{option} {store.path}: is a file, not a folder")
+        store.lock()
+        try:
+            return store._open(manifest, resume)
+        except BaseException:
+            store.close()
+            raise
+
+    def lock(self) -> None:
+        """Take the store's writer lock, or raise :class:`StoreError` when a live process holds it."""
+        lock = self.path / LOCK_FILE
+        for _ in range(3):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pid = _lock_pid(lock)
+                if pid == os.getpid():
+                    break
+                if pid is not None and _alive(pid):
+                    raise StoreError(
+                        f"{self.option} {self.path}: another twinsim process (pid {pid}) is writing to it; wait for "
+                        f"it to finish or use another folder"
+                    ) from None
+                lock.unlink(missing_ok=True)  # left by a process that has ended: take it over
+                continue
+            except OSError as exc:
+                raise StoreError(f"{self.option} {self.path}: cannot write to it ({exc.strerror or exc})") from None
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"{os.getpid()}\n")
+            break
+        else:  # pragma: no cover - three processes racing for a stale lock
+            raise StoreError(f"{self.option} {self.path}: could not take the writer lock {lock}")
+        self._locked = True
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Release the writer lock (if this process holds it)."""
+        if getattr(self, "_locked", False):
+            lock = self.path / LOCK_FILE
+            if _lock_pid(lock) == os.getpid():
+                lock.unlink(missing_ok=True)
+            self._locked = False
+
+    def _open(self, manifest: dict[str, Any], resume: bool) -> ResultStore:
+        store, option = self, self.option
         manifest = {"format": FORMAT, **manifest}
         if store.manifest_path.exists() and store.parts():
             old = store.manifest
             if not resume:
-                raise StoreError(f"--out {store.path}: already holds results; pass --resume to complete them")
+                raise StoreError(f"{option} {store.path}: already holds results; pass --resume to complete them")
             changed = [key for key in _IDENTITY if _jsonable(old.get(key)) != _jsonable(manifest.get(key))]
             if changed:
                 raise StoreError(
-                    f"--out {store.path}: holds a different experiment ({changed[0]} differs); "
+                    f"{option} {store.path}: holds a different experiment ({changed[0]} differs); "
                     "resume with the same settings or use a new directory"
                 )
             manifest["replicates"] = max(int(old["replicates"]), int(manifest["replicates"]))
         elif store.parts_dir.exists() and any(store.parts_dir.glob("part-*.parquet")):
-            raise StoreError(f"--out {store.path}: has result parts but no manifest.json; use a new directory")
+            raise StoreError(f"{option} {store.path}: has result parts but no manifest.json; use a new directory")
         store.path.mkdir(parents=True, exist_ok=True)
         store.parts_dir.mkdir(exist_ok=True)
         for stale in store.parts_dir.glob(".*.tmp"):
@@ -125,7 +183,7 @@ class ResultStore:
             text = json.dumps(_jsonable(manifest), indent=1)
             atomic_write(self.manifest_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
             for part in self.parts():
-                table = _conform(pq.read_table(part).to_pandas(), schema)
+                table = _conform(_read_part(part), schema)
                 atomic_write(part, lambda tmp, table=table: pq.write_table(table, tmp))
         table = _conform(frame, schema)
         path = self.parts_dir / f"part-{uuid.uuid4().hex}.parquet"
@@ -136,9 +194,9 @@ class ResultStore:
         """The store's fixed Arrow schema, once a successful run has been written."""
         cached = getattr(self, "_schema", None)
         if cached is None and self.manifest_path.is_file() and self.parts():
-            first = next((p for p in self.parts() if pq.read_schema(p).field("error").type == pa.string()), None)
+            first = next((p for p in self.parts() if _read_schema(p).field("error").type == pa.string()), None)
             if first is not None and "schema" in self.manifest:
-                cached = self._schema = pq.read_schema(first).remove_metadata()
+                cached = self._schema = _read_schema(first).remove_metadata()
         return cached
 
     # ---------------------------------------------------------------- reading
@@ -148,7 +206,7 @@ class ResultStore:
         return sorted(self.parts_dir.glob("part-*.parquet"))
 
     def _column(self, names: list[str]) -> pd.DataFrame:
-        frames = [pq.read_table(p, columns=names).to_pandas() for p in self.parts()]
+        frames = [_read_part(p, names) for p in self.parts()]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=names)
 
     def done(self) -> set[tuple[int, int]]:
@@ -168,7 +226,7 @@ class ResultStore:
         seed), ``entropy`` and ``spawn_key`` (the run's ``SeedSequence``), the run's summary outputs and
         ``error`` (``None``, or the exception of a run that raised; its outputs are then missing).
         """
-        frames = [pq.read_table(p).to_pandas() for p in self.parts()]
+        frames = [_read_part(p) for p in self.parts()]
         manifest = self.manifest
         table = tidy_runs(frames, list(manifest.get("params", [])))
         return table[table["replicate"] < int(manifest["replicates"])].reset_index(drop=True)
@@ -179,6 +237,45 @@ class ResultStore:
         frame = pd.DataFrame(manifest["points"], columns=manifest.get("params") or None)
         frame.insert(0, "point", range(len(frame)))
         return frame
+
+
+LOCK_FILE = "writer.lock"
+
+
+def _lock_pid(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (a zombie has ended)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _read_part(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """One part as a frame; a damaged part (a truncated copy, a full disk) is one line naming it."""
+    try:
+        return pq.read_table(path, columns=columns).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise StoreError(
+            f"{path}: a damaged result part ({exc}); delete it and run again with --resume to recompute its runs"
+        ) from None
+
+
+def _read_schema(path: Path) -> pa.Schema:
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise StoreError(
+            f"{path}: a damaged result part ({exc}); delete it and run again with --resume to recompute its runs"
+        ) from None
 
 
 def _schema_of(frame: pd.DataFrame) -> pa.Schema:

@@ -9,6 +9,7 @@ The same as ``twinsim sweep`` on the command line, for notebooks::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from twinsim.experiments.designs import ParamSpec, build_design
+from twinsim.errors import ScenarioError
+from twinsim.experiments.designs import MAX_POINTS, ParamSpec, build_design, parse_param
 from twinsim.experiments.engine import execute, experiment_seed
 from twinsim.experiments.executors import open_executor
 from twinsim.experiments.experiment import Experiment
@@ -66,6 +68,14 @@ class SweepSummary:
         return ResultStore(self.store).runs()
 
 
+def _design_size(params: list[str] | list[ParamSpec], design: str, samples: int | None) -> int:
+    """Design points a sweep asks for (1 when it cannot tell before building the design)."""
+    if design != "grid":
+        return max(samples or 1, 1)
+    specs = [parse_param(p) if isinstance(p, str) else p for p in params]
+    return math.prod(max(len(s.values), 1) for s in specs) if specs else 1
+
+
 def sweep(
     scenario: Scenario | str | Path,
     params: list[str] | list[ParamSpec],
@@ -80,6 +90,7 @@ def sweep(
     streams: str = "common",
     chunk_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    check: Callable[[Scenario, int], None] | None = None,
 ) -> SweepSummary:
     """Run a sweep and store every run in ``out``; failed runs are recorded, the others go on.
 
@@ -97,6 +108,8 @@ def sweep(
         chunk_size: runs per task (default: chosen from the number of runs and workers).
         progress: called as ``progress(advance, total)``: once with 0 before the first run, then with the
             runs of each finished chunk; ``total`` is the number of runs this call computes.
+        check: called as ``check(scenario, runs)`` once the design is built, before the store is created (e.g.
+            :func:`twinsim.experiments.resources.check_size`; it raises to refuse the sweep).
 
     Raises:
         ScenarioError: a bad parameter key, value, design or sample count.
@@ -107,23 +120,32 @@ def sweep(
         raise ValueError("replicates must be >= 1")
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     seed = experiment_seed(base, seed)
+    size = _design_size(params, design, samples)  # before the design is built and validated (slow when large)
+    if size > MAX_POINTS:
+        what = "--param: the grid" if design == "grid" else "--samples: the design"
+        raise ScenarioError(f"{what} has {size:,} design points; at most {MAX_POINTS:,}")
+    if check is not None:
+        check(base, size * replicates)
     points = build_design(base, params, design, samples, seed)
     experiment = Experiment.from_points(base, points, replicates, seed, streams=streams)
     about = {"design": design, "samples": samples, "params": [p if isinstance(p, str) else p.key for p in params]}
     with open_executor(executor) as handle:  # a cluster is reached before anything is written
-        store = ResultStore.create(out, {**experiment.manifest(), "design": about}, resume)
-        skip = store.done() if resume else set()
-        left = len(points) * replicates - sum(1 for p, r in skip if p < len(points) and r < replicates)
-        if progress is not None:
-            progress(0, left)
-        counts = execute(
-            experiment,
-            handle,
-            store.write,
-            skip=skip,
-            chunk_size=chunk_size,
-            progress=None if progress is None else lambda k: progress(k, left),
-        )
+        store = ResultStore.create(out, {**experiment.manifest(), "design": about}, resume, option="--out")
+        try:
+            skip = store.done() if resume else set()
+            left = len(points) * replicates - sum(1 for p, r in skip if p < len(points) and r < replicates)
+            if progress is not None:
+                progress(0, left)
+            counts = execute(
+                experiment,
+                handle,
+                store.write,
+                skip=skip,
+                chunk_size=chunk_size,
+                progress=None if progress is None else lambda k: progress(k, left),
+            )
+        finally:
+            store.close()
     return SweepSummary(
         store=store.path,
         design_points=len(points),

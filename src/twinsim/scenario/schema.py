@@ -56,6 +56,16 @@ def _param(default: Any, *, unit: str = "", plausible: tuple[float, float] | Non
     return Field(default, json_schema_extra=extra, **kw)
 
 
+#: Most institutions a scenario may hold (the state is institutions x topics per replicate, the panel x months).
+MAX_INSTITUTIONS = 1_000_000
+#: Calendar years a scenario may start in.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+#: Most files in an ``extends`` chain, deepest nesting of tables and lists, largest scenario file.
+MAX_EXTENDS = 32
+MAX_NESTING = 16
+MAX_FILE_BYTES = 10_000_000
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, strict=True)
 
@@ -73,7 +83,10 @@ class SimulationParams(_Section):
     )
     start: str = _param("2021-08", description="Calendar month of month 1, as YYYY-MM.")
     seed: int = _param(
-        20210801, ge=0, description="Seed of the experiment; replicate r uses SeedSequence(seed, spawn_key=(r,))."
+        20210801,
+        ge=0,
+        le=2**63 - 1,
+        description="Seed of the experiment; replicate r uses SeedSequence(seed, spawn_key=(r,)).",
     )
     posterior: str | None = _param(
         None,
@@ -85,8 +98,10 @@ class SimulationParams(_Section):
     @classmethod
     def _check_start(cls, value: str) -> str:
         parts = value.split("-")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts) or not 1 <= int(parts[1]) <= 12:
+        if len(parts) != 2 or not all(p.isdigit() and p.isascii() for p in parts) or not 1 <= int(parts[1]) <= 12:
             raise ValueError("must be a calendar month written YYYY-MM, e.g. 2021-08")
+        if len(parts[0]) != 4 or not MIN_YEAR <= int(parts[0]) <= MAX_YEAR:
+            raise ValueError(f"the year must be {MIN_YEAR} to {MAX_YEAR} (calendar months of the figures and tables)")
         return value
 
 
@@ -98,7 +113,7 @@ class KindSpec(_Section):
         ..., description="Number of institutions of this kind in each region, e.g. {North = 2, South = 3}."
     )
     budget_median: float = _param(
-        20_000.0, unit="currency/month", gt=0, description="Median monthly operating budget (lognormal)."
+        20_000.0, unit="currency/month", gt=0, le=1e12, description="Median monthly operating budget (lognormal)."
     )
     budget_sigma: float = _param(
         0.4, unit="log units", ge=0, le=3, description="Log-scale spread of the monthly budget (lognormal sigma)."
@@ -126,6 +141,11 @@ class KindSpec(_Section):
         for region, count in value.items():
             if count < 0:
                 raise ValueError(f"count for region {region!r} must be >= 0 (got {count})")
+            if count > MAX_INSTITUTIONS:
+                raise ValueError(
+                    f"count for region {region!r} must be at most {MAX_INSTITUTIONS:,} (got {count:,}): "
+                    "the model keeps every institution's topics and months in memory"
+                )
         if sum(value.values()) == 0:
             raise ValueError("must hold at least one institution")
         return value
@@ -136,8 +156,12 @@ class TopicSpec(_Section):
 
     indicator: str = _param(..., description="Name of the indicator that measures capacity on this topic.")
     unit: str = _param("%", description="Unit of the indicator.")
-    indicator_min: float = _param(0.0, description="Indicator value at capacity 0.")
-    indicator_max: float = _param(100.0, description="Indicator value at capacity 1.")
+    indicator_min: float = _param(
+        0.0, ge=-1e9, le=1e9, description="Indicator value at capacity 0 (|value| at most 1e9, so sums stay finite)."
+    )
+    indicator_max: float = _param(
+        100.0, ge=-1e9, le=1e9, description="Indicator value at capacity 1 (|value| at most 1e9, so sums stay finite)."
+    )
     kinds: list[str] = _param(..., description="Kinds of institution this topic applies to.")
     baseline_mean: float = _param(0.5, gt=0, lt=1, description="Mean baseline capacity (beta distribution).")
     baseline_concentration: float = _param(
@@ -184,8 +208,10 @@ class ScheduledActivity(_Section):
     activity: str = _param(..., description="Registered activity type (see `twinsim.programme.registry.ACTIVITIES`).")
     months: list[int] = _param([], description="Programme months (1-based) in which the activity fires.")
     every: int | None = _param(None, ge=1, le=120, description="Fire every this many months (a recurrence).")
-    from_: int = _param(1, ge=1, alias="from", description="First month of the recurrence.")
-    to: int | None = _param(None, ge=1, description="Last month of the recurrence (default: the programme's last).")
+    from_: int = _param(1, ge=1, le=1200, alias="from", description="First month of the recurrence.")
+    to: int | None = _param(
+        None, ge=1, le=1200, description="Last month of the recurrence (default: the programme's last)."
+    )
 
     @field_validator("activity")
     @classmethod
@@ -597,9 +623,11 @@ class MechanismParams(_Section):
 class ActivityCost(_Section):
     """Unit costs of one activity type."""
 
-    per_event: float = _param(0.0, unit="currency", ge=0, description="Venue, facilitation or platform cost per event.")
+    per_event: float = _param(
+        0.0, unit="currency", ge=0, le=1e9, description="Venue, facilitation or platform cost per event."
+    )
     per_participant: float = _param(
-        0.0, unit="currency", ge=0, description="Travel and per diem per participating staff member."
+        0.0, unit="currency", ge=0, le=1e9, description="Travel and per diem per participating staff member."
     )
     participants: int = _param(2, ge=0, le=1000, description="Staff per participating institution.")
     days: float = _param(1.0, unit="days", ge=0, le=365, description="Days each participant spends on the activity.")
@@ -616,13 +644,17 @@ class CostParams(_Section):
 
     currency: str = _param("USD", description="Currency of every cost.")
     price_year: int = _param(2022, ge=1950, le=2100, description="Price year of the unit costs.")
-    staff_day: float = _param(40.0, unit="currency/day", ge=0, description="Value of one staff day.")
+    staff_day: float = _param(40.0, unit="currency/day", ge=0, le=1e7, description="Value of one staff day.")
     value_staff_time: bool = _param(True, description="Count the staff time of learners and mentors as a cost.")
     expert_day_rate: float = _param(
-        1200.0, unit="currency/day", ge=0, description="Fee of one external-expert day (consulting day rate)."
+        1200.0, unit="currency/day", ge=0, le=1e7, description="Fee of one external-expert day (consulting day rate)."
     )
     volunteer_day: float = _param(
-        350.0, unit="currency/day", ge=0, description="Value of one day of an outside partner's volunteer staff."
+        350.0,
+        unit="currency/day",
+        ge=0,
+        le=1e7,
+        description="Value of one day of an outside partner's volunteer staff.",
     )
     value_volunteer_time: bool = _param(
         True, description="Count volunteer time as a cost (off: the donor's financial perspective)."
@@ -806,6 +838,11 @@ class Scenario(_Section):
         for kind in kinds:
             if not any(kind in t.kinds for t in self.topics.values()):
                 raise ValueError(f"population.kinds.{kind} has no topic; list it in some topic's kinds")
+        if self.n_institutions > MAX_INSTITUTIONS:
+            raise ValueError(
+                f"population.kinds: {self.n_institutions:,} institutions in all; at most {MAX_INSTITUTIONS:,} "
+                "(the model keeps every institution's topics and months in memory)"
+            )
         self._check_registries()
         self._check_surveys()
         late = [
@@ -932,20 +969,72 @@ def resolve_scenario_path(ref: str | Path) -> Path:
     )
 
 
+def read_toml_file(path: Path, what: str) -> dict[str, Any]:
+    """Parse a TOML file as data (never code): size, encoding, numbers and nesting checked; ``what`` names it."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(f"{what}: {size:,} bytes; a scenario or targets file holds at most {MAX_FILE_BYTES:,}")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{what}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ScenarioError(f"{what}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{what}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{what}: tables or lists nested too deep (at most {MAX_NESTING} levels)") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ScenarioError(f"{what}: a value cannot be read ({unreadable(exc)})") from None
+    check_nesting(data, what)
+    return data
+
+
+def unreadable(exc: BaseException) -> str:
+    """Why a number or value could not be read, in the user's terms (not Python's advice)."""
+    if isinstance(exc, RecursionError):
+        return f"nested deeper than {MAX_NESTING} levels"
+    text = str(exc)
+    return "an integer of more than 4300 digits" if "4300 digits" in text else text
+
+
+def check_nesting(value: Any, what: str, depth: int = 0) -> None:
+    """Refuse tables and lists nested deeper than ``MAX_NESTING`` levels."""
+    if depth > MAX_NESTING:
+        raise ScenarioError(f"{what}: tables or lists nested deeper than {MAX_NESTING} levels")
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        check_nesting(child, what, depth + 1)
+
+
+def check_text(value: Any, what: str, key: str = "") -> None:
+    """Refuse control characters (escape sequences) in a scenario's keys and text: they would reach the terminal."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_text(k, what, key)
+            check_text(v, what, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for v in value:
+            check_text(v, what, key)
+    elif isinstance(value, str):
+        bad = next((ch for ch in value if (ord(ch) < 32 and ch not in "\n\t") or 127 <= ord(ch) < 160), None)
+        if bad is not None:
+            raise ScenarioError(f"{what}: {key or 'key'}: control character {bad!r} is not allowed in text")
+
+
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a TOML file and merge it over the file it ``extends``, recursively."""
+    """Read a TOML file and merge it over the file it ``extends`` (at most ``MAX_EXTENDS`` files)."""
     path = path.resolve()
     if path in chain:
         raise ScenarioError(f"{path}: extends: circular chain {' -> '.join(p.name for p in (*chain, path))}")
+    if len(chain) >= MAX_EXTENDS:
+        raise ScenarioError(f"{chain[0]}: extends: a chain of more than {MAX_EXTENDS} files")
     if not path.is_file():
         where = f"{chain[-1]}: extends" if chain else str(path)
         raise ScenarioError(f"{where}: no such file {path}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    data = read_toml_file(path, str(path))
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -986,6 +1075,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
+    except (ValueError, RecursionError) as exc:  # an integer of more than 4300 digits, nesting too deep
+        raise ScenarioError(f"--set {key}: the value cannot be read ({unreadable(exc)})") from None
+    check_nesting(value, f"--set {key}", 1)
     return key, value
 
 
@@ -1025,6 +1117,7 @@ def _is_open_table(path: list[str]) -> bool:
 
 
 def _validate(data: dict[str, Any], source: str) -> Scenario:
+    check_text(data, source)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
