@@ -281,3 +281,37 @@ def test_rates_of_every_delivery_model_follow_the_calibrated_peer_rates(name):
             assert effective_rate(doubled, line.activity) == pytest.approx(2 * effective_rate(sc, line.activity))
     if name == "rwanda_north_south":
         assert effective_rate(sc, "volunteer_visit") == pytest.approx(1.5 * effective_rate(sc, "exchange_visit"))
+
+
+def test_keep_promise_is_the_least_loaded_leader_of_a_brute_force_search():
+    """ODD 7.18 computed with sorted prefixes equals the plain search over every (learner, peer) pair."""
+    from twinsim.programme.matching import MatchRequest, Ties, _match_by_rank, keep_promise
+
+    rng = np.random.default_rng(4)
+    for _ in range(150):
+        n, n_topics = int(rng.integers(2, 40)), int(rng.integers(1, 4))
+        app = rng.random((n, n_topics)) < 0.9
+        cap = np.round(rng.random((n, n_topics)), int(rng.integers(1, 3))) * app  # ties in capacity
+        sel = app & (rng.random((n, n_topics)) < 0.5)
+        group, gap = rng.integers(0, 3, n), float(rng.choice([0.0, 0.05, 0.2]))
+        req = MatchRequest(cap, sel, app, group, lambda a, b: np.ones(len(a)), 1, 2, gap, lambda r: rng)
+        base = _match_by_rank(req)
+        got = keep_promise(req, base)
+        load, expected = np.bincount(base.mentor, minlength=n), []
+        for t in range(n_topics):
+            has = set(base.learner[base.topic == t].tolist())
+            new = []
+            for i in np.flatnonzero(sel[:, t]):
+                if i in has:
+                    continue
+                cands = [j for j in np.flatnonzero(app[:, t] & (group == group[i]))
+                         if cap[j, t] > cap[i, t] and cap[j, t] >= cap[i, t] + gap]  # fmt: skip
+                if cands:
+                    new.append((int(i), min(cands, key=lambda j: (load[j], -cap[j, t], j)), t))
+            for _, j, _ in new:
+                load[j] += 1
+            expected += new
+        assert sorted(zip(got.learner.tolist(), got.mentor.tolist(), got.topic.tolist(), strict=True)) == sorted(
+            expected
+        )
+        assert isinstance(got, Ties)

@@ -328,6 +328,42 @@ def match_random_better(req: MatchRequest) -> Ties:
     return _greedy_match(req, lambda i, j, t: req.rng(int(i[0])).random(j.size))
 
 
+def _least_loaded_leader(
+    req: MatchRequest, t: int, want: np.ndarray, peers: np.ndarray, load: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each learner in ``want``: the peer of its group leading it on ``t`` with the fewest mentees (then the best).
+
+    Peers of each group are sorted by decreasing capacity, so those leading a learner by ``min_gap`` are a prefix of
+    its group's list; the least-loaded peer of every prefix is one running minimum. Learners and peers are merged in
+    one sort, which counts each learner's prefix: O((learners + peers) log) with no learner x peer table.
+    """
+    c, group = req.capacity[:, t], req.group
+    strict = req.min_gap <= 0  # with no minimum gap the mentor must still lead strictly
+    value = np.concatenate([c[peers], c[want] + req.min_gap if not strict else c[want]])
+    kind = np.concatenate([np.zeros(peers.size, np.int64), np.full(want.size, -1 if strict else 1, np.int64)])
+    item = np.concatenate([peers, want])
+    item_group = group[item]
+    order = np.lexsort((kind, -value, item_group))  # by group, capacity descending; peers first at equal values
+    item, kind, item_group = item[order], kind[order], item_group[order]
+    is_peer = kind == 0
+    peer_seq = np.flatnonzero(is_peer)  # positions of peers in the merged order
+    sorted_peers = item[peer_seq]
+    peers_before = np.cumsum(is_peer) - is_peer  # peers before each position (any group)
+    first_of_group = np.r_[True, item_group[1:] != item_group[:-1]]
+    group_start = np.maximum.accumulate(np.where(first_of_group, np.arange(item.size), 0))
+    prefix = peers_before - peers_before[group_start]  # peers of the same group before each position
+    # Running minimum of (load, position) over each group's peers: groups come later in the order with smaller keys.
+    peer_group = item_group[peer_seq]
+    rank = np.unique(peer_group, return_inverse=True)[1]
+    key = (rank.max() - rank) * (int(load.max()) + 1 + sorted_peers.size) + load[sorted_peers]
+    running = np.minimum.accumulate(key)
+    new_min = np.r_[True, key[1:] < running[:-1]]
+    best = np.maximum.accumulate(np.where(new_min, np.arange(key.size), 0))
+    learners = ~is_peer & (prefix > 0)
+    pick = best[peers_before[learners] - 1]  # the best among this learner's group's leading peers
+    return item[learners].astype(np.int64), sorted_peers[pick].astype(np.int64)
+
+
 def keep_promise(req: MatchRequest, ties: Ties) -> Ties:
     """Overflow ties that keep the TPN's promise (ODD 7.18): a higher performer for every chosen topic where one exists.
 
@@ -345,29 +381,12 @@ def keep_promise(req: MatchRequest, ties: Ties) -> Ties:
     load = np.bincount(ties.mentor, minlength=n)
     parts: list[Ties] = []
     for t in range(n_topics):
-        c = req.capacity[:, t]
         has = np.bincount(ties.learner[ties.topic == t], minlength=n) > 0
         want = np.flatnonzero(req.selected[:, t] & ~has)
         peers = np.flatnonzero(req.applicable[:, t])
         if want.size == 0 or peers.size == 0:
             continue
-        peers = peers[np.argsort(req.group[peers], kind="stable")]
-        groups, start, count = np.unique(req.group[peers], return_index=True, return_counts=True)
-        at = np.searchsorted(groups, req.group[want])
-        ok = (at < groups.size) & (groups[np.minimum(at, groups.size - 1)] == req.group[want])
-        want, at = want[ok], at[ok]
-        reps = count[at]
-        learner = np.repeat(want, reps)
-        offset = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-        mentor = peers[np.repeat(start[at], reps) + offset]
-        good = (c[mentor] > c[learner]) & (c[mentor] >= c[learner] + req.min_gap)
-        learner, mentor = learner[good], mentor[good]
-        if learner.size == 0:
-            continue
-        order = np.lexsort((-c[mentor], load[mentor], learner))  # per learner: fewest mentees, then the best
-        learner, mentor = learner[order], mentor[order]
-        first = np.r_[True, learner[1:] != learner[:-1]]
-        learner, mentor = learner[first], mentor[first]
+        learner, mentor = _least_loaded_leader(req, t, want, peers, load)
         load += np.bincount(mentor, minlength=n)
-        parts.append(Ties(learner.astype(np.int64), mentor.astype(np.int64), np.full(learner.size, t, np.int64)))
+        parts.append(Ties(learner, mentor, np.full(learner.size, t, np.int64)))
     return Ties.concat(parts)
