@@ -293,7 +293,7 @@ def test_keep_promise_is_the_least_loaded_leader_of_a_brute_force_search():
         app = rng.random((n, n_topics)) < 0.9
         cap = np.round(rng.random((n, n_topics)), int(rng.integers(1, 3))) * app  # ties in capacity
         sel = app & (rng.random((n, n_topics)) < 0.5)
-        group, gap = rng.integers(0, 3, n), float(rng.choice([0.0, 0.05, 0.2]))
+        group, gap = rng.integers(0, 3, n), float(rng.choice([0.0, 1e-62, 0.05, 0.2]))  # 1e-62: c + gap == c
         req = MatchRequest(cap, sel, app, group, lambda a, b: np.ones(len(a)), 1, 2, gap, lambda r: rng)
         base = _match_by_rank(req)
         got = keep_promise(req, base)

@@ -338,9 +338,10 @@ def _least_loaded_leader(
     one sort, which counts each learner's prefix: O((learners + peers) log) with no learner x peer table.
     """
     c, group = req.capacity[:, t], req.group
-    strict = req.min_gap <= 0  # with no minimum gap the mentor must still lead strictly
-    value = np.concatenate([c[peers], c[want] + req.min_gap if not strict else c[want]])
-    kind = np.concatenate([np.zeros(peers.size, np.int64), np.full(want.size, -1 if strict else 1, np.int64)])
+    # A mentor leads strictly and by min_gap: capacity >= max(c + min_gap, the next float above c).
+    threshold = np.maximum(c[want] + req.min_gap, np.nextafter(c[want], np.inf))
+    value = np.concatenate([c[peers], threshold])
+    kind = np.concatenate([np.zeros(peers.size, np.int64), np.ones(want.size, np.int64)])
     item = np.concatenate([peers, want])
     item_group = group[item]
     order = np.lexsort((kind, -value, item_group))  # by group, capacity descending; peers first at equal values
