@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from twinsim.analysis.evaluation import Interval, interval95, json_number, survey_months
+from twinsim.analysis.uncertainty import variance_split
 from twinsim.errors import TwinsimError
 from twinsim.experiments.executors import (
     ExecutorHandle,
@@ -216,15 +217,11 @@ class ReplicateSet:
 
 
 def parameter_share(values: pd.Series, sets: pd.Series) -> float:
-    """``1 - mean within-set variance / total variance`` of ``values`` grouped by parameter set (NaN if unknown)."""
-    values = pd.Series(np.asarray(values, dtype=float))
-    groups = values.groupby(np.asarray(sets))
-    within = groups.var(ddof=1).dropna()
-    total = values.var(ddof=1)
-    if len(within) < 3 or not total > 0:
-        return float("nan")
-    sizes = groups.size()[within.index] - 1
-    return float(np.clip(1 - np.average(within, weights=sizes) / total, 0.0, 1.0))
+    """``1 - mean within-set variance / total variance`` of ``values`` grouped by parameter set (NaN if unknown).
+
+    See :func:`twinsim.analysis.uncertainty.variance_split` (its ``share``).
+    """
+    return variance_split(values, sets).share
 
 
 def run_replicates(
