@@ -65,14 +65,31 @@ def test_table_icers_are_increments_against_the_reference(comparison):
 
 def test_json_has_exactly_the_documented_shape(comparison):
     data = json.loads(comparison.to_json())
-    assert set(data) == {"reference", "models"} and data["reference"] == "rwanda_no_program"
+    assert set(data) == {"reference", "posterior", "replicates", "wtp", "models", "ranking"}
+    assert data["reference"] == "rwanda_no_program" and data["posterior"] is None and data["replicates"] == 4
     keys = {"name", "scenario", "effect", "cost", "cost_per_point", "icer", "dominance", "sustained_effect"}
+    keys |= {"p_most_effective", "p_most_cost_effective", "net_benefit_parameter_share"}
     for model in data["models"]:
         assert set(model) == keys
         for part in ("effect", "cost", "sustained_effect"):
-            assert set(model[part]) == {"mean", "ci95"} and len(model[part]["ci95"]) == 2
+            extra = {"predictive95"} if part == "effect" else set()
+            assert set(model[part]) == {"mean", "ci95", "parameter_share"} | extra and len(model[part]["ci95"]) == 2
+        lo, hi = model["effect"]["predictive95"]
+        assert lo <= model["effect"]["mean"] <= hi  # where 95% of single replicates land
         assert model["dominance"] in {"dominated", "extended-dominated", "non-dominated"}
+        if model["name"] != "rwanda_no_program":  # no posterior: all of the spread is replicate noise
+            assert model["effect"]["parameter_share"] == 0.0
     assert [m["name"] for m in data["models"]] == ALL
+    assert sum(m["p_most_effective"] for m in data["models"]) == pytest.approx(1)
+    assert data["ranking"]["basis"] == "replicates"
+    for key in ("most_effective", "most_cost_effective"):
+        assert set(data["ranking"][key]) == {
+            "leader",
+            "runner_up",
+            "p_leader_best",
+            "reversal",
+            "difference_param_share",
+        }
 
 
 def test_budget_rescales_every_model_to_the_same_spend():
@@ -126,6 +143,7 @@ def test_cli_compare_json_and_figures(tmp_path):
         "ceac.png",
         "trajectories.png",
         "comparison.json",
+        "probability_best.csv",
         "ceac.csv",
         "replicates.csv",
         "costs_by_activity.csv",
@@ -133,11 +151,18 @@ def test_cli_compare_json_and_figures(tmp_path):
     ):
         assert (tmp_path / name).stat().st_size > 0
     assert len((tmp_path / "ceac.csv").read_text().strip().splitlines()) == 8
+    header = (tmp_path / "comparison.csv").read_text().splitlines()[0].split(",")
+    assert {"effect_param_share", "sustained_effect_param_share", "cost_param_share"} <= set(header)
+    assert "net_benefit_param_share" in (tmp_path / "probability_best.csv").read_text().splitlines()[0]
+    assert data["posterior"].endswith("posterior.csv")  # the scenario's posterior, on by default
 
 
 def test_cli_compare_table_and_user_errors():
     res = runner.invoke(app, ["compare", "rwanda_tpn", "rwanda_no_program", "-r", "2"])
     assert res.exit_code == 0 and "rwanda_tpn" in res.stdout
+    for label in ("effect [95% CI of mean]", "param. share", "95% of replicates (predictive)", "Ranking: "):
+        assert label in res.stdout, label
+    assert "parameter uncertainty" in res.stdout and "replicate noise" in res.stdout
     bad = runner.invoke(app, ["compare", "rwanda_tpn", "--wtp", "1:2"])
     assert bad.exit_code == 2 and "--wtp" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
@@ -181,3 +206,29 @@ def test_probability_best_shares_sum_to_one_and_a_zero_wtp_picks_the_cheapest():
     assert best.loc["rwanda_no_program", "p_most_effective"] == 0
     assert result.probability_best(wtp=0.0).loc["rwanda_no_program", "p_most_cost_effective"] == 1
     assert (best["effect_range_low"] <= best["effect_range_high"]).all()
+
+
+def test_the_effect_parameter_share_is_the_law_of_total_variance_over_shared_posterior_draws():
+    from twinsim.analysis.uncertainty import variance_split
+    from twinsim.experiments.posterior import load_posterior
+    from twinsim.scenario import resolve_posterior
+
+    scenarios = [
+        twinsim.load_scenario(name, {"simulation.followup_months": 1}) for name in ("rwanda_no_program", "rwanda_tpn")
+    ]
+    post = load_posterior(resolve_posterior("rwanda_tpn"), scenarios[1])
+    result = compare(scenarios, replicates=30, seed=3, posterior=post)
+    runs = result.model("rwanda_tpn").runs
+    # replicate r ran the posterior row drawn for (seed, r), and several replicates share a row
+    assert list(runs["parameter_set"]) == [post.draw_index(3, r) for r in range(30)]
+    assert runs["parameter_set"].value_counts().gt(1).sum() >= 3
+    groups = runs.groupby("parameter_set")["effect"]
+    sizes = groups.size()
+    within = groups.var(ddof=1)[sizes > 1]
+    pooled = np.average(within, weights=sizes[within.index] - 1)
+    share = result.table().loc["rwanda_tpn", "effect_param_share"]
+    assert share == pytest.approx(max(0.0, 1 - pooled / runs["effect"].var(ddof=1)))
+    assert 0 < share < 1 and share == variance_split(runs["effect"], runs["parameter_set"]).share
+    ranking = result.ranking()
+    assert ranking["basis"] == "posterior draws" and ranking["most_effective"]["leader"] == "rwanda_tpn"
+    assert ranking["most_effective"]["p_leader_best"] == pytest.approx(1 - ranking["most_effective"]["reversal"])

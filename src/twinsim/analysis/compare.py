@@ -30,6 +30,7 @@ import pandas as pd
 
 from twinsim.analysis import economics
 from twinsim.analysis.evaluation import interval95, json_number
+from twinsim.analysis.uncertainty import VarianceSplit, variance_split
 from twinsim.errors import TwinsimError
 from twinsim.experiments.engine import run, shared_executor
 from twinsim.experiments.experiment import Arm, Experiment
@@ -56,7 +57,8 @@ class ModelRuns:
         scenario: the scenario as run (with the solved ``programme.volume`` under a budget).
         runs: one row per replicate: gain, gain_selected, sustained_gain, equity_change, cost, ties and the
             counterfactual's values (``cf_*``) and the programme effects (``effect``, ``effect_selected``,
-            ``sustained_effect``, ``equity_effect``).
+            ``sustained_effect``, ``equity_effect``); with a posterior, ``parameter_set`` (the posterior row the
+            replicate ran, the same for every model).
         trajectories: replicates x months mean indicator over applicable cells (month 0: baseline).
         costs_by_activity: mean cost per activity type and category over replicates.
         costs_by_institution: mean cost allocated to each institution over replicates.
@@ -79,8 +81,20 @@ class ModelRuns:
         return self.scenario.programme.delivery_model
 
     def interval(self, column: str) -> tuple[float, float, float]:
-        """Mean of a per-replicate column and its 95% confidence interval."""
+        """Mean of a per-replicate column and the 95% confidence interval of that mean."""
         return interval95(self.runs[column])
+
+    def split(self, column: str) -> VarianceSplit:
+        """The variance of a per-replicate column over replicates, split into parameter uncertainty and noise.
+
+        See :func:`twinsim.analysis.uncertainty.variance_split`: the parameter share is 0 without a posterior.
+        """
+        return self.split_of(self.runs[column])
+
+    def split_of(self, values: pd.Series | np.ndarray) -> VarianceSplit:
+        """:meth:`split` of any per-replicate values (one per row of ``runs``)."""
+        sets = self.runs["parameter_set"] if "parameter_set" in self.runs else None
+        return variance_split(values, sets)
 
     def __repr__(self) -> str:
         effect, lo, hi = self.interval("effect")
@@ -156,6 +170,12 @@ class Comparison:
     def table(self) -> pd.DataFrame:
         """One row per model: effects with 95% intervals, cost, cost per point, ICER, dominance, equity, ties.
 
+        ``effect``, ``effect_low`` and ``effect_high`` (and the same for the other outcomes) are the mean over
+        replicates and the 95% confidence interval of that mean (not the range of single replicates: see
+        :meth:`probability_best`). ``effect_param_share``, ``sustained_effect_param_share`` and
+        ``cost_param_share`` are the shares of the outcome's variance over replicates that are parameter
+        uncertainty (posterior draws) rather than replicate noise (0 without a posterior, NaN when not
+        estimable; see :func:`twinsim.analysis.uncertainty.variance_split`).
         ``icer`` is against the reference; ``icer_frontier`` against the next less effective model on the
         cost-effectiveness frontier (NaN for dominated models and the least effective frontier model).
         """
@@ -173,6 +193,8 @@ class Comparison:
             for col in ("effect", "effect_selected", "sustained_effect", "gain", "gain_selected", "cost"):
                 mean, lo, hi = m.interval(col)
                 row |= {col: mean, f"{col}_low": lo, f"{col}_high": hi}
+            for col in ("effect", "sustained_effect", "cost"):
+                row[f"{col}_param_share"] = m.split(col).share
             row["cost_per_point"] = cost / effect if effect > 0 else np.nan
             people = m.runs["people_reached"].mean()
             row["people_reached"] = people
@@ -200,13 +222,17 @@ class Comparison:
         Shares of the replicates (each a posterior draw when the comparison drew from a posterior, so the shares
         carry parameter uncertainty as well as replicate noise): the model with the largest effect, and the one
         with the highest net monetary benefit ``wtp * effect - cost`` (default ``wtp``: :meth:`decision_wtp`).
-        Also the 95% range of the model's effect over replicates (not the interval of its mean).
+        Also the 95% range of the model's effect over replicates (``effect_range_low`` and ``effect_range_high``:
+        where 95% of single runs of the programme land, a predictive range; not the interval of its mean), and
+        ``net_benefit_param_share``: the share of the variance of the model's net monetary benefit at ``wtp`` over
+        replicates that is parameter uncertainty (0 without a posterior; NaN when not estimable or constant).
         """
         wtp = self.decision_wtp() if wtp is None else float(wtp)
         effects, costs = self._matrix("effect"), self._matrix("cost")
         n, k = effects.shape
+        benefit = wtp * effects - costs
         most_effective = np.bincount(np.argmax(effects, axis=1), minlength=k) / n
-        most_cost_effective = np.bincount(np.argmax(wtp * effects - costs, axis=1), minlength=k) / n
+        most_cost_effective = np.bincount(np.argmax(benefit, axis=1), minlength=k) / n
         low, high = np.percentile(effects, [2.5, 97.5], axis=0)
         return pd.DataFrame(
             {
@@ -215,9 +241,42 @@ class Comparison:
                 "wtp": wtp,
                 "effect_range_low": low,
                 "effect_range_high": high,
+                "net_benefit_param_share": [m.split_of(benefit[:, i]).share for i, m in enumerate(self.models)],
             },
             index=pd.Index([m.name for m in self.models], name="name"),
         )
+
+    def ranking(self, wtp: float | None = None) -> dict[str, Any]:
+        """How robust the ranking is: the leader and the runner-up on effect and on net benefit at ``wtp``.
+
+        For ``"most_effective"`` (by mean effect) and ``"most_cost_effective"`` (by mean net monetary benefit
+        ``wtp * effect - cost``, default ``wtp``: :meth:`decision_wtp`): ``leader`` and ``runner_up`` (None with
+        one model), ``p_leader_best`` (the share of replicates in which the leader is best of all models),
+        ``reversal`` (the share in which the runner-up beats the leader) and ``difference_param_share`` (the
+        share of the variance of their difference over replicates that is parameter uncertainty). ``basis`` says
+        what the replicates are: ``"posterior draws"`` or ``"replicates"`` (no posterior).
+        """
+        wtp = self.decision_wtp() if wtp is None else float(wtp)
+        effects, costs = self._matrix("effect"), self._matrix("cost")
+        out: dict[str, Any] = {"basis": "posterior draws" if self.posterior else "replicates", "wtp": wtp}
+        for key, values in (("most_effective", effects), ("most_cost_effective", wtp * effects - costs)):
+            order = np.argsort(-values.mean(axis=0), kind="stable")
+            lead = int(order[0])
+            entry: dict[str, Any] = {
+                "leader": self.models[lead].name,
+                "p_leader_best": float(np.mean(np.argmax(values, axis=1) == lead)),
+                "runner_up": None,
+                "reversal": float("nan"),
+                "difference_param_share": float("nan"),
+            }
+            if len(order) > 1:
+                second = int(order[1])
+                entry["runner_up"] = self.models[second].name
+                entry["reversal"] = float(np.mean(values[:, second] > values[:, lead]))
+                difference = values[:, lead] - values[:, second]
+                entry["difference_param_share"] = self.models[lead].split_of(difference).share
+            out[key] = entry
+        return out
 
     def ceac(self) -> pd.DataFrame:
         """Cost-effectiveness acceptability: P(highest net monetary benefit) per willingness to pay and model."""
@@ -247,21 +306,41 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``twinsim compare --json``."""
         table = self.table()
+        best = self.probability_best()
         models = []
         for name, row in table.iterrows():
+            chance = best.loc[name]
+            effect = _interval(row, "effect") | {
+                "predictive95": [json_number(chance["effect_range_low"]), json_number(chance["effect_range_high"])]
+            }
             models.append(
                 {
                     "name": name,
                     "scenario": row["scenario"],
-                    "effect": _interval(row, "effect"),
+                    "effect": effect,
                     "cost": _interval(row, "cost"),
                     "cost_per_point": json_number(row["cost_per_point"]),
                     "icer": json_number(row["icer"]),
                     "dominance": row["dominance"],
                     "sustained_effect": _interval(row, "sustained_effect"),
+                    "p_most_effective": json_number(chance["p_most_effective"]),
+                    "p_most_cost_effective": json_number(chance["p_most_cost_effective"]),
+                    "net_benefit_parameter_share": json_number(chance["net_benefit_param_share"]),
                 }
             )
-        return {"reference": self.reference, "models": models}
+        ranking = self.ranking(float(best["wtp"].iloc[0]))
+        for key in ("most_effective", "most_cost_effective"):
+            ranking[key] = {
+                k: v if isinstance(v, str) or v is None else json_number(v) for k, v in ranking[key].items()
+            }
+        return {
+            "reference": self.reference,
+            "posterior": self.posterior,
+            "replicates": self.replicates,
+            "wtp": json_number(ranking.pop("wtp")),
+            "models": models,
+            "ranking": ranking,
+        }
 
     def to_json(self) -> str:
         """:meth:`to_dict` as one line of JSON."""
@@ -269,7 +348,11 @@ class Comparison:
 
 
 def _interval(row: pd.Series, col: str) -> dict[str, Any]:
-    return {"mean": json_number(row[col]), "ci95": [json_number(row[f"{col}_low"]), json_number(row[f"{col}_high"])]}
+    return {
+        "mean": json_number(row[col]),
+        "ci95": [json_number(row[f"{col}_low"]), json_number(row[f"{col}_high"])],
+        "parameter_share": json_number(row[f"{col}_param_share"]),
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -333,6 +416,7 @@ def _outcomes(table: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
         out.append(
             {
                 "replicate": row["replicate"],
+                **({"parameter_set": row["parameter_set"]} if "parameter_set" in row else {}),
                 "gain": row["mean_gain"],
                 "gain_selected": row["mean_gain_selected"],
                 "sustained_gain": row["sustained_gain"],

@@ -110,6 +110,7 @@ def _write_comparison(result: Any, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.json").write_text(json.dumps(result.to_dict(), indent=2))
     result.table().to_csv(out / "comparison.csv")
+    result.probability_best().to_csv(out / "probability_best.csv")
     result.replicate_table().to_csv(out / "replicates.csv", index=False)
     result.ceac().to_csv(out / "ceac.csv", index=False)
     result.costs_by_activity().to_csv(out / "costs_by_activity.csv", index=False)
@@ -119,6 +120,11 @@ def _write_comparison(result: Any, out: Path) -> None:
     save(plot_model_trajectories(result), out / "trajectories.png")
 
 
+def _share(value: float) -> str:
+    """A parameter share for a table cell ('-' when not estimable)."""
+    return "-" if value != value else f"{value:.0%}"  # noqa: PLR0124 (NaN)
+
+
 def _print_probability_best(result: Any, table_format: str) -> None:
     best = result.probability_best()
     first = result.models[0].scenario
@@ -126,7 +132,13 @@ def _print_probability_best(result: Any, table_format: str) -> None:
     view = new_table(
         f"Which model is best? Shares of {result.replicates} {uncertainty}; cost-effective at "
         f"{best['wtp'].iloc[0]:,.0f} {first.costs.currency} per point (the largest frontier ICER)",
-        ("model", "P(most effective)", "P(most cost-effective)", "effect, 95% of replicates"),
+        (
+            "model",
+            "P(most effective)",
+            "P(most cost-effective)",
+            "effect, 95% of replicates (predictive)",
+            "net benefit: param. share",
+        ),
         left=("model",),
     )
     for name, row in best.iterrows():
@@ -136,8 +148,41 @@ def _print_probability_best(result: Any, table_format: str) -> None:
             f"{row['p_most_effective']:.0%}",
             f"{row['p_most_cost_effective']:.0%}",
             f"[{row['effect_range_low']:+.2f}, {row['effect_range_high']:+.2f}]",
+            _share(row["net_benefit_param_share"]),
         )
     show_table(view, table_format)
+    if table_format == "csv":
+        return
+    for line in _ranking_sentences(result, float(best["wtp"].iloc[0])):
+        say(line)
+
+
+def _ranking_sentences(result: Any, wtp: float) -> list[str]:
+    """The ranking's robustness in words a donor reads."""
+    ranking = result.ranking(wtp)
+    basis = ranking["basis"]
+    lines = []
+    for key, what in (("most_effective", "effect"), ("most_cost_effective", "net benefit")):
+        entry = ranking[key]
+        best = "most effective" if key == "most_effective" else "most cost-effective"
+        text = (
+            f"{entry['leader']} has the largest mean {what} and is the {best} in {entry['p_leader_best']:.0%} of "
+            f"the {basis}"
+        )
+        if entry["runner_up"] is not None:
+            text += f"; against {entry['runner_up']} the order reverses in {entry['reversal']:.0%}"
+            share = entry["difference_param_share"]
+            if result.posterior and share == share:  # noqa: PLR0124 (NaN: not estimable)
+                text += (
+                    f" ({share:.0%} of the spread of their difference is parameter uncertainty, "
+                    f"{1 - share:.0%} replicate noise)"
+                )
+        lines.append(("Ranking: " if key == "most_effective" else "         ") + text + ".")
+    lines.append(
+        "effect, 95% of replicates: where 95% of single runs of a programme land (a predictive range, wider than "
+        "the confidence interval of the mean above). net benefit: willingness to pay x effect - cost."
+    )
+    return lines
 
 
 def _print_comparison(result: Any, table_format: str = "text") -> None:
@@ -153,7 +198,8 @@ def _print_comparison(result: Any, table_format: str = "text") -> None:
             "model",
             "delivery",
             "volume",
-            "effect [95% CI]",
+            "effect [95% CI of mean]",
+            "param. share",
             "sustained",
             "cost",
             "cost/point",
@@ -173,6 +219,7 @@ def _print_comparison(result: Any, table_format: str = "text") -> None:
             row["delivery_model"],
             f"{row['volume']:.2f}",
             f"{row['effect']:+.2f} [{row['effect_low']:+.2f}, {row['effect_high']:+.2f}]",
+            _share(row["effect_param_share"]),
             f"{row['sustained_effect']:+.2f}",
             f"{row['cost']:,.0f}",
             _money(row["cost_per_point"]),
@@ -184,9 +231,29 @@ def _print_comparison(result: Any, table_format: str = "text") -> None:
             f"{row['ties']:.0f}",
         )
     show_table(view, table_format)
+    if table_format != "csv":
+        say(_interval_note(result))
     _print_probability_best(result, table_format)
     if table_format == "text":
         say(
             f"Costs in {cur}. equity: change in the between-institution SD of the indicator caused by the programme "
             "(negative: institutions closer together)."
         )
+
+
+def _interval_note(result: Any) -> str:
+    """What the effect's interval and its parameter share mean, in a donor's words."""
+    note = (
+        "effect [95% CI of mean]: the mean over replicates and the 95% confidence interval of that mean. "
+        "param. share: how much of the replicate-to-replicate spread of the effect is parameter uncertainty "
+    )
+    if not result.posterior:
+        return note + "(0%: every replicate ran the scenario's own parameter values, --no-posterior)."
+    shares = [s for s in result.table()["effect_param_share"] if s == s]  # noqa: PLR0124 (NaN: not estimable)
+    note += (
+        "(what the calibration data leave unknown about how institutions learn; better data would narrow it), the "
+        "rest replicate noise (chance in how one programme unfolds, which no data remove)."
+    )
+    if len(shares) < len(result.models):
+        note += " '-': no spread, or too few replicates share a posterior draw to tell (use more --replicates)."
+    return note
