@@ -325,7 +325,8 @@ def test_cli_json_has_exactly_the_documented_shape(tmp_path):
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert set(data) == {"method", "samples", "runs", "outputs"}
+    assert set(data) == {"method", "samples", "runs", "posterior", "outputs"}
+    assert data["posterior"].endswith("posterior.csv")  # the scenario's posterior, on by default
     assert (data["method"], data["samples"], data["runs"]) == ("sobol", 4, 4 * (2 * 2 + 2))
     assert set(data["outputs"]["mean_gain"]) == {"learning.forgetting", "programme.matching"}
     assert set(data["outputs"]["mean_gain"]["learning.forgetting"]) == {"S1", "S1_conf", "ST", "ST_conf"}
@@ -352,6 +353,47 @@ def test_cli_morris_json_and_table():
     mu_star = json.loads(runner.invoke(app, [*base, "--json"]).stdout)["outputs"]["mean_gain"]["learning.forgetting"]
     row = next(line for line in res.stdout.splitlines() if "learning.forgetting" in line)
     assert f"{mu_star['mu_star']:.3g}" in row
+
+
+def test_the_posterior_changes_the_runs_and_workers_do_not():
+    from twinsim.analysis.sensitivity import design_keys
+    from twinsim.experiments.posterior import load_posterior
+    from twinsim.scenario import resolve_posterior
+
+    scenario = load_scenario("rwanda_tpn", {"simulation.followup_months": 0})
+    post = load_posterior(resolve_posterior("rwanda_tpn"), scenario)
+    params = {"learning.forgetting": {}, "learning.peer_contact_rate": {}}
+    spec = SensitivitySpec(method="morris", samples=2, replicates=2, outputs=["mean_gain"], params=params)
+    assert design_keys(build_factors(scenario, spec)) == set(params)
+    without = run_sensitivity(scenario, spec)
+    serial = run_sensitivity(scenario, spec, posterior=post)
+    parallel = run_sensitivity(scenario, spec, posterior=post, options={"executor": 2})
+    assert without.posterior is None and serial.posterior == post.source
+    np.testing.assert_array_equal(serial.x, without.x)  # the same design ...
+    assert not np.allclose(serial.y, without.y)  # ... run with other parameter values
+    np.testing.assert_array_equal(parallel.y, serial.y)  # 1 or 2 workers: the same runs
+    pd.testing.assert_frame_equal(parallel.indices["mean_gain"], serial.indices["mean_gain"])
+    # a factor's key comes from the design, the others from replicate r's posterior draw
+    seed = scenario.simulation.seed
+    for r in range(2):
+        row = post.row(post.draw_index(seed, r))
+        point = {k: float(serial.x[0, i]) for i, k in enumerate(params)}
+        drawn = {k: v for k, v in row.items() if k not in params}
+        again = run_points(scenario.with_overrides(drawn), [point], 2, seed)
+        assert again["mean_gain"].iloc[r] == pytest.approx(serial.y[0, r, 0])
+
+
+def test_cli_posterior_is_on_by_default_and_no_posterior_turns_it_off():
+    runner = CliRunner()
+    base = ["sensitivity", "rwanda_tpn", "--method", "morris", "--samples", "2", "--param", "learning.forgetting"]
+    base += ["--set", "simulation.followup_months=0", "--output", "mean_gain", "-r", "2"]
+    on = runner.invoke(app, base)
+    assert on.exit_code == 0, on.output
+    assert "Parameter uncertainty: replicate r of every design point drew" in on.stdout
+    off = runner.invoke(app, [*base, "--no-posterior", "--json"])
+    assert off.exit_code == 0 and json.loads(off.stdout)["posterior"] is None
+    both = runner.invoke(app, [*base, "--no-posterior", "--posterior", "rwanda_tpn"])
+    assert both.exit_code == 2 and "--no-posterior" in both.stderr
 
 
 def test_cli_bad_input_exits_2_with_one_line():

@@ -20,6 +20,12 @@ The analysis itself (:func:`analyse`) takes a pluggable *evaluate* function, sam
 out; :class:`ScenarioEvaluator` is the one that runs twinsim through :func:`twinsim.experiments.run_points`
 (replicate ``r`` of every point with ``SeedSequence(seed, spawn_key=(r,))``). The outputs analysed are
 the means over replicates; :func:`replicate_noise` says how much of the output variance is replicate noise.
+
+With a posterior (``twinsim sensitivity`` uses the scenario's by default; ``--no-posterior`` turns it off),
+replicate ``r`` of every design point runs the posterior's parameter set drawn for ``(seed, r)``: the indices are
+those of the design factors' effect on the outputs averaged over the parameter sets the replicates drew (common
+parameter draws across points, like the common random numbers). A key that a factor varies is taken from the
+design, never from the posterior.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from SALib.sample import sobol as sobol_sample
 from twinsim.analysis.evaluation import json_number
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run_points
+from twinsim.experiments.posterior import Posterior
 from twinsim.scenario import ChoiceLevel, Scenario, SensitivitySpec, plausible_range
 
 __all__ = [
@@ -393,6 +400,7 @@ class SensitivityResult:
         noise: per output, within-point (replicate) and total variance, see :func:`replicate_noise`.
         convergence: long table (output, samples, factor, index, value) of indices on growing prefixes.
         x, y: the sample matrix and the outputs (points x replicates x outputs).
+        posterior: the posterior file the replicates drew their other parameters from, if any.
 
     """
 
@@ -407,6 +415,7 @@ class SensitivityResult:
     x: np.ndarray = field(repr=False)
     y: np.ndarray = field(repr=False)
     second_order: dict[str, pd.DataFrame] = field(default_factory=dict)
+    posterior: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -440,11 +449,15 @@ class SensitivityResult:
         raise ValueError(f"kind {kind!r}: not available for a {self.method} analysis")
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"method", "samples", "runs", "outputs": {OUTPUT: {FACTOR: {index: value}}}}`` (NaN as null)."""
+        """``{"method", "samples", "runs", "posterior", "outputs": {OUTPUT: {FACTOR: {index: value}}}}`` (NaN: null).
+
+        ``posterior`` is the posterior file the replicates drew their parameters from (null without one).
+        """
         return {
             "method": self.method,
             "samples": self.samples,
             "runs": self.runs,
+            "posterior": self.posterior,
             "outputs": {
                 out: {str(name): {c: json_number(row[c]) for c in frame.columns} for name, row in frame.iterrows()}
                 for out, frame in self.indices.items()
@@ -641,6 +654,8 @@ class ScenarioEvaluator:
         runner: the engine (default :func:`twinsim.experiments.run_points`).
         progress: called with the number of finished runs.
         options: extra keyword arguments for the runner (``executor``, ``store``, ``resume``).
+        posterior: replicate ``r`` of every point runs the posterior's parameter set drawn for ``(seed, r)``,
+            without the keys the factors vary (see :func:`design_keys`).
 
     """
 
@@ -655,6 +670,7 @@ class ScenarioEvaluator:
         runner: Callable[..., pd.DataFrame] = run_points,
         progress: Callable[[int], None] | None = None,
         options: dict[str, Any] | None = None,
+        posterior: Posterior | None = None,
     ) -> None:
         # The runs see the model inputs only: the analysis table does not change a run (nor a stored run's key).
         self.scenario = scenario.model_copy(update={"sensitivity": SensitivitySpec()})
@@ -664,7 +680,10 @@ class ScenarioEvaluator:
         self.seed = scenario.simulation.seed if seed is None else int(seed)
         self.runner = runner
         self.progress = progress
-        self.options = options or {}
+        self.options = dict(options or {})
+        self.posterior = None if posterior is None else posterior.without(design_keys(factors))
+        if self.posterior is not None:
+            self.options["posterior"] = self.posterior
 
     def check_outputs(self) -> None:
         """Run the base scenario once and check that every output is a numeric summary key."""
@@ -683,7 +702,18 @@ class ScenarioEvaluator:
         return values.to_numpy(dtype=float).reshape(len(points), self.replicates, len(self.outputs))
 
 
-_NOT_OUTPUTS = {"point", "replicate", "seed"}
+_NOT_OUTPUTS = {"point", "replicate", "seed", "parameter_set"}
+
+
+def design_keys(factors: Sequence[Factor]) -> set[str]:
+    """The dotted scenario keys the factors set (a choice: every key its alternatives override)."""
+    keys = set()
+    for f in factors:
+        if f.kind == "choice":
+            keys |= {k for level in f.changes for k in level.overrides}
+        else:
+            keys.add(f.name)
+    return keys
 
 
 def run_sensitivity(
@@ -695,8 +725,12 @@ def run_sensitivity(
     progress: Callable[[int], None] | None = None,
     options: dict[str, Any] | None = None,
     source: str = "sensitivity",
+    posterior: Posterior | None = None,
 ) -> SensitivityResult:
     """Run the global sensitivity analysis that ``spec`` (default: the scenario's own) describes.
+
+    With ``posterior``, replicate ``r`` of every design point draws the parameters the factors do not vary
+    from it (see :class:`ScenarioEvaluator`).
 
     Returns:
         The :class:`SensitivityResult`; ``runs`` counts the design's runs (plus none for the output check).
@@ -705,10 +739,18 @@ def run_sensitivity(
     spec = scenario.sensitivity if spec is None else spec
     factors = build_factors(scenario, spec, source)
     evaluator = ScenarioEvaluator(
-        scenario, factors, spec.outputs, spec.replicates, seed, runner=runner, progress=progress, options=options
+        scenario,
+        factors,
+        spec.outputs,
+        spec.replicates,
+        seed,
+        runner=runner,
+        progress=progress,
+        options=options,
+        posterior=posterior,
     )
     evaluator.check_outputs()
-    return analyse(
+    result = analyse(
         factors,
         spec.outputs,
         evaluator,
@@ -718,6 +760,8 @@ def run_sensitivity(
         second_order=spec.second_order,
         num_levels=spec.num_levels,
     )
+    result.posterior = None if evaluator.posterior is None else evaluator.posterior.source
+    return result
 
 
 def planned_runs(spec: SensitivitySpec, n_factors: int) -> int:
@@ -741,6 +785,7 @@ def sensitivity(
     num_levels: int = 4,
     workers: int | str | None = None,
     progress: Callable[[int], None] | None = None,
+    posterior: Posterior | None = None,
 ) -> SensitivityResult:
     """A global sensitivity analysis from plain Python arguments (no ``[sensitivity]`` table needed).
 
@@ -775,6 +820,8 @@ def sensitivity(
         workers: run the design on this many local processes (default: in this process), or on the Dask
             scheduler at this address (tcp://HOST:PORT).
         progress: called with the number of finished runs.
+        posterior: draw the parameters the factors do not vary from this posterior (replicate ``r`` of every
+            point: the draw for ``(seed, r)``; e.g. ``load_posterior(resolve_posterior("rwanda_tpn"))``).
 
     Raises:
         ScenarioError: for an unknown key, a bad range or an unknown output, naming it.
@@ -807,5 +854,11 @@ def sensitivity(
         where = ".".join(str(p) for p in err["loc"])
         raise ScenarioError(f"sensitivity: {where}: {err['msg'].removeprefix('Value error, ')}") from None
     return run_sensitivity(
-        scenario, spec, seed=seed, progress=progress, options={"executor": workers}, source="sensitivity"
+        scenario,
+        spec,
+        seed=seed,
+        progress=progress,
+        options={"executor": workers},
+        source="sensitivity",
+        posterior=posterior,
     )

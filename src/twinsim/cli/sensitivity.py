@@ -12,6 +12,8 @@ import typer
 from twinsim.cli.common import (
     ForceOption,
     JsonOption,
+    NoPosteriorOption,
+    PosteriorOption,
     QuietOption,
     ResumeOption,
     ScenarioArg,
@@ -20,6 +22,7 @@ from twinsim.cli.common import (
     StoreOption,
     TableFormatOption,
     WorkersOption,
+    _load_posterior,
     add_row,
     check_output_path,
     check_seed,
@@ -58,6 +61,8 @@ def sensitivity(
     seed: Annotated[int | None, typer.Option(help="Experiment seed (default: simulation.seed).")] = None,
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
+    posterior: PosteriorOption = None,
+    no_posterior: NoPosteriorOption = False,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     store: StoreOption = None,
@@ -78,6 +83,7 @@ def sensitivity(
     options = engine_options(workers, scheduler, store, resume)
     total = planned_runs(spec, len(build_factors(sc, spec, f"{scenario}: sensitivity")))
     check_size(sc, total, force=force, what="--samples")
+    post = _load_posterior(posterior, sc, no_posterior)
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"{sc.name}: {spec.method}", total=total)
         result = run_sensitivity(
@@ -87,6 +93,7 @@ def sensitivity(
             progress=lambda k: bar.advance(task, k),
             options=options,
             source=f"{scenario}: sensitivity",
+            posterior=post,
         )
     if out is not None:
         with output_folder(out, "sensitivity", force) as tmp:
@@ -148,6 +155,17 @@ def _print_sensitivity(result: Any, name: str, table_format: str = "text") -> No
                 f"  replicate noise: {noise.noise_share:.1%} of a run's point-to-point variance,"
                 f" {noise.noise_share_of_mean:.1%} of the analysed mean's ({int(noise.replicates)} replicates)"
             )
+    if table_format != "text":
+        return
+    if result.posterior:
+        say(
+            f"Parameter uncertainty: replicate r of every design point drew the same parameter set from the posterior "
+            f"({Path(result.posterior).parent.name}; keys the design varies excepted), so the indices are those of "
+            f"the design averaged over {result.y.shape[1]} posterior draw(s); the interplay of design and parameters "
+            "counts as replicate noise above (--no-posterior: the scenario's own values)."
+        )
+    else:
+        say("Parameters: the scenario's own values in every run (no posterior: replicate noise only).")
 
 
 def _write_sensitivity(result: Any, out: Path) -> None:

@@ -43,6 +43,17 @@ class Posterior:
         """Weighted posterior mean of every parameter."""
         return {k: float(np.average(self.samples[k], weights=self.weights)) for k in self.keys}
 
+    def without(self, keys: set[str] | frozenset[str]) -> Posterior | None:
+        """The posterior without the columns ``keys`` (None when no column is left).
+
+        Rows and weights are kept, so every replicate draws the same row as before: a design that varies a key
+        itself (a sensitivity factor) keeps its value while the other parameters still come from the posterior.
+        """
+        kept = [k for k in self.keys if k not in keys]
+        if not kept:
+            return None
+        return Posterior(self.samples[kept], self.weights, self.source)
+
     def row(self, index: int) -> dict[str, float]:
         """Parameter set ``index`` as dotted-key overrides."""
         return {k: float(v) for k, v in self.samples.iloc[index].items()}
