@@ -25,7 +25,9 @@ def test_decomposition_parts_add_up_to_the_observed_difference():
     assert np.allclose(summary["twinning"] + summary["self_selection"], summary["observed"])
     assert (summary["twinning"] > 0).all()  # the programme helps every topic's selectors
     data = result.to_dict()["decomposition"]["accreditation"]
-    assert set(data) == {"observed", "twinning", "self_selection", "twinning_share"}
+    assert set(data) == {"observed", "twinning", "self_selection", "twinning_share", "twinning_share_range"}
+    assert set(data["twinning"]) == {"estimate", "ci95", "parameter_share"}
+    assert data["twinning"]["parameter_share"] == 0.0 and data["twinning_share_range"] is None  # no posterior
 
 
 def test_without_motivation_or_interest_gating_selection_explains_less():
@@ -79,6 +81,8 @@ def test_decompose_and_power_commands(tmp_path):
     )
     table = runner.invoke(app, ["decompose", "rwanda_tpn", "-r", "2", "--set", "simulation.followup_months=0"])
     assert table.exit_code == 0 and "self-selection" in table.stdout
+    assert "param. share obs. / twin." in table.stdout and "95% CI of mean" in table.stdout
+    assert "parameter uncertainty" in table.stdout
     res = runner.invoke(
         app, ["power", "rwanda_tpn", "--institutions", "20,40", "-r", "3", "--topic", "cbhi_coverage", "--json"]
     )
@@ -86,8 +90,13 @@ def test_decompose_and_power_commands(tmp_path):
     rows = json.loads(res.stdout)["power"]
     assert [r["institutions"] for r in rows] == [20, 40] and {r["topic"] for r in rows} == {"cbhi_coverage"}
     assert all(0 <= r["power"] <= 1 and r["mde"] > 0 for r in rows)
+    assert all(r["power_ci95_low"] <= r["power"] <= r["power_ci95_high"] for r in rows)
+    assert {"estimate_param_share", "power_param_share"} <= set(rows[0])
+    assert json.loads(res.stdout)["posterior"].endswith("posterior.csv")  # on by default
     text = runner.invoke(app, ["power", "rwanda_tpn", "--institutions", "12", "-r", "2", "--topic", "accreditation"])
     assert text.exit_code == 0 and "MDE" in text.stdout
+    assert "power [95% CI]" in text.stdout and "param. share estimate / detection" in text.stdout
+    assert "averaged over the posterior" in text.stdout
 
 
 @pytest.mark.parametrize(
@@ -118,3 +127,45 @@ def test_the_twinning_share_is_a_range_over_posterior_parameter_sets():
     assert with_posterior["twinning_share_high"].gt(with_posterior["twinning_share_low"]).any()
     plain = decompose(sc, 6, seed=3).summary()
     assert plain["twinning_share_low"].isna().all()  # one parameter set: no range to give
+
+
+def test_the_parts_say_how_much_of_their_spread_is_parameter_uncertainty():
+    from twinsim.analysis.uncertainty import variance_split
+    from twinsim.experiments.posterior import load_posterior
+    from twinsim.scenario import resolve_posterior
+
+    sc = load_scenario("rwanda_tpn", {"simulation.followup_months": 0})
+    posterior = load_posterior(resolve_posterior("rwanda_tpn"), sc)
+    result = decompose(sc, 30, seed=3, posterior=posterior)
+    summary = result.summary()
+    reps = result.replicates[result.replicates["topic"] == "cbhi_coverage"]
+    assert list(reps["parameter_set"]) == [posterior.draw_index(3, r) for r in range(30)]
+    expected = variance_split(reps["twinning"], reps["parameter_set"]).share
+    assert summary.loc["cbhi_coverage", "twinning_param_share"] == pytest.approx(expected)
+    shares = summary[["observed_param_share", "twinning_param_share", "self_selection_param_share"]].stack()
+    assert shares.between(0, 1).all() and shares.gt(0).any()
+    plain = decompose(sc, 4, seed=3).summary()
+    assert (plain["twinning_param_share"] == 0).all()  # no posterior: all of the spread is replicate noise
+
+
+def test_power_says_how_much_of_its_spread_is_parameter_uncertainty():
+    from twinsim.experiments.posterior import load_posterior
+    from twinsim.scenario import resolve_posterior
+
+    sc = load_scenario("rwanda_tpn")
+    posterior = load_posterior(resolve_posterior("rwanda_tpn"), sc)
+    with_posterior = power_analysis(sc, [30], replicates=30, seed=5, topics=["cbhi_coverage"], posterior=posterior)
+    row = with_posterior.table().iloc[0]
+    assert 0 <= row["estimate_param_share"] <= 1 and with_posterior.to_dict()["posterior"] == posterior.source
+    assert row["power_ci95_low"] <= row["power"] <= row["power_ci95_high"]
+    plain = power_analysis(sc, [30], replicates=4, seed=5, topics=["cbhi_coverage"]).table().iloc[0]
+    assert plain["estimate_param_share"] == 0.0
+
+
+def test_wilson_interval_closed_form():
+    from twinsim.analysis.power import _wilson
+
+    low, high = _wilson(0, 10)
+    assert low == 0 and high == pytest.approx(0.2775, abs=1e-4)  # the rule-of-three's Wilson counterpart
+    low, high = _wilson(5, 10)
+    assert (low, high) == pytest.approx((0.2366, 0.7634), abs=1e-4)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from twinsim.analysis.evaluation import interval95, json_number
+from twinsim.analysis.uncertainty import variance_split
 from twinsim.experiments.engine import run
 from twinsim.experiments.experiment import Arm, Experiment
 from twinsim.experiments.posterior import Posterior
@@ -102,6 +103,11 @@ class Decomposition:
         ``twinning_share_high`` give the 5th and 95th percentiles of the twinning share over the parameter sets
         (each set's share of its own replicates' means, weighted by its number of replicates): how much of the
         published difference twinning explains is a range, set by what the data leave uncertain.
+
+        ``observed_param_share``, ``twinning_param_share`` and ``self_selection_param_share``: the share of each
+        part's variance over replicates that is parameter uncertainty (replicates that drew the same posterior row
+        differ by replicate noise only; see :func:`twinsim.analysis.uncertainty.variance_split`); 0 without a
+        posterior, NaN when too few replicates share a row.
         """
         rows = []
         for topic, group in self.replicates.groupby("topic", sort=False):
@@ -109,23 +115,31 @@ class Decomposition:
             for part in PARTS:
                 mean, lo, hi = interval95(group[part])
                 row.update({part: mean, f"{part}_ci95_low": lo, f"{part}_ci95_high": hi})
+                row[f"{part}_param_share"] = variance_split(group[part], group["parameter_set"]).share
             row["twinning_share"] = row["twinning"] / row["observed"] if row["observed"] else np.nan
             row["twinning_share_low"], row["twinning_share_high"] = _share_range(group)
             rows.append(row)
         return pd.DataFrame(rows).set_index("topic")
 
     def to_dict(self) -> dict:
-        """JSON-ready: per topic, each part's estimate and 95% CI."""
+        """JSON-ready: per topic, each part's estimate, 95% CI of the mean and parameter share; the twinning share.
+
+        ``twinning_share_range`` is the 5-95% range of the twinning share over posterior parameter sets (null
+        without a posterior).
+        """
         out = {}
         for topic, row in self.summary().iterrows():
             out[str(topic)] = {
                 part: {
                     "estimate": json_number(row[part]),
                     "ci95": [json_number(row[f"{part}_ci95_low"]), json_number(row[f"{part}_ci95_high"])],
+                    "parameter_share": json_number(row[f"{part}_param_share"]),
                 }
                 for part in PARTS
             }
             out[str(topic)]["twinning_share"] = json_number(row["twinning_share"])
+            low, high = row["twinning_share_low"], row["twinning_share_high"]
+            out[str(topic)]["twinning_share_range"] = None if low != low else [json_number(low), json_number(high)]  # noqa: PLR0124
         return {
             "scenario": self.scenario.name,
             "seed": self.seed,

@@ -10,6 +10,12 @@ regression of selectors against non-selectors (:func:`twinsim.analysis.evaluatio
   detected;
 - **minimum detectable effect** (MDE) at 80% power: ``(z(1 - alpha/2) + z(0.8)) * sd`` of the estimate
   across replicates (Bloom 1995), the smallest true difference such a trial detects four times in five.
+
+With a posterior, each simulated trial draws its own parameter set: power is averaged over the posterior (the
+probability that a trial detects the effect, given what the data leave unknown about the parameters), and the
+spread of the estimate across trials holds parameter uncertainty as well as sampling noise. The table says how
+much (``estimate_param_share``, ``power_param_share``: law of total variance over trials that drew the same
+posterior row, see :func:`twinsim.analysis.uncertainty.variance_split`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from twinsim.analysis.uncertainty import variance_split
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run
 from twinsim.experiments.experiment import Arm, Experiment
@@ -58,6 +65,18 @@ def scale_population(scenario: Scenario, institutions: int) -> Scenario:
     return scenario.with_overrides(overrides, f"--institutions {institutions}")
 
 
+def _wilson(successes: float, n: int) -> tuple[float, float]:
+    """Wilson score 95% interval of a proportion (NaNs without trials)."""
+    if n == 0:
+        return math.nan, math.nan
+    z = 1.959963984540054
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    return low, 1.0 if successes == n else min(1.0, centre + half)
+
+
 def minimum_detectable_effect(sd: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """``(z(1 - alpha/2) + z(power)) * sd``: the MDE of an estimator with standard error ``sd``."""
     from scipy.stats import norm
@@ -76,6 +95,7 @@ class PowerAnalysis:
     seed: int
     alpha: float
     replicates: pd.DataFrame
+    posterior: str | None = None
 
     def __repr__(self) -> str:
         sizes = sorted(int(s) for s in self.replicates["institutions"].unique()) if len(self.replicates) else []
@@ -118,12 +138,21 @@ class PowerAnalysis:
         return fig
 
     def table(self) -> pd.DataFrame:
-        """Per size and topic: mean effect, power, the estimate's sd and mean standard error, the MDE."""
+        """Per size and topic: mean effect, power, the estimate's sd and mean standard error, the MDE.
+
+        ``power_ci95_low`` and ``power_ci95_high``: the Wilson 95% interval of the power (a share of the simulated
+        trials). ``estimate_param_share`` and ``power_param_share``: the share of the trial-to-trial variance of
+        the estimate and of detection (0 or 1) that is parameter uncertainty (0 without a posterior, NaN when too
+        few trials share a posterior row).
+        """
         rows = []
+        sets_known = "parameter_set" in self.replicates
         for (size, topic), g in self.replicates.groupby(["institutions", "topic"], sort=False):
             est = g["did_estimate"].dropna()
             detected = (g["did_p_value"] < self.alpha) & (g["did_estimate"] > 0)
+            sets = g["parameter_set"] if sets_known else None
             sd = float(est.std(ddof=1)) if len(est) > 1 else math.nan
+            low, high = _wilson(float(detected.sum()), len(g))
             rows.append(
                 {
                     "institutions": int(size),
@@ -132,10 +161,14 @@ class PowerAnalysis:
                     "n_not_selected": float(g["n_not_selected"].mean()),
                     "mean_effect": float(est.mean()) if len(est) else math.nan,
                     "power": float(detected.mean()),
+                    "power_ci95_low": low,
+                    "power_ci95_high": high,
                     "sd_estimate": sd,
                     "mean_se": float(g["did_se"].mean()),
                     "mde": minimum_detectable_effect(sd, self.alpha),
                     "evaluable": float(g["did_estimate"].notna().mean()),
+                    "estimate_param_share": variance_split(g["did_estimate"], sets).share,
+                    "power_param_share": variance_split(detected.astype(float), sets).share,
                 }
             )
         return pd.DataFrame(rows)
@@ -147,6 +180,7 @@ class PowerAnalysis:
             "scenario": self.scenario.name,
             "seed": self.seed,
             "alpha": self.alpha,
+            "posterior": self.posterior,
             "replicates": int(self.replicates["replicate"].nunique()),
             "measurement_sd": self.scenario.evaluation.measurement_sd,
             "power": table.to_dict(orient="records"),
@@ -198,8 +232,10 @@ def power_analysis(
     for topic in topics:
         suffix = f".{topic}"
         columns = {c: c[: -len(suffix)] for c in runs.columns if c.endswith(suffix)}
-        frame = runs[["arm", "replicate", *columns]].rename(columns=columns)
+        sets = ["parameter_set"] if "parameter_set" in runs else []
+        frame = runs[["arm", "replicate", *sets, *columns]].rename(columns=columns)
         frame.insert(0, "topic", topic)
         rows.append(frame.assign(institutions=frame.pop("arm").astype(int)))
     rows = [pd.concat(rows, ignore_index=True).sort_values(["institutions", "replicate"], kind="stable")]
-    return PowerAnalysis(scenario, seed, alpha, pd.concat(rows, ignore_index=True))
+    source = posterior.source if posterior is not None else None
+    return PowerAnalysis(scenario, seed, alpha, pd.concat(rows, ignore_index=True), source)

@@ -28,6 +28,7 @@ from twinsim.cli.common import (
     new_table,
     print_warnings,
     progress_bar,
+    say,
     show_table,
     user_errors,
 )
@@ -70,7 +71,14 @@ def decompose(
         return
     table = new_table(
         f"{sc.name}: selected vs not = twinning + self-selection ({replicates} replicate pairs)",
-        ("topic", "observed", "twinning", "self-selection", "twinning share [5-95% over parameter sets]"),
+        (
+            "topic",
+            "observed [95% CI of mean]",
+            "twinning",
+            "self-selection",
+            "param. share obs. / twin.",
+            "twinning share [5-95% over parameter sets]",
+        ),
         left=("topic",),
     )
     for topic, row in result.summary().iterrows():
@@ -81,5 +89,21 @@ def decompose(
         share = f"{row.twinning_share:.0%}"
         if row.twinning_share_low == row.twinning_share_low:  # a range over posterior parameter sets
             share += f" [{row.twinning_share_low:.0%}, {row.twinning_share_high:.0%}]"
-        add_row(table, topic, *cells, share)
+        split = f"{_share(row.observed_param_share)} / {_share(row.twinning_param_share)}"
+        add_row(table, topic, *cells, split, share)
     show_table(table, table_format)
+    if table_format == "csv":
+        return
+    if post is None:
+        say("Intervals: 95% CI of the mean over replicates; parameters: the scenario's own (replicate noise only).")
+        return
+    say(
+        "Intervals: 95% CI of the mean over replicates. param. share: how much of the replicate-to-replicate spread "
+        "of the observed difference and of its twinning part is parameter uncertainty (posterior draws), the rest "
+        "replicate noise ('-': too few replicates share a draw to tell). The twinning share's range is over the "
+        "posterior's parameter sets."
+    )
+
+
+def _share(value: float) -> str:
+    return "-" if value != value else f"{value:.0%}"  # noqa: PLR0124 (NaN)

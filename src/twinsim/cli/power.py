@@ -28,6 +28,7 @@ from twinsim.cli.common import (
     new_table,
     print_warnings,
     progress_bar,
+    say,
     show_table,
     user_errors,
 )
@@ -102,7 +103,16 @@ def power(
     table = new_table(
         f"{sc.name}: power of the selected-vs-not evaluation (DiD, alpha {alpha}, measurement sd "
         f"{sc.evaluation.measurement_sd}, {replicates} trials per size)",
-        ("institutions", "topic", "n sel", "n not", "mean effect", "power", "MDE (80%)"),
+        (
+            "institutions",
+            "topic",
+            "n sel",
+            "n not",
+            "mean effect",
+            "power [95% CI]",
+            "MDE (80%)",
+            "param. share estimate / detection",
+        ),
         left=("topic",),
     )
     for row in result.table().itertuples():
@@ -113,7 +123,27 @@ def power(
             f"{row.n_selected:.1f}",
             f"{row.n_not_selected:.1f}",
             f"{row.mean_effect:+.2f}",
-            f"{row.power:.0%}",
+            f"{row.power:.0%} [{row.power_ci95_low:.0%}, {row.power_ci95_high:.0%}]",
             f"{row.mde:.2f}",
+            f"{_share(row.estimate_param_share)} / {_share(row.power_param_share)}",
         )
     show_table(table, table_format)
+    if table_format == "csv":
+        return
+    if post is None:
+        say(
+            "power [95% CI]: share of simulated trials that detect the effect, Wilson interval over trials. "
+            "Parameters: the scenario's own in every trial (--no-posterior): power is conditional on them."
+        )
+        return
+    say(
+        "power [95% CI]: share of simulated trials that detect the effect, Wilson interval over trials. Power is "
+        "averaged over the posterior: each trial drew its own parameter set. param. share: how much of the "
+        "trial-to-trial spread of the estimate and of detection is parameter uncertainty, the rest sampling and "
+        "replicate noise ('-': too few trials share a draw to tell); the MDE uses the estimate's whole spread, so "
+        "parameter uncertainty widens it."
+    )
+
+
+def _share(value: float) -> str:
+    return "-" if value != value else f"{value:.0%}"  # noqa: PLR0124 (NaN)
