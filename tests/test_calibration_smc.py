@@ -259,20 +259,20 @@ def test_calibrate_command_smc_writes_generations_and_checks(tmp_path):
 
 @pytest.mark.slow
 def test_rwanda_effects_are_reproduced_over_the_smc_posterior():
-    """A small ABC-SMC fit (about 30 s on 2 workers): over the posterior, each published effect lies inside the
-    central 95% predictive interval of a simulated TPN, and the predictive mean within one standard error of it."""
+    """A small ABC-SMC fit (about 40 s on 2 workers): over the posterior, each published effect lies inside the
+    central 95% predictive interval of a simulated TPN, and the predictive mean within its published 95% interval."""
     sc = load_scenario("rwanda_tpn")
     spec = load_targets(TARGETS)
     spec = spec.model_copy(
-        update={"smc": spec.smc.model_copy(update={"particles": 600, "min_ess": 100}), "predictive_draws": 300}
+        update={"smc": spec.smc.model_copy(update={"particles": 1000, "min_ess": 100}), "predictive_draws": 300}
     )
     engine = {"executor": 2}
-    result = calibrate(sc, spec, budget=6000, engine=engine)
+    result = calibrate(sc, spec, budget=10_000, engine=engine)
     assert result.reached, result.generations
     report = predictive_checks(posterior_predictive(sc, result.posterior, spec, engine=engine), spec)
     for target in spec.targets:
         fit = report["targets"][target.key]
         assert fit["value_within_predictive"], (target.key, fit)
-        assert fit["mean_within_sd"], (target.key, fit)
+        assert fit["mean_within_published_ci95"], (target.key, fit)
     assert report["checks"]["always_a_leading_peer"]["holds"]
     assert report["checks"]["gains_persist"]["holds"]

@@ -578,8 +578,9 @@ def predictive_checks(predictive: pd.DataFrame, spec: CalibrationSpec) -> dict[s
     """The posterior predictive checks reported in ``calibration.json`` (see docs/evaluation.md).
 
     Per target: the predictive mean, its 95% CI, the central 95% predictive interval (2.5% and 97.5% quantiles of
-    the draws: with ABC-SMC, of simulated trials) and whether the published value lies within it and the mean
-    within one standard error of it. Statements without a published number: ``always_a_leading_peer`` (every
+    the draws: with ABC-SMC, of simulated trials) and whether the published value lies within it, and whether the
+    mean lies within one standard error of the published value and within its 95% interval (``critical`` x sd).
+    Statements without a published number: ``always_a_leading_peer`` (every
     draw has ``unmatched_led_share == 0``) and ``gains_persist`` (the mean gain at the end of the follow-up is
     positive), with the share of the endline gain that remains.
     """
@@ -598,6 +599,7 @@ def predictive_checks(predictive: pd.DataFrame, spec: CalibrationSpec) -> dict[s
             "draws": len(x),
             "value_within_predictive": bool(q_lo <= t.value <= q_hi),
             "mean_within_sd": bool(abs(mean - t.value) <= t.sd),
+            "mean_within_published_ci95": bool(abs(mean - t.value) <= t.critical * t.sd),
         }
     checks: dict[str, Any] = {}
     if "unmatched_led_share" in predictive:
