@@ -3,8 +3,9 @@
     python docs/calibration_table.py
 
 Reads ``src/twinsim/scenarios/posteriors/rwanda_tpn/calibration.json`` (written by ``twinsim calibrate``): prior
-against posterior for every fitted parameter, whether the targets inform it, the effective sample size, and the
-posterior predictive check against the targets.
+against posterior for every fitted parameter, whether the targets inform it, the effective sample size (ABC-SMC:
+per generation too), and the posterior predictive check against the targets and the published statements that are
+not targets.
 """
 
 from __future__ import annotations
@@ -18,17 +19,14 @@ REPORT = Path(__file__).resolve().parent.parent / "src/twinsim/scenarios/posteri
 def main() -> None:
     """Print the identifiability table and the posterior predictive check."""
     report = json.loads(REPORT.read_text(encoding="utf-8"))
+    if "generations" in report:  # ABC-SMC
+        _print_smc(report)
+        return
     print(
         f"{report['accepted']} of {report['design_points']} design points accepted ({report['runs']} runs); "
         f"effective sample size of the weighted posterior: {report['effective_sample_size']:.0f}\n"
     )
-    print("| parameter | prior (uniform) | posterior mean | posterior 90% interval | sd posterior / prior | informed |")
-    print("|---|---|---:|---|---:|---|")
-    for key, row in report["posterior"].items():
-        print(
-            f"| `{key}` | [{row['prior_low']:.4g}, {row['prior_high']:.4g}] | {row['mean']:.4g} | "
-            f"[{row['q05']:.4g}, {row['q95']:.4g}] | {row['sd_ratio']:.2f} | {'yes' if row['informed'] else 'no'} |"
-        )
+    _print_parameters(report)
     print("\n| target | published (standard error) | posterior predictive mean [95% CI] | at the point estimate |")
     print("|---|---|---|---|")
     targets = {t["key"]: t for t in report["settings"]["targets"]}
@@ -38,6 +36,67 @@ def main() -> None:
             f"| {key} | {targets[key]['value']} ({targets[key]['sd']}) | {pred['mean']:.2f} "
             f"[{pred['ci95_low']:.2f}, {pred['ci95_high']:.2f}] | {check['mean']:.2f} "
             f"[{check['ci95'][0]:.2f}, {check['ci95'][1]:.2f}] |"
+        )
+
+
+def _print_parameters(report: dict) -> None:
+    """Prior against posterior for every parameter (the identifiability table)."""
+    print("| parameter | prior (uniform) | posterior mean | posterior 90% interval | sd posterior / prior | informed |")
+    print("|---|---|---:|---|---:|---|")
+    for key, row in report["posterior"].items():
+        print(
+            f"| `{key}` | [{row['prior_low']:.4g}, {row['prior_high']:.4g}] | {row['mean']:.4g} | "
+            f"[{row['q05']:.4g}, {row['q95']:.4g}] | {row['sd_ratio']:.2f} | {'yes' if row['informed'] else 'no'} |"
+        )
+
+
+def _print_smc(report: dict) -> None:
+    """The ABC-SMC report: generations, prior against posterior, predictive check and the published statements."""
+    reached = "reached" if report["reached_final_tolerance"] else "NOT reached (budget or ESS floor)"
+    print(
+        f"ABC-SMC: {len(report['generations'])} generations of {report['particles']} particles ({report['runs']} "
+        f"runs, one replicate each); final tolerance {report['final_tolerance']:.3g} target SE ({reached}); "
+        f"effective sample size of the weighted posterior: {report['effective_sample_size']:.0f}\n"
+    )
+    print("| generation | tolerance (target SE) | effective sample size | share within tolerance |")
+    print("|---:|---:|---:|---:|")
+    for g in report["generations"]:
+        print(f"| {g['generation']:.0f} | {g['tolerance']:.3g} | {g['ess']:.0f} | {g['within_tolerance']:.1%} |")
+    print(
+        "\n| parameter | prior (uniform) | posterior mean | posterior 90% interval | sd posterior / prior | informed |"
+    )
+    print("|---|---|---:|---|---:|---|")
+    for key, row in report["posterior"].items():
+        print(
+            f"| `{key}` | [{row['prior_low']:.4g}, {row['prior_high']:.4g}] | {row['mean']:.4g} | "
+            f"[{row['q05']:.4g}, {row['q95']:.4g}] | {row['sd_ratio']:.2f} | {'yes' if row['informed'] else 'no'} |"
+        )
+    print(
+        "\n| target | published (standard error) | posterior predictive mean [95% CI] | 95% predictive interval "
+        "(one simulated TPN) | at the point estimate |"
+    )
+    print("|---|---|---|---|---|")
+    targets = {t["key"]: t for t in report["settings"]["targets"]}
+    for key, pred in report["posterior_predictive"].items():
+        check = report["point_estimate_check"][key]
+        print(
+            f"| {key} | {targets[key]['value']} ({targets[key]['sd']}) | {pred['mean']:.2f} "
+            f"[{pred['ci95_low']:.2f}, {pred['ci95_high']:.2f}] | [{pred['predictive_low']:.2f}, "
+            f"{pred['predictive_high']:.2f}] | {check['mean']:.2f} [{check['ci95'][0]:.2f}, {check['ci95'][1]:.2f}] |"
+        )
+    checks = report.get("predictive_checks", {})
+    if "always_a_leading_peer" in checks:
+        c = checks["always_a_leading_peer"]
+        print(
+            f"\nAlways a high-performing peer: {'holds' if c['holds'] else 'FAILS'} in every predictive draw (chosen "
+            f"topics without a twin although a peer led: at most {c['max_unmatched_led_share']:.3g}; without a twin "
+            f"because nobody leads: {c['mean_unmatched_share']:.1%})."
+        )
+    if "gains_persist" in checks:
+        c = checks["gains_persist"]
+        print(
+            f"Gains persist: {'yes' if c['holds'] else 'NO'} (mean gain {c['mean_gain_endline']:.2f} points at the "
+            f"endline, {c['mean_gain_end_of_followup']:.2f} at the end of the follow-up)."
         )
 
 

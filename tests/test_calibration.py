@@ -98,6 +98,7 @@ def test_calibration_recovers_parameters_from_synthetic_data():
     spec = CalibrationSpec(
         parameters=list(truth),
         targets=[{"key": k, "value": v, "sd": e} for k, v, e in zip(keys, data, sd, strict=True)],
+        method="rejection",
         replicates_per_point=2,
         accept=0.1,
         seed=1,
@@ -201,10 +202,11 @@ def test_calibrate_command_writes_posterior_report_and_figure(tmp_path):
     targets = tmp_path / "t.toml"
     targets.write_text(
         TARGETS.read_text()
-        .replace("predictive_draws = 100", "predictive_draws = 3")
+        .replace("predictive_draws = 400", "predictive_draws = 3")
         .replace("refine_replicates = 16", "refine_replicates = 2")
         .replace("check_replicates = 200", "check_replicates = 3")
         .replace("replicates_per_point = 4", "replicates_per_point = 1")
+        .replace('method = "smc"', 'method = "rejection"')
     )
     out = tmp_path / "post"
     res = runner.invoke(
@@ -256,7 +258,9 @@ def test_calibrate_command_errors_exit_2(tmp_path):
 
 def test_calibration_is_reproducible_from_its_seed():
     sc = load_scenario("rwanda_tpn", ["simulation.followup_months=0"])
-    spec = load_targets(TARGETS).model_copy(update={"replicates_per_point": 1, "refine_replicates": 1})
+    spec = load_targets(TARGETS).model_copy(
+        update={"method": "rejection", "replicates_per_point": 1, "refine_replicates": 1}
+    )
     first, second = calibrate(sc, spec, budget=8), calibrate(sc, spec, budget=8)
     assert first.design.equals(second.design) and first.posterior.samples.equals(second.posterior.samples)
     other = calibrate(sc, spec.model_copy(update={"seed": spec.seed + 1}), budget=8)

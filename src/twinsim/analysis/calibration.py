@@ -41,8 +41,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from twinsim.analysis.abc_smc import abc_smc, best_expected_fit
 from twinsim.analysis.evaluation import interval95
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run, shared_executor
@@ -53,10 +54,12 @@ from twinsim.scenario import Scenario, plausible_range
 __all__ = [
     "CalibrationResult",
     "CalibrationSpec",
+    "SMCSettings",
     "Target",
     "abc_regression_adjust",
     "abc_reject",
     "calibrate",
+    "generation_seed",
     "load_targets",
     "posterior_predictive",
     "prior_bounds",
@@ -64,6 +67,8 @@ __all__ = [
     "write_outputs",
     "write_point_estimate",
 ]
+
+_SMC_ENTROPY_TAG = 0x534D43  # "SMC": ABC-SMC generations' model runs never share a stream with other experiments
 
 # Summary statistics read at the end of the programme: runs for them can skip the follow-up months.
 _PROGRAMME_PERIOD_STATISTICS = ("selected_vs_not.", "n_selected.", "n_not_selected.", "mean_gain")
@@ -88,6 +93,44 @@ class Target(BaseModel):
     source: str = Field("", description="Where the value and its uncertainty come from.")
 
 
+class SMCSettings(BaseModel):
+    """The ``[calibration.smc]`` table: settings of ABC-SMC (see :mod:`twinsim.analysis.abc_smc`)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    particles: int = Field(1000, ge=10, le=1_000_000, description="Proposals (one model run each) per generation.")
+    final_tolerance: float = Field(
+        0.5,
+        gt=0,
+        le=10,
+        description="Kernel width at which the run stops, in target standard errors: the error the simulated "
+        "statistics leave out (measurement of the published comparison; see docs/evaluation.md).",
+    )
+    ess_fraction: float = Field(
+        0.5, gt=0, lt=1, description="Each generation keeps this share of the effective sample size (Del Moral)."
+    )
+    min_ess: float = Field(100, ge=1, description="Effective sample size a generation never goes below.")
+    kernel_scale: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="Perturbation covariance: this times the population's, on the logit scale (Beaumont et al.: 2 "
+        "on the parameters' own scale; see docs/evaluation.md).",
+    )
+    max_generations: int = Field(20, ge=1, le=1000, description="At most this many generations.")
+    defensive: float = Field(
+        0.1, ge=0, lt=1, description="Share of proposals drawn from the prior (defensive importance sampling)."
+    )
+
+    @field_validator("min_ess")
+    @classmethod
+    def _check_min_ess(cls, value: float, info: Any) -> float:
+        particles = info.data.get("particles")
+        if particles is not None and value > particles:
+            raise ValueError(f"{value:g} is more than the {particles} particles of a generation")
+        return value
+
+
 class CalibrationSpec(BaseModel):
     """A targets file: what to fit, to which published effects, and the ABC settings."""
 
@@ -97,9 +140,13 @@ class CalibrationSpec(BaseModel):
     targets: list[Target] = Field(..., min_length=1)
     replicates_per_point: int = Field(4, ge=1, le=1000, description="Replicates averaged per design point.")
     accept: float = Field(0.05, gt=0, le=1, description="Share of design points accepted.")
-    method: Literal["rejection", "loclinear"] = Field(
-        "rejection", description="rejection: accepted points, equal weights; loclinear: regression-adjusted."
+    method: Literal["smc", "rejection", "loclinear"] = Field(
+        "smc",
+        description="smc: ABC-SMC on single replicates (the model's own noise in the likelihood); rejection: "
+        "Latin hypercube of k-replicate means, accepted points, kernel-weighted refinement; loclinear: rejection "
+        "plus regression adjustment.",
     )
+    smc: SMCSettings = Field(default_factory=SMCSettings, description="ABC-SMC settings (method = 'smc').")
     seed: int = Field(20240901, ge=0, description="Seed of the design and of the replicates.")
     refine_replicates: int = Field(
         16, ge=0, le=10_000, description="Fresh replicates per accepted set for the kernel weights (0: none)."
@@ -116,6 +163,16 @@ class CalibrationSpec(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("a parameter is listed twice")
         return value
+
+    @model_validator(mode="after")
+    def _check_method(self) -> CalibrationSpec:
+        if self.method == "smc" and any(t.significant for t in self.targets):
+            key = next(t.key for t in self.targets if t.significant)
+            raise ValueError(
+                f"targets: {key!r} has significant = true, which method 'smc' does not support (the correction "
+                "needs each point's expected effect); use method = 'rejection'"
+            )
+        return self
 
 
 def load_targets(path: str | Path) -> CalibrationSpec:
@@ -264,10 +321,21 @@ class CalibrationResult:
     runs: int
 
     refined: pd.DataFrame = field(default_factory=pd.DataFrame)  # accepted sets: refined summaries, distance
+    generations: list[dict[str, float]] = field(default_factory=list)  # ABC-SMC: per generation diagnostics
+    point: int | None = None  # ABC-SMC: the posterior row of the point estimate
+    reached: bool = True  # ABC-SMC: whether the final tolerance was reached
 
     @property
     def point_estimate(self) -> dict[str, float]:
-        """The accepted parameter set with the best refined fit (highest weight), see :func:`calibrate`."""
+        """The point estimate, a posterior row (see :func:`calibrate`).
+
+        Rejection: the accepted set with the best refined fit (highest weight). ABC-SMC: the particle whose
+        expected statistics (a kernel regression over the particles) come nearest the targets
+        (:func:`twinsim.analysis.abc_smc.best_expected_fit`); a single particle's weight reflects its one
+        replicate's luck, not its fit.
+        """
+        if self.point is not None:
+            return self.posterior.row(self.point)
         return self.posterior.row(int(np.argmax(self.posterior.weights)))
 
     @property
@@ -330,7 +398,89 @@ def calibrate(
     stages share one pool of worker processes.
     """
     with shared_executor(engine) as shared:
+        if spec.method == "smc":
+            return _calibrate_smc(scenario, spec, budget, progress, shared)
         return _calibrate(scenario, spec, budget, progress, shared)
+
+
+def generation_seed(seed: int, generation: int) -> int:
+    """The experiment seed of the model runs of ABC-SMC generation ``generation`` (a whole number < 2**63)."""
+    words = np.random.SeedSequence([int(seed), _SMC_ENTROPY_TAG], spawn_key=(generation,)).generate_state(2)
+    return (int(words[0]) >> 1) << 32 | int(words[1])
+
+
+def _calibrate_smc(
+    scenario: Scenario,
+    spec: CalibrationSpec,
+    budget: int,
+    progress: Callable[[int], None] | None,
+    engine: dict[str, Any],
+) -> CalibrationResult:
+    """ABC-SMC: each generation is one engine experiment of ``particles`` points x 1 replicate."""
+    settings = spec.smc
+    if budget < settings.particles:
+        raise ScenarioError(
+            f"--budget {budget}: too small; ABC-SMC needs at least one generation of {settings.particles} runs "
+            "(smc.particles in the targets file)"
+        )
+    start = time.perf_counter()
+    bounds = prior_bounds(spec.parameters)
+    keys = [t.key for t in spec.targets]
+
+    def simulator(theta: np.ndarray, generation: int) -> np.ndarray:
+        points = [dict(zip(spec.parameters, map(float, row), strict=True)) for row in theta]
+        seed = generation_seed(spec.seed, generation)
+        return simulate_summaries(scenario, points, keys, 1, seed, progress, _stage(engine, f"generation{generation}"))
+
+    try:
+        population = abc_smc(
+            simulator,
+            bounds,
+            np.array([t.value for t in spec.targets]),
+            np.array([t.sd for t in spec.targets]),
+            particles=settings.particles,
+            budget=budget,
+            seed=spec.seed,
+            final_tolerance=settings.final_tolerance,
+            ess_fraction=settings.ess_fraction,
+            kernel_scale=settings.kernel_scale,
+            max_generations=settings.max_generations,
+            min_ess=settings.min_ess,
+            defensive=settings.defensive,
+        )
+    except ValueError as exc:
+        raise ScenarioError(f"calibration: {exc}") from None
+
+    def table(theta: np.ndarray, summaries: np.ndarray) -> pd.DataFrame:
+        frame = pd.DataFrame(theta, columns=spec.parameters)
+        for j, key in enumerate(keys):
+            frame[key] = summaries[:, j]
+        return frame
+
+    assert population.prior_theta is not None and population.prior_summaries is not None
+    design = table(population.prior_theta, population.prior_summaries)
+    observed = np.array([t.value for t in spec.targets])
+    scale = np.array([t.sd for t in spec.targets])
+    design["distance"] = np.sqrt(np.sum(((population.prior_summaries - observed) / scale) ** 2, axis=1))
+    design["accepted"] = False
+    keep = population.weights > 0
+    final = table(population.theta[keep], population.summaries[keep])
+    final["distance"] = population.distance[keep]
+    final["weight"] = population.weights[keep]
+    weights = population.weights[keep] / population.weights[keep].sum()
+    posterior = Posterior(pd.DataFrame(population.theta[keep], columns=spec.parameters), weights, "calibration")
+    point = best_expected_fit(population.theta[keep], population.summaries[keep], weights, bounds, observed, scale)
+    return CalibrationResult(
+        spec,
+        design,
+        posterior,
+        time.perf_counter() - start,
+        population.runs,
+        final,
+        generations=population.generations,
+        point=point,
+        reached=population.reached,
+    )
 
 
 def _calibrate(
@@ -399,19 +549,75 @@ def posterior_predictive(
     progress: Callable[[int], None] | None = None,
     engine: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Summaries of ``spec.predictive_draws`` posterior draws (each the mean of k replicates, as in the fit).
+    """Summaries of ``spec.predictive_draws`` posterior draws, as in the fit, plus the :data:`CHECK_KEYS`.
 
-    Draw ``i`` takes the posterior row chosen for ``(spec.seed + 1, i)`` and runs its own k replicates of
-    that seed, so the check uses other random numbers than the fit.
+    Draw ``i`` takes the posterior row chosen for ``(spec.seed + 1, i)`` and runs replicates of its own with
+    that seed, so the check uses other random numbers than the fit: one replicate with ABC-SMC (each draw is a
+    simulated trial of the programme: the predictive distribution of the published comparison, the model's own
+    noise included), the mean of k with rejection (as its design points). The runs include the follow-up, which
+    the :data:`CHECK_KEYS` read.
     """
     keys = [t.key for t in spec.targets]
+    keys += [k for k in CHECK_KEYS if k not in keys]
     seed = spec.seed + 1
     rows = [posterior.row(posterior.draw_index(seed, i)) | {"draw": i} for i in range(spec.predictive_draws)]
     points = [{k: v for k, v in row.items() if k != "draw"} for row in rows]
-    values = simulate_summaries(
-        scenario, points, keys, spec.replicates_per_point, seed, progress, _stage(engine, "predictive")
-    )
+    k = 1 if spec.method == "smc" else spec.replicates_per_point
+    values = simulate_summaries(scenario, points, keys, k, seed, progress, _stage(engine, "predictive"))
     return pd.DataFrame(values, columns=keys).assign(draw=range(len(points)))
+
+
+#: Run summary keys the posterior predictive check also reports (published statements that are not targets):
+#: ``unmatched_led_share`` (chosen topics with no twin although some peer led: 0 when the TPN's promise of "a
+#: high-performing peer" holds), ``unmatched_share`` (chosen topics with no twin: the best performers, whom nobody
+#: leads), ``mean_gain`` (mean indicator gain at the endline) and ``sustained_gain`` (at the end of the follow-up).
+CHECK_KEYS = ("unmatched_led_share", "unmatched_share", "mean_gain", "sustained_gain")
+
+
+def predictive_checks(predictive: pd.DataFrame, spec: CalibrationSpec) -> dict[str, Any]:
+    """The posterior predictive checks reported in ``calibration.json`` (see docs/evaluation.md).
+
+    Per target: the predictive mean, its 95% CI, the central 95% predictive interval (2.5% and 97.5% quantiles of
+    the draws: with ABC-SMC, of simulated trials) and whether the published value lies within it, and whether the
+    mean lies within one standard error of the published value and within its 95% interval (``critical`` x sd).
+    Statements without a published number: ``always_a_leading_peer`` (every
+    draw has ``unmatched_led_share == 0``) and ``gains_persist`` (the mean gain at the end of the follow-up is
+    positive), with the share of the endline gain that remains.
+    """
+    out: dict[str, Any] = {}
+    for t in spec.targets:
+        x = predictive[t.key].to_numpy(dtype=float)
+        x = x[np.isfinite(x)]
+        mean, lo, hi = interval95(x)
+        q_lo, q_hi = (float(v) for v in np.quantile(x, [0.025, 0.975])) if len(x) else (math.nan, math.nan)
+        out[t.key] = {
+            "mean": mean,
+            "ci95_low": lo,
+            "ci95_high": hi,
+            "predictive_low": q_lo,
+            "predictive_high": q_hi,
+            "draws": len(x),
+            "value_within_predictive": bool(q_lo <= t.value <= q_hi),
+            "mean_within_sd": bool(abs(mean - t.value) <= t.sd),
+            "mean_within_published_ci95": bool(abs(mean - t.value) <= t.critical * t.sd),
+        }
+    checks: dict[str, Any] = {}
+    if "unmatched_led_share" in predictive:
+        led = predictive["unmatched_led_share"].to_numpy(dtype=float)
+        checks["always_a_leading_peer"] = {
+            "holds": bool(np.all(np.nan_to_num(led) == 0)),
+            "max_unmatched_led_share": float(np.nanmax(led)) if np.isfinite(led).any() else 0.0,
+            "mean_unmatched_share": float(np.nanmean(predictive["unmatched_share"])),
+        }
+    if {"mean_gain", "sustained_gain"} <= set(predictive):
+        end, later = float(predictive["mean_gain"].mean()), float(predictive["sustained_gain"].mean())
+        checks["gains_persist"] = {
+            "holds": bool(later > 0),
+            "mean_gain_endline": end,
+            "mean_gain_end_of_followup": later,
+            "share_remaining": later / end if end else math.nan,
+        }
+    return {"targets": out, "checks": checks}
 
 
 def check_point_estimate(
@@ -450,8 +656,10 @@ def write_outputs(
     """Write the posterior (CSV), the design, the predictive draws, a JSON report and the check figure.
 
     Files in ``out``: ``posterior.csv`` (for ``--posterior``), ``design.csv`` (every design point with its
-    summaries and distance), ``accepted.csv`` (accepted sets, refined summaries, weights), ``predictive.csv``,
-    ``calibration.json`` and ``posterior_predictive.png``.
+    summaries and distance; ABC-SMC: generation 0, the prior predictive), ``accepted.csv`` (accepted sets, refined
+    summaries, weights; ABC-SMC: the last generation's particles, their one replicate's summaries and weights),
+    ``generations.csv`` (ABC-SMC: tolerance, effective sample size and acceptance per generation),
+    ``predictive.csv``, ``calibration.json`` and ``posterior_predictive.png``.
 
     Returns:
         The JSON report.
@@ -464,24 +672,44 @@ def write_outputs(
     out.mkdir(parents=True, exist_ok=True)
     spec = result.spec
     header = (
-        f"Posterior sample of a twinsim calibration ({spec.method} ABC), produced by:\n{command}\n"
+        f"Posterior sample of a twinsim calibration (ABC {spec.method}), produced by:\n{command}\n"
         "Columns: dotted scenario keys; weight. See calibration.json for the settings and the fit."
     )
     save_posterior(result.posterior, out / "posterior.csv", header)
     result.design.to_csv(out / "design.csv", index=False, float_format="%.6g")
     result.refined.to_csv(out / "accepted.csv", index=False, float_format="%.6g")
     predictive.to_csv(out / "predictive.csv", index=False, float_format="%.6g")
+    if result.generations:
+        pd.DataFrame(result.generations).to_csv(out / "generations.csv", index=False, float_format="%.6g")
     targets = [(t.key, t.value, t.sd) for t in spec.targets]
     save(plot_posterior_predictive(result.design, predictive, targets), out / "posterior_predictive.png")
     table = result.posterior_table()
+    ppc = predictive_checks(predictive, spec)
+    if spec.method == "smc":
+        last = result.generations[-1]
+        fit: dict[str, Any] = {
+            "method": "ABC-SMC (population Monte Carlo ABC, Beaumont et al. 2009): uniform priors on the schema's "
+            "plausible ranges, one replicate per particle, Gaussian kernel of the targets' standard errors times "
+            "an adaptive tolerance (Del Moral et al. 2012), perturbations on the logit scale",
+            "particles": spec.smc.particles,
+            "generations": [{k: float(f"{v:.4g}") for k, v in g.items()} for g in result.generations],
+            "final_tolerance": float(f"{last['tolerance']:.4g}"),
+            "reached_final_tolerance": result.reached,
+            "design_points": result.runs,
+            "accepted": len(result.posterior),
+        }
+    else:
+        fit = {
+            "method": f"ABC {spec.method}: uniform priors on the schema's plausible ranges, Latin hypercube design",
+            "design_points": len(result.design),
+            "accepted": len(result.posterior),
+            "max_accepted_distance": float(result.design.loc[result.design["accepted"], "distance"].max()),
+        }
     report = {
         "command": command,
-        "method": f"ABC {spec.method}: uniform priors on the schema's plausible ranges, Latin hypercube design",
+        **fit,
         "settings": spec.model_dump(),
         "runs": result.runs,
-        "design_points": len(result.design),
-        "accepted": len(result.posterior),
-        "max_accepted_distance": float(result.design.loc[result.design["accepted"], "distance"].max()),
         "seconds": round(result.seconds, 1),
         "point_estimate": {k: float(f"{v:.4g}") for k, v in result.point_estimate.items()},
         "posterior_mean": {k: float(f"{v:.4g}") for k, v in result.posterior.point_estimate().items()},
@@ -490,10 +718,8 @@ def write_outputs(
             k: {c: (v if isinstance(v, bool) else float(f"{v:.4g}")) for c, v in row.items()}
             for k, row in table.iterrows()
         },
-        "posterior_predictive": {
-            t.key: dict(zip(("mean", "ci95_low", "ci95_high"), interval95(predictive[t.key]), strict=True))
-            for t in spec.targets
-        },
+        "posterior_predictive": ppc["targets"],
+        "predictive_checks": ppc["checks"],
         "point_estimate_check": check,
     }
     (out / "calibration.json").write_text(json.dumps(report, indent=2, default=float) + "\n", encoding="utf-8")

@@ -41,7 +41,10 @@ def calibrate(
         str,
         typer.Option("--targets", help="Targets file (TOML) or a bundled name (rwanda_tpn).", metavar="FILE|NAME"),
     ],
-    budget: Annotated[int, typer.Option("--budget", min=1, help="Model runs for the ABC design.")] = 1000,
+    budget: Annotated[
+        int,
+        typer.Option("--budget", min=1, help="Model runs for the fit (ABC-SMC: at most; it stops at its tolerance)."),
+    ] = 1000,
     out: Annotated[Path, typer.Option(help="Folder for the posterior, report and figure.")] = Path("calibration"),
     write_scenario: Annotated[
         bool,
@@ -82,9 +85,12 @@ def calibrate(
     path = resolve_scenario_path(scenario)
     command = f"twinsim calibrate {scenario} --targets {targets} --budget {budget} --out {out}"
     command += "".join(f" --set {s}" for s in set_ or []) + (" --write-scenario" if write_scenario else "")
-    k = spec.replicates_per_point
-    n_accept = max(math.ceil((budget // k) * spec.accept), len(spec.parameters) + 2)
-    total = (budget // k) * k + n_accept * spec.refine_replicates + spec.predictive_draws * k
+    if spec.method == "smc":  # an upper bound: the fit stops when it reaches its final tolerance
+        total = (budget // spec.smc.particles) * spec.smc.particles + spec.predictive_draws
+    else:
+        k = spec.replicates_per_point
+        n_accept = max(math.ceil((budget // k) * spec.accept), len(spec.parameters) + 2)
+        total = (budget // k) * k + n_accept * spec.refine_replicates + spec.predictive_draws * k
     total += spec.check_replicates
     check_size(sc, total, force=force, what="--budget")
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
@@ -92,6 +98,9 @@ def calibrate(
         advance = lambda n: bar.advance(task, n)  # noqa: E731
         with shared_executor(engine) as shared:  # one pool of workers for every stage
             result = run_calibration(sc, spec, budget, progress=advance, engine=shared)
+            if spec.method == "smc":  # the fit stopped at its tolerance: the bar's total shrinks to what runs
+                total = result.runs + spec.predictive_draws + spec.check_replicates
+                bar.update(task, total=total)
             predictive = posterior_predictive(sc, result.posterior, spec, progress=advance, engine=shared)
             check = check_point_estimate(sc, spec, result.point_estimate, progress=advance, engine=shared)
     with output_folder(out, "calibrate", force) as tmp:
@@ -102,8 +111,15 @@ def calibrate(
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
         return
+    if spec.method == "smc":
+        title = (
+            f"{sc.name}: ABC-SMC posterior ({len(report['generations'])} generations of {report['particles']}, "
+            f"tolerance {report['final_tolerance']:.3g}, effective sample size {report['effective_sample_size']:.0f})"
+        )
+    else:
+        title = f"{sc.name}: ABC posterior ({report['accepted']} of {report['design_points']} points)"
     table = new_table(
-        f"{sc.name}: ABC posterior ({report['accepted']} of {report['design_points']} points)",
+        title,
         ("parameter", "prior", "mean", "90% interval"),
         left=("parameter",),
     )
