@@ -218,6 +218,9 @@ SOURCES: dict[str, str] = {
     "evaluation.measurement_sd": f"{A}: a scored assessment (accreditation) or a routine coverage figure is"
     " off by about 2 points; plausible 0 (registry) to 5 (small-sample survey)",
     "evaluation.baseline_month": "paper: baseline at the start of the programme (Aug 2021)",
+    "evaluation.choice_on_measured_baseline": (
+        "assumption: topics were chosen on the routine data the evaluation's baseline also used (ODD 7.24)"
+    ),
     "evaluation.midline_month": "convention: no midline (the paper reports baseline and endline only)",
     "evaluation.endline_month": "paper: endline at the end of the programme (Feb 2023)",
 }

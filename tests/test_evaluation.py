@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from twinsim.analysis.evaluation import did_regression, evaluate_observed, measure, survey_months
+from twinsim.analysis.evaluation import did_regression, evaluate_observed, survey_months
 from twinsim.errors import ScenarioError
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.model.results import simulate
+from twinsim.model.results import simulate, simulate_many
 from twinsim.scenario import load_scenario
 
 SHORT = ["simulation.followup_months=0"]
@@ -40,13 +40,35 @@ def test_did_is_nan_when_a_group_is_empty():
     assert np.isnan(did_regression(np.ones((2, 5)), np.zeros(5, dtype=bool))["estimate"])
 
 
-def test_measurement_error_has_the_stated_sd_and_keeps_nan():
-    true = np.full((2, 2000, 2), 40.0)
-    true[:, :, 1] = np.nan
-    obs = measure(true, 2.0, np.random.default_rng(3))
-    assert np.nanstd(obs[:, :, 0]) == pytest.approx(2.0, rel=0.05)
-    assert np.isnan(obs[:, :, 1]).all()
-    assert np.array_equal(measure(true, 0.0, np.random.default_rng(3)), true, equal_nan=True)
+def test_measurement_error_has_the_stated_sd_and_the_baseline_error_is_the_one_institutions_chose_on():
+    sc = load_scenario("rwanda_tpn", {"evaluation.measurement_sd": 4.0})
+    model = TwinningModel(sc, 3, replicates=50)
+    errors = model.measurement_error([0, 19])
+    assert errors[:, model.applicable].std() == pytest.approx(4.0, rel=0.05)
+    assert np.corrcoef(errors[0].ravel(), errors[1].ravel())[0, 1] == pytest.approx(0.0, abs=0.03)
+    runs = simulate_many(sc, 3, 2)
+    base = runs[1].observed[0] - runs[1].model.indicator(runs[1].model.baseline)
+    assert np.allclose(base[runs[1].model.applicable], model.measurement_error([0])[0, 40:80][runs[1].model.applicable])
+    exact = load_scenario("rwanda_tpn", {"evaluation.measurement_sd": 0.0})
+    assert np.array_equal(TwinningModel(exact, 3).measurement_error([0, 5]), np.zeros((2, 40, len(exact.topics))))
+
+
+def test_choosing_on_measured_data_adds_regression_to_the_mean_to_the_evaluation():
+    """Selectors chose topics where their measured baseline was low: their measured change is inflated."""
+
+    def measured_minus_true(choice_on_measured: bool) -> float:
+        sc = load_scenario(
+            "rwanda_no_program",
+            {"evaluation.measurement_sd": 8.0, "evaluation.choice_on_measured_baseline": choice_on_measured},
+        )
+        bias = []
+        for r in simulate_many(sc, 5, 40):
+            measured = evaluate_observed(r.observed, r.model.selected, r.model.applicable, r.model.topic_names)
+            bias.append((measured["selected_vs_not"] - r.selected_vs_not()["estimate"]).mean())
+        return float(np.nanmean(bias))
+
+    assert measured_minus_true(True) > 0.5  # selectors' baseline errors were negative on average
+    assert abs(measured_minus_true(False)) < 0.5
 
 
 def test_survey_months_default_and_midline():

@@ -560,7 +560,9 @@ def posterior_predictive(
     keys = [t.key for t in spec.targets]
     keys += [k for k in CHECK_KEYS if k not in keys]
     seed = spec.seed + 1
-    rows = [posterior.row(posterior.draw_index(seed, i)) | {"draw": i} for i in range(spec.predictive_draws)]
+    rows = [
+        posterior.row(posterior.draw_index(seed, i, per_draw=1)) | {"draw": i} for i in range(spec.predictive_draws)
+    ]
     points = [{k: v for k, v in row.items() if k != "draw"} for row in rows]
     k = 1 if spec.method == "smc" else spec.replicates_per_point
     values = simulate_summaries(scenario, points, keys, k, seed, progress, _stage(engine, "predictive"))

@@ -2,7 +2,7 @@
 
 The Rwanda TPN paper compared, per topic, the indicator change among institutions that selected the
 topic with the change among institutions (of the kinds it applies to) that did not. An evaluator sees
-the indicators only at survey months and with measurement error (:func:`measure`); on those
+the indicators only at survey months and with measurement error (``TwinningModel.measurement_error``); on those
 observations it makes the paper's comparison and a difference-in-differences regression with
 cluster-robust standard errors by institution (:func:`did_regression`).
 """
@@ -24,7 +24,6 @@ __all__ = [
     "evaluate_observed",
     "interval95",
     "json_number",
-    "measure",
     "selected_vs_not",
     "selected_vs_not_arrays",
     "survey_months",
@@ -52,14 +51,17 @@ def selected_vs_not(
 
 
 def selected_vs_not_arrays(change: np.ndarray, selected: np.ndarray, applicable: np.ndarray) -> dict[str, np.ndarray]:
-    """The columns of :func:`selected_vs_not` as arrays (no DataFrame: cheap inside sweeps)."""
+    """The columns of :func:`selected_vs_not` as arrays (no DataFrame: cheap inside sweeps).
+
+    Leading axes (e.g. replicates) are kept: the arrays are ``(..., institutions, topics)``.
+    """
     chosen = selected & applicable
     other = ~selected & applicable
-    n_sel = chosen.sum(axis=0)
-    n_not = other.sum(axis=0)
+    n_sel = chosen.sum(axis=-2)
+    n_not = other.sum(axis=-2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_sel = np.where(n_sel > 0, (change * chosen).sum(axis=0) / n_sel, np.nan)
-        mean_not = np.where(n_not > 0, (change * other).sum(axis=0) / n_not, np.nan)
+        mean_sel = np.where(n_sel > 0, sum_over_institutions(change * chosen) / n_sel, np.nan)
+        mean_not = np.where(n_not > 0, sum_over_institutions(change * other) / n_not, np.nan)
     return {
         "estimate": mean_sel - mean_not,
         "mean_selected": mean_sel,
@@ -67,6 +69,15 @@ def selected_vs_not_arrays(change: np.ndarray, selected: np.ndarray, applicable:
         "n_selected": n_sel,
         "n_not_selected": n_not,
     }
+
+
+def sum_over_institutions(values: np.ndarray) -> np.ndarray:
+    """Sum over the institutions axis (second to last) of ``(..., institutions, topics)``.
+
+    The institutions are moved to a contiguous last axis first, so each sum is one pairwise reduction whose
+    result does not depend on the leading axes (replicate ``r`` of a batch equals the single run, to the bit).
+    """
+    return np.ascontiguousarray(np.moveaxis(values, -2, -1)).sum(axis=-1)
 
 
 def json_number(value: float) -> float | None:
@@ -109,14 +120,6 @@ def survey_months(scenario: Scenario) -> list[int]:
     ev = scenario.evaluation
     months = [ev.baseline_month, ev.midline_month, scenario.endline_month]
     return [m for m in months if m is not None]
-
-
-def measure(true: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
-    """Measured values: ``true`` plus independent normal errors of standard deviation ``sd`` (NaN stays NaN).
-
-    The errors are drawn for every cell, whatever ``sd``, so that runs differing only in ``sd`` share draws.
-    """
-    return true + sd * rng.standard_normal(true.shape)
 
 
 def did_regression(values: np.ndarray, selected: np.ndarray) -> dict[str, float]:

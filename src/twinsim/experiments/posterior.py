@@ -17,10 +17,20 @@ import pandas as pd
 from twinsim.errors import ScenarioError
 from twinsim.scenario import Scenario
 
-__all__ = ["POSTERIOR_ENTROPY_TAG", "Posterior", "load_posterior", "save_posterior", "scenario_for_replicate"]
+__all__ = [
+    "POSTERIOR_ENTROPY_TAG",
+    "REPLICATES_PER_DRAW",
+    "Posterior",
+    "load_posterior",
+    "save_posterior",
+    "scenario_for_replicate",
+]
 
 # Mixed into the experiment seed so that posterior draws never share a stream with the model's own draws.
 POSTERIOR_ENTROPY_TAG = 0x504F5354  # "POST"
+
+#: Consecutive replicates that share one posterior draw (pairs: the within-draw spread is replicate noise).
+REPLICATES_PER_DRAW = 2
 
 
 @dataclass(frozen=True)
@@ -58,9 +68,14 @@ class Posterior:
         """Parameter set ``index`` as dotted-key overrides."""
         return {k: float(v) for k, v in self.samples.iloc[index].items()}
 
-    def draw_index(self, seed: int, replicate: int) -> int:
-        """The row replicate ``replicate`` of an experiment seeded ``seed`` uses (deterministic)."""
-        seq = np.random.SeedSequence([int(seed), POSTERIOR_ENTROPY_TAG], spawn_key=(replicate,))
+    def draw_index(self, seed: int, replicate: int, per_draw: int = REPLICATES_PER_DRAW) -> int:
+        """The row replicate ``replicate`` of an experiment seeded ``seed`` uses (deterministic).
+
+        Replicates ``k * per_draw .. (k + 1) * per_draw - 1`` share draw ``k``, so every experiment has replicates
+        that differ only in their random numbers and the spread splits into parameter uncertainty and replicate
+        noise (law of total variance) whatever the posterior's size.
+        """
+        seq = np.random.SeedSequence([int(seed), POSTERIOR_ENTROPY_TAG], spawn_key=(replicate // per_draw,))
         return int(np.random.default_rng(seq).choice(len(self), p=self.weights))
 
 

@@ -69,39 +69,43 @@ class Structure:
         )
 
 
-def leadership_beta(structure: Structure) -> tuple[np.ndarray | float, np.ndarray | float, int | None]:
-    """Beta parameters ``(a, b, size)`` of a fresh leadership draw: scalars when every kind shares them."""
+def leadership_beta(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
+    """Beta parameters ``(a, b)`` of a fresh leadership draw, per institution (by kind)."""
     mean, conc = structure.leadership_mean, structure.leadership_concentration
-    if structure.n and (mean == mean[0]).all() and (conc == conc[0]).all():  # scalar parameters: faster draws
-        return mean[0] * conc[0], (1 - mean[0]) * conc[0], structure.n
-    return mean * conc, (1 - mean) * conc, None
+    return mean * conc, (1 - mean) * conc
 
 
-def draw_leadership(rng: np.random.Generator, structure: Structure, months: int | None = None) -> np.ndarray:
-    """Fresh leadership commitments for every institution (beta by kind), for ``months`` months if given."""
-    a, b, size = leadership_beta(structure)
-    if months is None:
-        return rng.beta(a, b, size=size)
-    return rng.beta(a, b, size=(months, structure.n))
+def draw_leadership(streams: ReplicateStreams, name: str, what: str, structure: Structure) -> np.ndarray:
+    """Fresh leadership commitments (beta by kind) of every replicate's institutions, stacked block by block."""
+    a, b = leadership_beta(structure)
+    return streams.beta(name, what, a, b, (structure.n,)).reshape(len(streams) * structure.n)
 
 
 def draw_population(scenario: Scenario, structure: Structure, streams: ReplicateStreams) -> dict[str, np.ndarray]:
-    """Each replicate's budget, resource factor, leadership, capacity and interest, stacked block by block."""
-    n, n_topics = structure.n, len(scenario.topics)
-    reps = len(streams)
+    """Each replicate's budget, resource factor, leadership, capacity and interest, stacked block by block.
+
+    Every quantity (and every topic's baseline and interest) has numbers of its own, all replicates drawn at once.
+    """
+    n, reps, topics = structure.n, len(streams), list(scenario.topics.values())
+    names = list(scenario.topics)
     tile = lambda a: np.tile(a, reps)  # noqa: E731
     median, sigma = tile(structure.budget_median), tile(structure.budget_sigma)
-    budget = median * np.exp(sigma * streams.stack_child("population", "budget", lambda g: g.standard_normal(n)))
+    budget = median * np.exp(sigma * streams.normal("population", "budget", (n,)).reshape(reps * n))
     resource_factor = np.minimum(budget / median, 1.0) ** scenario.learning.resource_elasticity
-    leadership = streams.stack_child("population", "leadership", lambda g: draw_leadership(g, structure))
-    capacity = np.zeros((reps * n, n_topics))
-    interest = np.zeros((reps * n, n_topics))
+    leadership = draw_leadership(streams, "population", "leadership", structure)
     applicable = np.tile(structure.applicable, (reps, 1))
-    for t, (name, topic) in enumerate(scenario.topics.items()):
-        base = _beta_draw(topic.baseline_mean, topic.baseline_concentration, n)
-        want = _beta_draw(topic.interest_mean, topic.interest_concentration, n)
-        capacity[:, t] = streams.stack_child("population", f"baseline:{name}", base) * applicable[:, t]
-        interest[:, t] = streams.stack_child("population", f"interest:{name}", want) * applicable[:, t]
+
+    def per_topic(prefix: str, mean: np.ndarray, conc: np.ndarray) -> np.ndarray:
+        a, b = (mean * conc)[:, None], ((1.0 - mean) * conc)[:, None]
+        draws = streams.beta("population", [f"{prefix}:{t}" for t in names], a, b, (n,))
+        return draws.transpose(0, 2, 1).reshape(reps * n, len(names))
+
+    base_mean = np.array([t.baseline_mean for t in topics])
+    base_conc = np.array([t.baseline_concentration for t in topics])
+    want_mean = np.array([t.interest_mean for t in topics])
+    want_conc = np.array([t.interest_concentration for t in topics])
+    capacity = per_topic("baseline", base_mean, base_conc) * applicable
+    interest = per_topic("interest", want_mean, want_conc) * applicable
     return {
         "budget": budget,
         "resource_factor": resource_factor,
@@ -110,7 +114,3 @@ def draw_population(scenario: Scenario, structure: Structure, streams: Replicate
         "interest": interest,
         "applicable": applicable,
     }
-
-
-def _beta_draw(mean: float, concentration: float, n: int):
-    return lambda g: g.beta(mean * concentration, (1.0 - mean) * concentration, size=n)

@@ -27,14 +27,13 @@ import pandas as pd
 
 from twinsim.analysis.evaluation import (
     evaluate_observed,
-    measure,
     selected_vs_not,
-    selected_vs_not_arrays,
     survey_months,
 )
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.model.recording import panel_frame
 from twinsim.model.replicate import Replicate
+from twinsim.model.summary import INTEGER_KEYS, MECHANISM_KEYS, replicate_summaries
 from twinsim.scenario import Scenario
 
 __all__ = ["RunResult", "simulate"]
@@ -205,48 +204,22 @@ class RunResult:
         month = self.months if month is None else month
         return m.indicator(self.capacity_at(month)) - m.indicator(self.capacity_at(0))
 
-    def equity_change(self) -> float:
-        """Change in the between-institution SD of the indicator, endline minus baseline, averaged over topics.
-
-        Negative when the spread between institutions narrows (more equal).
-        """
-        m = self.model
-        end = _spread(m.indicator(self.capacity_at(self.months)), m.applicable)
-        return float(np.mean(end - _spread(m.indicator(m.baseline), m.applicable)))
-
-    def programme_outcomes(self) -> dict[str, Any]:
-        """The delivery-model outcomes of :meth:`summary`: sustained gain, cost per point, equity, ties formed.
-
-        ``sustained_gain``: mean indicator gain over applicable cells at the end of the follow-up (the model's
-        final state); ``cost_per_point``: total cost per point of the endline mean gain (NaN unless the gain is
-        positive; a gross figure: :mod:`twinsim.analysis.compare` gives cost per point of programme effect);
-        ``equity_change``: see :meth:`equity_change`; ``ties_formed``: peer ties plus ties to outside partners;
-        ``unmatched_share``, ``unmatched_led_share`` (chosen topics without a twin; of those, the ones some peer led),
-        ``partner_gain`` (outside partners' mean indicator gain on their partnership topics) and ``dropped_share``:
-        see ``TwinningModel.mechanism_outcomes`` (docs/ODD.md 7.18-7.20).
-        """
-        m = self.model
-        app = m.applicable
-        mean_gain = float(self._gain()[app].mean())
-        return {
-            "sustained_gain": float((m.indicator(m.capacity) - m.indicator(m.baseline))[app].mean()),
-            "cost_per_point": self.total_cost / mean_gain if mean_gain > 0 else float("nan"),
-            "equity_change": self.equity_change(),
-            "ties_formed": m.ties_formed,
-            **m.mechanism_outcomes(),
-        }
-
     @cached_property
     def observed(self) -> np.ndarray:
         """Measured indicators at the survey months: surveys x institutions x topics (NaN where not applicable).
 
-        True indicator plus independent normal error of ``evaluation.measurement_sd`` from the run's
-        measurement stream; surveys are baseline, (midline,) endline, see :func:`survey_months`.
+        True indicator plus normal error of ``evaluation.measurement_sd`` (``TwinningModel.measurement_error``: a
+        month-0 baseline carries the error the institutions saw when they chose their topics); surveys are
+        baseline, (midline,) endline, see :func:`survey_months`.
         """
         m = self.model
         months = survey_months(self.scenario)
         true = np.where(m.applicable, m.indicator(np.stack([self.capacity_at(t) for t in months])), np.nan)
-        return measure(true, self.scenario.evaluation.measurement_sd, m.streams["measurement"])
+        errors = m.model.__dict__.setdefault("_survey_errors", {})
+        key = tuple(months)
+        if key not in errors:  # every replicate's errors at once, kept for the model's other replicates
+            errors[key] = m.model.measurement_error(months)
+        return true + errors[key][:, m.rows]
 
     def evaluation(self) -> pd.DataFrame:
         """The evaluator's analyses per topic on the measured indicators (see :func:`evaluate_observed`)."""
@@ -257,64 +230,29 @@ class RunResult:
         """Scalar outcomes of the run (tidy: one flat dict).
 
         Keys: ``mean_gain`` and ``mean_gain_selected`` (indicator points, endline minus baseline, over applicable
-        and chosen cells), ``total_cost``, ``ties`` (peer ties), the keys of :meth:`programme_outcomes`
-        (``sustained_gain``, ``cost_per_point``, ``equity_change``, ``ties_formed``), and per topic the
-        selected-vs-not estimate and group sizes, and the before-after change (endline minus baseline, indicator
-        points) among all institutions the topic applies to (``change.TOPIC``), those that chose it
-        (``change_selected.TOPIC``) and those that did not (``change_not_selected.TOPIC``).
+        and chosen cells), ``total_cost``, ``ties`` (peer ties); the delivery-model outcomes ``sustained_gain``
+        (mean gain at the end of the follow-up), ``cost_per_point`` (total cost per point of the endline mean
+        gain, NaN unless positive; a gross figure: :mod:`twinsim.analysis.compare` gives cost per point of
+        programme effect), ``equity_change`` (change in the between-institution SD of the indicator, averaged over
+        topics; negative: closer together), ``ties_formed`` (peer ties plus ties to outside partners) and the
+        mechanism outcomes that apply (``unmatched_share``, ``unmatched_led_share``, ``partner_gain``,
+        ``dropped_share``: docs/ODD.md 7.18-7.20); per topic the selected-vs-not estimate and group sizes, and the
+        before-after change among all institutions the topic applies to (``change.TOPIC``), those that chose it
+        (``change_selected.TOPIC``) and those that did not (``change_not_selected.TOPIC``); for coverage topics the
+        people newly covered (``people_reached.TOPIC``: indicator change / 100 x population served x coverage
+        share, summed over the institutions it applies to) and their total ``people_reached``.
+
+        Computed for every replicate of the model at once (:func:`~twinsim.model.summary.replicate_summaries`).
         """
-        m = self.model
-        gain = self._gain()
-        out: dict[str, Any] = {
-            "replicate": self.replicate,
-            "seed": self.seed,
-            "mean_gain": float(gain[m.applicable].mean()),
-            "mean_gain_selected": _mean_or_nan(gain[m.selected]),
-            "total_cost": self.total_cost,
-            "ties": len(m.ties),
-        }
-        out.update(self.programme_outcomes())
-        effect = selected_vs_not_arrays(gain, m.selected, m.applicable)
-        for t, topic in enumerate(m.topic_names):
-            app, chose = m.applicable[:, t], m.selected[:, t]
-            out[f"change.{topic}"] = _mean_or_nan(gain[app, t])
-            out[f"change_selected.{topic}"] = _mean_or_nan(gain[app & chose, t])
-            out[f"change_not_selected.{topic}"] = _mean_or_nan(gain[app & ~chose, t])
-            out[f"selected_vs_not.{topic}"] = float(effect["estimate"][t])
-            out[f"n_selected.{topic}"] = int(effect["n_selected"][t])
-            out[f"n_not_selected.{topic}"] = int(effect["n_not_selected"][t])
-        out.update(self.people_reached(gain))
+        block = self.model.block
+        out: dict[str, Any] = {"replicate": self.replicate, "seed": self.seed}
+        for key, values in replicate_summaries(self.model.model).items():
+            value = values[block]
+            if key.startswith(INTEGER_KEYS):
+                out[key] = int(value)
+            elif not (key in MECHANISM_KEYS and np.isnan(value)):
+                out[key] = float(value)
         return out
-
-    def people_reached(self, gain: np.ndarray | None = None) -> dict[str, float]:
-        """People newly covered by the change of each coverage indicator, endline minus baseline.
-
-        For a topic with ``coverage_share > 0``: the sum over the institutions it applies to of
-        ``indicator change / 100 x population_served x coverage_share`` (``people_reached.TOPIC``), and their
-        total over coverage topics (``people_reached``). Only topics and kinds the scenario gives a population
-        for count; with none, ``people_reached`` is 0.
-        """
-        m = self.model
-        gain = self._gain() if gain is None else gain
-        served = np.array([k.population_served for k in self.scenario.population.kinds.values()])[m.kind]
-        out: dict[str, float] = {}
-        for t, (topic, spec) in enumerate(self.scenario.topics.items()):
-            if spec.coverage_share > 0:
-                app = m.applicable[:, t]
-                out[f"people_reached.{topic}"] = float(np.sum(gain[app, t] / 100 * served[app]) * spec.coverage_share)
-        out["people_reached"] = float(sum(out.values()))
-        return out
-
-
-def _spread(indicator: np.ndarray, applicable: np.ndarray) -> np.ndarray:
-    """Between-institution SD of each topic's indicator over the institutions it applies to."""
-    values = np.where(applicable, indicator, np.nan)
-    usable = applicable.sum(axis=0) > 1
-    return np.nanstd(values[:, usable], axis=0, ddof=1)
-
-
-def _mean_or_nan(values: np.ndarray) -> float:
-    return float(values.mean()) if values.size else float("nan")
 
 
 def simulate(

@@ -1,16 +1,27 @@
-"""Random streams keyed by (experiment seed, replicate, quantity).
+"""Random streams keyed by (experiment seed, replicate, stream, quantity): counter-based, all replicates at once.
 
-Replicate ``r`` of an experiment seeded ``S`` owns ``SeedSequence(S, spawn_key=(r,))``; every quantity it draws
-comes from a stream derived from that sequence by name (:data:`STREAMS`), and population quantities from a child
-stream per quantity and topic. A model that holds several replicates draws each replicate's numbers from that
-replicate's own streams and stacks them block by block, so replicate ``r`` gives the same numbers whatever the
-batch size, chunking, executor or worker count.
+Replicate ``r`` of an experiment seeded ``S`` owns ``SeedSequence(S, spawn_key=(r,))`` and, from it, a 64-bit key.
+Every quantity the model draws (a topic's baseline capacity, the turnover of a month, the error of a survey) has a
+key of its own, hashed from the replicate's key, the stream's name and the quantity's name, and its ``c``-th
+number is ``mix(key + (c + 1) * GOLDEN)``: the ``c``-th output of a SplitMix64 generator started at that key
+(Steele, Lea & Flood 2014, OOPSLA; the output function passes BigCrush). The numbers are addressed, not consumed:
+
+- a model holding R replicates draws every replicate's numbers in one vectorised call (an R x ... array of
+  keys against an array of counters), and replicate ``r`` gets the same numbers whatever the batch size,
+  chunking, executor or worker count;
+- a quantity's numbers do not depend on what else was drawn, or in which order: adding a topic or drawing the
+  turnover twelve months at a time changes no other number.
+
+Normal numbers come from two uniforms each (Box-Muller), gamma numbers by Marsaglia & Tsang's (2000) rejection
+method with each element's attempts on counters of their own, beta numbers as a ratio of gammas. Rules that
+consume a variable number of draws per replicate (the greedy matching) use a NumPy ``Generator(Philox)`` keyed
+by the same hash (:meth:`Streams.__getitem__`).
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -19,9 +30,13 @@ __all__ = ["EXTRA_STREAMS", "STREAMS", "ReplicateStreams", "Streams", "run_seed_
 #: The named streams of one replicate.
 STREAMS = ("population", "choice", "matching", "dynamics", "measurement", "leadership")
 
-#: Streams of a delivery model's own draws, keyed apart from :data:`STREAMS` (1000 + index) so that drawing from
-#: them leaves every other draw unchanged.
+#: Streams of a delivery model's own draws.
 EXTRA_STREAMS = ("partners", "experts")
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
+_MAX_GAMMA_ATTEMPTS = 64  # Marsaglia-Tsang accepts more than 95% of attempts for shape >= 1
 
 
 def run_seed_sequence(seed: int, replicate: int = 0) -> np.random.SeedSequence:
@@ -29,33 +44,30 @@ def run_seed_sequence(seed: int, replicate: int = 0) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(replicate,))
 
 
-class Streams(dict):
-    """One replicate's named random streams, each created on first use from the replicate's seed sequence."""
+def _mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function (Stafford's Mix13), element-wise on uint64 (wrapping arithmetic)."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
 
-    def __init__(self, seq: np.random.SeedSequence) -> None:
-        super().__init__()
-        self.seq = seq
 
-    def _key(self, *parts: int) -> np.random.Generator:
-        seq = self.seq
-        return np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, *parts)))
+def _code(name: str) -> np.uint64:
+    """A 64-bit code for a stream or quantity name (stable across machines and Python versions)."""
+    with np.errstate(over="ignore"):
+        return _mix(np.uint64(zlib.crc32(name.encode())) + _GOLDEN)
 
-    def __missing__(self, name: str) -> np.random.Generator:
-        if name in STREAMS:
-            rng = self[name] = self._key(STREAMS.index(name))
-        elif name in EXTRA_STREAMS:
-            rng = self[name] = self._key(1000 + EXTRA_STREAMS.index(name))
-        else:
-            raise KeyError(name)
-        return rng
 
-    def child(self, name: str, what: str) -> np.random.Generator:
-        """A child stream of stream ``name`` for one quantity ``what``, keyed by its name (not by draw order)."""
-        return self._key(STREAMS.index(name), zlib.crc32(what.encode()))
+def replicate_key(seq: np.random.SeedSequence) -> np.uint64:
+    """The 64-bit key of a replicate's seed sequence."""
+    return seq.generate_state(1, np.uint64)[0]
 
 
 class ReplicateStreams:
-    """The streams of every replicate of a model, and draws stacked block by block.
+    """The random numbers of every replicate of a model, drawn for all replicates at once.
+
+    Every draw method takes a stream name, a quantity name (or a list of them, which adds an axis after the
+    replicates) and a shape, and returns an array of shape ``(replicates, [quantities,] *shape)`` whose element
+    ``[r, ..., c]`` is number ``offset + c`` (row-major over ``shape``) of that replicate's quantity.
 
     Args:
         seeds: each replicate's seed sequence, in block order.
@@ -63,7 +75,8 @@ class ReplicateStreams:
     """
 
     def __init__(self, seeds: Sequence[np.random.SeedSequence]) -> None:
-        self.replicates = [Streams(seq) for seq in seeds]
+        self.keys = np.array([replicate_key(s) for s in seeds], dtype=np.uint64)
+        self.replicates = [Streams(self, block) for block in range(len(seeds))]
 
     def __getitem__(self, block: int) -> Streams:
         return self.replicates[block]
@@ -71,10 +84,142 @@ class ReplicateStreams:
     def __len__(self) -> int:
         return len(self.replicates)
 
-    def stack(self, name: str, draw: Callable[[np.random.Generator], np.ndarray]) -> np.ndarray:
-        """``draw`` on each replicate's stream ``name``, joined along the first axis (block after block)."""
-        return np.concatenate([draw(s[name]) for s in self.replicates])
+    def quantity_keys(self, name: str, what: str | Sequence[str], keys: np.ndarray | None = None) -> np.ndarray:
+        """Keys of quantity ``what`` of stream ``name``: shape (replicates,) or (replicates, quantities)."""
+        if name not in STREAMS and name not in EXTRA_STREAMS:
+            raise KeyError(name)
+        keys = self.keys if keys is None else keys
+        codes = np.array([_code(w) for w in ([what] if isinstance(what, str) else what)], dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            stream = _mix(keys ^ _code(name))
+            out = _mix(stream[:, None] ^ codes[None, :])
+        return out[:, 0] if isinstance(what, str) else out
 
-    def stack_child(self, name: str, what: str, draw: Callable[[np.random.Generator], np.ndarray]) -> np.ndarray:
-        """``draw`` on each replicate's child stream ``(name, what)``, joined along the first axis."""
-        return np.concatenate([draw(s.child(name, what)) for s in self.replicates])
+    @staticmethod
+    def _bits(keys: np.ndarray, shape: tuple[int, ...], offset: int = 0) -> np.ndarray:
+        """Numbers ``offset .. offset + prod(shape) - 1`` of every key: shape ``keys.shape + shape``."""
+        counters = np.arange(int(np.prod(shape)), dtype=np.uint64).reshape(shape) + np.uint64(offset)
+        return _hash(keys.reshape(keys.shape + (1,) * len(shape)), counters)
+
+    @staticmethod
+    def _unit(bits: np.ndarray) -> np.ndarray:
+        """Uniform numbers in the open interval (0, 1) from 64-bit integers (53 bits of precision)."""
+        return ((bits >> _S11).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
+
+    def uniform(self, name: str, what: str | Sequence[str], shape: tuple[int, ...], offset: int = 0) -> np.ndarray:
+        """Uniform numbers on (0, 1)."""
+        return self._unit(self._bits(self.quantity_keys(name, what), shape, offset))
+
+    def gumbel(self, name: str, what: str | Sequence[str], shape: tuple[int, ...], offset: int = 0) -> np.ndarray:
+        """Standard Gumbel numbers (``-log(-log(U))``)."""
+        return -np.log(-np.log(self.uniform(name, what, shape, offset)))
+
+    def normal(self, name: str, what: str | Sequence[str], shape: tuple[int, ...], offset: int = 0) -> np.ndarray:
+        """Standard normal numbers (Box-Muller: number ``c`` uses uniforms ``2c`` and ``2c + 1``)."""
+        return _box_muller(self._unit(self._bits(self.quantity_keys(name, what), (*shape, 2), 2 * offset)))
+
+    def beta(
+        self,
+        name: str,
+        what: str | Sequence[str],
+        a: np.ndarray | float,
+        b: np.ndarray | float,
+        shape: tuple[int, ...],
+        offset: int = 0,
+    ) -> np.ndarray:
+        """Beta(a, b) numbers: ``X / (X + Y)`` of two gammas.
+
+        ``a`` and ``b`` broadcast against the result's shape (``(replicates, [quantities,] *shape)``): give them
+        the shape ``(quantities, 1, ...)`` for parameters per quantity.
+        """
+        keys = self.quantity_keys(name, what)
+        full = keys.shape + shape
+        size = int(np.prod(shape))
+        owner = np.repeat(np.arange(keys.size), size)
+        counter = np.tile(np.arange(size, dtype=np.uint64) + np.uint64(offset), keys.size)
+        a, b = np.broadcast_to(a, full).ravel(), np.broadcast_to(b, full).ravel()
+        return _beta(keys.ravel(), owner, counter, a, b).reshape(full)
+
+    def beta_at(
+        self, name: str, what: str, a: np.ndarray, b: np.ndarray, blocks: np.ndarray, counters: np.ndarray
+    ) -> np.ndarray:
+        """Beta(a, b) numbers ``counters`` of quantity ``what`` of replicates ``blocks`` (element-wise arrays).
+
+        Element ``i`` equals element ``[blocks[i], counters[i]]`` of :meth:`beta` (flattened shape, no offset):
+        the numbers a rare event needs (a fresh leader after turnover), drawn only where it happens.
+        """
+        keys = self.quantity_keys(name, what)
+        return _beta(keys, np.asarray(blocks), np.asarray(counters, dtype=np.uint64), a, b)
+
+
+def _hash(keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
+    """Number ``counter`` of the SplitMix64 sequence started at ``key``, element-wise (broadcasting)."""
+    with np.errstate(over="ignore"):
+        return _mix(keys + (counters + np.uint64(1)) * _GOLDEN)
+
+
+def _subkeys(keys: np.ndarray, label: str) -> np.ndarray:
+    """Keys of a labelled sub-quantity (the two gammas of a beta, a gamma's attempts)."""
+    with np.errstate(over="ignore"):
+        return _mix(keys ^ _code(label))
+
+
+def _box_muller(u: np.ndarray) -> np.ndarray:
+    return np.sqrt(-2.0 * np.log(u[..., 0])) * np.cos(2.0 * np.pi * u[..., 1])
+
+
+def _beta(keys: np.ndarray, owner: np.ndarray, counter: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    x = _gamma(_subkeys(keys, "beta:a"), owner, counter, a)
+    y = _gamma(_subkeys(keys, "beta:b"), owner, counter, b)
+    return x / (x + y)
+
+
+def _gamma(keys: np.ndarray, owner: np.ndarray, counter: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Gamma(alpha, 1) number ``counter[i]`` of key ``keys[owner[i]]``, element-wise: Marsaglia & Tsang (2000).
+
+    Attempt ``k`` for counter ``c`` uses numbers ``3c .. 3c + 2`` of the key's attempt-``k`` sub-key, so an
+    element's value depends only on its key, counter and shape. Shapes below one use
+    ``Gamma(alpha + 1) * U ** (1 / alpha)``.
+    """
+    alpha = np.asarray(alpha, dtype=float)
+    boost = alpha < 1.0
+    d = np.where(boost, alpha + 1.0, alpha) - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    out = np.full(alpha.shape, np.nan)
+    pending = np.arange(alpha.size)
+    triple = counter[:, None] * np.uint64(3) + np.arange(3, dtype=np.uint64)
+    for attempt in range(_MAX_GAMMA_ATTEMPTS):
+        attempt_keys = _subkeys(keys, f"gamma:{attempt}")
+        u = ReplicateStreams._unit(_hash(attempt_keys[owner[pending], None], triple[pending]))
+        x = _box_muller(u[:, :2])
+        dd = d[pending]
+        v = (1.0 + c[pending] * x) ** 3
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ok = (v > 0) & (np.log(u[:, 2]) < 0.5 * x * x + dd - dd * v + dd * np.log(v))
+        out[pending[ok]] = (dd * v)[ok]
+        pending = pending[~ok]
+        if not pending.size:
+            break
+    if boost.any():
+        u = ReplicateStreams._unit(_hash(_subkeys(keys, "gamma:boost")[owner[boost]], counter[boost]))
+        out[boost] *= u ** (1.0 / alpha[boost])
+    return out
+
+
+class Streams:
+    """One replicate's streams as NumPy generators, for rules that draw a variable number of numbers per replicate.
+
+    ``streams[name]`` is a ``Generator(Philox)`` keyed by the replicate's key for stream ``name`` (created on first
+    use, then consumed in order like any NumPy generator).
+    """
+
+    def __init__(self, owner: ReplicateStreams, block: int) -> None:
+        self.owner, self.block = owner, block
+        self._generators: dict[str, np.random.Generator] = {}
+
+    def __getitem__(self, name: str) -> np.random.Generator:
+        rng = self._generators.get(name)
+        if rng is None:
+            key = int(self.owner.quantity_keys(name, "generator", self.owner.keys[self.block : self.block + 1])[0])
+            rng = self._generators[name] = np.random.Generator(np.random.Philox(key=key))
+        return rng

@@ -23,7 +23,7 @@ import numpy as np
 from twinsim.errors import TwinsimError
 from twinsim.model import learning
 from twinsim.model.agents import Institution
-from twinsim.model.population import Structure, draw_leadership, draw_population
+from twinsim.model.population import Structure, draw_population, leadership_beta
 from twinsim.model.recording import Recorder
 from twinsim.model.state import allocate
 from twinsim.model.streams import STREAMS, ReplicateStreams, run_seed_sequence
@@ -40,9 +40,6 @@ GAIN_SOURCES = ("peer", "event", "partner", "expert", "own", "forgetting", "turn
 
 #: The sources the programme brings: switched off in the counterfactual.
 PROGRAMME_SOURCES = frozenset({"peer", "event", "partner", "expert", "empowerment"})
-
-#: Turnover draws are taken from each replicate's streams this many months at a time (same numbers as monthly).
-TURNOVER_CHUNK = 12
 
 
 class TwinningModel(mesa.Model):
@@ -129,15 +126,18 @@ class TwinningModel(mesa.Model):
         self.ties = Ties.empty()
         self.ledgers: list[list[LedgerRow]] = [[] for _ in range(reps)]
         self.flows = {source: np.zeros((reps, len(self.topic_names))) for source in GAIN_SOURCES}
-        self._turnover_draws: tuple[int, np.ndarray, np.ndarray] | None = None
         self._institutions: list[Institution] | None = None
         self._choose_topics()
 
     def _choose_topics(self) -> None:
         """Senior management's choice of topics at the gap assessment (also made when no programme runs)."""
         prog = self.params.programme
+        seen = self.capacity
+        if self.params.evaluation.choice_on_measured_baseline:  # the month-0 routine data, errors and all
+            lo, hi = self._indicator_range()
+            seen = np.where(self.applicable, self.capacity + self.measurement_error([0])[0] / (hi - lo), 0.0)
         self.selected = TOPIC_CHOICE_RULES[prog.topic_choice](
-            self.capacity,
+            seen,
             self.interest,
             self.applicable,
             self.kind_group(),
@@ -323,7 +323,10 @@ class TwinningModel(mesa.Model):
 
     def indicator(self, capacity: np.ndarray | None = None) -> np.ndarray:
         """Indicator values (e.g. % accredited) for a capacity array (default: the current one)."""
-        cap = self.capacity if capacity is None else capacity
+        lo, hi = self._indicator_range()
+        return lo + (hi - lo) * (self.capacity if capacity is None else capacity)
+
+    def _indicator_range(self) -> tuple[np.ndarray, np.ndarray]:
         bounds = self.__dict__.get("_indicator_bounds")
         if bounds is None:
             topics = self.params.topics.values()
@@ -331,8 +334,21 @@ class TwinningModel(mesa.Model):
                 np.array([t.indicator_min for t in topics]),
                 np.array([t.indicator_max for t in topics]),
             )
-        lo, hi = bounds
-        return lo + (hi - lo) * cap
+        return bounds
+
+    def measurement_error(self, months: list[int]) -> np.ndarray:
+        """Errors of the measured indicators at ``months``: months x rows x topics, in indicator points.
+
+        Normal with SD ``evaluation.measurement_sd``; the error of institution ``i``'s topic at month ``m`` is
+        number ``m * n + i`` of the topic's measurement quantity, so the evaluator's baseline survey at month 0
+        and the institutions' own month-0 data (their topic choice) carry the same error.
+        """
+        n, names = self.n_institutions, self.topic_names
+        out = np.empty((len(months), self.n, len(names)))
+        for k, month in enumerate(months):
+            z = self.streams.normal("measurement", names, (n,), offset=month * n)  # replicates x topics x n
+            out[k] = z.transpose(0, 2, 1).reshape(self.n, len(names))
+        return self.params.evaluation.measurement_sd * out
 
     def unit_cost(self, activity: str) -> ActivityCost:
         """The unit costs of ``activity``: the scenario's ``costs.activities``, else the activity's defaults."""
@@ -531,31 +547,23 @@ class TwinningModel(mesa.Model):
     def _turnover(self) -> None:
         """Leadership turnover, drawn every month for everyone (common random numbers).
 
-        Who turns over comes from each replicate's dynamics stream, the newcomers' commitment from its leadership
-        stream, :data:`TURNOVER_CHUNK` months at a time (the same numbers as month by month).
+        Who turns over is number ``(month - 1) * n + i`` of each replicate's dynamics stream; a newcomer's
+        commitment is the same number of its leadership stream, drawn only where a leader turned over.
         """
         lp = self.params.learning
-        uniform, fresh = self._turnover_month()
+        n, offset = self.n_institutions, (self.month - 1) * self.n_institutions
+        uniform = self.streams.uniform("dynamics", "turnover", (n,), offset=offset).ravel()
         turned = np.flatnonzero(uniform < lp.leadership_turnover)
         if turned.size:
             n_topics = len(self.topic_names)
             cells = (turned[:, None] * n_topics + np.arange(n_topics)).ravel()
             loss = learning.turnover_loss(self.capacity[turned], self.baseline[turned], lp.turnover_knowledge_loss)
             self.apply_gain("turnover", loss.ravel(), cells=cells)
-            self.leadership[turned] = fresh[turned]
-
-    def _turnover_month(self) -> tuple[np.ndarray, np.ndarray]:
-        draws = self._turnover_draws
-        if draws is None or self.month - draws[0] >= draws[1].shape[0]:
-            months = min(TURNOVER_CHUNK, self.months_total - self.month + 1)
-            n = self.n_institutions
-            uniform = np.concatenate([s["dynamics"].random((months, n)) for s in self.streams.replicates], axis=1)
-            fresh = np.concatenate(
-                [draw_leadership(s["leadership"], self.structure, months) for s in self.streams.replicates], axis=1
+            a, b = leadership_beta(self.structure)
+            local = turned % n
+            self.leadership[turned] = self.streams.beta_at(
+                "leadership", "turnover", a[local], b[local], turned // n, offset + local
             )
-            draws = self._turnover_draws = (self.month, uniform, fresh)
-        k = self.month - draws[0]
-        return draws[1][k], draws[2][k]
 
     def run(self) -> None:
         """Run every remaining month of the programme and its follow-up, then finish the recording."""
@@ -570,18 +578,21 @@ class TwinningModel(mesa.Model):
 
 
 class _StackedDraws:
-    """A generator-like object whose draws of shape ``(rows, ...)`` come block by block from each replicate."""
+    """A generator-like object whose draws of shape ``(rows, ...)`` hold every replicate's block of stream ``name``."""
 
     def __init__(self, streams: ReplicateStreams, name: str, shape: tuple[int, ...]) -> None:
         self.streams, self.name, self.shape = streams, name, shape
 
+    def _stacked(self, draws: np.ndarray) -> np.ndarray:
+        return draws.reshape(len(self.streams) * self.shape[0], *self.shape[1:])
+
     def gumbel(self, size: tuple[int, ...] | None = None) -> np.ndarray:
-        """Standard Gumbel draws, each replicate's block from its own stream."""
-        return self.streams.stack(self.name, lambda g: g.gumbel(size=self.shape))
+        """Standard Gumbel draws."""
+        return self._stacked(self.streams.gumbel(self.name, "gumbel", self.shape))
 
     def random(self, size: tuple[int, ...] | None = None) -> np.ndarray:
-        """Uniform draws on [0, 1), each replicate's block from its own stream."""
-        return self.streams.stack(self.name, lambda g: g.random(self.shape))
+        """Uniform draws on (0, 1)."""
+        return self._stacked(self.streams.uniform(self.name, "uniform", self.shape))
 
 
 def _scenario(scenario: Scenario | str | Path, overrides: dict[str, Any]) -> Scenario:

@@ -328,7 +328,7 @@ def _team(model: TwinningModel) -> ExpertTeam:
     leaders, active = np.zeros((model.replicates, 0)), np.ones(model.replicates, dtype=bool)
     if programme:  # the Ministry's senior leaders, from each replicate's own experts stream
         a, conc = spec.ministry_leadership_mean * 8.0, 8.0
-        leaders = model.streams.stack("experts", lambda g: g.beta(a, conc - a, size=(1, spec.senior_leaders)))
+        leaders = model.streams.beta("experts", "senior_leaders", a, conc - a, (spec.senior_leaders,))
         active = np.zeros(model.replicates, dtype=bool)
     return ExpertTeam(model, priorities, spec.know_how, similarity, days, spec.team_size, leaders, active, programme)
 

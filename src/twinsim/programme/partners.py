@@ -206,7 +206,7 @@ class NorthSouth(DeliveryModel):
         a = spec.capacity_mean * spec.capacity_concentration
         b = (1.0 - spec.capacity_mean) * spec.capacity_concentration
         shape = (model.n_institutions, len(model.topic_names))
-        capacity = model.streams.stack("partners", lambda g: g.beta(a, b, size=shape))
+        capacity = model.streams.beta("partners", "capacity", a, b, shape).reshape(model.n, shape[1])
         lp = model.params.learning
         similarity = np.full(model.n, float(np.exp(-lp.similarity_weight * spec.context_distance)))
         return PartnerSet(model, capacity, capacity.copy(), similarity, Ties.empty(), np.zeros(0))

@@ -798,6 +798,14 @@ class EvaluationParams(_Section):
         description="Standard deviation of the error of one measured indicator value (independent draws).",
     )
     baseline_month: int = _param(0, unit="month", ge=0, le=600, description="Month of the baseline survey.")
+    choice_on_measured_baseline: bool = _param(
+        True,
+        description=(
+            "Institutions choose their topics on the measured month-0 indicators (true value plus the same "
+            "measurement error the evaluator's month-0 baseline carries), so selectors' measured change regresses "
+            "to the mean; false: they choose on true capacity (ODD 7.23)."
+        ),
+    )
     midline_month: int | None = _param(
         None, unit="month", ge=1, le=1200, description="Month of an optional midline survey (none if unset)."
     )

@@ -1,0 +1,95 @@
+"""Every replicate's run summary at once: one array per summary key, over the model's replicates.
+
+The keys (documented in :meth:`twinsim.model.results.RunResult.summary`) are computed on ``(replicates,
+institutions, topics)`` views of the state, reducing within each replicate only, so replicate ``r``'s numbers do not
+depend on the replicates beside it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from twinsim.analysis.evaluation import selected_vs_not_arrays, sum_over_institutions
+
+if TYPE_CHECKING:
+    from twinsim.model import TwinningModel
+
+__all__ = ["INTEGER_KEYS", "MECHANISM_KEYS", "replicate_summaries"]
+
+#: Summary keys (or key prefixes) whose values are counts.
+INTEGER_KEYS = ("ties", "ties_formed", "n_selected.", "n_not_selected.")
+
+#: Mechanism outcomes: left out of a replicate's summary where they do not apply (NaN).
+MECHANISM_KEYS = ("unmatched_share", "unmatched_led_share", "partner_gain", "dropped_share")
+
+
+def replicate_summaries(model: TwinningModel) -> dict[str, np.ndarray]:
+    """Summary key -> values over replicates (cached on the model until it steps again)."""
+    cached = model.__dict__.get("_replicate_summaries")
+    if cached is not None and cached[0] == model.month:
+        return cached[1]
+    shape = (model.replicates, model.n_institutions, len(model.topic_names))
+    app, sel = model.applicable.reshape(shape), model.selected.reshape(shape)
+    baseline = model.indicator(model.baseline)
+    gain = (model.indicator(model.endline) - baseline).reshape(shape)
+    out = {
+        "mean_gain": _masked_mean(gain, app, 2),
+        "mean_gain_selected": _masked_mean(gain, sel, 2),
+        "total_cost": np.array([sum(row.total_cost for row in ledger) for ledger in model.ledgers], dtype=float),
+        "ties": model.per_replicate_count(model.ties.learner),
+        "sustained_gain": _masked_mean((model.indicator(model.capacity) - baseline).reshape(shape), app, 2),
+    }
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["cost_per_point"] = np.where(out["mean_gain"] > 0, out["total_cost"] / out["mean_gain"], np.nan)
+    end_spread = _spread((model.indicator(model.endline)).reshape(shape), app)
+    out["equity_change"] = (end_spread - _spread(baseline.reshape(shape), app)).mean(axis=1)
+    out["ties_formed"] = np.asarray(model.delivery_model.ties_formed(model))
+    out.update(model.mechanism_outcomes())
+    effect = selected_vs_not_arrays(gain, sel, app)
+    for t, topic in enumerate(model.topic_names):
+        g, a, s = gain[..., t], app[..., t], sel[..., t]
+        out[f"change.{topic}"] = _masked_mean(g, a, 1)
+        out[f"change_selected.{topic}"] = _masked_mean(g, a & s, 1)
+        out[f"change_not_selected.{topic}"] = _masked_mean(g, a & ~s, 1)
+        for key in ("selected_vs_not", "n_selected", "n_not_selected"):
+            column = "estimate" if key == "selected_vs_not" else key
+            out[f"{key}.{topic}"] = effect[column][:, t]
+    out.update(_people_reached(model, gain, app))
+    model.__dict__["_replicate_summaries"] = (model.month, out)
+    return out
+
+
+def _people_reached(model: TwinningModel, gain: np.ndarray, app: np.ndarray) -> dict[str, np.ndarray]:
+    """People newly covered per coverage topic (``people_reached.TOPIC``) and their total (``people_reached``)."""
+    served = np.array([k.population_served for k in model.params.population.kinds.values()])[model.structure.kind]
+    out: dict[str, np.ndarray] = {}
+    for t, (topic, spec) in enumerate(model.params.topics.items()):
+        if spec.coverage_share > 0:
+            people = np.ascontiguousarray(np.where(app[..., t], gain[..., t] / 100 * served, 0.0)).sum(axis=1)
+            out[f"people_reached.{topic}"] = people * spec.coverage_share
+    out["people_reached"] = sum(out.values(), np.zeros(model.replicates))
+    return out
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray, axis: int) -> np.ndarray:
+    """Mean of ``values`` where ``mask`` holds over the cells (``axis`` 2) or institutions (1) of each replicate.
+
+    Reductions run along a contiguous last axis, so a replicate's mean does not depend on the others.
+    """
+    masked = np.where(mask, values, 0.0)
+    total = masked.reshape(len(masked), -1).sum(axis=1) if axis == 2 else np.ascontiguousarray(masked).sum(axis=1)
+    count = mask.reshape(len(mask), -1).sum(axis=1) if axis == 2 else mask.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
+def _spread(indicator: np.ndarray, applicable: np.ndarray) -> np.ndarray:
+    """Between-institution SD (ddof 1) of each topic's indicator, per replicate: (replicates, usable topics)."""
+    usable = applicable[0].sum(axis=0) > 1
+    x, a = indicator[..., usable], applicable[..., usable]
+    count = a.sum(axis=1)
+    mean = sum_over_institutions(np.where(a, x, 0.0)) / count
+    squares = sum_over_institutions(np.where(a, (x - mean[:, None, :]) ** 2, 0.0))
+    return np.sqrt(squares / (count - 1))
