@@ -467,8 +467,11 @@ def test_two_sweeps_into_one_store_at_once_one_is_refused(small, tmp_path):
     """Two real processes race for the same --out: one writes, the other is refused; no rows are mixed."""
     out = tmp_path / "store"
     args = [sys.executable, "-m", "twinsim", "sweep", str(small), "--param", "learning.gap_ceiling=0.2:0.9:6"]
-    args += ["--out", str(out), "-q", "--replicates", "3"]
+    args += ["--out", str(out), "-q", "--replicates", "40"]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "writer.lock").exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the second starts while the first holds the store
     second = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     results = [(p.wait(timeout=300), p.stderr.read()) for p in (first, second)]
     codes = sorted(code for code, _ in results)
@@ -478,5 +481,5 @@ def test_two_sweeps_into_one_store_at_once_one_is_refused(small, tmp_path):
     from twinsim.experiments.store import load_results
 
     table = load_results(out)
-    assert len(table) == 18 and not table.duplicated(["point", "replicate"]).any()
+    assert len(table) == 240 and not table.duplicated(["point", "replicate"]).any()
     assert not (out / "writer.lock").exists()

@@ -11,10 +11,13 @@ import twinsim
 from twinsim.errors import TwinsimError
 from twinsim.experiments.engine import run_chunk, run_replicates
 from twinsim.experiments.experiment import Experiment
+from twinsim.experiments.posterior import load_posterior
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.model.results import simulate, simulate_many
 from twinsim.model.state import STATE
 from twinsim.model.twinning import PROGRAMME_SOURCES
+
+POSTERIOR = twinsim.scenario.bundled_scenarios()["rwanda_tpn"].parent / "posteriors" / "rwanda_tpn" / "posterior.csv"
 
 BUNDLED_MODELS = [
     "rwanda_tpn",
@@ -87,6 +90,34 @@ def test_run_replicates_gives_the_same_tables_whatever_the_batch(rwanda):
     batched = run_replicates(rwanda, 6, seed=11, batch=4, keep_tables=True)
     for table in ("summaries", "panels", "ledgers", "aggregates"):
         pd.testing.assert_frame_equal(getattr(one_by_one, table), getattr(batched, table), check_exact=True)
+
+
+@pytest.mark.parametrize("name", BUNDLED_MODELS)
+def test_replicates_running_different_posterior_draws_in_one_model_are_their_single_runs(name):
+    sc = twinsim.load_scenario(name, {"simulation.followup_months": 3})
+    posterior = load_posterior(POSTERIOR)
+    scenarios = [sc.with_overrides(posterior.row(i)) for i in (0, 5, 5, 9)]
+    seeds = [run_seed_sequence(7, r) for r in range(4)]
+    batched = simulate_many(sc, seeds=seeds, scenarios=scenarios)
+    assert isinstance(batched[0].model.model.rate("exchange_visit"), np.ndarray)  # really one model of 4 draws
+    for r, result in enumerate(batched):
+        assert result.scenario is scenarios[r]
+        _assert_identical(simulate(scenarios[r], 7, r), result)
+
+
+def test_replicates_of_one_model_may_differ_only_in_per_replicate_parameters(rwanda):
+    other = rwanda.with_overrides({"programme.twins_per_topic": 2})
+    with pytest.raises(TwinsimError, match=r"may differ only in learning\.rates"):
+        TwinningModel(rwanda, seeds=[run_seed_sequence(1, 0), run_seed_sequence(1, 1)], block_scenarios=[rwanda, other])
+
+
+def test_run_chunk_rows_with_a_posterior_do_not_depend_on_the_chunk(rwanda):
+    experiment = Experiment.from_points(rwanda, [{}], 8, 5, posterior=load_posterior(POSTERIOR))
+    chunk = [(0, r) for r in range(8)]
+    together = run_chunk(experiment, chunk)
+    apart = [row for run in chunk for row in run_chunk(experiment, [run])]
+    assert len({row["parameter_set"] for row in together}) > 2  # several draws ran as one model
+    assert all(_same_summary(a, b) for a, b in zip(together, apart, strict=True))
 
 
 def test_run_chunk_rows_do_not_depend_on_the_chunk(rwanda):

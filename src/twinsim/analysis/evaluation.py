@@ -109,9 +109,9 @@ def interval95(values: np.ndarray | pd.Series) -> Interval:
     mean = float(x.mean())
     if x.size == 1:
         return Interval(mean, mean, mean)
-    from scipy import stats  # imported here: scipy.stats adds half a second to CLI start-up
+    from scipy.special import stdtrit  # the t quantile without scipy.stats (a quarter second of start-up)
 
-    half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    half = float(stdtrit(x.size - 1, 0.975) * x.std(ddof=1) / math.sqrt(x.size))
     return Interval(mean, mean - half, mean + half)
 
 

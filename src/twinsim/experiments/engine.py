@@ -36,6 +36,7 @@ from twinsim.experiments.store import ResultStore, tidy_runs
 from twinsim.model import TwinningModel
 from twinsim.model.replicate import Replicate
 from twinsim.model.results import RunResult, simulate, simulate_many
+from twinsim.model.twinning import BLOCK_PARAMETERS
 from twinsim.scenario import Scenario
 
 __all__ = [
@@ -326,7 +327,10 @@ def run_chunk(experiment: Experiment, chunk: list[tuple[int, int]]) -> list[dict
     replicates raises, its runs are run one by one.
     """
     rows: list[dict[str, Any]] = []
-    for (arm, _), group in itertools.groupby(chunk, key=lambda run: (run[0], experiment.draw_row(run[1]))):
+    together = _posterior_in_one_model(experiment)
+    for (arm, _), group in itertools.groupby(
+        chunk, key=lambda run: (run[0], 0 if together else experiment.draw_row(run[1]))
+    ):
         replicates = [r for _, r in group]
         size = batch_size(experiment.arms[arm].scenario, len(replicates))
         for first in range(0, len(replicates), size):
@@ -346,8 +350,10 @@ def _run_model(experiment: Experiment, arm: int, replicates: list[int], record: 
     seqs = [experiment.seed_for(arm, r) for r in replicates]
     keys = [_run_keys(experiment, arm, r, seq) for r, seq in zip(replicates, seqs, strict=True)]
     try:
-        scenario = summary_only(experiment.scenario_for(arm, replicates[0]))
-        results = simulate_many(scenario, seeds=seqs, programme_learning=experiment.arms[arm].programme_learning)
+        scenarios = [_run_scenario(experiment, arm, r) for r in replicates]
+        results = simulate_many(
+            scenarios[0], seeds=seqs, scenarios=scenarios, programme_learning=experiment.arms[arm].programme_learning
+        )
         rows = []
         for key, result in zip(keys, results, strict=True):
             rows.append({**key, **run_outputs(result, experiment.outputs), "error": None})
@@ -357,6 +363,25 @@ def _run_model(experiment: Experiment, arm: int, replicates: list[int], record: 
         if not record:
             return None
         return [{**key, "error": f"{type(exc).__name__}: {exc}"} for key in keys]
+
+
+def _posterior_in_one_model(experiment: Experiment) -> bool:
+    """Whether runs that drew different posterior rows can share a model.
+
+    They can when the posterior sets only parameters a model varies per replicate (``learning.rates`` and
+    ``BLOCK_PARAMETERS``).
+    """
+    if experiment.posterior is None:
+        return True
+    return all(k.startswith("learning.rates.") or k in BLOCK_PARAMETERS for k in experiment.posterior.keys)
+
+
+def _run_scenario(experiment: Experiment, arm: int, replicate: int) -> Scenario:
+    """The scenario a run executes in a model (summary-only recording), once per arm and posterior row."""
+    key = ("run", arm, experiment.draw_row(replicate))
+    if key not in experiment.cache:
+        experiment.cache[key] = summary_only(experiment.scenario_for(arm, replicate))
+    return experiment.cache[key]
 
 
 def _run_keys(experiment: Experiment, arm: int, replicate: int, seq: np.random.SeedSequence) -> dict[str, Any]:

@@ -91,6 +91,7 @@ class Experiment:
     posterior: Posterior | None = None
     outputs: tuple[str, ...] = ("summary",)
     name: str = "experiment"
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.arms:
@@ -132,12 +133,23 @@ class Experiment:
         return any(arm.label for arm in self.arms)
 
     def scenario_for(self, arm: int, replicate: int) -> Scenario:
-        """The scenario replicate ``replicate`` of arm ``arm`` runs (design point and posterior draw applied)."""
-        return scenario_for_replicate(self.arms[arm].resolved(), self.posterior, self.seed, replicate)
+        """The scenario replicate ``replicate`` of arm ``arm`` runs (design point and posterior draw applied).
+
+        Validated once per arm and posterior row (runs that drew the same row share the scenario object).
+        """
+        key = ("scenario", arm, self.draw_row(replicate))
+        if key not in self.cache:
+            self.cache[key] = scenario_for_replicate(self.arms[arm].resolved(), self.posterior, self.seed, replicate)
+        return self.cache[key]
 
     def draw_row(self, replicate: int) -> int:
         """The posterior row replicate ``replicate`` runs (0 without a posterior): equal rows, equal parameters."""
-        return 0 if self.posterior is None else self.posterior.draw_index(self.seed, replicate)
+        if self.posterior is None:
+            return 0
+        key = ("row", replicate)
+        if key not in self.cache:
+            self.cache[key] = self.posterior.draw_index(self.seed, replicate)
+        return self.cache[key]
 
     def seed_for(self, arm: int, replicate: int) -> np.random.SeedSequence:
         """The seed sequence of replicate ``replicate`` of arm ``arm``."""

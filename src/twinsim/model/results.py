@@ -71,7 +71,8 @@ class RunResult:
     def from_model(cls, model: TwinningModel, seed: int, replicate: int, block: int = 0) -> RunResult:
         """Collect the results of replicate ``block`` of a finished model."""
         view = model.replicate(block)
-        return cls(model.params, seed, replicate, view.history, view)
+        scenario = model.params if model.block_scenarios is None else model.block_scenarios[block]
+        return cls(scenario, seed, replicate, view.history, view)
 
     @property
     def panel_path(self) -> Path | None:
@@ -278,17 +279,20 @@ def simulate_many(
     *,
     first: int = 0,
     seeds: Sequence[np.random.SeedSequence] | None = None,
+    scenarios: Sequence[Scenario] | None = None,
     programme_learning: bool = True,
 ) -> list[RunResult]:
     """Run replicates ``first .. first + replicates - 1`` of ``scenario`` as one model (blocks of rows).
 
     Replicate ``r``'s result is the same whatever the number of replicates run beside it. With ``seeds``, each
-    block runs with its own seed sequence (the replicate numbers are read from their spawn keys).
+    block runs with its own seed sequence (the replicate numbers are read from their spawn keys). With
+    ``scenarios`` (one per block), each block runs its own parameter set (e.g. a posterior draw; they may differ
+    only in ``TwinningModel``'s per-replicate parameters, see ``BLOCK_PARAMETERS``).
     """
     seed = scenario.simulation.seed if seed is None else int(seed)
     if seeds is None:
         seeds = [run_seed_sequence(seed, r) for r in range(first, first + replicates)]
-    model = TwinningModel(scenario, seeds=seeds, programme_learning=programme_learning)
+    model = TwinningModel(scenario, seeds=seeds, block_scenarios=scenarios, programme_learning=programme_learning)
     model.run()
     return [
         RunResult.from_model(model, int(seq.entropy), (seq.spawn_key or (0,))[-1], block)

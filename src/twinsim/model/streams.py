@@ -20,6 +20,7 @@ by the same hash (:meth:`Streams.__getitem__`).
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Sequence
 
@@ -51,6 +52,7 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> _S31)
 
 
+@functools.lru_cache(maxsize=4096)
 def _code(name: str) -> np.uint64:
     """A 64-bit code for a stream or quantity name (stable across machines and Python versions)."""
     with np.errstate(over="ignore"):

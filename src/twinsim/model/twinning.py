@@ -12,7 +12,7 @@ by source (peer, event, partner, expert, own improvement, forgetting, turnover) 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +33,48 @@ from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties, gap_to_best
 from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, effective_rate
 from twinsim.scenario import ActivityCost, Scenario, load_scenario
 
-__all__ = ["GAIN_SOURCES", "PROGRAMME_SOURCES", "STREAMS", "TwinningModel", "run_seed_sequence"]
+__all__ = ["BLOCK_PARAMETERS", "GAIN_SOURCES", "PROGRAMME_SOURCES", "STREAMS", "TwinningModel", "run_seed_sequence"]
 
 #: Where a change of capacity comes from (the flow is recorded per source, replicate and topic).
 GAIN_SOURCES = ("peer", "event", "partner", "expert", "own", "forgetting", "turnover", "empowerment")
 
 #: The sources the programme brings: switched off in the counterfactual.
 PROGRAMME_SOURCES = frozenset({"peer", "event", "partner", "expert", "empowerment"})
+
+#: Parameters that may differ between the replicates of one model (posterior draws): every transfer rate, and
+#: these learning parameters, which the model reads per replicate (:meth:`TwinningModel.block_value`).
+BLOCK_PARAMETERS = ("learning.peer_contact_rate", "learning.motivation_rate", "learning.gap_ceiling")
+
+
+def check_block_scenarios(
+    scenario: Scenario, block_scenarios: Sequence[Scenario] | None, replicates: int
+) -> list[Scenario] | None:
+    """Each replicate's scenario, or None when all run ``scenario``.
+
+    Refuses differences outside the parameters a model varies per replicate (:data:`BLOCK_PARAMETERS` and
+    ``learning.rates``).
+    """
+    if block_scenarios is None or all(sc is scenario for sc in block_scenarios):
+        return None
+    if len(block_scenarios) != replicates:
+        raise TwinsimError(
+            f"block_scenarios: give one scenario per replicate ({replicates}), not {len(block_scenarios)}"
+        )
+    base = _fixed_part(scenario)
+    for sc in {id(sc): sc for sc in block_scenarios}.values():
+        if sc is not scenario and _fixed_part(sc) != base:
+            raise TwinsimError(
+                "block_scenarios: replicates of one model may differ only in learning.rates and "
+                + ", ".join(BLOCK_PARAMETERS)
+            )
+    return list(block_scenarios)
+
+
+def _fixed_part(scenario: Scenario) -> dict[str, Any]:
+    data = scenario.model_dump()
+    data["learning"] = {k: v for k, v in data["learning"].items() if f"learning.{k}" not in BLOCK_PARAMETERS}
+    data["learning"].pop("rates")
+    return data
 
 
 class TwinningModel(mesa.Model):
@@ -77,6 +112,7 @@ class TwinningModel(mesa.Model):
         replicates: int = 1,
         first_replicate: int = 0,
         seeds: Sequence[np.random.SeedSequence] | None = None,
+        block_scenarios: Sequence[Scenario] | None = None,
         programme_learning: bool = True,
         datacollector: bool = False,
         **overrides: Any,
@@ -85,6 +121,8 @@ class TwinningModel(mesa.Model):
         seeds = _seeds(scenario, seed, replicates, first_replicate, seeds)
         super().__init__(rng=np.random.default_rng(seeds[0]))
         self.params = scenario
+        self.block_scenarios = check_block_scenarios(scenario, block_scenarios, len(seeds))
+        self._block_values: dict[Any, float | np.ndarray] = {}
         self.programme_learning = programme_learning
         self.seeds = list(seeds)
         self.streams = ReplicateStreams(seeds)
@@ -354,13 +392,42 @@ class TwinningModel(mesa.Model):
         """The unit costs of ``activity``: the scenario's ``costs.activities``, else the activity's defaults."""
         return self.params.costs.activities.get(activity, ACTIVITIES[activity].default_cost)
 
-    def rate(self, activity: str) -> float:
+    def rate(self, activity: str) -> float | np.ndarray:
         """The transfer rate of ``activity``: the scenario's ``learning.rates``, else the activity's default.
 
         With ``mechanisms.delivery_modes`` (ODD 7.21) a virtual activity with an in-person counterpart transfers
         ``learning.virtual_ratio`` times its counterpart's rate (the scenario's own rate for it is not used).
+        Per replicate (an array) when the replicates run different parameter sets (:meth:`block_value`).
         """
-        return effective_rate(self.params, activity)
+        return self.block_value(("rate", activity), lambda sc: effective_rate(sc, activity))
+
+    def learning_value(self, name: str) -> float | np.ndarray:
+        """``learning.<name>``: a number, or one per replicate when the replicates' parameter sets differ."""
+        return self.block_value(name, lambda sc: getattr(sc.learning, name))
+
+    def block_value(self, key: Any, read: Callable[[Scenario], float]) -> float | np.ndarray:
+        """A parameter read from each replicate's scenario: a float when they agree, else an array (replicates,).
+
+        Replicates that drew different parameter sets from a posterior run as one model; only the parameters in
+        :data:`BLOCK_PARAMETERS` may differ, and every use broadcasts them with :meth:`at_rows` or :meth:`column`.
+        """
+        value = self._block_values.get(key)
+        if value is None:
+            if self.block_scenarios is None:
+                value = float(read(self.params))
+            else:
+                values = np.array([read(sc) for sc in self.block_scenarios], dtype=float)
+                value = float(values[0]) if (values == values[0]).all() else values
+            self._block_values[key] = value
+        return value
+
+    def at_rows(self, value: float | np.ndarray, rows: np.ndarray) -> float | np.ndarray:
+        """A parameter (float, or per replicate) at ``rows`` (row indices, e.g. the learners of ties)."""
+        return value if np.ndim(value) == 0 else value[rows // self.n_institutions]
+
+    def column(self, value: float | np.ndarray) -> float | np.ndarray:
+        """A parameter (float, or per replicate) as a column over all rows, to broadcast against rows x topics."""
+        return value if np.ndim(value) == 0 else value[self.block][:, None]
 
     @property
     def in_programme(self) -> bool:
@@ -469,7 +536,7 @@ class TwinningModel(mesa.Model):
             self._staff_time(fired)
         for name in fired:
             self._fire(name)
-        contact = lp.peer_contact_rate * (1.0 if self.in_programme else lp.followup_tie_intensity)
+        contact = self.learning_value("peer_contact_rate") * (1.0 if self.in_programme else lp.followup_tie_intensity)
         learn_along_ties(self, contact)
         self.delivery_model.monthly(self, contact)
         if active and self.params.mechanisms.empowerment:
@@ -487,9 +554,8 @@ class TwinningModel(mesa.Model):
 
     def _own_improvement_and_forgetting(self) -> None:
         lp = self.params.learning
-        own = learning.own_improvement(
-            self.capacity, self.interest, self.leadership, lp.background_trend, lp.motivation_rate
-        )
+        motivation = self.column(self.learning_value("motivation_rate"))
+        own = learning.own_improvement(self.capacity, self.interest, self.leadership, lp.background_trend, motivation)
         self.apply_gain("own", own * self.applicable)
         if not self.params.mechanisms.ownership:
             self.apply_gain("forgetting", learning.forgetting(self.capacity, self.baseline, lp.forgetting))

@@ -119,7 +119,7 @@ def everyone(model: TwinningModel, mode: Mode, events: int = 1) -> Firing:
 # Shared mechanics
 
 
-def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None = None) -> np.ndarray:
+def learn_along_ties(model: TwinningModel, rate: float | np.ndarray, ties: np.ndarray | None = None) -> np.ndarray:
     """Transfer along the active ties (or the subset ``ties``) at ``rate``; returns the gain per tie.
 
     Each learner gains ``transfer(c_learner, c_mentor, rate * effort * similarity * availability)`` on the tie's
@@ -128,7 +128,7 @@ def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None 
     7.19). Gains go through the model's gain path (source ``peer``), so the counterfactual switches them off.
     """
     n_ties = len(model.ties) if ties is None else ties.size
-    if n_ties == 0 or rate == 0 or not model.programme_learning:
+    if n_ties == 0 or not np.any(rate) or not model.programme_learning:
         return np.zeros(n_ties)
     pick = (lambda a: a) if ties is None else (lambda a: a[ties])  # all ties: no index copies
     lrn, mnt, top = pick(model.ties.learner), pick(model.ties.mentor), pick(model.ties.topic)
@@ -136,9 +136,10 @@ def learn_along_ties(model: TwinningModel, rate: float, ties: np.ndarray | None 
     n_topics = cap.shape[1]
     learner_cell, mentor_cell = lrn * n_topics + top, mnt * n_topics + top
     effort = learning.effort_at(model.engagement()[lrn], model.interest.ravel()[learner_cell], lp.interest_weight)
-    intensity = rate * effort * pick(model.tie_similarity) * model.mentor_availability()[mnt]
+    intensity = model.at_rows(rate, lrn) * effort * pick(model.tie_similarity) * model.mentor_availability()[mnt]
     flat = cap.ravel()
-    gain = learning.transfer(flat[learner_cell], flat[mentor_cell], intensity, lp.gap_ceiling)
+    ceiling = model.at_rows(model.learning_value("gap_ceiling"), lrn)
+    gain = learning.transfer(flat[learner_cell], flat[mentor_cell], intensity, ceiling)
     touched, where = _touched_cells(model, ties, learner_cell, mentor_cell)
     delta = np.bincount(where, np.concatenate([gain, model.mentor_gain * gain]), touched.size)
     model.apply_gain("peer", delta, cells=touched)
@@ -165,7 +166,7 @@ def _touched_cells(
     return touched, where
 
 
-def learn_from_best(model: TwinningModel, rate: float, local: np.ndarray, q: float = 0.9) -> None:
+def learn_from_best(model: TwinningModel, rate: float | np.ndarray, local: np.ndarray, q: float = 0.9) -> None:
     """Event learning: members learn their chosen topics from the best performers of their kind present.
 
     ``local`` labels, within a replicate, who meets whom (one label for a network-wide event, the region for a
@@ -206,16 +207,17 @@ def _quantile_along_rows(values: np.ndarray, q: float) -> np.ndarray:
     return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
 
 
-def learn_from_source(model: TwinningModel, rate: float, source: np.ndarray, present: np.ndarray) -> None:
+def learn_from_source(model: TwinningModel, rate: float | np.ndarray, source: np.ndarray, present: np.ndarray) -> None:
     """The learning step of :func:`learn_from_best`: chosen topics move towards ``source`` where ``present``.
 
     Args:
         model: the model.
-        rate: the event's rate.
+        rate: the event's rate (a number, or one per replicate).
         source: rows x topics, the capacity each institution learns from.
         present: per row, whether its group at the event has at least two members of its kind.
 
     """
     cap = model.capacity
-    gain = learning.transfer(cap, source, rate * model.effort(), model.params.learning.gap_ceiling)
+    ceiling = model.column(model.learning_value("gap_ceiling"))
+    gain = learning.transfer(cap, source, model.column(rate) * model.effort(), ceiling)
     model.apply_gain("event", gain * (model.selected & present[:, None]))

@@ -217,7 +217,9 @@ def _learn_from_experts(model: TwinningModel, rate: np.ndarray, members: np.ndar
     team: ExpertTeam = model.delivery_state
     cells = members[:, None] & team.traction()[model.block] & model.applicable
     intensity = rate[model.block][:, None] * model.effort() * team.similarity
-    gain = learning.transfer(model.capacity, team.know_how, intensity, model.params.learning.gap_ceiling)
+    gain = learning.transfer(
+        model.capacity, team.know_how, intensity, model.column(model.learning_value("gap_ceiling"))
+    )
     model.apply_gain("expert", gain * cells)
 
 

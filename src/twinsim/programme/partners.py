@@ -93,7 +93,7 @@ class PartnerSet:
         return self._agents
 
 
-def learn_from_partners(model: TwinningModel, rate: float) -> np.ndarray:
+def learn_from_partners(model: TwinningModel, rate: float | np.ndarray) -> np.ndarray:
     """Members learn their partnership topics from their outside partners at ``rate``; returns gain per tie.
 
     As along peer ties (ODD 7.4): ``transfer(c_member, c_partner, rate * effort * similarity)``; gains go through
@@ -102,13 +102,12 @@ def learn_from_partners(model: TwinningModel, rate: float) -> np.ndarray:
     """
     state: PartnerSet = model.delivery_state
     ties = state.ties
-    if len(ties) == 0 or rate == 0 or not model.programme_learning:
+    if len(ties) == 0 or not np.any(rate) or not model.programme_learning:
         return np.zeros(len(ties))
     lrn, prt, top = ties.learner, ties.mentor, ties.topic
-    intensity = rate * model.effort()[lrn, top] * state.similarity[prt]
-    gain = learning.transfer(
-        model.capacity[lrn, top], state.capacity[prt, top], intensity, model.params.learning.gap_ceiling
-    )
+    intensity = model.at_rows(rate, lrn) * model.effort()[lrn, top] * state.similarity[prt]
+    ceiling = model.at_rows(model.learning_value("gap_ceiling"), lrn)
+    gain = learning.transfer(model.capacity[lrn, top], state.capacity[prt, top], intensity, ceiling)
     cells = lrn * model.capacity.shape[1] + top  # one tie per (member, topic)
     before = model.capacity.ravel()[cells]
     model.apply_gain("partner", gain, cells=cells)

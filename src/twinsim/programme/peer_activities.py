@@ -41,7 +41,7 @@ class KickoffWorkshop(Activity):
     def fire(self, model: TwinningModel, rate: float) -> Firing:
         """Form the delivery model's partnership ties; members learn a little from the network's best."""
         model.form_ties()
-        if rate:
+        if np.any(rate):
             learn_from_best(model, rate, np.zeros(model.n_institutions, dtype=np.int64))
         return everyone(model, "in_person")
 

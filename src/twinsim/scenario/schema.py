@@ -941,8 +941,9 @@ class Scenario(_Section):
         """Return a new scenario with dotted-key overrides applied and validated."""
         data = self.model_dump()
         for key, value in overrides.items():
+            check_text({key: value}, source)  # the rest of the scenario was checked when it was validated
             _set_dotted(data, key, _plain(value), source)
-        return _validate(data, source)
+        return _validate(data, source, text_checked=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1124,8 +1125,9 @@ def _is_open_table(path: list[str]) -> bool:
     )
 
 
-def _validate(data: dict[str, Any], source: str) -> Scenario:
-    check_text(data, source)
+def _validate(data: dict[str, Any], source: str, text_checked: bool = False) -> Scenario:
+    if not text_checked:
+        check_text(data, source)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
