@@ -483,13 +483,11 @@ class TwinningModel(mesa.Model):
         programme = source in PROGRAMME_SOURCES
         if cells is None:
             new = self.capacity + gain
-            np.maximum(new, 0.0, out=new)
-            np.minimum(new, 1.0, out=new)
+            np.clip(new, 0.0, 1.0, out=new)
+            delta = new - self.capacity
             if programme:
-                self.month_gain += (new - self.capacity).sum(axis=1)
-            flow = self.flows[source]
-            flow += new.reshape(self.replicates, self.n_institutions, n_topics).sum(axis=1)
-            flow -= self.capacity.reshape(self.replicates, self.n_institutions, n_topics).sum(axis=1)
+                self.month_gain += delta.sum(axis=1)
+            self.flows[source] += delta.reshape(self.replicates, self.n_institutions, n_topics).sum(axis=1)
             self.capacity = new
             return
         flat = self.capacity.ravel()
