@@ -1,7 +1,8 @@
 """Rwanda scenario on one core: runs per second, institution-months per second, and the ratio to the
 straightforward Mesa reference (benchmarks/reference_model.py) measured in the same process.
 
-    python benchmarks/bench_rwanda.py [--runs 300] [--reference-runs 20] [--batch 50 200] [--also-sizes 1000]
+    python benchmarks/bench_rwanda.py [--runs 300] [--reference-runs 20] [--batch 50 200] [--api 1000]
+        [--cli 1000] [--also-sizes 1000]
 
 Prints one JSON line per measurement:
 
@@ -11,6 +12,10 @@ Prints one JSON line per measurement:
 - ``twinsim_batched`` (whole runs, ``--batch R ...``): runs of R replicates at a time as one model with R blocks
   of rows (``simulate_many``; the same results as ``twinsim``), set-up to summary, and its ratio to the reference;
   ``twinsim_batched_steps``: the months after the kickoff of such a model, and their ratio to the reference;
+- ``twinsim_api`` (``--api R ...``): the API's ``run_replicates(scenario, R)`` (the experiment engine, serial, summaries
+  included), at the point estimate and drawing parameters from the shipped posterior, and its ratio to the reference;
+- ``twinsim_cli`` (``--cli R ...``): ``twinsim run rwanda_tpn --replicates R`` as a new process (start-up, runs, the
+  printed table; posterior by default, and ``--no-posterior``) and ``twinsim --help``, wall time;
 - with ``--also-sizes``, the same steps-only comparison on the Rwanda scenario scaled to that many
   institutions (benchmarks/common.py ``scaled_scenario``, same months as Rwanda).
 """
@@ -20,6 +25,8 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import subprocess
+from pathlib import Path
 
 from common import Timer, emit, scaled_scenario
 from reference_model import ReferenceModel
@@ -91,6 +98,40 @@ def batched_steps(scenario, seed: int, replicates: int, repeats: int = 3) -> dic
     }
 
 
+def api_runs(scenario, replicates: int, seed: int, posterior: bool) -> dict:
+    """``run_replicates`` through the experiment engine (serial), best of three."""
+    from twinsim.experiments.engine import run_replicates
+    from twinsim.experiments.posterior import load_posterior
+
+    shipped = Path(twinsim.__file__).parent / "scenarios" / "posteriors" / "rwanda_tpn" / "posterior.csv"
+    post = load_posterior(shipped) if posterior else None
+    run_replicates(scenario, 20, seed, posterior=post)  # warm-up
+    best = min(_timed(lambda: run_replicates(scenario, replicates, seed, posterior=post)) for _ in range(3))
+    n, months = scenario.n_institutions, scenario.simulation.months + scenario.simulation.followup_months
+    return {
+        "model": "twinsim_api",
+        "timed": "run_replicates (set-up to summaries)",
+        "posterior": posterior,
+        "runs": replicates,
+        "seconds": round(best, 3),
+        "institution_months_per_second": round(replicates * n * months / best),
+    }
+
+
+def cli_runs(replicates: int, posterior: bool) -> dict:
+    """``twinsim run rwanda_tpn --replicates R`` in a new process, wall time (best of three)."""
+    args = ["twinsim", "run", "rwanda_tpn", "--replicates", str(replicates), "-q"]
+    args += [] if posterior else ["--no-posterior"]
+    best = min(_timed(lambda: subprocess.run(args, check=True, capture_output=True)) for _ in range(3))
+    return {"model": "twinsim_cli", "command": " ".join(args), "runs": replicates, "seconds": round(best, 3)}
+
+
+def _timed(work) -> float:
+    with Timer() as t:
+        work()
+    return t.seconds
+
+
 def steps_only(scenario, runs: int, seed: int) -> list[dict]:
     """Both models from the same kicked-off state, timed over the remaining months."""
     seconds = {"twinsim_steps": 0.0, "reference": 0.0}
@@ -124,6 +165,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300, help="twinsim whole runs to time")
     parser.add_argument("--reference-runs", type=int, default=20, help="runs of the steps-only comparison")
     parser.add_argument("--batch", type=int, nargs="*", default=[50, 200], help="replicates per batch to time")
+    parser.add_argument("--api", type=int, nargs="*", default=[1000], help="replicates of run_replicates to time")
+    parser.add_argument("--cli", type=int, nargs="*", default=[], help="replicates of `twinsim run` to time")
     parser.add_argument("--also-sizes", type=int, nargs="*", default=[], help="scaled networks to compare too")
     parser.add_argument("--seed", type=int, default=20210801)
     args = parser.parse_args()
@@ -165,6 +208,28 @@ def main() -> None:
                 "benchmark": "rwanda",
                 "replicates_per_batch": replicates,
                 "ratio_batched_steps_to_reference": round(months["institution_months_per_second"] / reference_ims, 2),
+            }
+        )
+    n, months = scenario.n_institutions, scenario.simulation.months + scenario.simulation.followup_months
+    for replicates in args.api:
+        for posterior in (False, True):
+            api = api_runs(scenario, replicates, args.seed, posterior)
+            ratio = round(api["institution_months_per_second"] / reference_ims, 2)
+            emit({"benchmark": "rwanda", **api, "ratio_to_reference": ratio})
+    for replicates in args.cli:
+        reference_seconds = replicates * n * months / reference_ims
+        for posterior in (True, False):
+            cli = cli_runs(replicates, posterior)
+            emit({"benchmark": "rwanda", **cli, "ratio_to_reference": round(reference_seconds / cli["seconds"], 2)})
+        help_seconds = min(
+            _timed(lambda: subprocess.run(["twinsim", "--help"], check=True, capture_output=True)) for _ in range(3)
+        )
+        emit(
+            {
+                "benchmark": "rwanda",
+                "model": "twinsim_cli",
+                "command": "twinsim --help",
+                "seconds": round(help_seconds, 3),
             }
         )
     for size in args.also_sizes:

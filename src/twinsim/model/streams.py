@@ -38,6 +38,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
 _MAX_GAMMA_ATTEMPTS = 64  # Marsaglia-Tsang accepts more than 95% of attempts for shape >= 1
+_BLOCK = 1 << 15  # elements per block of a vectorised draw
 
 
 def run_seed_sequence(seed: int, replicate: int = 0) -> np.random.SeedSequence:
@@ -171,9 +172,15 @@ def _box_muller(u: np.ndarray) -> np.ndarray:
 
 
 def _beta(keys: np.ndarray, owner: np.ndarray, counter: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    x = _gamma(_subkeys(keys, "beta:a"), owner, counter, a)
-    y = _gamma(_subkeys(keys, "beta:b"), owner, counter, b)
-    return x / (x + y)
+    """Beta numbers element-wise, computed in blocks that fit a core's cache (the values do not depend on them)."""
+    a_keys, b_keys = _subkeys(keys, "beta:a"), _subkeys(keys, "beta:b")
+    out = np.empty(np.shape(a))
+    for start in range(0, out.size, _BLOCK):
+        part = slice(start, start + _BLOCK)
+        x = _gamma(a_keys, owner[part], counter[part], a[part])
+        y = _gamma(b_keys, owner[part], counter[part], b[part])
+        out[part] = x / (x + y)
+    return out
 
 
 def _gamma(keys: np.ndarray, owner: np.ndarray, counter: np.ndarray, alpha: np.ndarray) -> np.ndarray:
