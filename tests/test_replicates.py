@@ -230,3 +230,29 @@ def test_a_monthly_peer_group_is_one_module_and_one_schedule_line(rwanda):
     fired = group.ledger[group.ledger["activity"] == "virtual_peer_group"]
     assert len(fired) == 18 and fired["total_cost"].sum() > 0
     assert group.summary()["mean_gain"] > base.summary()["mean_gain"]
+
+
+def test_a_posterior_draw_set_without_revalidation_equals_the_validated_scenario():
+    from twinsim.experiments.posterior import check_posterior_ranges, scenario_for_replicate
+
+    posterior = load_posterior(POSTERIOR)
+    for name in ("rwanda_tpn", "rwanda_north_south"):
+        sc = twinsim.load_scenario(name)
+        check_posterior_ranges(sc, posterior)
+        for r in range(0, 40, 7):
+            fast = scenario_for_replicate(sc, posterior, 3, r, checked=True)
+            assert fast == scenario_for_replicate(sc, posterior, 3, r)
+            assert fast.model_dump() == scenario_for_replicate(sc, posterior, 3, r).model_dump()
+
+
+def test_a_posterior_value_outside_its_parameter_range_is_refused_before_any_run(rwanda, tmp_path):
+    from twinsim.errors import ScenarioError
+    from twinsim.experiments.posterior import Posterior
+
+    posterior = load_posterior(POSTERIOR)
+    samples = posterior.samples.copy()
+    samples.iloc[7, 0] = -1.0  # a negative transfer rate in one row
+    bad = Posterior(samples, posterior.weights, "bad.csv")
+    experiment = Experiment.from_points(rwanda, [{}], 4, 5, posterior=bad)
+    with pytest.raises(ScenarioError, match=r"bad\.csv \(smallest values\)"):
+        experiment.scenario_for(0, 0)

@@ -21,7 +21,7 @@ import numpy as np
 
 from twinsim.errors import TwinsimError
 from twinsim.experiments.outputs import OUTPUTS
-from twinsim.experiments.posterior import Posterior, scenario_for_replicate
+from twinsim.experiments.posterior import Posterior, check_posterior_ranges, scenario_for_replicate
 from twinsim.model.streams import run_seed_sequence
 from twinsim.scenario import Scenario
 
@@ -139,7 +139,12 @@ class Experiment:
         """
         key = ("scenario", arm, self.draw_row(replicate))
         if key not in self.cache:
-            self.cache[key] = scenario_for_replicate(self.arms[arm].resolved(), self.posterior, self.seed, replicate)
+            base = self.cache.get(("arm", arm))
+            if base is None:
+                base = self.cache[("arm", arm)] = self.arms[arm].resolved()
+                if self.posterior is not None:
+                    check_posterior_ranges(base, self.posterior)
+            self.cache[key] = scenario_for_replicate(base, self.posterior, self.seed, replicate, checked=True)
         return self.cache[key]
 
     def draw_row(self, replicate: int) -> int:

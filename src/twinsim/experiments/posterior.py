@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -120,12 +121,49 @@ def save_posterior(posterior: Posterior, path: str | Path, header: str = "") -> 
     return path
 
 
-def scenario_for_replicate(scenario: Scenario, posterior: Posterior | None, seed: int, replicate: int) -> Scenario:
-    """The scenario replicate ``replicate`` runs: ``scenario`` with its posterior draw applied (if any)."""
+def scenario_for_replicate(
+    scenario: Scenario, posterior: Posterior | None, seed: int, replicate: int, *, checked: bool = False
+) -> Scenario:
+    """The scenario replicate ``replicate`` runs: ``scenario`` with its posterior draw applied (if any).
+
+    With ``checked`` (the caller ran :func:`check_posterior_ranges` for this scenario) the draw's values are set
+    without validating the whole scenario again.
+    """
     if posterior is None:
         return scenario
     index = posterior.draw_index(seed, replicate)
+    if checked:
+        return _assign(scenario, posterior.row(index))
     return _apply(scenario, posterior.row(index), f"--posterior {posterior.source} (row {index + 1})")
+
+
+def check_posterior_ranges(scenario: Scenario, posterior: Posterior) -> None:
+    """Validate the row of every column's smallest values and the row of its largest against ``scenario``.
+
+    The schema's bounds on these parameters are intervals, so every row's values then lie within them.
+    """
+    samples = posterior.samples
+    for name, row in (("smallest", samples.min()), ("largest", samples.max())):
+        _apply(scenario, {k: float(v) for k, v in row.items()}, f"--posterior {posterior.source} ({name} values)")
+
+
+def _assign(model: Any, overrides: dict[str, float]) -> Any:
+    """``model`` with dotted-key values set by copying the sections on the way (no validation)."""
+    for key, value in overrides.items():
+        model = _assign_one(model, key.split("."), value)
+    return model
+
+
+def _assign_one(node: Any, parts: list[str], value: float) -> Any:
+    head = parts[0]
+    current = node[head] if isinstance(node, dict) else getattr(node, head)
+    if len(parts) > 1:
+        value = _assign_one(current, parts[1:], value)
+    elif isinstance(current, int) and not isinstance(current, bool):
+        value = round(value)
+    if isinstance(node, dict):
+        return {**node, head: value}
+    return node.model_copy(update={head: value})
 
 
 def _apply(scenario: Scenario, overrides: dict[str, float], source: str) -> Scenario:
