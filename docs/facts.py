@@ -373,6 +373,12 @@ for _output, _short in (
         fact(f"sobol.{_short}.top{_rank + 1}", SOBOL, lambda o=_output, r=_rank: _top(o, r))
     fact(f"sobol.{_short}.noise", SOBOL, lambda o=_output: pct(sobol()[1][o]))
 fact("sobol.runs", SOBOL, lambda: money(int(shipped(f"{SOBOL}/result.json")["runs"])))
+fact("sobol.points", SOBOL, lambda: money(int(shipped(f"{SOBOL}/result.json")["runs"]) // 2))
+fact("sobol.similarity.acc", SOBOL, lambda: _st("learning.similarity_weight", "selected_vs_not.accreditation"))
+fact("sobol.similarity.cbhi", SOBOL, lambda: _st("learning.similarity_weight", "selected_vs_not.cbhi_coverage"))
+fact("sobol.topics.acc", SOBOL, lambda: _st("programme.topics_per_institution", "selected_vs_not.accreditation"))
+fact("sobol.exchange.cbhi", SOBOL, lambda: _st("learning.rates.exchange_visit", "selected_vs_not.cbhi_coverage"))
+fact("sobol.resources.cbhi", SOBOL, lambda: _st("mechanisms.resources", "selected_vs_not.cbhi_coverage"))
 fact(
     "sobol.factors",
     SOBOL,
