@@ -447,6 +447,56 @@ fact(
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# statements of docs/ODD.md about the Rwanda scenario at its point estimate: the Python API, 100 replicates
+
+
+API = "twinsim.run_replicates(load_scenario('rwanda_tpn', OVERRIDES), 100, seed=20210801)"
+
+
+@functools.cache
+def batch(*overrides: str, keep_tables: bool = False):
+    """100 replicates of the Rwanda scenario at its point estimate (no posterior), with ``overrides``."""
+    sys.path.insert(0, str(ROOT / "src"))
+    import twinsim
+
+    scenario = twinsim.load_scenario("rwanda_tpn", list(overrides))
+    return twinsim.run_replicates(scenario, 100, seed=20210801, keep_tables=keep_tables)
+
+
+def _summary(key: str, *overrides: str) -> float:
+    return float(batch(*overrides).summaries[key].mean())
+
+
+def _activity_cost(activity: str) -> str:
+    ledgers = batch(keep_tables=True).ledgers
+    return money(ledgers.loc[ledgers["activity"] == activity, "total_cost"].sum() / 100)
+
+
+fact("odd.ties", API, lambda: f"{_summary('ties'):.0f}")
+fact("odd.unmatched", API, lambda: pct(_summary("unmatched_share")))
+fact("odd.unmatched.no_keep_promise", API, lambda: pct(_summary("unmatched_share", "mechanisms.keep_promise=false")))
+fact("odd.cost", API, lambda: money(_summary("total_cost")))
+for _activity in (
+    "exchange_visit",
+    "coaching_in_person",
+    "kickoff_workshop",
+    "provincial_learning_event",
+    "learning_workshop_virtual",
+    "coaching_virtual",
+):
+    fact(f"odd.cost.{_activity}", API, lambda a=_activity: _activity_cost(a))
+fact("bad_inputs.cases", "benchmarks/bad_inputs.py", lambda: money(_bad_inputs()))
+
+
+def _bad_inputs() -> int:
+    """How many bad inputs benchmarks/bad_inputs.py generates (built, not run)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bad_inputs
+
+    return sum(len(bad_inputs.cases_for(command)) for command in bad_inputs.COMMANDS)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 
 def refresh(path: Path, write: bool) -> list[str]:
