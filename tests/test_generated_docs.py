@@ -34,3 +34,6 @@ def test_fact_markers_are_well_formed():
     for path in facts.FILES:
         text = path.read_text(encoding="utf-8")
         assert text.count("<!-- fact:") == text.count("<!-- /fact -->") == len(facts.MARKER.findall(text)), path.name
+        # a line that starts with an HTML comment starts an HTML block in CommonMark (GitHub): the marker must not
+        starts = [line for line in text.splitlines() if line.lstrip().startswith("<!-- fact:")]
+        assert not starts, f"{path.name}: a fact marker starts a line: {starts[0][:60]!r}"
