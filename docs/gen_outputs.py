@@ -15,6 +15,7 @@ check, so a documented figure cannot go stale.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shlex
@@ -32,8 +33,12 @@ def blocks(text: str) -> list[re.Match[str]]:
     return list(BLOCK.finditer(text))
 
 
+@functools.cache
 def output(command: str) -> str:
-    """What ``command`` prints on stdout (``twinsim`` or a ``python docs/...`` script, from this checkout)."""
+    """What ``command`` prints on stdout (``twinsim`` or a ``python docs/...`` script, from this checkout).
+
+    Each command runs once per process: the facts of docs/facts.py read the same outputs.
+    """
     argv = shlex.split(command)
     if argv[0] == "twinsim":
         argv = [sys.executable, "-m", "twinsim", *argv[1:], "--quiet"]

@@ -6,7 +6,8 @@
 #     bash docs/regenerate.sh              # everything but the calibration (uses the shipped posterior)
 #     bash docs/regenerate.sh --calibrate  # recalibrate Rwanda first (about 30 s on 2 workers)
 #
-# tests/test_generated_docs.py, tests/test_docs.py and tests/test_docs_site.py fail when any of these is stale.
+# tests/test_generated_docs.py (command outputs and the facts of docs/facts.py), tests/test_docs.py and
+# tests/test_docs_site.py fail when any of these is stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=src
@@ -33,11 +34,13 @@ cp "$tmp/compare/trajectories.png" docs/figures/compare_trajectories.png
 
 twinsim sensitivity rwanda_design_sensitivity --workers "$workers" --out docs/data/sensitivity_rwanda --force --quiet \
     >/dev/null
+sed -i "s#$PWD/##g" docs/data/sensitivity_rwanda/result.json  # the posterior's path, relative to the checkout
 cp docs/data/sensitivity_rwanda/indices.png docs/figures/sensitivity_rwanda_indices.png
 cp docs/data/sensitivity_rwanda/convergence.png docs/figures/sensitivity_rwanda_convergence.png
 twinsim sensitivity rwanda_design_sensitivity --method morris --samples 20 --output mean_gain --output total_cost \
-    --workers "$workers" --out "$tmp/morris" --quiet >/dev/null
+    --workers "$workers" --out "$tmp/morris" --quiet --json | sed "s#$PWD/##g" >docs/data/sensitivity_rwanda_morris.json
 cp "$tmp/morris/morris_mu_sigma.png" docs/figures/sensitivity_rwanda_morris.png
 
 python docs/gen_outputs.py --write
+python docs/facts.py --write  # numbers in the prose, from the same commands' --json and the files written above
 echo "regenerated; look at the figures in docs/figures/ before committing"

@@ -18,3 +18,22 @@ def test_documented_outputs_are_current():
 def test_every_generated_block_names_a_twinsim_command_or_a_docs_script():
     found = [m["command"] for path in gen_outputs.FILES for m in gen_outputs.blocks(path.read_text())]
     assert len(found) >= 5 and all(command.startswith(("twinsim ", "python docs/")) for command in found)
+
+
+def test_documented_facts_are_current():
+    import facts
+
+    stale = {path.name: facts.refresh(path, write=False) for path in facts.FILES}
+    stale = {name: lines for name, lines in stale.items() if lines}
+    assert not stale, f"stale numbers in the prose {stale}; refresh with: python docs/facts.py --write"
+
+
+def test_fact_markers_are_well_formed():
+    import facts
+
+    for path in facts.FILES:
+        text = path.read_text(encoding="utf-8")
+        assert text.count("<!-- fact:") == text.count("<!-- /fact -->") == len(facts.MARKER.findall(text)), path.name
+        # a line that starts with an HTML comment starts an HTML block in CommonMark (GitHub): the marker must not
+        starts = [line for line in text.splitlines() if line.lstrip().startswith("<!-- fact:")]
+        assert not starts, f"{path.name}: a fact marker starts a line: {starts[0][:60]!r}"

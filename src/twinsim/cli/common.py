@@ -321,12 +321,21 @@ def show_table(table: Table, fmt: str = "text") -> None:
     lines.append("| " + " | ".join(headers) + " |")
     lines.append("|" + "|".join("---" if c.justify == "left" else "---:" for c in table.columns) + "|")
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    sys.stdout.write("\n".join(lines) + "\n")
+    # a blank line ends the table: Markdown reads a line right under a table as one more row
+    sys.stdout.write("\n".join(lines) + "\n\n")
 
 
 def say(text: str) -> None:
     """Print a line of plain text on stdout (no markup, no highlighting, not cut)."""
     out_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def say_notes(lines: Sequence[str], fmt: str = "text") -> None:
+    """Print the notes under a table: one line each, or with ``md`` one paragraph each (blank lines between)."""
+    for i, line in enumerate(lines):
+        if fmt == "md" and i:
+            say("")
+        say(line)
 
 
 __all__ = [
@@ -355,6 +364,7 @@ __all__ = [
     "print_warnings",
     "progress_bar",
     "say",
+    "say_notes",
     "show_table",
     "user_errors",
 ]

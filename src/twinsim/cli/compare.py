@@ -33,6 +33,7 @@ from twinsim.cli.common import (
     print_warnings,
     progress_bar,
     say,
+    say_notes,
     show_table,
     user_errors,
 )
@@ -153,11 +154,10 @@ def _print_probability_best(result: Any, table_format: str) -> None:
     show_table(view, table_format)
     if table_format == "csv":
         return
-    for line in _ranking_sentences(result, float(best["wtp"].iloc[0])):
-        say(line)
+    say_notes(_ranking_sentences(result, float(best["wtp"].iloc[0]), table_format), table_format)
 
 
-def _ranking_sentences(result: Any, wtp: float) -> list[str]:
+def _ranking_sentences(result: Any, wtp: float, table_format: str = "text") -> list[str]:
     """The ranking's robustness in words a donor reads."""
     ranking = result.ranking(wtp)
     basis = ranking["basis"]
@@ -177,7 +177,8 @@ def _ranking_sentences(result: Any, wtp: float) -> list[str]:
                     f" ({share:.0%} of the spread of their difference is parameter uncertainty, "
                     f"{1 - share:.0%} replicate noise)"
                 )
-        lines.append(("Ranking: " if key == "most_effective" else "         ") + text + ".")
+        indent = "" if table_format == "md" else "         "  # Markdown: one paragraph each, no indent
+        lines.append(("Ranking: " if key == "most_effective" else indent) + text + ".")
     lines.append(
         "effect, 95% of replicates: where 95% of single runs of a programme land (a predictive range, wider than "
         "the confidence interval of the mean above). net benefit: willingness to pay x effect - cost."
@@ -232,7 +233,9 @@ def _print_comparison(result: Any, table_format: str = "text") -> None:
         )
     show_table(view, table_format)
     if table_format != "csv":
-        say(_interval_note(result))
+        say_notes([_interval_note(result)], table_format)
+        if table_format == "md":
+            say("")
     _print_probability_best(result, table_format)
     if table_format == "text":
         say(

@@ -32,6 +32,7 @@ from twinsim.cli.common import (
     print_warnings,
     progress_bar,
     say,
+    say_notes,
     show_table,
     user_errors,
 )
@@ -179,26 +180,24 @@ def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:
     mean, lo, hi = batch.cost()
     cur = sc.costs.currency
     interval = f" (95% CI {lo:,.0f} to {hi:,.0f})" if several else ""
-    say(
-        ("\n" if table_format == "md" else "")
-        + f"Programme cost: {mean:,.0f} {cur}{interval}, {sc.costs.price_year} prices"
-    )
-    say(
+    notes = [
+        f"Programme cost: {mean:,.0f} {cur}{interval}, {sc.costs.price_year} prices",
         "Changes in indicator points, averaged over institutions and replicates; 'chose - did not' is the paper's "
-        "comparison (95% CI over replicates)."
-    )
+        "comparison (95% CI over replicates).",
+    ]
     shares = {t: batch.parameter_share(f"selected_vs_not.{t}") for t in batch.topics}
     shares = {t: v for t, v in shares.items() if v == v}  # noqa: PLR0124 (NaN: no posterior)
     if shares:
         low, high = min(shares.values()), max(shares.values())
-        say(
+        notes.append(
             f"Replicates drew their parameters from the posterior ({Path(batch.posterior).parent.name}): "
             f"{low:.0%}-{high:.0%} of the "
             "replicate-to-replicate variance of 'chose - did not' is parameter uncertainty, the rest the model's "
             "randomness."
         )
     if not several:
-        say("One replicate: no intervals; use --replicates 100 for the effects' uncertainty.")
+        notes.append("One replicate: no intervals; use --replicates 100 for the effects' uncertainty.")
+    say_notes(notes, table_format)
 
 
 def _signed(value: float) -> str:
