@@ -488,6 +488,32 @@ for _activity in (
 fact("bad_inputs.cases", "benchmarks/bad_inputs.py", lambda: money(_bad_inputs()))
 
 
+@functools.cache
+def _kickoff_gap() -> tuple[float, float, float]:
+    """The mean learner-mentor gap at the kickoff, the gap ceiling, and how much the ceiling cuts that gap.
+
+    Over the ties of 100 kicked-off Rwanda replicates at the point estimate.
+    """
+    sys.path.insert(0, str(ROOT / "src"))
+    import numpy as np
+
+    import twinsim
+    from twinsim.model import TwinningModel
+
+    scenario = twinsim.load_scenario("rwanda_tpn")
+    model = TwinningModel(scenario, 20210801, replicates=100)
+    model.step()  # the kickoff workshop forms the ties
+    ties = model.ties
+    gap = float(np.mean(model.baseline[ties.mentor, ties.topic] - model.baseline[ties.learner, ties.topic]))
+    ceiling = scenario.learning.gap_ceiling
+    return gap, ceiling, 1.0 - float(np.exp(-0.5 * (gap / ceiling) ** 2))
+
+
+fact("odd.kickoff_gap", API, lambda: f2(_kickoff_gap()[0]))
+fact("odd.gap_ceiling", "scenarios/rwanda_tpn.toml", lambda: f2(_kickoff_gap()[1]))
+fact("odd.gap_cut", API, lambda: pct(_kickoff_gap()[2]))
+
+
 def _bad_inputs() -> int:
     """How many bad inputs benchmarks/bad_inputs.py generates (built, not run)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))

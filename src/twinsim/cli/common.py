@@ -368,3 +368,8 @@ __all__ = [
     "show_table",
     "user_errors",
 ]
+
+
+def share_cell(value: float) -> str:
+    """A parameter share for a table cell: a percentage, or '-' when it cannot be estimated (NaN)."""
+    return "-" if value != value else f"{value:.0%}"  # noqa: PLR0124 (NaN)

@@ -34,6 +34,7 @@ from twinsim.cli.common import (
     progress_bar,
     say,
     say_notes,
+    share_cell,
     show_table,
     user_errors,
 )
@@ -121,11 +122,6 @@ def _write_comparison(result: Any, out: Path) -> None:
     save(plot_model_trajectories(result), out / "trajectories.png")
 
 
-def _share(value: float) -> str:
-    """A parameter share for a table cell ('-' when not estimable)."""
-    return "-" if value != value else f"{value:.0%}"  # noqa: PLR0124 (NaN)
-
-
 def _print_probability_best(result: Any, table_format: str) -> None:
     best = result.probability_best()
     first = result.models[0].scenario
@@ -149,7 +145,7 @@ def _print_probability_best(result: Any, table_format: str) -> None:
             f"{row['p_most_effective']:.0%}",
             f"{row['p_most_cost_effective']:.0%}",
             f"[{row['effect_range_low']:+.2f}, {row['effect_range_high']:+.2f}]",
-            _share(row["net_benefit_param_share"]),
+            share_cell(row["net_benefit_param_share"]),
         )
     show_table(view, table_format)
     if table_format == "csv":
@@ -220,7 +216,7 @@ def _print_comparison(result: Any, table_format: str = "text") -> None:
             row["delivery_model"],
             f"{row['volume']:.2f}",
             f"{row['effect']:+.2f} [{row['effect_low']:+.2f}, {row['effect_high']:+.2f}]",
-            _share(row["effect_param_share"]),
+            share_cell(row["effect_param_share"]),
             f"{row['sustained_effect']:+.2f}",
             f"{row['cost']:,.0f}",
             _money(row["cost_per_point"]),

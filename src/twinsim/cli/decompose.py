@@ -29,6 +29,7 @@ from twinsim.cli.common import (
     print_warnings,
     progress_bar,
     say,
+    share_cell,
     show_table,
     user_errors,
 )
@@ -89,7 +90,7 @@ def decompose(
         share = f"{row.twinning_share:.0%}"
         if row.twinning_share_low == row.twinning_share_low:  # a range over posterior parameter sets
             share += f" [{row.twinning_share_low:.0%}, {row.twinning_share_high:.0%}]"
-        split = f"{_share(row.observed_param_share)} / {_share(row.twinning_param_share)}"
+        split = f"{share_cell(row.observed_param_share)} / {share_cell(row.twinning_param_share)}"
         add_row(table, topic, *cells, split, share)
     show_table(table, table_format)
     if table_format == "csv":
@@ -103,7 +104,3 @@ def decompose(
         "replicate noise ('-': too few replicates share a draw to tell). The twinning share's range is over the "
         "posterior's parameter sets."
     )
-
-
-def _share(value: float) -> str:
-    return "-" if value != value else f"{value:.0%}"  # noqa: PLR0124 (NaN)

@@ -29,6 +29,7 @@ from twinsim.cli.common import (
     print_warnings,
     progress_bar,
     say,
+    share_cell,
     show_table,
     user_errors,
 )
@@ -125,7 +126,7 @@ def power(
             f"{row.mean_effect:+.2f}",
             f"{row.power:.0%} [{row.power_ci95_low:.0%}, {row.power_ci95_high:.0%}]",
             f"{row.mde:.2f}",
-            f"{_share(row.estimate_param_share)} / {_share(row.power_param_share)}",
+            f"{share_cell(row.estimate_param_share)} / {share_cell(row.power_param_share)}",
         )
     show_table(table, table_format)
     if table_format == "csv":
@@ -143,7 +144,3 @@ def power(
         "replicate noise ('-': too few trials share a draw to tell); the MDE uses the estimate's whole spread, so "
         "parameter uncertainty widens it."
     )
-
-
-def _share(value: float) -> str:
-    return "-" if value != value else f"{value:.0%}"  # noqa: PLR0124 (NaN)

@@ -803,7 +803,7 @@ class EvaluationParams(_Section):
         description=(
             "Institutions choose their topics on the measured month-0 indicators (true value plus the same "
             "measurement error the evaluator's month-0 baseline carries), so selectors' measured change regresses "
-            "to the mean; false: they choose on true capacity (ODD 7.23)."
+            "to the mean; false: they choose on true capacity (ODD 7.24)."
         ),
     )
     midline_month: int | None = _param(
