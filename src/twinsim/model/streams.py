@@ -79,6 +79,7 @@ class ReplicateStreams:
 
     def __init__(self, seeds: Sequence[np.random.SeedSequence]) -> None:
         self.keys = np.array([replicate_key(s) for s in seeds], dtype=np.uint64)
+        self._quantity_keys: dict[tuple[str, str], np.ndarray] = {}
         self.replicates = [Streams(self, block) for block in range(len(seeds))]
 
     def __getitem__(self, block: int) -> Streams:
@@ -91,12 +92,19 @@ class ReplicateStreams:
         """Keys of quantity ``what`` of stream ``name``: shape (replicates,) or (replicates, quantities)."""
         if name not in STREAMS and name not in EXTRA_STREAMS:
             raise KeyError(name)
+        cache = keys is None
+        cached = self._quantity_keys.get((name, what)) if cache and isinstance(what, str) else None
+        if cached is not None:
+            return cached
         keys = self.keys if keys is None else keys
         codes = np.array([_code(w) for w in ([what] if isinstance(what, str) else what)], dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            stream = _mix(keys ^ _code(name))
-            out = _mix(stream[:, None] ^ codes[None, :])
-        return out[:, 0] if isinstance(what, str) else out
+        stream = _mix(keys ^ _code(name))  # uint64 arrays wrap silently
+        out = _mix(stream[:, None] ^ codes[None, :])
+        if isinstance(what, str):
+            out = out[:, 0]
+            if cache:
+                self._quantity_keys[(name, what)] = out
+        return out
 
     @staticmethod
     def _bits(keys: np.ndarray, shape: tuple[int, ...], offset: int = 0) -> np.ndarray:
@@ -156,15 +164,13 @@ class ReplicateStreams:
 
 
 def _hash(keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
-    """Number ``counter`` of the SplitMix64 sequence started at ``key``, element-wise (broadcasting)."""
-    with np.errstate(over="ignore"):
-        return _mix(keys + (counters + np.uint64(1)) * _GOLDEN)
+    """Number ``counter`` of the SplitMix64 sequence started at ``key``, element-wise (broadcasting arrays)."""
+    return _mix(keys + (counters + np.uint64(1)) * _GOLDEN)
 
 
 def _subkeys(keys: np.ndarray, label: str) -> np.ndarray:
     """Keys of a labelled sub-quantity (the two gammas of a beta, a gamma's attempts)."""
-    with np.errstate(over="ignore"):
-        return _mix(keys ^ _code(label))
+    return _mix(keys ^ _code(label))
 
 
 def _box_muller(u: np.ndarray) -> np.ndarray:
