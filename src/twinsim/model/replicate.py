@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from twinsim.model.state import STATE, TIE_STATE
+from twinsim.programme.costs import ledger_rows
 from twinsim.programme.matching import Ties
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class Replicate:
     @property
     def ledger(self) -> list[LedgerRow]:
         """The replicate's priced activity firings."""
-        return self.model.ledgers[self.block]
+        return ledger_rows(self.model.ledger_parts, self.block)
 
     @property
     def history(self) -> np.ndarray | None:

@@ -37,7 +37,7 @@ def replicate_summaries(model: TwinningModel) -> dict[str, np.ndarray]:
     out = {
         "mean_gain": _masked_mean(gain, app, 2),
         "mean_gain_selected": _masked_mean(gain, sel, 2),
-        "total_cost": np.array([sum(row.total_cost for row in ledger) for ledger in model.ledgers], dtype=float),
+        "total_cost": model.total_cost(),
         "ties": model.per_replicate_count(model.ties.learner),
         "sustained_gain": _masked_mean((model.indicator(model.capacity) - baseline).reshape(shape), app, 2),
     }

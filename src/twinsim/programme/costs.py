@@ -24,7 +24,7 @@ import numpy as np
 
 from twinsim.scenario import ActivityCost, CostParams
 
-__all__ = ["COST_CATEGORIES", "LedgerRow", "price_firings"]
+__all__ = ["COST_CATEGORIES", "LedgerPart", "LedgerRow", "ledger_rows", "price_firings"]
 
 COST_CATEGORIES = ("event_cost", "travel_cost", "expert_cost", "staff_cost", "volunteer_cost")
 
@@ -63,7 +63,7 @@ def price_firings(
     costs: CostParams,
     scale: np.ndarray | float,
     unit: ActivityCost | None = None,
-) -> tuple[list[LedgerRow], np.ndarray]:
+) -> tuple[LedgerPart, np.ndarray]:
     """Price one activity's firing in every replicate of a model at once.
 
     Direct cost is ``per_event * events + per_participant * participants * travels``; staff time is
@@ -83,7 +83,8 @@ def price_firings(
         unit: the activity's unit costs (default: ``costs.activities[activity]``, else zero costs).
 
     Returns:
-        One ledger row per replicate, and the replicates x institutions cost allocation (summing to the rows).
+        The firing's ledger columns over replicates (:class:`LedgerPart`), and the replicates x institutions cost
+        allocation (summing to them).
 
     """
     unit = costs.activities.get(activity, ActivityCost()) if unit is None else unit
@@ -114,38 +115,42 @@ def price_firings(
     expert_cost = np.where(reached, costs.expert_day_rate * expert_days, 0.0)
     volunteer_cost = np.where(reached & costs.value_volunteer_time, costs.volunteer_day * volunteer_days, 0.0)
     travel_sum, event_sum = travel.sum(axis=-1), event_share.sum(axis=-1)
-    columns = zip(
-        events.tolist(),
-        (involved > 0).sum(axis=-1).tolist(),
-        staff_days.sum(axis=-1).tolist(),
-        np.where(reached, event_sum + travel_sum, travel_sum).tolist(),
-        staff_cost.sum(axis=-1).tolist(),
-        np.where(reached, event_sum, 0.0).tolist(),
-        travel_sum.tolist(),
-        np.broadcast_to(expert_days, events.shape).tolist(),
-        expert_cost.tolist(),
-        np.broadcast_to(volunteer_days, events.shape).tolist(),
-        volunteer_cost.tolist(),
-        scale.tolist(),
-        strict=True,
-    )
-    rows = [
-        LedgerRow(
-            month=month,
-            activity=activity,
-            events=int(n_events),
-            institutions=int(n_inst),
-            staff_days=float(s_days),
-            direct_cost=float(direct),
-            staff_cost=float(staff),
-            volume=float(vol),
-            event_cost=float(event),
-            travel_cost=float(trav),
-            expert_days=float(e_days),
-            expert_cost=float(e_cost),
-            volunteer_days=float(v_days),
-            volunteer_cost=float(v_cost),
-        )
-        for n_events, n_inst, s_days, direct, staff, event, trav, e_days, e_cost, v_days, v_cost, vol in columns
-    ]
-    return rows, per_institution
+    columns = {
+        "events": events.astype(np.int64),
+        "institutions": (involved > 0).sum(axis=-1),
+        "staff_days": staff_days.sum(axis=-1),
+        "direct_cost": np.where(reached, event_sum + travel_sum, travel_sum),
+        "staff_cost": staff_cost.sum(axis=-1),
+        "volume": scale.astype(float),
+        "event_cost": np.where(reached, event_sum, 0.0),
+        "travel_cost": travel_sum,
+        "expert_days": np.broadcast_to(expert_days, events.shape).astype(float),
+        "expert_cost": expert_cost,
+        "volunteer_days": np.broadcast_to(volunteer_days, events.shape).astype(float),
+        "volunteer_cost": volunteer_cost,
+    }
+    return LedgerPart(month, activity, columns), per_institution
+
+
+@dataclass(frozen=True)
+class LedgerPart:
+    """One activity's firing in every replicate of a model: each ledger column as an array over replicates."""
+
+    month: int
+    activity: str
+    columns: dict[str, np.ndarray]
+
+    def total_cost(self) -> np.ndarray:
+        """Per replicate: direct, staff-time, expert and volunteer-time cost (as :attr:`LedgerRow.total_cost`)."""
+        c = self.columns
+        return c["direct_cost"] + c["staff_cost"] + c["expert_cost"] + c["volunteer_cost"]
+
+    def row(self, block: int) -> LedgerRow:
+        """Replicate ``block``'s ledger row."""
+        values = {name: column[block].item() for name, column in self.columns.items()}
+        return LedgerRow(month=self.month, activity=self.activity, **values)
+
+
+def ledger_rows(parts: list[LedgerPart], block: int) -> list[LedgerRow]:
+    """Replicate ``block``'s priced firings, in firing order."""
+    return [part.row(block) for part in parts]
