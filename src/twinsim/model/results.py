@@ -33,7 +33,7 @@ from twinsim.analysis.evaluation import (
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.model.recording import panel_frame
 from twinsim.model.replicate import Replicate
-from twinsim.model.summary import INTEGER_KEYS, MECHANISM_KEYS, replicate_summaries
+from twinsim.model.summary import summary_rows
 from twinsim.scenario import Scenario
 
 __all__ = ["RunResult", "simulate"]
@@ -243,17 +243,9 @@ class RunResult:
         people newly covered (``people_reached.TOPIC``: indicator change / 100 x population served x coverage
         share, summed over the institutions it applies to) and their total ``people_reached``.
 
-        Computed for every replicate of the model at once (:func:`~twinsim.model.summary.replicate_summaries`).
+        Computed for every replicate of the model at once (:func:`~twinsim.model.summary.summary_rows`).
         """
-        block = self.model.block
-        out: dict[str, Any] = {"replicate": self.replicate, "seed": self.seed}
-        for key, values in replicate_summaries(self.model.model).items():
-            value = values[block]
-            if key.startswith(INTEGER_KEYS):
-                out[key] = int(value)
-            elif not (key in MECHANISM_KEYS and np.isnan(value)):
-                out[key] = float(value)
-        return out
+        return {"replicate": self.replicate, "seed": self.seed, **summary_rows(self.model.model)[self.model.block]}
 
 
 def simulate(

@@ -16,7 +16,7 @@ from twinsim.analysis.evaluation import selected_vs_not_arrays, sum_over_institu
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
 
-__all__ = ["INTEGER_KEYS", "MECHANISM_KEYS", "replicate_summaries"]
+__all__ = ["INTEGER_KEYS", "MECHANISM_KEYS", "replicate_summaries", "summary_rows"]
 
 #: Summary keys (or key prefixes) whose values are counts.
 INTEGER_KEYS = ("ties", "ties_formed", "n_selected.", "n_not_selected.")
@@ -59,6 +59,27 @@ def replicate_summaries(model: TwinningModel) -> dict[str, np.ndarray]:
     out.update(_people_reached(model, gain, app))
     model.__dict__["_replicate_summaries"] = (model.month, out)
     return out
+
+
+def summary_rows(model: TwinningModel) -> list[dict[str, int | float]]:
+    """Each replicate's summary as a dict of Python numbers, cached on the model until it steps again.
+
+    Counts are ints; mechanism outcomes that do not apply (NaN) are left out.
+    """
+    cached = model.__dict__.get("_summary_rows")
+    if cached is not None and cached[0] == model.month:
+        return cached[1]
+    columns = {
+        key: (values.astype(np.int64) if key.startswith(INTEGER_KEYS) else values.astype(float)).tolist()
+        for key, values in replicate_summaries(model).items()
+    }
+    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    for row in rows:
+        for key in MECHANISM_KEYS:
+            if key in row and row[key] != row[key]:  # NaN: the outcome does not apply to this delivery model
+                del row[key]
+    model.__dict__["_summary_rows"] = (model.month, rows)
+    return rows
 
 
 def _people_reached(model: TwinningModel, gain: np.ndarray, app: np.ndarray) -> dict[str, np.ndarray]:

@@ -41,6 +41,9 @@ GAIN_SOURCES = ("peer", "event", "partner", "expert", "own", "forgetting", "turn
 #: The sources the programme brings: switched off in the counterfactual.
 PROGRAMME_SOURCES = frozenset({"peer", "event", "partner", "expert", "empowerment"})
 
+#: Months of turnover drawn at once (the draws are addressed by month: the same numbers as month by month).
+TURNOVER_MONTHS = 12
+
 #: Parameters that may differ between the replicates of one model (posterior draws): every transfer rate, and
 #: these learning parameters, which the model reads per replicate (:meth:`TwinningModel.block_value`).
 BLOCK_PARAMETERS = ("learning.peer_contact_rate", "learning.motivation_rate", "learning.gap_ceiling")
@@ -623,22 +626,40 @@ class TwinningModel(mesa.Model):
         """Leadership turnover, drawn every month for everyone (common random numbers).
 
         Who turns over is number ``(month - 1) * n + i`` of each replicate's dynamics stream; a newcomer's
-        commitment is the same number of its leadership stream, drawn only where a leader turned over.
+        commitment is the same number of its leadership stream, drawn only where a leader turned over
+        (:meth:`_turnover_draws`).
         """
         lp = self.params.learning
-        n, offset = self.n_institutions, (self.month - 1) * self.n_institutions
-        uniform = self.streams.uniform("dynamics", "turnover", (n,), offset=offset).ravel()
-        turned = np.flatnonzero(uniform < lp.leadership_turnover)
+        turned, fresh = self._turnover_draws()
         if turned.size:
             n_topics = len(self.topic_names)
             cells = (turned[:, None] * n_topics + np.arange(n_topics)).ravel()
             loss = learning.turnover_loss(self.capacity[turned], self.baseline[turned], lp.turnover_knowledge_loss)
             self.apply_gain("turnover", loss.ravel(), cells=cells)
+            self.leadership[turned] = fresh
+
+    def _turnover_draws(self) -> tuple[np.ndarray, np.ndarray]:
+        """The leavers (rows) of the current month and their successors' commitment.
+
+        Drawn :data:`TURNOVER_MONTHS` months at a time (the numbers are addressed by month, so they are the same as
+        month by month): one vectorised draw instead of one per month.
+        """
+        plan = self.__dict__.setdefault("_turnover_plan", {})
+        if self.month not in plan:
+            n, first = self.n_institutions, self.month
+            months = min(TURNOVER_MONTHS, self.months_total - first + 1)
+            uniform = self.streams.uniform("dynamics", "turnover", (months, n), offset=(first - 1) * n)
+            block, month, local = np.nonzero(uniform < self.params.learning.leadership_turnover)
             a, b = leadership_beta(self.structure)
-            local = turned % n
-            self.leadership[turned] = self.streams.beta_at(
-                "leadership", "turnover", a[local], b[local], turned // n, offset + local
+            fresh = self.streams.beta_at(
+                "leadership", "turnover", a[local], b[local], block, (first - 1 + month) * n + local
             )
+            order = np.lexsort((block * n + local, month))  # by month, then row
+            month, rows, fresh = month[order], (block * n + local)[order], fresh[order]
+            bounds = np.searchsorted(month, np.arange(months + 1))
+            for k in range(months):
+                plan[first + k] = (rows[bounds[k] : bounds[k + 1]], fresh[bounds[k] : bounds[k + 1]])
+        return plan.pop(self.month)
 
     def run(self) -> None:
         """Run every remaining month of the programme and its follow-up, then finish the recording."""
