@@ -254,12 +254,13 @@ def test_compare_decompose_sensitivity_calibrate_identical_on_a_dask_cluster_of_
         serial = sensitivity(RWANDA, plain, method="morris", samples=4, outputs=["mean_gain"])
         cluster = sensitivity(RWANDA, plain, method="morris", samples=4, outputs=["mean_gain"], workers=address)
         np.testing.assert_array_equal(serial.y, cluster.y)
-        spec = load_targets(resolve_targets("rwanda_tpn")).model_copy(
-            update={"refine_replicates": 2, "predictive_draws": 0, "check_replicates": 0}
-        )
+        spec = load_targets(resolve_targets("rwanda_tpn"))
+        smc = spec.smc.model_copy(update={"particles": 20, "min_ess": 5, "max_generations": 2})
+        spec = spec.model_copy(update={"smc": smc, "predictive_draws": 0, "check_replicates": 0})
         one = calibrate(RWANDA, spec, 40)
         two = calibrate(RWANDA, spec, 40, engine={"executor": address})
         pd.testing.assert_frame_equal(one.design, two.design)
+        pd.testing.assert_frame_equal(one.posterior.samples, two.posterior.samples)
     finally:
         for proc in procs:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -50,12 +50,20 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON
 
 TABLE_FORMATS = ("text", "md", "csv")
 
+def _check_table_format(value: str) -> str:
+    """Refuse an unknown --table-format before anything runs."""
+    if value not in TABLE_FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(TABLE_FORMATS)} (got {value!r})")
+    return value
+
+
 TableFormatOption = Annotated[
     str,
     typer.Option(
         "--table-format",
         help="How the printed table looks: text (a box table), md (Markdown) or csv.",
         metavar="text|md|csv",
+        callback=_check_table_format,
     ),
 ]
 
