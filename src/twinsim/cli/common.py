@@ -50,6 +50,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON
 
 TABLE_FORMATS = ("text", "md", "csv")
 
+
 def _check_table_format(value: str) -> str:
     """Refuse an unknown --table-format before anything runs."""
     if value not in TABLE_FORMATS:

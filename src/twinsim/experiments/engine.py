@@ -380,7 +380,11 @@ def _run_scenario(experiment: Experiment, arm: int, replicate: int) -> Scenario:
     """The scenario a run executes in a model (summary-only recording), once per arm and posterior row."""
     key = ("run", arm, experiment.draw_row(replicate))
     if key not in experiment.cache:
-        experiment.cache[key] = summary_only(experiment.scenario_for(arm, replicate))
+        base = experiment.cache.get(("run", arm))
+        if base is None:  # the posterior's ranges were checked on the arm's scenario; recording does not bound them
+            base = experiment.cache[("run", arm)] = summary_only(experiment.arm_scenario(arm))
+        post = experiment.posterior
+        experiment.cache[key] = scenario_for_replicate(base, post, experiment.seed, replicate, checked=True)
     return experiment.cache[key]
 
 

@@ -139,13 +139,18 @@ class Experiment:
         """
         key = ("scenario", arm, self.draw_row(replicate))
         if key not in self.cache:
-            base = self.cache.get(("arm", arm))
-            if base is None:
-                base = self.cache[("arm", arm)] = self.arms[arm].resolved()
-                if self.posterior is not None:
-                    check_posterior_ranges(base, self.posterior)
+            base = self.arm_scenario(arm)
             self.cache[key] = scenario_for_replicate(base, self.posterior, self.seed, replicate, checked=True)
         return self.cache[key]
+
+    def arm_scenario(self, arm: int) -> Scenario:
+        """Arm ``arm``'s scenario before any posterior draw (validated once; the posterior's ranges checked on it)."""
+        base = self.cache.get(("arm", arm))
+        if base is None:
+            base = self.cache[("arm", arm)] = self.arms[arm].resolved()
+            if self.posterior is not None:
+                check_posterior_ranges(base, self.posterior)
+        return base
 
     def draw_row(self, replicate: int) -> int:
         """The posterior row replicate ``replicate`` runs (0 without a posterior): equal rows, equal parameters."""

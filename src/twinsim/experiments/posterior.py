@@ -8,6 +8,7 @@ seed sequence, so the same seed and replicate always get the same row, whatever 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,11 @@ class Posterior:
 
     def row(self, index: int) -> dict[str, float]:
         """Parameter set ``index`` as dotted-key overrides."""
-        return {k: float(v) for k, v in self.samples.iloc[index].items()}
+        return dict(zip(self.keys, self._values[index].tolist(), strict=True))
+
+    @functools.cached_property
+    def _values(self) -> np.ndarray:
+        return self.samples.to_numpy(dtype=float)
 
     def draw_index(self, seed: int, replicate: int, per_draw: int = REPLICATES_PER_DRAW) -> int:
         """The row replicate ``replicate`` of an experiment seeded ``seed`` uses (deterministic).
