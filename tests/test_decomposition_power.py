@@ -21,11 +21,29 @@ def test_decomposition_parts_add_up_to_the_observed_difference():
     factual = simulate(sc, 11, 2).selected_vs_not()["estimate"]
     rep2 = reps[reps["replicate"] == 2].set_index("topic")["observed"]
     assert np.allclose(rep2[factual.index], factual)
+    parts = reps["twinning"] + reps["self_selection"] + reps["regression_to_the_mean"]
+    assert np.allclose(parts, reps["measured"], equal_nan=True)  # what an evaluation measures, in three parts
+    measured2 = simulate(sc, 11, 2)
+    m = measured2.model
+    change = np.where(m.applicable, measured2.observed[-1] - measured2.observed[0], 0.0)
+    own = reps[reps["replicate"] == 2].set_index("topic")["measured"]
+    from twinsim.analysis.evaluation import selected_vs_not_arrays
+
+    assert np.allclose(own[m.topic_names], selected_vs_not_arrays(change, m.selected, m.applicable)["estimate"])
     summary = result.summary()
     assert np.allclose(summary["twinning"] + summary["self_selection"], summary["observed"])
+    assert np.allclose(summary["twinning_share"], summary["twinning"] / summary["measured"])
     assert (summary["twinning"] > 0).all()  # the programme helps every topic's selectors
     data = result.to_dict()["decomposition"]["accreditation"]
-    assert set(data) == {"observed", "twinning", "self_selection", "twinning_share", "twinning_share_range"}
+    assert set(data) == {
+        "measured",
+        "observed",
+        "twinning",
+        "self_selection",
+        "regression_to_the_mean",
+        "twinning_share",
+        "twinning_share_range",
+    }
     assert set(data["twinning"]) == {"estimate", "ci95", "parameter_share"}
     assert data["twinning"]["parameter_share"] == 0.0 and data["twinning_share_range"] is None  # no posterior
 
@@ -81,7 +99,8 @@ def test_decompose_and_power_commands(tmp_path):
     )
     table = runner.invoke(app, ["decompose", "rwanda_tpn", "-r", "2", "--set", "simulation.followup_months=0"])
     assert table.exit_code == 0 and "self-selection" in table.stdout
-    assert "param. share obs. / twin." in table.stdout and "95% CI of mean" in table.stdout
+    assert "param. share meas. / twin." in table.stdout and "95% CI of mean" in table.stdout
+    assert "regression to the mean" in table.stdout
     assert "parameter uncertainty" in table.stdout
     res = runner.invoke(
         app, ["power", "rwanda_tpn", "--institutions", "20,40", "-r", "3", "--topic", "cbhi_coverage", "--json"]
@@ -169,3 +188,19 @@ def test_wilson_interval_closed_form():
     assert low == 0 and high == pytest.approx(0.2775, abs=1e-4)  # the rule-of-three's Wilson counterpart
     low, high = _wilson(5, 10)
     assert (low, high) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+
+
+def test_regression_to_the_mean_grows_with_measurement_error_and_vanishes_when_choice_sees_true_capacity():
+    """ODD 7.24: selectors chose on a measured baseline, so the measured difference overstates the true one."""
+    sc = load_scenario("rwanda_tpn", SHORT)
+
+    def rtm(**overrides) -> float:
+        over = {f"evaluation.{k}": v for k, v in overrides.items()}
+        return float(
+            decompose(sc.with_overrides(over), replicates=30, seed=4).replicates["regression_to_the_mean"].mean()
+        )
+
+    noisy = rtm(measurement_sd=8.0)
+    assert noisy > rtm(measurement_sd=2.0) and noisy > 0.5
+    assert abs(rtm(measurement_sd=8.0, choice_on_measured_baseline=False)) < noisy / 3
+    assert rtm(measurement_sd=0.0) == 0.0

@@ -8,8 +8,15 @@ learning switched off (``programme_learning=False``). Per topic,
     observed difference = twinning part + self-selection part,
 
 where the self-selection part is the counterfactual run's selected-vs-not difference (what selectors
-would have gained over non-selectors anyway) and the twinning part is the rest. The parts add up
-exactly in every replicate. Indicators are read without measurement error (it has mean zero).
+would have gained over non-selectors anyway) and the twinning part is the rest, both on the true indicators. The
+evaluator sees measured indicators, and the institutions chose their topics on the same measured baseline (ODD 7.24),
+so the difference an evaluation reports adds a third part:
+
+    measured difference = twinning part + self-selection part + regression to the mean,
+
+the last being the measured minus the true difference (selectors whose baseline was measured too low "improve"
+by the error). The parts add up exactly in every replicate; the twinning share is of the measured difference, the
+one a published evaluation reports.
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ from twinsim.scenario import Scenario
 
 __all__ = ["PARTS", "Decomposition", "decompose"]
 
-PARTS = ("observed", "twinning", "self_selection")
+PARTS = ("measured", "observed", "twinning", "self_selection", "regression_to_the_mean")
 
 
 @dataclass(repr=False)
 class Decomposition:
-    """Per-replicate parts (``replicates``: replicate, topic, observed, twinning, self_selection).
+    """Per-replicate parts (``replicates``: replicate, topic and the :data:`PARTS`).
+
+    ``observed`` is the true difference, ``measured`` the evaluator's.
 
     ``summary()`` (alias ``to_frame()``) has one row per topic with each part's mean and labelled 95% interval
     columns; ``plot()`` draws the parts per topic.
@@ -56,7 +65,7 @@ class Decomposition:
         return self.summary()
 
     def plot(self, topics: list[str] | None = None) -> Any:
-        """Bar chart per topic: observed selected-vs-not difference, its twinning and self-selection parts.
+        """Bar chart per topic: the measured selected-vs-not difference and its three parts.
 
         Args:
             topics: the topics to show (default: all).
@@ -70,18 +79,19 @@ class Decomposition:
         frame = self.summary()
         if topics is not None:
             frame = frame.loc[topics]
-        fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(frame) + 2), 4.5), layout="constrained")
-        width = 0.27
+        fig, ax = plt.subplots(figsize=(max(7.0, 1.5 * len(frame) + 2), 4.5), layout="constrained")
+        width = 0.2
         x = np.arange(len(frame))
         labels = {
-            "observed": "observed: selected - not",
+            "measured": "measured: selected - not",
             "twinning": "twinning part",
             "self_selection": "self-selection part",
+            "regression_to_the_mean": "regression to the mean",
         }
-        for k, part in enumerate(PARTS):
+        for k, part in enumerate(labels):
             mean = frame[part].to_numpy()
             err = np.vstack([mean - frame[f"{part}_ci95_low"], frame[f"{part}_ci95_high"] - mean])
-            ax.bar(x + (k - 1) * width, mean, width, yerr=err, capsize=3, label=labels[part], color=f"C{k}")
+            ax.bar(x + (k - 1.5) * width, mean, width, yerr=err, capsize=3, label=labels[part], color=f"C{k}")
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(x, [str(t) for t in frame.index], rotation=30, ha="right")
         units = {self.scenario.topics[str(t)].unit for t in frame.index if str(t) in self.scenario.topics}
@@ -93,11 +103,11 @@ class Decomposition:
             f"(mean over {n} replicates, 95% CI)",
             fontsize=10,
         )
-        ax.legend(fontsize=8)
+        fig.legend(fontsize=8, loc="outside right upper")
         return fig
 
     def summary(self) -> pd.DataFrame:
-        """Per topic: mean and 95% CI of each part over replicates, and the twinning share of the mean.
+        """Per topic: mean and 95% CI of each part over replicates, and the twinning share of the measured mean.
 
         With a posterior (replicates drawn from several parameter sets), ``twinning_share_low`` and
         ``twinning_share_high`` give the 5th and 95th percentiles of the twinning share over the parameter sets
@@ -116,7 +126,7 @@ class Decomposition:
                 mean, lo, hi = interval95(group[part])
                 row.update({part: mean, f"{part}_ci95_low": lo, f"{part}_ci95_high": hi})
                 row[f"{part}_param_share"] = variance_split(group[part], group["parameter_set"]).share
-            row["twinning_share"] = row["twinning"] / row["observed"] if row["observed"] else np.nan
+            row["twinning_share"] = row["twinning"] / row["measured"] if row["measured"] else np.nan
             row["twinning_share_low"], row["twinning_share_high"] = _share_range(group)
             rows.append(row)
         return pd.DataFrame(rows).set_index("topic")
@@ -149,11 +159,17 @@ class Decomposition:
 
 
 def _share_range(group: pd.DataFrame) -> tuple[float, float]:
-    """5th and 95th percentiles of the twinning share over parameter sets (NaN with fewer than 5 sets)."""
+    """5th and 95th percentiles of the twinning share of the measured difference over parameter sets.
+
+    NaN with fewer than 5 sets.
+    """
     if "parameter_set" not in group or group["parameter_set"].nunique() < 5:
         return np.nan, np.nan
     sets = group.groupby("parameter_set")[["twinning", "observed"]].agg(["mean", "size"])
-    share = (sets[("twinning", "mean")] / sets[("observed", "mean")]).to_numpy()
+    # A set's measured difference: its own true difference plus the mean regression to the mean over all replicates
+    # (measurement error, which the parameters hardly move; a set's own few replicates would add its noise).
+    measured = sets[("observed", "mean")] + group["regression_to_the_mean"].mean()
+    share = (sets[("twinning", "mean")] / measured).to_numpy()
     weight = sets[("twinning", "size")].to_numpy(dtype=float)
     order = np.argsort(share)
     cumulative = (np.cumsum(weight[order]) - 0.5 * weight[order]) / weight.sum()
@@ -172,7 +188,7 @@ def decompose(
     store: str | Path | None = None,
     resume: bool = False,
 ) -> Decomposition:
-    """Split each topic's selected-vs-not difference into a twinning part and a self-selection part.
+    """Split each topic's measured selected-vs-not difference into twinning, self-selection and regression to the mean.
 
     An experiment of two arms on the same replicates (common random numbers): the scenario, and its
     counterfactual with the programme's learning switched off (same institutions, topic choices and draws).
@@ -190,7 +206,9 @@ def decompose(
     """
     seed = scenario.simulation.seed if seed is None else int(seed)
     arms = (Arm(scenario, label="factual"), Arm(scenario, programme_learning=False, label="counterfactual"))
-    experiment = Experiment(arms, replicates, seed, posterior=posterior, name="decompose")
+    experiment = Experiment(
+        arms, replicates, seed, posterior=posterior, outputs=("summary", "measured"), name="decompose"
+    )
     runs = run(experiment, executor=executor, store=store, resume=resume, progress=progress)
     factual = runs[runs["arm"] == "factual"].set_index("replicate").sort_index()
     counterfactual = runs[runs["arm"] == "counterfactual"].set_index("replicate").sort_index()
@@ -199,15 +217,18 @@ def decompose(
         if not factual[f"n_selected.{topic}"].equals(counterfactual[f"n_selected.{topic}"]):  # pragma: no cover
             raise RuntimeError("counterfactual run chose different topics: random streams are not separated")
         observed = factual[f"selected_vs_not.{topic}"]
+        measured = factual[f"measured_selected_vs_not.{topic}"]
         selection = counterfactual[f"selected_vs_not.{topic}"]
         rows.append(
             pd.DataFrame(
                 {
                     "replicate": observed.index,
                     "topic": topic,
+                    "measured": measured.to_numpy(),
                     "observed": observed.to_numpy(),
                     "twinning": (observed - selection).to_numpy(),
                     "self_selection": selection.to_numpy(),
+                    "regression_to_the_mean": (measured - observed).to_numpy(),
                     "parameter_set": [experiment.draw_row(int(r)) for r in observed.index],
                 }
             )

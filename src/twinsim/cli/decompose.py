@@ -71,13 +71,15 @@ def decompose(
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
         return
     table = new_table(
-        f"{sc.name}: selected vs not = twinning + self-selection ({replicates} replicate pairs)",
+        f"{sc.name}: measured selected vs not = twinning + self-selection + regression to the mean "
+        f"({replicates} replicate pairs)",
         (
             "topic",
-            "observed [95% CI of mean]",
+            "measured [95% CI of mean]",
             "twinning",
             "self-selection",
-            "param. share obs. / twin.",
+            "regression to the mean",
+            "param. share meas. / twin.",
             "twinning share [5-95% over parameter sets]",
         ),
         left=("topic",),
@@ -85,22 +87,27 @@ def decompose(
     for topic, row in result.summary().iterrows():
         cells = [
             f"{row[p]:+.2f} [{row[p + '_ci95_low']:+.2f}, {row[p + '_ci95_high']:+.2f}]"
-            for p in ("observed", "twinning", "self_selection")
+            for p in ("measured", "twinning", "self_selection", "regression_to_the_mean")
         ]
         share = f"{row.twinning_share:.0%}"
         if row.twinning_share_low == row.twinning_share_low:  # a range over posterior parameter sets
             share += f" [{row.twinning_share_low:.0%}, {row.twinning_share_high:.0%}]"
-        split = f"{share_cell(row.observed_param_share)} / {share_cell(row.twinning_param_share)}"
+        split = f"{share_cell(row.measured_param_share)} / {share_cell(row.twinning_param_share)}"
         add_row(table, topic, *cells, split, share)
     show_table(table, table_format)
     if table_format == "csv":
         return
+    say(
+        "measured: the paper's comparison on the evaluator's measured indicators (evaluation.measurement_sd); the "
+        "institutions chose their topics on the same measured baseline, so selectors whose baseline was measured "
+        "too low seem to improve: regression to the mean. twinning + self-selection is the true difference."
+    )
     if post is None:
         say("Intervals: 95% CI of the mean over replicates; parameters: the scenario's own (replicate noise only).")
         return
     say(
         "Intervals: 95% CI of the mean over replicates. param. share: how much of the replicate-to-replicate spread "
-        "of the observed difference and of its twinning part is parameter uncertainty (posterior draws), the rest "
+        "of the measured difference and of its twinning part is parameter uncertainty (posterior draws), the rest "
         "replicate noise ('-': too few replicates share a draw to tell). The twinning share's range is over the "
         "posterior's parameter sets."
     )

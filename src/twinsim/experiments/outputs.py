@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twinsim.analysis.evaluation import evaluate_observed
+from twinsim.analysis.evaluation import evaluate_observed, selected_vs_not_arrays
 from twinsim.model.results import RunResult
 from twinsim.programme.costs import COST_CATEGORIES
 
@@ -46,7 +46,17 @@ def _institution_cost(result: RunResult) -> dict[str, Any]:
 def _evaluation(result: RunResult) -> dict[str, Any]:
     m = result.model
     table = evaluate_observed(result.observed, m.selected, m.applicable, m.topic_names)
+    table = table.rename(columns={"selected_vs_not": "measured_selected_vs_not"})  # the summary's is on true values
     return {f"{col}.{topic}": float(v) for topic, row in table.iterrows() for col, v in row.items()}
+
+
+def _measured(result: RunResult) -> dict[str, Any]:
+    """The paper's comparison on the evaluator's measured indicators (baseline and endline surveys), per topic."""
+    m = result.model
+    observed = result.observed
+    change = np.where(m.applicable, observed[-1] - observed[0], 0.0)
+    estimate = selected_vs_not_arrays(change, m.selected, m.applicable)["estimate"]
+    return {f"measured_selected_vs_not.{topic}": float(v) for topic, v in zip(m.topic_names, estimate, strict=True)}
 
 
 #: The output families a run can report.
@@ -56,6 +66,7 @@ OUTPUTS: dict[str, Callable[[RunResult], dict[str, Any]]] = {
     "costs": _costs,
     "institution_cost": _institution_cost,
     "evaluation": _evaluation,
+    "measured": _measured,
 }
 
 
