@@ -54,6 +54,7 @@ CALIBRATION = "src/twinsim/scenarios/posteriors/rwanda_tpn/calibration.json"
 SOBOL = "docs/data/sensitivity_rwanda"
 MORRIS = "docs/data/sensitivity_rwanda_morris.json"
 MECHANISMS = "docs/delivery_models.md"
+TARGET = "measured_selected_vs_not"  # the calibration targets' statistic (the paper's comparison, measured)
 
 
 @functools.cache
@@ -178,7 +179,7 @@ def _post(key: str) -> dict:
 
 
 def _pp(topic: str) -> dict:
-    return _cal()["posterior_predictive"][f"selected_vs_not.{topic}"]
+    return _cal()["posterior_predictive"][f"{TARGET}.{topic}"]
 
 
 fact("cal.particles", CALIBRATION, lambda: money(_cal()["particles"]))
@@ -219,12 +220,12 @@ for _topic, _short in (("accreditation", "acc"), ("cbhi_coverage", "cbhi")):
     fact(
         f"cal.pe.{_short}",
         CALIBRATION,
-        lambda t=_topic: f2(_cal()["point_estimate_check"][f"selected_vs_not.{t}"]["mean"]),
+        lambda t=_topic: f2(_cal()["point_estimate_check"][f"{TARGET}.{t}"]["mean"]),
     )
     fact(
         f"cal.pe.{_short}.ci",
         CALIBRATION,
-        lambda t=_topic: ci(_cal()["point_estimate_check"][f"selected_vs_not.{t}"]["ci95"]),
+        lambda t=_topic: ci(_cal()["point_estimate_check"][f"{TARGET}.{t}"]["ci95"]),
     )
     fact(
         f"cal.published_ci.{_short}",
@@ -233,7 +234,7 @@ for _topic, _short in (("accreditation", "acc"), ("cbhi_coverage", "cbhi")):
             *(
                 target["value"] + s * 1.96 * target["sd"]
                 for target in _cal()["settings"]["targets"]
-                if target["key"] == f"selected_vs_not.{t}"
+                if target["key"] == f"{TARGET}.{t}"
                 for s in (-1, 1)
             )
         ),
@@ -334,6 +335,23 @@ fact(
     COMPARE,
     lambda: f2(_model("hybrid")["effect"]["mean"] - _model("tpn")["effect"]["mean"]),
 )
+
+
+def _stretch(k: int) -> dict:
+    """Stretch ``k`` of the cost-effectiveness frontier: its ICER bounds, best buy and that model's share of draws."""
+    data = command(COMPARE)
+    icers, point = data["frontier_icers"], data["decision_points"][k]
+    key = f"{point:.0f}"
+    leader = max(data["models"], key=lambda m: m["p_best_buy"][key])
+    upper = icers[k + 1] if k + 1 < len(icers) else None
+    return {"from": icers[k], "to": upper, "leader": leader["name"], "p": leader["p_best_buy"][key]}
+
+
+for _k in range(3):
+    fact(f"compare.stretch{_k}.from", COMPARE, lambda k=_k: money(_stretch(k)["from"]))
+    fact(f"compare.stretch{_k}.to", COMPARE, lambda k=_k: money(_stretch(k)["to"]))
+    fact(f"compare.stretch{_k}.leader", COMPARE, lambda k=_k: _stretch(k)["leader"].removeprefix("rwanda_"))
+    fact(f"compare.stretch{_k}.p", COMPARE, lambda k=_k: pct(_stretch(k)["p"]))
 for _key, _short in (("most_effective", "eff"), ("most_cost_effective", "ce")):
     fact(f"compare.rank.{_short}.leader", COMPARE, lambda k=_key: _ranking(k)["leader"])
     fact(f"compare.rank.{_short}.runner_up", COMPARE, lambda k=_key: _ranking(k)["runner_up"])

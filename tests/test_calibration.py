@@ -40,12 +40,12 @@ def test_rates_have_the_schema_plausible_range():
 def test_shipped_targets_file_is_valid():
     spec = load_targets(TARGETS)
     assert {t.key: t.value for t in spec.targets} == {
-        "selected_vs_not.accreditation": 5.6,
-        "selected_vs_not.cbhi_coverage": 4.8,
+        "measured_selected_vs_not.accreditation": 5.6,
+        "measured_selected_vs_not.cbhi_coverage": 4.8,
     }
     from scipy.stats import t as student
 
-    groups = {"selected_vs_not.accreditation": 10, "selected_vs_not.cbhi_coverage": 30}  # hospitals, districts
+    groups = {"measured_selected_vs_not.accreditation": 10, "measured_selected_vs_not.cbhi_coverage": 30}
     for t in spec.targets:  # the significance bound |effect| / t(0.975, n - 2) of a two-group t test
         assert t.critical == pytest.approx(student.ppf(0.975, groups[t.key] - 2), abs=1e-3)
         assert t.sd == pytest.approx(t.value / t.critical, abs=0.01)

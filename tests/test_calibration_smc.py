@@ -144,7 +144,13 @@ def test_importance_weights_recover_the_prior_when_the_data_say_nothing():
 
 def _tiny_spec(**smc):
     spec = load_targets(TARGETS)
-    settings = {"particles": 20, "min_ess": 5, "final_tolerance": 0.5} | smc
+    settings = {
+        "particles": 20,
+        "min_ess": 5,
+        "final_tolerance": 0.5,
+        "point_candidates": 3,
+        "point_replicates": 2,
+    } | smc
     return spec.model_copy(update={"smc": spec.smc.model_copy(update=settings), "predictive_draws": 6})
 
 
@@ -157,7 +163,7 @@ def test_smc_calibration_is_the_same_for_1_and_2_workers(short_tpn):
     spec = _tiny_spec()
     serial = calibrate(short_tpn, spec, budget=40)
     parallel = calibrate(short_tpn, spec, budget=40, engine={"executor": 2})
-    assert serial.runs == 40 and len(serial.generations) == 2
+    assert serial.runs == 40 + 3 * 2 and len(serial.generations) == 2  # two generations, three point candidates
     assert serial.posterior.samples.equals(parallel.posterior.samples)
     assert np.array_equal(serial.posterior.weights, parallel.posterior.weights)
     assert serial.refined.equals(parallel.refined) and serial.point_estimate == parallel.point_estimate
@@ -239,13 +245,15 @@ def test_calibrate_command_smc_writes_generations_and_checks(tmp_path):
         .replace("min_ess = 200", "min_ess = 5")
         .replace("predictive_draws = 400", "predictive_draws = 4")
         .replace("check_replicates = 200", "check_replicates = 3")
+        .replace("point_candidates = 10", "point_candidates = 2")
+        .replace("point_replicates = 40", "point_replicates = 3")
     )
     out = tmp_path / "post"
     args = ["calibrate", str(scenario), "--targets", str(targets), "--budget", "40", "--out", str(out)]
     res = runner.invoke(app, [*args, "--set", "simulation.followup_months=0", "--json", "--write-scenario"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
-    assert report["runs"] == 40 and len(report["generations"]) == 2 and report["particles"] == 20
+    assert report["runs"] == 40 + 2 * 3 and len(report["generations"]) == 2 and report["particles"] == 20
     assert set(report["predictive_checks"]) == {"always_a_leading_peer", "gains_persist"}
     assert report["effective_sample_size"] > 1
     for name in ("posterior.csv", "generations.csv", "accepted.csv", "calibration.json", "posterior_predictive.png"):

@@ -65,10 +65,19 @@ def test_table_icers_are_increments_against_the_reference(comparison):
 
 def test_json_has_exactly_the_documented_shape(comparison):
     data = json.loads(comparison.to_json())
-    assert set(data) == {"reference", "posterior", "replicates", "wtp", "models", "ranking"}
+    assert set(data) == {
+        "reference",
+        "posterior",
+        "replicates",
+        "wtp",
+        "frontier_icers",
+        "decision_points",
+        "models",
+        "ranking",
+    }
     assert data["reference"] == "rwanda_no_program" and data["posterior"] is None and data["replicates"] == 4
     keys = {"name", "scenario", "effect", "cost", "cost_per_point", "icer", "dominance", "sustained_effect"}
-    keys |= {"p_most_effective", "p_most_cost_effective", "net_benefit_parameter_share"}
+    keys |= {"p_most_effective", "p_most_cost_effective", "p_best_buy", "net_benefit_parameter_share"}
     for model in data["models"]:
         assert set(model) == keys
         for part in ("effect", "cost", "sustained_effect"):
@@ -206,6 +215,12 @@ def test_probability_best_shares_sum_to_one_and_a_zero_wtp_picks_the_cheapest():
     assert best.loc["rwanda_no_program", "p_most_effective"] == 0
     assert result.probability_best(wtp=0.0).loc["rwanda_no_program", "p_most_cost_effective"] == 1
     assert (best["effect_range_low"] <= best["effect_range_high"]).all()
+    icers = result.frontier_wtps()
+    points = result.decision_points()
+    assert len(points) == len(icers) and all(a < p for a, p in zip(icers, points, strict=True))
+    buys = result.best_buy()
+    assert np.allclose(buys.sum(axis=0), 1.0)  # each column: shares of the draws
+    assert np.allclose(result.best_buy([0.0]).loc["rwanda_no_program"], 1.0)  # a point worth nothing: no programme
 
 
 def test_the_effect_parameter_share_is_the_law_of_total_variance_over_shared_posterior_draws():

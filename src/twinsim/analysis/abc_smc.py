@@ -45,6 +45,7 @@ __all__ = [
     "abc_smc",
     "best_expected_fit",
     "effective_sample_size",
+    "expected_fit_ranking",
     "from_logit",
     "log_mixture_density",
     "log_prior_logit",
@@ -312,17 +313,29 @@ def best_expected_fit(
     statistics, and the particle of positive weight with the smallest distance of that estimate to ``observed``
     (in units of ``scale``) is returned. A real simulated parameter set, not an average of a curved ridge.
     """
+    ranking = expected_fit_ranking(theta, summaries, weights, bounds, observed, scale)
+    return int(ranking[0]) if ranking.size else int(np.argmax(weights))
+
+
+def expected_fit_ranking(
+    theta: np.ndarray,
+    summaries: np.ndarray,
+    weights: np.ndarray,
+    bounds: np.ndarray,
+    observed: np.ndarray,
+    scale: np.ndarray,
+) -> np.ndarray:
+    """The particles of positive weight, nearest first by their kernel-estimated expected statistics."""
     u = to_logit(theta, bounds)
     d = u.shape[1]
     ok = np.isfinite(summaries).all(axis=1)
     cov = np.atleast_2d(np.cov(u[ok].T)) * max(ok.sum(), 2) ** (-2.0 / (d + 4)) + 1e-10 * np.eye(d)
     inv = np.linalg.inv(np.linalg.cholesky(cov))
-    best, best_distance = int(np.argmax(weights)), math.inf
-    for i in np.flatnonzero(weights > 0):
+    candidates = np.flatnonzero(weights > 0)
+    distances = np.empty(candidates.size)
+    for j, i in enumerate(candidates):
         z = (u[ok] - u[i]) @ inv.T
         k = np.exp(-0.5 * np.sum(z**2, axis=1))
         expected = k @ summaries[ok] / k.sum()
-        distance = float(np.sqrt(np.sum(((expected - observed) / scale) ** 2)))
-        if distance < best_distance:
-            best, best_distance = int(i), distance
-    return best
+        distances[j] = float(np.sqrt(np.sum(((expected - observed) / scale) ** 2)))
+    return candidates[np.argsort(distances, kind="stable")]

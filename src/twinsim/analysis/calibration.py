@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from twinsim.analysis.abc_smc import abc_smc, best_expected_fit
+from twinsim.analysis.abc_smc import abc_smc, expected_fit_ranking
 from twinsim.analysis.evaluation import interval95
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run, shared_executor
@@ -71,7 +71,18 @@ __all__ = [
 _SMC_ENTROPY_TAG = 0x534D43  # "SMC": ABC-SMC generations' model runs never share a stream with other experiments
 
 # Summary statistics read at the end of the programme: runs for them can skip the follow-up months.
-_PROGRAMME_PERIOD_STATISTICS = ("selected_vs_not.", "n_selected.", "n_not_selected.", "mean_gain")
+_PROGRAMME_PERIOD_STATISTICS = (
+    "selected_vs_not.",
+    "measured_selected_vs_not.",
+    "n_selected.",
+    "n_not_selected.",
+    "mean_gain",
+)
+
+
+def output_families(keys: list[str]) -> tuple[str, ...]:
+    """The run output families that hold ``keys``: the summary, plus the measured comparison when a key needs it."""
+    return ("summary", "measured") if any(k.startswith("measured_") for k in keys) else ("summary",)
 
 
 class Target(BaseModel):
@@ -79,7 +90,11 @@ class Target(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    key: str = Field(..., description="Run summary key, e.g. 'selected_vs_not.accreditation'.")
+    key: str = Field(
+        ...,
+        description="Run summary key, e.g. 'selected_vs_not.accreditation' (true indicators) or "
+        "'measured_selected_vs_not.accreditation' (the evaluator's measured indicators, as a published evaluation).",
+    )
     value: float = Field(..., description="The published value.")
     sd: float = Field(..., gt=0, allow_inf_nan=False, description="Standard error of the published value.")
     significant: bool = Field(
@@ -118,6 +133,12 @@ class SMCSettings(BaseModel):
         "on the parameters' own scale; see docs/evaluation.md).",
     )
     max_generations: int = Field(20, ge=1, le=1000, description="At most this many generations.")
+    point_candidates: int = Field(
+        10, ge=1, le=1000, description="Point estimate: particles nearest the targets in expectation, checked by runs."
+    )
+    point_replicates: int = Field(
+        40, ge=1, le=100_000, description="Point estimate: fresh runs of each candidate; the nearest mean wins."
+    )
     defensive: float = Field(
         0.1, ge=0, lt=1, description="Share of proposals drawn from the prior (defensive importance sampling)."
     )
@@ -219,7 +240,9 @@ def simulate_summaries(
     :func:`twinsim.experiments.engine.run`).
     """
     base = _programme_period_only(scenario, keys)
-    experiment = Experiment.from_points(base, points, replicates, seed, streams="independent", name="calibrate")
+    experiment = Experiment.from_points(
+        base, points, replicates, seed, streams="independent", outputs=output_families(keys), name="calibrate"
+    )
     runs = run(experiment, progress=progress, **(engine or {}))
     means = runs.groupby("point")[keys].mean()
     return means.reindex(range(len(points))).to_numpy(dtype=float)
@@ -329,10 +352,10 @@ class CalibrationResult:
     def point_estimate(self) -> dict[str, float]:
         """The point estimate, a posterior row (see :func:`calibrate`).
 
-        Rejection: the accepted set with the best refined fit (highest weight). ABC-SMC: the particle whose
-        expected statistics (a kernel regression over the particles) come nearest the targets
-        (:func:`twinsim.analysis.abc_smc.best_expected_fit`); a single particle's weight reflects its one
-        replicate's luck, not its fit.
+        Rejection: the accepted set with the best refined fit (highest weight). ABC-SMC: of the
+        ``smc.point_candidates`` particles whose expected statistics (a kernel regression over the particles,
+        :func:`twinsim.analysis.abc_smc.expected_fit_ranking`) come nearest the targets, the one whose mean over
+        ``smc.point_replicates`` fresh runs does; a single particle's weight reflects its one replicate's luck.
         """
         if self.point is not None:
             return self.posterior.row(self.point)
@@ -469,13 +492,20 @@ def _calibrate_smc(
     final["weight"] = population.weights[keep]
     weights = population.weights[keep] / population.weights[keep].sum()
     posterior = Posterior(pd.DataFrame(population.theta[keep], columns=spec.parameters), weights, "calibration")
-    point = best_expected_fit(population.theta[keep], population.summaries[keep], weights, bounds, observed, scale)
+    theta = population.theta[keep]
+    ranking = expected_fit_ranking(theta, population.summaries[keep], weights, bounds, observed, scale)
+    candidates = ranking[: settings.point_candidates]
+    points = [dict(zip(spec.parameters, theta[i].tolist(), strict=True)) for i in candidates]
+    reps = settings.point_replicates
+    means = simulate_summaries(scenario, points, keys, reps, spec.seed + 2, progress, _stage(engine, "point"))
+    fit = np.sqrt(np.nansum(((means - observed) / scale) ** 2, axis=1))
+    point = int(candidates[int(np.argmin(fit))])
     return CalibrationResult(
         spec,
         design,
         posterior,
         time.perf_counter() - start,
-        population.runs,
+        population.runs + len(points) * reps,
         final,
         generations=population.generations,
         point=point,
@@ -632,7 +662,13 @@ def check_point_estimate(
     """Mean and 95% CI of each target statistic over ``spec.check_replicates`` runs at the point estimate."""
     keys = [t.key for t in spec.targets]
     sc = _programme_period_only(scenario.with_overrides(point, "point estimate"), keys)
-    experiment = Experiment((Arm(sc),), spec.check_replicates, scenario.simulation.seed, name="calibrate-check")
+    experiment = Experiment(
+        (Arm(sc),),
+        spec.check_replicates,
+        scenario.simulation.seed,
+        outputs=output_families(keys),
+        name="calibrate-check",
+    )
     values = run(experiment, progress=progress, **_stage(engine, "check"))[keys].to_numpy(dtype=float)
     arr = np.asarray(values, dtype=float).reshape(-1, len(keys))
     out = {}

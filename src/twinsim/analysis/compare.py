@@ -18,6 +18,7 @@ is fixed), so the volume is found by the secant method on the replicates themsel
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -216,6 +217,36 @@ class Comparison:
         frontier = frontier[np.isfinite(frontier) & (frontier > 0)]
         return float(frontier.max()) if frontier.size else 0.0
 
+    def frontier_wtps(self) -> list[float]:
+        """The willingness to pay per point at which the best buy changes in expectation (the frontier's ICERs)."""
+        costs = np.array([m.runs["cost"].mean() for m in self.models])
+        effects = np.array([m.runs["effect"].mean() for m in self.models])
+        frontier = np.asarray(economics.frontier_icers(costs, effects), dtype=float)
+        return sorted({float(v) for v in frontier if np.isfinite(v) and v > 0})
+
+    def decision_points(self) -> list[float]:
+        """One willingness to pay per stretch of the frontier.
+
+        Between consecutive ICERs their geometric mean, above the largest twice it: a donor whose value of a point
+        lies in a stretch has one best buy in expectation.
+        """
+        icers = self.frontier_wtps()
+        points = [float(np.sqrt(a * b)) for a, b in itertools.pairwise(icers)]
+        return [*points, 2.0 * icers[-1]] if icers else []
+
+    def best_buy(self, wtps: list[float] | None = None) -> pd.DataFrame:
+        """Per model (rows) and willingness to pay per point (columns): how often it is the best buy.
+
+        The best buy of a replicate (a posterior draw, with a posterior) is the model with the highest net monetary
+        benefit ``wtp * effect - cost``; default ``wtps``: :meth:`decision_points`, one per stretch of the
+        frontier, so the table shows how robust each stretch's best buy is.
+        """
+        wtps = self.decision_points() if wtps is None else [float(w) for w in wtps]
+        effects, costs = self._matrix("effect"), self._matrix("cost")
+        n, k = effects.shape
+        columns = {w: np.bincount(np.argmax(w * effects - costs, axis=1), minlength=k) / n for w in wtps}
+        return pd.DataFrame(columns, index=pd.Index([m.name for m in self.models], name="name"))
+
     def probability_best(self, wtp: float | None = None) -> pd.DataFrame:
         """Per model: how often it is the most effective, and the most cost-effective at ``wtp``.
 
@@ -307,6 +338,7 @@ class Comparison:
         """The JSON object of ``twinsim compare --json``."""
         table = self.table()
         best = self.probability_best()
+        buys = self.best_buy()
         models = []
         for name, row in table.iterrows():
             chance = best.loc[name]
@@ -325,6 +357,7 @@ class Comparison:
                     "sustained_effect": _interval(row, "sustained_effect"),
                     "p_most_effective": json_number(chance["p_most_effective"]),
                     "p_most_cost_effective": json_number(chance["p_most_cost_effective"]),
+                    "p_best_buy": {f"{w:.0f}": json_number(p) for w, p in buys.loc[name].items()},
                     "net_benefit_parameter_share": json_number(chance["net_benefit_param_share"]),
                 }
             )
@@ -338,6 +371,8 @@ class Comparison:
             "posterior": self.posterior,
             "replicates": self.replicates,
             "wtp": json_number(ranking.pop("wtp")),
+            "frontier_icers": [json_number(w) for w in self.frontier_wtps()],
+            "decision_points": [json_number(w) for w in self.decision_points()],
             "models": models,
             "ranking": ranking,
         }
@@ -536,14 +571,18 @@ def default_wtp(models: list[ModelRuns], reference: str, steps: int = 101) -> np
     """A willingness-to-pay range from 0 that shows where the acceptability curves cross.
 
     Up to three times the largest ICER on the cost-effectiveness frontier (where the most effective model worth
-    buying takes over); without a frontier beyond the reference, twice the largest positive ICER against it.
+    buying takes over), evenly spaced, or geometrically from a quarter of the smallest when the frontier's ICERs
+    are more than 20-fold apart; without a frontier beyond the reference, twice the largest positive ICER against it.
     """
     costs = np.array([m.runs["cost"].mean() for m in models])
     effects = np.array([m.runs["effect"].mean() for m in models])
     frontier = np.asarray(economics.frontier_icers(costs, effects), dtype=float)
     frontier = frontier[np.isfinite(frontier) & (frontier > 0)]
     if frontier.size:
-        return np.linspace(0.0, float(f"{3 * frontier.max():.2g}"), steps)
+        top = float(f"{3 * frontier.max():.2g}")
+        if frontier.max() > 20 * frontier.min():  # ICERs decades apart: a geometric grid shows every crossing
+            return np.concatenate([[0.0], np.geomspace(frontier.min() / 4, top, steps - 1)])
+        return np.linspace(0.0, top, steps)
     ref = next(m for m in models if m.name == reference)
     ratios = []
     for m in models:

@@ -124,15 +124,18 @@ def _write_comparison(result: Any, out: Path) -> None:
 
 def _print_probability_best(result: Any, table_format: str) -> None:
     best = result.probability_best()
-    first = result.models[0].scenario
+    buys = result.best_buy()
+    wtps = list(buys.columns)[:4]
+    currency = result.models[0].scenario.costs.currency
     uncertainty = "posterior draws" if result.posterior else "replicates (replicate noise only: --no-posterior)"
     view = new_table(
-        f"Which model is best? Shares of {result.replicates} {uncertainty}; cost-effective at "
-        f"{best['wtp'].iloc[0]:,.0f} {first.costs.currency} per point (the largest frontier ICER)",
+        f"Which model is best? Shares of {result.replicates} {uncertainty}; best buy: the highest net benefit "
+        f"(willingness to pay x effect - cost) at a willingness to pay ({currency} per point) in each stretch of the "
+        "frontier",
         (
             "model",
             "P(most effective)",
-            "P(most cost-effective)",
+            *(f"P(best buy) at {w:,.0f}" for w in wtps),
             "effect, 95% of replicates (predictive)",
             "net benefit: param. share",
         ),
@@ -143,7 +146,7 @@ def _print_probability_best(result: Any, table_format: str) -> None:
             view,
             name,
             f"{row['p_most_effective']:.0%}",
-            f"{row['p_most_cost_effective']:.0%}",
+            *(f"{buys.loc[name, w]:.0%}" for w in wtps),
             f"[{row['effect_range_low']:+.2f}, {row['effect_range_high']:+.2f}]",
             share_cell(row["net_benefit_param_share"]),
         )
@@ -158,7 +161,7 @@ def _ranking_sentences(result: Any, wtp: float, table_format: str = "text") -> l
     ranking = result.ranking(wtp)
     basis = ranking["basis"]
     lines = []
-    for key, what in (("most_effective", "effect"), ("most_cost_effective", "net benefit")):
+    for key, what in (("most_effective", "effect"),):
         entry = ranking[key]
         best = "most effective" if key == "most_effective" else "most cost-effective"
         text = (
@@ -173,13 +176,33 @@ def _ranking_sentences(result: Any, wtp: float, table_format: str = "text") -> l
                     f" ({share:.0%} of the spread of their difference is parameter uncertainty, "
                     f"{1 - share:.0%} replicate noise)"
                 )
-        indent = "" if table_format == "md" else "         "  # Markdown: one paragraph each, no indent
-        lines.append(("Ranking: " if key == "most_effective" else indent) + text + ".")
+        lines.append("Ranking: " + text + ".")
+    lines += _best_buy_sentences(result, basis)
     lines.append(
         "effect, 95% of replicates: where 95% of single runs of a programme land (a predictive range, wider than "
         "the confidence interval of the mean above). net benefit: willingness to pay x effect - cost."
     )
     return lines
+
+
+def _best_buy_sentences(result: Any, basis: str) -> list[str]:
+    """Which model is the best buy in each stretch of willingness to pay, and how often across the draws."""
+    icers, points = result.frontier_wtps(), result.decision_points()
+    if not points:
+        return []
+    buys = result.best_buy(points)
+    currency = result.models[0].scenario.costs.currency
+    bounds = [*icers, None]
+    parts = []
+    for k, point in enumerate(points):
+        leader = buys[point].idxmax()
+        upper = bounds[k + 1]
+        stretch = f"from {bounds[k]:,.0f} to {upper:,.0f}" if upper is not None else f"above {bounds[k]:,.0f}"
+        parts.append(f"{stretch} {currency} per point: {leader} ({buys.loc[leader, point]:.0%} of the {basis})")
+    below = f"below {icers[0]:,.0f} {currency} per point no programme is worth its cost in expectation"
+    return [
+        "Best buy, by what a point of the mean indicator is worth to the donor: " + "; ".join(parts) + f"; {below}."
+    ]
 
 
 def _print_comparison(result: Any, table_format: str = "text") -> None:

@@ -134,8 +134,9 @@ def _published(scenario_name: str) -> dict[str, float]:
     path = bundled_targets().get(scenario_name)
     if path is None:
         return {}
-    prefix = "selected_vs_not."
-    return {t.key.removeprefix(prefix): t.value for t in load_targets(path).targets if t.key.startswith(prefix)}
+    targets = load_targets(path).targets
+    prefixes = ("measured_selected_vs_not.", "selected_vs_not.")  # the published comparison, measured or true
+    return {t.key.split(".", 1)[1]: t.value for t in targets if t.key.startswith(prefixes)}
 
 
 def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:

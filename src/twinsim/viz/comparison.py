@@ -127,7 +127,12 @@ def plot_ceac(comparison: Comparison, wtp: float | None = None) -> Figure:
         ax.axvline(wtp, color="black", ls="--", lw=1)
         ax.annotate(f" {wtp:,.0f}", (wtp, 1.0), fontsize=8, va="top")
     ax.set_ylim(-0.02, 1.02)
-    ax.xaxis.set_major_locator(MaxNLocator(6))
+    positive = ceac["wtp"][ceac["wtp"] > 0]
+    if len(positive) > 1 and positive.max() > 100 * positive.min():  # a geometric grid: read it on a log axis
+        ax.set_xscale("log")
+        ax.set_xlim(positive.min(), positive.max())
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(6))
     ax.xaxis.set_major_formatter(money)
     ax.set_xlabel(f"willingness to pay per point of the mean indicator ({_currency(comparison)})")
     ax.set_ylabel("probability of being the most cost-effective")
