@@ -43,7 +43,6 @@ import numpy as np
 __all__ = [
     "SMCPopulation",
     "abc_smc",
-    "best_expected_fit",
     "effective_sample_size",
     "expected_fit_ranking",
     "from_logit",
@@ -298,25 +297,6 @@ def abc_smc(
     return population
 
 
-def best_expected_fit(
-    theta: np.ndarray,
-    summaries: np.ndarray,
-    weights: np.ndarray,
-    bounds: np.ndarray,
-    observed: np.ndarray,
-    scale: np.ndarray,
-) -> int:
-    """The particle whose *expected* statistics come nearest the observed ones: a point estimate on the ridge.
-
-    A particle's own statistics are one replicate's (its luck); their expectation is estimated by a kernel
-    regression (Nadaraya-Watson, Gaussian kernels on the logit scale, Scott's bandwidth) over every particle's
-    statistics, and the particle of positive weight with the smallest distance of that estimate to ``observed``
-    (in units of ``scale``) is returned. A real simulated parameter set, not an average of a curved ridge.
-    """
-    ranking = expected_fit_ranking(theta, summaries, weights, bounds, observed, scale)
-    return int(ranking[0]) if ranking.size else int(np.argmax(weights))
-
-
 def expected_fit_ranking(
     theta: np.ndarray,
     summaries: np.ndarray,
@@ -325,7 +305,12 @@ def expected_fit_ranking(
     observed: np.ndarray,
     scale: np.ndarray,
 ) -> np.ndarray:
-    """The particles of positive weight, nearest first by their kernel-estimated expected statistics."""
+    """The particles of positive weight, nearest first by their *expected* statistics: point estimate candidates.
+
+    A particle's own statistics are one replicate's (its luck); their expectation is estimated by a kernel
+    regression (Nadaraya-Watson, Gaussian kernels on the logit scale, Scott's bandwidth) over every particle's
+    statistics, and particles are ranked by the distance of that estimate to ``observed`` (in units of ``scale``).
+    """
     u = to_logit(theta, bounds)
     d = u.shape[1]
     ok = np.isfinite(summaries).all(axis=1)
