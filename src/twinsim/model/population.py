@@ -1,7 +1,7 @@
 """The population: its fixed structure (kinds, regions, applicable topics, names) and each replicate's draws.
 
 The structure is the same in every replicate and built once; every replicate draws its resources, leadership,
-baseline capacity and interest from its own child streams, one per quantity and topic (changing one
+baseline capacity and interest from its own keyed numbers, one quantity per name and topic (changing one
 distribution, or adding a topic, leaves every other draw as it was: common random numbers in sweeps).
 """
 

@@ -65,16 +65,27 @@ def default_wtp_line(comparison: Comparison) -> float:
     return float(f"{value:.2g}") if value > 0 else 0.0
 
 
+def _wtp_lines(comparison: Comparison, wtp: float | None) -> list[float]:
+    """The willingness-to-pay lines to draw: ``wtp`` if given, else the frontier ICERs (rounded, at most three).
+
+    At a frontier ICER the best buy changes in expectation.
+    """
+    if wtp is not None:
+        return [float(wtp)] if wtp > 0 else []
+    values = [float(f"{w:.2g}") for w in comparison.frontier_wtps()]
+    return sorted(set(values))[:3] or [v for v in [default_wtp_line(comparison)] if v > 0]
+
+
 def plot_ce_plane(comparison: Comparison, wtp: float | None = None) -> Figure:
     """Incremental cost against incremental effect of every model vs the reference, one dot per replicate.
 
     Replicate ``r`` of a model is paired with replicate ``r`` of the reference (common random numbers); the
-    large marker is the mean. The dashed line is a willingness to pay (``wtp`` per point; default: a round
-    value in the comparison's range): models below it are cost-effective at that price.
+    large marker is the mean. A dashed line is a willingness to pay (``wtp`` per point; default: each frontier
+    ICER, where the best buy changes): models below it are cost-effective at that price.
     """
     ref = comparison.model(comparison.reference)
     style = _style(comparison)
-    wtp = default_wtp_line(comparison) if wtp is None else float(wtp)
+    lines = _wtp_lines(comparison, wtp)
     fig, ax = plt.subplots(figsize=(10, 5.5), layout="constrained")
     for m in comparison.models:
         if m is ref:
@@ -88,11 +99,13 @@ def plot_ce_plane(comparison: Comparison, wtp: float | None = None) -> Figure:
         )
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="grey", lw=0.8)
-    if wtp > 0:
+    if lines:
         x_lo, x_hi = ax.get_xlim()
         y_lo, y_hi = ax.get_ylim()
         xs = np.array([min(x_lo, 0.0), max(x_hi, 0.0)])
-        ax.plot(xs, wtp * xs, color="black", ls="--", lw=1, label=f"willingness to pay:\n{wtp:,.0f} per point")
+        for k, line in enumerate(lines):
+            style_k = ("--", ":", "-.")[k % 3]
+            ax.plot(xs, line * xs, color="black", ls=style_k, lw=1, label=f"willingness to pay:\n{line:,.0f} per point")
         ax.set_xlim(x_lo, x_hi)
         ax.set_ylim(y_lo, y_hi)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.1f}"))
@@ -113,19 +126,19 @@ def plot_ce_plane(comparison: Comparison, wtp: float | None = None) -> Figure:
 def plot_ceac(comparison: Comparison, wtp: float | None = None) -> Figure:
     """Probability that each model has the highest net monetary benefit, over the willingness to pay.
 
-    A dotted line marks ``wtp`` (default: the same round value as on the cost-effectiveness plane).
+    Dashed lines mark ``wtp`` (default: the frontier's ICERs, as on the cost-effectiveness plane).
     """
     ceac = comparison.ceac()
     style = _style(comparison)
-    wtp = default_wtp_line(comparison) if wtp is None else float(wtp)
+    lines = _wtp_lines(comparison, wtp)
     fig, ax = plt.subplots(figsize=(10, 5), layout="constrained")
     every = max(1, len(ceac) // 10)
     for m in comparison.models:
         colour, marker = style[m.name]
         ax.plot(ceac["wtp"], ceac[m.name], label=model_label(m), color=colour, marker=marker, markevery=every, ms=5)
-    if wtp > 0:
-        ax.axvline(wtp, color="black", ls="--", lw=1)
-        ax.annotate(f" {wtp:,.0f}", (wtp, 1.0), fontsize=8, va="top")
+    for k, line in enumerate(lines):
+        ax.axvline(line, color="black", ls=("--", ":", "-.")[k % 3], lw=1)
+        ax.annotate(f" {line:,.0f}", (line, 1.0), fontsize=8, va="top")
     ax.set_ylim(-0.02, 1.02)
     positive = ceac["wtp"][ceac["wtp"] > 0]
     if len(positive) > 1 and positive.max() > 100 * positive.min():  # a geometric grid: read it on a log axis
