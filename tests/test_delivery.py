@@ -10,8 +10,7 @@ from twinsim.errors import ScenarioError
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.programme.costs import COST_CATEGORIES
 from twinsim.programme.delivery import fixed_pairs
-from twinsim.programme.experts import ExternalExpert
-from twinsim.programme.partners import OutsidePartner
+from twinsim.model.agents import ExternalExpert, OutsidePartner
 from twinsim.programme.registry import DELIVERY_MODELS
 
 BUNDLED = {

@@ -1,6 +1,8 @@
 """One model for one run and for many: replicate r gives the same numbers whatever runs beside it."""
 
 import math
+import subprocess
+import sys
 
 import mesa
 import numpy as np
@@ -202,6 +204,24 @@ def test_datacollector_is_fed_every_month():
     assert frame["month"].tolist() == list(range(model.months_total + 1))
     assert frame["cost"].iloc[-1] == pytest.approx(sum(r.total_cost for r in model.ledger))
     assert TwinningModel("rwanda_tpn").datacollector is None
+
+
+@pytest.mark.parametrize("name", ["rwanda_tpn", "rwanda_north_south", "rwanda_external_experts"])
+def test_the_mesa_model_and_the_simulation_without_mesa_give_the_same_runs(name):
+    sc = twinsim.load_scenario(name, {"simulation.followup_months": 2})
+    _assert_identical(simulate(sc, 4, 1, agents=False), simulate(sc, 4, 1))
+    assert isinstance(simulate(sc, 4, 1).model.model, mesa.Model)
+
+
+def test_the_engine_and_the_run_command_never_import_mesa():
+    code = (
+        "import sys, twinsim; from twinsim.cli import main\n"
+        "twinsim.run_replicates(twinsim.load_scenario('rwanda_tpn'), 3)\n"
+        "sys.argv = ['twinsim', 'run', 'rwanda_north_south', '-r', '2', '-q', '--no-posterior']\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "assert 'mesa' not in sys.modules and 'networkx' not in sys.modules, 'imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
 def test_network_node_ids_are_the_table_ids():

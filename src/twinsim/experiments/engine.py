@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import gc
 import itertools
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mesa
 import numpy as np
 import pandas as pd
 
@@ -33,7 +33,7 @@ from twinsim.experiments.experiment import STREAMS, Arm, Experiment, run_seed
 from twinsim.experiments.outputs import run_outputs
 from twinsim.experiments.posterior import Posterior, scenario_for_replicate
 from twinsim.experiments.store import ResultStore, tidy_runs
-from twinsim.model import TwinningModel
+from twinsim.model import TwinningSimulation
 from twinsim.model.replicate import Replicate
 from twinsim.model.results import RunResult, simulate, simulate_many
 from twinsim.model.twinning import BLOCK_PARAMETERS
@@ -300,10 +300,10 @@ def _replicate_results(
     if size > 1:
         for first in range(0, replicates, size):
             reps = range(first, min(first + size, replicates))
-            yield from simulate_many(scenario, seed, len(reps), first=first)
+            yield from simulate_many(scenario, seed, len(reps), first=first, agents=False)
         return
     for r in range(replicates):
-        yield simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r)
+        yield simulate(scenario_for_replicate(scenario, posterior, seed, r), seed, r, agents=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -352,7 +352,11 @@ def _run_model(experiment: Experiment, arm: int, replicates: list[int], record: 
     try:
         scenarios = [_run_scenario(experiment, arm, r) for r in replicates]
         results = simulate_many(
-            scenarios[0], seeds=seqs, scenarios=scenarios, programme_learning=experiment.arms[arm].programme_learning
+            scenarios[0],
+            seeds=seqs,
+            scenarios=scenarios,
+            programme_learning=experiment.arms[arm].programme_learning,
+            agents=False,
         )
         rows = []
         for key, result in zip(keys, results, strict=True):
@@ -407,7 +411,7 @@ COLLECT_ROWS = 100_000
 _released_rows = [0]
 
 
-def release(run: TwinningModel | Replicate) -> None:
+def release(run: TwinningSimulation | Replicate) -> None:
     """Let a finished model (or one replicate of it) be freed.
 
     Mesa 3.3 keeps every model alive in ``mesa.Agent._ids`` (mesa issue #3179, fixed upstream by pull
@@ -418,7 +422,8 @@ def release(run: TwinningModel | Replicate) -> None:
     ``COLLECT_ROWS`` released rows trigger one collection, so memory stays bounded whatever the batch size.
     """
     model = run.model if isinstance(run, Replicate) else run
-    ids = getattr(mesa.Agent, "_ids", None)
+    mesa = sys.modules.get("mesa")  # only a TwinningModel (Mesa) registers there; the engine's runs do not
+    ids = getattr(getattr(mesa, "Agent", None), "_ids", None)
     if isinstance(ids, dict):
         ids.pop(model, None)
     _released_rows[0] += run.n

@@ -1,7 +1,8 @@
-"""Agents: views on the model's state arrays.
+"""Agents: Mesa views on the model's state arrays (institutions, and the delivery models' own agents).
 
 State of record lives in :class:`~twinsim.model.TwinningModel` arrays (institutions x topics); an
-:class:`Institution` reads and writes its own row, so the monthly step can stay vectorised while users
+:class:`Institution` reads and writes its own row, an :class:`OutsidePartner` its row of the partner arrays, an
+:class:`ExternalExpert` and a :class:`MinistryLeader` their replicate's team state, so the monthly step can stay vectorised while users
 still inspect and nudge individual institutions the Mesa way.
 
 Mesa 3.3 numbers agents from ``mesa.Agent._ids``, a class-level dict keyed by model that holds every
@@ -20,8 +21,9 @@ import numpy as np
 
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
+    from twinsim.programme.experts import ExpertTeam
 
-__all__ = ["Institution"]
+__all__ = ["ExternalExpert", "Institution", "MinistryLeader", "OutsidePartner"]
 
 
 class _IdCounters(weakref.WeakKeyDictionary):
@@ -121,3 +123,92 @@ class Institution(mesa.Agent):
 
     def __repr__(self) -> str:
         return f"Institution({self.name!r}, kind={self.kind!r}, region={self.region!r})"
+
+
+class ExternalExpert(mesa.Agent):
+    """A consultant of one replicate's team: know-how on the priority topics, low context similarity, a day rate.
+
+    The team's contracted days are pooled; an expert's ``days_left`` is its share of the team's.
+
+    Args:
+        model: the model it works in.
+        block: the replicate whose team it belongs to.
+
+    """
+
+    def __init__(self, model: TwinningModel, block: int) -> None:
+        super().__init__(model)
+        self.block = block
+
+    @property
+    def team(self) -> ExpertTeam:
+        """The team it belongs to."""
+        return self.model.delivery_state
+
+    @property
+    def days_contracted(self) -> float:
+        """Its share of the days contracted for the programme."""
+        spec = self.model.params.programme.experts
+        return spec.days_available * self.model.params.programme.volume / spec.team_size
+
+    @property
+    def days_left(self) -> float:
+        """Its share of the team's contracted days not yet worked."""
+        return float(self.team.days_left[self.block]) / self.team.size
+
+    @property
+    def day_rate(self) -> float:
+        """Fee of one day (``costs.expert_day_rate``)."""
+        return self.model.params.costs.expert_day_rate
+
+    def __repr__(self) -> str:
+        return f"ExternalExpert(replicate {self.block}, days_left={self.days_left:g})"
+
+
+class MinistryLeader(mesa.Agent):
+    """A senior leader of one replicate's Ministry of Health, coached by the experts (ODD 7.22).
+
+    The first ``programme.experts.priority_topics`` leaders each sponsor one sector priority (in topic order); a
+    priority gains traction only while its sponsor's commitment is at least ``traction_threshold``.
+
+    Args:
+        model: the model it works in.
+        block: its replicate.
+        index: its place among the replicate's senior leaders.
+
+    """
+
+    def __init__(self, model: TwinningModel, block: int, index: int) -> None:
+        super().__init__(model)
+        self.block, self.index = block, index
+
+    @property
+    def commitment(self) -> float:
+        """Its commitment to the sector priorities, in [0, 1]."""
+        return float(self.model.delivery_state.senior_leaders[self.block, self.index])
+
+    def __repr__(self) -> str:
+        return f"MinistryLeader(replicate {self.block}, #{self.index}, commitment={self.commitment:.2f})"
+
+
+class OutsidePartner(mesa.Agent):
+    """An institution from outside the network (e.g. a UK hospital) twinned with one member. Not evaluated.
+
+    Args:
+        model: the model it belongs to.
+        row: its row in the partner arrays (the row of the member it partners with).
+
+    """
+
+    def __init__(self, model: TwinningModel, row: int) -> None:
+        super().__init__(model)
+        self.row = row
+        self.member = row
+
+    @property
+    def capacity(self) -> np.ndarray:
+        """Capacity per topic (the partner's know-how)."""
+        return self.model.delivery_state.capacity[self.row]
+
+    def __repr__(self) -> str:
+        return f"OutsidePartner(of {self.model.institution_names[self.member]!r})"

@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -18,6 +17,8 @@ from twinsim.programme.costs import ledger_rows
 from twinsim.programme.matching import Ties
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from twinsim.model import TwinningModel
     from twinsim.programme.costs import LedgerRow
 
@@ -140,6 +141,8 @@ class Replicate:
     @property
     def network(self) -> nx.MultiDiGraph:
         """The partnership network: node ids are local rows (the tables' ``institution``), learner -> mentor edges."""
+        import networkx as nx  # on first use: runs that never draw a network do not import it
+
         graph = nx.MultiDiGraph()
         kinds, regions, names = self.model.kind_names, self.model.region_names, self.model.institution_names
         for i, (k, r) in enumerate(zip(self.kind, self.region, strict=True)):

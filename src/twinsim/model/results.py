@@ -30,7 +30,7 @@ from twinsim.analysis.evaluation import (
     selected_vs_not,
     survey_months,
 )
-from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.model import run_seed_sequence
 from twinsim.model.recording import panel_frame
 from twinsim.model.replicate import Replicate
 from twinsim.model.summary import summary_rows
@@ -249,7 +249,12 @@ class RunResult:
 
 
 def simulate(
-    scenario: Scenario, seed: int | None = None, replicate: int = 0, *, programme_learning: bool = True
+    scenario: Scenario,
+    seed: int | None = None,
+    replicate: int = 0,
+    *,
+    programme_learning: bool = True,
+    agents: bool = True,
 ) -> RunResult:
     """Run one replicate of a scenario.
 
@@ -259,9 +264,11 @@ def simulate(
         replicate: replicate number; the run uses ``SeedSequence(seed, spawn_key=(replicate,))``.
         programme_learning: False runs the counterfactual with the programme's learning switched off
             (same institutions, topic choices and random draws; see :class:`~twinsim.model.TwinningModel`).
+        agents: run a :class:`~twinsim.model.TwinningModel` (Mesa: ``result.model.agents``); False runs the same
+            simulation without Mesa (:class:`~twinsim.model.TwinningSimulation`, the same numbers).
 
     """
-    return simulate_many(scenario, seed, 1, first=replicate, programme_learning=programme_learning)[0]
+    return simulate_many(scenario, seed, 1, first=replicate, programme_learning=programme_learning, agents=agents)[0]
 
 
 def simulate_many(
@@ -273,18 +280,24 @@ def simulate_many(
     seeds: Sequence[np.random.SeedSequence] | None = None,
     scenarios: Sequence[Scenario] | None = None,
     programme_learning: bool = True,
+    agents: bool = True,
 ) -> list[RunResult]:
     """Run replicates ``first .. first + replicates - 1`` of ``scenario`` as one model (blocks of rows).
 
     Replicate ``r``'s result is the same whatever the number of replicates run beside it. With ``seeds``, each
     block runs with its own seed sequence (the replicate numbers are read from their spawn keys). With
     ``scenarios`` (one per block), each block runs its own parameter set (e.g. a posterior draw; they may differ
-    only in ``TwinningModel``'s per-replicate parameters, see ``BLOCK_PARAMETERS``).
+    only in ``TwinningModel``'s per-replicate parameters, see ``BLOCK_PARAMETERS``). With ``agents=False`` the
+    replicates run as a :class:`~twinsim.model.TwinningSimulation` (no Mesa: the experiment engine's runs).
     """
     seed = scenario.simulation.seed if seed is None else int(seed)
     if seeds is None:
         seeds = [run_seed_sequence(seed, r) for r in range(first, first + replicates)]
-    model = TwinningModel(scenario, seeds=seeds, block_scenarios=scenarios, programme_learning=programme_learning)
+    if agents:
+        from twinsim.model.mesa_model import TwinningModel as model_class  # imports Mesa on first use
+    else:
+        from twinsim.model.twinning import TwinningSimulation as model_class
+    model = model_class(scenario, seeds=seeds, block_scenarios=scenarios, programme_learning=programme_learning)
     model.run()
     return [
         RunResult.from_model(model, int(seq.entropy), (seq.spawn_key or (0,))[-1], block)

@@ -1,11 +1,14 @@
-"""TwinningModel: a Mesa model of a peer-learning network, stepped month by month, for one or many replicates.
+"""TwinningSimulation: a peer-learning network stepped month by month, for one or many replicates.
+
+:class:`~twinsim.model.TwinningModel` is the same simulation as a Mesa model (agents as views on these arrays, a
+data collector, ``mesa.batch_run``); the experiment engine runs this class, which does not import Mesa.
 
 State of record is held in NumPy arrays declared in :mod:`twinsim.model.state`. Rows are (replicate, institution)
 blocks: a single run is one block, R replicates are R blocks of one model, and every activity, matching rule,
 learning event and turnover is written once, over all rows. Each replicate draws from its own random streams
 (:mod:`twinsim.model.streams`), so replicate ``r`` gives the same numbers whatever else runs beside it.
 
-Every change of capacity passes through :meth:`TwinningModel.apply_gain`, which clips to [0, 1], records the flow
+Every change of capacity passes through :meth:`TwinningSimulation.apply_gain`, which clips to [0, 1], records the flow
 by source (peer, event, partner, expert, own improvement, forgetting, turnover) and, in the counterfactual
 (``programme_learning=False``), drops the programme's sources.
 """
@@ -14,15 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mesa
-import networkx as nx
 import numpy as np
 
 from twinsim.errors import TwinsimError
 from twinsim.model import learning
-from twinsim.model.agents import Institution
 from twinsim.model.population import Structure, draw_population, leadership_beta
 from twinsim.model.recording import Recorder
 from twinsim.model.state import allocate
@@ -33,7 +33,17 @@ from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties, gap_to_best
 from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, effective_rate
 from twinsim.scenario import ActivityCost, Scenario, load_scenario
 
-__all__ = ["BLOCK_PARAMETERS", "GAIN_SOURCES", "PROGRAMME_SOURCES", "STREAMS", "TwinningModel", "run_seed_sequence"]
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = [
+    "BLOCK_PARAMETERS",
+    "GAIN_SOURCES",
+    "PROGRAMME_SOURCES",
+    "STREAMS",
+    "TwinningSimulation",
+    "run_seed_sequence",
+]
 
 #: Where a change of capacity comes from (the flow is recorded per source, replicate and topic).
 GAIN_SOURCES = ("peer", "event", "partner", "expert", "own", "forgetting", "turnover", "empowerment")
@@ -45,7 +55,7 @@ PROGRAMME_SOURCES = frozenset({"peer", "event", "partner", "expert", "empowermen
 TURNOVER_MONTHS = 12
 
 #: Parameters that may differ between the replicates of one model (posterior draws): every transfer rate, and
-#: these learning parameters, which the model reads per replicate (:meth:`TwinningModel.block_value`).
+#: these learning parameters, which the model reads per replicate (:meth:`TwinningSimulation.block_value`).
 BLOCK_PARAMETERS = ("learning.peer_contact_rate", "learning.motivation_rate", "learning.gap_ceiling")
 
 
@@ -80,8 +90,10 @@ def _fixed_part(scenario: Scenario) -> dict[str, Any]:
     return data
 
 
-class TwinningModel(mesa.Model):
-    """A twinning network of health institutions, for one replicate or many.
+class TwinningSimulation:
+    """A twinning network of health institutions, for one replicate or many: the state of record and the monthly step.
+
+    :class:`~twinsim.model.TwinningModel` adds the Mesa face (agents, ``datacollector``); results are identical.
 
     Args:
         scenario: a validated :class:`~twinsim.scenario.Scenario`, the name of a bundled scenario or a TOML path.
@@ -93,8 +105,6 @@ class TwinningModel(mesa.Model):
             partners, experts, and the experts' raising of leadership and interest) while ties still form,
             activities still fire and are costed, and every random draw stays the same: the counterfactual of the
             decomposition (:mod:`twinsim.analysis.decomposition`).
-        datacollector: keep a :class:`mesa.DataCollector` of monthly model-level outcomes (``mean_indicator``,
-            ``mean_indicator_selected``, ``mean_indicator_not_selected``, ``cost``, ``ties``; means over replicates).
         **overrides: dotted scenario keys and values, e.g. ``**{"programme.twins_per_topic": 2}`` (``__`` may
             stand for a dot: ``programme__twins_per_topic=2``).
 
@@ -117,12 +127,11 @@ class TwinningModel(mesa.Model):
         seeds: Sequence[np.random.SeedSequence] | None = None,
         block_scenarios: Sequence[Scenario] | None = None,
         programme_learning: bool = True,
-        datacollector: bool = False,
         **overrides: Any,
     ) -> None:
         scenario = _scenario(scenario, overrides)
         seeds = _seeds(scenario, seed, replicates, first_replicate, seeds)
-        super().__init__(rng=np.random.default_rng(seeds[0]))
+        self.running = True
         self.params = scenario
         self.block_scenarios = check_block_scenarios(scenario, block_scenarios, len(seeds))
         self._block_values: dict[Any, float | np.ndarray] = {}
@@ -143,7 +152,7 @@ class TwinningModel(mesa.Model):
         self._schedule = _schedule(scenario)
         self.delivery_state = self.delivery_model.setup(self)  # the delivery model's own agents (partners, experts)
         self.recorder = Recorder(self)
-        self.datacollector = _datacollector(self) if datacollector else None
+        self.datacollector: Any = None  # a Mesa DataCollector on a TwinningModel built with datacollector=True
 
     # ---------------------------------------------------------------------------------------------
     # Set-up
@@ -167,7 +176,6 @@ class TwinningModel(mesa.Model):
         self.ties = Ties.empty()
         self.ledger_parts: list[LedgerPart] = []
         self.flows = {source: np.zeros((reps, len(self.topic_names))) for source in GAIN_SOURCES}
-        self._institutions: list[Institution] | None = None
         self._choose_topics()
 
     def _choose_topics(self) -> None:
@@ -244,40 +252,6 @@ class TwinningModel(mesa.Model):
     def matching_rng(self, row: int) -> np.random.Generator:
         """The matching stream of the replicate that ``row`` belongs to."""
         return self.streams[int(row) // self.n_institutions]["matching"]
-
-    # ---------------------------------------------------------------------------------------------
-    # Agents: created on first use (they are views on array rows; a large run never needs them)
-
-    @property
-    def institutions(self) -> list[Institution]:
-        """The institutions as Mesa agents, in row order (created, and registered, on first access)."""
-        if self._institutions is None:
-            self._institutions = [Institution(self, i) for i in range(self.n)]
-        return self._institutions
-
-    def _create_agents(self) -> None:
-        """Create the institutions and the delivery model's own agents (partners, experts) if not yet there."""
-        _ = self.institutions
-        if self.delivery_state is not None:
-            _ = self.delivery_state.agents
-
-    @property
-    def agents(self) -> mesa.agent.AgentSet:
-        """Mesa's set of all agents (institutions, outside partners, experts; created on first access)."""
-        self._create_agents()
-        return super().agents
-
-    @property
-    def agents_by_type(self) -> dict[type[mesa.Agent], mesa.agent.AgentSet]:
-        """Mesa's agent sets by type (created on first access)."""
-        self._create_agents()
-        return super().agents_by_type
-
-    @property
-    def agent_types(self) -> list[type]:
-        """Mesa's agent types (created on first access)."""
-        self._create_agents()
-        return super().agent_types
 
     # ---------------------------------------------------------------------------------------------
     # Derived state
@@ -668,9 +642,8 @@ class TwinningModel(mesa.Model):
         self.finish()
 
     def finish(self) -> None:
-        """Close streamed panels and release Mesa's per-model id counter (see :mod:`twinsim.model.agents`)."""
+        """Close streamed panels."""
         self.recorder.close()
-        mesa.Agent._ids.pop(self, None)
 
 
 class _StackedDraws:
@@ -694,7 +667,7 @@ class _StackedDraws:
 def _scenario(scenario: Scenario | str | Path, overrides: dict[str, Any]) -> Scenario:
     dotted = {key.replace("__", "."): value for key, value in overrides.items()}
     if isinstance(scenario, Scenario):
-        return scenario.with_overrides(dotted, source="TwinningModel(...)") if dotted else scenario
+        return scenario.with_overrides(dotted, source="TwinningSimulation(...)") if dotted else scenario
     return load_scenario(scenario, dotted or None)
 
 
@@ -725,23 +698,3 @@ def _schedule(scenario: Scenario) -> dict[int, list[str]]:
         for m in line.firing_months(scenario.simulation.months):
             schedule.setdefault(m, []).append(line.activity)
     return schedule
-
-
-def _datacollector(model: TwinningModel) -> mesa.DataCollector:
-    """Monthly model-level outcomes (means over replicates), collected at month 0 and after every step."""
-
-    def mean_where(mask: np.ndarray) -> float:
-        return float(model.indicator()[mask].mean()) if mask.any() else float("nan")
-
-    collector = mesa.DataCollector(
-        model_reporters={
-            "month": lambda m: m.month,
-            "mean_indicator": lambda m: mean_where(m.applicable),
-            "mean_indicator_selected": lambda m: mean_where(m.selected),
-            "mean_indicator_not_selected": lambda m: mean_where(m.applicable & ~m.selected),
-            "cost": lambda m: float(m.cost_by_institution.sum()) / m.replicates,
-            "ties": lambda m: len(m.ties) / m.replicates,
-        }
-    )
-    collector.collect(model)
-    return collector

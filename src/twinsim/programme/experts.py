@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import mesa
 import numpy as np
 
 from twinsim.model import learning
@@ -30,85 +29,18 @@ from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
+    from twinsim.model.agents import ExternalExpert, MinistryLeader
 
 __all__ = [
     "DeliverySupport",
     "ExpertTeam",
-    "ExternalExpert",
     "ExternalExperts",
     "Hybrid",
     "KnowledgeSharingSession",
     "LeaderCoaching",
     "LeadershipRetreat",
-    "MinistryLeader",
     "priority_topics",
 ]
-
-
-class ExternalExpert(mesa.Agent):
-    """A consultant of one replicate's team: know-how on the priority topics, low context similarity, a day rate.
-
-    The team's contracted days are pooled; an expert's ``days_left`` is its share of the team's.
-
-    Args:
-        model: the model it works in.
-        block: the replicate whose team it belongs to.
-
-    """
-
-    def __init__(self, model: TwinningModel, block: int) -> None:
-        super().__init__(model)
-        self.block = block
-
-    @property
-    def team(self) -> ExpertTeam:
-        """The team it belongs to."""
-        return self.model.delivery_state
-
-    @property
-    def days_contracted(self) -> float:
-        """Its share of the days contracted for the programme."""
-        spec = self.model.params.programme.experts
-        return spec.days_available * self.model.params.programme.volume / spec.team_size
-
-    @property
-    def days_left(self) -> float:
-        """Its share of the team's contracted days not yet worked."""
-        return float(self.team.days_left[self.block]) / self.team.size
-
-    @property
-    def day_rate(self) -> float:
-        """Fee of one day (``costs.expert_day_rate``)."""
-        return self.model.params.costs.expert_day_rate
-
-    def __repr__(self) -> str:
-        return f"ExternalExpert(replicate {self.block}, days_left={self.days_left:g})"
-
-
-class MinistryLeader(mesa.Agent):
-    """A senior leader of one replicate's Ministry of Health, coached by the experts (ODD 7.22).
-
-    The first ``programme.experts.priority_topics`` leaders each sponsor one sector priority (in topic order); a
-    priority gains traction only while its sponsor's commitment is at least ``traction_threshold``.
-
-    Args:
-        model: the model it works in.
-        block: its replicate.
-        index: its place among the replicate's senior leaders.
-
-    """
-
-    def __init__(self, model: TwinningModel, block: int, index: int) -> None:
-        super().__init__(model)
-        self.block, self.index = block, index
-
-    @property
-    def commitment(self) -> float:
-        """Its commitment to the sector priorities, in [0, 1]."""
-        return float(self.model.delivery_state.senior_leaders[self.block, self.index])
-
-    def __repr__(self) -> str:
-        return f"MinistryLeader(replicate {self.block}, #{self.index}, commitment={self.commitment:.2f})"
 
 
 @dataclass
@@ -140,8 +72,10 @@ class ExpertTeam:
     _leaders: list[MinistryLeader] | None = field(default=None, repr=False)
 
     @property
-    def agents(self) -> list[mesa.Agent]:
+    def agents(self) -> list[ExternalExpert | MinistryLeader]:
         """The ExternalExpert agents of every replicate's team, and its Ministry's senior leaders (on first access)."""
+        from twinsim.model.agents import ExternalExpert, MinistryLeader
+
         if self._experts is None:
             reps = self.model.replicates
             self._experts = [ExternalExpert(self.model, b) for b in range(reps) for _ in range(self.size)]

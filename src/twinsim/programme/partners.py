@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import mesa
 import numpy as np
 
 from twinsim.model import learning
@@ -27,39 +26,16 @@ from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
+    from twinsim.model.agents import OutsidePartner
 
 __all__ = [
     "NorthSouth",
-    "OutsidePartner",
     "PartnerSet",
     "PartnerStudyVisit",
     "RemoteMentoring",
     "VolunteerVisit",
     "learn_from_partners",
 ]
-
-
-class OutsidePartner(mesa.Agent):
-    """An institution from outside the network (e.g. a UK hospital) twinned with one member. Not evaluated.
-
-    Args:
-        model: the model it belongs to.
-        row: its row in the partner arrays (the row of the member it partners with).
-
-    """
-
-    def __init__(self, model: TwinningModel, row: int) -> None:
-        super().__init__(model)
-        self.row = row
-        self.member = row
-
-    @property
-    def capacity(self) -> np.ndarray:
-        """Capacity per topic (the partner's know-how)."""
-        return self.model.delivery_state.capacity[self.row]
-
-    def __repr__(self) -> str:
-        return f"OutsidePartner(of {self.model.institution_names[self.member]!r})"
 
 
 @dataclass
@@ -88,6 +64,8 @@ class PartnerSet:
     @property
     def agents(self) -> list[OutsidePartner]:
         """The OutsidePartner agents, one per member row (created on first access)."""
+        from twinsim.model.agents import OutsidePartner
+
         if self._agents is None:
             self._agents = [OutsidePartner(self.model, p) for p in range(self.model.n)]
         return self._agents

@@ -265,7 +265,7 @@ def snapshot(model: Any) -> dict[str, Any]:
 
 def build_model(scenario: Scenario, seed: int) -> Any:
     """A fresh model of ``scenario`` (a single replicate) seeded with ``seed``."""
-    from twinsim.model.twinning import TwinningModel
+    from twinsim.model.mesa_model import TwinningModel
 
     return TwinningModel(scenario, seed=seed)
 

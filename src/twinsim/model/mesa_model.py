@@ -1,0 +1,108 @@
+"""TwinningModel: the simulation as a Mesa model.
+
+:class:`~twinsim.model.twinning.TwinningSimulation` holds the state of record and the monthly step and imports no
+Mesa; this class adds what Mesa's tools expect: ``mesa.Model``'s random generators, step counter and agent
+registry, the agents as views on the arrays (:mod:`twinsim.model.agents`, created on first access), an opt-in
+``datacollector``, and a keyword constructor that ``mesa.batch_run`` can call. Every number is the same as the
+simulation's: the step is the simulation's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+
+from twinsim.model.agents import Institution
+from twinsim.model.twinning import TwinningSimulation
+from twinsim.scenario import Scenario
+
+__all__ = ["TwinningModel"]
+
+
+class TwinningModel(TwinningSimulation, mesa.Model):
+    """A twinning network of health institutions as a Mesa model, for one replicate or many.
+
+    Takes the arguments of :class:`~twinsim.model.twinning.TwinningSimulation`, and:
+
+    Args:
+        scenario: a validated :class:`~twinsim.scenario.Scenario`, the name of a bundled scenario or a TOML path.
+        seed: the experiment seed (default ``simulation.seed``), or one replicate's ``SeedSequence``.
+        datacollector: keep a :class:`mesa.DataCollector` of monthly model-level outcomes (``mean_indicator``,
+            ``mean_indicator_selected``, ``mean_indicator_not_selected``, ``cost``, ``ties``; means over replicates).
+        **kwargs: ``replicates``, ``first_replicate``, ``seeds``, ``block_scenarios``, ``programme_learning`` and
+            dotted scenario overrides (``programme__twins_per_topic=2``), as for the simulation.
+
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | str | Path = "rwanda_tpn",
+        seed: int | np.random.SeedSequence | None = None,
+        *,
+        datacollector: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        TwinningSimulation.__init__(self, scenario, seed, **kwargs)
+        mesa.Model.__init__(self, rng=np.random.default_rng(self.seeds[0]))
+        self._institutions: list[Institution] | None = None
+        if datacollector:
+            self.datacollector = _datacollector(self)
+
+    @property
+    def institutions(self) -> list[Institution]:
+        """The institutions as Mesa agents, in row order (created, and registered, on first access)."""
+        if self._institutions is None:
+            self._institutions = [Institution(self, i) for i in range(self.n)]
+        return self._institutions
+
+    def _create_agents(self) -> None:
+        """Create the institutions and the delivery model's own agents (partners, experts) if not yet there."""
+        _ = self.institutions
+        if self.delivery_state is not None:
+            _ = self.delivery_state.agents
+
+    @property
+    def agents(self) -> mesa.agent.AgentSet:
+        """Mesa's set of all agents (institutions, outside partners, experts; created on first access)."""
+        self._create_agents()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict[type[mesa.Agent], mesa.agent.AgentSet]:
+        """Mesa's agent sets by type (created on first access)."""
+        self._create_agents()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        """Mesa's agent types (created on first access)."""
+        self._create_agents()
+        return super().agent_types
+
+    def finish(self) -> None:
+        """Close streamed panels and release Mesa's per-model id counter (see :mod:`twinsim.model.agents`)."""
+        super().finish()
+        mesa.Agent._ids.pop(self, None)
+
+
+def _datacollector(model: TwinningModel) -> mesa.DataCollector:
+    """Monthly model-level outcomes (means over replicates), collected at month 0 and after every step."""
+
+    def mean_where(mask: np.ndarray) -> float:
+        return float(model.indicator()[mask].mean()) if mask.any() else float("nan")
+
+    collector = mesa.DataCollector(
+        model_reporters={
+            "month": lambda m: m.month,
+            "mean_indicator": lambda m: mean_where(m.applicable),
+            "mean_indicator_selected": lambda m: mean_where(m.selected),
+            "mean_indicator_not_selected": lambda m: mean_where(m.applicable & ~m.selected),
+            "cost": lambda m: float(m.cost_by_institution.sum()) / m.replicates,
+            "ties": lambda m: len(m.ties) / m.replicates,
+        }
+    )
+    collector.collect(model)
+    return collector
