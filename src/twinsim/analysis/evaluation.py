@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import pandas as pd
 
+from twinsim.analysis.quantiles import t_quantile
+
 if TYPE_CHECKING:
     from twinsim.scenario import Scenario
 
@@ -109,9 +111,7 @@ def interval95(values: np.ndarray | pd.Series) -> Interval:
     mean = float(x.mean())
     if x.size == 1:
         return Interval(mean, mean, mean)
-    from scipy.special import stdtrit  # the t quantile without scipy.stats (a quarter second of start-up)
-
-    half = float(stdtrit(x.size - 1, 0.975) * x.std(ddof=1) / math.sqrt(x.size))
+    half = float(t_quantile(x.size - 1, 0.975) * x.std(ddof=1) / math.sqrt(x.size))
     return Interval(mean, mean - half, mean + half)
 
 

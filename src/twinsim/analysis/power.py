@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from twinsim.analysis.quantiles import normal_quantile
 from twinsim.analysis.uncertainty import variance_split
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run
@@ -79,9 +80,7 @@ def _wilson(successes: float, n: int) -> tuple[float, float]:
 
 def minimum_detectable_effect(sd: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """``(z(1 - alpha/2) + z(power)) * sd``: the MDE of an estimator with standard error ``sd``."""
-    from scipy.special import ndtri  # the normal quantile without scipy.stats
-
-    return float((ndtri(1 - alpha / 2) + ndtri(power)) * sd)
+    return float((normal_quantile(1 - alpha / 2) + normal_quantile(power)) * sd)
 
 
 @dataclass(repr=False)

@@ -60,6 +60,10 @@ __all__ = [
 #: Replicates of one scenario run as one model by default (results are the same as one by one).
 BATCH_SIZE = 50
 
+#: Runs per chunk (task) at most: a chunk's runs of one parameter set share a model, and models of a few hundred
+#: Rwanda replicates step fastest (each month's arrays still fit a core's cache).
+CHUNK_RUNS = 250
+
 #: Rows (replicates x institutions) above which holding more replicates in one model stops paying and only adds
 #: memory: a network this large already spreads each step's fixed cost over many rows.
 MAX_BATCH_ROWS = 20_000
@@ -453,7 +457,7 @@ def execute(
 ) -> RunCounts:
     """Run every (arm, replicate) not in ``skip`` on an open executor, handing each finished chunk to ``sink``.
 
-    Runs go to workers in chunks (default: about eight per worker, at most 100 runs) with at most two
+    Runs go to workers in chunks (default: about four per worker, at most 250 runs) with at most two
     chunks per worker in flight, so memory does not grow with the number of runs.
     """
     arms, replicates = len(experiment.arms), experiment.replicates
@@ -462,7 +466,7 @@ def execute(
     order = sorted(range(replicates), key=lambda r: (experiment.draw_row(r), r))  # same parameters side by side
     todo = ((p, r) for p in range(arms) for r in order if (p, r) not in skip)
     done = failed = 0
-    size = chunk_size or max(1, min(100, -(-(total - skipped) // (8 * handle.workers))))
+    size = chunk_size or max(1, min(CHUNK_RUNS, -(-(total - skipped) // (4 * handle.workers))))
     tasks = ((experiment, chunk) for chunk in _batched(todo, size))
     for rows in imap_unordered(handle.executor, run_chunk, tasks, max_pending=2 * handle.workers):
         sink(rows)

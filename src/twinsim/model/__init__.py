@@ -12,8 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from twinsim.model.streams import STREAMS, run_seed_sequence
     from twinsim.model.mesa_model import TwinningModel
+    from twinsim.model.streams import STREAMS, run_seed_sequence
     from twinsim.model.twinning import TwinningSimulation
 
 __all__ = ["STREAMS", "TwinningModel", "TwinningSimulation", "run_seed_sequence"]

@@ -2,8 +2,8 @@
 
 State of record lives in :class:`~twinsim.model.TwinningModel` arrays (institutions x topics); an
 :class:`Institution` reads and writes its own row, an :class:`OutsidePartner` its row of the partner arrays, an
-:class:`ExternalExpert` and a :class:`MinistryLeader` their replicate's team state, so the monthly step can stay vectorised while users
-still inspect and nudge individual institutions the Mesa way.
+:class:`ExternalExpert` and a :class:`MinistryLeader` their replicate's team state, so the monthly step can stay
+vectorised while users still inspect and nudge individual institutions the Mesa way.
 
 Mesa 3.3 numbers agents from ``mesa.Agent._ids``, a class-level dict keyed by model that holds every
 model ever given an agent alive (about 0.13 MB per Rwanda run, without end in a sweep). Institutions

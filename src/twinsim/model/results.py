@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ from twinsim.model.recording import panel_frame
 from twinsim.model.replicate import Replicate
 from twinsim.model.summary import summary_rows
 from twinsim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from twinsim.model import TwinningModel
 
 __all__ = ["RunResult", "simulate"]
 
@@ -294,10 +297,10 @@ def simulate_many(
     if seeds is None:
         seeds = [run_seed_sequence(seed, r) for r in range(first, first + replicates)]
     if agents:
-        from twinsim.model.mesa_model import TwinningModel as model_class  # imports Mesa on first use
+        from twinsim.model.mesa_model import TwinningModel as Model  # imports Mesa on first use
     else:
-        from twinsim.model.twinning import TwinningSimulation as model_class
-    model = model_class(scenario, seeds=seeds, block_scenarios=scenarios, programme_learning=programme_learning)
+        from twinsim.model.twinning import TwinningSimulation as Model
+    model = Model(scenario, seeds=seeds, block_scenarios=scenarios, programme_learning=programme_learning)
     model.run()
     return [
         RunResult.from_model(model, int(seq.entropy), (seq.spawn_key or (0,))[-1], block)

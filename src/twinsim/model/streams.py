@@ -35,6 +35,7 @@ STREAMS = ("population", "choice", "matching", "dynamics", "measurement", "leade
 EXTRA_STREAMS = ("partners", "experts")
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_GOLDEN_STEPS = tuple(np.uint64(j * 0x9E3779B97F4A7C15 % 2**64) for j in range(3))  # j * golden, wrapped
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
 _MAX_GAMMA_ATTEMPTS = 64  # Marsaglia-Tsang accepts more than 95% of attempts for shape >= 1
@@ -174,7 +175,18 @@ def _subkeys(keys: np.ndarray, label: str) -> np.ndarray:
 
 
 def _box_muller(u: np.ndarray) -> np.ndarray:
-    return np.sqrt(-2.0 * np.log(u[..., 0])) * np.cos(2.0 * np.pi * u[..., 1])
+    return _normal(u[..., 0], u[..., 1])
+
+
+def _normal(u0: np.ndarray, u1: np.ndarray) -> np.ndarray:
+    """Box-Muller: ``sqrt(-2 log u0) * cos(2 pi u1)``, with as few temporaries as possible."""
+    radius = np.log(u0)
+    radius *= -2.0
+    np.sqrt(radius, out=radius)
+    angle = u1 * (2.0 * np.pi)
+    np.cos(angle, out=angle)
+    radius *= angle
+    return radius
 
 
 def _beta(keys: np.ndarray, owner: np.ndarray, counter: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -201,18 +213,21 @@ def _gamma(keys: np.ndarray, owner: np.ndarray, counter: np.ndarray, alpha: np.n
     d = np.where(boost, alpha + 1.0, alpha) - 1.0 / 3.0
     c = 1.0 / np.sqrt(9.0 * d)
     out = np.full(alpha.shape, np.nan)
-    pending = np.arange(alpha.size)
-    triple = counter[:, None] * np.uint64(3) + np.arange(3, dtype=np.uint64)
+    pending = None  # every element in the first attempt
+    first = (counter * np.uint64(3) + np.uint64(1)) * _GOLDEN  # (3c + 1) * golden: number 3c's counter term
     for attempt in range(_MAX_GAMMA_ATTEMPTS):
         attempt_keys = _subkeys(keys, f"gamma:{attempt}")
-        u = ReplicateStreams._unit(_hash(attempt_keys[owner[pending], None], triple[pending]))
-        x = _box_muller(u[:, :2])
-        dd = d[pending]
-        v = (1.0 + c[pending] * x) ** 3
+        sel = slice(None) if pending is None else pending  # a view of every element in the first attempt
+        base = attempt_keys[owner[sel]] + first[sel]  # number 3c + j of the key is mix(base + j * golden)
+        unit = [ReplicateStreams._unit(_mix(base + step)) for step in _GOLDEN_STEPS]
+        x = _normal(unit[0], unit[1])
+        dd = d[sel]
+        v = (1.0 + c[sel] * x) ** 3
         with np.errstate(invalid="ignore", divide="ignore"):
-            ok = (v > 0) & (np.log(u[:, 2]) < 0.5 * x * x + dd - dd * v + dd * np.log(v))
-        out[pending[ok]] = (dd * v)[ok]
-        pending = pending[~ok]
+            ok = (v > 0) & (np.log(unit[2]) < 0.5 * x * x + dd - dd * v + dd * np.log(v))
+        rows = np.arange(alpha.size) if pending is None else pending
+        out[rows[ok]] = (dd * v)[ok]
+        pending = rows[~ok]
         if not pending.size:
             break
     if boost.any():

@@ -277,8 +277,11 @@ class TwinningSimulation:
         )
 
     def mentees(self) -> np.ndarray:
-        """Number of mentees each row has."""
-        return np.bincount(self.ties.mentor, minlength=self.n)
+        """Number of mentees each row has (cached for the tie set)."""
+        cache = self.__dict__.get("_mentees_cache")
+        if cache is None or cache[0] is not self.ties:
+            cache = self._mentees_cache = (self.ties, np.bincount(self.ties.mentor, minlength=self.n))
+        return cache[1]
 
     def engagement(self) -> np.ndarray:
         """Engagement per row this month (see :func:`twinsim.model.learning.engagement`).
@@ -483,11 +486,23 @@ class TwinningSimulation:
         old = flat[cells]
         new = learning.clip01(old + gain)
         flat[cells] = new
+        change = new - old
+        rows, where = self._cell_indices(cells)
         if programme:
-            self.month_gain += np.bincount(cells // n_topics, new - old, self.n)
-        per_cell = self.n_institutions * n_topics
-        where = (cells // per_cell) * n_topics + cells % n_topics
-        self.flows[source] += np.bincount(where, new - old, self.replicates * n_topics).reshape(self.replicates, -1)
+            self.month_gain += np.bincount(rows, change, self.n)
+        self.flows[source] += np.bincount(where, change, self.replicates * n_topics).reshape(self.replicates, -1)
+
+    def _cell_indices(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of flat cell indices: their rows, and their (replicate, topic) index; cached for the last ``cells`` array.
+
+        The ties' cells are one array for the whole run (fixed after the kickoff), so a month does not divide again.
+        """
+        cache = self.__dict__.get("_cell_index_cache")
+        if cache is None or cache[0] is not cells:
+            n_topics = len(self.topic_names)
+            where = (cells // (self.n_institutions * n_topics)) * n_topics + cells % n_topics
+            cache = self._cell_index_cache = (cells, cells // n_topics, where)
+        return cache[1], cache[2]
 
     def raise_towards_one(self, name: str, step: np.ndarray, where: np.ndarray | bool = True) -> None:
         """Raise state ``name`` (leadership, interest) by ``step`` of its headroom to 1 where ``where`` holds.
@@ -543,7 +558,7 @@ class TwinningSimulation:
         lp = self.params.learning
         motivation = self.column(self.learning_value("motivation_rate"))
         own = learning.own_improvement(self.capacity, self.interest, self.leadership, lp.background_trend, motivation)
-        self.apply_gain("own", own * self.applicable)
+        self.apply_gain("own", np.multiply(own, self.applicable, out=own))
         if not self.params.mechanisms.ownership:
             self.apply_gain("forgetting", learning.forgetting(self.capacity, self.baseline, lp.forgetting))
             return
