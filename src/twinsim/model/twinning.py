@@ -493,16 +493,21 @@ class TwinningSimulation:
         self.flows[source] += np.bincount(where, change, self.replicates * n_topics).reshape(self.replicates, -1)
 
     def _cell_indices(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Of flat cell indices: their rows, and their (replicate, topic) index; cached for the last ``cells`` array.
+        """Of flat cell indices: their rows, and their (replicate, topic) index.
 
-        The ties' cells are one array for the whole run (fixed after the kickoff), so a month does not divide again.
+        The ties' cells are one array for the whole run (fixed after the kickoff): the last two ``cells`` arrays are
+        kept, so a month's other sparse gains (turnover) do not push the ties' out.
         """
-        cache = self.__dict__.get("_cell_index_cache")
-        if cache is None or cache[0] is not cells:
+        cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = self.__dict__.setdefault("_cell_index_cache", {})
+        hit = cache.pop(id(cells), None)
+        if hit is None or hit[0] is not cells:
             n_topics = len(self.topic_names)
             where = (cells // (self.n_institutions * n_topics)) * n_topics + cells % n_topics
-            cache = self._cell_index_cache = (cells, cells // n_topics, where)
-        return cache[1], cache[2]
+            hit = (cells, cells // n_topics, where)
+            while len(cache) >= 2:
+                cache.pop(next(iter(cache)))
+        cache[id(cells)] = hit  # most recent last
+        return hit[1], hit[2]
 
     def raise_towards_one(self, name: str, step: np.ndarray, where: np.ndarray | bool = True) -> None:
         """Raise state ``name`` (leadership, interest) by ``step`` of its headroom to 1 where ``where`` holds.
