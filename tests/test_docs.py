@@ -142,7 +142,8 @@ def test_own_improvement_and_forgetting_follow_the_closed_form_of_odd_7_7():
     n = np.arange(model.history.shape[0])[:, None, None]
     expected = c_star + (c0 - c_star) * q**n
     app = model.applicable
-    np.testing.assert_allclose(model.history[:, app], expected[:, app], rtol=0, atol=1e-12)
+    # the state is single precision: 31 months of rounding stay below 2e-6 (a month moves capacity by ~1e-3)
+    np.testing.assert_allclose(model.history[:, app], expected[:, app], rtol=0, atol=2e-6)
 
 
 def test_exchange_visit_follows_odd_7_4():
@@ -160,7 +161,7 @@ def test_exchange_visit_follows_odd_7_4():
     np.add.at(expected, (lrn, top), transfer)
     np.add.at(expected, (mnt, top), lp.mentor_gain * transfer)  # ODD 7.19: two-way benefit
     ACTIVITIES["exchange_visit"].fire(model, rate)
-    np.testing.assert_allclose(model.capacity, np.clip(expected, 0, 1), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(model.capacity, np.clip(expected, 0, 1), rtol=0, atol=1e-7)  # single precision
 
 
 def test_virtual_workshop_follows_odd_7_5():
@@ -178,7 +179,7 @@ def test_virtual_workshop_follows_odd_7_5():
         )
         expected[np.ix_(rows, cols)] += gain * model.selected[np.ix_(rows, cols)]
     ACTIVITIES["learning_workshop_virtual"].fire(model, rate)
-    np.testing.assert_allclose(model.capacity, np.clip(expected, 0, 1), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(model.capacity, np.clip(expected, 0, 1), rtol=0, atol=1e-7)  # single precision
 
 
 def test_rwanda_event_costs_follow_odd_7_14():

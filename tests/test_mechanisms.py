@@ -74,7 +74,7 @@ def test_gains_decay_geometrically_at_the_owned_rate_after_the_programme():
     f = learning.decay_rate(lp.forgetting, lp.ownership_retention, owned, np.zeros_like(owned), lp.practice_weight)
     for _ in range(6):
         model.step()
-    np.testing.assert_allclose(model.capacity - model.baseline, gain0 * (1 - f) ** 6, atol=1e-12)
+    np.testing.assert_allclose(model.capacity - model.baseline, gain0 * (1 - f) ** 6, atol=1e-6)  # single precision
 
 
 # ---- 7.17 Empowerment ---------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_outside_partners_gain_mentor_gain_times_what_their_members_gain():
     ties = state.ties
     member_gain = model.capacity[ties.learner, ties.topic] - before_member[ties.learner, ties.topic]
     partner_gain = state.capacity[ties.mentor, ties.topic] - before_partner[ties.mentor, ties.topic]
-    np.testing.assert_allclose(partner_gain, sc.learning.mentor_gain * member_gain, atol=1e-15)
+    np.testing.assert_allclose(partner_gain, sc.learning.mentor_gain * member_gain, atol=1e-7)  # single precision
     assert twinsim.simulate(sc, seed=6).summary()["partner_gain"] > 0
     off = twinsim.simulate(sc.with_overrides({"mechanisms.two_way": False}), seed=6).summary()
     assert off["partner_gain"] == 0
@@ -258,7 +258,7 @@ def test_tracking_routine_closed_form():
     for _ in range(4):
         team.track()
     r = sc.programme.experts.tracking_rate
-    np.testing.assert_allclose(model.interest, np.where(where, 1 - (1 - before) * (1 - r) ** 4, before))
+    np.testing.assert_allclose(model.interest, np.where(where, 1 - (1 - before) * (1 - r) ** 4, before), rtol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -31,12 +31,12 @@ def test_reference_model_follows_twinsim_month_by_month_without_turnover():
     reference.run()
     means = reference.datacollector.get_model_vars_dataframe()["mean_capacity"].to_numpy()
     expected = [model.history[m][model.applicable].mean() for m in range(2, model.months_total + 1)]
-    np.testing.assert_allclose(means, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(means, expected, rtol=0, atol=1e-6)  # twinsim's state is single precision
     final = np.zeros_like(model.capacity)
     for agent in reference.members:
         for topic, c in agent.capacity.items():
             final[agent.row, topic] = c
-    np.testing.assert_allclose(final, model.capacity, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(final, model.capacity, rtol=0, atol=1e-6)
 
 
 def test_reference_model_turnover_runs_and_stays_in_bounds():

@@ -30,7 +30,7 @@ from twinsim.experiments.executors import (
     resolve_executor,
 )
 from twinsim.experiments.experiment import STREAMS, Arm, Experiment, run_seed
-from twinsim.experiments.outputs import run_outputs
+from twinsim.experiments.outputs import NEEDS_AGGREGATES, run_outputs
 from twinsim.experiments.posterior import Posterior, scenario_for_replicate
 from twinsim.experiments.store import ResultStore, tidy_runs
 from twinsim.model import TwinningSimulation
@@ -62,7 +62,10 @@ BATCH_SIZE = 50
 
 #: Runs per chunk (task) at most: a chunk's runs of one parameter set share a model, and models of a few hundred
 #: Rwanda replicates step fastest (each month's arrays still fit a core's cache).
-CHUNK_RUNS = 250
+CHUNK_RUNS = 500
+
+#: Chunks per worker when the runs go to a result store (each chunk is a part on disk; without a store, two).
+STORE_CHUNKS_PER_WORKER = 8
 
 #: Rows (replicates x institutions) above which holding more replicates in one model stops paying and only adds
 #: memory: a network this large already spreads each step's fixed cost over many rows.
@@ -361,6 +364,7 @@ def _run_model(experiment: Experiment, arm: int, replicates: list[int], record: 
             scenarios=scenarios,
             programme_learning=experiment.arms[arm].programme_learning,
             agents=False,
+            aggregates=bool(NEEDS_AGGREGATES & set(experiment.outputs)),
         )
         rows = []
         for key, result in zip(keys, results, strict=True):
@@ -454,11 +458,12 @@ def execute(
     skip: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    chunks_per_worker: int = 2,
 ) -> RunCounts:
     """Run every (arm, replicate) not in ``skip`` on an open executor, handing each finished chunk to ``sink``.
 
-    Runs go to workers in chunks (default: about four per worker, at most 250 runs) with at most two
-    chunks per worker in flight, so memory does not grow with the number of runs.
+    Runs go to workers in chunks (default: about ``chunks_per_worker`` per worker, at most 500 runs) with at most
+    two chunks per worker in flight, so memory does not grow with the number of runs.
     """
     arms, replicates = len(experiment.arms), experiment.replicates
     total = arms * replicates
@@ -466,7 +471,7 @@ def execute(
     order = sorted(range(replicates), key=lambda r: (experiment.draw_row(r), r))  # same parameters side by side
     todo = ((p, r) for p in range(arms) for r in order if (p, r) not in skip)
     done = failed = 0
-    size = chunk_size or max(1, min(CHUNK_RUNS, -(-(total - skipped) // (4 * handle.workers))))
+    size = chunk_size or max(1, min(CHUNK_RUNS, -(-(total - skipped) // (chunks_per_worker * handle.workers))))
     tasks = ((experiment, chunk) for chunk in _batched(todo, size))
     for rows in imap_unordered(handle.executor, run_chunk, tasks, max_pending=2 * handle.workers):
         sink(rows)
@@ -537,7 +542,15 @@ def run(
             result_store = ResultStore.create(store, manifest, resume)
             try:
                 skip = result_store.done() if resume else set()
-                execute(experiment, handle, result_store.write, skip=skip, chunk_size=chunk_size, progress=progress)
+                execute(  # each chunk is a part on disk: smaller chunks, so a killed run loses less
+                    experiment,
+                    handle,
+                    result_store.write,
+                    skip=skip,
+                    chunk_size=chunk_size,
+                    progress=progress,
+                    chunks_per_worker=STORE_CHUNKS_PER_WORKER,
+                )
                 table = result_store.runs()
             finally:
                 result_store.close()

@@ -70,6 +70,10 @@ OUTPUTS: dict[str, Callable[[RunResult], dict[str, Any]]] = {
 }
 
 
+#: The output families that read a run's monthly aggregates (the others need only its summary state).
+NEEDS_AGGREGATES = frozenset({"trajectory"})
+
+
 def run_outputs(result: RunResult, families: tuple[str, ...]) -> dict[str, Any]:
     """The outputs of ``families`` for one run, as one flat dict."""
     out: dict[str, Any] = {}

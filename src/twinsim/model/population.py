@@ -97,7 +97,8 @@ def draw_population(scenario: Scenario, structure: Structure, streams: Replicate
 
     def per_topic(prefix: str, mean: np.ndarray, conc: np.ndarray) -> np.ndarray:
         a, b = (mean * conc)[:, None], ((1.0 - mean) * conc)[:, None]
-        draws = streams.beta("population", [f"{prefix}:{t}" for t in names], a, b, (n,))
+        where = structure.applicable.T  # topics x institutions: draw only where the topic applies
+        draws = streams.beta("population", [f"{prefix}:{t}" for t in names], a, b, (n,), where=where)
         return draws.transpose(0, 2, 1).reshape(reps * n, len(names))
 
     base_mean = np.array([t.baseline_mean for t in topics])

@@ -28,7 +28,7 @@ AGGREGATE_KEYS = ["month", "kind", "region", "topic", "selected"]
 
 
 class Recorder:
-    """What a model records each month, for every replicate: aggregates always; the panel as the scenario asks.
+    """What a model records each month, for every replicate: aggregates (unless asked not); the panel as asked.
 
     Attributes:
         aggregates: monthly sums per (replicate, kind, region, topic, selected) group.
@@ -37,9 +37,9 @@ class Recorder:
 
     """
 
-    def __init__(self, model: TwinningModel) -> None:
+    def __init__(self, model: TwinningModel, aggregates: bool = True) -> None:
         rec = model.params.recording
-        self.aggregates = AggregateRecorder(model)
+        self.aggregates = AggregateRecorder(model) if aggregates else None
         self.history: np.ndarray | None = None
         self.writers: list[PanelWriter] = []
         if rec.mode == "panel" and rec.panel_dir:
@@ -53,7 +53,8 @@ class Recorder:
 
     def record(self, model: TwinningModel) -> None:
         """Record month ``model.month``."""
-        self.aggregates.record(model.month, model.capacity)
+        if self.aggregates is not None:
+            self.aggregates.record(model.month, model.capacity)
         if self.history is not None:
             self.history[model.month] = model.capacity
         n = model.n_institutions
@@ -131,7 +132,7 @@ def panel_frame(model: TwinningModel, first_month: int, capacity: np.ndarray) ->
     dates = (start + np.maximum(np.arange(first_month + months) - 1, 0)).astype(str)
     tile = lambda a: np.tile(a, months)  # noqa: E731
     categorical = lambda codes, names: pd.Categorical.from_codes(tile(codes), categories=names)  # noqa: E731
-    values = capacity[:, inst, topic]
+    values = capacity[:, inst, topic].astype(float)  # tables are double precision whatever the state's
     lo = np.array([t.indicator_min for t in model.params.topics.values()])[topic]
     hi = np.array([t.indicator_max for t in model.params.topics.values()])[topic]
     return pd.DataFrame(
@@ -192,7 +193,7 @@ class PanelWriter:
             self._writer = pq.ParquetWriter(self.path, self._table.schema)
             self._append(self._table)
             return
-        values = capacity[self._inst, self._topic]
+        values = capacity[self._inst, self._topic].astype(float)
         lo = np.array([t.indicator_min for t in self.model.params.topics.values()])[self._topic]
         hi = np.array([t.indicator_max for t in self.model.params.topics.values()])[self._topic]
         start = pd.Period(self.model.params.simulation.start, freq="M")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from twinsim.errors import TwinsimError
 from twinsim.model.state import STATE, TIE_STATE
 from twinsim.programme.costs import ledger_rows
 from twinsim.programme.matching import Ties
@@ -106,7 +107,10 @@ class Replicate:
     @cached_property
     def aggregates(self) -> pd.DataFrame:
         """Mean capacity and indicator per month, kind, region, topic and choice."""
-        return self.model.recorder.aggregates.frame(self.block)
+        recorded = self.model.recorder.aggregates
+        if recorded is None:
+            raise TwinsimError("this run recorded no aggregates (the model was built with aggregates=False)")
+        return recorded.frame(self.block)
 
     @property
     def flows(self) -> dict[str, np.ndarray]:

@@ -284,6 +284,7 @@ def simulate_many(
     scenarios: Sequence[Scenario] | None = None,
     programme_learning: bool = True,
     agents: bool = True,
+    aggregates: bool = True,
 ) -> list[RunResult]:
     """Run replicates ``first .. first + replicates - 1`` of ``scenario`` as one model (blocks of rows).
 
@@ -291,7 +292,8 @@ def simulate_many(
     block runs with its own seed sequence (the replicate numbers are read from their spawn keys). With
     ``scenarios`` (one per block), each block runs its own parameter set (e.g. a posterior draw; they may differ
     only in ``TwinningModel``'s per-replicate parameters, see ``BLOCK_PARAMETERS``). With ``agents=False`` the
-    replicates run as a :class:`~twinsim.model.TwinningSimulation` (no Mesa: the experiment engine's runs).
+    replicates run as a :class:`~twinsim.model.TwinningSimulation` (no Mesa: the experiment engine's runs); with
+    ``aggregates=False`` they record no monthly aggregates (when only summaries are wanted).
     """
     seed = scenario.simulation.seed if seed is None else int(seed)
     if seeds is None:
@@ -300,7 +302,9 @@ def simulate_many(
         from twinsim.model.mesa_model import TwinningModel as Model  # imports Mesa on first use
     else:
         from twinsim.model.twinning import TwinningSimulation as Model
-    model = Model(scenario, seeds=seeds, block_scenarios=scenarios, programme_learning=programme_learning)
+    model = Model(
+        scenario, seeds=seeds, block_scenarios=scenarios, programme_learning=programme_learning, aggregates=aggregates
+    )
     model.run()
     return [
         RunResult.from_model(model, int(seq.entropy), (seq.spawn_key or (0,))[-1], block)

@@ -20,6 +20,9 @@ __all__ = ["STATE", "TIE_STATE", "StateVar", "allocate"]
 
 Axes = Literal["row", "row_topic", "tie"]
 
+#: The dtype of the shares the monthly step works on (capacity, interest, leadership...; all in [0, 1]).
+SHARE = np.float32
+
 
 @dataclass(frozen=True)
 class StateVar:
@@ -36,19 +39,19 @@ STATE: tuple[StateVar, ...] = (
     StateVar("kind", "row", np.int64, "index of the institution's kind (population.kinds)"),
     StateVar("region", "row", np.int64, "index of the institution's region (province)"),
     StateVar("budget", "row", float, "monthly operating budget (costs.currency)"),
-    StateVar("resource_factor", "row", float, "min(budget / median of its kind, 1) ** resource_elasticity"),
-    StateVar("leadership", "row", float, "senior leadership's commitment in [0, 1]"),
+    StateVar("resource_factor", "row", SHARE, "min(budget / median of its kind, 1) ** resource_elasticity"),
+    StateVar("leadership", "row", SHARE, "senior leadership's commitment in [0, 1]"),
     StateVar("cost_by_institution", "row", float, "programme cost allocated to the institution so far"),
     StateVar("staff_days", "row", float, "staff days a month the institution can give the programme (7.20)"),
-    StateVar("time_factor", "row", float, "share of this month's programme demand its staff time covers (7.20)"),
-    StateVar("persistence", "row", float, "persistence in [0, 1]: falls when effort yields little (7.20)"),
+    StateVar("time_factor", "row", SHARE, "share of this month's programme demand its staff time covers (7.20)"),
+    StateVar("persistence", "row", SHARE, "persistence in [0, 1]: falls when effort yields little (7.20)"),
     StateVar("dropped", "row", bool, "dropped out of the programme (persistence below the threshold, 7.20)"),
     StateVar("month_gain", "row", float, "programme gain of the current month, summed over topics"),
     StateVar("applicable", "row_topic", bool, "the topic applies to the institution's kind"),
-    StateVar("capacity", "row_topic", float, "capacity per topic in [0, 1] (0 where the topic does not apply)"),
-    StateVar("baseline", "row_topic", float, "capacity at month 0"),
-    StateVar("endline", "row_topic", float, "capacity at the end of the programme (simulation.months)"),
-    StateVar("interest", "row_topic", float, "senior management's interest in the topic, in [0, 1]"),
+    StateVar("capacity", "row_topic", SHARE, "capacity per topic in [0, 1] (0 where the topic does not apply)"),
+    StateVar("baseline", "row_topic", SHARE, "capacity at month 0"),
+    StateVar("endline", "row_topic", SHARE, "capacity at the end of the programme (simulation.months)"),
+    StateVar("interest", "row_topic", SHARE, "senior management's interest in the topic, in [0, 1]"),
     StateVar("selected", "row_topic", bool, "topic chosen at the kickoff workshop's gap assessment"),
 )
 

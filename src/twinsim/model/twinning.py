@@ -25,7 +25,7 @@ from twinsim.errors import TwinsimError
 from twinsim.model import learning
 from twinsim.model.population import Structure, draw_population, leadership_beta
 from twinsim.model.recording import Recorder
-from twinsim.model.state import allocate
+from twinsim.model.state import SHARE, allocate
 from twinsim.model.streams import STREAMS, ReplicateStreams, run_seed_sequence
 from twinsim.programme.activity import learn_along_ties
 from twinsim.programme.costs import LedgerPart, LedgerRow, ledger_rows, price_firings
@@ -105,6 +105,7 @@ class TwinningSimulation:
             partners, experts, and the experts' raising of leadership and interest) while ties still form,
             activities still fire and are costed, and every random draw stays the same: the counterfactual of the
             decomposition (:mod:`twinsim.analysis.decomposition`).
+        aggregates: record the monthly aggregates (False when only the summary is wanted: the engine's runs).
         **overrides: dotted scenario keys and values, e.g. ``**{"programme.twins_per_topic": 2}`` (``__`` may
             stand for a dot: ``programme__twins_per_topic=2``).
 
@@ -127,6 +128,7 @@ class TwinningSimulation:
         seeds: Sequence[np.random.SeedSequence] | None = None,
         block_scenarios: Sequence[Scenario] | None = None,
         programme_learning: bool = True,
+        aggregates: bool = True,
         **overrides: Any,
     ) -> None:
         scenario = _scenario(scenario, overrides)
@@ -151,7 +153,7 @@ class TwinningSimulation:
         self._build_state()
         self._schedule = _schedule(scenario)
         self.delivery_state = self.delivery_model.setup(self)  # the delivery model's own agents (partners, experts)
-        self.recorder = Recorder(self)
+        self.recorder = Recorder(self, aggregates)
         self.datacollector: Any = None  # a Mesa DataCollector on a TwinningModel built with datacollector=True
 
     # ---------------------------------------------------------------------------------------------
@@ -164,7 +166,7 @@ class TwinningSimulation:
         self.block = np.repeat(np.arange(reps, dtype=np.int64), s.n)
         self.kind, self.region = np.tile(s.kind, reps), np.tile(s.region, reps)
         for name, values in draw_population(self.params, s, self.streams).items():
-            setattr(self, name, values)
+            setattr(self, name, values.astype(getattr(self, name).dtype, copy=False))
         self.baseline = self.capacity.copy()
         self.endline = self.capacity.copy()
         self.staff_days = (
@@ -292,7 +294,7 @@ class TwinningSimulation:
         lp = self.params.learning
         base = learning.engagement(
             self.leadership, self.resource_factor, self.mentees(), lp.leadership_weight, lp.mentor_load_penalty
-        )
+        ).astype(self.leadership.dtype, copy=False)
         if not self.params.mechanisms.resources:
             return base
         return base * self.time_factor * (1.0 - lp.disillusion_weight * (1.0 - self.persistence)) * ~self.dropped
@@ -330,10 +332,10 @@ class TwinningSimulation:
         After the programme, practice on a tie is ``learning.followup_tie_intensity`` (the contact that goes on).
         """
         if not self.programme_learning:  # practice is the programme's: none in the counterfactual
-            return np.zeros(self.capacity.shape)
+            return np.zeros(self.capacity.shape, dtype=self.capacity.dtype)
         if self.in_programme:
-            return (self.worked_cells() | self.tie_cells()).astype(float)
-        return self.tie_cells() * self.params.learning.followup_tie_intensity
+            return (self.worked_cells() | self.tie_cells()).astype(self.capacity.dtype)
+        return self.tie_cells().astype(self.capacity.dtype) * self.params.learning.followup_tie_intensity
 
     def effort(self) -> np.ndarray:
         """Effort per row and topic: engagement gated by interest."""
@@ -359,12 +361,14 @@ class TwinningSimulation:
 
         Normal with SD ``evaluation.measurement_sd``; the error of institution ``i``'s topic at month ``m`` is
         number ``m * n + i`` of the topic's measurement quantity, so the evaluator's baseline survey at month 0
-        and the institutions' own month-0 data (their topic choice) carry the same error.
+        and the institutions' own month-0 data (their topic choice) carry the same error. Drawn only where a topic
+        applies (0 elsewhere).
         """
         n, names = self.n_institutions, self.topic_names
         out = np.empty((len(months), self.n, len(names)))
+        where = self.structure.applicable.T  # topics x institutions
         for k, month in enumerate(months):
-            z = self.streams.normal("measurement", names, (n,), offset=month * n)  # replicates x topics x n
+            z = self.streams.normal("measurement", names, (n,), offset=month * n, where=where)  # reps x topics x n
             out[k] = z.transpose(0, 2, 1).reshape(self.n, len(names))
         return self.params.evaluation.measurement_sd * out
 
@@ -385,19 +389,21 @@ class TwinningSimulation:
         """``learning.<name>``: a number, or one per replicate when the replicates' parameter sets differ."""
         return self.block_value(name, lambda sc: getattr(sc.learning, name))
 
-    def block_value(self, key: Any, read: Callable[[Scenario], float]) -> float | np.ndarray:
-        """A parameter read from each replicate's scenario: a float when they agree, else an array (replicates,).
+    def block_value(self, key: Any, read: Callable[[Scenario], float]) -> np.floating | np.ndarray:
+        """A parameter read from each replicate's scenario: a number when they agree, else an array (replicates,).
 
         Replicates that drew different parameter sets from a posterior run as one model; only the parameters in
         :data:`BLOCK_PARAMETERS` may differ, and every use broadcasts them with :meth:`at_rows` or :meth:`column`.
+        Both are of the state's precision (:data:`~twinsim.model.state.SHARE`), so a replicate computes the same
+        numbers whether it runs alone or beside replicates that drew other values.
         """
         value = self._block_values.get(key)
         if value is None:
             if self.block_scenarios is None:
-                value = float(read(self.params))
+                value = SHARE(read(self.params))
             else:
-                values = np.array([read(sc) for sc in self.block_scenarios], dtype=float)
-                value = float(values[0]) if (values == values[0]).all() else values
+                values = np.array([read(sc) for sc in self.block_scenarios], dtype=SHARE)
+                value = values[0] if (values == values[0]).all() else values
             self._block_values[key] = value
         return value
 
@@ -474,7 +480,7 @@ class TwinningSimulation:
         n_topics = len(self.topic_names)
         programme = source in PROGRAMME_SOURCES
         if cells is None:
-            new = self.capacity + gain
+            new = np.add(self.capacity, gain, dtype=self.capacity.dtype)
             np.clip(new, 0.0, 1.0, out=new)
             delta = new - self.capacity
             if programme:  # einsum: the same sums as .sum(axis=...), a quarter of the time for short rows
@@ -484,9 +490,9 @@ class TwinningSimulation:
             return
         flat = self.capacity.ravel()
         old = flat[cells]
-        new = learning.clip01(old + gain)
+        new = learning.clip01(np.add(old, gain, dtype=old.dtype))
         flat[cells] = new
-        change = new - old
+        change = (new - old).astype(float)
         rows, where = self._cell_indices(cells)
         if programme:
             self.month_gain += np.bincount(rows, change, self.n)
@@ -517,7 +523,7 @@ class TwinningSimulation:
         if not self.programme_learning:
             return
         values = getattr(self, name)
-        setattr(self, name, np.where(where, values + step * (1.0 - values), values))
+        setattr(self, name, np.where(where, values + step * (1.0 - values), values).astype(values.dtype, copy=False))
 
     # ---------------------------------------------------------------------------------------------
     # Dynamics
@@ -588,12 +594,12 @@ class TwinningSimulation:
             cost = self.unit_cost(name)
             days = cost.participants * cost.days * (1.0 if activity.fixed else volume)
             demand += days * activity.staff_reach(self)
-        self.time_factor = learning.time_factor(self.staff_days, demand)
+        self.time_factor[:] = learning.time_factor(self.staff_days, demand)
 
     def _persist(self) -> None:
         """After a month of activities: persistence follows what the effort yielded; drop-out below the threshold."""
         lp = self.params.learning
-        self.persistence = learning.persistence(
+        self.persistence[:] = learning.persistence(
             self.persistence, self.month_gain, lp.yield_reference, lp.persistence_rate
         )
         if lp.dropout_threshold > 0:

@@ -253,9 +253,9 @@ def _first_round(req: MatchRequest, t: int, load: np.ndarray) -> tuple[np.ndarra
     """
     c, group = req.capacity[:, t], req.group
     lrn = np.flatnonzero(req.selected[:, t])
-    lrn = lrn[np.lexsort((c[lrn], group[lrn]))]
+    lrn = lrn[_by_group_then_value(group[lrn], c[lrn])]
     peers = np.flatnonzero(req.applicable[:, t])
-    peers = peers[np.lexsort((-c[peers], group[peers]))]
+    peers = peers[_by_group_then_value(group[peers], c[peers], descending=True)]
     slots = np.repeat(peers, np.maximum(req.mentor_load_cap - load[peers], 0))
     n_groups = int(group.max()) + 1 if group.size else 0
     slot_count = np.bincount(group[slots], minlength=n_groups)
@@ -271,6 +271,28 @@ def _first_round(req: MatchRequest, t: int, load: np.ndarray) -> tuple[np.ndarra
     first = np.searchsorted(g, g)  # ... minus those of earlier groups (g is sorted)
     keep = (bad_before - (np.cumsum(bad) - bad)[first] == 0) & ~bad
     return lrn[keep].astype(np.int64), mnt[keep].astype(np.int64)
+
+
+def _by_group_then_value(
+    group: np.ndarray, value: np.ndarray, descending: bool = False, then: np.ndarray | None = None
+) -> np.ndarray:
+    """The order of ``np.lexsort((then, -value if descending else value, group))`` (stable), in one sort.
+
+    Single-precision values (the model's capacities), their group and a 0/1 tie-breaker ``then`` fit one 64-bit
+    key: the bit pattern of a non-negative float orders as the float does. Other values go to ``np.lexsort``.
+    """
+    keys = (-value if descending else value, group) if then is None else (then, -value if descending else value, group)
+    if value.dtype != np.float32 or group.size == 0 or group.min() < 0 or group.max() >= 1 << 30:
+        return np.lexsort(keys)
+    if not (value >= 0).all():
+        return np.lexsort(keys)
+    bits = (value + np.float32(0.0)).view(np.uint32).astype(np.uint64)  # + 0.0 turns -0.0 into 0.0
+    if descending:
+        bits = np.uint64(0xFFFFFFFF) - bits
+    key = (group.astype(np.uint64) << np.uint64(33)) | (bits << np.uint64(1))
+    if then is not None:
+        key |= then.astype(np.uint64)
+    return np.argsort(key, kind="stable")
 
 
 def _fill_slots(
@@ -344,7 +366,7 @@ def _least_loaded_leader(
     kind = np.concatenate([np.zeros(peers.size, np.int64), np.ones(want.size, np.int64)])
     item = np.concatenate([peers, want])
     item_group = group[item]
-    order = np.lexsort((kind, -value, item_group))  # by group, capacity descending; peers first at equal values
+    order = _by_group_then_value(item_group, value, descending=True, then=kind)  # peers first at equal values
     item, kind, item_group = item[order], kind[order], item_group[order]
     is_peer = kind == 0
     peer_seq = np.flatnonzero(is_peer)  # positions of peers in the merged order
