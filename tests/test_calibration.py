@@ -21,7 +21,13 @@ from twinsim.analysis.calibration import (
 from twinsim.cli import app
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run_replicates
-from twinsim.experiments.posterior import Posterior, load_posterior, save_posterior, scenario_for_replicate
+from twinsim.experiments.posterior import (
+    POSTERIOR_ENTROPY_TAG,
+    Posterior,
+    load_posterior,
+    save_posterior,
+    scenario_for_replicate,
+)
 from twinsim.model.results import simulate
 from twinsim.scenario import load_scenario, plausible_range
 
@@ -131,6 +137,11 @@ def test_posterior_file_round_trip_and_deterministic_draws(tmp_path):
     draws = [loaded.draw_index(3, r) for r in range(40)]
     assert draws == [loaded.draw_index(3, r) for r in range(40)] and set(draws) == {0, 1}
     assert draws[0::2] == draws[1::2]  # pairs of replicates share a draw: the spread splits into its two sources
+    weights = np.random.default_rng(1).dirichlet(np.ones(50))
+    skewed = Posterior(pd.DataFrame({"learning.peer_contact_rate": np.linspace(0, 0.04, 50)}), weights)
+    for r in range(0, 400, 2):  # the draw is Generator.choice's, made cheaply
+        seq = np.random.SeedSequence([3, POSTERIOR_ENTROPY_TAG], spawn_key=(r // 2,))
+        assert skewed.draw_index(3, r) == np.random.default_rng(seq).choice(50, p=weights)
     r_sc = scenario_for_replicate(sc, loaded, 3, 0)
     row = loaded.row(draws[0])
     assert r_sc.learning.peer_contact_rate == row["learning.peer_contact_rate"]

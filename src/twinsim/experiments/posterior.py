@@ -81,8 +81,20 @@ class Posterior:
         that differ only in their random numbers and the spread splits into parameter uncertainty and replicate
         noise (law of total variance) whatever the posterior's size.
         """
-        seq = np.random.SeedSequence([int(seed), POSTERIOR_ENTROPY_TAG], spawn_key=(replicate // per_draw,))
-        return int(np.random.default_rng(seq).choice(len(self), p=self.weights))
+        draws: dict[tuple[int, int], int] = self.__dict__.setdefault("_draws", {})
+        key = (int(seed), replicate // per_draw)
+        if key not in draws:
+            seq = np.random.SeedSequence([key[0], POSTERIOR_ENTROPY_TAG], spawn_key=(key[1],))
+            # Generator.choice(len(self), p=weights), without re-checking and re-summing the weights at every call
+            draws[key] = int(np.searchsorted(self._cdf, np.random.default_rng(seq).random(), side="right"))
+        return draws[key]
+
+    @functools.cached_property
+    def _cdf(self) -> np.ndarray:
+        """The weights' cumulative sums, scaled to end at 1 (as ``Generator.choice`` computes them)."""
+        cdf = np.cumsum(np.asarray(self.weights, dtype=float))
+        cdf /= cdf[-1]
+        return cdf
 
 
 def load_posterior(path: str | Path, scenario: Scenario | None = None) -> Posterior:

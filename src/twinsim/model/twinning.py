@@ -412,8 +412,19 @@ class TwinningSimulation:
         return value if np.ndim(value) == 0 else value[rows // self.n_institutions]
 
     def column(self, value: float | np.ndarray) -> float | np.ndarray:
-        """A parameter (float, or per replicate) as a column over all rows, to broadcast against rows x topics."""
-        return value if np.ndim(value) == 0 else value[self.block][:, None]
+        """A parameter (float, or per replicate) as a column over all rows, to broadcast against rows x topics.
+
+        Columns of the per-replicate parameters themselves (the arrays :meth:`block_value` keeps) are cached.
+        """
+        if np.ndim(value) == 0:
+            return value
+        cache: dict[int, tuple[np.ndarray, np.ndarray]] = self.__dict__.setdefault("_columns", {})
+        hit = cache.get(id(value))
+        if hit is None or hit[0] is not value:
+            hit = (value, value[self.block][:, None])
+            if any(value is kept for kept in self._block_values.values()):
+                cache[id(value)] = hit
+        return hit[1]
 
     @property
     def in_programme(self) -> bool:
