@@ -426,6 +426,19 @@ class _Runner:
         return {key: _outcomes(table[table["point"] == i], arms[key]) for i, key in enumerate(keys)}
 
 
+def _mean_costs_by_activity(runs: list[dict[tuple[str, str], float]]) -> pd.DataFrame:
+    """Mean over runs of each activity's cost per category: one row per activity (in name order)."""
+    columns = [*COST_CATEGORIES, "total_cost"]
+    totals: dict[tuple[str, str], float] = {}
+    for costs in runs:
+        for key, value in costs.items():
+            totals[key] = totals.get(key, 0.0) + value
+    if not totals:
+        return pd.DataFrame(columns=["activity", *columns])
+    frame = pd.Series(totals).unstack().reindex(columns=columns).rename_axis("activity")
+    return (frame / len(runs)).reset_index()
+
+
 def _outcomes(table: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
     """What a comparison keeps of each run of one arm (rows of the engine's runs table)."""
     structure = Structure.of(scenario)
@@ -444,10 +457,6 @@ def _outcomes(table: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
     out = []
     for row in table.sort_values("replicate").to_dict("records"):
         costs = {tuple(c.split(".")[1:]): row[c] for c in cost_columns if pd.notna(row[c])}
-        by_activity = None
-        if costs:
-            frame = pd.Series(costs).unstack()
-            by_activity = frame.reindex(columns=[*COST_CATEGORIES, "total_cost"]).rename_axis("activity")
         out.append(
             {
                 "replicate": row["replicate"],
@@ -460,7 +469,7 @@ def _outcomes(table: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
                 "people": row["people_reached"],
                 "ties": row["ties_formed"],
                 "_trajectory": np.array([row[c] for c in trajectory]),
-                "_by_activity": by_activity,
+                "_by_activity": costs,  # (activity, category) -> cost
                 "_by_institution": np.array([row[c] for c in by_institution]),
                 "_institutions": institutions,
             }
@@ -545,13 +554,7 @@ def _model_runs(name: str, ref: str, scenario: Scenario, runs: list[dict], cf: l
     frame["effect_selected"] = frame["gain_selected"] - frame["cf_gain_selected"]
     frame["sustained_effect"] = frame["sustained_gain"] - frame["cf_sustained_gain"]
     frame["equity_effect"] = frame["equity_change"] - frame["cf_equity_change"]
-    activity = [r["_by_activity"] for r in runs if r["_by_activity"] is not None]
-    columns = ["activity", *COST_CATEGORIES, "total_cost"]
-    by_activity = (
-        (pd.concat(activity).groupby(level=0).sum() / len(runs)).reset_index()
-        if activity
-        else pd.DataFrame(columns=columns)
-    )
+    by_activity = _mean_costs_by_activity([r["_by_activity"] for r in runs])
     by_institution = runs[0]["_institutions"].copy()
     by_institution["cost"] = np.mean([r["_by_institution"] for r in runs], axis=0)
     trajectories = np.stack([r["_trajectory"] for r in runs])

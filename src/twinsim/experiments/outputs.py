@@ -15,7 +15,7 @@ import pandas as pd
 
 from twinsim.analysis.evaluation import evaluate_observed, selected_vs_not_arrays
 from twinsim.model.results import RunResult
-from twinsim.programme.costs import COST_CATEGORIES
+from twinsim.model.summary import replicate_costs
 
 __all__ = ["OUTPUTS", "long_layout", "run_outputs"]
 
@@ -32,11 +32,8 @@ def _trajectory(result: RunResult) -> dict[str, Any]:
 
 
 def _costs(result: RunResult) -> dict[str, Any]:
-    ledger = result.ledger
-    if not len(ledger):
-        return {}
-    sums = ledger.groupby("activity")[[*COST_CATEGORIES, "total_cost"]].sum()
-    return {f"cost.{activity}.{cat}": float(v) for activity, row in sums.iterrows() for cat, v in row.items()}
+    block = result.model.block
+    return {key: float(values[block]) for key, values in replicate_costs(result.model.model).items()}
 
 
 def _institution_cost(result: RunResult) -> dict[str, Any]:

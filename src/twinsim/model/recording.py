@@ -88,6 +88,24 @@ class AggregateRecorder:
         values = capacity.ravel()[self._flat]
         self.sums[month] = np.bincount(self._cell_group, weights=values, minlength=self._groups.size)
 
+    def mean_indicator(self) -> np.ndarray:
+        """Months x replicates: the mean indicator over each replicate's applicable cells (every replicate at once).
+
+        Each replicate's groups are contiguous (the group code leads with the replicate), and each is summed on
+        its own, so a replicate's numbers do not depend on the replicates beside it.
+        """
+        m = self.model
+        n_topics = len(m.topic_names)
+        topic = (self._groups // 2) % n_topics
+        lo = np.array([t.indicator_min for t in m.params.topics.values()])[topic]
+        hi = np.array([t.indicator_max for t in m.params.topics.values()])[topic]
+        weighted = (lo + (hi - lo) * (self.sums / self.counts)) * self.counts
+        starts = np.flatnonzero(np.r_[True, self._block_of_group[1:] != self._block_of_group[:-1]])
+        out = np.full((self.sums.shape[0], m.replicates), np.nan)
+        blocks = self._block_of_group[starts]
+        out[:, blocks] = np.add.reduceat(weighted, starts, axis=1) / np.add.reduceat(self.counts, starts)
+        return out
+
     def frame(self, block: int = 0) -> pd.DataFrame:
         """Replicate ``block``'s rows: month, kind, region, topic, selected, institutions, capacity, indicator."""
         m = self.model

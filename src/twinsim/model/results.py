@@ -33,7 +33,7 @@ from twinsim.analysis.evaluation import (
 from twinsim.model import run_seed_sequence
 from twinsim.model.recording import panel_frame
 from twinsim.model.replicate import Replicate
-from twinsim.model.summary import summary_rows
+from twinsim.model.summary import replicate_trajectories, summary_rows
 from twinsim.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -182,9 +182,7 @@ class RunResult:
         m = self.model
         if self.history is not None:
             return m.indicator(self.history)[:, m.applicable].mean(axis=1)
-        agg = self.model.aggregates
-        weighted = (agg["indicator"] * agg["institutions"]).groupby(agg["month"]).sum()
-        return (weighted / agg.groupby("month")["institutions"].sum()).to_numpy()
+        return replicate_trajectories(m.model)[:, m.block]
 
     def capacity_at(self, month: int) -> np.ndarray:
         """Capacity (institutions x topics) at ``month``.

@@ -12,11 +12,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twinsim.analysis.evaluation import selected_vs_not_arrays, sum_over_institutions
+from twinsim.errors import TwinsimError
+from twinsim.programme.costs import COST_CATEGORIES
 
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
 
-__all__ = ["INTEGER_KEYS", "MECHANISM_KEYS", "replicate_summaries", "summary_rows"]
+__all__ = [
+    "INTEGER_KEYS",
+    "MECHANISM_KEYS",
+    "replicate_costs",
+    "replicate_summaries",
+    "replicate_trajectories",
+    "summary_rows",
+]
 
 #: Summary keys (or key prefixes) whose values are counts.
 INTEGER_KEYS = ("ties", "ties_formed", "n_selected.", "n_not_selected.")
@@ -80,6 +89,37 @@ def summary_rows(model: TwinningModel) -> list[dict[str, int | float]]:
                 del row[key]
     model.__dict__["_summary_rows"] = (model.month, rows)
     return rows
+
+
+def replicate_trajectories(model: TwinningModel) -> np.ndarray:
+    """Months x replicates: the mean indicator over applicable cells, from the monthly aggregates (cached per month).
+
+    Raises:
+        TwinsimError: the model recorded no aggregates.
+
+    """
+    cached = model.__dict__.get("_replicate_trajectories")
+    if cached is None or cached[0] != model.month:
+        recorded = model.recorder.aggregates
+        if recorded is None:
+            raise TwinsimError("this run recorded no aggregates (the model was built with aggregates=False)")
+        cached = model.__dict__["_replicate_trajectories"] = (model.month, recorded.mean_indicator())
+    return cached[1]
+
+
+def replicate_costs(model: TwinningModel) -> dict[str, np.ndarray]:
+    """Per activity and cost category (``cost.ACTIVITY.CATEGORY``, and ``total_cost``), the cost of each replicate.
+
+    Activities in name order, categories in :data:`~twinsim.programme.costs.COST_CATEGORIES` order; empty without
+    firings. Computed from the ledger's columns over replicates, every replicate at once.
+    """
+    totals: dict[str, dict[str, np.ndarray]] = {}
+    for part in model.ledger_parts:
+        sums = totals.setdefault(part.activity, {})
+        for category in (*COST_CATEGORIES, "total_cost"):
+            value = part.total_cost() if category == "total_cost" else part.columns[category]
+            sums[category] = sums.get(category, 0.0) + value
+    return {f"cost.{a}.{c}": v for a in sorted(totals) for c, v in totals[a].items()}
 
 
 def _people_reached(model: TwinningModel, gain: np.ndarray, app: np.ndarray) -> dict[str, np.ndarray]:
