@@ -273,9 +273,8 @@ def test_a_posterior_value_outside_its_parameter_range_is_refused_before_any_run
     samples = posterior.samples.copy()
     samples.iloc[7, 0] = -1.0  # a negative transfer rate in one row
     bad = Posterior(samples, posterior.weights, "bad.csv")
-    experiment = Experiment.from_points(rwanda, [{}], 4, 5, posterior=bad)
     with pytest.raises(ScenarioError, match=r"bad\.csv \(smallest values\)"):
-        experiment.scenario_for(0, 0)
+        Experiment.from_points(rwanda, [{}], 4, 5, posterior=bad)  # checked when the design is made
 
 
 @pytest.mark.parametrize("hospitals", [{"North": 3, "South": 3, "East": 3, "West": 2}, {"North": 1, "East": 2}])

@@ -36,7 +36,7 @@ from twinsim.experiments.store import ResultStore, tidy_runs
 from twinsim.model import TwinningSimulation
 from twinsim.model.replicate import Replicate
 from twinsim.model.results import RunResult, simulate, simulate_many
-from twinsim.model.twinning import BLOCK_PARAMETERS
+from twinsim.model.twinning import model_signature, per_replicate_parameter
 from twinsim.scenario import Scenario
 
 __all__ = [
@@ -82,7 +82,7 @@ def summary_only(scenario: Scenario) -> Scenario:
     kept = {0, sim.months, sim.months + sim.followup_months}
     if rec.mode != "panel" or rec.panel_dir or not set(survey_months(scenario)) <= kept:
         return scenario
-    return scenario.with_overrides({"recording.mode": "aggregate"}, source="summary-only runs")
+    return scenario.assigned({"recording.mode": "aggregate"})  # always valid here: no panel_dir
 
 
 def batch_size(scenario: Scenario, wanted: int) -> int:
@@ -328,41 +328,49 @@ def experiment_seed(scenario: Scenario, seed: int | None = None) -> int:
 def run_chunk(experiment: Experiment, chunk: list[tuple[int, int]]) -> list[dict[str, Any]]:
     """Run a chunk of ``(arm, replicate)`` runs of ``experiment``; one row each (the task of a worker).
 
-    Consecutive runs of one arm that run the same parameter set (all of them without a posterior; those that
-    drew the same posterior row with one) run as one model (blocks of rows). A run that raises gives a row with
-    its seed and ``error`` (the exception) and no outputs; the other runs go on: if a model of several
-    replicates raises, its runs are run one by one.
+    Consecutive runs that differ only in the parameters a model varies per replicate (replicates of one arm, the
+    posterior draws of those parameters, and arms such as a calibration's particles that set only them) run as one
+    model (blocks of rows). A run that raises gives a row with its seed and ``error`` (the exception) and no
+    outputs; the other runs go on: if a model of several replicates raises, its runs are run one by one.
     """
     rows: list[dict[str, Any]] = []
-    together = _posterior_in_one_model(experiment)
-    for (arm, _), group in itertools.groupby(
-        chunk, key=lambda run: (run[0], 0 if together else experiment.draw_row(run[1]))
-    ):
-        replicates = [r for _, r in group]
-        size = batch_size(experiment.arms[arm].scenario, len(replicates))
-        for first in range(0, len(replicates), size):
-            part = replicates[first : first + size]
-            batched = _run_model(experiment, arm, part, record=False) if len(part) > 1 else None
+    for _, group in itertools.groupby(chunk, key=lambda run: _model_key(experiment, *run)):
+        runs = list(group)
+        size = batch_size(experiment.arms[runs[0][0]].scenario, len(runs))
+        for first in range(0, len(runs), size):
+            part = runs[first : first + size]
+            batched = _run_model(experiment, part, record=False) if len(part) > 1 else None
             if batched is None:
-                batched = [row for r in part for row in _run_model(experiment, arm, [r])]
+                batched = [row for run in part for row in _run_model(experiment, [run])]
             rows += batched
     return rows
 
 
-def _run_model(experiment: Experiment, arm: int, replicates: list[int], record: bool = True) -> list[dict] | None:
-    """The rows of ``replicates`` of ``arm`` run as one model.
+def _model_key(experiment: Experiment, arm: int, replicate: int) -> Any:
+    """Runs with equal keys can share a model: their scenarios differ only in per-replicate parameters."""
+    if not _posterior_in_one_model(experiment):
+        return ("arm", arm, experiment.draw_row(replicate))
+    key = ("model", arm)
+    if key not in experiment.cache:
+        signature = model_signature(experiment.arm_scenario(arm))
+        experiment.cache[key] = (signature, experiment.arms[arm].programme_learning)
+    return experiment.cache[key]
+
+
+def _run_model(experiment: Experiment, runs: list[tuple[int, int]], record: bool = True) -> list[dict] | None:
+    """The rows of ``runs`` (``(arm, replicate)`` pairs that may share a model) run as one model.
 
     On an exception: a row with the error for each run when ``record``, else None.
     """
-    seqs = [experiment.seed_for(arm, r) for r in replicates]
-    keys = [_run_keys(experiment, arm, r, seq) for r, seq in zip(replicates, seqs, strict=True)]
+    seqs = [experiment.seed_for(arm, r) for arm, r in runs]
+    keys = [_run_keys(experiment, arm, r, seq) for (arm, r), seq in zip(runs, seqs, strict=True)]
     try:
-        scenarios = [_run_scenario(experiment, arm, r) for r in replicates]
+        scenarios = [_run_scenario(experiment, arm, r) for arm, r in runs]
         results = simulate_many(
             scenarios[0],
             seeds=seqs,
             scenarios=scenarios,
-            programme_learning=experiment.arms[arm].programme_learning,
+            programme_learning=experiment.arms[runs[0][0]].programme_learning,
             agents=False,
             aggregates=bool(NEEDS_AGGREGATES & set(experiment.outputs)),
         )
@@ -385,7 +393,7 @@ def _posterior_in_one_model(experiment: Experiment) -> bool:
     """
     if experiment.posterior is None:
         return True
-    return all(k.startswith("learning.rates.") or k in BLOCK_PARAMETERS for k in experiment.posterior.keys)
+    return all(per_replicate_parameter(k) for k in experiment.posterior.keys)
 
 
 def _run_scenario(experiment: Experiment, arm: int, replicate: int) -> Scenario:

@@ -21,14 +21,19 @@ import numpy as np
 
 from twinsim.errors import TwinsimError
 from twinsim.experiments.outputs import OUTPUTS
-from twinsim.experiments.posterior import Posterior, check_posterior_ranges, scenario_for_replicate
+from twinsim.experiments.posterior import Posterior, check_posterior_ranges, check_ranges, scenario_for_replicate
 from twinsim.model.streams import run_seed_sequence
+from twinsim.model.twinning import per_replicate_parameter
 from twinsim.scenario import Scenario
 
 __all__ = ["STREAMS", "Arm", "Experiment", "run_seed"]
 
 #: Seeding schemes (see :func:`run_seed`).
 STREAMS = ("common", "independent")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def run_seed(seed: int, point: int, replicate: int, streams: str = "common") -> np.random.SeedSequence:
@@ -93,6 +98,13 @@ class Experiment:
     name: str = "experiment"
     cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its cache (a worker rebuilds what it needs; thousands of arms' scenarios stay home)."""
+        return {**self.__dict__, "cache": {}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
     def __post_init__(self) -> None:
         if not self.arms:
             raise TwinsimError(f"{self.name}: nothing to run (no scenarios or design points)")
@@ -117,10 +129,11 @@ class Experiment:
         name: str = "sweep",
     ) -> Experiment:
         """Design points (dotted-key overrides of ``scenario``), each validated before anything runs."""
-        arms = tuple(Arm(scenario, dict(point)) for point in points)
-        for arm in arms:
-            arm.resolved()
-        return cls(arms, replicates, seed, streams, posterior, outputs, name)
+        experiment = cls(tuple(Arm(scenario, dict(point)) for point in points), replicates, seed, streams, posterior,
+                         outputs, name)  # fmt: skip
+        for arm in range(len(experiment.arms)):
+            experiment.arm_scenario(arm)
+        return experiment
 
     @property
     def params(self) -> list[str]:
@@ -130,7 +143,9 @@ class Experiment:
     @property
     def labelled(self) -> bool:
         """Whether the runs table has an ``arm`` column."""
-        return any(arm.label for arm in self.arms)
+        if "labelled" not in self.cache:
+            self.cache["labelled"] = any(arm.label for arm in self.arms)
+        return self.cache["labelled"]
 
     def scenario_for(self, arm: int, replicate: int) -> Scenario:
         """The scenario replicate ``replicate`` of arm ``arm`` runs (design point and posterior draw applied).
@@ -147,10 +162,35 @@ class Experiment:
         """Arm ``arm``'s scenario before any posterior draw (validated once; the posterior's ranges checked on it)."""
         base = self.cache.get(("arm", arm))
         if base is None:
-            base = self.cache[("arm", arm)] = self.arms[arm].resolved()
+            spec = self.arms[arm]
+            base = spec.scenario.assigned(spec.overrides) if self._assignable_arms() else spec.resolved()
+            self.cache[("arm", arm)] = base
             if self.posterior is not None:
                 check_posterior_ranges(base, self.posterior)
         return base
+
+    def _assignable_arms(self) -> bool:
+        """Whether every arm sets the same per-replicate parameters of one scenario (a calibration's particles).
+
+        Then the smallest and the largest value of each are validated once (the schema bounds them by intervals)
+        and each arm's values are set without validating the whole scenario again: thousands of particles cost
+        two validations, not thousands.
+        """
+        if "assignable" not in self.cache:
+            first = self.arms[0]
+            keys = set(first.overrides)
+            assignable = (
+                bool(keys)
+                and all(per_replicate_parameter(k) for k in keys)
+                and all(a.scenario is first.scenario and set(a.overrides) == keys for a in self.arms)
+                and all(_number(v) for a in self.arms for v in a.overrides.values())
+            )
+            if assignable:
+                import pandas as pd
+
+                check_ranges(first.scenario, pd.DataFrame([a.overrides for a in self.arms]), "design points")
+            self.cache["assignable"] = assignable
+        return self.cache["assignable"]
 
     def draw_row(self, replicate: int) -> int:
         """The posterior row replicate ``replicate`` runs (0 without a posterior): equal rows, equal parameters."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -150,7 +149,7 @@ def scenario_for_replicate(
         return scenario
     index = posterior.draw_index(seed, replicate)
     if checked:
-        return _assign(scenario, posterior.row(index))
+        return scenario.assigned(posterior.row(index))
     return _apply(scenario, posterior.row(index), f"--posterior {posterior.source} (row {index + 1})")
 
 
@@ -159,28 +158,17 @@ def check_posterior_ranges(scenario: Scenario, posterior: Posterior) -> None:
 
     The schema's bounds on these parameters are intervals, so every row's values then lie within them.
     """
-    samples = posterior.samples
+    check_ranges(scenario, posterior.samples, f"--posterior {posterior.source}")
+
+
+def check_ranges(scenario: Scenario, samples: pd.DataFrame, source: str) -> None:
+    """Validate the row of every column's smallest values and the row of its largest against ``scenario``.
+
+    Where the schema bounds each column's parameter by an interval (as it does every per-replicate parameter),
+    every row's values then lie within them and may be set with :meth:`Scenario.assigned`.
+    """
     for name, row in (("smallest", samples.min()), ("largest", samples.max())):
-        _apply(scenario, {k: float(v) for k, v in row.items()}, f"--posterior {posterior.source} ({name} values)")
-
-
-def _assign(model: Any, overrides: dict[str, float]) -> Any:
-    """``model`` with dotted-key values set by copying the sections on the way (no validation)."""
-    for key, value in overrides.items():
-        model = _assign_one(model, key.split("."), value)
-    return model
-
-
-def _assign_one(node: Any, parts: list[str], value: float) -> Any:
-    head = parts[0]
-    current = node[head] if isinstance(node, dict) else getattr(node, head)
-    if len(parts) > 1:
-        value = _assign_one(current, parts[1:], value)
-    elif isinstance(current, int) and not isinstance(current, bool):
-        value = round(value)
-    if isinstance(node, dict):
-        return {**node, head: value}
-    return node.model_copy(update={head: value})
+        _apply(scenario, {k: float(v) for k, v in row.items()}, f"{source} ({name} values)")
 
 
 def _apply(scenario: Scenario, overrides: dict[str, float], source: str) -> Scenario:

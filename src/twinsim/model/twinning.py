@@ -15,6 +15,7 @@ by source (peer, event, partner, expert, own improvement, forgetting, turnover) 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,8 @@ __all__ = [
     "PROGRAMME_SOURCES",
     "STREAMS",
     "TwinningSimulation",
+    "model_signature",
+    "per_replicate_parameter",
     "run_seed_sequence",
 ]
 
@@ -59,6 +62,11 @@ TURNOVER_MONTHS = 12
 BLOCK_PARAMETERS = ("learning.peer_contact_rate", "learning.motivation_rate", "learning.gap_ceiling")
 
 
+def per_replicate_parameter(key: str) -> bool:
+    """Whether scenario key ``key`` may differ between the replicates of one model (rates, :data:`BLOCK_PARAMETERS`)."""
+    return key.startswith("learning.rates.") or key in BLOCK_PARAMETERS
+
+
 def check_block_scenarios(
     scenario: Scenario, block_scenarios: Sequence[Scenario] | None, replicates: int
 ) -> list[Scenario] | None:
@@ -73,9 +81,9 @@ def check_block_scenarios(
         raise TwinsimError(
             f"block_scenarios: give one scenario per replicate ({replicates}), not {len(block_scenarios)}"
         )
-    base = _fixed_part(scenario)
+    base = model_signature(scenario)
     for sc in {id(sc): sc for sc in block_scenarios}.values():
-        if sc is not scenario and _fixed_part(sc) != base:
+        if sc is not scenario and model_signature(sc) != base:
             raise TwinsimError(
                 "block_scenarios: replicates of one model may differ only in learning.rates and "
                 + ", ".join(BLOCK_PARAMETERS)
@@ -83,11 +91,16 @@ def check_block_scenarios(
     return list(block_scenarios)
 
 
-def _fixed_part(scenario: Scenario) -> dict[str, Any]:
-    data = scenario.model_dump()
+def model_signature(scenario: Scenario) -> str:
+    """What the replicates of one model must share: the scenario without its per-replicate parameters (as JSON).
+
+    Runs whose scenarios have equal signatures can run as one model (:data:`BLOCK_PARAMETERS` and
+    ``learning.rates`` may differ between them).
+    """
+    data = scenario.model_dump(mode="json")
     data["learning"] = {k: v for k, v in data["learning"].items() if f"learning.{k}" not in BLOCK_PARAMETERS}
     data["learning"].pop("rates")
-    return data
+    return json.dumps(data, sort_keys=True)
 
 
 class TwinningSimulation:

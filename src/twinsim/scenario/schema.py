@@ -945,6 +945,30 @@ class Scenario(_Section):
             _set_dotted(data, key, _plain(value), source)
         return _validate(data, source, text_checked=True)
 
+    def assigned(self, values: dict[str, Any]) -> Scenario:
+        """Return a new scenario with dotted-key ``values`` set, copying the sections on the way, not validated.
+
+        For values already known to be valid: a posterior's rows once its smallest and largest values passed
+        :meth:`with_overrides`, or a recording switch. Whole-number fields get whole numbers. Anything else goes
+        through :meth:`with_overrides`.
+        """
+        scenario: Scenario = self
+        for key, value in values.items():
+            scenario = _assign_one(scenario, key.split("."), value)
+        return scenario
+
+
+def _assign_one(node: Any, parts: list[str], value: Any) -> Any:
+    head = parts[0]
+    current = node[head] if isinstance(node, dict) else getattr(node, head)
+    if len(parts) > 1:
+        value = _assign_one(current, parts[1:], value)
+    elif isinstance(current, int) and not isinstance(current, bool):
+        value = round(value)
+    if isinstance(node, dict):
+        return {**node, head: value}
+    return node.model_copy(update={head: value})
+
 
 # --------------------------------------------------------------------------------------------------
 # Loading
