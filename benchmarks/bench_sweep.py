@@ -16,7 +16,8 @@ import argparse
 from common import Timer, emit
 
 import twinsim
-from twinsim.analysis.sensitivity import engine_options, run_sensitivity
+from twinsim.analysis.sensitivity import run_sensitivity
+from twinsim.cli.common import engine_options
 from twinsim.scenario import SensitivitySpec
 
 PARAMETERS = [

@@ -4,7 +4,7 @@
 # root with the project's environment active:
 #
 #     bash docs/regenerate.sh              # everything but the calibration (uses the shipped posterior)
-#     bash docs/regenerate.sh --calibrate  # recalibrate Rwanda first (about 30 s on 2 workers)
+#     bash docs/regenerate.sh --calibrate  # recalibrate Rwanda first (about 6 s on 2 workers)
 #
 # tests/test_generated_docs.py (command outputs and the facts of docs/facts.py), tests/test_docs.py and
 # tests/test_docs_site.py fail when any of these is stale.
