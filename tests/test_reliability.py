@@ -276,8 +276,8 @@ def test_a_sweep_whose_every_run_failed_exits_2(small, tmp_path, monkeypatch):
 def test_workers_end_when_the_main_process_is_killed(small, tmp_path):
     import psutil
 
-    # learning.forgetting is not a per-replicate parameter: every point is a model of its own, so the sweep lasts
-    args = [sys.executable, "-m", "twinsim", "sweep", str(small), "--param", "learning.forgetting=0.005:0.05:400"]
+    # not a per-replicate parameter: every point is a model of its own, so the sweep lasts
+    args = [sys.executable, "-m", "twinsim", "sweep", str(small), "--param", "learning.ownership_retention=0.2:0.9:400"]
     args += ["--out", str(tmp_path / "store"), "--workers", "2", "-q"]
     main_process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parent = psutil.Process(main_process.pid)

@@ -107,6 +107,25 @@ def test_replicates_running_different_posterior_draws_in_one_model_are_their_sin
         _assert_identical(simulate(scenarios[r], 7, r), result)
 
 
+@pytest.mark.parametrize("name", BUNDLED_MODELS)
+def test_replicates_drawing_every_per_replicate_parameter_in_one_model_are_their_single_runs(name):
+    from twinsim.model.twinning import BLOCK_PARAMETERS
+    from twinsim.scenario.schema import plausible_range
+
+    sc = twinsim.load_scenario(name, {"simulation.followup_months": 13, "mechanisms.two_way": True})
+    rng = np.random.default_rng(3)
+    scenarios = []
+    for _ in range(3):  # every per-replicate parameter drawn anew over its plausible range, and a transfer rate
+        values = {key: float(rng.uniform(*plausible_range(key))) for key in BLOCK_PARAMETERS}
+        values["learning.rates.provincial_learning_event"] = float(rng.uniform(0.05, 0.5))
+        scenarios.append(sc.with_overrides(values))
+    seeds = [run_seed_sequence(4, r) for r in range(3)]
+    batched = simulate_many(sc, seeds=seeds, scenarios=scenarios)
+    assert isinstance(batched[0].model.model.learning_value("forgetting"), np.ndarray)  # one model of 3 draws
+    for r, result in enumerate(batched):
+        _assert_identical(simulate(scenarios[r], 4, r), result)
+
+
 def test_replicates_of_one_model_may_differ_only_in_per_replicate_parameters(rwanda):
     other = rwanda.with_overrides({"programme.twins_per_topic": 2})
     with pytest.raises(TwinsimError, match=r"may differ only in learning\.rates"):

@@ -59,7 +59,18 @@ TURNOVER_MONTHS = 12
 
 #: Parameters that may differ between the replicates of one model (posterior draws): every transfer rate, and
 #: these learning parameters, which the model reads per replicate (:meth:`TwinningSimulation.block_value`).
-BLOCK_PARAMETERS = ("learning.peer_contact_rate", "learning.motivation_rate", "learning.gap_ceiling")
+BLOCK_PARAMETERS = (
+    "learning.peer_contact_rate",
+    "learning.followup_tie_intensity",
+    "learning.similarity_weight",
+    "learning.gap_ceiling",
+    "learning.mentor_gain",
+    "learning.leadership_weight",
+    "learning.interest_weight",
+    "learning.mentor_load_penalty",
+    "learning.motivation_rate",
+    "learning.forgetting",
+)
 
 
 def per_replicate_parameter(key: str) -> bool:
@@ -285,10 +296,10 @@ class TwinningSimulation:
 
     def similarity_between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Peer similarity of rows ``a[k]`` and ``b[k]`` (resources and region)."""
-        lp = self.params.learning
+        weight = self.at_rows(self.learning_value("similarity_weight"), np.asarray(a))
         log_budget = np.log(self.budget)
         return learning.similarity(
-            log_budget[a], log_budget[b], self.region[a], self.region[b], lp.similarity_weight, lp.region_distance
+            log_budget[a], log_budget[b], self.region[a], self.region[b], weight, self.params.learning.region_distance
         )
 
     def mentees(self) -> np.ndarray:
@@ -306,7 +317,11 @@ class TwinningSimulation:
         """
         lp = self.params.learning
         base = learning.engagement(
-            self.leadership, self.resource_factor, self.mentees(), lp.leadership_weight, lp.mentor_load_penalty
+            self.leadership,
+            self.resource_factor,
+            self.mentees(),
+            self.per_row(self.learning_value("leadership_weight")),
+            self.per_row(self.learning_value("mentor_load_penalty")),
         ).astype(self.leadership.dtype, copy=False)
         if not self.params.mechanisms.resources:
             return base
@@ -319,9 +334,12 @@ class TwinningSimulation:
         return self.time_factor
 
     @property
-    def mentor_gain(self) -> float:
-        """Two-way benefit (ODD 7.19): a mentor's gain per unit of its learner's (0 without ``mechanisms.two_way``)."""
-        return self.params.learning.mentor_gain if self.params.mechanisms.two_way else 0.0
+    def mentor_gain(self) -> np.floating | np.ndarray:
+        """Two-way benefit (ODD 7.19): a mentor's gain per unit of its learner's (0 without ``mechanisms.two_way``).
+
+        A number, or one per replicate (:meth:`block_value`).
+        """
+        return self.learning_value("mentor_gain") if self.params.mechanisms.two_way else SHARE(0.0)
 
     def worked_cells(self) -> np.ndarray:
         """Rows x topics the programme works on (its delivery model's :meth:`worked_topics`), cached."""
@@ -348,11 +366,12 @@ class TwinningSimulation:
             return np.zeros(self.capacity.shape, dtype=self.capacity.dtype)
         if self.in_programme:
             return (self.worked_cells() | self.tie_cells()).astype(self.capacity.dtype)
-        return self.tie_cells().astype(self.capacity.dtype) * self.params.learning.followup_tie_intensity
+        followup = self.column(self.learning_value("followup_tie_intensity"))
+        return self.tie_cells().astype(self.capacity.dtype) * followup
 
     def effort(self) -> np.ndarray:
         """Effort per row and topic: engagement gated by interest."""
-        return learning.effort(self.engagement(), self.interest, self.params.learning.interest_weight)
+        return learning.effort(self.engagement(), self.interest, self.column(self.learning_value("interest_weight")))
 
     def indicator(self, capacity: np.ndarray | None = None) -> np.ndarray:
         """Indicator values (e.g. % accredited) for a capacity array (default: the current one)."""
@@ -424,20 +443,24 @@ class TwinningSimulation:
         """A parameter (float, or per replicate) at ``rows`` (row indices, e.g. the learners of ties)."""
         return value if np.ndim(value) == 0 else value[rows // self.n_institutions]
 
-    def column(self, value: float | np.ndarray) -> float | np.ndarray:
-        """A parameter (float, or per replicate) as a column over all rows, to broadcast against rows x topics.
+    def per_row(self, value: float | np.ndarray) -> float | np.ndarray:
+        """A parameter (float, or per replicate) at every row.
 
-        Columns of the per-replicate parameters themselves (the arrays :meth:`block_value` keeps) are cached.
+        Rows of the per-replicate parameters themselves (the arrays :meth:`block_value` keeps) are cached.
         """
         if np.ndim(value) == 0:
             return value
-        cache: dict[int, tuple[np.ndarray, np.ndarray]] = self.__dict__.setdefault("_columns", {})
+        cache: dict[int, tuple[np.ndarray, np.ndarray]] = self.__dict__.setdefault("_rows", {})
         hit = cache.get(id(value))
         if hit is None or hit[0] is not value:
-            hit = (value, value[self.block][:, None])
+            hit = (value, value[self.block])
             if any(value is kept for kept in self._block_values.values()):
                 cache[id(value)] = hit
         return hit[1]
+
+    def column(self, value: float | np.ndarray) -> float | np.ndarray:
+        """A parameter (float, or per replicate) as a column over all rows, to broadcast against rows x topics."""
+        return value if np.ndim(value) == 0 else self.per_row(value)[:, None]
 
     @property
     def in_programme(self) -> bool:
@@ -565,7 +588,6 @@ class TwinningSimulation:
                 f"months + {self.params.simulation.followup_months} follow-up); build a new model to run again"
             )
         self.month += 1
-        lp = self.params.learning
         self.month_gain[:] = 0.0
         active = self.in_programme and self.delivery_model.runs_activities
         fired = self._schedule.get(self.month, []) if active else []
@@ -573,7 +595,8 @@ class TwinningSimulation:
             self._staff_time(fired)
         for name in fired:
             self._fire(name)
-        contact = self.learning_value("peer_contact_rate") * (1.0 if self.in_programme else lp.followup_tie_intensity)
+        followup = self.learning_value("followup_tie_intensity")
+        contact = self.learning_value("peer_contact_rate") * (1.0 if self.in_programme else followup)
         learn_along_ties(self, contact)
         self.delivery_model.monthly(self, contact)
         if active and self.params.mechanisms.empowerment:
@@ -594,11 +617,12 @@ class TwinningSimulation:
         motivation = self.column(self.learning_value("motivation_rate"))
         own = learning.own_improvement(self.capacity, self.interest, self.leadership, lp.background_trend, motivation)
         self.apply_gain("own", np.multiply(own, self.applicable, out=own))
+        forgetting = self.column(self.learning_value("forgetting"))
         if not self.params.mechanisms.ownership:
-            self.apply_gain("forgetting", learning.forgetting(self.capacity, self.baseline, lp.forgetting))
+            self.apply_gain("forgetting", learning.forgetting(self.capacity, self.baseline, forgetting))
             return
-        owned = learning.ownership(self.leadership, self.interest, lp.interest_weight)
-        rate = learning.decay_rate(lp.forgetting, lp.ownership_retention, owned, self.practice(), lp.practice_weight)
+        owned = learning.ownership(self.leadership, self.interest, self.column(self.learning_value("interest_weight")))
+        rate = learning.decay_rate(forgetting, lp.ownership_retention, owned, self.practice(), lp.practice_weight)
         self.apply_gain("forgetting", -rate * np.maximum(self.capacity - self.baseline, 0.0))
 
     def _empowerment(self) -> None:

@@ -132,16 +132,17 @@ def learn_along_ties(model: TwinningModel, rate: float | np.ndarray, ties: np.nd
         return np.zeros(n_ties)
     pick = (lambda a: a) if ties is None else (lambda a: a[ties])  # all ties: no index copies
     lrn, mnt, top = pick(model.ties.learner), pick(model.ties.mentor), pick(model.ties.topic)
-    cap, lp = model.capacity, model.params.learning
+    cap = model.capacity
     n_topics = cap.shape[1]
     learner_cell, mentor_cell = lrn * n_topics + top, mnt * n_topics + top
-    effort = learning.effort_at(model.engagement()[lrn], model.interest.ravel()[learner_cell], lp.interest_weight)
+    interest_weight = model.at_rows(model.learning_value("interest_weight"), lrn)
+    effort = learning.effort_at(model.engagement()[lrn], model.interest.ravel()[learner_cell], interest_weight)
     intensity = model.at_rows(rate, lrn) * effort * pick(model.tie_similarity) * model.mentor_availability()[mnt]
     flat = cap.ravel()
     ceiling = model.at_rows(model.learning_value("gap_ceiling"), lrn)
     gain = learning.transfer(flat[learner_cell], flat[mentor_cell], intensity, ceiling)
     touched, where = _touched_cells(model, ties, learner_cell, mentor_cell)
-    delta = np.bincount(where, np.concatenate([gain, model.mentor_gain * gain]), touched.size)
+    delta = np.bincount(where, np.concatenate([gain, model.at_rows(model.mentor_gain, lrn) * gain]), touched.size)
     model.apply_gain("peer", delta, cells=touched)
     if ties is None:
         model.tie_flow += gain

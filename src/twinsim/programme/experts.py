@@ -62,7 +62,7 @@ class ExpertTeam:
     model: TwinningModel = field(repr=False)
     priorities: np.ndarray
     know_how: float
-    similarity: float
+    similarity: float | np.ndarray  # a number, or a column over rows when the replicates' weights differ
     days_left: np.ndarray
     size: int
     senior_leaders: np.ndarray
@@ -259,7 +259,7 @@ def _team(model: TwinningModel) -> ExpertTeam:
         spec.priority_topics,
     )
     days = np.full(model.replicates, spec.days_available * model.params.programme.volume)
-    similarity = float(np.exp(-model.params.learning.similarity_weight * spec.context_distance))
+    similarity = np.exp(-model.column(model.learning_value("similarity_weight")) * spec.context_distance)
     programme = model.params.mechanisms.expert_programme
     leaders, active = np.zeros((model.replicates, 0)), np.ones(model.replicates, dtype=bool)
     if programme:  # the Ministry's senior leaders, from each replicate's own experts stream

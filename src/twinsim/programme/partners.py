@@ -91,8 +91,8 @@ def learn_from_partners(model: TwinningModel, rate: float | np.ndarray) -> np.nd
     model.apply_gain("partner", gain, cells=cells)
     received = model.capacity.ravel()[cells] - before
     state.flow += received
-    if model.mentor_gain:
-        np.add.at(state.capacity, (prt, top), model.mentor_gain * received)
+    if np.any(model.mentor_gain):
+        np.add.at(state.capacity, (prt, top), model.at_rows(model.mentor_gain, lrn) * received)
         np.minimum(state.capacity, 1.0, out=state.capacity)
     return gain
 
@@ -184,8 +184,8 @@ class NorthSouth(DeliveryModel):
         b = (1.0 - spec.capacity_mean) * spec.capacity_concentration
         shape = (model.n_institutions, len(model.topic_names))
         capacity = model.streams.beta("partners", "capacity", a, b, shape).reshape(model.n, shape[1])
-        lp = model.params.learning
-        similarity = np.full(model.n, float(np.exp(-lp.similarity_weight * spec.context_distance)))
+        weight = np.broadcast_to(model.per_row(model.learning_value("similarity_weight")), (model.n,))
+        similarity = np.exp(-weight * spec.context_distance)
         return PartnerSet(model, capacity, capacity.copy(), similarity, Ties.empty(), np.zeros(0))
 
     def monthly(self, model: TwinningModel, contact_rate: float) -> None:
