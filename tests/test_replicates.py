@@ -127,9 +127,13 @@ def test_replicates_drawing_every_per_replicate_parameter_in_one_model_are_their
 
 
 def test_replicates_of_one_model_may_differ_only_in_per_replicate_parameters(rwanda):
-    other = rwanda.with_overrides({"programme.twins_per_topic": 2})
-    with pytest.raises(TwinsimError, match=r"may differ only in learning\.rates"):
-        TwinningModel(rwanda, seeds=[run_seed_sequence(1, 0), run_seed_sequence(1, 1)], block_scenarios=[rwanda, other])
+    seeds = [run_seed_sequence(1, 0), run_seed_sequence(1, 1)]
+    for key, value in (("programme.twins_per_topic", 2), ("learning.ownership_retention", 0.6)):
+        other = rwanda.with_overrides({key: value})
+        with pytest.raises(TwinsimError, match=r"may differ only in learning\.rates"):
+            TwinningModel(rwanda, seeds=seeds, block_scenarios=[rwanda, other])
+    drawn = rwanda.with_overrides({"learning.forgetting": 0.03, "learning.rates.exchange_visit": 0.4})
+    assert TwinningModel(rwanda, seeds=seeds, block_scenarios=[rwanda, drawn]).block_scenarios == [rwanda, drawn]
 
 
 def test_run_chunk_rows_with_a_posterior_do_not_depend_on_the_chunk(rwanda):

@@ -352,7 +352,12 @@ def _model_key(experiment: Experiment, arm: int, replicate: int) -> Any:
         return ("arm", arm, experiment.draw_row(replicate))
     key = ("model", arm)
     if key not in experiment.cache:
-        signature = model_signature(experiment.arm_scenario(arm))
+        same = experiment.assignable_arms()  # the arms differ only in per-replicate parameters: one signature
+        signature = experiment.cache.get("signature") if same else None
+        if signature is None:
+            signature = model_signature(experiment.arm_scenario(0 if same else arm))
+            if same:
+                experiment.cache["signature"] = signature
         experiment.cache[key] = (signature, experiment.arms[arm].programme_learning)
     return experiment.cache[key]
 

@@ -163,13 +163,13 @@ class Experiment:
         base = self.cache.get(("arm", arm))
         if base is None:
             spec = self.arms[arm]
-            base = spec.scenario.assigned(spec.overrides) if self._assignable_arms() else spec.resolved()
+            base = spec.scenario.assigned(spec.overrides) if self.assignable_arms() else spec.resolved()
             self.cache[("arm", arm)] = base
             if self.posterior is not None:
                 check_posterior_ranges(base, self.posterior)
         return base
 
-    def _assignable_arms(self) -> bool:
+    def assignable_arms(self) -> bool:
         """Whether every arm sets the same per-replicate parameters of one scenario (a calibration's particles).
 
         Then the smallest and the largest value of each are validated once (the schema bounds them by intervals)
