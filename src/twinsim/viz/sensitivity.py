@@ -51,25 +51,33 @@ def plot_indices(result: SensitivityResult) -> Figure:
     return fig
 
 
+#: Factors labelled in a Morris panel at most (the most influential); the others are listed under it.
+MORRIS_LABELS = 8
+
+
 def plot_morris(result: SensitivityResult) -> Figure:
     """Morris screening: mu* against sigma per factor, one panel per output."""
-    fig, axes = _grid(len(result.outputs))
+    fig, axes = _grid(len(result.outputs), width=6.0, height=5.5)  # room for the list of unlabelled factors
     for ax, out in zip(axes, result.outputs, strict=False):
         frame = result.indices[out]
         ax.scatter(frame["mu_star"], frame["sigma"])
         top = float(np.nanmax([frame["mu_star"].max(), frame["sigma"].max(), 0.0])) or 1.0
-        small = frame["mu_star"] < 0.1 * top  # crowded near the origin: listed instead of labelled
-        for name, row in frame[~small].iterrows():
-            ax.annotate(
-                str(name), (row["mu_star"], row["sigma"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
-            )
+        rank = frame["mu_star"].rank(ascending=False, method="first")
+        small = (frame["mu_star"] < 0.1 * top) | (rank > MORRIS_LABELS)  # crowded: listed instead of labelled
+        labelled = frame[~small].sort_values("sigma")
+        for k, (name, row) in enumerate(labelled.iterrows()):  # neighbours in sigma alternate above and below
+            offset = (4, 3) if k % 2 else (4, -9)
+            point = (row["mu_star"], row["sigma"])
+            ax.annotate(str(name), point, fontsize=7, xytext=offset, textcoords="offset points")
         ax.plot([0, top], [0, top], color="grey", ls="--", lw=0.8)  # sigma = mu*: non-linear or interacting
+        ax.locator_params(axis="x", nbins=5)  # room for thousands separators
         ax.xaxis.set_major_formatter(FuncFormatter(_plain))
         ax.yaxis.set_major_formatter(FuncFormatter(_plain))
         label = f"mu* (mean absolute change in {out} across a factor's range)"
         if small.any():
-            names = ", ".join(str(n) for n in frame.index[small])
-            label += "\n" + "\n".join(textwrap.wrap(f"not labelled (mu* < 10% of the largest): {names}", 80))
+            names = ", ".join(str(n) for n in frame[small].sort_values("mu_star", ascending=False).index)
+            note = f"not labelled (not among the {MORRIS_LABELS} largest mu*, or < 10% of it), by mu*: {names}"
+            label += "\n" + "\n".join(textwrap.wrap(note, 80))
         ax.set_xlabel(label, fontsize=8)
         ax.set_ylabel("sigma (spread of that change)", fontsize=8)
         ax.set_title(out)
