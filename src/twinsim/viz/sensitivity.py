@@ -85,6 +85,10 @@ def plot_morris(result: SensitivityResult) -> Figure:
     return fig
 
 
+#: Line style and marker of the first ten factors, the next ten, ...: every factor of a legend looks different.
+_STYLES = (("-", "o"), ("--", "s"), (":", "^"))
+
+
 def plot_convergence(result: SensitivityResult) -> Figure | None:
     """Indices (ST, or mu* for Morris) as the number of base samples grows; None for eFAST."""
     conv = result.convergence
@@ -95,8 +99,9 @@ def plot_convergence(result: SensitivityResult) -> Figure | None:
     for ax, out in zip(axes, result.outputs, strict=False):
         frame = conv[(conv["output"] == out) & (conv["index"] == index)]
         for i, (name, group) in enumerate(frame.groupby("factor", sort=False)):
-            color = plt.get_cmap("tab20")(i % 20)
-            ax.plot(group["samples"], group["value"], marker="o", color=color, label=str(name))
+            line, marker = _STYLES[(i // 10) % len(_STYLES)]  # ten distinct colours, then the next line style
+            color = plt.get_cmap("tab10")(i % 10)
+            ax.plot(group["samples"], group["value"], ls=line, marker=marker, color=color, label=str(name))
         ax.set_xscale("log", base=2)
         ax.set_xlabel("base samples N")
         ax.set_ylabel(index)
