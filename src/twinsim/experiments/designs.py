@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from twinsim.errors import ScenarioError
 from twinsim.scenario import Scenario, plausible_range
@@ -166,6 +165,8 @@ def _sample(
         )
     bounds = np.array([_bounds(s) for s in specs])
     rng = np.random.default_rng(np.random.SeedSequence(seed))
+    from scipy.stats import qmc  # on first use: half a second of import that grid designs do not need
+
     engine = qmc.LatinHypercube(len(specs), rng=rng) if design == "lhs" else qmc.Sobol(len(specs), rng=rng)
     unit = engine.random(samples)
     values = qmc.scale(unit, bounds[:, 0], bounds[:, 1]) if np.all(bounds[:, 0] < bounds[:, 1]) else None

@@ -219,8 +219,9 @@ def _match_by_rank(req: MatchRequest) -> Ties:
     n, n_topics = req.capacity.shape
     load = np.zeros(n, dtype=np.int64)
     parts: list[Ties] = []
-    paired = np.zeros(0, dtype=np.int64)  # sorted (learner * n + mentor) * n_topics + topic keys
+    paired = np.zeros(0, dtype=np.int64)  # sorted (learner * n + mentor) * n_topics + topic keys of earlier rounds
     for round_ in range(req.twins_per_topic):
+        made: list[np.ndarray] = []  # this round's keys: a learner meets one new peer per topic and round
         for t in range(n_topics):
             if round_ == 0:
                 new = [Ties(*_first_round(req, t, load), np.zeros(0, dtype=np.int64))]
@@ -240,8 +241,9 @@ def _match_by_rank(req: MatchRequest) -> Ties:
                 if round_ == 0:
                     load += np.bincount(part.mentor, minlength=n)
                 parts.append(Ties(part.learner, part.mentor, np.full(part.learner.size, t, dtype=np.int64)))
-                if req.twins_per_topic > 1:
-                    paired = np.union1d(paired, (part.learner * n + part.mentor) * n_topics + t)
+                made.append((part.learner * n + part.mentor) * n_topics + t)
+        if req.twins_per_topic > 1 and made:
+            paired = np.union1d(paired, np.concatenate(made))
     return Ties.concat(parts)
 
 
@@ -295,6 +297,14 @@ def _by_group_then_value(
     return np.argsort(key, kind="stable")
 
 
+def _among(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.isin(keys, sorted_keys)`` for a sorted array of distinct keys, by binary search (no sort or hash)."""
+    if not sorted_keys.size:
+        return np.zeros(keys.shape, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+    return sorted_keys[at] == keys
+
+
 def _fill_slots(
     req: MatchRequest, learners: np.ndarray, slots: np.ndarray, t: int, paired: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -306,7 +316,7 @@ def _fill_slots(
         m = min(learners.size - pos, slots.size)
         lrn, mnt = learners[pos : pos + m], slots[:m]
         good = (c[mnt] > c[lrn]) & (c[mnt] >= c[lrn] + req.min_gap)
-        clash = np.isin((lrn * n + mnt) * n_topics + t, paired) if paired.size else np.zeros(m, dtype=bool)
+        clash = _among(paired, (lrn * n + mnt) * n_topics + t)
         usable = good & ~clash
         stop = m if usable.all() else int(np.argmin(usable))
         out_l.append(lrn[:stop])
@@ -315,7 +325,7 @@ def _fill_slots(
         if stop == m or not good[stop]:
             break
         i = lrn[stop]  # a clash: this learner takes the best slot of a peer it does not twin with yet
-        free = ~np.isin((i * n + slots) * n_topics + t, paired)
+        free = ~_among(paired, (i * n + slots) * n_topics + t)
         q = int(np.argmax(free)) if free.any() else -1
         if q >= 0 and c[slots[q]] > c[i] and c[slots[q]] >= c[i] + req.min_gap:
             out_l.append(np.array([i]))
