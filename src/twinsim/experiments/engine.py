@@ -435,10 +435,10 @@ _released_rows = [0]
 def release(run: TwinningSimulation | Replicate) -> None:
     """Let a finished model (or one replicate of it) be freed.
 
-    Mesa 3.3 keeps every model alive in ``mesa.Agent._ids`` (mesa issue #3179, fixed upstream by pull
-    request #3180): the model is dropped from it. A Mesa model is also a reference cycle (``Model`` stores
-    its wrapped ``step`` as a bound method on itself; agent sets point back to it), so only Python's cyclic
-    garbage collector frees it, and that collector counts Python objects, not the NumPy memory they hold:
+    Mesa 3.3 keeps every Mesa model alive in ``mesa.Agent._ids`` (mesa issue #3179, fixed upstream by pull
+    request #3180): a ``TwinningModel`` is dropped from it. Every model is also a reference cycle (its recorder
+    and delivery state point back to it; a Mesa model stores its wrapped ``step`` on itself), so only Python's
+    cyclic garbage collector frees it, and that collector counts Python objects, not the NumPy memory they hold:
     a long sweep of vectorised runs would let finished models pile up between collections. Every
     ``COLLECT_ROWS`` released rows trigger one collection, so memory stays bounded whatever the batch size.
     """

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from twinsim.errors import TwinsimError
 from twinsim.experiments.outputs import OUTPUTS
@@ -186,8 +187,6 @@ class Experiment:
                 and all(_number(v) for a in self.arms for v in a.overrides.values())
             )
             if assignable:
-                import pandas as pd
-
                 check_ranges(first.scenario, pd.DataFrame([a.overrides for a in self.arms]), "design points")
             self.cache["assignable"] = assignable
         return self.cache["assignable"]
