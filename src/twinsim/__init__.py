@@ -58,10 +58,10 @@ def _version() -> str:
         return "0+unknown"
 
 
-__version__ = _version()
-
-
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read from the installed metadata on first use (importlib.metadata is slow to load)
+        globals()[name] = value = _version()
+        return value
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
@@ -70,4 +70,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | {"__version__"})

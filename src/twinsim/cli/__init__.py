@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from twinsim import __version__
+import twinsim
 from twinsim.cli import calibrate, compare, decompose, explore, power, run, sensitivity, sweep, validate
 
 app = typer.Typer(
@@ -65,7 +65,7 @@ def _epilog(name: str) -> str:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"twinsim {__version__}")
+        typer.echo(f"twinsim {twinsim.__version__}")
         raise typer.Exit()
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from twinsim.errors import TwinsimError
 from twinsim.experiments.outputs import OUTPUTS
@@ -187,7 +186,9 @@ class Experiment:
                 and all(_number(v) for a in self.arms for v in a.overrides.values())
             )
             if assignable:
-                check_ranges(first.scenario, pd.DataFrame([a.overrides for a in self.arms]), "design points")
+                check_ranges(
+                    first.scenario, {k: [a.overrides[k] for a in self.arms] for k in first.overrides}, "design points"
+                )
             self.cache["assignable"] = assignable
         return self.cache["assignable"]
 
@@ -236,7 +237,5 @@ def _posterior_identity(posterior: Posterior) -> dict[str, Any]:
         "source": posterior.source,
         "rows": len(posterior),
         "keys": posterior.keys,
-        "checksum": float(
-            np.round(posterior.samples.to_numpy().sum() + posterior.weights @ np.arange(len(posterior)), 9)
-        ),
+        "checksum": float(np.round(posterior.values.sum() + posterior.weights @ np.arange(len(posterior)), 9)),
     }

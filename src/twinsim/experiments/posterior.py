@@ -8,15 +8,19 @@ seed sequence, so the same seed and replicate always get the same row, whatever 
 
 from __future__ import annotations
 
+import csv
 import functools
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from twinsim.errors import ScenarioError
 from twinsim.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "POSTERIOR_ENTROPY_TAG",
@@ -34,25 +38,51 @@ POSTERIOR_ENTROPY_TAG = 0x504F5354  # "POST"
 REPLICATES_PER_DRAW = 2
 
 
-@dataclass(frozen=True)
 class Posterior:
-    """A sample of parameter sets: ``samples`` has one column per dotted key; ``weights`` sum to 1."""
+    """A weighted sample of parameter sets: one row per set, one column per dotted scenario key.
 
-    samples: pd.DataFrame
-    weights: np.ndarray
-    source: str = ""
+    Args:
+        samples: the parameter sets: a DataFrame, or a mapping of dotted key -> one value per set.
+        weights: one weight per set (they sum to 1 for a posterior read by :func:`load_posterior`).
+        source: where the sample comes from (a file path, or ``"calibration"``).
 
-    @property
-    def keys(self) -> list[str]:
-        """The dotted scenario keys the posterior sets."""
-        return list(self.samples.columns)
+    Attributes:
+        keys: the dotted scenario keys the posterior sets, in column order.
+        values: sets x keys array of the parameter values (read-only).
+        weights: the sets' weights.
+        source: where the sample comes from.
+
+    """
+
+    def __init__(self, samples: pd.DataFrame | Mapping[str, Any], weights: Any, source: str = "") -> None:
+        columns = samples.columns if hasattr(samples, "columns") else list(samples)
+        self.keys: list[str] = [str(k) for k in columns]
+        values = np.column_stack([np.asarray(samples[k], dtype=float) for k in columns]) if self.keys else None
+        self.values: np.ndarray = np.empty((0, 0)) if values is None else values
+        self.values.flags.writeable = False
+        self.weights: np.ndarray = np.asarray(weights, dtype=float)
+        self.source = source
+
+    @functools.cached_property
+    def samples(self) -> pd.DataFrame:
+        """The parameter sets as a DataFrame (one column per dotted key)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.values, columns=self.keys)
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.values)
+
+    def __repr__(self) -> str:
+        return f"Posterior({len(self)} parameter sets of {', '.join(self.keys)}; source {self.source!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (for workers) without the caches: the DataFrame view and the drawn rows."""
+        return {k: v for k, v in self.__dict__.items() if k not in {"samples", "_draws", "_cdf"}}
 
     def point_estimate(self) -> dict[str, float]:
         """Weighted posterior mean of every parameter."""
-        return {k: float(np.average(self.samples[k], weights=self.weights)) for k in self.keys}
+        return {k: float(np.average(self.values[:, i], weights=self.weights)) for i, k in enumerate(self.keys)}
 
     def without(self, keys: set[str] | frozenset[str]) -> Posterior | None:
         """The posterior without the columns ``keys`` (None when no column is left).
@@ -60,18 +90,12 @@ class Posterior:
         Rows and weights are kept, so every replicate draws the same row as before: a design that varies a key
         itself (a sensitivity factor) keeps its value while the other parameters still come from the posterior.
         """
-        kept = [k for k in self.keys if k not in keys]
-        if not kept:
-            return None
-        return Posterior(self.samples[kept], self.weights, self.source)
+        kept = {k: self.values[:, i] for i, k in enumerate(self.keys) if k not in keys}
+        return Posterior(kept, self.weights, self.source) if kept else None
 
     def row(self, index: int) -> dict[str, float]:
         """Parameter set ``index`` as dotted-key overrides."""
-        return dict(zip(self.keys, self._values[index].tolist(), strict=True))
-
-    @functools.cached_property
-    def _values(self) -> np.ndarray:
-        return self.samples.to_numpy(dtype=float)
+        return dict(zip(self.keys, self.values[index].tolist(), strict=True))
 
     def draw_index(self, seed: int, replicate: int, per_draw: int = REPLICATES_PER_DRAW) -> int:
         """The row replicate ``replicate`` of an experiment seeded ``seed`` uses (deterministic).
@@ -107,24 +131,56 @@ def load_posterior(path: str | Path, scenario: Scenario | None = None) -> Poster
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"--posterior {path}: no such file")
-    try:
-        frame = pd.read_csv(path, comment="#")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"--posterior {path}: not a CSV table of parameter sets ({exc})") from None
-    frame = frame.drop(columns=[c for c in ("distance",) if c in frame.columns])
-    weights = frame.pop("weight").to_numpy(float) if "weight" in frame.columns else np.ones(len(frame))
-    if frame.empty or frame.shape[1] == 0:
+    columns = _read_numeric_csv(path, f"--posterior {path}")
+    columns.pop("distance", None)
+    weights = columns.pop("weight", None)
+    if not columns or not len(next(iter(columns.values()))):
         raise ScenarioError(f"--posterior {path}: needs at least one row and one parameter column")
-    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or frame[c].isna().any()]
-    if bad:
-        raise ScenarioError(f"--posterior {path}: column {bad[0]!r} must hold numbers in every row")
-    if (weights < 0).any() or not np.isfinite(weights).all() or weights.sum() <= 0:
+    weights = np.ones(len(next(iter(columns.values())))) if weights is None else weights
+    if (weights < 0).any() or weights.sum() <= 0:
         raise ScenarioError(f"--posterior {path}: column 'weight' must be non-negative numbers, not all zero")
-    posterior = Posterior(frame.reset_index(drop=True), weights / weights.sum(), str(path))
+    posterior = Posterior(columns, weights / weights.sum(), str(path))
     if scenario is not None:
-        for index in (0, int(np.argmax(frame.iloc[:, 0].to_numpy()))):
+        for index in (0, int(np.argmax(posterior.values[:, 0]))):
             _apply(scenario, posterior.row(index), f"--posterior {path} (row {index + 1})")
     return posterior
+
+
+def _read_numeric_csv(path: Path, what: str) -> dict[str, np.ndarray]:
+    """The columns of a CSV table of finite numbers (``#`` starts a comment; blank lines are skipped).
+
+    Read with the standard library: the run path stays free of pandas, whose import costs a fifth of a second.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{what}: not a CSV table of parameter sets ({exc})") from None
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    try:
+        rows = [row for row in csv.reader(lines) if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise ScenarioError(f"{what}: not a CSV table of parameter sets ({exc})") from None
+    if not rows:
+        raise ScenarioError(f"{what}: not a CSV table of parameter sets (no header line)")
+    header = [cell.strip() for cell in rows[0]]
+    if len(set(header)) != len(header) or "" in header:
+        raise ScenarioError(f"{what}: the header needs distinct, non-empty column names (got {','.join(header)!r})")
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise ScenarioError(
+                f"{what}: not a CSV table of parameter sets (data line {number} has {len(row)} fields, "
+                f"the header {len(header)})"
+            )
+    columns = {}
+    for j, name in enumerate(header):
+        try:
+            values = np.array([float(row[j]) for row in rows[1:]], dtype=float)
+        except ValueError:
+            values = np.array([np.nan])
+        if not np.isfinite(values).all():
+            raise ScenarioError(f"{what}: column {name!r} must hold numbers in every row")
+        columns[name] = values
+    return columns
 
 
 def save_posterior(posterior: Posterior, path: str | Path, header: str = "") -> Path:
@@ -158,17 +214,21 @@ def check_posterior_ranges(scenario: Scenario, posterior: Posterior) -> None:
 
     The schema's bounds on these parameters are intervals, so every row's values then lie within them.
     """
-    check_ranges(scenario, posterior.samples, f"--posterior {posterior.source}")
+    check_ranges(
+        scenario, dict(zip(posterior.keys, posterior.values.T, strict=True)), f"--posterior {posterior.source}"
+    )
 
 
-def check_ranges(scenario: Scenario, samples: pd.DataFrame, source: str) -> None:
+def check_ranges(scenario: Scenario, samples: Mapping[str, Any], source: str) -> None:
     """Validate the row of every column's smallest values and the row of its largest against ``scenario``.
 
-    Where the schema bounds each column's parameter by an interval (as it does every per-replicate parameter),
-    every row's values then lie within them and may be set with :meth:`Scenario.assigned`.
+    ``samples`` maps dotted keys to their values (a DataFrame does). Where the schema bounds each column's
+    parameter by an interval (as it does every per-replicate parameter), every row's values then lie within
+    them and may be set with :meth:`Scenario.assigned`.
     """
-    for name, row in (("smallest", samples.min()), ("largest", samples.max())):
-        _apply(scenario, {k: float(v) for k, v in row.items()}, f"{source} ({name} values)")
+    for name, extreme in (("smallest", np.min), ("largest", np.max)):
+        row = {str(k): float(extreme(np.asarray(samples[k], dtype=float))) for k in samples}
+        _apply(scenario, row, f"{source} ({name} values)")
 
 
 def _apply(scenario: Scenario, overrides: dict[str, float], source: str) -> Scenario:
