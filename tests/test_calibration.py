@@ -160,6 +160,13 @@ def test_posterior_file_round_trip_and_deterministic_draws(tmp_path):
         ("learning.peer_contact_rate,weight\n0.01,-1\n", "non-negative"),
         ("learning.nope\n0.01\n", "unknown key 'learning.nope'"),
         ("learning.peer_contact_rate\n7\n", "learning.peer_contact_rate"),
+        ("learning.peer_contact_rate\n0.01,0.02\n", "data line 2 has 2 fields, the header 1"),
+        ("learning.peer_contact_rate,weight\n0.01\n", "data line 2 has 1 fields, the header 2"),
+        ("learning.peer_contact_rate,learning.peer_contact_rate\n0.01,0.02\n", "distinct, non-empty column names"),
+        ("learning.peer_contact_rate\n0.01\nnan\n", "must hold numbers"),
+        ("learning.peer_contact_rate\ninf\n", "must hold numbers"),
+        ("# only a comment\n\n", "no header line"),
+        ("weight\n1\n", "needs at least one row and one parameter column"),
     ],
 )
 def test_bad_posterior_files_are_user_errors(tmp_path, content, message):
@@ -167,6 +174,18 @@ def test_bad_posterior_files_are_user_errors(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(ScenarioError, match=message):
         load_posterior(path, load_scenario("rwanda_tpn"))
+
+
+def test_a_posterior_file_reads_comments_blank_lines_and_quoted_names(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(
+        '# made by hand\n\n"learning.peer_contact_rate", weight ,distance\n'
+        "0.01,1,9  # a trailing comment\n\n0.03 , 3,9\n"
+    )
+    post = load_posterior(path, load_scenario("rwanda_tpn"))
+    assert post.keys == ["learning.peer_contact_rate"] and post.values.tolist() == [[0.01], [0.03]]
+    assert post.weights.tolist() == [0.25, 0.75] and post.point_estimate() == pytest.approx({post.keys[0]: 0.025})
+    assert post.samples.equals(pd.DataFrame({"learning.peer_contact_rate": [0.01, 0.03]}))
 
 
 def test_write_point_estimate_edits_only_the_named_values(tmp_path):

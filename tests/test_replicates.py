@@ -236,13 +236,16 @@ def test_the_mesa_model_and_the_simulation_without_mesa_give_the_same_runs(name)
     assert isinstance(simulate(sc, 4, 1).model.model, mesa.Model)
 
 
-def test_the_engine_and_the_run_command_never_import_mesa():
+def test_the_engine_and_the_run_command_never_import_mesa_or_pandas():
+    """Start-up is most of a short command: the run path reads the posterior and prints without them."""
     code = (
         "import sys, twinsim; from twinsim.cli import main\n"
         "twinsim.run_replicates(twinsim.load_scenario('rwanda_tpn'), 3)\n"
-        "sys.argv = ['twinsim', 'run', 'rwanda_north_south', '-r', '2', '-q', '--no-posterior']\n"
-        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
-        "assert 'mesa' not in sys.modules and 'networkx' not in sys.modules, 'imported'"
+        "for argv in (['rwanda_north_south', '--no-posterior'], ['rwanda_tpn'], ['rwanda_tpn', '--json']):\n"
+        "    sys.argv = ['twinsim', 'run', '-r', '2', '-q', *argv]\n"
+        "    try:\n        main()\n    except SystemExit as exit:\n        assert not exit.code, exit.code\n"
+        "found = sorted({m.split('.')[0] for m in sys.modules} & {'mesa', 'networkx', 'pandas', 'pyarrow', 'scipy'})\n"
+        "assert not found, found"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 

@@ -81,3 +81,36 @@ def test_replicate_set_uses_the_same_split():
     assert np.isnan(
         ReplicateSet(load_scenario("rwanda_tpn"), 1, summaries.drop(columns="parameter_set")).parameter_share("x")
     )
+
+
+def test_the_split_agrees_with_a_grouped_pandas_computation():
+    rng = np.random.default_rng(5)
+    sets = rng.integers(0, 12, 200)
+    values = rng.normal(sets * 0.3, 1.0)
+    values[[3, 50]] = np.nan  # dropped with their set
+    split = variance_split(values, sets)
+    frame = pd.DataFrame({"x": values, "s": sets}).dropna()
+    groups = frame.groupby("s")["x"]
+    noise = np.average(groups.var(ddof=1), weights=groups.size() - 1)
+    assert split.replicate == pytest.approx(noise, rel=1e-12)
+    assert split.total == pytest.approx(frame["x"].var(ddof=1), rel=1e-12)
+    assert (split.sets, split.repeated) == (12, 12)
+
+
+def test_a_replicate_set_from_columns_equals_one_from_a_frame():
+    sc = load_scenario("rwanda_tpn")
+    rng = np.random.default_rng(2)
+    columns = {"replicate": np.arange(6), "total_cost": rng.normal(100.0, 5.0, 6)}
+    for topic in sc.topics:
+        for key in ("selected_vs_not", "change", "change_selected", "change_not_selected"):
+            columns[f"{key}.{topic}"] = rng.normal(size=6)
+        columns[f"n_selected.{topic}"] = rng.integers(0, 5, 6)
+        columns[f"n_not_selected.{topic}"] = rng.integers(0, 5, 6)
+    from_columns = ReplicateSet(sc, 1, columns, topics=list(sc.topics))
+    from_frame = ReplicateSet(sc, 1, pd.DataFrame(columns), topics=list(sc.topics))
+    assert from_columns.summaries.equals(from_frame.summaries) and from_columns.replicates == 6
+    assert from_columns.selected_vs_not().equals(from_frame.selected_vs_not())
+    assert from_columns.change().equals(from_frame.change()) and from_columns.to_dict() == from_frame.to_dict()
+    effect = from_columns.selected_vs_not().loc["accreditation"]
+    assert effect["estimate"] == pytest.approx(columns["selected_vs_not.accreditation"].mean())
+    assert list(from_columns.change().columns)[:3] == ["all", "all_ci95_low", "all_ci95_high"]

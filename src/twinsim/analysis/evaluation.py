@@ -13,11 +13,12 @@ import math
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from twinsim.analysis.quantiles import t_quantile
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from twinsim.scenario import Scenario
 
 __all__ = [
@@ -48,6 +49,8 @@ def selected_vs_not(
         n_not_selected. The estimate is NaN when either group is empty.
 
     """
+    import pandas as pd
+
     arrays = selected_vs_not_arrays(change, selected, applicable)
     return pd.DataFrame(arrays, index=pd.Index(topics, name="topic"))
 
@@ -181,6 +184,8 @@ def evaluate_observed(
         ``did_estimate``, ``did_se``, ``did_ci95_low``, ``did_ci95_high``, ``did_p_value``.
 
     """
+    import pandas as pd
+
     change = np.nan_to_num(observed[-1] - observed[0])
     naive = selected_vs_not(change, selected, applicable, topics)
     rows = []

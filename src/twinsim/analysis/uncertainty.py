@@ -15,10 +15,12 @@ variance is replicate noise (a parameter share of exactly 0).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["MIN_REPEATED_SETS", "VarianceSplit", "variance_split"]
 
@@ -49,7 +51,7 @@ class VarianceSplit(NamedTuple):
     repeated: int
 
 
-def variance_split(values: pd.Series | np.ndarray, sets: pd.Series | np.ndarray | None = None) -> VarianceSplit:
+def variance_split(values: ArrayLike, sets: ArrayLike | None = None) -> VarianceSplit:
     """Split the variance of ``values`` (one per replicate) into parameter uncertainty and replicate noise.
 
     Args:
@@ -66,14 +68,16 @@ def variance_split(values: pd.Series | np.ndarray, sets: pd.Series | np.ndarray 
     if sets is None:
         return VarianceSplit(total, nan if np.isnan(total) else 0.0, total, 0.0 if total > 0 else nan, 1, 1)
     labels = np.asarray(sets)[keep]
-    groups = pd.Series(x).groupby(labels)
-    sizes = groups.size()
-    within = groups.var(ddof=1)[sizes >= 2]
-    n_sets, repeated = len(sizes), len(within)
+    _, group, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    means = np.bincount(group, x) / sizes
+    squares = np.bincount(group, (x - means[group]) ** 2)  # two passes: the deviations from each set's mean
+    pairs = sizes >= 2
+    within = squares[pairs] / (sizes[pairs] - 1)
+    n_sets, repeated = len(sizes), int(pairs.sum())
     if n_sets == 1 and x.size > 1:  # one parameter set: all of it is replicate noise
         return VarianceSplit(total, 0.0, total, 0.0 if total > 0 else nan, 1, 1)
     if repeated < MIN_REPEATED_SETS or not total > 0:
         return VarianceSplit(total, nan, nan, nan, n_sets, repeated)
-    noise = float(np.average(within, weights=sizes[within.index] - 1))
+    noise = float(np.average(within, weights=sizes[pairs] - 1))
     parameter = max(total - noise, 0.0)
     return VarianceSplit(total, parameter, noise, float(np.clip(parameter / total, 0.0, 1.0)), n_sets, repeated)

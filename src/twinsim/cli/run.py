@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -128,7 +129,7 @@ def _write_outputs(batch: ReplicateSet, out: Path, fmt: str) -> None:
 
 def _published(scenario_name: str) -> dict[str, float]:
     """Published selected-vs-not effects for a scenario with bundled calibration targets (topic -> value)."""
-    from twinsim.analysis.calibration import load_targets
+    from twinsim.analysis.targets import load_targets
     from twinsim.scenario.bundled import bundled_targets
 
     path = bundled_targets().get(scenario_name)
@@ -152,15 +153,15 @@ def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:
         columns,
         left=("topic",),
     )
-    change = batch.change()
-    for topic, row in batch.selected_vs_not().iterrows():
-        ch = change.loc[topic]
-        defined = row.estimate == row.estimate
+    change = batch.changes_by_topic()
+    for topic, row in batch.effects_by_topic().items():
+        ch = change[topic]
+        defined = not math.isnan(row["estimate"])  # NaN: no comparison group
         if not defined:
             effect, interval = "n/a", "no comparison group"
         else:
-            effect = f"{row.estimate:+.2f}"
-            interval = f"[{row.ci95_low:+.2f}, {row.ci95_high:+.2f}]" if several else "n/a"
+            effect = f"{row['estimate']:+.2f}"
+            interval = f"[{row['ci95_low']:+.2f}, {row['ci95_high']:+.2f}]" if several else "n/a"
         cells = [
             topic,
             sc.topics[str(topic)].unit,
@@ -169,8 +170,8 @@ def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:
             _signed(ch["not_selected"]),
             effect,
             interval,
-            f"{row.n_selected:.1f}",
-            f"{row.n_not_selected:.1f}",
+            f"{row['n_selected']:.1f}",
+            f"{row['n_not_selected']:.1f}",
         ]
         if published:
             cells.append(f"{published[str(topic)]:+.1f}" if str(topic) in published else "")

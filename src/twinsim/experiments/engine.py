@@ -7,17 +7,17 @@ runs finish in (see :func:`run_seed` for the per-point alternative).
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from twinsim.analysis.evaluation import Interval, interval95, json_number, survey_months
 from twinsim.analysis.uncertainty import variance_split
@@ -32,12 +32,15 @@ from twinsim.experiments.executors import (
 from twinsim.experiments.experiment import STREAMS, Arm, Experiment, run_seed
 from twinsim.experiments.outputs import NEEDS_AGGREGATES, run_outputs
 from twinsim.experiments.posterior import Posterior, scenario_for_replicate
-from twinsim.experiments.store import ResultStore, tidy_runs
 from twinsim.model import TwinningSimulation
 from twinsim.model.replicate import Replicate
 from twinsim.model.results import RunResult, simulate, simulate_many
 from twinsim.model.twinning import model_signature, per_replicate_parameter
 from twinsim.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "STREAMS",
@@ -92,51 +95,93 @@ def batch_size(scenario: Scenario, wanted: int) -> int:
     return max(1, min(wanted, MAX_BATCH_ROWS // max(scenario.n_institutions, 1)))
 
 
-@dataclass(repr=False)
 class ReplicateSet:
     """Replicates of one scenario: one summary row per run, plus the tables of kept runs.
 
-    Attributes:
+    Args:
         scenario: the scenario that was run.
         seed: the experiment seed.
-        summaries: one row per replicate (see :meth:`RunResult.summary`).
+        summaries: one row per replicate (see :meth:`RunResult.summary`): a DataFrame, or a mapping of column
+            name -> one value per replicate.
         panels, ledgers: concatenated tidy tables of every run (when ``keep_tables``; ``panels`` only
             for runs that keep their panel in memory, see ``recording`` in the scenario).
         aggregates: concatenated monthly aggregates of every run (when ``keep_tables``).
+        topics: the scenario's topics, in order.
         posterior: the posterior file the replicates drew their parameters from, if any.
+
+    Attributes:
+        columns: the summaries as arrays, one per column (what every statistic here is computed from; the
+            ``summaries`` DataFrame is built from them on first use).
 
     """
 
-    scenario: Scenario
-    seed: int
-    summaries: pd.DataFrame
-    panels: pd.DataFrame | None = None
-    ledgers: pd.DataFrame | None = None
-    aggregates: pd.DataFrame | None = None
-    topics: list[str] = field(default_factory=list)
-    posterior: str | None = None
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        summaries: pd.DataFrame | Mapping[str, Any],
+        panels: pd.DataFrame | None = None,
+        ledgers: pd.DataFrame | None = None,
+        aggregates: pd.DataFrame | None = None,
+        topics: list[str] | None = None,
+        posterior: str | None = None,
+    ) -> None:
+        self.scenario, self.seed = scenario, seed
+        self.columns: dict[str, np.ndarray] = {str(k): np.asarray(summaries[k]) for k in summaries}
+        if hasattr(summaries, "iloc"):  # a DataFrame: kept as given
+            self.__dict__["summaries"] = summaries
+        self.panels, self.ledgers, self.aggregates = panels, ledgers, aggregates
+        self.topics = list(topics or [])
+        self.posterior = posterior
+
+    @functools.cached_property
+    def summaries(self) -> pd.DataFrame:
+        """One row per replicate (see :meth:`RunResult.summary`)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
 
     @property
     def replicates(self) -> int:
         """Number of replicates."""
-        return len(self.summaries)
+        return len(next(iter(self.columns.values()), ()))
+
+    def effects_by_topic(self) -> dict[str, dict[str, float]]:
+        """Per topic: the mean selected-vs-not effect over replicates, its 95% CI and the mean group sizes.
+
+        The numbers of :meth:`selected_vs_not`, as plain dicts (``estimate``, ``ci95_low``, ``ci95_high``,
+        ``n_selected``, ``n_not_selected``).
+        """
+        out = {}
+        for topic in self.topics:
+            mean, lo, hi = interval95(self.columns[f"selected_vs_not.{topic}"])
+            out[topic] = {
+                "estimate": mean,
+                "ci95_low": lo,
+                "ci95_high": hi,
+                "n_selected": float(np.mean(self.columns[f"n_selected.{topic}"])),
+                "n_not_selected": float(np.mean(self.columns[f"n_not_selected.{topic}"])),
+            }
+        return out
+
+    def changes_by_topic(self) -> dict[str, dict[str, float]]:
+        """Per topic: the numbers of :meth:`change` as plain dicts (``all``, ``all_ci95_low``, ...)."""
+        out = {}
+        for topic in self.topics:
+            row: dict[str, float] = {}
+            for group, key in (
+                ("all", "change"),
+                ("selected", "change_selected"),
+                ("not_selected", "change_not_selected"),
+            ):
+                mean, lo, hi = interval95(self.columns[f"{key}.{topic}"])
+                row |= {group: mean, f"{group}_ci95_low": lo, f"{group}_ci95_high": hi}
+            out[topic] = row
+        return out
 
     def selected_vs_not(self) -> pd.DataFrame:
         """Per topic: the mean selected-vs-not effect over replicates, its 95% CI and the group sizes."""
-        rows = []
-        for topic in self.topics:
-            mean, lo, hi = interval95(self.summaries[f"selected_vs_not.{topic}"])
-            rows.append(
-                {
-                    "topic": topic,
-                    "estimate": mean,
-                    "ci95_low": lo,
-                    "ci95_high": hi,
-                    "n_selected": float(self.summaries[f"n_selected.{topic}"].mean()),
-                    "n_not_selected": float(self.summaries[f"n_not_selected.{topic}"].mean()),
-                }
-            )
-        return pd.DataFrame(rows).set_index("topic")
+        return _by_topic(self.effects_by_topic())
 
     def change(self) -> pd.DataFrame:
         """Per topic: the before-after change (endline minus baseline) among all, selected and not selected, 95% CIs.
@@ -144,18 +189,7 @@ class ReplicateSet:
         Columns ``all``, ``selected``, ``not_selected``, each with ``_ci95_low`` and ``_ci95_high``: the mean over
         replicates of the mean change within each group (NaN for a group that is always empty).
         """
-        rows = []
-        for topic in self.topics:
-            row: dict[str, Any] = {"topic": topic}
-            for group, key in (
-                ("all", "change"),
-                ("selected", "change_selected"),
-                ("not_selected", "change_not_selected"),
-            ):
-                mean, lo, hi = interval95(self.summaries[f"{key}.{topic}"])
-                row |= {group: mean, f"{group}_ci95_low": lo, f"{group}_ci95_high": hi}
-            rows.append(row)
-        return pd.DataFrame(rows).set_index("topic")
+        return _by_topic(self.changes_by_topic())
 
     def parameter_share(self, column: str) -> float:
         """The share of ``column``'s variance over replicates that comes from parameter uncertainty.
@@ -164,13 +198,13 @@ class ReplicateSet:
         law of total variance, ``1 - E[within-set variance] / total variance`` is the part the posterior adds.
         NaN without a posterior or with too few repeated parameter sets.
         """
-        if "parameter_set" not in self.summaries:
+        if "parameter_set" not in self.columns:
             return float("nan")
-        return parameter_share(self.summaries[column], self.summaries["parameter_set"])
+        return parameter_share(self.columns[column], self.columns["parameter_set"])
 
     def cost(self) -> Interval:
         """Mean total cost over replicates and its 95% CI: ``(mean, ci95_low, ci95_high)``, fields named."""
-        return interval95(self.summaries["total_cost"])
+        return interval95(self.columns["total_cost"])
 
     def __repr__(self) -> str:
         kept = "tables kept" if self.ledgers is not None else "summaries only (keep_tables=True keeps the tables)"
@@ -198,12 +232,12 @@ class ReplicateSet:
         """The JSON-ready summary that ``twinsim run --json`` prints."""
         evaluation = {
             topic: {
-                "estimate": json_number(row.estimate),
-                "ci95": [json_number(row.ci95_low), json_number(row.ci95_high)],
-                "n_selected": json_number(row.n_selected),
-                "n_not_selected": json_number(row.n_not_selected),
+                "estimate": json_number(row["estimate"]),
+                "ci95": [json_number(row["ci95_low"]), json_number(row["ci95_high"])],
+                "n_selected": json_number(row["n_selected"]),
+                "n_not_selected": json_number(row["n_not_selected"]),
             }
-            for topic, row in self.selected_vs_not().iterrows()
+            for topic, row in self.effects_by_topic().items()
         }
         mean, lo, hi = self.cost()
         return {
@@ -224,7 +258,18 @@ class ReplicateSet:
         }
 
 
-def parameter_share(values: pd.Series, sets: pd.Series) -> float:
+#: The groups of :meth:`ReplicateSet.change` and the summary column each is the mean of.
+_CHANGE_COLUMNS = (("all", "change"), ("selected", "change_selected"), ("not_selected", "change_not_selected"))
+
+
+def _by_topic(rows: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """A table of per-topic rows, indexed by ``topic``."""
+    import pandas as pd
+
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("topic")
+
+
+def parameter_share(values: ArrayLike, sets: ArrayLike) -> float:
     """``1 - mean within-set variance / total variance`` of ``values`` grouped by parameter set (NaN if unknown).
 
     See :func:`twinsim.analysis.uncertainty.variance_split` (its ``share``).
@@ -273,8 +318,13 @@ def run_replicates(
     about = {"posterior": posterior.source if posterior is not None else None, "topics": list(scenario.topics)}
     if not keep_tables:
         experiment = Experiment((Arm(scenario),), replicates, seed, posterior=posterior, name="run")
-        table = run(experiment, executor=executor, store=store, resume=resume, progress=progress)
-        summaries = table.drop(columns=["point", "entropy", "spawn_key", "error"])
+        if store is None:  # no table of runs: the summaries are gathered as arrays (pandas is not needed)
+            columns = _run_columns(experiment, executor, progress)
+        else:
+            table = run(experiment, executor=executor, store=store, resume=resume, progress=progress)
+            columns = table.drop(columns=["error"])
+        dropped = {"point", "entropy", "spawn_key"}
+        summaries = {k: columns[k] for k in columns if k not in dropped}
         return ReplicateSet(scenario=scenario, seed=seed, summaries=summaries, **about)
     if executor is not None or store is not None:
         raise TwinsimError("--out keeps every run's tables in this process: not with --workers, --scheduler or --store")
@@ -288,6 +338,8 @@ def run_replicates(
         release(result.model)
         if progress is not None:
             progress(1)
+    import pandas as pd
+
     return ReplicateSet(
         scenario=scenario,
         seed=seed,
@@ -538,6 +590,10 @@ def run(
     """
     if errors not in {"raise", "record"}:
         raise ValueError("errors must be 'raise' or 'record'")
+    import pandas as pd
+
+    from twinsim.experiments.store import ResultStore, tidy_runs
+
     leading = ["arm"] if experiment.labelled else []
     with open_executor(executor) as handle:
         if store is None:
@@ -568,12 +624,33 @@ def run(
             finally:
                 result_store.close()
     if errors == "raise" and table["error"].notna().any():
-        first = table[table["error"].notna()].iloc[0]
-        raise RunError(
-            f"{int(table['error'].notna().sum())} run(s) raised; first: point {first['point']}, replicate "
-            f"{first['replicate']}, seed {first['seed']} (spawn_key {first['spawn_key']}): {first['error']}"
-        )
+        failed = table[table["error"].notna()]
+        raise _run_error(len(failed), failed.iloc[0])
     return table
+
+
+def _run_columns(
+    experiment: Experiment, executor: Any = None, progress: Callable[[int], None] | None = None
+) -> dict[str, np.ndarray]:
+    """Run ``experiment`` (no store) and gather its rows as columns, sorted by (point, replicate).
+
+    The same rows as :func:`run`'s table, without building a DataFrame; a failed run raises :class:`RunError`.
+    """
+    rows: list[dict[str, Any]] = []
+    with open_executor(executor) as handle:
+        execute(experiment, handle, rows.extend, progress=progress)
+    failed = [row for row in rows if row["error"] is not None]
+    if failed:
+        raise _run_error(len(failed), min(failed, key=lambda row: (row["point"], row["replicate"])))
+    rows.sort(key=lambda row: (row["point"], row["replicate"]))
+    return {key: np.array([row[key] for row in rows]) for key in rows[0] if key != "error"}
+
+
+def _run_error(count: int, first: Mapping[str, Any]) -> RunError:
+    return RunError(
+        f"{count} run(s) raised; first: point {first['point']}, replicate {first['replicate']}, seed "
+        f"{first['seed']} (spawn_key {first['spawn_key']}): {first['error']}"
+    )
 
 
 @contextmanager

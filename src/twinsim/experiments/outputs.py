@@ -8,14 +8,16 @@ Every analysis asks the engine for the families it needs (``Experiment.outputs``
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from twinsim.analysis.evaluation import evaluate_observed, selected_vs_not_arrays
 from twinsim.model.results import RunResult
 from twinsim.model.summary import replicate_costs
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["OUTPUTS", "long_layout", "run_outputs"]
 
@@ -85,6 +87,8 @@ def long_layout(runs: pd.DataFrame, keys: tuple[str, ...] = ("point", "replicate
     ``topic`` is the part of a column name after its first dot (a topic, a month or ``activity.category``), or
     empty for run-level outputs such as ``mean_gain``.
     """
+    import pandas as pd
+
     key_cols = [k for k in keys if k in runs.columns]
     numeric = [c for c in runs.columns if c not in key_cols and pd.api.types.is_numeric_dtype(runs[c])]
     skip = {"seed", "entropy"}

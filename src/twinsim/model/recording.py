@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from twinsim.model import TwinningModel
 
 __all__ = ["AGGREGATE_KEYS", "AggregateRecorder", "PanelWriter", "Recorder", "panel_file_name", "panel_frame"]
@@ -108,6 +109,8 @@ class AggregateRecorder:
 
     def frame(self, block: int = 0) -> pd.DataFrame:
         """Replicate ``block``'s rows: month, kind, region, topic, selected, institutions, capacity, indicator."""
+        import pandas as pd
+
         m = self.model
         mine = self._block_of_group == block
         groups, counts, sums = self._groups[mine], self.counts[mine], self.sums[:, mine]
@@ -143,6 +146,8 @@ def panel_frame(model: TwinningModel, first_month: int, capacity: np.ndarray) ->
         capacity: months x institutions x topics.
 
     """
+    import pandas as pd
+
     months = capacity.shape[0]
     inst, topic = np.nonzero(model.applicable)
     month = np.repeat(np.arange(first_month, first_month + months), inst.size)
@@ -199,6 +204,7 @@ class PanelWriter:
         The first month's rows are built by :func:`panel_frame`; later months reuse its fixed columns
         (institution, names, kind, region, topic, choice) and replace only month, date and the values.
         """
+        import pandas as pd
         import pyarrow as pa
         import pyarrow.parquet as pq
 

@@ -10,7 +10,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from twinsim.errors import TwinsimError
 from twinsim.model.state import STATE, TIE_STATE
@@ -19,6 +18,7 @@ from twinsim.programme.matching import Ties
 
 if TYPE_CHECKING:
     import networkx as nx
+    import pandas as pd
 
     from twinsim.model import TwinningModel
     from twinsim.programme.costs import LedgerRow

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from twinsim.analysis.evaluation import (
     evaluate_observed,
@@ -37,6 +36,8 @@ from twinsim.model.summary import replicate_trajectories, summary_rows
 from twinsim.scenario import Scenario
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from twinsim.model import TwinningModel
 
 __all__ = ["RunResult", "simulate"]
@@ -85,6 +86,8 @@ class RunResult:
     @property
     def flows(self) -> pd.DataFrame:
         """Capacity gained over the run by source (peer, event, partner, expert, own, forgetting, turnover), topic."""
+        import pandas as pd
+
         flows = self.model.flows
         frame = pd.DataFrame(flows, index=pd.Index(self.model.topic_names, name="topic")).reset_index()
         return self._tag(frame.melt(id_vars="topic", var_name="source", value_name="capacity_gain"))
@@ -102,6 +105,8 @@ class RunResult:
     @cached_property
     def panel(self) -> pd.DataFrame:
         """Institution x topic x month panel (applicable topics only)."""
+        import pandas as pd
+
         if self.panel_path is not None:
             return pd.read_parquet(self.panel_path)
         if self.history is None:
@@ -119,12 +124,16 @@ class RunResult:
     @cached_property
     def ledger(self) -> pd.DataFrame:
         """Priced activity firings, one row per activity per month."""
+        import pandas as pd
+
         rows = [{**vars(r), "total_cost": r.total_cost} for r in self.model.ledger]
         return self._tag(pd.DataFrame(rows, columns=LEDGER_COLUMNS))
 
     @cached_property
     def institutions(self) -> pd.DataFrame:
         """One row per institution: attributes, chosen topics, twins and allocated cost."""
+        import pandas as pd
+
         m = self.model
         chosen = np.where(m.selected, np.array(m.topic_names, dtype=object), "")
         topics = [";".join(t for t in row if t) for row in chosen]
@@ -148,6 +157,8 @@ class RunResult:
     @cached_property
     def ties(self) -> pd.DataFrame:
         """The partnership network as a table of learner -> mentor ties."""
+        import pandas as pd
+
         m = self.model
         frame = pd.DataFrame(
             {
