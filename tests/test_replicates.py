@@ -310,3 +310,14 @@ def test_batches_of_populations_of_any_size_are_the_single_runs(hospitals):
     sc = sc.with_overrides({"population.kinds.hospital.counts": hospitals})
     for r, batched in enumerate(simulate_many(sc, 5, 5)):
         _assert_identical(simulate(sc, 5, r), batched)
+
+
+def test_a_command_process_is_tuned_for_runs_and_a_library_import_is_not():
+    code = (
+        "import gc, twinsim.cli, twinsim.experiments.engine\n"
+        "assert gc.get_freeze_count() == 0, 'import alone changed the collector'\n"
+        "from twinsim.experiments.process import tune_for_runs\n"
+        "tune_for_runs()\n"
+        "assert gc.get_freeze_count() > 1000 and gc.isenabled()"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -6,7 +6,6 @@ with code 2, never a traceback.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -109,8 +108,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     A user's mistake is one line and exit 2 (``user_errors``); anything else is a bug in twinsim: one line naming it
     and exit 1, or its traceback with ``--debug`` (anywhere on the line) or ``TWINSIM_DEBUG=1``.
     """
-    if argv is None:  # the command's own process: what start-up imported lives until it exits
-        gc.freeze()  # so the collector stops re-scanning it while the runs allocate (about 0.1 s of a 1000-run `run`)
+    if argv is None:  # the command's own process (not a test calling main): tuned for runs
+        from twinsim.experiments.process import tune_for_runs
+
+        tune_for_runs()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("TWINSIM_DEBUG", "") not in {"", "0"}
     args = [a for a in args if a != "--debug"]

@@ -99,6 +99,14 @@ def watch_parent(pid: int, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="twinsim-watch-parent", daemon=True).start()
 
 
+def start_worker(pid: int) -> None:
+    """Initialise a local worker: it ends with process ``pid`` and is tuned for runs (see ``process``)."""
+    from twinsim.experiments.process import tune_for_runs
+
+    watch_parent(pid)
+    tune_for_runs()
+
+
 @dataclass(frozen=True)
 class LocalProcesses:
     """A pool of local worker processes (``workers=None``: all cores).
@@ -117,7 +125,7 @@ class LocalProcesses:
         pool = cf.ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context(method),
-            initializer=watch_parent,
+            initializer=start_worker,
             initargs=(os.getpid(),),
         )
         try:
