@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twinsim.programme.activity import Activity, Firing, everyone, learn_along_ties, learn_from_best
+from twinsim.programme.activity import Activity, Firing, everyone, learn_along_ties, learn_from_best, tie_pairs
 from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
@@ -62,8 +62,7 @@ class ExchangeVisit(Activity):
         learn_along_ties(model, rate)
         model.tie_events += 1
         n = model.n
-        pair = np.unique(model.ties.learner * n + model.ties.mentor)  # one visit per pair, all its topics
-        learner, mentor = pair // n, pair % n
+        learner, mentor = tie_pairs(model)  # one visit per pair, for all the topics it shares
         involved = np.bincount(learner, minlength=n) + np.bincount(mentor, minlength=n)
         events = np.bincount(learner // model.n_institutions, minlength=model.replicates)
         return Firing(events, involved, np.bincount(learner, minlength=n))
