@@ -32,6 +32,7 @@ from twinsim.experiments.executors import (
 from twinsim.experiments.experiment import STREAMS, Arm, Experiment, run_seed
 from twinsim.experiments.outputs import NEEDS_AGGREGATES, run_outputs
 from twinsim.experiments.posterior import Posterior, scenario_for_replicate
+from twinsim.experiments.process import tune_allocator
 from twinsim.model import TwinningSimulation
 from twinsim.model.replicate import Replicate
 from twinsim.model.results import RunResult, simulate, simulate_many
@@ -355,6 +356,7 @@ def _replicate_results(
     scenario: Scenario, replicates: int, seed: int, posterior: Posterior | None, batch: int
 ) -> Iterator[RunResult]:
     """The replicates' results in order: batches of ``batch`` where possible, else one by one."""
+    tune_allocator()
     size = batch_size(scenario, batch) if posterior is None else 1
     if size > 1:
         for first in range(0, replicates, size):
@@ -530,6 +532,7 @@ def execute(
     Runs go to workers in chunks (default: about ``chunks_per_worker`` per worker, at most 500 runs) with at most
     two chunks per worker in flight, so memory does not grow with the number of runs.
     """
+    tune_allocator()  # a step's temporary arrays stop costing page faults (see experiments.process)
     arms, replicates = len(experiment.arms), experiment.replicates
     total = arms * replicates
     skipped = sum(1 for p, r in skip if p < arms and r < replicates)
