@@ -19,7 +19,7 @@ from twinsim.cli import app
 from twinsim.errors import ScenarioError
 from twinsim.experiments import engine as experiments
 from twinsim.experiments.designs import build_design, parse_param
-from twinsim.experiments.engine import RunError, run_points, run_seed
+from twinsim.experiments.engine import RunError, run_points, run_replicates, run_seed
 from twinsim.experiments.executors import DaskCluster, LocalProcesses
 from twinsim.experiments.store import ResultStore, StoreError, atomic_write, load_results
 from twinsim.experiments.sweep import sweep
@@ -264,3 +264,16 @@ def test_sweep_on_an_existing_dask_scheduler(tmp_path):
     serial = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "s"), "--workers", "1"])
     assert serial.exit_code == 0, serial.output
     pd.testing.assert_frame_equal(load_results(tmp_path / "d"), load_results(tmp_path / "s"))
+
+
+def test_replicates_without_a_store_raise_naming_the_first_failed_run(monkeypatch):
+    real = experiments.simulate_many
+
+    def flaky(scenario, *args, seeds=(), **kwargs):
+        if any(seq.spawn_key[-1] in {3, 5} for seq in seeds):
+            raise FloatingPointError("boom")
+        return real(scenario, *args, seeds=seeds, **kwargs)
+
+    monkeypatch.setattr(experiments, "simulate_many", flaky)
+    with pytest.raises(RunError, match="2 run\\(s\\) raised; first: point 0, replicate 3, seed 4 .*boom"):
+        run_replicates(SCENARIO, 6, 4)

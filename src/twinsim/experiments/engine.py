@@ -170,11 +170,7 @@ class ReplicateSet:
         out = {}
         for topic in self.topics:
             row: dict[str, float] = {}
-            for group, key in (
-                ("all", "change"),
-                ("selected", "change_selected"),
-                ("not_selected", "change_not_selected"),
-            ):
+            for group, key in _CHANGE_COLUMNS:
                 mean, lo, hi = interval95(self.columns[f"{key}.{topic}"])
                 row |= {group: mean, f"{group}_ci95_low": lo, f"{group}_ci95_high": hi}
             out[topic] = row
