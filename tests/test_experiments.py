@@ -275,5 +275,5 @@ def test_replicates_without_a_store_raise_naming_the_first_failed_run(monkeypatc
         return real(scenario, *args, seeds=seeds, **kwargs)
 
     monkeypatch.setattr(experiments, "simulate_many", flaky)
-    with pytest.raises(RunError, match="2 run\\(s\\) raised; first: point 0, replicate 3, seed 4 .*boom"):
+    with pytest.raises(RunError, match=r"2 run\(s\) raised; first: point 0, replicate 3, seed 4 .*boom"):
         run_replicates(SCENARIO, 6, 4)
