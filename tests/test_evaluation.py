@@ -36,6 +36,38 @@ def test_did_recovers_a_known_effect_and_rejects_none():
     assert null["p_value"] > 0.001
 
 
+def _statsmodels_did(values, selected):
+    import statsmodels.api as sm
+
+    n_surveys, n = values.shape
+    sel = selected.astype(float)
+    survey = np.repeat(np.arange(n_surveys), n)
+    dummies = [(survey == s).astype(float) for s in range(1, n_surveys)]
+    x = np.column_stack(
+        [np.ones(n_surveys * n), np.tile(sel, n_surveys), *dummies, np.tile(sel, n_surveys) * (survey > 0)]
+    )
+    groups = np.tile(np.arange(n), n_surveys)
+    fit = sm.OLS(values.ravel(), x).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+    low, high = fit.conf_int(0.05)[-1]
+    return {
+        "estimate": fit.params[-1],
+        "se": fit.bse[-1],
+        "ci95_low": low,
+        "ci95_high": high,
+        "p_value": fit.pvalues[-1],
+    }
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_did_equals_statsmodels_cluster_robust_ols(seed):
+    rng = np.random.default_rng(seed)
+    n, surveys = int(rng.integers(3, 90)), int(rng.integers(2, 4))
+    sel = np.arange(n) < max(1, int(n * rng.uniform(0.1, 0.9)))
+    rng.shuffle(sel)
+    values = rng.normal(50, 10, (surveys, n)) + rng.uniform(0, 5) * sel * (np.arange(surveys)[:, None] > 0)
+    assert did_regression(values, sel) == pytest.approx(_statsmodels_did(values, sel), rel=1e-10, abs=1e-12)
+
+
 def test_did_is_nan_when_a_group_is_empty():
     assert np.isnan(did_regression(np.ones((2, 5)), np.zeros(5, dtype=bool))["estimate"])
 

@@ -1,9 +1,11 @@
 """The pure-Python t and normal quantiles agree with SciPy's."""
 
-import pytest
-from scipy.special import ndtri, stdtrit
+import math
 
-from twinsim.analysis.quantiles import SERIES_DF, normal_quantile, t_quantile
+import pytest
+from scipy.special import ndtri, stdtr, stdtrit
+
+from twinsim.analysis.quantiles import SERIES_DF, normal_quantile, t_quantile, t_two_sided_p
 
 DEGREES = [*range(1, 60), 99, 199, SERIES_DF - 1, SERIES_DF, SERIES_DF + 1, 999, 4999, 10**6]
 
@@ -27,3 +29,11 @@ def test_t_quantile_special_cases_and_errors():
 def test_normal_quantiles_match_scipy():
     for p in (1e-9, 0.025, 0.2, 0.5, 0.8, 0.975, 1 - 1e-9):
         assert normal_quantile(p) == pytest.approx(float(ndtri(p)), rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("t", [0.0, 0.3, -1.0, 1.96, 2.5, -4.0, 8.0])
+def test_two_sided_p_values_match_scipy(t):
+    for df in [1, 2, 3, 4, 5, 9, 10, 39, 79, 199, 999]:
+        expected = 2 * float(stdtr(df, -abs(t)))
+        assert t_two_sided_p(df, t) == pytest.approx(expected, rel=1e-10, abs=1e-14), df
+    assert math.isnan(t_two_sided_p(5, math.nan)) and t_two_sided_p(5, math.inf) == 0.0
