@@ -25,6 +25,7 @@ __all__ = [
     "Interval",
     "did_regression",
     "evaluate_observed",
+    "evaluate_observed_columns",
     "interval95",
     "json_number",
     "selected_vs_not",
@@ -196,15 +197,20 @@ def evaluate_observed(
     """
     import pandas as pd
 
+    return pd.DataFrame(evaluate_observed_columns(observed, selected, applicable), index=pd.Index(topics, name="topic"))
+
+
+def evaluate_observed_columns(observed: np.ndarray, selected: np.ndarray, applicable: np.ndarray) -> dict[str, list]:
+    """The columns of :func:`evaluate_observed`, one value per topic (no DataFrame: cheap inside experiments)."""
     change = np.nan_to_num(observed[-1] - observed[0])
-    naive = selected_vs_not(change, selected, applicable, topics)
-    rows = []
-    for t in range(len(topics)):
-        rows_t = applicable[:, t]
-        did = did_regression(observed[:, rows_t, t], selected[rows_t, t])
-        rows.append({f"did_{k}": v for k, v in did.items()})
-    frame = pd.DataFrame(rows, index=naive.index)
-    frame.insert(0, "n_not_selected", naive["n_not_selected"])
-    frame.insert(0, "n_selected", naive["n_selected"])
-    frame.insert(0, "selected_vs_not", naive["estimate"])
-    return frame
+    naive = selected_vs_not_arrays(change, selected, applicable)
+    columns: dict[str, list] = {
+        "selected_vs_not": naive["estimate"].tolist(),
+        "n_selected": naive["n_selected"].tolist(),
+        "n_not_selected": naive["n_not_selected"].tolist(),
+    }
+    for t in range(applicable.shape[1]):
+        rows = applicable[:, t]
+        for key, value in did_regression(observed[:, rows, t], selected[rows, t]).items():
+            columns.setdefault(f"did_{key}", []).append(value)
+    return columns

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from twinsim.analysis.evaluation import evaluate_observed, selected_vs_not_arrays
+from twinsim.analysis.evaluation import evaluate_observed_columns, selected_vs_not_arrays
 from twinsim.model.results import RunResult
 from twinsim.model.summary import replicate_costs
 
@@ -44,9 +44,13 @@ def _institution_cost(result: RunResult) -> dict[str, Any]:
 
 def _evaluation(result: RunResult) -> dict[str, Any]:
     m = result.model
-    table = evaluate_observed(result.observed, m.selected, m.applicable, m.topic_names)
-    table = table.rename(columns={"selected_vs_not": "measured_selected_vs_not"})  # the summary's is on true values
-    return {f"{col}.{topic}": float(v) for topic, row in table.iterrows() for col, v in row.items()}
+    columns = evaluate_observed_columns(result.observed, m.selected, m.applicable)
+    renamed = {"selected_vs_not": "measured_selected_vs_not"}  # the summary's is on true values
+    return {
+        f"{renamed.get(col, col)}.{topic}": float(values[t])
+        for t, topic in enumerate(m.topic_names)
+        for col, values in columns.items()
+    }
 
 
 def _measured(result: RunResult) -> dict[str, Any]:
