@@ -104,8 +104,9 @@ class ReplicateSet:
         seed: the experiment seed.
         summaries: one row per replicate (see :meth:`RunResult.summary`): a DataFrame, or a mapping of column
             name -> one value per replicate.
-        panels, ledgers: concatenated tidy tables of every run (when ``keep_tables``; ``panels`` only
-            for runs that keep their panel in memory, see ``recording`` in the scenario).
+        panels: the concatenated panels of every run (when ``keep_tables``, for runs that keep their panel in
+            memory: see ``recording`` in the scenario).
+        ledgers: the concatenated ledgers of every run (when ``keep_tables``).
         aggregates: concatenated monthly aggregates of every run (when ``keep_tables``).
         topics: the scenario's topics, in order.
         posterior: the posterior file the replicates drew their parameters from, if any.
