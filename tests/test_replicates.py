@@ -70,8 +70,10 @@ def test_every_replicate_of_a_many_replicate_model_is_the_single_run(name):
         {"programme.matching": "most_similar", "recording.mode": "aggregate"},
         {"programme.twins_per_topic": 2, "programme.mentor_load_cap": 2},
         {"programme.topic_choice": "random"},
+        {"programme.matching": "similar_and_better", "programme.twins_per_topic": 2, "programme.mentor_load_cap": 1},
+        {"programme.matching": "random_better", "programme.twins_per_topic": 3, "programme.min_gap": 0.05},
     ],
-    ids=["random_better", "most_similar_aggregate", "two_twins", "random_topics"],
+    ids=["random_better", "most_similar_aggregate", "two_twins", "random_topics", "similar_two_rounds", "random_three"],
 )
 def test_matching_and_choice_rules_are_batch_invariant(rwanda, overrides):
     sc = rwanda.with_overrides({**overrides, "simulation.followup_months": 2})

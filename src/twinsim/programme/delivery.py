@@ -79,6 +79,7 @@ class TPNNetwork(DeliveryModel):
             mentor_load_cap=prog.mentor_load_cap,
             min_gap=prog.min_gap,
             rng=model.matching_rng,
+            replicate=model.block,
         )
         ties = MATCHING_RULES[prog.matching](request)
         if model.params.mechanisms.keep_promise:

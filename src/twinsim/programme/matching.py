@@ -71,6 +71,7 @@ class MatchRequest:
     mentor_load_cap: int
     min_gap: float
     rng: Callable[[int], np.random.Generator]
+    replicate: np.ndarray | None = None  # rows, int: each row's replicate (None: one replicate); they share no peers
 
 
 TopicChoiceRule = Callable[..., np.ndarray]
@@ -164,46 +165,101 @@ def choose_at_random(capacity, interest, applicable, kind, k, interest_weight, n
 # Partner matching
 
 
-def _eligible(req: MatchRequest, i: int, pool: np.ndarray, t: int) -> np.ndarray:
-    """Which peers in ``pool`` lead ``i`` on ``t`` strictly and by at least ``min_gap`` (load not checked)."""
-    c = req.capacity[:, t]
-    return (c[pool] > c[i]) & (c[pool] >= c[i] + req.min_gap) & (pool != i)
+#: A preference: of (learner, candidate) pairs on a topic (pairs of one learner adjacent, learners in matching
+#: order), how much each learner wants each candidate; the highest wins (the first in row order at a tie).
+Preference = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
-def _greedy_match(req: MatchRequest, preference: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> Ties:
+def _greedy_match(req: MatchRequest, preference: Preference) -> Ties:
     """Assign twins topic by topic and round by round, respecting the mentor load cap (any preference).
 
-    Learners with the largest gaps pick first; each picks the candidate with the highest preference
-    among peers of its group who lead it by ``min_gap`` and still have room. One pass over the
-    (learner, topic) requests at the kickoff workshop, each over the peers of the learner's group: work
-    grows with learners times peers, so rules with a capacity-ordered preference use
-    :func:`_match_by_rank` instead. Groups never share peers, so each replicate's ties (and the draws
-    of its matching stream) are those it would get alone.
+    Within a replicate, learners with the largest gaps pick first; each picks the candidate with the highest
+    preference among peers of its group who lead it by ``min_gap`` and still have room. Replicates share no peers,
+    so they are matched side by side: step ``k`` matches the ``k``-th learner of every replicate at once (one
+    array operation over their candidates), and each replicate gets the ties, and draws the numbers of its
+    matching stream, that it would get alone. Ties come out in the order of one learner at a time: by round, topic,
+    then the learner's baseline capacity.
     """
     n, n_topics = req.capacity.shape
     load = np.zeros(n, dtype=np.int64)
-    learners, mentors, topics = [], [], []
-    already: dict[tuple[int, int], list[int]] = {}  # (learner, topic) -> its twins so far
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    earlier: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * n_topics  # per topic: learner * n + mentor, sorted
     for _round in range(req.twins_per_topic):
         for t in range(n_topics):
-            rows = np.flatnonzero(req.selected[:, t])
-            rows = rows[np.argsort(req.capacity[rows, t], kind="stable")]
-            pools = {g: np.flatnonzero(req.applicable[:, t] & (req.group == g)) for g in np.unique(req.group[rows])}
-            for i in rows:
-                pool = pools[req.group[i]]
-                cand = pool[_eligible(req, i, pool, t) & (load[pool] < req.mentor_load_cap)]
-                if (int(i), t) in already:
-                    cand = cand[~np.isin(cand, already[int(i), t])]
-                if cand.size == 0:
-                    continue
-                j = int(cand[np.argmax(preference(np.full(cand.size, i), cand, t))])
-                already.setdefault((int(i), t), []).append(j)
-                load[j] += 1
-                learners.append(i)
-                mentors.append(j)
-                topics.append(t)
-    as_array = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
-    return Ties(as_array(learners), as_array(mentors), as_array(topics))
+            learners, mentors = _greedy_topic(req, t, load, earlier[t], preference)
+            earlier[t] = np.sort(np.concatenate([earlier[t], learners * n + mentors]))
+            blocks.append((learners, mentors, np.full(learners.size, t, dtype=np.int64)))
+    if not blocks:
+        return Ties.empty()
+    return Ties(*(np.concatenate([b[k] for b in blocks]).astype(np.int64) for k in range(3)))
+
+
+def _greedy_topic(
+    req: MatchRequest, t: int, load: np.ndarray, earlier: np.ndarray, preference: Preference
+) -> tuple[np.ndarray, np.ndarray]:
+    """One round of :func:`_greedy_match` on topic ``t``: the (learner, mentor) pairs in matching order."""
+    n = req.capacity.shape[0]
+    c = req.capacity[:, t]
+    rows = np.flatnonzero(req.selected[:, t])
+    rows = rows[np.argsort(c[rows], kind="stable")]  # the matching order: largest gaps first
+    replicate = np.zeros(n, dtype=np.int64) if req.replicate is None else req.replicate
+    order = rows[np.argsort(replicate[rows], kind="stable")]  # the same order within each replicate
+    first = np.searchsorted(replicate[order], replicate[order], side="left")
+    step = np.arange(order.size) - first  # a learner's turn within its replicate
+    order = order[np.argsort(step, kind="stable")]  # turn by turn
+    bounds = np.searchsorted(np.sort(step), np.arange(int(step.max()) + 2 if step.size else 1))
+    pools = _pools(req, t)
+    lead = np.where(pools >= 0, c[pools], -np.inf)  # a padded slot leads no one
+    matched_l, matched_m = [], []
+    for k in range(bounds.size - 1):
+        lrn = order[bounds[k] : bounds[k + 1]]
+        at = req.group[lrn] if lrn.size > 1 else slice(req.group[lrn[0]], req.group[lrn[0]] + 1)  # one: a view
+        cand, ahead, own = pools[at], lead[at], c[lrn, None]  # learners x widest pool
+        ok = (ahead > own) & (ahead >= own + req.min_gap) & (load[cand] < req.mentor_load_cap)  # never oneself
+        if earlier.size:
+            ok &= ~_among(earlier, lrn[:, None] * n + cand)
+        chose, mentor = _pick(lrn, cand, ok, preference, t)
+        if not chose.size:
+            continue
+        load[mentor] += 1  # replicates share no peers: every mentor here is distinct
+        matched_l.append(chose)
+        matched_m.append(mentor)
+    if not matched_l:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    learners, mentors = np.concatenate(matched_l), np.concatenate(matched_m)
+    position = np.empty(n, dtype=np.int64)
+    position[rows] = np.arange(rows.size)
+    by_turn = np.argsort(position[learners], kind="stable")
+    return learners[by_turn], mentors[by_turn]
+
+
+def _pick(
+    lrn: np.ndarray, cand: np.ndarray, ok: np.ndarray, preference: Preference, t: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of learners ``lrn`` (one per replicate), those with an eligible candidate (``ok``) and the one they prefer."""
+    if lrn.size == 1:  # one replicate's turn (one large network): one row of candidates
+        peers = cand[0, ok[0]]
+        if peers.size == 0:
+            return lrn[:0], peers
+        return lrn, peers[np.argmax(preference(np.full(peers.size, lrn[0]), peers, t))][None]
+    who, slot = np.nonzero(ok)  # pairs of one learner adjacent, candidates in pool order
+    if who.size == 0:
+        return lrn[:0], cand[0, :0]
+    table = np.full(ok.shape, -np.inf)
+    table[who, slot] = preference(lrn[who], cand[who, slot], t)
+    chose = ok.any(axis=1)
+    return lrn[chose], cand[np.arange(lrn.size), np.argmax(table, axis=1)][chose]
+
+
+def _pools(req: MatchRequest, t: int) -> np.ndarray:
+    """Per group, the rows topic ``t`` applies to: ascending, padded with -1 to the widest group."""
+    rows = np.flatnonzero(req.applicable[:, t])
+    groups = int(req.group.max()) + 1 if req.group.size else 0
+    sizes = np.bincount(req.group[rows], minlength=groups)
+    pools = np.full((groups, int(sizes.max()) if sizes.size else 0), -1, dtype=np.int64)
+    rows = rows[np.argsort(req.group[rows], kind="stable")]
+    pools[req.group[rows], np.arange(rows.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)] = rows
+    return pools
 
 
 def _match_by_rank(req: MatchRequest) -> Ties:
@@ -357,7 +413,16 @@ def match_similar_and_better(req: MatchRequest) -> Ties:
 @register_matching("random_better")
 def match_random_better(req: MatchRequest) -> Ties:
     """Any peer far enough ahead, at random."""
-    return _greedy_match(req, lambda i, j, t: req.rng(int(i[0])).random(j.size))
+
+    def draws(learners: np.ndarray, candidates: np.ndarray, t: int) -> np.ndarray:
+        """One uniform number per candidate from each learner's replicate stream, learner after learner."""
+        if learners[0] == learners[-1]:  # one learner (one replicate's turn)
+            return req.rng(int(learners[0])).random(learners.size)
+        starts = np.flatnonzero(np.r_[True, learners[1:] != learners[:-1]])
+        counts = np.diff(np.r_[starts, learners.size])
+        return np.concatenate([req.rng(int(learners[s])).random(k) for s, k in zip(starts, counts, strict=True)])
+
+    return _greedy_match(req, draws)
 
 
 def _least_loaded_leader(
