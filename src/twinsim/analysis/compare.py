@@ -454,27 +454,37 @@ def _outcomes(table: pd.DataFrame, scenario: Scenario) -> list[dict[str, Any]]:
     trajectory = [f"trajectory.{m}" for m in range(months + 1)]
     by_institution = [f"institution_cost.{i}" for i in range(structure.n)]
     cost_columns = [c for c in table.columns if c.startswith("cost.")]
+    runs = table.sort_values("replicate")
+    column = {key: runs[key].tolist() for key in _OUTCOME_COLUMNS.values() if key in runs}  # Python numbers
+    trajectories, allocated = runs[trajectory].to_numpy(), runs[by_institution].to_numpy()
+    cost_keys = [tuple(c.split(".")[1:]) for c in cost_columns]
+    costs = runs[cost_columns].to_numpy(dtype=float).tolist()
     out = []
-    for row in table.sort_values("replicate").to_dict("records"):
-        costs = {tuple(c.split(".")[1:]): row[c] for c in cost_columns if pd.notna(row[c])}
+    for k in range(len(runs)):
         out.append(
             {
-                "replicate": row["replicate"],
-                **({"parameter_set": row["parameter_set"]} if "parameter_set" in row else {}),
-                "gain": row["mean_gain"],
-                "gain_selected": row["mean_gain_selected"],
-                "sustained_gain": row["sustained_gain"],
-                "equity_change": row["equity_change"],
-                "cost": row["total_cost"],
-                "people": row["people_reached"],
-                "ties": row["ties_formed"],
-                "_trajectory": np.array([row[c] for c in trajectory]),
-                "_by_activity": costs,  # (activity, category) -> cost
-                "_by_institution": np.array([row[c] for c in by_institution]),
+                **{name: column[key][k] for name, key in _OUTCOME_COLUMNS.items() if key in column},
+                "_trajectory": trajectories[k],
+                "_by_activity": {key: v for key, v in zip(cost_keys, costs[k], strict=True) if v == v},  # noqa: PLR0124
+                "_by_institution": allocated[k],
                 "_institutions": institutions,
             }
         )
     return out
+
+
+#: What a comparison keeps of each run: its name here -> the runs table's column.
+_OUTCOME_COLUMNS = {
+    "replicate": "replicate",
+    "parameter_set": "parameter_set",
+    "gain": "mean_gain",
+    "gain_selected": "mean_gain_selected",
+    "sustained_gain": "sustained_gain",
+    "equity_change": "equity_change",
+    "cost": "total_cost",
+    "people": "people_reached",
+    "ties": "ties_formed",
+}
 
 
 def counterfactual(scenario: Scenario) -> Scenario:
