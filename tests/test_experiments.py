@@ -277,3 +277,13 @@ def test_replicates_without_a_store_raise_naming_the_first_failed_run(monkeypatc
     monkeypatch.setattr(experiments, "simulate_many", flaky)
     with pytest.raises(RunError, match=r"2 run\(s\) raised; first: point 0, replicate 3, seed 4 .*boom"):
         run_replicates(SCENARIO, 6, 4)
+
+
+def test_an_out_of_range_design_point_is_named_before_any_run():
+    points = [{"learning.gap_ceiling": 0.5, "learning.forgetting": 0.01} for _ in range(3)]
+    points[2] = {"learning.gap_ceiling": -7.0, "learning.forgetting": 0.01}
+    with pytest.raises(ScenarioError, match=r"design point 2: learning\.gap_ceiling: .*greater than 0 \(got -7\.0\)"):
+        run_points(SCENARIO, points, replicates=1, seed=1)
+    points[2] = {"learning.gap_ceiling": 0.5, "learning.forgetting": 2.0}
+    with pytest.raises(ScenarioError, match=r"design point 2: learning\.forgetting"):
+        run_points(SCENARIO, points, replicates=1, seed=1)

@@ -301,7 +301,7 @@ def test_a_posterior_value_outside_its_parameter_range_is_refused_before_any_run
     samples = posterior.samples.copy()
     samples.iloc[7, 0] = -1.0  # a negative transfer rate in one row
     bad = Posterior(samples, posterior.weights, "bad.csv")
-    with pytest.raises(ScenarioError, match=r"bad\.csv \(smallest values\)"):
+    with pytest.raises(ScenarioError, match=r"bad\.csv \(row 8\): learning\.rates: .*\(got -1\.0\)"):  # the row named
         Experiment.from_points(rwanda, [{}], 4, 5, posterior=bad)  # checked when the design is made
 
 

@@ -186,11 +186,15 @@ class Experiment:
                 and all(_number(v) for a in self.arms for v in a.overrides.values())
             )
             if assignable:
-                check_ranges(
-                    first.scenario, {k: [a.overrides[k] for a in self.arms] for k in first.overrides}, "design points"
-                )
+                self._check_extremes()
             self.cache["assignable"] = assignable
         return self.cache["assignable"]
+
+    def _check_extremes(self) -> None:
+        """Validate each per-replicate parameter at its extremes over the arms; an error names the design point."""
+        first = self.arms[0]
+        values = {k: [a.overrides[k] for a in self.arms] for k in first.overrides}
+        check_ranges(first.scenario, values, "design points", lambda i: f"design point {i}")
 
     def draw_row(self, replicate: int) -> int:
         """The posterior row replicate ``replicate`` runs (0 without a posterior): equal rows, equal parameters."""

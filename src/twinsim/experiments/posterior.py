@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -219,16 +219,25 @@ def check_posterior_ranges(scenario: Scenario, posterior: Posterior) -> None:
     )
 
 
-def check_ranges(scenario: Scenario, samples: Mapping[str, Any], source: str) -> None:
+def check_ranges(
+    scenario: Scenario, samples: Mapping[str, Any], source: str, row_name: Callable[[int], str] | None = None
+) -> None:
     """Validate the row of every column's smallest values and the row of its largest against ``scenario``.
 
     ``samples`` maps dotted keys to their values (a DataFrame does). Where the schema bounds each column's
     parameter by an interval (as it does every per-replicate parameter), every row's values then lie within
-    them and may be set with :meth:`Scenario.assigned`.
+    them and may be set with :meth:`Scenario.assigned`. When a value is out of range, the rows are validated one
+    by one, so the error names the first row out of range (``row_name(i)``; default ``"<source> (row i + 1)"``).
     """
-    for name, extreme in (("smallest", np.min), ("largest", np.max)):
-        row = {str(k): float(extreme(np.asarray(samples[k], dtype=float))) for k in samples}
-        _apply(scenario, row, f"{source} ({name} values)")
+    columns = {str(k): np.asarray(samples[k], dtype=float) for k in samples}
+    try:
+        for name, extreme in (("smallest", np.min), ("largest", np.max)):
+            _apply(scenario, {k: float(extreme(v)) for k, v in columns.items()}, f"{source} ({name} values)")
+    except ScenarioError:
+        name_of = row_name or (lambda i: f"{source} (row {i + 1})")
+        for i, row in enumerate(zip(*columns.values(), strict=True)):
+            _apply(scenario, dict(zip(columns, map(float, row), strict=True)), name_of(i))
+        raise
 
 
 def _apply(scenario: Scenario, overrides: dict[str, float], source: str) -> Scenario:
