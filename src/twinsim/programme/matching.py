@@ -7,6 +7,7 @@ Adding a rule is adding one decorated function.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -184,9 +185,10 @@ def _greedy_match(req: MatchRequest, preference: Preference) -> Ties:
     load = np.zeros(n, dtype=np.int64)
     blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     earlier: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * n_topics  # per topic: learner * n + mentor, sorted
+    pools = [_pools(req, t) for t in range(n_topics)]  # the same every round
     for _round in range(req.twins_per_topic):
         for t in range(n_topics):
-            learners, mentors = _greedy_topic(req, t, load, earlier[t], preference)
+            learners, mentors = _greedy_topic(req, t, pools[t], load, earlier[t], preference)
             earlier[t] = np.sort(np.concatenate([earlier[t], learners * n + mentors]))
             blocks.append((learners, mentors, np.full(learners.size, t, dtype=np.int64)))
     if not blocks:
@@ -195,9 +197,9 @@ def _greedy_match(req: MatchRequest, preference: Preference) -> Ties:
 
 
 def _greedy_topic(
-    req: MatchRequest, t: int, load: np.ndarray, earlier: np.ndarray, preference: Preference
+    req: MatchRequest, t: int, pools: np.ndarray, load: np.ndarray, earlier: np.ndarray, preference: Preference
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One round of :func:`_greedy_match` on topic ``t``: the (learner, mentor) pairs in matching order."""
+    """One round of :func:`_greedy_match` on topic ``t`` (its :func:`_pools`): the (learner, mentor) pairs in order."""
     n = req.capacity.shape[0]
     c = req.capacity[:, t]
     rows = np.flatnonzero(req.selected[:, t])
@@ -208,7 +210,6 @@ def _greedy_topic(
     step = np.arange(order.size) - first  # a learner's turn within its replicate
     order = order[np.argsort(step, kind="stable")]  # turn by turn
     bounds = np.searchsorted(np.sort(step), np.arange(int(step.max()) + 2 if step.size else 1))
-    pools = _pools(req, t)
     lead = np.where(pools >= 0, c[pools], -np.inf)  # a padded slot leads no one
     matched_l, matched_m = [], []
     for k in range(bounds.size - 1):
@@ -418,9 +419,8 @@ def match_random_better(req: MatchRequest) -> Ties:
         """One uniform number per candidate from each learner's replicate stream, learner after learner."""
         if learners[0] == learners[-1]:  # one learner (one replicate's turn)
             return req.rng(int(learners[0])).random(learners.size)
-        starts = np.flatnonzero(np.r_[True, learners[1:] != learners[:-1]])
-        counts = np.diff(np.r_[starts, learners.size])
-        return np.concatenate([req.rng(int(learners[s])).random(k) for s, k in zip(starts, counts, strict=True)])
+        bounds = [0, *(np.flatnonzero(learners[1:] != learners[:-1]) + 1).tolist(), learners.size]
+        return np.concatenate([req.rng(int(learners[a])).random(b - a) for a, b in itertools.pairwise(bounds)])
 
     return _greedy_match(req, draws)
 
