@@ -316,10 +316,7 @@ class TwinningSimulation:
 
     def mentees(self) -> np.ndarray:
         """Number of mentees each row has (cached for the tie set)."""
-        cache = self.__dict__.get("_mentees_cache")
-        if cache is None or cache[0] is not self.ties:
-            cache = self._mentees_cache = (self.ties, np.bincount(self.ties.mentor, minlength=self.n))
-        return cache[1]
+        return self.per_tie_set("mentees", lambda: np.bincount(self.ties.mentor, minlength=self.n))
 
     def engagement(self) -> np.ndarray:
         """Engagement per row this month (see :func:`twinsim.model.learning.engagement`).
@@ -355,17 +352,19 @@ class TwinningSimulation:
 
     def worked_cells(self) -> np.ndarray:
         """Rows x topics the programme works on (its delivery model's :meth:`worked_topics`), cached."""
-        cache = self.__dict__.get("_worked_cache")
-        if cache is None or cache[0] is not self.ties:
-            cache = self._worked_cache = (self.ties, self.delivery_model.worked_topics(self))
-        return cache[1]
+        return self.per_tie_set("worked_cells", lambda: self.delivery_model.worked_topics(self))
 
     def tie_cells(self) -> np.ndarray:
         """Rows x topics on which a row has a partnership tie (as learner or mentor, peers or partners), cached."""
-        cache = self.__dict__.get("_tie_cells_cache")
-        if cache is None or cache[0] is not self.ties:
-            cache = self._tie_cells_cache = (self.ties, self.delivery_model.tie_cells(self))
-        return cache[1]
+        return self.per_tie_set("tie_cells", lambda: self.delivery_model.tie_cells(self))
+
+    def per_tie_set(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, cached under ``name`` for as long as the tie set is the same object (ties form at kickoff)."""
+        cache: dict[str, tuple[Any, Any]] = self.__dict__.setdefault("_tie_set_cache", {})
+        hit = cache.get(name)
+        if hit is None or hit[0] is not self.ties:
+            hit = cache[name] = (self.ties, compute())
+        return hit[1]
 
     def practice(self) -> np.ndarray:
         """Practice per row and topic (ODD 7.16): worked-on or tied cells in the programme; tied cells after it.

@@ -10,9 +10,8 @@ capacity gains to the model's one gain path (:meth:`TwinningModel.apply_gain
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 
@@ -160,7 +159,7 @@ def _touched_cells(
     Cached for the whole tie set (fixed after the kickoff), so a month does not sort the ties again.
     """
     cells = lambda: np.unique(np.concatenate([learner_cell, mentor_cell]), return_inverse=True)  # noqa: E731
-    return cells() if ties is not None else for_tie_set(model, "touched_cells", cells)
+    return cells() if ties is not None else model.per_tie_set("touched_cells", cells)
 
 
 def tie_pairs(model: TwinningModel) -> tuple[np.ndarray, np.ndarray]:
@@ -170,16 +169,7 @@ def tie_pairs(model: TwinningModel) -> tuple[np.ndarray, np.ndarray]:
         pair = np.unique(model.ties.learner * model.n + model.ties.mentor)
         return pair // model.n, pair % model.n
 
-    return for_tie_set(model, "pairs", pairs)
-
-
-def for_tie_set(model: TwinningModel, name: str, compute: Callable[[], Any]) -> Any:
-    """``compute()``, cached on ``model`` for as long as its tie set is the same object (ties form at the kickoff)."""
-    cache: dict[str, tuple[Any, Any]] = model.__dict__.setdefault("_tie_set_cache", {})
-    hit = cache.get(name)
-    if hit is None or hit[0] is not model.ties:
-        hit = cache[name] = (model.ties, compute())
-    return hit[1]
+    return model.per_tie_set("pairs", pairs)
 
 
 def learn_from_best(model: TwinningModel, rate: float | np.ndarray, local: np.ndarray, q: float = 0.9) -> None:
