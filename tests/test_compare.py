@@ -24,7 +24,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def comparison():
-    return compare([twinsim.load_scenario(n) for n in ALL], replicates=4, seed=11)
+    return compare([twinsim.load_scenario(n) for n in ALL], replicates=4, seed=11, uncertainty="none")
 
 
 def test_no_programme_costs_nothing_and_its_effect_interval_contains_zero(comparison):
@@ -68,13 +68,17 @@ def test_json_has_exactly_the_documented_shape(comparison):
     assert set(data) == {
         "reference",
         "posterior",
+        "uncertainty",
         "replicates",
         "wtp",
         "frontier_icers",
         "decision_points",
         "models",
         "ranking",
+        "value_of_information",
+        "when_best",
     }
+    assert data["uncertainty"]["mode"] == "none" and data["value_of_information"] is None
     assert data["reference"] == "rwanda_no_program" and data["posterior"] is None and data["replicates"] == 4
     keys = {"name", "scenario", "effect", "cost", "cost_per_point", "icer", "dominance", "sustained_effect"}
     keys |= {"p_most_effective", "p_most_cost_effective", "p_best_buy", "net_benefit_parameter_share"}
@@ -183,12 +187,14 @@ def test_compare_with_a_posterior_draws_one_parameter_set_per_replicate_shared_b
     path = bundled_scenarios()["rwanda_tpn"].parent / "posteriors" / "rwanda_tpn" / "posterior.csv"
     tpn = twinsim.load_scenario("rwanda_tpn")
     post = load_posterior(path, tpn)
-    result = compare(["rwanda_no_program", "rwanda_tpn"], replicates=3, seed=5, posterior=post)
+    result = compare(
+        ["rwanda_no_program", "rwanda_tpn"], replicates=3, seed=5, posterior=post, uncertainty="calibrated"
+    )
     runs = result.model("rwanda_tpn").runs
     for r in range(3):  # replicate r of the comparison is a plain run of that replicate's posterior scenario
         plain = twinsim.simulate(scenario_for_replicate(tpn, post, 5, r), seed=5, replicate=r)
         assert runs["gain"].iloc[r] == pytest.approx(plain.summary()["mean_gain"])
-    without = compare(["rwanda_no_program", "rwanda_tpn"], replicates=3, seed=5)
+    without = compare(["rwanda_no_program", "rwanda_tpn"], replicates=3, seed=5, uncertainty="none")
     assert not np.allclose(without.model("rwanda_tpn").runs["gain"], runs["gain"])
 
 
@@ -232,7 +238,7 @@ def test_the_effect_parameter_share_is_the_law_of_total_variance_over_shared_pos
         twinsim.load_scenario(name, {"simulation.followup_months": 1}) for name in ("rwanda_no_program", "rwanda_tpn")
     ]
     post = load_posterior(resolve_posterior("rwanda_tpn"), scenarios[1])
-    result = compare(scenarios, replicates=30, seed=3, posterior=post)
+    result = compare(scenarios, replicates=30, seed=3, posterior=post, uncertainty="calibrated")
     runs = result.model("rwanda_tpn").runs
     # replicate r ran the posterior row drawn for (seed, r), and several replicates share a row
     assert list(runs["parameter_set"]) == [post.draw_index(3, r) for r in range(30)]

@@ -29,20 +29,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twinsim.analysis import economics
+from twinsim.analysis import economics, voi
+from twinsim.analysis.discovery import Region, discover_regions
 from twinsim.analysis.evaluation import interval95, json_number
 from twinsim.analysis.uncertainty import VarianceSplit, variance_split
 from twinsim.errors import TwinsimError
 from twinsim.experiments.engine import run, shared_executor
 from twinsim.experiments.experiment import Arm, Experiment
-from twinsim.experiments.posterior import Posterior
+from twinsim.experiments.posterior import Posterior, load_posterior
+from twinsim.experiments.psa import ParameterDraws, parameter_uncertainty
 from twinsim.model.population import Structure
 from twinsim.programme.costs import COST_CATEGORIES
-from twinsim.scenario import Scenario, load_scenario
+from twinsim.scenario import Scenario, load_scenario, resolve_posterior
 
 __all__ = ["Comparison", "ModelRuns", "compare", "volume_for_budget"]
 
 BUDGET_TOLERANCE = 0.005
+#: Fewest parameter draws for value of information and scenario discovery (``2 * MIN_DRAWS`` replicates).
+MIN_DRAWS = 25
 MAX_VOLUME = 100.0
 
 Progress = Callable[[int], None] | None
@@ -120,6 +124,8 @@ class Comparison:
     budget: float | None
     wtp: np.ndarray = field(repr=False)
     posterior: str | None = None
+    uncertainty: str = "none"
+    draws: Posterior | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         budget = f", budget {self.budget:,.0f}" if self.budget is not None else ""
@@ -289,7 +295,8 @@ class Comparison:
         """
         wtp = self.decision_wtp() if wtp is None else float(wtp)
         effects, costs = self._matrix("effect"), self._matrix("cost")
-        out: dict[str, Any] = {"basis": "posterior draws" if self.posterior else "replicates", "wtp": wtp}
+        basis = {"full": "parameter draws", "calibrated": "posterior draws"}.get(self.uncertainty, "replicates")
+        out: dict[str, Any] = {"basis": basis, "wtp": wtp}
         for key, values in (("most_effective", effects), ("most_cost_effective", wtp * effects - costs)):
             order = np.argsort(-values.mean(axis=0), kind="stable")
             lead = int(order[0])
@@ -316,6 +323,19 @@ class Comparison:
         frame.insert(0, "wtp", self.wtp)
         return frame
 
+    def acceptability_frontier(self) -> pd.DataFrame:
+        """The cost-effectiveness acceptability frontier (Fenwick et al. 2001).
+
+        Per willingness to pay: the model with the highest expected net benefit (the best buy in expectation) and
+        the probability that it is the best.
+        """
+        ceac = self.ceac()
+        effects, costs = self._matrix("effect").mean(axis=0), self._matrix("cost").mean(axis=0)
+        names = [m.name for m in self.models]
+        best = [names[int(np.argmax(w * effects - costs))] for w in self.wtp]
+        probability = [float(ceac.loc[i, name]) for i, name in enumerate(best)]
+        return pd.DataFrame({"wtp": self.wtp, "model": best, "probability": probability})
+
     def replicate_table(self) -> pd.DataFrame:
         """Every model's per-replicate outcomes, stacked (columns ``model`` and ``delivery_model`` first)."""
         frames = []
@@ -333,6 +353,105 @@ class Comparison:
     def costs_by_institution(self) -> pd.DataFrame:
         """Mean cost per model and institution."""
         return pd.concat([m.costs_by_institution.assign(model=m.name) for m in self.models], ignore_index=True)
+
+    def draw_table(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """Per parameter draw: the uncertain inputs' values, each model's mean effect and mean cost.
+
+        Replicates that ran the same draw (a pair) are averaged, so what remains between draws is mostly parameter
+        uncertainty. Returns ``(inputs, effects, costs)``: inputs a DataFrame (draws x uncertain inputs, indexed by
+        ``parameter_set``), effects and costs draws x models (in the order of :attr:`models`).
+
+        Raises:
+            TwinsimError: when the comparison drew no parameters (``uncertainty="none"``).
+
+        """
+        if self.draws is None or "parameter_set" not in self.models[0].runs:
+            raise TwinsimError("no parameter draws: run the comparison with uncertainty 'full' or 'calibrated'")
+        sets = self.models[0].runs["parameter_set"].to_numpy()
+        order, index = np.unique(sets, return_inverse=True)
+        counts = np.bincount(index)
+
+        def means(column: str) -> np.ndarray:
+            return np.column_stack([np.bincount(index, m.runs[column].to_numpy()) / counts for m in self.models])
+
+        if isinstance(self.draws, ParameterDraws):
+            inputs = self.draws.table().loc[order]
+        else:
+            inputs = self.draws.samples.iloc[order].set_axis(pd.Index(order, name="parameter_set"))
+        return inputs, means("effect"), means("cost")
+
+    def psa_samples(self) -> pd.DataFrame:
+        """The PSA sample in long form: one row per draw and model (``draw``, ``model``, ``effect``, ``cost``).
+
+        ``effect`` is in points of the mean indicator, ``cost`` in the scenario's currency; BCEA's ``e`` and ``c``
+        matrices and dampack's ``make_psa_obj`` tables are its wide forms (see :meth:`write_psa`).
+        """
+        inputs, effects, costs = self.draw_table()
+        names = [m.name for m in self.models]
+        return pd.DataFrame(
+            {
+                "draw": np.repeat(inputs.index.to_numpy(), len(names)),
+                "model": np.tile(names, len(inputs)),
+                "effect": effects.ravel(),
+                "cost": costs.ravel(),
+            }
+        )
+
+    def write_psa(self, folder: str | Path) -> list[Path]:
+        """Write the PSA sample as R's BCEA and dampack read it; returns the paths.
+
+        ``psa_effects.csv`` and ``psa_costs.csv`` (draws x models, one column per model) and ``psa_parameters.csv``
+        (draws x uncertain inputs).
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        inputs, effects, costs = self.draw_table()
+        names = [m.name for m in self.models]
+        paths = []
+        for name, frame in (
+            ("psa_effects.csv", pd.DataFrame(effects, columns=names)),
+            ("psa_costs.csv", pd.DataFrame(costs, columns=names)),
+            ("psa_parameters.csv", inputs.reset_index(drop=True)),
+        ):
+            frame.to_csv(folder / name, index=False)
+            paths.append(folder / name)
+        return paths
+
+    def value_of_information(
+        self, wtps: Sequence[float] | None = None, population: tuple[float, int, float] = (1.0, 10, 0.03)
+    ) -> voi.VoiResult:
+        """EVPI and EVPPI (per uncertain input and per group) over willingness to pay per point.
+
+        Args:
+            wtps: willingness to pay per point (default: the acceptability curve's grid).
+            population: ``(programmes per year, years, discount rate)`` the information would inform; the
+                population EVPI is the per-programme EVPI times :func:`twinsim.analysis.voi.population_multiplier`.
+
+        Estimated from the draws by regression (Strong, Oakley & Brennan 2014; see :mod:`twinsim.analysis.voi`):
+        the EVPI as the EVPPI of all inputs together, so replicate noise, which no study removes, does not count.
+
+        """
+        wtps = np.asarray(self.wtp if wtps is None else wtps, dtype=float)
+        inputs, effects, costs = self.draw_table()
+        x = inputs.to_numpy(dtype=float)
+        curves = {key: voi.evppi_curve(effects, costs, x[:, j], wtps) for j, key in enumerate(inputs.columns)}
+        groups = self.draws.groups() if isinstance(self.draws, ParameterDraws) else {"learning": list(inputs.columns)}
+        for group, keys in groups.items():
+            columns = [list(inputs.columns).index(k) for k in keys]
+            curves[group] = voi.evppi_curve(effects, costs, x[:, columns], wtps)
+        evpi = voi.evppi_curve(effects, costs, x, wtps)
+        return voi.VoiResult(wtps, evpi, curves, groups, voi.population_multiplier(*population))
+
+    def when_best(self, wtp: float | None = None) -> list[Region]:
+        """Where in the uncertain inputs each model is the best buy at ``wtp`` (default :meth:`decision_wtp`): PRIM.
+
+        One :class:`~twinsim.analysis.discovery.Region` per model that is the best buy in some draws but not nearly
+        all, with its coverage and density; :meth:`Region.sentence` says it in words.
+        """
+        wtp = self.decision_wtp() if wtp is None else float(wtp)
+        inputs, effects, costs = self.draw_table()
+        best = np.argmax(wtp * effects - costs, axis=1)
+        return discover_regions(inputs, best, [m.name for m in self.models])
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``twinsim compare --json``."""
@@ -369,12 +488,62 @@ class Comparison:
         return {
             "reference": self.reference,
             "posterior": self.posterior,
+            "uncertainty": self.uncertainty_summary(),
             "replicates": self.replicates,
             "wtp": json_number(ranking.pop("wtp")),
             "frontier_icers": [json_number(w) for w in self.frontier_wtps()],
             "decision_points": [json_number(w) for w in self.decision_points()],
             "models": models,
             "ranking": ranking,
+            "value_of_information": self._voi_dict(),
+            "when_best": [r.as_dict() for r in self.when_best()] if self.decision_grade() else None,
+        }
+
+    def decision_grade(self) -> bool:
+        """Whether the comparison drew enough parameter sets for value of information and scenario discovery."""
+        if self.draws is None or "parameter_set" not in self.models[0].runs:
+            return False
+        return self.models[0].runs["parameter_set"].nunique() >= MIN_DRAWS
+
+    def uncertainty_summary(self) -> dict[str, Any]:
+        """Which inputs were uncertain: the mode, the keys from the posterior and from priors, the draws."""
+        draws = self.draws
+        calibrated = draws.calibrated_keys if isinstance(draws, ParameterDraws) else (draws.keys if draws else [])
+        priors = draws.prior_keys if isinstance(draws, ParameterDraws) else []
+        used = int(self.models[0].runs["parameter_set"].nunique()) if draws is not None else 0
+        return {
+            "mode": self.uncertainty,
+            "calibrated": list(calibrated),
+            "from_priors": list(priors),
+            "draws": used,
+            "description": self.uncertainty_note(),
+        }
+
+    def uncertainty_note(self) -> str:
+        """One sentence: which inputs were uncertain in this comparison."""
+        if self.draws is None:
+            return "No parameter uncertainty: every model ran the scenario's own values (replicate noise only)."
+        if isinstance(self.draws, ParameterDraws):
+            return "Parameter uncertainty over every uncertain input: " + self.draws.describe() + "."
+        return (
+            f"Parameter uncertainty over the {len(self.draws.keys)} calibrated parameters only (posterior"
+            f" {self.draws.source}); every other input at the scenario's value."
+        )
+
+    def _voi_dict(self) -> dict[str, Any] | None:
+        if not self.decision_grade():
+            return None
+        points = self.decision_points() or [self.decision_wtp()]
+        result = self.value_of_information(points)
+        at = int(np.argmax(result.evpi))
+        return {
+            "wtp": [json_number(w) for w in result.wtp],
+            "evpi_per_programme": [json_number(v) for v in result.evpi],
+            "population_multiplier": json_number(result.population),
+            "evpi_population": [json_number(v * result.population) for v in result.evpi],
+            "evppi_groups": {g: [json_number(v) for v in result.evppi[g]] for g in result.groups},
+            "top_evppi": [[k, json_number(v)] for k, v in result.top(5, at)],
+            "top_at_wtp": json_number(result.wtp[at]),
         }
 
     def to_json(self) -> str:
@@ -621,6 +790,7 @@ def compare(
     executor: Any = None,
     store: str | Path | None = None,
     resume: bool = False,
+    uncertainty: str = "full",
 ) -> Comparison:
     """Compare delivery models on the same replicates (common random numbers).
 
@@ -636,8 +806,13 @@ def compare(
         names: a label per scenario for tables and figures (default: the scenario names, a repeated name
             numbered ``name#2``), e.g. ``names=["TPN", "TPN, 2 twins per topic"]`` for two variants of one file.
         progress: called with 1 after each finished run.
-        posterior: carry parameter uncertainty: replicate ``r`` of every model runs with the same posterior
-            parameter set (see :func:`twinsim.experiments.posterior.scenario_for_replicate`).
+        posterior: the calibration's posterior (default: the first scenario's ``simulation.posterior``, if any);
+            replicate ``r`` of every model runs with the same posterior parameter set.
+        uncertainty: which parameters are uncertain: ``"full"`` (the default, a probabilistic sensitivity
+            analysis: each pair of replicates draws every uncertain input, the calibrated ones from the posterior
+            and the rest from the priors their schema fields declare, the same draw for every model),
+            ``"calibrated"`` (the posterior only) or ``"none"`` (every model runs the scenario's own values:
+            replicate noise only). The same default as ``twinsim compare``.
         executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
         store: a directory the runs are written to as they finish (one result store per stage).
         resume: with ``store``, compute only the runs it does not hold yet.
@@ -656,12 +831,25 @@ def compare(
         refs = [sc.name if isinstance(sc, Scenario) else str(sc) for sc in scenarios]
     scenarios = [sc if isinstance(sc, Scenario) else load_scenario(sc) for sc in scenarios]
     seed = scenarios[0].simulation.seed if seed is None else int(seed)
+    if posterior is None and uncertainty != "none":
+        posterior = scenario_posterior(scenarios[0])
+    draws = parameter_uncertainty(uncertainty, scenarios, replicates, seed, posterior)
     labels = _labels(scenarios) if names is None else [str(n) for n in names]
     if len(labels) != len(scenarios) or len(set(labels)) != len(labels):
         raise TwinsimError(f"compare: names must give one distinct label per scenario (got {list(labels)})")
     with shared_executor({"executor": executor}) as shared:  # budget steps share one pool of workers
-        return _compare(scenarios, refs, labels, replicates, seed, budget, wtp, progress, posterior,
-                        shared["executor"], store, resume)  # fmt: skip
+        result = _compare(scenarios, refs, labels, replicates, seed, budget, wtp, progress, draws,
+                          shared["executor"], store, resume)  # fmt: skip
+    result.uncertainty = uncertainty if draws is not None else "none"
+    result.draws = draws
+    result.posterior = posterior.source if posterior is not None and draws is not None else None
+    return result
+
+
+def scenario_posterior(scenario: Scenario) -> Posterior | None:
+    """The posterior ``scenario.simulation.posterior`` names (a bundled name or a file), read and checked; or None."""
+    ref = scenario.simulation.posterior
+    return None if ref is None else load_posterior(resolve_posterior(ref), scenario)
 
 
 def _compare(

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from twinsim.cli.common import (
@@ -38,6 +39,7 @@ from twinsim.cli.common import (
     show_table,
     user_errors,
 )
+from twinsim.errors import TwinsimError
 from twinsim.scenario import load_scenario
 
 
@@ -56,6 +58,22 @@ def compare(
     out: Annotated[Path | None, typer.Option(help="Folder for tables and figures.")] = None,
     posterior: PosteriorOption = None,
     no_posterior: NoPosteriorOption = False,
+    uncertainty: Annotated[
+        str,
+        typer.Option(
+            metavar="full|calibrated|none",
+            help="Which inputs are uncertain: full (every uncertain input: the calibrated ones from the posterior, the"
+            " rest from their priors; a probabilistic sensitivity analysis), calibrated (the posterior only) or none"
+            " (the scenario's own values; --no-posterior is the same).",
+        ),
+    ] = "full",
+    population: Annotated[
+        str,
+        typer.Option(
+            metavar="PROGRAMMES:YEARS:DISCOUNT",
+            help="Who the value of information is for: programmes a year, years, annual discount rate.",
+        ),
+    ] = "1:10:0.03",
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     store: StoreOption = None,
@@ -81,6 +99,8 @@ def compare(
     for sc in scs:
         print_warnings(sc)
     post = _load_posterior(posterior, scs[0], no_posterior)
+    mode = _uncertainty_mode(uncertainty, no_posterior)
+    programmes = parse_population(population)
     with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task("compare", total=None)
         result = run_comparison(
@@ -92,20 +112,98 @@ def compare(
             refs=scenarios,
             progress=lambda k: bar.advance(task, k),
             posterior=post,
+            uncertainty=mode,
             **engine,
         )
     if out is not None:
         with output_folder(out, "compare", force) as tmp:
-            _write_comparison(result, tmp)
+            _write_comparison(result, tmp, programmes)
     if as_json:
         sys.stdout.write(result.to_json() + "\n")
         return
     _print_comparison(result, table_format)
+    _print_decision(result, table_format, programmes)
     if out is not None and table_format == "text":
         say(f"Tables and figures written to {out}/")
 
 
-def _write_comparison(result: Any, out: Path) -> None:
+def _uncertainty_mode(mode: str, no_posterior: bool) -> str:
+    from twinsim.experiments.psa import UNCERTAINTY_MODES
+
+    if mode not in UNCERTAINTY_MODES:
+        raise TwinsimError(f"--uncertainty: unknown {mode!r}; allowed: {', '.join(UNCERTAINTY_MODES)}")
+    if no_posterior and mode not in {"full", "none"}:
+        raise TwinsimError(f"--no-posterior: not with --uncertainty {mode}")
+    return "none" if no_posterior else mode
+
+
+def parse_population(text: str) -> tuple[float, int, float]:
+    """Parse ``PROGRAMMES:YEARS:DISCOUNT`` (e.g. ``1:10:0.03``)."""
+    parts = text.split(":")
+    try:
+        programmes, years, discount = float(parts[0]), int(parts[1]), float(parts[2])
+    except (ValueError, IndexError):
+        raise TwinsimError(f"--population {text}: expected PROGRAMMES:YEARS:DISCOUNT, e.g. 1:10:0.03") from None
+    if len(parts) != 3 or not (0 < programmes <= 1e6 and 1 <= years <= 200 and 0 <= discount <= 1):
+        raise TwinsimError(f"--population {text}: need 0 < PROGRAMMES <= 1e6, 1 <= YEARS <= 200 and 0 <= DISCOUNT <= 1")
+    return programmes, years, discount
+
+
+def _print_decision(result: Any, table_format: str, population: tuple[float, int, float]) -> None:
+    """Value of information at each stretch of the frontier, and where each model is the best buy (PRIM)."""
+    from twinsim.analysis.compare import MIN_DRAWS
+
+    if table_format == "csv":
+        return
+    say_notes([result.uncertainty_note()], table_format)
+    if not result.decision_grade():
+        if result.draws is not None:
+            say_notes(
+                [
+                    f"Value of information and where the answer flips need at least {2 * MIN_DRAWS} replicates"
+                    f" ({MIN_DRAWS} parameter draws); this comparison drew fewer."
+                ],
+                table_format,
+            )
+        return
+    points = result.decision_points() or [result.decision_wtp()]
+    voi = result.value_of_information(points, population)
+    currency = result.models[0].scenario.costs.currency
+    groups = list(voi.groups)
+    view = new_table(
+        f"What would resolving the uncertainty be worth? EVPI and EVPPI per programme ({currency}), at a willingness"
+        f" to pay per point in each stretch of the frontier",
+        ("willingness to pay", "EVPI", f"EVPI, {population[0]:g}/year x {population[1]} years", *groups),
+        left=(),
+    )
+    for k, wtp in enumerate(voi.wtp):
+        add_row(
+            view,
+            f"{wtp:,.0f}",
+            f"{voi.evpi[k]:,.0f}",
+            f"{voi.evpi[k] * voi.population:,.0f}",
+            *(f"{voi.evppi[g][k]:,.0f}" for g in groups),
+        )
+    show_table(view, table_format)
+    at = int(np.argmax(voi.evpi))
+    top = ", ".join(f"{key} {value:,.0f}" for key, value in voi.top(5, at) if value > 0) or "none above 0"
+    notes = [
+        f"EVPI: what removing all parameter uncertainty is worth per programme (replicate noise excluded; Strong,"
+        f" Oakley & Brennan 2014 regression estimator); the population EVPI discounts at {population[2]:.0%} a year."
+        f" EVPPI per group: what learning that group's inputs exactly is worth. Largest single-input EVPPIs at"
+        f" {voi.wtp[at]:,.0f} {currency} per point: {top}.",
+    ]
+    wtp = result.decision_wtp()
+    regions = result.when_best(wtp)
+    if regions:
+        notes.append(f"When the answer flips (PRIM over the parameter draws, at {wtp:,.0f} {currency} per point):")
+        notes += ["- " + region.sentence() for region in regions]
+    else:
+        notes.append(f"At {wtp:,.0f} {currency} per point one model is the best buy in at least 95% of the draws.")
+    say_notes(notes, table_format)
+
+
+def _write_comparison(result: Any, out: Path, population: tuple[float, int, float] = (1.0, 10, 0.03)) -> None:
     from twinsim.viz.comparison import plot_ce_plane, plot_ceac, plot_model_trajectories
     from twinsim.viz.plots import save
 
@@ -120,6 +218,19 @@ def _write_comparison(result: Any, out: Path) -> None:
     save(plot_ce_plane(result), out / "ce_plane.png")
     save(plot_ceac(result), out / "ceac.png")
     save(plot_model_trajectories(result), out / "trajectories.png")
+    if result.decision_grade():
+        import pandas as pd
+
+        from twinsim.viz.comparison import plot_evpi, plot_evppi
+
+        result.write_psa(out)
+        voi = result.value_of_information(population=population)
+        curves = pd.DataFrame({"wtp": voi.wtp, "evpi": voi.evpi, "evpi_population": voi.evpi * voi.population})
+        for name, values in voi.evppi.items():
+            curves[f"evppi:{name}"] = values
+        curves.to_csv(out / "value_of_information.csv", index=False)
+        save(plot_evpi(voi, result), out / "evpi.png")
+        save(plot_evppi(voi, result), out / "evppi.png")
 
 
 def _print_probability_best(result: Any, table_format: str) -> None:
@@ -127,7 +238,10 @@ def _print_probability_best(result: Any, table_format: str) -> None:
     buys = result.best_buy()
     wtps = list(buys.columns)[:4]
     currency = result.models[0].scenario.costs.currency
-    uncertainty = "posterior draws" if result.posterior else "replicates (replicate noise only: --no-posterior)"
+    uncertainty = {
+        "full": "parameter draws (every uncertain input)",
+        "calibrated": "posterior draws (calibrated parameters only)",
+    }.get(result.uncertainty, "replicates (replicate noise only: --uncertainty none)")
     view = new_table(
         f"Which model is best? Shares of {result.replicates} {uncertainty}; best buy: the highest net benefit "
         f"(willingness to pay x effect - cost) at a willingness to pay ({currency} per point) in each stretch of the "
@@ -171,7 +285,7 @@ def _ranking_sentences(result: Any, wtp: float, table_format: str = "text") -> l
         if entry["runner_up"] is not None:
             text += f"; against {entry['runner_up']} the order reverses in {entry['reversal']:.0%}"
             share = entry["difference_param_share"]
-            if result.posterior and share == share:  # noqa: PLR0124 (NaN: not estimable)
+            if result.draws is not None and share == share:  # noqa: PLR0124 (NaN: not estimable)
                 text += (
                     f" ({share:.0%} of the spread of their difference is parameter uncertainty, "
                     f"{1 - share:.0%} replicate noise)"
@@ -269,12 +383,12 @@ def _interval_note(result: Any) -> str:
         "effect [95% CI of mean]: the mean over replicates and the 95% confidence interval of that mean. "
         "param. share: how much of the replicate-to-replicate spread of the effect is parameter uncertainty "
     )
-    if not result.posterior:
-        return note + "(0%: every replicate ran the scenario's own parameter values, --no-posterior)."
+    if result.draws is None:
+        return note + "(0%: every replicate ran the scenario's own parameter values, --uncertainty none)."
     shares = [s for s in result.table()["effect_param_share"] if s == s]  # noqa: PLR0124 (NaN: not estimable)
     note += (
-        "(what the calibration data leave unknown about how institutions learn; better data would narrow it), the "
-        "rest replicate noise (chance in how one programme unfolds, which no data remove)."
+        "(what is not known about the inputs: how institutions learn, what things cost; better data would narrow"
+        " it), the rest replicate noise (chance in how one programme unfolds, which no data remove)."
     )
     if len(shares) < len(result.models):
         note += " '-': no spread, or too few replicates share a posterior draw to tell (use more --replicates)."

@@ -97,6 +97,18 @@ class Posterior:
         """Parameter set ``index`` as dotted-key overrides."""
         return dict(zip(self.keys, self.values[index].tolist(), strict=True))
 
+    def overrides(self, scenario: Scenario, index: int) -> dict[str, float]:
+        """Parameter set ``index`` as dotted-key overrides of ``scenario``.
+
+        A posterior's rows are the same for every scenario; joint draws of priors map through each scenario's own
+        values (:class:`twinsim.experiments.psa.ParameterDraws`).
+        """
+        return self.row(index)
+
+    def check(self, scenario: Scenario) -> None:
+        """Validate the smallest and the largest value of every column against ``scenario``."""
+        check_ranges(scenario, dict(zip(self.keys, self.values.T, strict=True)), f"--posterior {self.source}")
+
     def draw_index(self, seed: int, replicate: int, per_draw: int = REPLICATES_PER_DRAW) -> int:
         """The row replicate ``replicate`` of an experiment seeded ``seed`` uses (deterministic).
 
@@ -205,8 +217,8 @@ def scenario_for_replicate(
         return scenario
     index = posterior.draw_index(seed, replicate)
     if checked:
-        return scenario.assigned(posterior.row(index))
-    return _apply(scenario, posterior.row(index), f"--posterior {posterior.source} (row {index + 1})")
+        return scenario.assigned(posterior.overrides(scenario, index))
+    return _apply(scenario, posterior.overrides(scenario, index), f"--posterior {posterior.source} (row {index + 1})")
 
 
 def check_posterior_ranges(scenario: Scenario, posterior: Posterior) -> None:
@@ -214,9 +226,7 @@ def check_posterior_ranges(scenario: Scenario, posterior: Posterior) -> None:
 
     The schema's bounds on these parameters are intervals, so every row's values then lie within them.
     """
-    check_ranges(
-        scenario, dict(zip(posterior.keys, posterior.values.T, strict=True)), f"--posterior {posterior.source}"
-    )
+    posterior.check(scenario)
 
 
 def check_ranges(

@@ -66,7 +66,8 @@ def price_firings(
 ) -> tuple[LedgerPart, np.ndarray]:
     """Price one activity's firing in every replicate of a model at once.
 
-    Direct cost is ``per_event * events + per_participant * participants * travels``; staff time is
+    Direct cost is ``per_event * events + per_participant * participants * travels`` (each times its price index,
+    ``costs.event_price_index`` and ``costs.travel_price_index``); staff time is
     ``participants * days`` per involvement, valued at ``staff_day`` when ``value_staff_time`` is on; expert
     and volunteer days are ``expert_days`` and ``volunteer_days`` per event. Every quantity is multiplied by
     ``scale`` (the programme's activity volume times the share of the firing that took place). Event, expert and
@@ -92,10 +93,10 @@ def price_firings(
     row_scale = scale[:, None]
     involved = involved.astype(float)
     staff_days = unit.participants * unit.days * involved * row_scale
-    travel = unit.per_participant * unit.participants * travelled * row_scale
+    travel = unit.per_participant * costs.travel_price_index * unit.participants * travelled * row_scale
     n_involved = involved.sum(axis=-1)
     reached = n_involved > 0
-    event_cost = unit.per_event * events * scale
+    event_cost = unit.per_event * costs.event_price_index * events * scale
     expert_days = unit.expert_days * events * scale
     volunteer_days = unit.volunteer_days * events * scale
     shared_cost = (

@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twinsim.errors import ScenarioError
+from twinsim.scenario.priors import Prior
 
 __all__ = [
     "ActivityCost",
@@ -48,12 +49,61 @@ __all__ = [
 ]
 
 
-def _param(default: Any, *, unit: str = "", plausible: tuple[float, float] | None = None, **kw: Any) -> Any:
-    """A schema field with its help text, unit and plausible range in one place."""
+def _param(
+    default: Any,
+    *,
+    unit: str = "",
+    plausible: tuple[float, float] | None = None,
+    prior: Prior | None = None,
+    **kw: Any,
+) -> Any:
+    """A schema field with its help text, unit, plausible range and prior (if uncertain) in one place."""
     extra: dict[str, Any] = {"unit": unit}
     if plausible is not None:
         extra["plausible"] = list(plausible)
+    if prior is not None:
+        extra["prior"] = prior
     return Field(default, json_schema_extra=extra, **kw)
+
+
+#: Source of the context distances' priors.
+_NDENGA = (
+    "Ndenga et al. 2016 (Globalization and Health): in Rwanda's north-south faculty twinning 52% of Rwandan but 10%"
+    " of US faculty reported effective skill transfer; a common language predicted it"
+)
+#: Source of the transfer rates' prior.
+_RATE_SOURCE = (
+    "assumption: each activity's transfer rate is known to a factor of 2 either way; Rowe et al. 2018 (Lancet Global"
+    " Health) give relative, not absolute, sizes; calibrated rates come from the posterior"
+)
+
+#: Sources of the unit costs' priors (docs/costs.md lists them with price year and ranges).
+_STAFF_DAY_SOURCE = (
+    "assumption from Rwanda's public-sector pay: health managers and clinicians earn about 400-1,500 USD a month"
+    " (21 working days); WHO-CHOICE prices personnel by country (Serje et al. 2018, Cost Eff Resour Alloc 16:5)"
+)
+_EXPERT_DAY_SOURCE = (
+    "assumption: international consulting day rates; individual consultants of UN agencies and the World Bank"
+    " are paid about 400-1,000 USD a day, firms bill senior advisers 1,000-2,500"
+)
+_VOLUNTEER_DAY_SOURCE = (
+    "assumption: a day of an NHS professional's time at salary plus on-costs (Agenda for Change bands 6-8 to"
+    " consultants, 2022), the valuation health partnership schemes use for volunteer time"
+)
+_TRAVEL_SOURCE = (
+    "assumption: per diem and transport follow MINECOFIN's Ministerial Instructions N° 001/15/10/TC of 20/07/2015"
+    " (mission allowances inside the country; they differ by grade) and fuel prices, which rose in 2022"
+)
+_EVENT_SOURCE = (
+    "assumption: venue, facilitation and platform prices vary by place and supplier; WHO-CHOICE lists rental,"
+    " per diem and travel allowances as country-priced non-traded goods (Serje et al. 2018)"
+)
+
+
+def _assumed(group: str, low: float, high: float, why: str = "", family: str = "triangular") -> Prior:
+    """A prior that is a stated assumption: the plausible range, with its mode at the scenario's value."""
+    text = "assumption: the plausible range" + (f"; {why}" if why else "") + " (docs/ODD.md)"
+    return Prior(family, low, high, group, text)  # type: ignore[arg-type]
 
 
 #: Most institutions a scenario may hold (the state is institutions x topics per replicate, the panel x months).
@@ -264,6 +314,7 @@ class ExpertParams(_Section):
         gt=0,
         le=1,
         plausible=(0.7, 1.0),
+        prior=_assumed("experts", 0.7, 1.0, "outside experts know the priority topics well, not perfectly"),
         description="Experts' capacity on the priority topics: the level they teach towards.",
     )
     context_distance: float = _param(
@@ -271,6 +322,13 @@ class ExpertParams(_Section):
         ge=0,
         le=20,
         plausible=(0.5, 3.0),
+        prior=Prior(
+            "triangular",
+            0.5,
+            3.0,
+            "experts",
+            "assumption: from a national peer's distance (about 0.5) to twice the default; " + _NDENGA,
+        ),
         description="Resource and context distance between an expert and any institution:"
         " similarity = exp(-similarity_weight * distance).",
     )
@@ -292,6 +350,7 @@ class ExpertParams(_Section):
         ge=0.01,
         le=0.99,
         plausible=(0.3, 0.9),
+        prior=_assumed("experts", 0.3, 0.9, "the case study gives no measure of the senior leaders' commitment"),
         description="Mean commitment of the Ministry's senior leaders (beta distribution, concentration 8).",
     )
     traction_threshold: float = _param(
@@ -299,6 +358,12 @@ class ExpertParams(_Section):
         ge=0,
         le=1,
         plausible=(0.75, 0.95),
+        prior=_assumed(
+            "experts",
+            0.75,
+            0.95,
+            "set so that about 2 of 5 priorities gain traction, as the case study reports (a check, docs/ODD.md)",
+        ),
         description="A priority gains traction (delivery support and knowledge sharing act on it) only while its"
         " sponsoring senior leader's commitment is at least this.",
     )
@@ -308,6 +373,7 @@ class ExpertParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 0.15),
+        prior=_assumed("experts", 0.0, 0.15, "the priority-tracking team's reach is not measured"),
         description="Monthly step, towards 1, of every institution's interest in the priorities with traction, by"
         " the ministerial priority-tracking routine (from the first retreat on, also after the programme).",
     )
@@ -322,6 +388,9 @@ class PartnerParams(_Section):
         gt=0,
         lt=1,
         plausible=(0.7, 0.95),
+        prior=_assumed(
+            "partners", 0.7, 0.95, "partners are high-income institutions, strong but not perfect on every topic"
+        ),
         description="Mean capacity of an outside partner on every topic (beta distribution).",
     )
     capacity_concentration: float = _param(
@@ -332,6 +401,13 @@ class PartnerParams(_Section):
         ge=0,
         le=20,
         plausible=(0.5, 3.0),
+        prior=Prior(
+            "triangular",
+            0.5,
+            3.0,
+            "partners",
+            "assumption: outside partners share less context than national peers; " + _NDENGA,
+        ),
         description="Resource and context distance between an outside partner and its institution:"
         " similarity = exp(-similarity_weight * distance).",
     )
@@ -391,6 +467,14 @@ class LearningParams(_Section):
         {},
         unit="per event",
         plausible=(0.0, 2.0),
+        prior=Prior(
+            "loguniform",
+            0.5,
+            2.0,
+            "learning",
+            _RATE_SOURCE,
+            relative=True,
+        ),
         description="Transfer intensity per activity type: an event closes 1 - exp(-rate * effort * similarity)"
         " of the absorbable gap.",
     )
@@ -400,6 +484,7 @@ class LearningParams(_Section):
         ge=0,
         le=5,
         plausible=(0.0, 0.05),
+        prior=_assumed("learning", 0.0, 0.05, "calibrated where a posterior is given", family="uniform"),
         description="Monthly transfer intensity of informal contact between twins while ties are active.",
     )
     followup_tie_intensity: float = _param(
@@ -407,6 +492,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 1.0),
+        prior=_assumed("learning", 0.0, 1.0, "how much contact outlasts the programme is not measured"),
         description="Share of peer contact that goes on after the programme ends.",
     )
     similarity_weight: float = _param(
@@ -414,6 +500,7 @@ class LearningParams(_Section):
         ge=0,
         le=20,
         plausible=(0.0, 3.0),
+        prior=_assumed("learning", 0.0, 3.0, "Ndenga et al. 2016: transfer much weaker across contexts"),
         description="How fast transfer falls with resource and context distance: similarity = exp(-w * distance).",
     )
     region_distance: float = _param(
@@ -425,6 +512,7 @@ class LearningParams(_Section):
         gt=0,
         le=10,
         plausible=(0.2, 1.0),
+        prior=_assumed("learning", 0.2, 1.0, "calibrated where a posterior is given", family="uniform"),
         description="Gap at which absorbable know-how peaks: absorbable = gap * exp(-gap^2 / (2 ceiling^2)).",
     )
     mentor_gain: float = _param(
@@ -432,6 +520,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 1.0),
+        prior=_assumed("learning", 0.0, 1.0, "health partnerships are 'a two-way exchange' (seeds), size unmeasured"),
         description="Two-way benefit: a mentor's (or outside partner's) gain as a share of what its learner gains"
         " on the tie's topic (mechanisms.two_way).",
     )
@@ -440,6 +529,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.3, 1.0),
+        prior=_assumed("learning", 0.3, 1.0, "TPN key findings: effort follows senior management's interest"),
         description="How strongly leadership commitment gates effort: effort factor = 1 - w + w * leadership.",
     )
     interest_weight: float = _param(
@@ -447,13 +537,19 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 1.0),
+        prior=_assumed("learning", 0.0, 1.0),
         description="How strongly topic interest gates effort on a topic: factor = 1 - w + w * interest.",
     )
     resource_elasticity: float = _param(
         0.5, ge=0, le=3, description="Engagement falls as (budget / kind median) ** elasticity below the median."
     )
     mentor_load_penalty: float = _param(
-        0.1, ge=0, le=1, plausible=(0.0, 0.3), description="Engagement lost per mentee mentored."
+        0.1,
+        ge=0,
+        le=1,
+        prior=_assumed("learning", 0.0, 0.3),
+        plausible=(0.0, 0.3),
+        description="Engagement lost per mentee mentored.",
     )
     motivation_rate: float = _param(
         0.004,
@@ -461,6 +557,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 0.01),
+        prior=_assumed("learning", 0.0, 0.01, "calibrated where a posterior is given", family="uniform"),
         description="Own improvement driven by interest and leadership, with or without a programme.",
     )
     background_trend: float = _param(
@@ -469,6 +566,9 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 0.005),
+        prior=_assumed(
+            "learning", 0.0, 0.005, "secular improvement of Rwandan indicators, a few tenths of a point a month"
+        ),
         description="Secular improvement of every institution: a share of the remaining gap to full capacity.",
     )
     forgetting: float = _param(
@@ -477,6 +577,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.01, 0.05),
+        prior=_assumed("learning", 0.01, 0.05, "half-lives of 1 to 6 years for unpractised know-how"),
         description="Monthly decay of capacity gained above the baseline where nobody owns or practises it"
         " (mechanisms.ownership off: everywhere).",
     )
@@ -485,6 +586,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.5, 1.0),
+        prior=_assumed("learning", 0.5, 1.0),
         description="Share of the decay that full ownership (leadership times the topic's interest gate) and"
         " full practice remove: decay = forgetting * (1 - ownership_retention * ownership * practice gate).",
     )
@@ -493,6 +595,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 1.0),
+        prior=_assumed("learning", 0.0, 1.0),
         description="How much of ownership's protection needs practice (working on the topic, ties still"
         " active): practice gate = 1 - w + w * practice.",
     )
@@ -502,6 +605,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 0.01),
+        prior=_assumed("learning", 0.0, 0.01),
         description="Own improvement added by taking part, on the topics worked on in the programme, times"
         " leadership and engagement (mechanisms.empowerment).",
     )
@@ -510,6 +614,9 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.1, 0.5),
+        prior=_assumed(
+            "learning", 0.1, 0.5, "Rowe et al. 2018: remote and printed support moved practice far less than in-person"
+        ),
         description="Transfer rate of a virtual activity as a share of its in-person counterpart's"
         " (mechanisms.delivery_modes): coaching_virtual from coaching_in_person, etc.",
     )
@@ -518,6 +625,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.002, 0.05),
+        prior=_assumed("learning", 0.002, 0.05),
         description="Share of the monthly budget, in staff days at costs.staff_day, an institution can give the"
         " programme (mechanisms.resources): staff days = share * budget / staff_day.",
     )
@@ -527,6 +635,7 @@ class LearningParams(_Section):
         gt=0,
         le=1,
         plausible=(0.002, 0.02),
+        prior=_assumed("learning", 0.002, 0.02),
         description="Programme gain in a month of activities (summed over topics) that fully satisfies a member;"
         " less lowers its persistence (mechanisms.resources).",
     )
@@ -535,6 +644,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 0.6),
+        prior=_assumed("learning", 0.0, 0.6),
         description="How fast persistence follows the satisfaction of a month of activities (exponential"
         " smoothing weight).",
     )
@@ -543,6 +653,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 1.0),
+        prior=_assumed("learning", 0.0, 1.0),
         description="How much low persistence lowers engagement: factor = 1 - w * (1 - persistence).",
     )
     dropout_threshold: float = _param(
@@ -559,6 +670,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 0.05),
+        prior=_assumed("learning", 0.0, 0.05, "senior managers stay 2 to 8 years or more"),
         description="Monthly probability that an institution's senior leadership changes.",
     )
     turnover_knowledge_loss: float = _param(
@@ -566,6 +678,7 @@ class LearningParams(_Section):
         ge=0,
         le=1,
         plausible=(0.0, 0.5),
+        prior=_assumed("learning", 0.0, 0.5),
         description="Share of the capacity gained above the baseline lost when leadership changes.",
     )
 
@@ -644,17 +757,46 @@ class CostParams(_Section):
 
     currency: str = _param("USD", description="Currency of every cost.")
     price_year: int = _param(2022, ge=1950, le=2100, description="Price year of the unit costs.")
-    staff_day: float = _param(40.0, unit="currency/day", ge=0, le=1e7, description="Value of one staff day.")
+    staff_day: float = _param(
+        40.0,
+        unit="currency/day",
+        ge=0,
+        le=1e7,
+        prior=Prior("triangular", 20.0, 80.0, "costs", _STAFF_DAY_SOURCE),
+        description="Value of one staff day.",
+    )
     value_staff_time: bool = _param(True, description="Count the staff time of learners and mentors as a cost.")
     expert_day_rate: float = _param(
-        1200.0, unit="currency/day", ge=0, le=1e7, description="Fee of one external-expert day (consulting day rate)."
+        1200.0,
+        unit="currency/day",
+        ge=0,
+        le=1e7,
+        prior=Prior("triangular", 600.0, 2500.0, "costs", _EXPERT_DAY_SOURCE),
+        description="Fee of one external-expert day (consulting day rate).",
     )
     volunteer_day: float = _param(
         350.0,
         unit="currency/day",
         ge=0,
         le=1e7,
+        prior=Prior("triangular", 150.0, 700.0, "costs", _VOLUNTEER_DAY_SOURCE),
         description="Value of one day of an outside partner's volunteer staff.",
+    )
+    travel_price_index: float = _param(
+        1.0,
+        ge=0.1,
+        le=10,
+        prior=Prior("triangular", 0.7, 1.5, "costs", _TRAVEL_SOURCE),
+        description="Multiplier of every activity's per_participant cost (transport and per diem): the price level of"
+        " travel against the unit costs written in the scenario.",
+    )
+    event_price_index: float = _param(
+        1.0,
+        ge=0.1,
+        le=10,
+        prior=Prior("triangular", 0.6, 1.6, "costs", _EVENT_SOURCE),
+        description="Multiplier of every activity's per_event cost (venue, facilitation, platform): the price level"
+        " of events against the unit costs written in the scenario.",
     )
     value_volunteer_time: bool = _param(
         True, description="Count volunteer time as a cost (off: the donor's financial perspective)."

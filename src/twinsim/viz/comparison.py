@@ -19,6 +19,7 @@ from twinsim.viz.plots import calendar_axis, month_dates
 
 if TYPE_CHECKING:
     from twinsim.analysis.compare import Comparison, ModelRuns
+    from twinsim.analysis.voi import VoiResult
 
 __all__ = [
     "default_wtp_line",
@@ -26,6 +27,8 @@ __all__ = [
     "plot_ce_plane",
     "plot_ceac",
     "plot_effects",
+    "plot_evpi",
+    "plot_evppi",
     "plot_model_trajectories",
 ]
 
@@ -139,6 +142,9 @@ def plot_ceac(comparison: Comparison, wtp: float | None = None) -> Figure:
     for k, line in enumerate(lines):
         ax.axvline(line, color="black", ls=("--", ":", "-.")[k % 3], lw=1)
         ax.annotate(f" {line:,.0f}", (line, 1.0), fontsize=8, va="top")
+    frontier = comparison.acceptability_frontier()
+    ax.plot(frontier["wtp"], frontier["probability"], color="black", lw=5, alpha=0.18, zorder=0,
+            label="acceptability frontier\n(the best buy in expectation)")  # fmt: skip
     ax.set_ylim(-0.02, 1.02)
     positive = ceac["wtp"][ceac["wtp"] > 0]
     if len(positive) > 1 and positive.max() > 100 * positive.min():  # a geometric grid: read it on a log axis
@@ -211,4 +217,53 @@ def plot_effects(comparison: Comparison) -> Figure:
     ax2.set_xlim(0, max(costs.max(), 1.0) * 1.6)
     ax2.set_xlabel(f"programme cost ({_currency(comparison)})")
     fig.suptitle(f"Effect and cost per model ({comparison.replicates} replicates)")
+    return fig
+
+
+def _wtp_axis(ax: plt.Axes, wtp: np.ndarray, comparison: Comparison) -> None:
+    positive = wtp[wtp > 0]
+    if len(positive) > 1 and positive.max() > 100 * positive.min():
+        ax.set_xscale("log")
+        ax.set_xlim(positive.min(), positive.max())
+    ax.xaxis.set_major_formatter(money)
+    ax.set_xlabel(f"willingness to pay per point of the mean indicator ({_currency(comparison)})")
+
+
+def plot_evpi(voi: VoiResult, comparison: Comparison) -> Figure:
+    """Expected value of perfect information over the willingness to pay: per programme and for the population."""
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    ax.plot(voi.wtp, voi.evpi, color="black", lw=2, label="per programme")
+    ax.set_ylabel(f"EVPI per programme ({_currency(comparison)})")
+    ax.yaxis.set_major_formatter(money)
+    twin = ax.twinx()
+    twin.plot(voi.wtp, voi.evpi * voi.population, color="tab:blue", lw=1, ls="--", label="population")
+    twin.set_ylabel(f"population EVPI (x{voi.population:.2f})", color="tab:blue")
+    twin.yaxis.set_major_formatter(money)
+    for line in comparison.frontier_wtps():
+        ax.axvline(line, color="grey", ls=":", lw=1)
+    _wtp_axis(ax, voi.wtp, comparison)
+    ax.set_title(f"What removing all parameter uncertainty is worth ({comparison.uncertainty} uncertainty)")
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, fontsize=8, loc="upper left", frameon=False)
+    return fig
+
+
+def plot_evppi(voi: VoiResult, comparison: Comparison) -> Figure:
+    """EVPPI per group of inputs over the willingness to pay, and the largest single inputs at the EVPI's peak."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), layout="constrained", width_ratios=(3, 2))
+    left.plot(voi.wtp, voi.evpi, color="black", lw=2, label="EVPI (all inputs)")
+    for k, group in enumerate(voi.groups):
+        left.plot(voi.wtp, voi.evppi[group], color=_COLOURS[k % len(_COLOURS)], label=f"EVPPI: {group}")
+    left.yaxis.set_major_formatter(money)
+    left.set_ylabel(f"per programme ({_currency(comparison)})")
+    _wtp_axis(left, voi.wtp, comparison)
+    left.legend(fontsize=8, frameon=False)
+    left.set_title("Value of learning each group of inputs")
+    at = int(np.argmax(voi.evpi))
+    top = voi.top(8, at)[::-1]
+    right.barh([name for name, _ in top], [value for _, value in top], color="grey")
+    right.xaxis.set_major_formatter(money)
+    right.tick_params(axis="y", labelsize=8)
+    right.set_xlabel(f"EVPPI per programme at {voi.wtp[at]:,.0f} per point")
+    right.set_title("Largest single inputs")
     return fig
