@@ -51,7 +51,7 @@ def test_run_table_as_csv_and_markdown_is_complete():
 
 
 def test_piped_compare_table_is_not_cut():
-    res = invoke("compare", "rwanda_no_program", "rwanda_tpn", "-r", 2, "-q")
+    res = invoke("compare", "rwanda_no_program", "rwanda_tpn", "-r", 2, "-q", "--uncertainty", "none")
     assert res.exit_code == 0
     assert "…" not in res.stdout
     cost = f"{twinsim.run_replicates(twinsim.load_scenario('rwanda_tpn'), 2).cost().mean:,.0f}"
