@@ -48,7 +48,7 @@ POWER = (
 )
 COMPARE = (
     "twinsim compare rwanda_no_program rwanda_tpn rwanda_pairs rwanda_north_south rwanda_external_experts "
-    "rwanda_hybrid --replicates 50 --json"
+    "rwanda_hybrid --replicates 100 --json"
 )
 CALIBRATION = "src/twinsim/scenarios/posteriors/rwanda_tpn/calibration.json"
 SOBOL = "docs/data/sensitivity_rwanda"

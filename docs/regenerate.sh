@@ -27,7 +27,7 @@ python docs/gen_mechanism_table.py --write
 twinsim run scenarios/rwanda_tpn.toml --replicates 100 --out "$tmp/rwanda" --quiet >/dev/null
 cp "$tmp/rwanda/trajectories.png" docs/figures/rwanda_trajectories.png
 twinsim compare rwanda_no_program rwanda_tpn rwanda_pairs rwanda_north_south rwanda_external_experts rwanda_hybrid \
-    --replicates 50 --out "$tmp/compare" --quiet >/dev/null
+    --replicates 100 --out "$tmp/compare" --quiet >/dev/null
 cp "$tmp/compare/ce_plane.png" docs/figures/compare_ce_plane.png
 cp "$tmp/compare/ceac.png" docs/figures/compare_ceac.png
 cp "$tmp/compare/trajectories.png" docs/figures/compare_trajectories.png

@@ -527,7 +527,7 @@ class Comparison:
             return "Parameter uncertainty over every uncertain input: " + self.draws.describe() + "."
         return (
             f"Parameter uncertainty over the {len(self.draws.keys)} calibrated parameters only (posterior"
-            f" {self.draws.source}); every other input at the scenario's value."
+            f" {Path(self.draws.source).parent.name}); every other input at the scenario's value."
         )
 
     def _voi_dict(self) -> dict[str, Any] | None:

@@ -36,6 +36,7 @@ EXAMPLES = {
         "twinsim validate rwanda_tpn --set programme.matching=most_similar",
     ],
     "scenarios": ["twinsim scenarios"],
+    "priors": ["twinsim priors", "twinsim priors rwanda_external_experts --table-format md"],
     "compare": [
         "twinsim compare rwanda_no_program rwanda_tpn rwanda_pairs --replicates 50",
         "twinsim compare rwanda_no_program rwanda_tpn rwanda_hybrid --budget 300000 --out out/compare",
@@ -91,6 +92,7 @@ for command in (
     run.run,
     validate.validate,
     validate.scenarios,
+    validate.priors,
     compare.compare,
     sweep.sweep,
     sensitivity.sensitivity,

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from twinsim.cli.common import ScenarioArg, SetOption, out_console, print_warnings, user_errors
+from typing import Annotated
+
+import typer
+
+from twinsim.cli.common import (
+    ScenarioArg,
+    SetOption,
+    TableFormatOption,
+    add_row,
+    new_table,
+    out_console,
+    print_warnings,
+    show_table,
+    user_errors,
+)
 from twinsim.scenario import bundled_scenarios, load_scenario, resolve_scenario_path
 
 
@@ -34,3 +48,31 @@ def scenarios() -> None:
     for name, path in sorted(bundled_scenarios().items()):
         sc = load_scenario(path)
         out_console.print(f"{name:<32} {sc.description}", markup=False, highlight=False, soft_wrap=True)
+
+
+@user_errors
+def priors(
+    scenario: Annotated[
+        str | None,
+        typer.Argument(
+            help="A scenario file or bundled name: show its own values (the triangular priors' modes).",
+            metavar="[SCENARIO]",
+        ),
+    ] = None,
+    table_format: TableFormatOption = "text",
+) -> None:
+    """List every uncertain input with its prior (family, range), group and source.
+
+    These are the inputs `twinsim compare` draws in its probabilistic sensitivity analysis (the default,
+    --uncertainty full); calibrated parameters come from the scenario's posterior instead.
+    """
+    from twinsim.experiments.psa import prior_table
+
+    sc = load_scenario(scenario) if scenario is not None else None
+    title = "Uncertain inputs and their priors" + (f" ({sc.name}: modes at its values)" if sc is not None else "")
+    view = new_table(
+        title, ("key", "group", "unit", "prior", "source"), left=("key", "group", "unit", "prior", "source")
+    )
+    for row in prior_table(sc):
+        add_row(view, row["key"], row["group"], row["unit"], row["prior"], row["source"])
+    show_table(view, table_format)

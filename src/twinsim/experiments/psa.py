@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -191,9 +192,8 @@ class ParameterDraws(Posterior):
     def describe(self) -> str:
         """One line: how many inputs are uncertain, and from where."""
         groups = ", ".join(f"{g} {len(keys)}" for g, keys in self.groups().items())
-        calibrated = (
-            f"{len(self.calibrated_keys)} from the posterior ({self.posterior.source}), " if self.posterior else ""
-        )
+        name = Path(self.posterior.source).parent.name if self.posterior else ""
+        calibrated = f"{len(self.calibrated_keys)} from the posterior ({name}), " if self.posterior else ""
         return (
             f"{len(self.keys)} uncertain inputs ({calibrated}{len(self.inputs)} from their priors; {groups}), "
             f"{len(self)} draws"
