@@ -189,6 +189,8 @@ SOURCES: dict[str, str] = {
     "costs.staff_day": f"{A}: value of a health manager's day in Rwanda, USD 2022",
     "costs.value_staff_time": "convention: count staff time (MODEL.md: the user's choice)",
     "costs.expert_day_rate": f"{A}: an international consultant's day rate, USD 2022",
+    "costs.travel_price_index": f"{A}: 1 = per-participant costs as written; its prior is the donor range",
+    "costs.event_price_index": f"{A}: 1 = per-event costs as written; its prior is the donor range",
     "costs.volunteer_day": f"{A}: value of an NHS clinician's day, USD 2022 (HPS: 87,000 volunteer days from 2,000"
     " NHS staff over 4 years)",
     "costs.value_volunteer_time": "convention: societal perspective, like staff time; off for the donor's"
@@ -388,8 +390,8 @@ def render_params() -> str:
     out: list[str] = []
     section = None
     header = (
-        "| Parameter | Type | Default | Unit | Bounds | Plausible | Meaning | Source or assumption |\n"
-        "|---|---|---|---|---|---|---|---|"
+        "| Parameter | Type | Default | Unit | Bounds | Plausible | Prior (donor analysis) | Meaning | Source or"
+        " assumption |\n|---|---|---|---|---|---|---|---|---|"
     )
     for key, info in rows:
         top = key.split(".")[0] if "." in key else "(top level)"
@@ -405,6 +407,7 @@ def render_params() -> str:
             extra.get("unit", ""),
             _bounds(key, info),
             f"[{_fmt(plausible[0])}, {_fmt(plausible[1])}]" if plausible else "",
+            extra["prior"].describe() if "prior" in extra else "",
             info.description or "",
             SOURCES.get(key, MISSING_NOTE),
         ]

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from twinsim.cli.common import (
+    QuietOption,
     ScenarioArg,
     SetOption,
     TableFormatOption,
@@ -60,6 +61,7 @@ def priors(
         ),
     ] = None,
     table_format: TableFormatOption = "text",
+    quiet: QuietOption = False,
 ) -> None:
     """List every uncertain input with its prior (family, range), group and source.
 
