@@ -284,9 +284,11 @@ class ResultStore:
             for part in self.parts():
                 self._widen(part, schema)
         schema = _arrow_schema(self.manifest["columns"])
+        ok = pd.DataFrame([{k: v for k, v in r.items() if k != "retryable"} for r in rows if r.get("error") is None])
         meta = {
             **self._identity_meta(),
             "dtypes": {str(c): str(frame[c].dtype) for c in frame.columns},
+            "success_dtypes": {str(c): str(ok[c].dtype) for c in ok.columns},
             "rows": len(frame),
             "retryable": retry,
         }
@@ -371,11 +373,14 @@ class ResultStore:
         keep = [c for c in table.column_names if c in dtypes and (names is None or c in names)]
         frame = table.select(keep).to_pandas()
         for column, dtype in dtypes.items():
-            if column in frame.columns and str(frame[column].dtype) != dtype:
-                try:
-                    frame[column] = frame[column].astype(dtype)
-                except (TypeError, ValueError):
-                    pass
+            if column not in frame.columns or str(frame[column].dtype) == dtype:
+                continue
+            values = frame[column]
+            try:
+                frame[column] = values.astype(object).where(values.notna(), None) if dtype == "object" else (
+                    values.astype(dtype))  # fmt: skip
+            except (TypeError, ValueError):  # pragma: no cover - a dtype this pandas does not know
+                pass
         return frame, meta
 
     def _keys(self) -> pd.DataFrame:
@@ -419,10 +424,15 @@ class ResultStore:
         ``error`` (``None``, or the exception of a run that raised; its outputs are then missing). A run stored
         twice (a retried failure) is its success.
         """
-        frames = [self._frame(p)[0] for p in self.parts()]
+        frames, ints, floats = [], set(), set()
+        for part in self.parts():
+            frame, meta = self._frame(part)
+            frames.append(frame)
+            for column, dtype in meta.get("success_dtypes", {}).items():
+                (ints if dtype.startswith("int") else floats).add(column)
         manifest = self.manifest
         order = [name for name, _ in manifest.get("columns", [])]
-        table = tidy_runs(frames, list(manifest.get("params", [])), order=order)
+        table = tidy_runs(frames, list(manifest.get("params", [])), order=order, counts=ints - floats)
         return table[table["replicate"] < int(manifest["replicates"])].reset_index(drop=True)
 
     def points(self) -> pd.DataFrame:
@@ -489,12 +499,15 @@ def _conform(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def tidy_runs(frames: list[pd.DataFrame], params: list[str], order: list[str] | None = None) -> pd.DataFrame:
+def tidy_runs(
+    frames: list[pd.DataFrame], params: list[str], order: list[str] | None = None, counts: set[str] | None = None
+) -> pd.DataFrame:
     """Concatenate chunks of run rows into the tidy runs table: sorted by (point, replicate), each run once.
 
     Columns in the order ``point``, ``params``, ``replicate``, ``seed``, ``entropy``, ``spawn_key``, the
     outputs (in the declared ``order``, else in the order of a complete row: a chunk of failed runs only lacks
-    them) and ``error``. A run present twice (a failure retried) is its success.
+    them) and ``error``. A run present twice (a failure retried) is its success; ``counts`` are the columns whose
+    successful runs report integers (integers again when no failure is left).
     """
     if not frames:
         return pd.DataFrame(columns=[*_LEADING[:1], *params, *_LEADING[1:], "error"])
@@ -507,7 +520,11 @@ def tidy_runs(frames: list[pd.DataFrame], params: list[str], order: list[str] | 
     failed = frame["error"].notna().to_numpy()
     frame = frame.iloc[pd.DataFrame({"p": frame["point"], "r": frame["replicate"], "f": failed}).sort_values(
         ["p", "r", "f"], kind="stable").index]  # fmt: skip
-    return frame.drop_duplicates(["point", "replicate"]).reset_index(drop=True)
+    frame = frame.drop_duplicates(["point", "replicate"]).reset_index(drop=True)
+    for column in counts or ():  # integers again once a replaced failure (its nulls) is gone
+        if pd.api.types.is_float_dtype(frame[column]) and frame[column].notna().all():
+            frame[column] = frame[column].astype("int64")
+    return frame
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
