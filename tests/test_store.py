@@ -156,7 +156,7 @@ def test_a_changed_manifest_is_refused(small_store, tmp_path):
     shutil.copytree(small_store, store)
     manifest = store / "manifest.json"
     manifest.write_text(manifest.read_text().replace('"seed": 1', '"seed": 7', 1))
-    with pytest.raises(StoreError, match="manifest.json: damaged"):
+    with pytest.raises(StoreError, match=r"manifest\.json: damaged"):
         load_results(store)
 
 
@@ -184,7 +184,7 @@ def test_failures_are_classified():
 def test_a_resource_failure_is_stored_as_retryable_and_rerun_on_resume(tmp_path, monkeypatch, exc):
     experiment = Experiment((Arm(TPN),), 4, 1)
     _failing(monkeypatch, exc)
-    with pytest.raises(ResourceError, match="lack of resources.*--resume") as info:
+    with pytest.raises(ResourceError, match=r"lack of resources.*--resume") as info:
         run(experiment, store=tmp_path, chunk_size=1)
     assert isinstance(info.value, TwinsimError)  # the CLI's one line and exit 2, never "a bug in twinsim"
     store = ResultStore(tmp_path)
@@ -227,7 +227,7 @@ def test_a_lost_worker_is_one_error_saying_to_resume(tmp_path):
             return future
 
     experiment = Experiment((Arm(TPN),), 2, 1)
-    with pytest.raises(WorkerLostError, match="worker was lost.*--resume"):
+    with pytest.raises(WorkerLostError, match=r"worker was lost.*--resume"):
         engine.execute(experiment, ExecutorHandle(Broken(), 1, "broken"), lambda rows: None, stored=True)
 
 
@@ -265,7 +265,7 @@ def test_compare_gives_each_arm_and_replicate_its_own_panel(tmp_path):
 
 def test_read_panels_names_an_unreadable_file(tmp_path):
     (tmp_path / "panel_point0_rep0.parquet").write_bytes(b"not parquet")
-    with pytest.raises(TwinsimError, match="panel_point0_rep0.parquet: an unreadable panel file"):
+    with pytest.raises(TwinsimError, match=r"panel_point0_rep0\.parquet: an unreadable panel file"):
         read_panels(tmp_path)
 
 
