@@ -290,3 +290,10 @@ def test_a_killed_sweep_loses_at_most_one_chunk(tmp_path, monkeypatch):
     assert set(started) == {chunk}
     assert total - stored <= chunk  # lost: only the chunk being computed
     assert stored >= 0.9 * total - chunk
+
+
+def test_resuming_a_store_without_parts_runs_everything(tmp_path):
+    experiment = Experiment((Arm(TPN),), 2, 1)
+    ResultStore.create(tmp_path, engine.store_manifest(experiment)).close()
+    assert ResultStore(tmp_path).done() == set() and ResultStore(tmp_path).failed() == 0
+    assert len(run(experiment, store=tmp_path, resume=True)) == 2

@@ -395,7 +395,8 @@ class ResultStore:
             ]
             frames.append(frame[["point", "replicate", "failed", "retry"]])
         if not frames:
-            return pd.DataFrame({"point": [], "replicate": [], "failed": [], "retry": []})
+            empty = {"int64": ("point", "replicate"), "bool": ("failed", "retry")}
+            return pd.DataFrame({c: pd.Series([], dtype=t) for t, names in empty.items() for c in names})
         keys = pd.concat(frames, ignore_index=True).sort_values(["point", "replicate", "failed", "retry"])
         return keys.drop_duplicates(["point", "replicate"]).reset_index(drop=True)
 
