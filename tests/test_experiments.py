@@ -236,6 +236,7 @@ def test_sweep_json_summary(tmp_path):
         "done": 4,
         "skipped": 0,
         "failed": 0,
+        "retryable": 0,
     }
     again = CliRunner().invoke(app, [*args, "--out", str(tmp_path), "--resume", "--json"])
     assert json.loads(again.stdout)["skipped"] == 4 and json.loads(again.stdout)["done"] == 0

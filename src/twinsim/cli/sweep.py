@@ -92,6 +92,11 @@ def sweep(
     if as_json:
         sys.stdout.write(json.dumps(summary.to_dict()) + "\n")
     if summary.failed and summary.failed >= summary.design_points * summary.replicates:
+        if summary.retryable == summary.failed:
+            raise TwinsimError(
+                f"every run of the sweep failed for lack of resources ({summary.failed}: memory, disk); free some, "
+                f"then run again with --resume (into {summary.store}/) to retry them"
+            )
         raise TwinsimError(
             f"every run of the sweep raised ({summary.failed}); their rows in {summary.store}/ hold the seed and error"
         )
@@ -104,9 +109,16 @@ def sweep(
         highlight=False,
         soft_wrap=True,
     )
-    if summary.failed:
+    if summary.failed > summary.retryable:
         err_console.print(
-            f"twinsim: warning: {summary.failed} run(s) raised; their rows hold the seed and error",
+            f"twinsim: warning: {summary.failed - summary.retryable} run(s) raised; their rows hold the seed and error",
+            markup=False,
+            highlight=False,
+        )
+    if summary.retryable:
+        err_console.print(
+            f"twinsim: warning: {summary.retryable} run(s) failed for lack of resources (memory, disk); run again with "
+            "--resume to retry them",
             markup=False,
             highlight=False,
         )

@@ -25,12 +25,14 @@ from twinsim.errors import TwinsimError
 from twinsim.experiments.executors import (
     ExecutorHandle,
     LocalProcesses,
+    SerialExecutor,
     imap_unordered,
     open_executor,
     resolve_executor,
 )
 from twinsim.experiments.experiment import STREAMS, Arm, Experiment, run_seed
-from twinsim.experiments.outputs import NEEDS_AGGREGATES, run_outputs
+from twinsim.experiments.failures import WorkerLostError, lost_worker, retryable
+from twinsim.experiments.outputs import NEEDS_AGGREGATES, declared_columns, run_outputs
 from twinsim.experiments.posterior import Posterior, scenario_for_replicate
 from twinsim.experiments.process import tune_allocator
 from twinsim.model import TwinningSimulation
@@ -48,6 +50,7 @@ __all__ = [
     "Arm",
     "Experiment",
     "ReplicateSet",
+    "ResourceError",
     "RunCounts",
     "RunError",
     "execute",
@@ -422,6 +425,7 @@ def _run_model(experiment: Experiment, runs: list[tuple[int, int]], record: bool
     keys = [_run_keys(experiment, arm, r, seq) for (arm, r), seq in zip(runs, seqs, strict=True)]
     try:
         scenarios = [_run_scenario(experiment, arm, r) for arm, r in runs]
+        streamed = scenarios[0].recording.mode == "panel" and bool(scenarios[0].recording.panel_dir)
         results = simulate_many(
             scenarios[0],
             seeds=seqs,
@@ -429,6 +433,7 @@ def _run_model(experiment: Experiment, runs: list[tuple[int, int]], record: bool
             programme_learning=experiment.arms[runs[0][0]].programme_learning,
             agents=False,
             aggregates=bool(NEEDS_AGGREGATES & set(experiment.outputs)),
+            panel_names=[panel_name(experiment, arm, r) for arm, r in runs] if streamed else None,
         )
         rows = []
         for key, result in zip(keys, results, strict=True):
@@ -438,7 +443,19 @@ def _run_model(experiment: Experiment, runs: list[tuple[int, int]], record: bool
     except Exception as exc:
         if not record:
             return None
-        return [{**key, "error": f"{type(exc).__name__}: {exc}"} for key in keys]
+        failure = {"error": f"{type(exc).__name__}: {exc}", **({"retryable": True} if retryable(exc) else {})}
+        return [{**key, **failure} for key in keys]
+
+
+def panel_name(experiment: Experiment, arm: int, replicate: int) -> str:
+    """The file a run of an experiment streams its panel to (``recording.panel_dir``): one per arm and replicate.
+
+    ``panel_point<P>_rep<R>.parquet``, or ``panel_<LABEL>_rep<R>.parquet`` when the arms have labels (a
+    comparison's ``models-0``, ``counterfactual-1`` ...): see :func:`twinsim.experiments.panels.read_panels`.
+    """
+    label = experiment.arms[arm].label
+    name = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in label) if label else f"point{arm}"
+    return f"panel_{name}_rep{replicate}.parquet"
 
 
 def _posterior_in_one_model(experiment: Experiment) -> bool:
@@ -506,12 +523,16 @@ def release(run: TwinningSimulation | Replicate) -> None:
 
 @dataclass(frozen=True)
 class RunCounts:
-    """What an execution did: runs in the experiment, computed now, found already stored, failed."""
+    """What an execution did: runs in the experiment, computed now, found already stored, failed.
+
+    ``retryable`` counts the failed runs that failed for lack of resources (``--resume`` runs them again).
+    """
 
     runs: int
     done: int
     skipped: int
     failed: int
+    retryable: int = 0
 
 
 def execute(
@@ -523,11 +544,19 @@ def execute(
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
     chunks_per_worker: int = 2,
+    stored: bool = False,
 ) -> RunCounts:
     """Run every (arm, replicate) not in ``skip`` on an open executor, handing each finished chunk to ``sink``.
 
     Runs go to workers in chunks (default: about ``chunks_per_worker`` per worker, at most 500 runs) with at most
-    two chunks per worker in flight, so memory does not grow with the number of runs.
+    two chunks per worker in flight (one on the serial executor, which computes a chunk when it is submitted), so
+    memory does not grow with the number of runs and a killed run loses at most the chunk each worker was
+    computing. Rows of runs that failed for lack of resources carry ``retryable``.
+
+    Raises:
+        WorkerLostError: a worker ended while running a chunk (killed, out of memory); ``stored``: the finished chunks
+            are in a store, and the message says to resume.
+
     """
     tune_allocator()  # a step's temporary arrays stop costing page faults (see experiments.process)
     arms, replicates = len(experiment.arms), experiment.replicates
@@ -535,16 +564,27 @@ def execute(
     skipped = sum(1 for p, r in skip if p < arms and r < replicates)
     order = sorted(range(replicates), key=lambda r: (experiment.draw_row(r), r))  # same parameters side by side
     todo = ((p, r) for p in range(arms) for r in order if (p, r) not in skip)
-    done = failed = 0
+    done = failed = retry = 0
     size = chunk_size or max(1, min(CHUNK_RUNS, -(-(total - skipped) // (chunks_per_worker * handle.workers))))
     tasks = ((experiment, chunk) for chunk in _batched(todo, size))
-    for rows in imap_unordered(handle.executor, run_chunk, tasks, max_pending=2 * handle.workers):
-        sink(rows)
-        done += len(rows)
-        failed += sum(row["error"] is not None for row in rows)
-        if progress is not None:
-            progress(len(rows))
-    return RunCounts(runs=total, done=done, skipped=skipped, failed=failed)
+    pending = 1 if isinstance(handle.executor, SerialExecutor) else 2 * handle.workers
+    try:
+        for rows in imap_unordered(handle.executor, run_chunk, tasks, max_pending=pending):
+            failed += sum(row["error"] is not None for row in rows)
+            retry += sum(bool(row.get("retryable")) for row in rows)
+            sink(rows)
+            done += len(rows)
+            if progress is not None:
+                progress(len(rows))
+    except Exception as exc:
+        if not lost_worker(exc):
+            raise
+        then = "the finished runs are stored: run again with --resume" if stored else "run again"
+        raise WorkerLostError(
+            f"a worker was lost ({type(exc).__name__}: killed, or out of memory) after {done:,} of "
+            f"{total - skipped:,} runs; {then} (with fewer --workers if memory ran out)"
+        ) from None
+    return RunCounts(runs=total, done=done, skipped=skipped, failed=failed, retryable=retry)
 
 
 def _batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -595,19 +635,19 @@ def run(
     from twinsim.experiments.store import ResultStore, tidy_runs
 
     leading = ["arm"] if experiment.labelled else []
+    order = [name for name, _ in store_columns(experiment)]
     with open_executor(executor) as handle:
         if store is None:
             frames: list[pd.DataFrame] = []
-            execute(
-                experiment,
-                handle,
-                lambda rows: frames.append(pd.DataFrame(rows)),
-                chunk_size=chunk_size,
-                progress=progress,
-            )
-            table = tidy_runs(frames, leading + experiment.params)
+
+            def keep(rows: list[dict[str, Any]]) -> None:
+                frames.append(pd.DataFrame([{k: v for k, v in row.items() if k != "retryable"} for row in rows]))
+
+            counts = execute(experiment, handle, keep, chunk_size=chunk_size, progress=progress)
+            table = tidy_runs(frames, leading + experiment.params, order=order)
+            retry = counts.retryable
         else:
-            manifest = {**experiment.manifest(), **({"design": design} if design else {})}
+            manifest = store_manifest(experiment, design)
             result_store = ResultStore.create(store, manifest, resume)
             try:
                 skip = result_store.done() if resume else set()
@@ -619,14 +659,52 @@ def run(
                     chunk_size=chunk_size,
                     progress=progress,
                     chunks_per_worker=STORE_CHUNKS_PER_WORKER,
+                    stored=True,
                 )
                 table = result_store.runs()
+                retry = result_store.retryable()
             finally:
                 result_store.close()
     if errors == "raise" and table["error"].notna().any():
         failed = table[table["error"].notna()]
+        if retry == len(failed):  # every failure was the machine's: not a bug, and --resume retries them
+            first = failed.iloc[0]
+            where = f"stored in {store}: run again with --resume" if store is not None else "run again"
+            raise ResourceError(
+                f"{len(failed)} run(s) failed for lack of resources (first: point {first['point']}, replicate "
+                f"{first['replicate']}: {first['error']}); {where} to retry them (with fewer --workers or replicates "
+                "per task if memory ran out)"
+            )
         raise _run_error(len(failed), failed.iloc[0])
     return table
+
+
+def store_columns(experiment: Experiment) -> list[list[str]]:
+    """The columns a result store of ``experiment`` declares (see :func:`twinsim.experiments.store.declared_schema`).
+
+    The run keys of every arm and every output its families may report for any arm's scenario: known before
+    anything runs, whatever finishes first.
+    """
+    from twinsim.experiments.store import declared_schema
+
+    cached = experiment.cache.get("columns")
+    if cached is None:
+        keys = [_run_keys(experiment, arm, 0, experiment.seed_for(arm, 0)) for arm in range(len(experiment.arms))]
+        shapes: dict[Any, Scenario] = {}
+        for arm in range(len(experiment.arms)):
+            sc = experiment.arm_scenario(arm)
+            sim = sc.simulation
+            shape = (tuple(sc.topics), sim.months + sim.followup_months, sc.n_institutions,
+                     tuple(t.coverage_share > 0 for t in sc.topics.values()))  # fmt: skip
+            shapes.setdefault(shape, sc)
+        outputs = declared_columns(list(shapes.values()), experiment.outputs)
+        cached = experiment.cache["columns"] = declared_schema(keys, outputs)
+    return cached
+
+
+def store_manifest(experiment: Experiment, design: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of a result store of ``experiment``: its identity, its design and its declared columns."""
+    return {**experiment.manifest(), **({"design": design} if design else {}), "columns": store_columns(experiment)}
 
 
 def _run_columns(
@@ -641,7 +719,13 @@ def _run_columns(
         execute(experiment, handle, rows.extend, progress=progress)
     failed = [row for row in rows if row["error"] is not None]
     if failed:
-        raise _run_error(len(failed), min(failed, key=lambda row: (row["point"], row["replicate"])))
+        first = min(failed, key=lambda row: (row["point"], row["replicate"]))
+        if all(row.get("retryable") for row in failed):
+            raise ResourceError(
+                f"{len(failed)} run(s) failed for lack of resources (first: replicate {first['replicate']}: "
+                f"{first['error']}); run again (with fewer --workers if memory ran out)"
+            )
+        raise _run_error(len(failed), first)
     rows.sort(key=lambda row: (row["point"], row["replicate"]))
     return {key: np.array([row[key] for row in rows]) for key in rows[0] if key != "error"}
 
@@ -701,3 +785,7 @@ def run_points(
 
 class RunError(RuntimeError):
     """One or more runs of an experiment raised (their rows, with seeds and errors, are in the store)."""
+
+
+class ResourceError(RunError, TwinsimError):
+    """Runs failed for lack of resources only (memory, disk): stored as retryable, run again by ``--resume``."""

@@ -19,7 +19,9 @@ from twinsim.model.summary import replicate_costs
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["OUTPUTS", "long_layout", "run_outputs"]
+    from twinsim.scenario import Scenario
+
+__all__ = ["COLUMNS", "OUTPUTS", "declared_columns", "long_layout", "run_outputs"]
 
 
 def _summary(result: RunResult) -> dict[str, Any]:
@@ -71,6 +73,66 @@ OUTPUTS: dict[str, Callable[[RunResult], dict[str, Any]]] = {
     "evaluation": _evaluation,
     "measured": _measured,
 }
+
+
+def _summary_columns(scenario: Scenario) -> list[str]:
+    from twinsim.model.summary import MECHANISM_KEYS
+
+    head = ["mean_gain", "mean_gain_selected", "total_cost", "ties", "sustained_gain", "cost_per_point"]
+    per_topic = ("change", "change_selected", "change_not_selected", "selected_vs_not", "n_selected", "n_not_selected")
+    topics = list(scenario.topics)
+    return [
+        *head,
+        "equity_change",
+        "ties_formed",
+        *MECHANISM_KEYS,
+        *(f"{key}.{topic}" for topic in topics for key in per_topic),
+        *(f"people_reached.{t}" for t, spec in scenario.topics.items() if spec.coverage_share > 0),
+        "people_reached",
+    ]
+
+
+def _trajectory_columns(scenario: Scenario) -> list[str]:
+    months = scenario.simulation.months + scenario.simulation.followup_months
+    return [f"trajectory.{m}" for m in range(months + 1)]
+
+
+def _costs_columns(scenario: Scenario) -> list[str]:
+    from twinsim.programme.costs import COST_CATEGORIES
+    from twinsim.programme.registry import ACTIVITIES
+
+    return [f"cost.{a}.{c}" for a in sorted(ACTIVITIES) for c in (*COST_CATEGORIES, "total_cost")]
+
+
+def _institution_cost_columns(scenario: Scenario) -> list[str]:
+    return [f"institution_cost.{i}" for i in range(scenario.n_institutions)]
+
+
+def _evaluation_columns(scenario: Scenario) -> list[str]:
+    keys = ("measured_selected_vs_not", "n_selected", "n_not_selected")
+    did = ("estimate", "se", "ci95_low", "ci95_high", "p_value")
+    return [f"{key}.{topic}" for topic in scenario.topics for key in (*keys, *(f"did_{k}" for k in did))]
+
+
+def _measured_columns(scenario: Scenario) -> list[str]:
+    return [f"measured_selected_vs_not.{topic}" for topic in scenario.topics]
+
+
+#: The columns each output family may report for a scenario (a run reports those that apply to it; every activity
+#: the registry knows is declared, whether it fires or not). A result store declares them before anything runs.
+COLUMNS: dict[str, Callable[[Scenario], list[str]]] = {
+    "summary": _summary_columns,
+    "trajectory": _trajectory_columns,
+    "costs": _costs_columns,
+    "institution_cost": _institution_cost_columns,
+    "evaluation": _evaluation_columns,
+    "measured": _measured_columns,
+}
+
+
+def declared_columns(scenarios: list[Scenario], families: tuple[str, ...]) -> list[str]:
+    """Every output column the runs of ``scenarios`` may report for ``families``, in the order of a run's row."""
+    return list(dict.fromkeys(c for family in families for sc in scenarios for c in COLUMNS[family](sc)))
 
 
 #: The output families that read a run's monthly aggregates (the others need only its summary state).

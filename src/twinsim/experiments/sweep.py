@@ -19,7 +19,7 @@ import pandas as pd
 
 from twinsim.errors import ScenarioError
 from twinsim.experiments.designs import MAX_POINTS, ParamSpec, build_design, parse_param
-from twinsim.experiments.engine import execute, experiment_seed
+from twinsim.experiments.engine import STORE_CHUNKS_PER_WORKER, execute, experiment_seed, store_manifest
 from twinsim.experiments.executors import open_executor
 from twinsim.experiments.experiment import Experiment
 from twinsim.experiments.store import ResultStore
@@ -40,6 +40,8 @@ class SweepSummary:
         done: runs computed by this call.
         skipped: runs already in the store (``resume``).
         failed: runs in the store whose run raised (recorded with their seed and error).
+        retryable: of the failed runs, those that failed for lack of resources (memory, disk): ``resume`` runs
+            them again.
 
     """
 
@@ -50,6 +52,7 @@ class SweepSummary:
     done: int
     skipped: int
     failed: int
+    retryable: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object ``twinsim sweep --json`` prints."""
@@ -61,6 +64,7 @@ class SweepSummary:
             "done": self.done,
             "skipped": self.skipped,
             "failed": self.failed,
+            "retryable": self.retryable,
         }
 
     def table(self) -> pd.DataFrame:
@@ -130,7 +134,7 @@ def sweep(
     experiment = Experiment.from_points(base, points, replicates, seed, streams=streams)
     about = {"design": design, "samples": samples, "params": [p if isinstance(p, str) else p.key for p in params]}
     with open_executor(executor) as handle:  # a cluster is reached before anything is written
-        store = ResultStore.create(out, {**experiment.manifest(), "design": about}, resume, option="--out")
+        store = ResultStore.create(out, store_manifest(experiment, about), resume, option="--out")
         try:
             skip = store.done() if resume else set()
             left = len(points) * replicates - sum(1 for p, r in skip if p < len(points) and r < replicates)
@@ -143,6 +147,8 @@ def sweep(
                 skip=skip,
                 chunk_size=chunk_size,
                 progress=None if progress is None else lambda k: progress(k, left),
+                chunks_per_worker=STORE_CHUNKS_PER_WORKER,  # a part per chunk: a killed sweep loses little
+                stored=True,
             )
         finally:
             store.close()
@@ -154,4 +160,5 @@ def sweep(
         done=counts.done,
         skipped=counts.skipped,
         failed=store.failed(),
+        retryable=store.retryable(),
     )

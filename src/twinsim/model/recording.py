@@ -13,6 +13,7 @@ month). The scenario's ``[recording]`` section decides what else is kept:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,19 +35,21 @@ class Recorder:
     Attributes:
         aggregates: monthly sums per (replicate, kind, region, topic, selected) group.
         history: (months + 1) x rows x topics capacity (in-memory panel), or None.
-        writers: one :class:`PanelWriter` per replicate when ``recording.panel_dir`` is set, else empty.
+        writers: one :class:`PanelWriter` per replicate when ``recording.panel_dir`` is set, else empty (files named
+            by ``panel_names``, one per replicate, or by :func:`panel_file_name`).
 
     """
 
-    def __init__(self, model: TwinningModel, aggregates: bool = True) -> None:
+    def __init__(self, model: TwinningModel, aggregates: bool = True, panel_names: Sequence[str] | None = None) -> None:
         rec = model.params.recording
         self.aggregates = AggregateRecorder(model) if aggregates else None
         self.history: np.ndarray | None = None
         self.writers: list[PanelWriter] = []
         if rec.mode == "panel" and rec.panel_dir:
             for block, seq in enumerate(model.seeds):
-                seed, replicate = seq.entropy, (seq.spawn_key or (0,))[0]
-                path = Path(rec.panel_dir) / panel_file_name(seed, replicate)
+                seed, replicate = seq.entropy, (seq.spawn_key or (0,))[-1]
+                name = panel_file_name(seed, replicate) if panel_names is None else panel_names[block]
+                path = Path(rec.panel_dir) / name
                 self.writers.append(PanelWriter(model.replicate(block), path, seed, replicate))
         elif rec.mode == "panel":
             self.history = np.empty((model.months_total + 1, model.n, len(model.topic_names)))

@@ -294,6 +294,7 @@ def simulate_many(
     programme_learning: bool = True,
     agents: bool = True,
     aggregates: bool = True,
+    panel_names: Sequence[str] | None = None,
 ) -> list[RunResult]:
     """Run replicates ``first .. first + replicates - 1`` of ``scenario`` as one model (blocks of rows).
 
@@ -302,7 +303,8 @@ def simulate_many(
     ``scenarios`` (one per block), each block runs its own parameter set (e.g. a posterior draw; they may differ
     only in ``TwinningModel``'s per-replicate parameters, see ``BLOCK_PARAMETERS``). With ``agents=False`` the
     replicates run as a :class:`~twinsim.model.TwinningSimulation` (no Mesa: the experiment engine's runs); with
-    ``aggregates=False`` they record no monthly aggregates (when only summaries are wanted).
+    ``aggregates=False`` they record no monthly aggregates (when only summaries are wanted). ``panel_names``
+    names each block's streamed panel file in ``recording.panel_dir`` (default: by seed and replicate).
     """
     seed = scenario.simulation.seed if seed is None else int(seed)
     if seeds is None:
@@ -312,7 +314,12 @@ def simulate_many(
     else:
         from twinsim.model.twinning import TwinningSimulation as Model
     model = Model(
-        scenario, seeds=seeds, block_scenarios=scenarios, programme_learning=programme_learning, aggregates=aggregates
+        scenario,
+        seeds=seeds,
+        block_scenarios=scenarios,
+        programme_learning=programme_learning,
+        aggregates=aggregates,
+        panel_names=panel_names,
     )
     model.run()
     return [

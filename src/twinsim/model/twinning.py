@@ -142,6 +142,8 @@ class TwinningSimulation:
             activities still fire and are costed, and every random draw stays the same: the counterfactual of the
             decomposition (:mod:`twinsim.analysis.decomposition`).
         aggregates: record the monthly aggregates (False when only the summary is wanted: the engine's runs).
+        panel_names: with ``recording.panel_dir``, each block's panel file name (the engine names them by design
+            point and replicate); default ``panel_seed<SEED>_rep<R>.parquet``.
         **overrides: dotted scenario keys and values, e.g. ``**{"programme.twins_per_topic": 2}`` (``__`` may
             stand for a dot: ``programme__twins_per_topic=2``).
 
@@ -165,6 +167,7 @@ class TwinningSimulation:
         block_scenarios: Sequence[Scenario] | None = None,
         programme_learning: bool = True,
         aggregates: bool = True,
+        panel_names: Sequence[str] | None = None,
         **overrides: Any,
     ) -> None:
         scenario = _scenario(scenario, overrides)
@@ -189,7 +192,7 @@ class TwinningSimulation:
         self._build_state()
         self._schedule = _schedule(scenario)
         self.delivery_state = self.delivery_model.setup(self)  # the delivery model's own agents (partners, experts)
-        self.recorder = Recorder(self, aggregates)
+        self.recorder = Recorder(self, aggregates, panel_names)
         self.datacollector: Any = None  # a Mesa DataCollector on a TwinningModel built with datacollector=True
 
     # ---------------------------------------------------------------------------------------------
