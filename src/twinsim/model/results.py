@@ -308,12 +308,20 @@ def simulate_many(
     seed = scenario.simulation.seed if seed is None else int(seed)
     if seeds is None:
         seeds = [run_seed_sequence(seed, r) for r in range(first, first + replicates)]
+    options: dict[str, Any] = {}
     if agents:
         from twinsim.model.mesa_model import TwinningModel as Model  # imports Mesa on first use
+
+        options["datacollector"] = False  # the run's tables are the recorder's
     else:
         from twinsim.model.twinning import TwinningSimulation as Model
     model = Model(
-        scenario, seeds=seeds, block_scenarios=scenarios, programme_learning=programme_learning, aggregates=aggregates
+        scenario,
+        seeds=seeds,
+        block_scenarios=scenarios,
+        programme_learning=programme_learning,
+        aggregates=aggregates,
+        **options,
     )
     model.run()
     return [

@@ -190,7 +190,7 @@ class TwinningSimulation:
         self._schedule = _schedule(scenario)
         self.delivery_state = self.delivery_model.setup(self)  # the delivery model's own agents (partners, experts)
         self.recorder = Recorder(self, aggregates)
-        self.datacollector: Any = None  # a Mesa DataCollector on a TwinningModel built with datacollector=True
+        self.datacollector: Any = None  # a Mesa DataCollector on a TwinningModel (unless datacollector=False)
 
     # ---------------------------------------------------------------------------------------------
     # Set-up
