@@ -83,7 +83,9 @@ def batched_steps(scenario, seed: int, replicates: int, repeats: int = 3) -> dic
     """The months after the kickoff of a model of ``replicates`` replicates (``repeats`` models)."""
     seconds = 0.0
     for b in range(repeats):
-        model = TwinningModel(scenario, seed, replicates=replicates, first_replicate=b * replicates)
+        model = TwinningModel(
+            scenario, seed, replicates=replicates, first_replicate=b * replicates, datacollector=False
+        )
         model.step()  # kickoff, not timed
         gc.collect()
         with Timer() as t:

@@ -207,19 +207,52 @@ def test_running_turns_false_at_the_horizon_and_stepping_past_it_is_an_error():
 
 
 def test_mesa_batch_run_works_over_the_model():
+    """As Mesa's documentation writes it: the model's keyword arguments and Mesa's own, nothing else."""
     rows = mesa.batch_run(
-        TwinningModel,
-        parameters={"scenario": "rwanda_tpn", "seed": [1, 2], "datacollector": True},
-        iterations=1,
-        max_steps=100,
-        number_processes=1,
-        display_progress=False,
+        TwinningModel, parameters={"scenario": "rwanda_tpn", "seed": [1, 2]}, iterations=1, display_progress=False
     )
     frame = pd.DataFrame(rows)
     assert set(frame["seed"]) == {1, 2}
+    assert frame.groupby("seed")["Step"].max().tolist() == [31 - 1, 31 - 1]  # 19 + 12 months; Mesa stops at -1
     assert (frame["month"] == frame["Step"]).all()  # month m's outcomes are collected at Mesa step m
     assert frame["Step"].max() == twinsim.load_scenario("rwanda_tpn").simulation.months + 12 - 1  # Mesa stops at -1
     assert frame["mean_indicator_selected"].notna().all() and (frame["cost"] > 0).any()
+    # the collector only reads the state: the end of each batch run is the run of the same seed
+    for seed in (1, 2):
+        last = frame[frame["seed"] == seed].iloc[-1]
+        ended = simulate("rwanda_tpn", seed, agents=False)
+        assert last["cost"] == pytest.approx(ended.summary()["total_cost"])
+
+
+def test_mesa_batch_run_takes_mesa_3s_rng_keyword():
+    rows = mesa.batch_run(
+        TwinningModel,
+        parameters={"scenario": "rwanda_tpn", "rng": [1, 2], "simulation__followup_months": 0},
+        iterations=1,
+        display_progress=False,
+    )
+    frame = pd.DataFrame(rows).set_index("rng")
+    for rng in (1, 2):
+        model = TwinningModel("rwanda_tpn", seed=rng, **{"simulation.followup_months": 0})
+        model.run()
+        assert frame.loc[rng, "cost"] == pytest.approx(model.total_cost()[0])
+
+
+def test_rng_is_mesa_3s_name_for_the_seed():
+    by_rng, by_seed = TwinningModel(rng=1), TwinningModel(seed=1)
+    by_rng.run()
+    by_seed.run()
+    np.testing.assert_array_equal(by_rng.capacity, by_seed.capacity)
+    np.testing.assert_array_equal(by_rng.rng.random(3), TwinningModel(seed=1).rng.random(3))  # Mesa's own generator
+    assert not np.array_equal(TwinningModel(rng=2).capacity, TwinningModel(rng=1).capacity)
+    sequence = np.random.SeedSequence(7, spawn_key=(0,))
+    np.testing.assert_array_equal(TwinningModel(rng=sequence).capacity, TwinningModel(seed=sequence).capacity)
+    generator = TwinningModel(rng=np.random.default_rng(5))  # one draw of the generator becomes the seed
+    np.testing.assert_array_equal(generator.capacity, TwinningModel(rng=np.random.default_rng(5)).capacity)
+    with pytest.raises(TwinsimError, match="give seed or rng"):
+        TwinningModel(seed=1, rng=1)
+    with pytest.raises(TwinsimError, match=r"rng='x'; give a non-negative int"):
+        TwinningModel(rng="x")
 
 
 def test_datacollector_is_fed_every_month():
@@ -228,7 +261,7 @@ def test_datacollector_is_fed_every_month():
     frame = model.datacollector.get_model_vars_dataframe()
     assert frame["month"].tolist() == list(range(model.months_total + 1))
     assert frame["cost"].iloc[-1] == pytest.approx(sum(r.total_cost for r in model.ledger))
-    assert TwinningModel("rwanda_tpn").datacollector is None
+    assert TwinningModel("rwanda_tpn", datacollector=False).datacollector is None
 
 
 @pytest.mark.parametrize("name", ["rwanda_tpn", "rwanda_north_south", "rwanda_external_experts"])

@@ -49,7 +49,7 @@ from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run, shared_executor
 from twinsim.experiments.experiment import Arm, Experiment
 from twinsim.experiments.posterior import Posterior
-from twinsim.scenario import Scenario, plausible_range
+from twinsim.scenario import Scenario, as_scenario, plausible_range
 
 __all__ = [
     "CalibrationResult",
@@ -276,18 +276,22 @@ def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: list[float]) -> list[f
 
 
 def calibrate(
-    scenario: Scenario,
-    spec: CalibrationSpec,
+    scenario: Scenario | str | Path,
+    spec: CalibrationSpec | str | Path,
     budget: int,
     progress: Callable[[int], None] | None = None,
     engine: dict[str, Any] | None = None,
 ) -> CalibrationResult:
     """Fit ``spec.parameters`` to ``spec.targets`` with ``budget`` model runs (see the module docstring).
 
+    ``scenario`` is a :class:`~twinsim.Scenario`, a bundled name or a path; ``spec`` the targets read by
+    :func:`~twinsim.analysis.targets.load_targets`, or a targets file or bundled name (``"rwanda_tpn"``).
     ``engine``: the experiment engine's options (``executor``, ``store``, ``resume``); each stage (design,
     refinement) keeps its runs in its own sub-folder of the store, so a killed calibration resumes, and the
     stages share one pool of worker processes.
     """
+    scenario = as_scenario(scenario)
+    spec = spec if isinstance(spec, CalibrationSpec) else load_targets(spec)
     with shared_executor(engine) as shared:
         if spec.method == "smc":
             return _calibrate_smc(scenario, spec, budget, progress, shared)

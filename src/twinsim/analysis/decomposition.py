@@ -33,8 +33,8 @@ from twinsim.analysis.evaluation import interval95, json_number
 from twinsim.analysis.uncertainty import variance_split
 from twinsim.experiments.engine import run
 from twinsim.experiments.experiment import Arm, Experiment
-from twinsim.experiments.posterior import Posterior
-from twinsim.scenario import Scenario
+from twinsim.experiments.posterior import Posterior, as_posterior
+from twinsim.scenario import Scenario, as_scenario
 
 __all__ = ["PARTS", "Decomposition", "decompose"]
 
@@ -178,11 +178,11 @@ def _share_range(group: pd.DataFrame) -> tuple[float, float]:
 
 
 def decompose(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     replicates: int = 1,
     seed: int | None = None,
     *,
-    posterior: Posterior | None = None,
+    posterior: Posterior | str | Path | None = None,
     progress: Callable[[int], None] | None = None,
     executor: Any = None,
     store: str | Path | None = None,
@@ -194,16 +194,19 @@ def decompose(
     counterfactual with the programme's learning switched off (same institutions, topic choices and draws).
 
     Args:
-        scenario: the validated scenario.
+        scenario: a :class:`~twinsim.Scenario`, the name of a bundled scenario (``"rwanda_tpn"``) or a TOML path.
         replicates: number of replicate pairs (factual and counterfactual run).
         seed: experiment seed (default: ``scenario.simulation.seed``).
-        posterior: optional posterior; replicate ``r`` uses its draw for ``(seed, r)`` in both runs.
+        posterior: optional posterior (a Posterior, a CSV file or a bundled name); replicate ``r`` uses its draw
+            for ``(seed, r)`` in both runs.
         progress: called with the number of runs of each finished chunk (two runs per replicate).
         executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
         store: a result-store directory the runs are written to as they finish.
         resume: with ``store``, compute only the runs it does not hold yet.
 
     """
+    scenario = as_scenario(scenario)
+    posterior = as_posterior(posterior, scenario)
     seed = scenario.simulation.seed if seed is None else int(seed)
     arms = (Arm(scenario, label="factual"), Arm(scenario, programme_learning=False, label="counterfactual"))
     experiment = Experiment(

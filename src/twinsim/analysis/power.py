@@ -34,8 +34,8 @@ from twinsim.analysis.uncertainty import variance_split
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run
 from twinsim.experiments.experiment import Arm, Experiment
-from twinsim.experiments.posterior import Posterior
-from twinsim.scenario import Scenario
+from twinsim.experiments.posterior import Posterior, as_posterior
+from twinsim.scenario import Scenario, as_scenario
 
 __all__ = ["PowerAnalysis", "minimum_detectable_effect", "power_analysis", "scale_population"]
 
@@ -187,14 +187,14 @@ class PowerAnalysis:
 
 
 def power_analysis(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     sizes: list[int],
     replicates: int = 100,
     seed: int | None = None,
     *,
     topics: list[str] | None = None,
     alpha: float = 0.05,
-    posterior: Posterior | None = None,
+    posterior: Posterior | str | Path | None = None,
     progress: Callable[[int], None] | None = None,
     executor: Any = None,
     store: str | Path | None = None,
@@ -203,19 +203,23 @@ def power_analysis(
     """Simulate trials of each size and evaluate them as an evaluator would (see the module docstring).
 
     Args:
-        scenario: the validated scenario (its ``[evaluation]`` section sets surveys and measurement error).
+        scenario: a :class:`~twinsim.Scenario`, a bundled name or a TOML path (its ``[evaluation]`` section sets
+            surveys and measurement error).
         sizes: trial sizes (total institutions).
         replicates: simulated trials per size.
         seed: experiment seed (default: ``scenario.simulation.seed``).
         topics: topics to evaluate (default: all).
         alpha: significance level of the two-sided test.
-        posterior: optional posterior; replicate ``r`` uses its draw for ``(seed, r)``.
+        posterior: optional posterior (a Posterior, a CSV file or a bundled name); replicate ``r`` uses its draw
+            for ``(seed, r)``.
         progress: called with the number of runs of each finished chunk.
         executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
         store: a result-store directory the runs are written to as they finish.
         resume: with ``store``, compute only the runs it does not hold yet.
 
     """
+    scenario = as_scenario(scenario)
+    posterior = as_posterior(posterior, scenario)
     seed = scenario.simulation.seed if seed is None else int(seed)
     topics = list(scenario.topics) if topics is None else topics
     unknown = sorted(set(topics) - set(scenario.topics))

@@ -34,6 +34,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -49,8 +50,8 @@ from SALib.sample import sobol as sobol_sample
 from twinsim.analysis.evaluation import json_number
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run_points
-from twinsim.experiments.posterior import Posterior
-from twinsim.scenario import ChoiceLevel, Scenario, SensitivitySpec, plausible_range
+from twinsim.experiments.posterior import Posterior, as_posterior
+from twinsim.scenario import ChoiceLevel, Scenario, SensitivitySpec, as_scenario, plausible_range
 
 __all__ = [
     "METHODS",
@@ -772,7 +773,7 @@ def planned_runs(spec: SensitivitySpec, n_factors: int) -> int:
 
 
 def sensitivity(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     params: dict[str, Any],
     outputs: Sequence[str] = ("mean_gain", "total_cost"),
     *,
@@ -785,7 +786,7 @@ def sensitivity(
     num_levels: int = 4,
     workers: int | str | None = None,
     progress: Callable[[int], None] | None = None,
-    posterior: Posterior | None = None,
+    posterior: Posterior | str | Path | None = None,
 ) -> SensitivityResult:
     """A global sensitivity analysis from plain Python arguments (no ``[sensitivity]`` table needed).
 
@@ -793,7 +794,7 @@ def sensitivity(
 
         from twinsim.analysis.sensitivity import sensitivity
         result = sensitivity(
-            twinsim.load_scenario("rwanda_tpn"),
+            "rwanda_tpn",                                     # a bundled name, a TOML path or a Scenario
             params={
                 "learning.forgetting": (0.0, 0.05),          # a range
                 "learning.rates.exchange_visit": None,        # the schema's plausible range
@@ -806,7 +807,7 @@ def sensitivity(
         result.to_frame()
 
     Args:
-        scenario: the base scenario.
+        scenario: the base scenario: a :class:`~twinsim.Scenario`, a bundled name (``"rwanda_tpn"``) or a TOML path.
         params: dotted scenario key -> ``(low, high)``, a list of levels, or ``None`` for the key's plausible range.
         outputs: numeric keys of the run summary (see :meth:`twinsim.RunResult.summary`).
         method: ``"sobol"``, ``"morris"`` or ``"fast"``.
@@ -821,12 +822,14 @@ def sensitivity(
             scheduler at this address (tcp://HOST:PORT).
         progress: called with the number of finished runs.
         posterior: draw the parameters the factors do not vary from this posterior (replicate ``r`` of every
-            point: the draw for ``(seed, r)``; e.g. ``load_posterior(resolve_posterior("rwanda_tpn"))``).
+            point: the draw for ``(seed, r)``): a Posterior, a CSV file or a bundled name (``"rwanda_tpn"``).
 
     Raises:
         ScenarioError: for an unknown key, a bad range or an unknown output, naming it.
 
     """
+    scenario = as_scenario(scenario)
+    posterior = as_posterior(posterior, scenario)
     factors: dict[str, dict[str, Any]] = {}
     for key, value in params.items():
         if value is None:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twinsim.errors import ScenarioError
-from twinsim.scenario import plausible_range
+from twinsim.scenario import plausible_range, resolve_targets
 
 __all__ = ["CalibrationSpec", "SMCSettings", "Target", "load_targets"]
 
@@ -130,10 +130,11 @@ class CalibrationSpec(BaseModel):
 
 
 def load_targets(path: str | Path) -> CalibrationSpec:
-    """Read and validate a targets file (TOML: a ``[calibration]`` table and ``[[targets]]`` entries)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"--targets {path}: no such file")
+    """Read and validate a targets file (TOML: a ``[calibration]`` table and ``[[targets]]`` entries).
+
+    ``path`` is a file or the name of bundled targets (``"rwanda_tpn"``; see :func:`twinsim.scenario.resolve_targets`).
+    """
+    path = resolve_targets(path)
     from twinsim.scenario.schema import check_text, read_toml_file
 
     data = read_toml_file(path, f"--targets {path}")

@@ -33,13 +33,13 @@ from twinsim.experiments.executors import (
 from twinsim.experiments.experiment import STREAMS, Arm, Experiment, run_seed
 from twinsim.experiments.failures import WorkerLostError, lost_worker, retryable
 from twinsim.experiments.outputs import NEEDS_AGGREGATES, declared_columns, run_outputs
-from twinsim.experiments.posterior import Posterior, scenario_for_replicate
+from twinsim.experiments.posterior import Posterior, as_posterior, scenario_for_replicate
 from twinsim.experiments.process import tune_allocator
 from twinsim.model import TwinningSimulation
 from twinsim.model.replicate import Replicate
 from twinsim.model.results import RunResult, simulate, simulate_many
 from twinsim.model.twinning import model_signature, per_replicate_parameter
-from twinsim.scenario import Scenario
+from twinsim.scenario import Scenario, as_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -279,13 +279,13 @@ def parameter_share(values: ArrayLike, sets: ArrayLike) -> float:
 
 
 def run_replicates(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     replicates: int = 1,
     seed: int | None = None,
     *,
     keep_tables: bool = False,
     progress: Callable[[int], None] | None = None,
-    posterior: Posterior | None = None,
+    posterior: Posterior | str | Path | None = None,
     batch: int = BATCH_SIZE,
     executor: Any = None,
     store: str | Path | None = None,
@@ -298,14 +298,15 @@ def run_replicates(
     process (serially, ``batch`` replicates at a time as one model).
 
     Args:
-        scenario: the validated scenario.
+        scenario: a :class:`~twinsim.Scenario`, the name of a bundled scenario (``"rwanda_tpn"``) or a TOML path.
         replicates: number of replicates (>= 1).
         seed: experiment seed (default: ``scenario.simulation.seed``).
         keep_tables: also keep every run's panel (if kept in memory), aggregates and ledger (memory
             grows with replicates; runs in this process).
         progress: called with the number of finished runs (e.g. a progress bar's ``advance``).
         posterior: carry parameter uncertainty: replicate ``r`` runs with the posterior's parameter set
-            drawn for ``(seed, r)`` (see :func:`twinsim.experiments.posterior.scenario_for_replicate`).
+            drawn for ``(seed, r)`` (see :func:`twinsim.experiments.posterior.scenario_for_replicate`); a
+            :class:`~twinsim.experiments.posterior.Posterior`, a posterior CSV file or a bundled name.
         batch: with ``keep_tables``, replicates held in one model (blocks of rows); every result is the same
             as run one by one. 0 or 1: one by one.
         executor: where the runs execute (see :func:`run`); not with ``keep_tables``.
@@ -315,6 +316,8 @@ def run_replicates(
     """
     if replicates < 1:
         raise ValueError("replicates must be >= 1")
+    scenario = as_scenario(scenario)
+    posterior = as_posterior(posterior, scenario)
     seed = experiment_seed(scenario, seed)
     about = {"posterior": posterior.source if posterior is not None else None, "topics": list(scenario.topics)}
     if not keep_tables:

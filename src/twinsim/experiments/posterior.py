@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twinsim.errors import ScenarioError
-from twinsim.scenario import Scenario
+from twinsim.scenario import Scenario, as_scenario, resolve_posterior
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +27,7 @@ __all__ = [
     "POSTERIOR_ENTROPY_TAG",
     "REPLICATES_PER_DRAW",
     "Posterior",
+    "as_posterior",
     "load_posterior",
     "save_posterior",
     "scenario_for_replicate",
@@ -132,17 +134,23 @@ class Posterior:
         return cdf
 
 
-def load_posterior(path: str | Path, scenario: Scenario | None = None) -> Posterior:
+def load_posterior(
+    path: str | os.PathLike[str], scenario: Scenario | str | os.PathLike[str] | None = None
+) -> Posterior:
     """Read a posterior CSV file; with ``scenario``, check that every column is a key it accepts.
 
+    Args:
+        path: a posterior CSV file, or the name of a bundled posterior (``"rwanda_tpn"``; see
+            :func:`twinsim.scenario.resolve_posterior`).
+        scenario: a scenario (a :class:`~twinsim.Scenario`, a bundled name or a path) to check the columns against.
+
     Raises:
-        ScenarioError: naming the file and what is wrong (missing file, no rows, a non-numeric column,
-            negative weights, a key or value the scenario rejects).
+        ScenarioError: naming the file and what is wrong (missing file or unknown name, no rows, a non-numeric
+            column, negative weights, a key or value the scenario rejects).
 
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"--posterior {path}: no such file")
+    path = resolve_posterior(path)
+    scenario = None if scenario is None else as_scenario(scenario)
     columns = _read_numeric_csv(path, f"--posterior {path}")
     columns.pop("distance", None)
     weights = columns.pop("weight", None)
@@ -156,6 +164,20 @@ def load_posterior(path: str | Path, scenario: Scenario | None = None) -> Poster
         for index in (0, int(np.argmax(posterior.values[:, 0]))):
             _apply(scenario, posterior.row(index), f"--posterior {path} (row {index + 1})")
     return posterior
+
+
+def as_posterior(ref: Posterior | str | os.PathLike[str] | None, scenario: Scenario | None = None) -> Posterior | None:
+    """The one door for a ``posterior`` argument: a :class:`Posterior` (or None) as it is, a file or bundled name read.
+
+    A file or name is read with :func:`load_posterior` and checked against ``scenario`` (if given).
+    """
+    if ref is None or isinstance(ref, Posterior):
+        return ref
+    if isinstance(ref, str | os.PathLike):
+        return load_posterior(ref, scenario)
+    raise ScenarioError(
+        f"posterior: got a {type(ref).__name__}; give a Posterior, a posterior CSV file or a bundled name"
+    )
 
 
 def _read_numeric_csv(path: Path, what: str) -> dict[str, np.ndarray]:

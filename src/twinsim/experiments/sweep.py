@@ -23,7 +23,7 @@ from twinsim.experiments.engine import STORE_CHUNKS_PER_WORKER, execute, experim
 from twinsim.experiments.executors import open_executor
 from twinsim.experiments.experiment import Experiment
 from twinsim.experiments.store import ResultStore
-from twinsim.scenario import Scenario, load_scenario
+from twinsim.scenario import Scenario, as_scenario
 
 __all__ = ["SweepSummary", "sweep"]
 
@@ -122,7 +122,7 @@ def sweep(
     """
     if replicates < 1:
         raise ValueError("replicates must be >= 1")
-    base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    base = as_scenario(scenario)
     seed = experiment_seed(base, seed)
     size = _design_size(params, design, samples)  # before the design is built and validated (slow when large)
     if size > MAX_POINTS:

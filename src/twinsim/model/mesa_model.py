@@ -2,9 +2,10 @@
 
 :class:`~twinsim.model.twinning.TwinningSimulation` holds the state of record and the monthly step and imports no
 Mesa; this class adds what Mesa's tools expect: ``mesa.Model``'s random generators, step counter and agent
-registry, the agents as views on the arrays (:mod:`twinsim.model.agents`, created on first access), an opt-in
-``datacollector``, and a keyword constructor that ``mesa.batch_run`` can call. Every number is the same as the
-simulation's: the step is the simulation's own.
+registry, the agents as views on the arrays (:mod:`twinsim.model.agents`, created on first access), a
+``datacollector`` fed every month (as Mesa's own examples keep one), Mesa 3's ``rng`` keyword, and a keyword
+constructor that ``mesa.batch_run`` can call with Mesa's documented arguments only. Every number is the same as the
+simulation's: the step is the simulation's own, and the collector only reads the state.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import mesa
 import numpy as np
 
+from twinsim.errors import TwinsimError
 from twinsim.model.agents import Institution
 from twinsim.model.twinning import TwinningSimulation
 from twinsim.scenario import Scenario
@@ -30,8 +32,11 @@ class TwinningModel(TwinningSimulation, mesa.Model):
     Args:
         scenario: a validated :class:`~twinsim.scenario.Scenario`, the name of a bundled scenario or a TOML path.
         seed: the experiment seed (default ``simulation.seed``), or one replicate's ``SeedSequence``.
+        rng: Mesa 3's name for the seed: an int or a ``SeedSequence`` is the experiment seed (``rng=1`` runs as
+            ``seed=1``); a NumPy ``Generator`` or bit generator gives one draw that becomes it. Not with ``seed``.
         datacollector: keep a :class:`mesa.DataCollector` of monthly model-level outcomes (``mean_indicator``,
-            ``mean_indicator_selected``, ``mean_indicator_not_selected``, ``cost``, ``ties``; means over replicates).
+            ``mean_indicator_selected``, ``mean_indicator_not_selected``, ``cost``, ``ties``; means over replicates),
+            collected at month 0 and after every step, so ``mesa.batch_run`` reads it (default: on; False skips it).
         **kwargs: ``replicates``, ``first_replicate``, ``seeds``, ``block_scenarios``, ``programme_learning`` and
             dotted scenario overrides (``programme__twins_per_topic=2``), as for the simulation.
 
@@ -42,10 +47,11 @@ class TwinningModel(TwinningSimulation, mesa.Model):
         scenario: Scenario | str | Path = "rwanda_tpn",
         seed: int | np.random.SeedSequence | None = None,
         *,
-        datacollector: bool = False,
+        rng: int | np.random.SeedSequence | np.random.Generator | np.random.BitGenerator | None = None,
+        datacollector: bool = True,
         **kwargs: Any,
     ) -> None:
-        TwinningSimulation.__init__(self, scenario, seed, **kwargs)
+        TwinningSimulation.__init__(self, scenario, _seed_or_rng(seed, rng), **kwargs)
         mesa.Model.__init__(self, rng=np.random.default_rng(self.seeds[0]))
         self._institutions: list[Institution] | None = None
         if datacollector:
@@ -86,6 +92,26 @@ class TwinningModel(TwinningSimulation, mesa.Model):
         """Close streamed panels and release Mesa's per-model id counter (see :mod:`twinsim.model.agents`)."""
         super().finish()
         mesa.Agent._ids.pop(self, None)
+
+
+def _seed_or_rng(
+    seed: int | np.random.SeedSequence | None,
+    rng: int | np.random.SeedSequence | np.random.Generator | np.random.BitGenerator | None,
+) -> int | np.random.SeedSequence | None:
+    """The experiment seed from ``seed`` or Mesa 3's ``rng`` keyword (one of them)."""
+    if rng is None:
+        return seed
+    if seed is not None:
+        raise TwinsimError("TwinningModel: give seed or rng (Mesa 3's name for it), not both")
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool) and rng >= 0:
+        return int(rng)
+    if isinstance(rng, np.random.Generator | np.random.BitGenerator):
+        return int(np.random.default_rng(rng).integers(2**63))
+    raise TwinsimError(
+        f"TwinningModel: rng={rng!r}; give a non-negative int, a numpy SeedSequence, Generator or bit generator"
+    )
 
 
 def _datacollector(model: TwinningModel) -> mesa.DataCollector:

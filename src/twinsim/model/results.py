@@ -33,7 +33,7 @@ from twinsim.model import run_seed_sequence
 from twinsim.model.recording import panel_frame
 from twinsim.model.replicate import Replicate
 from twinsim.model.summary import replicate_trajectories, summary_rows
-from twinsim.scenario import Scenario
+from twinsim.scenario import Scenario, as_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -261,7 +261,7 @@ class RunResult:
 
 
 def simulate(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     seed: int | None = None,
     replicate: int = 0,
     *,
@@ -271,7 +271,7 @@ def simulate(
     """Run one replicate of a scenario.
 
     Args:
-        scenario: the validated scenario.
+        scenario: a :class:`~twinsim.Scenario`, the name of a bundled scenario (``"rwanda_tpn"``) or a TOML path.
         seed: experiment seed (default: ``scenario.simulation.seed``).
         replicate: replicate number; the run uses ``SeedSequence(seed, spawn_key=(replicate,))``.
         programme_learning: False runs the counterfactual with the programme's learning switched off
@@ -284,7 +284,7 @@ def simulate(
 
 
 def simulate_many(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     seed: int | None = None,
     replicates: int = 1,
     *,
@@ -306,11 +306,15 @@ def simulate_many(
     ``aggregates=False`` they record no monthly aggregates (when only summaries are wanted). ``panel_names``
     names each block's streamed panel file in ``recording.panel_dir`` (default: by seed and replicate).
     """
+    scenario = as_scenario(scenario)
     seed = scenario.simulation.seed if seed is None else int(seed)
     if seeds is None:
         seeds = [run_seed_sequence(seed, r) for r in range(first, first + replicates)]
+    options: dict[str, Any] = {}
     if agents:
         from twinsim.model.mesa_model import TwinningModel as Model  # imports Mesa on first use
+
+        options["datacollector"] = False  # the run's tables are the recorder's
     else:
         from twinsim.model.twinning import TwinningSimulation as Model
     model = Model(
@@ -320,6 +324,7 @@ def simulate_many(
         programme_learning=programme_learning,
         aggregates=aggregates,
         panel_names=panel_names,
+        **options,
     )
     model.run()
     return [

@@ -32,7 +32,7 @@ from twinsim.programme.activity import learn_along_ties
 from twinsim.programme.costs import LedgerPart, LedgerRow, ledger_rows, price_firings
 from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties, gap_to_best
 from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, effective_rate
-from twinsim.scenario import ActivityCost, Scenario, load_scenario
+from twinsim.scenario import ActivityCost, Scenario, as_scenario
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -193,7 +193,7 @@ class TwinningSimulation:
         self._schedule = _schedule(scenario)
         self.delivery_state = self.delivery_model.setup(self)  # the delivery model's own agents (partners, experts)
         self.recorder = Recorder(self, aggregates, panel_names)
-        self.datacollector: Any = None  # a Mesa DataCollector on a TwinningModel built with datacollector=True
+        self.datacollector: Any = None  # a Mesa DataCollector on a TwinningModel (unless datacollector=False)
 
     # ---------------------------------------------------------------------------------------------
     # Set-up
@@ -754,9 +754,8 @@ class _StackedDraws:
 
 def _scenario(scenario: Scenario | str | Path, overrides: dict[str, Any]) -> Scenario:
     dotted = {key.replace("__", "."): value for key, value in overrides.items()}
-    if isinstance(scenario, Scenario):
-        return scenario.with_overrides(dotted, source="TwinningSimulation(...)") if dotted else scenario
-    return load_scenario(scenario, dotted or None)
+    scenario = as_scenario(scenario)
+    return scenario.with_overrides(dotted, source="TwinningSimulation(...)") if dotted else scenario
 
 
 def _seeds(

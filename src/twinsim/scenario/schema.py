@@ -10,6 +10,7 @@ priors) is stored in ``json_schema_extra["plausible"]``; its unit in ``json_sche
 from __future__ import annotations
 
 import copy
+import os
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -41,6 +42,7 @@ __all__ = [
     "SensitivitySpec",
     "SimulationParams",
     "TopicSpec",
+    "as_scenario",
     "bundled_scenarios",
     "load_scenario",
     "parse_override",
@@ -1341,27 +1343,54 @@ def _section_of(annotation: Any) -> Any:
     return None
 
 
-def load_scenario(ref: str | Path, overrides: dict[str, Any] | list[str] | None = None) -> Scenario:
+def load_scenario(
+    ref: Scenario | str | os.PathLike[str], overrides: dict[str, Any] | list[str] | None = None
+) -> Scenario:
     """Load, merge (``extends``), override and validate a scenario.
 
     Args:
-        ref: a path to a TOML file, or the name of a bundled scenario (e.g. ``"rwanda_tpn"``).
+        ref: a path to a TOML file, the name of a bundled scenario (e.g. ``"rwanda_tpn"``), or a :class:`Scenario`
+            (taken as it is).
         overrides: ``{"section.key": value}`` or a list of ``"section.key=value"`` strings.
 
     Returns:
         The validated :class:`Scenario`.
 
     Raises:
-        ScenarioError: naming the file (or ``--set``), the key path and what is allowed.
+        ScenarioError: naming the file (or ``--set``), the key path and what is allowed; or, for an argument that is
+            none of the three, what is.
 
     """
-    path = resolve_scenario_path(ref)
-    data = _read_toml(path)
-    scenario = _validate(data, str(ref))
+    if isinstance(ref, Scenario):
+        scenario = ref
+    elif isinstance(ref, str | os.PathLike):
+        path = resolve_scenario_path(ref)
+        data = _read_toml(path)
+        scenario = _validate(data, str(ref))
+    else:
+        names = ", ".join(sorted(bundled_scenarios())) or "none"
+        raise ScenarioError(
+            f"scenario: got a {type(ref).__name__}; give a Scenario, a path to a TOML file or a bundled name ({names})"
+        )
     if overrides:
         pairs = dict(parse_override(o) for o in overrides) if isinstance(overrides, list) else dict(overrides)
         scenario = scenario.with_overrides(pairs)
     return scenario
+
+
+def as_scenario(ref: Scenario | str | os.PathLike[str]) -> Scenario:
+    """The one door for a scenario argument: a :class:`Scenario` as it is, a bundled name or a TOML path loaded.
+
+    Every public function that takes a scenario passes it through here, so ``"rwanda_tpn"``,
+    ``"my_country.toml"`` and ``load_scenario("rwanda_tpn")`` are accepted alike (:func:`load_scenario` without
+    overrides).
+
+    Raises:
+        ScenarioError: an unknown name or missing file (with the bundled names), an invalid file, or an argument
+            that is none of the three.
+
+    """
+    return load_scenario(ref)
 
 
 def plausible_range(key: str) -> tuple[float, float] | None:

@@ -10,8 +10,9 @@ cost money and transfer nothing. :func:`scenario_warnings` names each such probl
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
-from twinsim.scenario.schema import ActivityCost, Scenario
+from twinsim.scenario.schema import ActivityCost, Scenario, as_scenario
 
 __all__ = ["scenario_warnings"]
 
@@ -29,7 +30,7 @@ def _costs_money(cost: ActivityCost | None, scenario: Scenario) -> bool:
     return bool(staff or paid or cost.volunteer_days > 0)
 
 
-def scenario_warnings(scenario: Scenario) -> list[str]:
+def scenario_warnings(scenario: Scenario | str | Path) -> list[str]:
     """One line per reason the scenario's results cannot mean anything (an empty list when there is none).
 
     Checks: (1) every institution of a kind chooses all topics that kind has, so there is no not-selected group
@@ -37,7 +38,10 @@ def scenario_warnings(scenario: Scenario) -> list[str]:
     activities teach nothing; (3) no kickoff workshop, so no topics are chosen and no ties form; (4) no kind has
     two institutions, so no institution has a peer to twin with; (5) a scheduled activity with a cost but a
     learning rate of zero (it costs money and transfers nothing).
+
+    ``scenario``: a :class:`Scenario`, the name of a bundled scenario or a TOML path.
     """
+    scenario = as_scenario(scenario)
     p = scenario.programme
     if p.delivery_model == "none":
         return []

@@ -13,6 +13,8 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from twinsim.scenario import as_scenario
+
 if TYPE_CHECKING:
     from twinsim.scenario import Scenario
 
@@ -53,7 +55,7 @@ def plot_trajectories(
     panel: pd.DataFrame,
     endline: int | None = None,
     *,
-    scenario: Scenario | None = None,
+    scenario: Scenario | str | Path | None = None,
 ) -> Figure:
     """Mean indicator per month, institutions that selected the topic vs those that did not, one panel per topic.
 
@@ -63,10 +65,13 @@ def plot_trajectories(
         panel: the tidy panel (columns month, topic, indicator, selected; ``replicate`` optional), or the
             aggregates of a run (the same columns plus ``institutions``, by which group means are weighted).
         endline: month at which the programme ends; drawn as a labelled dashed line (default: the scenario's).
-        scenario: the scenario that was run: gives calendar dates on the x axis (from ``simulation.start``),
-            each topic's indicator and unit on the y axis, and the programme end.
+        scenario: the scenario that was run (a Scenario, a bundled name or a TOML path): gives calendar dates on
+            the x axis (from ``simulation.start``), each topic's indicator and unit on the y axis, and the
+            programme end.
 
     """
+    if scenario is not None:
+        scenario = as_scenario(scenario)
     keys = ["replicate", "month", "topic", "selected"] if "replicate" in panel else ["month", "topic", "selected"]
     if "institutions" in panel:  # aggregates: group means weighted by their number of institutions
         weighted = panel.assign(indicator=panel["indicator"] * panel["institutions"])
