@@ -1157,6 +1157,8 @@ def read_toml_file(path: Path, what: str) -> dict[str, Any]:
         raise ScenarioError(f"{what}: not a UTF-8 text file") from None
     except OSError as exc:
         raise ScenarioError(f"{what}: cannot read it ({exc.strerror or exc})") from None
+    if bracket_depth(text) > 4 * MAX_NESTING:  # refused before the recursive parser runs near the stack's limit
+        raise ScenarioError(f"{what}: tables or lists nested too deep (at most {MAX_NESTING} levels)")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -1167,6 +1169,38 @@ def read_toml_file(path: Path, what: str) -> dict[str, Any]:
         raise ScenarioError(f"{what}: a value cannot be read ({unreadable(exc)})") from None
     check_nesting(data, what)
     return data
+
+
+def bracket_depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in TOML text, outside strings and comments (a cheap upper bound)."""
+    depth = deepest = 0
+    quote = ""
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote in {'"', '"""'}:
+                i += 2
+                continue
+            if text.startswith(quote, i):
+                i += len(quote)
+                quote = ""
+                continue
+        elif ch == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif ch in "\"'":
+            quote = ch * 3 if text.startswith(ch * 3, i) else ch
+            i += len(quote)
+            continue
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return deepest
 
 
 def unreadable(exc: BaseException) -> str:
