@@ -109,16 +109,28 @@ def test_replicates_running_different_posterior_draws_in_one_model_are_their_sin
         _assert_identical(simulate(scenarios[r], 7, r), result)
 
 
+def _range(key: str) -> tuple[float, float]:
+    """A key's plausible range, else its prior's (unit costs have priors, not plausible ranges)."""
+    from twinsim.scenario import Scenario
+    from twinsim.scenario.priors import declared_priors
+    from twinsim.scenario.schema import plausible_range
+
+    found = plausible_range(key)
+    if found is not None:
+        return found
+    prior = declared_priors(Scenario)[key][0]
+    return prior.low, prior.high
+
+
 @pytest.mark.parametrize("name", BUNDLED_MODELS)
 def test_replicates_drawing_every_per_replicate_parameter_in_one_model_are_their_single_runs(name):
     from twinsim.model.twinning import BLOCK_PARAMETERS
-    from twinsim.scenario.schema import plausible_range
 
     sc = twinsim.load_scenario(name, {"simulation.followup_months": 13, "mechanisms.two_way": True})
     rng = np.random.default_rng(3)
     scenarios = []
     for _ in range(3):  # every per-replicate parameter drawn anew over its plausible range, and a transfer rate
-        values = {key: float(rng.uniform(*plausible_range(key))) for key in BLOCK_PARAMETERS}
+        values = {key: float(rng.uniform(*_range(key))) for key in BLOCK_PARAMETERS}
         values["learning.rates.provincial_learning_event"] = float(rng.uniform(0.05, 0.5))
         scenarios.append(sc.with_overrides(values))
     seeds = [run_seed_sequence(4, r) for r in range(3)]
@@ -130,7 +142,7 @@ def test_replicates_drawing_every_per_replicate_parameter_in_one_model_are_their
 
 def test_replicates_of_one_model_may_differ_only_in_per_replicate_parameters(rwanda):
     seeds = [run_seed_sequence(1, 0), run_seed_sequence(1, 1)]
-    for key, value in (("programme.twins_per_topic", 2), ("learning.ownership_retention", 0.6)):
+    for key, value in (("programme.twins_per_topic", 2), ("learning.region_distance", 0.6)):
         other = rwanda.with_overrides({key: value})
         with pytest.raises(TwinsimError, match=r"may differ only in learning\.rates"):
             TwinningModel(rwanda, seeds=seeds, block_scenarios=[rwanda, other])

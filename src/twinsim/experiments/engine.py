@@ -405,7 +405,7 @@ def run_chunk(experiment: Experiment, chunk: list[tuple[int, int]]) -> list[dict
 
 def _model_key(experiment: Experiment, arm: int, replicate: int) -> Any:
     """Runs with equal keys can share a model: their scenarios differ only in per-replicate parameters."""
-    if not _posterior_in_one_model(experiment):
+    if not _posterior_in_one_model(experiment, arm):
         return ("arm", arm, experiment.draw_row(replicate))
     key = ("model", arm)
     if key not in experiment.cache:
@@ -461,15 +461,19 @@ def panel_name(experiment: Experiment, arm: int, replicate: int) -> str:
     return f"panel_{name}_rep{replicate}.parquet"
 
 
-def _posterior_in_one_model(experiment: Experiment) -> bool:
-    """Whether runs that drew different posterior rows can share a model.
+def _posterior_in_one_model(experiment: Experiment, arm: int) -> bool:
+    """Whether runs of arm ``arm`` that drew different posterior rows (or parameter draws) can share a model.
 
-    They can when the posterior sets only parameters a model varies per replicate (``learning.rates`` and
-    ``BLOCK_PARAMETERS``).
+    They can when the draws set, in that arm's scenario, only parameters a model varies per replicate
+    (``learning.rates`` and ``BLOCK_PARAMETERS``).
     """
     if experiment.posterior is None:
         return True
-    return all(per_replicate_parameter(k) for k in experiment.posterior.keys)
+    key = ("one model", arm)
+    if key not in experiment.cache:
+        keys = experiment.posterior.keys_for(experiment.arm_scenario(arm))
+        experiment.cache[key] = all(per_replicate_parameter(k) for k in keys)
+    return experiment.cache[key]
 
 
 def _run_scenario(experiment: Experiment, arm: int, replicate: int) -> Scenario:

@@ -107,6 +107,10 @@ class Posterior:
         """
         return self.row(index)
 
+    def keys_for(self, scenario: Scenario) -> list[str]:
+        """The dotted keys this sample sets in ``scenario`` (a posterior: all of its columns)."""
+        return list(self.keys)
+
     def check(self, scenario: Scenario) -> None:
         """Validate the smallest and the largest value of every column against ``scenario``."""
         check_ranges(scenario, dict(zip(self.keys, self.values.T, strict=True)), f"--posterior {self.source}")

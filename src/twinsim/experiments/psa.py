@@ -45,8 +45,10 @@ def scenario_inputs(scenario: Scenario) -> list[UncertainInput]:
     """The uncertain inputs of ``scenario``.
 
     Every field with a prior, and the transfer rate of every activity it schedules that runs at a rate of its own
-    (not derived from another activity's rate, which carries the uncertainty).
+    (not derived from another activity's rate, which carries the uncertainty). The experts' and the partners'
+    parameters only where an activity of the programme needs experts or partners: elsewhere they change nothing.
     """
+    needs = {ACTIVITIES[item.activity].needs for item in scenario.programme.schedule}
     rates: dict[str, float] = {}
     for item in scenario.programme.schedule:
         kind = ACTIVITIES[item.activity]
@@ -54,7 +56,11 @@ def scenario_inputs(scenario: Scenario) -> list[UncertainInput]:
         derived = kind.rate_relative_to is not None and item.activity not in scenario.learning.rates
         if not (derived_virtual or derived):
             rates[item.activity] = effective_rate(scenario, item.activity)
-    return uncertain_inputs(scenario, rates)
+    return [
+        item
+        for item in uncertain_inputs(scenario, rates)
+        if item.prior.group not in {"experts", "partners"} or item.prior.group in needs
+    ]
 
 
 class ParameterDraws(Posterior):
@@ -138,6 +144,10 @@ class ParameterDraws(Posterior):
         for j, item in self._inputs_of(scenario):
             out[item.key] = float(item.ppf(self.quantiles[index, j]))
         return out
+
+    def keys_for(self, scenario: Scenario) -> list[str]:
+        """The keys drawn in ``scenario``: the calibrated ones and the prior-drawn inputs it has."""
+        return [*self.calibrated_keys, *(item.key for _, item in self._inputs_of(scenario))]
 
     def row(self, index: int) -> dict[str, float]:
         """Draw ``index`` as overrides of the first scenario (the values shown in tables)."""

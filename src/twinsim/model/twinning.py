@@ -29,7 +29,7 @@ from twinsim.model.recording import Recorder
 from twinsim.model.state import SHARE, allocate
 from twinsim.model.streams import STREAMS, ReplicateStreams, run_seed_sequence
 from twinsim.programme.activity import learn_along_ties
-from twinsim.programme.costs import LedgerPart, LedgerRow, ledger_rows, price_firings
+from twinsim.programme.costs import PRICE_FIELDS, LedgerPart, LedgerRow, Prices, ledger_rows, price_firings
 from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties, gap_to_best
 from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, effective_rate
 from twinsim.scenario import ActivityCost, Scenario, as_scenario
@@ -70,7 +70,41 @@ BLOCK_PARAMETERS = (
     "learning.mentor_load_penalty",
     "learning.motivation_rate",
     "learning.forgetting",
+    "learning.background_trend",
+    "learning.ownership_retention",
+    "learning.practice_weight",
+    "learning.empowerment_rate",
+    "learning.virtual_ratio",
+    "learning.programme_time_share",
+    "learning.yield_reference",
+    "learning.persistence_rate",
+    "learning.disillusion_weight",
+    "learning.leadership_turnover",
+    "learning.turnover_knowledge_loss",
+    "costs.staff_day",
+    "costs.expert_day_rate",
+    "costs.volunteer_day",
+    "costs.travel_price_index",
+    "costs.event_price_index",
+    "programme.experts.know_how",
+    "programme.experts.context_distance",
+    "programme.experts.ministry_leadership_mean",
+    "programme.experts.traction_threshold",
+    "programme.experts.tracking_rate",
+    "programme.partners.capacity_mean",
+    "programme.partners.context_distance",
 )
+
+
+def _dotted(scenario: Scenario, key: str) -> Any:
+    node: Any = scenario
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+#: Sections that hold per-replicate parameters (compared field by field by :func:`_same_model`).
+_BLOCK_SECTIONS = frozenset(".".join(k.split(".")[:i]) for k in BLOCK_PARAMETERS for i in range(1, k.count(".") + 1))
 
 
 def per_replicate_parameter(key: str) -> bool:
@@ -107,11 +141,26 @@ def _same_model(a: Scenario, b: Scenario) -> bool:
     Sections a posterior draw or a design point did not touch are the same objects (:meth:`Scenario.assigned`
     copies only the path to what it sets), so most comparisons are identity checks.
     """
+    return _equal_except(a, b, "")
+
+
+def _equal_except(a: Any, b: Any, prefix: str) -> bool:
+    """Whether two schema sections are equal but for :data:`BLOCK_PARAMETERS` and ``learning.rates``."""
+    if a is b:
+        return True
     for name in type(a).model_fields:
-        if name != "learning" and getattr(a, name) is not getattr(b, name) and getattr(a, name) != getattr(b, name):
+        key = f"{prefix}{name}"
+        if key in BLOCK_PARAMETERS or key == "learning.rates":
+            continue
+        x, y = getattr(a, name), getattr(b, name)
+        if x is y:
+            continue
+        if key in _BLOCK_SECTIONS:
+            if not _equal_except(x, y, key + "."):
+                return False
+        elif x != y:
             return False
-    fixed = [f for f in type(a.learning).model_fields if f != "rates" and f"learning.{f}" not in BLOCK_PARAMETERS]
-    return all(getattr(a.learning, f) == getattr(b.learning, f) for f in fixed)
+    return True
 
 
 def model_signature(scenario: Scenario) -> str:
@@ -121,8 +170,12 @@ def model_signature(scenario: Scenario) -> str:
     ``learning.rates`` may differ between them).
     """
     data = scenario.model_dump(mode="json")
-    data["learning"] = {k: v for k, v in data["learning"].items() if f"learning.{k}" not in BLOCK_PARAMETERS}
-    data["learning"].pop("rates")
+    for key in (*BLOCK_PARAMETERS, "learning.rates"):
+        *path, last = key.split(".")
+        node = data
+        for part in path:
+            node = node[part]
+        node.pop(last, None)
     return json.dumps(data, sort_keys=True)
 
 
@@ -208,8 +261,10 @@ class TwinningSimulation:
             setattr(self, name, values.astype(getattr(self, name).dtype, copy=False))
         self.baseline = self.capacity.copy()
         self.endline = self.capacity.copy()
-        self.staff_days = (
-            self.params.learning.programme_time_share * self.budget / max(self.params.costs.staff_day, 1e-9)
+        day = self.precise_parameter("costs.staff_day")
+        day = max(day, 1e-9) if np.ndim(day) == 0 else np.maximum(day, 1e-9)
+        self.staff_days = self.per_row(self.precise_parameter("learning.programme_time_share")) * self.budget / (
+            self.per_row(day)
         )
         self.time_factor[:] = 1.0
         self.persistence[:] = 1.0
@@ -327,7 +382,6 @@ class TwinningSimulation:
         With ``mechanisms.resources`` (ODD 7.20) it is also scaled by the month's time factor and by persistence,
         and is 0 for members who dropped out.
         """
-        lp = self.params.learning
         base = learning.engagement(
             self.leadership,
             self.resource_factor,
@@ -337,7 +391,8 @@ class TwinningSimulation:
         ).astype(self.leadership.dtype, copy=False)
         if not self.params.mechanisms.resources:
             return base
-        return base * self.time_factor * (1.0 - lp.disillusion_weight * (1.0 - self.persistence)) * ~self.dropped
+        disillusion = self.per_row(self.learning_value("disillusion_weight"))
+        return base * self.time_factor * (1.0 - disillusion * (1.0 - self.persistence)) * ~self.dropped
 
     def mentor_availability(self) -> np.ndarray:
         """Per row, the share of its mentees' demand its staff time covers this month (1 without 7.20)."""
@@ -434,6 +489,33 @@ class TwinningSimulation:
     def learning_value(self, name: str) -> float | np.ndarray:
         """``learning.<name>``: a number, or one per replicate when the replicates' parameter sets differ."""
         return self.block_value(name, lambda sc: getattr(sc.learning, name))
+
+    def parameter(self, key: str) -> np.floating | np.ndarray:
+        """Per-replicate parameter ``key`` (dotted) at the state's precision (see :meth:`block_value`)."""
+        return self.block_value(key, lambda sc: _dotted(sc, key))
+
+    def precise_parameter(self, key: str) -> float | np.ndarray:
+        """Per-replicate parameter ``key`` (dotted) in double precision, for arithmetic with float64 arrays.
+
+        A Python float when every replicate has the same value (as the scenario gives it), else one float64 per
+        replicate; element by element the same numbers either way.
+        """
+        cached = self._block_values.get(("f64", key))
+        if cached is None:
+            scenarios = self.block_scenarios or [self.params]
+            values = np.array([float(_dotted(sc, key)) for sc in scenarios])
+            cached = float(values[0]) if (values == values[0]).all() else values
+            self._block_values[("f64", key)] = cached
+        return cached
+
+    def prices(self) -> Prices:
+        """The unit prices of the costing, per replicate where the replicates' parameter sets differ."""
+        costs = self.params.costs
+        return Prices(
+            **{name: self.precise_parameter(f"costs.{name}") for name in PRICE_FIELDS},
+            value_staff_time=costs.value_staff_time,
+            value_volunteer_time=costs.value_volunteer_time,
+        )
 
     def block_value(self, key: Any, read: Callable[[Scenario], float]) -> np.floating | np.ndarray:
         """A parameter read from each replicate's scenario: a number when they agree, else an array (replicates,).
@@ -627,24 +709,24 @@ class TwinningSimulation:
             self.datacollector.collect(self)
 
     def _own_improvement_and_forgetting(self) -> None:
-        lp = self.params.learning
         motivation = self.column(self.learning_value("motivation_rate"))
-        own = learning.own_improvement(self.capacity, self.interest, self.leadership, lp.background_trend, motivation)
+        trend = self.column(self.learning_value("background_trend"))
+        own = learning.own_improvement(self.capacity, self.interest, self.leadership, trend, motivation)
         self.apply_gain("own", np.multiply(own, self.applicable, out=own))
         forgetting = self.column(self.learning_value("forgetting"))
         if not self.params.mechanisms.ownership:
             self.apply_gain("forgetting", learning.forgetting(self.capacity, self.baseline, forgetting))
             return
         owned = learning.ownership(self.leadership, self.interest, self.column(self.learning_value("interest_weight")))
-        rate = learning.decay_rate(forgetting, lp.ownership_retention, owned, self.practice(), lp.practice_weight)
+        retention = self.column(self.learning_value("ownership_retention"))
+        weight = self.column(self.learning_value("practice_weight"))
+        rate = learning.decay_rate(forgetting, retention, owned, self.practice(), weight)
         self.apply_gain("forgetting", -rate * np.maximum(self.capacity - self.baseline, 0.0))
 
     def _empowerment(self) -> None:
         """Taking part raises own improvement on the topics worked on, gated by leadership (ODD 7.17)."""
-        lp = self.params.learning
-        gain = learning.empowerment(
-            self.capacity, self.leadership, self.engagement(), self.worked_cells(), lp.empowerment_rate
-        )
+        rate = self.column(self.learning_value("empowerment_rate"))
+        gain = learning.empowerment(self.capacity, self.leadership, self.engagement(), self.worked_cells(), rate)
         self.apply_gain("empowerment", gain * self.applicable)
 
     def _staff_time(self, fired: list[str]) -> None:
@@ -662,7 +744,10 @@ class TwinningSimulation:
         """After a month of activities: persistence follows what the effort yielded; drop-out below the threshold."""
         lp = self.params.learning
         self.persistence[:] = learning.persistence(
-            self.persistence, self.month_gain, lp.yield_reference, lp.persistence_rate
+            self.persistence,
+            self.month_gain,
+            self.per_row(self.precise_parameter("learning.yield_reference")),
+            self.per_row(self.precise_parameter("learning.persistence_rate")),
         )
         if lp.dropout_threshold > 0:
             self.dropped |= self.persistence < lp.dropout_threshold
@@ -677,7 +762,7 @@ class TwinningSimulation:
             np.asarray(firing.events),
             firing.involved.reshape(self.replicates, -1),
             firing.travelled.reshape(self.replicates, -1),
-            self.params.costs,
+            self.prices(),
             volume * np.asarray(firing.scale, dtype=float),
             self.unit_cost(name),
         )
@@ -691,12 +776,13 @@ class TwinningSimulation:
         commitment is the same number of its leadership stream, drawn only where a leader turned over
         (:meth:`_turnover_draws`).
         """
-        lp = self.params.learning
         turned, fresh = self._turnover_draws()
         if turned.size:
             n_topics = len(self.topic_names)
             cells = (turned[:, None] * n_topics + np.arange(n_topics)).ravel()
-            loss = learning.turnover_loss(self.capacity[turned], self.baseline[turned], lp.turnover_knowledge_loss)
+            share = self.at_rows(self.learning_value("turnover_knowledge_loss"), turned)
+            share = share if np.ndim(share) == 0 else share[:, None]
+            loss = learning.turnover_loss(self.capacity[turned], self.baseline[turned], share)
             self.apply_gain("turnover", loss.ravel(), cells=cells)
             self.leadership[turned] = fresh
 
@@ -711,7 +797,9 @@ class TwinningSimulation:
             n, first = self.n_institutions, self.month
             months = min(TURNOVER_MONTHS, self.months_total - first + 1)
             uniform = self.streams.uniform("dynamics", "turnover", (months, n), offset=(first - 1) * n)
-            block, month, local = np.nonzero(uniform < self.params.learning.leadership_turnover)
+            threshold = self.precise_parameter("learning.leadership_turnover")
+            threshold = threshold if np.ndim(threshold) == 0 else threshold.reshape(-1, 1, 1)
+            block, month, local = np.nonzero(uniform < threshold)
             a, b = leadership_beta(self.structure)
             fresh = self.streams.beta_at(
                 "leadership", "turnover", a[local], b[local], block, (first - 1 + month) * n + local

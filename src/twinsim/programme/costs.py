@@ -24,9 +24,39 @@ import numpy as np
 
 from twinsim.scenario import ActivityCost, CostParams
 
-__all__ = ["COST_CATEGORIES", "LedgerPart", "LedgerRow", "ledger_rows", "price_firings"]
+__all__ = ["COST_CATEGORIES", "PRICE_FIELDS", "LedgerPart", "LedgerRow", "Prices", "ledger_rows", "price_firings"]
 
 COST_CATEGORIES = ("event_cost", "travel_cost", "expert_cost", "staff_cost", "volunteer_cost")
+
+#: The unit prices that may differ between the replicates of one model (a probabilistic sensitivity analysis).
+PRICE_FIELDS = ("staff_day", "expert_day_rate", "volunteer_day", "travel_price_index", "event_price_index")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """The unit prices of a costing: each a number, or one per replicate (an array) when they differ."""
+
+    staff_day: float | np.ndarray
+    expert_day_rate: float | np.ndarray
+    volunteer_day: float | np.ndarray
+    travel_price_index: float | np.ndarray
+    event_price_index: float | np.ndarray
+    value_staff_time: bool = True
+    value_volunteer_time: bool = True
+
+    @classmethod
+    def of(cls, costs: CostParams) -> Prices:
+        """A scenario's prices (the same for every replicate)."""
+        return cls(
+            **{name: getattr(costs, name) for name in PRICE_FIELDS},
+            value_staff_time=costs.value_staff_time,
+            value_volunteer_time=costs.value_volunteer_time,
+        )
+
+
+def _column(value: float | np.ndarray) -> float | np.ndarray:
+    """A per-replicate price as a column, to broadcast against replicates x institutions."""
+    return value if np.ndim(value) == 0 else np.asarray(value)[:, None]
 
 
 @dataclass(frozen=True)
@@ -60,7 +90,7 @@ def price_firings(
     events: np.ndarray,
     involved: np.ndarray,
     travelled: np.ndarray,
-    costs: CostParams,
+    costs: CostParams | Prices,
     scale: np.ndarray | float,
     unit: ActivityCost | None = None,
 ) -> tuple[LedgerPart, np.ndarray]:
@@ -79,7 +109,7 @@ def price_firings(
         events: events per replicate.
         involved: replicates x institutions: how many times each institution's staff took part.
         travelled: replicates x institutions: how many times each institution's staff travelled.
-        costs: the scenario's cost parameters.
+        costs: the scenario's cost parameters, or its :class:`Prices` per replicate.
         scale: volume times the firing's scale, per replicate or one number.
         unit: the activity's unit costs (default: ``costs.activities[activity]``, else zero costs).
 
@@ -88,33 +118,35 @@ def price_firings(
         allocation (summing to them).
 
     """
-    unit = costs.activities.get(activity, ActivityCost()) if unit is None else unit
+    if unit is None:
+        unit = costs.activities.get(activity, ActivityCost()) if isinstance(costs, CostParams) else ActivityCost()
+    prices = costs if isinstance(costs, Prices) else Prices.of(costs)
     scale = np.broadcast_to(np.asarray(scale, dtype=float), np.shape(events))
     row_scale = scale[:, None]
     involved = involved.astype(float)
     staff_days = unit.participants * unit.days * involved * row_scale
-    travel = unit.per_participant * costs.travel_price_index * unit.participants * travelled * row_scale
+    travel = unit.per_participant * _column(prices.travel_price_index) * unit.participants * travelled * row_scale
     n_involved = involved.sum(axis=-1)
     reached = n_involved > 0
-    event_cost = unit.per_event * costs.event_price_index * events * scale
+    event_cost = unit.per_event * prices.event_price_index * events * scale
     expert_days = unit.expert_days * events * scale
     volunteer_days = unit.volunteer_days * events * scale
     shared_cost = (
         event_cost
-        + costs.expert_day_rate * expert_days
-        + (costs.volunteer_day * volunteer_days if costs.value_volunteer_time else 0.0)
+        + prices.expert_day_rate * expert_days
+        + (prices.volunteer_day * volunteer_days if prices.value_volunteer_time else 0.0)
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(reached[:, None], involved / n_involved[:, None], 0.0)
         event_share = np.where(reached[:, None], event_cost[:, None] * involved / n_involved[:, None], 0.0)
-    staff_cost = costs.staff_day * staff_days if costs.value_staff_time else np.zeros_like(staff_days)
+    staff_cost = _column(prices.staff_day) * staff_days if prices.value_staff_time else np.zeros_like(staff_days)
     per_institution = event_share + travel + staff_cost
     extra = shared_cost > event_cost
     per_institution = np.where(
         extra[:, None], per_institution + (shared_cost - event_cost)[:, None] * share, per_institution
     )
-    expert_cost = np.where(reached, costs.expert_day_rate * expert_days, 0.0)
-    volunteer_cost = np.where(reached & costs.value_volunteer_time, costs.volunteer_day * volunteer_days, 0.0)
+    expert_cost = np.where(reached, prices.expert_day_rate * expert_days, 0.0)
+    volunteer_cost = np.where(reached & prices.value_volunteer_time, prices.volunteer_day * volunteer_days, 0.0)
     travel_sum, event_sum = travel.sum(axis=-1), event_share.sum(axis=-1)
     columns = {
         "events": events.astype(np.int64),

@@ -61,7 +61,7 @@ class ExpertTeam:
 
     model: TwinningModel = field(repr=False)
     priorities: np.ndarray
-    know_how: float
+    know_how: float | np.ndarray  # a number, or a column over rows when the replicates' values differ
     similarity: float | np.ndarray  # a number, or a column over rows when the replicates' weights differ
     days_left: np.ndarray
     size: int
@@ -98,7 +98,8 @@ class ExpertTeam:
         """
         if not self.programme:
             return self.priorities
-        threshold = self.model.params.programme.experts.traction_threshold
+        threshold = self.model.precise_parameter("programme.experts.traction_threshold")
+        threshold = threshold if np.ndim(threshold) == 0 else threshold[:, None]
         return self.priorities & self.active[:, None] & (self.sponsor_commitment() >= threshold)
 
     def raise_senior_leaders(self, step: np.ndarray) -> None:
@@ -111,7 +112,7 @@ class ExpertTeam:
         if not self.programme or not self.active.any():
             return
         model = self.model
-        rate = model.params.programme.experts.tracking_rate
+        rate = model.column(model.parameter("programme.experts.tracking_rate"))
         model.raise_towards_one("interest", rate, self.traction()[model.block] & model.applicable)
 
     def book(self, days: np.ndarray) -> np.ndarray:
@@ -251,22 +252,26 @@ class DeliverySupport(_ExpertActivity):
 def _team(model: TwinningModel) -> ExpertTeam:
     spec = model.params.programme.experts
     shape = (model.replicates, model.n_institutions, len(model.topic_names))
+    know_how = model.parameter("programme.experts.know_how")  # per replicate in a probabilistic sensitivity analysis
     priorities = priority_topics(
         model.capacity.reshape(shape),
         model.interest.reshape(shape),
         model.applicable.reshape(shape),
-        spec.know_how,
+        know_how if np.ndim(know_how) == 0 else know_how.reshape(-1, 1, 1),
         spec.priority_topics,
     )
     days = np.full(model.replicates, spec.days_available * model.params.programme.volume)
-    similarity = np.exp(-model.column(model.learning_value("similarity_weight")) * spec.context_distance)
+    distance = model.column(model.parameter("programme.experts.context_distance"))
+    similarity = np.exp(-model.column(model.learning_value("similarity_weight")) * distance)
     programme = model.params.mechanisms.expert_programme
     leaders, active = np.zeros((model.replicates, 0)), np.ones(model.replicates, dtype=bool)
     if programme:  # the Ministry's senior leaders, from each replicate's own experts stream
-        a, conc = spec.ministry_leadership_mean * 8.0, 8.0
+        a, conc = model.precise_parameter("programme.experts.ministry_leadership_mean") * 8.0, 8.0
+        a = a if np.ndim(a) == 0 else a[:, None]
         leaders = model.streams.beta("experts", "senior_leaders", a, conc - a, (spec.senior_leaders,))
         active = np.zeros(model.replicates, dtype=bool)
-    return ExpertTeam(model, priorities, spec.know_how, similarity, days, spec.team_size, leaders, active, programme)
+    know_how = model.column(know_how)
+    return ExpertTeam(model, priorities, know_how, similarity, days, spec.team_size, leaders, active, programme)
 
 
 class ExternalExperts(DeliveryModel):

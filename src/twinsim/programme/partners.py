@@ -180,12 +180,15 @@ class NorthSouth(DeliveryModel):
     def setup(self, model: TwinningModel) -> PartnerSet:
         """Draw one outside partner per member from each replicate's own partner stream."""
         spec = model.params.programme.partners
-        a = spec.capacity_mean * spec.capacity_concentration
-        b = (1.0 - spec.capacity_mean) * spec.capacity_concentration
+        mean = model.precise_parameter("programme.partners.capacity_mean")  # per replicate in a PSA
+        a = mean * spec.capacity_concentration
+        b = (1.0 - mean) * spec.capacity_concentration
+        if np.ndim(mean):
+            a, b = a[:, None, None], b[:, None, None]
         shape = (model.n_institutions, len(model.topic_names))
         capacity = model.streams.beta("partners", "capacity", a, b, shape).reshape(model.n, shape[1])
         weight = np.broadcast_to(model.per_row(model.learning_value("similarity_weight")), (model.n,))
-        similarity = np.exp(-weight * spec.context_distance)
+        similarity = np.exp(-weight * model.per_row(model.parameter("programme.partners.context_distance")))
         return PartnerSet(model, capacity, capacity.copy(), similarity, Ties.empty(), np.zeros(0))
 
     def monthly(self, model: TwinningModel, contact_rate: float) -> None:
