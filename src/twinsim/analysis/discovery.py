@@ -22,6 +22,10 @@ __all__ = ["Region", "discover_regions"]
 MIN_SHARE = 0.05
 #: Most inputs a reported box may restrict (more would not read as a sentence).
 MAX_RESTRICTED = 3
+#: Inputs PRIM peels on: the ones that differ most where the option wins (see :func:`_screen`).
+SCREENED_INPUTS = 8
+#: Least share of the option's wins a reported box must hold.
+MIN_COVERAGE = 0.5
 #: Least share of all draws a reported box must hold.
 MIN_MASS = 0.05
 #: PRIM's peeling stops at this density (or twice the option's share, if less).
@@ -112,7 +116,23 @@ def discover_regions(inputs: Any, best: np.ndarray, names: list[str]) -> list[Re
     return sorted(regions, key=lambda r: -r.share)
 
 
+def _screen(x: Any, hit: np.ndarray, keep: int) -> Any:
+    """The ``keep`` inputs whose ranks differ most between the draws where the option wins and the rest.
+
+    PRIM peels one input at a time; screening to the inputs that carry a signal keeps its boxes readable and its
+    cost low (Bryant & Lempert 2010 restrict the dimensions the same way).
+    """
+    if x.shape[1] <= keep:
+        return x
+    ranks = x.rank().to_numpy()
+    centred = ranks - ranks.mean(axis=0)
+    signal = np.abs(centred[hit].mean(axis=0) - centred[~hit].mean(axis=0)) / np.maximum(centred.std(axis=0), 1e-12)
+    order = np.argsort(-signal, kind="stable")[:keep]
+    return x.iloc[:, np.sort(order)]
+
+
 def _region(x: Any, hit: np.ndarray, name: str, share: float) -> Region:
+    x = _screen(x, hit, SCREENED_INPUTS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("EMA").setLevel(logging.ERROR)
@@ -121,13 +141,17 @@ def _region(x: Any, hit: np.ndarray, name: str, share: float) -> Region:
         threshold = min(max(MIN_DENSITY, 2 * share), 0.95)
         box = prim.Prim(x, hit, threshold=threshold, peel_alpha=0.05).find_box()
     trajectory = box.peeling_trajectory
-    # A box a reader can use: at most MAX_RESTRICTED inputs, at least MIN_MASS of the draws, and richer in the
-    # option than the draws at large; of those, the best balance of coverage and density (their product).
-    usable = trajectory[(trajectory["res_dim"] <= MAX_RESTRICTED) & (trajectory["mass"] >= MIN_MASS)]
-    usable = usable[usable["density"] > share]
+    # A box a reader can use: at most MAX_RESTRICTED inputs, at least MIN_MASS of the draws, holding at least
+    # MIN_COVERAGE of the option's wins and richer in them than the draws at large; of those, the densest.
+    usable = trajectory[
+        (trajectory["res_dim"] <= MAX_RESTRICTED)
+        & (trajectory["mass"] >= MIN_MASS)
+        & (trajectory["coverage"] >= MIN_COVERAGE)
+        & (trajectory["density"] > share)
+    ]
     if usable.empty:
         return Region(name, share, 1.0, share, 1.0, {})
-    pick = int((usable["coverage"] * usable["density"]).idxmax())
+    pick = int(usable.sort_values(["density", "coverage"], ascending=False).index[0])
     row = trajectory.loc[pick]
     lims = box.box_lims[pick]
     limits: dict[str, tuple[float | None, float | None]] = {}

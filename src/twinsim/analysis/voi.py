@@ -63,8 +63,9 @@ def evppi_curve(effects: np.ndarray, costs: np.ndarray, inputs: np.ndarray, wtps
     curve.
     """
     effects, costs = np.asarray(effects, dtype=float), np.asarray(costs, dtype=float)
-    fit_effect = regression_fit(effects[:, 1:] - effects[:, :1], inputs)
-    fit_cost = regression_fit(costs[:, 1:] - costs[:, :1], inputs)
+    k = effects.shape[1] - 1
+    fitted = regression_fit(np.hstack([effects[:, 1:] - effects[:, :1], costs[:, 1:] - costs[:, :1]]), inputs)
+    fit_effect, fit_cost = fitted[:, :k], fitted[:, k:]
     out = np.empty(len(wtps))
     for i, wtp in enumerate(wtps):
         fitted = np.column_stack([np.zeros(len(effects)), wtp * fit_effect - fit_cost])
@@ -90,24 +91,29 @@ def regression_fit(y: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     scale = basis.std(axis=0)
     scale[scale == 0] = 1.0
     z = (basis - basis.mean(axis=0)) / scale
-    gram = z.T @ z
-    penalty = np.diag(penalised) * len(y)
+    # Demmler-Reinsch: with Z'Z = R'R and R^-T P R^-1 = U diag(d) U', the penalised fit is Q diag(1/(1 + lam n d)) Q'y
+    # with Q = Z R^-1 U; one decomposition serves every penalty and every column of y.
+    gram = z.T @ z + 1e-9 * len(y) * np.eye(z.shape[1])
+    r = np.linalg.cholesky(gram).T
+    r_inv = np.linalg.solve(r, np.eye(len(r)))
+    d, u = np.linalg.eigh(r_inv.T @ np.diag(penalised) @ r_inv)
+    q = z @ (r_inv @ u)
+    means = y.mean(axis=0)
+    qty = q.T @ (y - means)
     out = np.empty_like(y)
+    n = len(y)
     for col in range(y.shape[1]):
-        mean = y[:, col].mean()
-        target = y[:, col] - mean
-        zty = z.T @ target
+        target = y[:, col] - means[col]
         best: tuple[float, np.ndarray] | None = None
         for lam in PENALTIES:
-            system = gram + lam * penalty + 1e-10 * np.eye(len(gram))
-            coef = np.linalg.solve(system, zty)
-            fit = z @ coef
-            df = 1 + float(np.trace(np.linalg.solve(system, gram)))
+            shrink = 1.0 / (1.0 + lam * n * np.maximum(d, 0.0))
+            fit = q @ (shrink * qty[:, col])
+            df = 1 + float(shrink.sum())
             rss = float(((target - fit) ** 2).sum())
-            gcv = len(y) * rss / max(len(y) - df, 1.0) ** 2
+            gcv = n * rss / max(n - df, 1.0) ** 2
             if best is None or gcv < best[0]:
                 best = (gcv, fit)
-        out[:, col] = best[1] + mean if best is not None else mean
+        out[:, col] = best[1] + means[col] if best is not None else means[col]
     return out
 
 

@@ -263,8 +263,8 @@ class TwinningSimulation:
         self.endline = self.capacity.copy()
         day = self.precise_parameter("costs.staff_day")
         day = max(day, 1e-9) if np.ndim(day) == 0 else np.maximum(day, 1e-9)
-        self.staff_days = self.per_row(self.precise_parameter("learning.programme_time_share")) * self.budget / (
-            self.per_row(day)
+        self.staff_days = (
+            self.per_row(self.precise_parameter("learning.programme_time_share")) * self.budget / (self.per_row(day))
         )
         self.time_factor[:] = 1.0
         self.persistence[:] = 1.0
