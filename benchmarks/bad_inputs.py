@@ -37,7 +37,7 @@ from pathlib import Path
 
 HUGE_INT = "9" * 5000
 TIMEOUT = 60.0
-MEMORY_CAP = 3 * 1024**3  # bytes of address space for a child (the 10^7-institution cases must not eat the machine)
+MEMORY_CAP = 3 * 1024**3  # bytes of address space a child may add (the 10^7-institution cases must not eat the machine)
 
 
 @dataclass
@@ -518,6 +518,18 @@ class Outcome:
 NOBODY = 65534
 
 
+def _inherited_address_space() -> int:
+    """Bytes of address space this process holds (Linux; 0 elsewhere): what a forked child inherits.
+
+    Forked from a test process that has run the whole suite, a child starts with 3 GiB and more of mappings; the cap
+    must bound what the case allocates, not what it inherited.
+    """
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _child(case: Case, root: Path) -> None:
     os.chdir(root)
     out = os.open(root / ".stdout", os.O_WRONLY | os.O_CREAT)
@@ -527,7 +539,8 @@ def _child(case: Case, root: Path) -> None:
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
     os.setsid()
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+    cap = _inherited_address_space() + MEMORY_CAP  # a forked child starts with its parent's mappings
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     if case.unprivileged and os.geteuid() == 0:
         os.environ["HOME"] = str(root)
         os.environ["MPLCONFIGDIR"] = str(root / ".mpl")

@@ -87,6 +87,24 @@ def test_result_objects_have_short_reprs_frames_and_plots():
     assert len(power.plot().axes) == 2
 
 
+def test_run_results_print_in_a_line_and_costs_without_exponents():
+    from twinsim.analysis.evaluation import Interval
+
+    result = twinsim.simulate("rwanda_tpn", seed=1)
+    text = repr(result)  # the dataclass repr printed the whole scenario: 10,591 characters
+    assert text == "RunResult('rwanda_tpn': replicate 0, seed 1, 40 institutions, 19 + 12 months, panel kept)"
+    batch = twinsim.run_replicates("rwanda_tpn", 4)
+    assert "\n" not in repr(batch) and len(repr(batch)) < 120
+    cost = batch.cost()
+    assert isinstance(cost.mean, float) and cost.ci95_low < cost.mean < cost.ci95_high
+    printed = str(cost)  # was '2.148e+05 (95% CI 2.111e+05 to 2.184e+05)'
+    assert "e+" not in printed
+    assert printed == f"{cost.mean:,.0f} (95% CI {cost.ci95_low:,.0f} to {cost.ci95_high:,.0f})"
+    assert str(Interval(5.921, 5.49, 6.344)) == "5.92 (95% CI 5.49 to 6.34)"
+    assert str(Interval(0.01234, -0.5, 999.6)) == "0.0123 (95% CI -0.500 to 1,000)"
+    assert str(Interval(float("nan"), 0.0, 1.0)) == "nan (95% CI 0 to 1.00)"
+
+
 def test_bundled_posterior_and_targets_resolve_by_name():
     from twinsim.scenario import resolve_posterior, resolve_targets
 

@@ -100,7 +100,18 @@ class Interval(NamedTuple):
     ci95_high: float
 
     def __str__(self) -> str:
-        return f"{self.mean:,.4g} (95% CI {self.ci95_low:,.4g} to {self.ci95_high:,.4g})"
+        """``214,776 (95% CI 211,146 to 218,406)``; ``5.92 (95% CI 5.49 to 6.34)``: never exponent notation."""
+        return f"{_readable(self.mean)} (95% CI {_readable(self.ci95_low)} to {_readable(self.ci95_high)})"
+
+
+def _readable(value: float) -> str:
+    """A number for people: whole numbers with thousands separators from 1,000 up, else three significant digits."""
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    digits = max(0, 2 - math.floor(math.log10(abs(value)))) if value else 0
+    return f"{value:,.{digits}f}"
 
 
 def interval95(values: np.ndarray | pd.Series) -> Interval:

@@ -43,8 +43,13 @@ def calibrate(
     ],
     budget: Annotated[
         int,
-        typer.Option("--budget", min=1, help="Model runs for the fit (ABC-SMC: at most; it stops at its tolerance)."),
-    ] = 1000,
+        typer.Option(
+            "--budget",
+            min=1,
+            help="Model runs for the fit (ABC-SMC: at most, it stops at its tolerance; at least one generation of "
+            "smc.particles runs, 2,000 for the bundled targets).",
+        ),
+    ] = 20_000,
     out: Annotated[Path, typer.Option(help="Folder for the posterior, report and figure.")] = Path("calibration"),
     write_scenario: Annotated[
         bool,

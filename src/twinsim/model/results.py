@@ -71,6 +71,14 @@ class RunResult:
     history: np.ndarray | None
     model: Replicate = field(repr=False)
 
+    def __repr__(self) -> str:
+        sim = self.scenario.simulation
+        kept = "panel kept" if self.history is not None or self.panel_path is not None else "aggregates only"
+        return (
+            f"RunResult({self.scenario.name!r}: replicate {self.replicate}, seed {self.seed}, "
+            f"{self.scenario.n_institutions} institutions, {sim.months} + {sim.followup_months} months, {kept})"
+        )
+
     @classmethod
     def from_model(cls, model: TwinningModel, seed: int, replicate: int, block: int = 0) -> RunResult:
         """Collect the results of replicate ``block`` of a finished model."""
