@@ -493,6 +493,8 @@ def _activity_cost(activity: str) -> str:
 fact("odd.ties", API, lambda: f"{_summary('ties'):.0f}")
 fact("odd.unmatched", API, lambda: pct(_summary("unmatched_share")))
 fact("odd.unmatched.no_keep_promise", API, lambda: pct(_summary("unmatched_share", "mechanisms.keep_promise=false")))
+fact("odd.unmatched_led", API, lambda: pct(_summary("unmatched_led_share")))
+fact("odd.unmatched_led.no_keep_promise", API, lambda: pct(_summary("unmatched_led_share", "mechanisms.keep_promise=false")))
 fact("odd.cost", API, lambda: money(_summary("total_cost")))
 for _activity in (
     "exchange_visit",

@@ -34,6 +34,22 @@ def test_run_by_bundled_name_writes_tables_and_figure(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
 
 
+def test_the_mentor_load_cap_binds_in_the_cli_and_the_unmatched_share_is_reported():
+    runs = {}
+    for cap in (1, 6):
+        res = invoke("run", "rwanda_tpn", "-r", 2, "-q", "--json", "--set", f"programme.mentor_load_cap={cap}")
+        assert res.exit_code == 0, res.output
+        runs[cap] = json.loads(res.stdout)
+    one, six = runs[1], runs[6]
+    assert one["matching"]["mentor_load_cap"] == 1 and six["matching"]["mentor_load_cap"] == 6
+    assert one["matching"]["ties"] < six["matching"]["ties"] and one["costs"]["total"] < six["costs"]["total"]
+    assert one["matching"]["unmatched_share"] > six["matching"]["unmatched_share"] >= 0
+    assert 0 < one["matching"]["unmatched_led_share"] <= one["matching"]["unmatched_share"]
+    text = invoke("run", "rwanda_tpn", "-r", 2, "-q", "--set", "programme.mentor_load_cap=1")
+    share = f"{one['matching']['unmatched_share']:.1%} of chosen topics got no twin"
+    assert "at most 1 mentee(s) per mentor" in text.stdout.replace("\n", " ") and share in text.stdout
+
+
 def test_validate_and_scenarios():
     ok = invoke("validate", "scenarios/rwanda_tpn.toml")
     assert ok.exit_code == 0 and "valid" in ok.stdout

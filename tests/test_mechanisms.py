@@ -6,6 +6,7 @@ import pytest
 import twinsim
 from twinsim.model import TwinningModel, learning, run_seed_sequence
 from twinsim.model.twinning import PROGRAMME_SOURCES
+from twinsim.programme.matching import MATCHING_RULES
 from twinsim.programme.registry import ACTIVITIES
 
 MECHANISMS = ("ownership", "empowerment", "keep_promise", "two_way", "resources", "delivery_modes", "expert_programme")
@@ -104,23 +105,51 @@ def test_a_network_can_rise_above_its_best_member():
 # ---- 7.18 Matching that keeps the promise ------------------------------------------------------
 
 
-def test_every_chosen_topic_with_a_leading_peer_gets_a_twin():
+def _promise_kept_within_the_cap(model: TwinningModel, cap: int) -> None:
+    """No mentor above the cap; a chosen topic left without a twin has no leading peer below the cap."""
+    load = np.bincount(model.ties.mentor, minlength=model.n)
+    assert load.max(initial=0) <= cap
+    has = np.zeros_like(model.selected)
+    has[model.ties.learner, model.ties.topic] = True
+    group, c, gap = model.kind_group(), model.capacity, model.params.programme.min_gap
+    for i, t in zip(*np.nonzero(model.selected & model.applicable & ~has), strict=True):
+        leaders = model.applicable[:, t] & (group == group[i]) & (c[:, t] > c[i, t]) & (c[:, t] >= c[i, t] + gap)
+        assert (load[leaders] >= cap).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [("rwanda_tpn", "best_performer"), ("rwanda_hybrid", "best_performer"), ("rwanda_tpn", "most_similar")],
+)
+@pytest.mark.parametrize("cap", [1, 3, 6])
+def test_the_promise_is_kept_through_other_leading_peers_within_the_cap(name, rule, cap):
+    sc = twinsim.load_scenario(name).with_overrides({"programme.mentor_load_cap": cap, "programme.matching": rule})
+    for seed in (5, 6):
+        on = TwinningModel(sc, seed, replicates=4)
+        on.form_ties()
+        off = TwinningModel(sc.with_overrides({"mechanisms.keep_promise": False}), seed, replicates=4)
+        off.form_ties()
+        _promise_kept_within_the_cap(on, cap)  # in every replicate: mentors and requests are per replicate
+        assert np.bincount(off.ties.mentor).max() <= cap
+        left_on, left_off = on.mechanism_outcomes(), off.mechanism_outcomes()
+        assert (left_on["unmatched_share"] <= left_off["unmatched_share"]).all()  # more promises kept
+        assert (left_on["unmatched_led_share"] <= left_off["unmatched_led_share"]).all()
+        assert left_on["unmatched_share"].sum() < left_off["unmatched_share"].sum() or cap == 6
+        for lrn, mnt, top in zip(on.ties.learner, on.ties.mentor, on.ties.topic, strict=True):
+            assert on.kind_group()[lrn] == on.kind_group()[mnt]
+            assert on.capacity[mnt, top] >= on.capacity[lrn, top] + sc.programme.min_gap
+
+
+def test_the_mentor_load_cap_changes_ties_cost_and_the_unmatched_share():
     sc = twinsim.load_scenario("rwanda_tpn")
-    on = TwinningModel(sc, 5, replicates=4)
-    on.form_ties()
-    off = TwinningModel(sc.with_overrides({"mechanisms.keep_promise": False}), 5, replicates=4)
-    off.form_ties()
-    assert (on.mechanism_outcomes()["unmatched_led_share"] == 0).all()
-    assert (off.mechanism_outcomes()["unmatched_led_share"] > 0).any()
-    # the capped ties are kept; overflow ties only go to peers of the kind that lead by min_gap
-    capped = set(zip(off.ties.learner.tolist(), off.ties.mentor.tolist(), off.ties.topic.tolist(), strict=True))
-    overflow = [t for t in zip(on.ties.learner, on.ties.mentor, on.ties.topic, strict=True) if t not in capped]
-    assert capped <= set(zip(on.ties.learner.tolist(), on.ties.mentor.tolist(), on.ties.topic.tolist(), strict=True))
-    for lrn, mnt, top in overflow:
-        assert on.kind_group()[lrn] == on.kind_group()[mnt]
-        assert on.capacity[mnt, top] >= on.capacity[lrn, top] + sc.programme.min_gap
-    summary = twinsim.simulate(sc, seed=5).summary()
-    assert 0 <= summary["unmatched_share"] < 1 and summary["unmatched_led_share"] == 0
+    runs = {cap: twinsim.simulate(sc.with_overrides({"programme.mentor_load_cap": cap}), seed=5) for cap in (1, 3, 6)}
+    ties = [len(runs[cap].ties) for cap in (1, 3, 6)]
+    cost = [runs[cap].total_cost for cap in (1, 3, 6)]
+    unmatched = [runs[cap].summary()["unmatched_share"] for cap in (1, 3, 6)]
+    assert ties[0] < ties[1] < ties[2] and cost[0] < cost[1] < cost[2]
+    assert unmatched[0] > unmatched[1] > unmatched[2] >= runs[6].summary()["unmatched_led_share"]
+    for cap in (1, 3, 6):
+        assert runs[cap].model.mentees().max() <= cap
 
 
 # ---- 7.19 Two-way benefit -----------------------------------------------------------------------
@@ -286,35 +315,41 @@ def test_rates_of_every_delivery_model_follow_the_calibrated_peer_rates(name):
         assert effective_rate(sc, "volunteer_visit") == pytest.approx(1.5 * effective_rate(sc, "exchange_visit"))
 
 
-def test_keep_promise_is_the_least_loaded_leader_of_a_brute_force_search():
-    """ODD 7.18 computed with sorted prefixes equals the plain search over every (learner, peer) pair."""
-    from twinsim.programme.matching import MatchRequest, Ties, _match_by_rank, keep_promise
+@pytest.mark.parametrize("rule", sorted(MATCHING_RULES))
+def test_keeping_the_promise_leaves_no_request_a_leading_peer_with_room_could_take(rule):
+    """ODD 7.18: with the fewest leaders first, every rule serves each request that a leading peer within the cap can
+    take (given the earlier topics' ties): an unmatched request's leading peers are all at the cap. On one topic it
+    serves the most requests any order could: never fewer than the largest gaps first, which use up the best
+    performers."""
+    from twinsim.programme.matching import MatchRequest
 
     rng = np.random.default_rng(4)
-    for _ in range(150):
-        n, n_topics = int(rng.integers(2, 40)), int(rng.integers(1, 4))
+    served = {True: 0, False: 0}
+    for _ in range(60):
+        n, n_topics, load_cap = int(rng.integers(2, 40)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
         app = rng.random((n, n_topics)) < 0.9
         cap = np.round(rng.random((n, n_topics)), int(rng.integers(1, 3))) * app  # ties in capacity
+        cap = cap.astype(rng.choice([np.float32, np.float64]))
         sel = app & (rng.random((n, n_topics)) < 0.5)
         group, gap = rng.integers(0, 3, n), float(rng.choice([0.0, 1e-62, 0.05, 0.2]))  # 1e-62: c + gap == c
-        req = MatchRequest(cap, sel, app, group, lambda a, b: np.ones(len(a)), 1, 2, gap, lambda r: rng)
-        base = _match_by_rank(req)
-        got = keep_promise(req, base)
-        load, expected = np.bincount(base.mentor, minlength=n), []
-        for t in range(n_topics):
-            has = set(base.learner[base.topic == t].tolist())
-            new = []
-            for i in np.flatnonzero(sel[:, t]):
-                if i in has:
-                    continue
-                cands = [j for j in np.flatnonzero(app[:, t] & (group == group[i]))
-                         if cap[j, t] > cap[i, t] and cap[j, t] >= cap[i, t] + gap]  # fmt: skip
-                if cands:
-                    new.append((int(i), min(cands, key=lambda j: (load[j], -cap[j, t], j)), t))
-            for _, j, _ in new:
-                load[j] += 1
-            expected += new
-        assert sorted(zip(got.learner.tolist(), got.mentor.tolist(), got.topic.tolist(), strict=True)) == sorted(
-            expected
-        )
-        assert isinstance(got, Ties)
+        most = 0
+        for promise in (True, False):
+            req = MatchRequest(
+                cap, sel, app, group, lambda a, b: -np.abs(a - b), 1, load_cap, gap, lambda r: rng, None, promise
+            )
+            ties = MATCHING_RULES[rule](req)
+            load = np.zeros(n, dtype=np.int64)
+            for t in range(n_topics):  # loads as they were when topic t was matched
+                on_t = ties.topic == t
+                load += np.bincount(ties.mentor[on_t], minlength=n)
+                has = set(ties.learner[on_t].tolist())
+                for i in np.flatnonzero(sel[:, t]):
+                    leaders = app[:, t] & (group == group[i]) & (cap[:, t] > cap[i, t]) & (cap[:, t] >= cap[i, t] + gap)
+                    room = (leaders & (load < load_cap)).any()
+                    assert not (promise and i not in has and room)
+            assert np.bincount(ties.mentor, minlength=n).max(initial=0) <= load_cap  # the cap binds
+            served[promise] += len(ties)
+            if n_topics == 1:  # one topic: the most requests any matching within the cap serves
+                most = len(ties) if promise else most
+                assert len(ties) <= most
+    assert served[True] > served[False]

@@ -75,7 +75,7 @@ def test_aggregate_mode_runs_a_network_without_holding_the_panel(rwanda):
 # Vectorised matching
 
 
-def _request(rng, n=300, n_topics=3, cap=2, twins=1, min_gap=0.05, kinds=3):
+def _request(rng, n=300, n_topics=3, cap=2, twins=1, min_gap=0.05, kinds=3, fewest_leaders_first=False):
     capacity = rng.random((n, n_topics))
     kind = rng.integers(0, kinds, n)
     applicable = rng.random((n, n_topics)) < 0.8
@@ -91,13 +91,16 @@ def _request(rng, n=300, n_topics=3, cap=2, twins=1, min_gap=0.05, kinds=3):
         mentor_load_cap=cap,
         min_gap=min_gap,
         rng=lambda row: rng,
+        fewest_leaders_first=fewest_leaders_first,
     )
 
 
+@pytest.mark.parametrize("promise", [False, True])
 @pytest.mark.parametrize("rule", sorted(MATCHING_RULES))
 @pytest.mark.parametrize(("cap", "twins", "min_gap"), [(1, 1, 0.0), (2, 2, 0.05), (3, 3, 0.2)])
-def test_matching_respects_load_cap_kind_and_a_strictly_better_mentor(rule, cap, twins, min_gap):
-    req = _request(np.random.default_rng(cap * 10 + twins), cap=cap, twins=twins, min_gap=min_gap)
+def test_matching_respects_load_cap_kind_and_a_strictly_better_mentor(rule, cap, twins, min_gap, promise):
+    rng = np.random.default_rng(cap * 10 + twins)
+    req = _request(rng, cap=cap, twins=twins, min_gap=min_gap, fewest_leaders_first=promise)
     ties = MATCHING_RULES[rule](req)
     assert len(ties) > 0
     c = req.capacity
@@ -118,19 +121,26 @@ def test_matching_respects_load_cap_kind_and_a_strictly_better_mentor(rule, cap,
         # roomy mentors and few peers: in later rounds learners meet peers they already twin with (clashes)
         {"seed": 0, "n": 60, "cap": 20, "twins": 3, "kinds": 1, "min_gap": 0.02},
         {"seed": 2, "n": 60, "cap": 20, "twins": 3, "kinds": 1, "min_gap": 0.02},
+        {"seed": 3, "n": 200, "cap": 1, "twins": 1, "fewest_leaders_first": True},
+        {"seed": 4, "n": 200, "cap": 2, "twins": 2, "fewest_leaders_first": True},
+        {"seed": 5, "n": 60, "cap": 20, "twins": 3, "kinds": 1, "min_gap": 0.02, "fewest_leaders_first": True},
     ],
 )
 def test_best_performer_is_the_sequential_greedy_choice(setting):
-    """Each learner, in order of capacity, gets the best peer with room that leads it by min_gap."""
+    """Each learner, in order of capacity, gets the best peer with room that leads it by min_gap.
+
+    In increasing capacity (largest gaps first); with ``fewest_leaders_first`` the first round in decreasing capacity.
+    """
     setting = dict(setting)
     req = _request(np.random.default_rng(setting.pop("seed")), **setting)
     ties = MATCHING_RULES["best_performer"](req)
     c, n = req.capacity, len(req.capacity)
     load = np.zeros(n, dtype=int)
     expected = set()
-    for _round in range(req.twins_per_topic):
+    for round_ in range(req.twins_per_topic):
         for t in range(c.shape[1]):
-            for i in sorted(np.flatnonzero(req.selected[:, t]), key=lambda i: c[i, t]):
+            down = round_ == 0 and req.fewest_leaders_first
+            for i in sorted(np.flatnonzero(req.selected[:, t]), key=lambda i: -c[i, t] if down else c[i, t]):
                 cand = [
                     j
                     for j in range(n)

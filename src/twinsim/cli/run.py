@@ -187,6 +187,9 @@ def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:
         "Changes in indicator points, averaged over institutions and replicates; 'chose - did not' is the paper's "
         "comparison (95% CI over replicates).",
     ]
+    matching = _matching_note(batch)
+    if matching:
+        notes.append(matching)
     shares = {t: batch.parameter_share(f"selected_vs_not.{t}") for t in batch.topics}
     shares = {t: v for t, v in shares.items() if v == v}  # noqa: PLR0124 (NaN: no posterior)
     if shares:
@@ -200,6 +203,25 @@ def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:
     if not several:
         notes.append("One replicate: no intervals; use --replicates 100 for the effects' uncertainty.")
     say_notes(notes, table_format)
+
+
+def _matching_note(batch: ReplicateSet) -> str:
+    """How many peer ties formed and how many chosen topics got no twin (ODD 7.18); empty without peer ties."""
+    from twinsim.programme.registry import DELIVERY_MODELS
+
+    if "unmatched_share" not in batch.columns:
+        return ""
+    m = batch.matching()
+    if m["unmatched_share"] is None:
+        return ""
+    ties = f"Peer ties: {m['ties']:.1f} per replicate"
+    if not DELIVERY_MODELS[batch.scenario.programme.delivery_model].matches_within_cap:
+        return f"{ties}; {m['unmatched_share']:.1%} of chosen topics got no twin."
+    return (
+        f"{ties}, at most {m['mentor_load_cap']} mentee(s) per mentor (programme.mentor_load_cap); "
+        f"{m['unmatched_share']:.1%} of chosen topics got no twin: {m['unmatched_led_share']:.1%} because every peer "
+        "leading them was at the cap, the rest because no peer of their kind leads them by programme.min_gap."
+    )
 
 
 def _signed(value: float) -> str:

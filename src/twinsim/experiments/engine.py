@@ -207,6 +207,24 @@ class ReplicateSet:
         """Mean total cost over replicates and its 95% CI: ``(mean, ci95_low, ci95_high)``, fields named."""
         return interval95(self.columns["total_cost"])
 
+    def matching(self) -> dict[str, Any]:
+        """Peer ties per replicate and the shares of chosen topics without a twin (ODD 7.18), means over replicates.
+
+        ``unmatched_led_share``: without a twin although a peer led them (every leading peer at ``mentor_load_cap``).
+        """
+
+        def mean(key: str) -> float | None:
+            values = np.asarray(self.columns[key], dtype=float)
+            values = values[np.isfinite(values)]
+            return json_number(values.mean()) if values.size else None
+
+        return {
+            "ties": mean("ties"),
+            "mentor_load_cap": self.scenario.programme.mentor_load_cap,
+            "unmatched_share": mean("unmatched_share"),
+            "unmatched_led_share": mean("unmatched_led_share"),
+        }
+
     def __repr__(self) -> str:
         kept = "tables kept" if self.ledgers is not None else "summaries only (keep_tables=True keeps the tables)"
         return f"ReplicateSet({self.scenario.name!r}: {self.replicates} replicates, seed {self.seed}, {kept})"
@@ -250,6 +268,7 @@ class ReplicateSet:
             "institutions": self.scenario.n_institutions,
             **({"posterior": self.posterior} if self.posterior else {}),
             "evaluation": {"selected_vs_not": evaluation},
+            **({"matching": self.matching()} if "unmatched_share" in self.columns else {}),
             "costs": {
                 "total": json_number(mean),
                 "ci95": [json_number(lo), json_number(hi)],

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from twinsim.programme.matching import MATCHING_RULES, MatchRequest, Ties, keep_promise
+from twinsim.programme.matching import MATCHING_RULES, MatchRequest, Ties
 
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
@@ -27,6 +27,8 @@ class DeliveryModel:
     description: ClassVar[str] = ""
     runs_activities: ClassVar[bool] = True
     forms_peer_ties: ClassVar[bool] = False
+    #: Ties come from the scenario's matching rule within programme.mentor_load_cap (ODD 7.11, 7.18).
+    matches_within_cap: ClassVar[bool] = False
     provides: ClassVar[frozenset[str]] = frozenset()
 
     def form_ties(self, model: TwinningModel) -> Ties:
@@ -65,9 +67,13 @@ class TPNNetwork(DeliveryModel):
     name = "tpn_network"
     description = "Rwanda TPN: topic-specific peers from a network, network-wide and provincial learning events."
     forms_peer_ties = True
+    matches_within_cap = True
 
     def form_ties(self, model: TwinningModel) -> Ties:
-        """Match each chosen topic with the scenario's matching rule, within kind and replicate."""
+        """Match each chosen topic with the scenario's matching rule, within kind and replicate and the mentor load cap.
+
+        With ``mechanisms.keep_promise`` the learners with the fewest leading peers pick first (ODD 7.18).
+        """
         prog = model.params.programme
         request = MatchRequest(
             capacity=model.capacity,
@@ -80,11 +86,9 @@ class TPNNetwork(DeliveryModel):
             min_gap=prog.min_gap,
             rng=model.matching_rng,
             replicate=model.block,
+            fewest_leaders_first=model.params.mechanisms.keep_promise,  # ODD 7.18
         )
-        ties = MATCHING_RULES[prog.matching](request)
-        if model.params.mechanisms.keep_promise:
-            ties = Ties.concat([ties, keep_promise(request, ties)])
-        return ties
+        return MATCHING_RULES[prog.matching](request)
 
 
 class NoProgramme(DeliveryModel):

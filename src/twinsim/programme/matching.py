@@ -18,7 +18,6 @@ __all__ = [
     "TOPIC_CHOICE_RULES",
     "MatchRequest",
     "Ties",
-    "keep_promise",
     "register_matching",
     "register_topic_choice",
 ]
@@ -73,6 +72,9 @@ class MatchRequest:
     min_gap: float
     rng: Callable[[int], np.random.Generator]
     replicate: np.ndarray | None = None  # rows, int: each row's replicate (None: one replicate); they share no peers
+    #: The first round's learners pick from the highest capacity down (the fewest peers lead them) instead of the
+    #: largest gap first: every request that some leading peer with room can take is then taken (ODD 7.18).
+    fewest_leaders_first: bool = False
 
 
 TopicChoiceRule = Callable[..., np.ndarray]
@@ -186,9 +188,10 @@ def _greedy_match(req: MatchRequest, preference: Preference) -> Ties:
     blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     earlier: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * n_topics  # per topic: learner * n + mentor, sorted
     pools = [_pools(req, t) for t in range(n_topics)]  # the same every round
-    for _round in range(req.twins_per_topic):
+    for round_ in range(req.twins_per_topic):
         for t in range(n_topics):
-            learners, mentors = _greedy_topic(req, t, pools[t], load, earlier[t], preference)
+            first = round_ == 0 and req.fewest_leaders_first
+            learners, mentors = _greedy_topic(req, t, pools[t], load, earlier[t], preference, first)
             earlier[t] = np.sort(np.concatenate([earlier[t], learners * n + mentors]))
             blocks.append((learners, mentors, np.full(learners.size, t, dtype=np.int64)))
     if not blocks:
@@ -197,13 +200,22 @@ def _greedy_match(req: MatchRequest, preference: Preference) -> Ties:
 
 
 def _greedy_topic(
-    req: MatchRequest, t: int, pools: np.ndarray, load: np.ndarray, earlier: np.ndarray, preference: Preference
+    req: MatchRequest,
+    t: int,
+    pools: np.ndarray,
+    load: np.ndarray,
+    earlier: np.ndarray,
+    preference: Preference,
+    fewest_leaders_first: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One round of :func:`_greedy_match` on topic ``t`` (its :func:`_pools`): the (learner, mentor) pairs in order."""
+    """One round of :func:`_greedy_match` on topic ``t`` (its :func:`_pools`): the (learner, mentor) pairs in order.
+
+    Learners pick in increasing capacity (largest gaps first), or in decreasing capacity with ``fewest_leaders_first``.
+    """
     n = req.capacity.shape[0]
     c = req.capacity[:, t]
     rows = np.flatnonzero(req.selected[:, t])
-    rows = rows[np.argsort(c[rows], kind="stable")]  # the matching order: largest gaps first
+    rows = rows[np.argsort(-c[rows] if fewest_leaders_first else c[rows], kind="stable")]  # the matching order
     replicate = np.zeros(n, dtype=np.int64) if req.replicate is None else req.replicate
     order = rows[np.argsort(replicate[rows], kind="stable")]  # the same order within each replicate
     first = np.searchsorted(replicate[order], replicate[order], side="left")
@@ -272,6 +284,8 @@ def _match_by_rank(req: MatchRequest) -> Ties:
     only shrink along the two orders, the first learner that fails ends the topic for its group. In the
     first round this is one segmented array pass over every group (:func:`_first_round`); in later rounds
     a learner skips peers it already twins with on the topic (handled group by group, one clash at a time).
+    With ``fewest_leaders_first`` the first round takes learners in decreasing capacity instead
+    (:func:`_leaders_with_room`).
     """
     n, n_topics = req.capacity.shape
     load = np.zeros(n, dtype=np.int64)
@@ -280,7 +294,10 @@ def _match_by_rank(req: MatchRequest) -> Ties:
     for round_ in range(req.twins_per_topic):
         made: list[np.ndarray] = []  # this round's keys: a learner meets one new peer per topic and round
         for t in range(n_topics):
-            if round_ == 0:
+            if round_ == 0 and req.fewest_leaders_first:
+                want, peers = np.flatnonzero(req.selected[:, t]), np.flatnonzero(req.applicable[:, t])
+                new = [Ties(*_leaders_with_room(req, t, want, peers, load), np.zeros(0, dtype=np.int64))]
+            elif round_ == 0:
                 new = [Ties(*_first_round(req, t, load), np.zeros(0, dtype=np.int64))]
             else:
                 new = []
@@ -425,66 +442,54 @@ def match_random_better(req: MatchRequest) -> Ties:
     return _greedy_match(req, draws)
 
 
-def _least_loaded_leader(
+def _leaders_with_room(
     req: MatchRequest, t: int, want: np.ndarray, peers: np.ndarray, load: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For each learner in ``want``: the peer of its group leading it on ``t`` with the fewest mentees (then the best).
+    """The requests of ``want`` on topic ``t`` that a leading peer with room can take, and that peer.
 
-    Peers of each group are sorted by decreasing capacity, so those leading a learner by ``min_gap`` are a prefix of
-    its group's list; the least-loaded peer of every prefix is one running minimum. Learners and peers are merged in
-    one sort, which counts each learner's prefix: O((learners + peers) log) with no learner x peer table.
+    Sequentially: learners of a group from the highest capacity down (those with the fewest leading peers first) each
+    take the highest-capacity peer that leads them by ``min_gap`` and has fewer than ``mentor_load_cap`` mentees.
+    Peers of a group sorted by decreasing capacity, each repeated once per free place, are the group's *slots*; the
+    peers leading a learner are a prefix of them, and the prefixes grow down the learners' order. So the m-th learner
+    served takes the m-th slot, and learner k is served iff its prefix holds more slots than the learners served
+    before it: with ``S_k`` its prefix's slots, the count served up to k is ``M_k = min(M_(k-1) + 1, S_k)``, i.e.
+    ``k + min(0, min_(j<=k) (S_j - j))``: one running minimum over every group at once, no learner x peer table.
     """
     c, group = req.capacity[:, t], req.group
+    room = np.maximum(req.mentor_load_cap - load[peers], 0)
+    peers, room = peers[room > 0], room[room > 0]
+    if peers.size == 0:
+        return want[:0], want[:0]
     # A mentor leads strictly and by min_gap: capacity >= max(c + min_gap, the next float above c).
     threshold = np.maximum(c[want] + req.min_gap, np.nextafter(c[want], np.inf))
     value = np.concatenate([c[peers], threshold])
     kind = np.concatenate([np.zeros(peers.size, np.int64), np.ones(want.size, np.int64)])
     item = np.concatenate([peers, want])
+    weight = np.concatenate([room, np.zeros(want.size, np.int64)])
     item_group = group[item]
     order = _by_group_then_value(item_group, value, descending=True, then=kind)  # peers first at equal values
-    item, kind, item_group = item[order], kind[order], item_group[order]
-    is_peer = kind == 0
-    peer_seq = np.flatnonzero(is_peer)  # positions of peers in the merged order
-    sorted_peers = item[peer_seq]
-    peers_before = np.cumsum(is_peer) - is_peer  # peers before each position (any group)
+    item, kind, item_group, weight = item[order], kind[order], item_group[order], weight[order]
     first_of_group = np.r_[True, item_group[1:] != item_group[:-1]]
     group_start = np.maximum.accumulate(np.where(first_of_group, np.arange(item.size), 0))
-    prefix = peers_before - peers_before[group_start]  # peers of the same group before each position
-    # Running minimum of (load, position) over each group's peers: groups come later in the order with smaller keys.
-    peer_group = item_group[peer_seq]
-    rank = np.unique(peer_group, return_inverse=True)[1]
-    key = (rank.max() - rank) * (int(load.max()) + 1 + sorted_peers.size) + load[sorted_peers]
-    running = np.minimum.accumulate(key)
-    new_min = np.r_[True, key[1:] < running[:-1]]
-    best = np.maximum.accumulate(np.where(new_min, np.arange(key.size), 0))
-    learners = ~is_peer & (prefix > 0)
-    pick = best[peers_before[learners] - 1]  # the best among this learner's group's leading peers
-    return item[learners].astype(np.int64), sorted_peers[pick].astype(np.int64)
-
-
-def keep_promise(req: MatchRequest, ties: Ties) -> Ties:
-    """Overflow ties that keep the TPN's promise (ODD 7.18): a higher performer for every chosen topic where one exists.
-
-    After the capped matching, every chosen (learner, topic) request still without a twin goes to the peer of its
-    group (kind within replicate, any province) that leads it by ``min_gap``, with the fewest mentees so far
-    (highest capacity among equals), beyond ``mentor_load_cap`` if need be. Requests of one topic are served
-    together (loads are those after the earlier topics, in the scenario's topic order). Requests without any peer
-    that leads by ``min_gap`` (the best performers) stay unmatched. Array operations over every group at once.
-
-    Returns:
-        The overflow ties only (learner, mentor, topic), to be added to ``ties``.
-
-    """
-    n, n_topics = req.capacity.shape
-    load = np.bincount(ties.mentor, minlength=n)
-    parts: list[Ties] = []
-    for t in range(n_topics):
-        has = np.bincount(ties.learner[ties.topic == t], minlength=n) > 0
-        want = np.flatnonzero(req.selected[:, t] & ~has)
-        peers = np.flatnonzero(req.applicable[:, t])
-        if want.size == 0 or peers.size == 0:
-            continue
-        learner, mentor = _least_loaded_leader(req, t, want, peers, load)
-        load += np.bincount(mentor, minlength=n)
-        parts.append(Ties(learner, mentor, np.full(learner.size, t, np.int64)))
-    return Ties.concat(parts)
+    slots_before = np.cumsum(weight)  # slots up to each position (any group; a learner adds none) ...
+    slots_start = (slots_before - weight)[group_start]  # ... minus those of earlier groups
+    is_learner = kind == 1
+    lrn, lrn_group = item[is_learner], item_group[is_learner]
+    prefix = (slots_before - slots_start)[is_learner]  # S_k: the slots leading each learner
+    lrn_first = np.r_[True, lrn_group[1:] != lrn_group[:-1]] if lrn.size else np.zeros(0, bool)
+    lrn_start = np.maximum.accumulate(np.where(lrn_first, np.arange(lrn.size), 0))
+    k = np.arange(lrn.size) - lrn_start + 1  # 1-based turn within the group
+    # Running minimum of S_j - j within each group: earlier groups carry a larger offset, so they never win.
+    rank = np.cumsum(lrn_first) - 1
+    span = int(prefix.max(initial=0)) + lrn.size + 2
+    running = (
+        np.minimum.accumulate((prefix - k) + (rank.max(initial=0) - rank) * span) - (rank.max(initial=0) - rank) * span
+    )
+    served = k + np.minimum(0, running)  # M_k
+    before = np.r_[0, served[:-1]]
+    before[lrn_first] = 0
+    took = served > before
+    # The m-th learner served takes the group's m-th slot (slots in the merged order, peers repeated by room).
+    peer_pos = np.flatnonzero(~is_learner)
+    slot_peer = np.repeat(item[peer_pos], weight[peer_pos])
+    return lrn[took].astype(np.int64), slot_peer[slots_start[is_learner][took] + served[took] - 1].astype(np.int64)

@@ -710,8 +710,9 @@ class MechanismParams(_Section):
     )
     keep_promise: bool = _param(
         True,
-        description="TPN matching finds a higher performer of the kind for every chosen topic where one exists,"
-        " beyond programme.mentor_load_cap if needed (off: unmatched requests stay unmatched).",
+        description="TPN matching serves the learners with the fewest leading peers first, so a chosen topic gets"
+        " another leading peer of the kind when its best performer is full, each within programme.mentor_load_cap;"
+        " requests no peer with room leads stay unmatched (off: largest gaps first).",
     )
     two_way: bool = _param(
         True,
