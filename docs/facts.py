@@ -245,6 +245,11 @@ fact(
     lambda: pct(_cal()["predictive_checks"]["always_a_leading_peer"]["mean_unmatched_share"]),
 )
 fact(
+    "cal.unmatched_led",
+    CALIBRATION,
+    lambda: pct(_cal()["predictive_checks"]["always_a_leading_peer"]["mean_unmatched_led_share"]),
+)
+fact(
     "cal.persist",
     CALIBRATION,
     lambda: pct(_cal()["predictive_checks"]["gains_persist"]["share_remaining"]),
@@ -494,7 +499,11 @@ fact("odd.ties", API, lambda: f"{_summary('ties'):.0f}")
 fact("odd.unmatched", API, lambda: pct(_summary("unmatched_share")))
 fact("odd.unmatched.no_keep_promise", API, lambda: pct(_summary("unmatched_share", "mechanisms.keep_promise=false")))
 fact("odd.unmatched_led", API, lambda: pct(_summary("unmatched_led_share")))
-fact("odd.unmatched_led.no_keep_promise", API, lambda: pct(_summary("unmatched_led_share", "mechanisms.keep_promise=false")))
+fact(
+    "odd.unmatched_led.no_keep_promise",
+    API,
+    lambda: pct(_summary("unmatched_led_share", "mechanisms.keep_promise=false")),
+)
 fact("odd.cost", API, lambda: money(_summary("total_cost")))
 for _activity in (
     "exchange_visit",

@@ -282,5 +282,5 @@ def test_rwanda_effects_are_reproduced_over_the_smc_posterior():
         fit = report["targets"][target.key]
         assert fit["value_within_predictive"], (target.key, fit)
         assert fit["mean_within_published_ci95"], (target.key, fit)
-    assert report["checks"]["always_a_leading_peer"]["holds"]
+    assert report["checks"]["always_a_leading_peer"]["mean_unmatched_led_share"] < 0.05  # the cap binds (ODD 7.18)
     assert report["checks"]["gains_persist"]["holds"]

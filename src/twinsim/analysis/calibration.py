@@ -472,9 +472,10 @@ def posterior_predictive(
 
 
 #: Run summary keys the posterior predictive check also reports (published statements that are not targets):
-#: ``unmatched_led_share`` (chosen topics with no twin although some peer led: 0 when the TPN's promise of "a
-#: high-performing peer" holds), ``unmatched_share`` (chosen topics with no twin: the best performers, whom nobody
-#: leads), ``mean_gain`` (mean indicator gain at the endline) and ``sustained_gain`` (at the end of the follow-up).
+#: ``unmatched_led_share`` (chosen topics with no twin although some peer led: all their leading peers were at the
+#: mentor load cap; 0 when the TPN's promise of "a high-performing peer" holds), ``unmatched_share`` (chosen topics
+#: with no twin: mostly the best performers, whom nobody leads), ``mean_gain`` (mean indicator gain at the endline)
+#: and ``sustained_gain`` (at the end of the follow-up).
 CHECK_KEYS = ("unmatched_led_share", "unmatched_share", "mean_gain", "sustained_gain")
 
 
@@ -484,9 +485,10 @@ def predictive_checks(predictive: pd.DataFrame, spec: CalibrationSpec) -> dict[s
     Per target: the predictive mean, its 95% CI, the central 95% predictive interval (2.5% and 97.5% quantiles of
     the draws: with ABC-SMC, of simulated trials) and whether the published value lies within it, and whether the
     mean lies within one standard error of the published value and within its 95% interval (``critical`` x sd).
-    Statements without a published number: ``always_a_leading_peer`` (every
-    draw has ``unmatched_led_share == 0``) and ``gains_persist`` (the mean gain at the end of the follow-up is
-    positive), with the share of the endline gain that remains.
+    Statements without a published number: ``always_a_leading_peer`` (holds when every draw has
+    ``unmatched_led_share == 0``; its mean and maximum say how far the mentor load cap keeps it from holding) and
+    ``gains_persist`` (the mean gain at the end of the follow-up is positive), with the share of the endline gain
+    that remains.
     """
     out: dict[str, Any] = {}
     for t in spec.targets:
@@ -511,6 +513,7 @@ def predictive_checks(predictive: pd.DataFrame, spec: CalibrationSpec) -> dict[s
         checks["always_a_leading_peer"] = {
             "holds": bool(np.all(np.nan_to_num(led) == 0)),
             "max_unmatched_led_share": float(np.nanmax(led)) if np.isfinite(led).any() else 0.0,
+            "mean_unmatched_led_share": float(np.nanmean(led)) if np.isfinite(led).any() else 0.0,
             "mean_unmatched_share": float(np.nanmean(predictive["unmatched_share"])),
         }
     if {"mean_gain", "sustained_gain"} <= set(predictive):
