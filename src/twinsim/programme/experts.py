@@ -56,6 +56,9 @@ class ExpertTeam:
         senior_leaders: replicates x leaders, the commitment of the Ministry's senior leaders (ODD 7.22).
         active: per replicate, whether a retreat has set the priorities yet (always with the mechanism off).
         programme: ``mechanisms.expert_programme``: Ministry leaders, traction and tracking act.
+        ministry_level: the coaching and the delivery support work with the Ministry (its senior leaders, its teams
+            on the priorities) as in the case study, and reach facilities only through traction and tracking; off
+            (the hybrid, or the mechanism off), they work with each member.
 
     """
 
@@ -68,6 +71,7 @@ class ExpertTeam:
     senior_leaders: np.ndarray
     active: np.ndarray
     programme: bool
+    ministry_level: bool = False
     _experts: list[ExternalExpert] | None = field(default=None, repr=False)
     _leaders: list[MinistryLeader] | None = field(default=None, repr=False)
 
@@ -198,10 +202,20 @@ class LeaderCoaching(_ExpertActivity):
     source = "external-expert case study (7 coaching rounds for 42 senior leaders); rate and costs: assumption"
 
     def fire(self, model: TwinningModel, rate: float) -> Firing:
-        """Raises each coached leader's commitment by ``1 - exp(-rate)`` of the headroom."""
+        """Raises each coached leader's commitment by ``1 - exp(-rate)`` of the headroom.
+
+        At the Ministry (``ExpertTeam.ministry_level``) the Ministry's senior leaders are coached, one session each,
+        and no member's staff take part; otherwise each member's senior leader.
+        """
+        team: ExpertTeam = model.delivery_state
+        if team.ministry_level:
+            events = np.full(model.replicates, team.senior_leaders.shape[1], dtype=np.int64)
+            share = _book(model, self.name, events)
+            team.raise_senior_leaders(-np.expm1(-rate * share))
+            nobody = np.zeros(model.n, dtype=np.int64)
+            return Firing(events, nobody, nobody, share)
         events = np.full(model.replicates, model.n_institutions, dtype=np.int64)
         share = _book(model, self.name, events)
-        team: ExpertTeam = model.delivery_state
         team.raise_senior_leaders(-np.expm1(-rate * share))
         model.raise_towards_one("leadership", -np.expm1(-rate * share)[model.block])
         return Firing(events, np.ones(model.n, dtype=np.int64), np.zeros(model.n, dtype=np.int64), share)
@@ -240,16 +254,27 @@ class DeliverySupport(_ExpertActivity):
     source = "external-expert case study (delivery support on 5 priorities); rate and costs: assumption"
 
     def fire(self, model: TwinningModel, rate: float) -> Firing:
-        """Each member with a priority topic gets one support visit; traction follows its effort (leadership)."""
+        """Each member with a priority topic gets one support visit; traction follows its effort (leadership).
+
+        At the Ministry (``ExpertTeam.ministry_level``) a round supports the Ministry's team on each priority (one
+        event per priority: root causes, delivery plans, routines) and no member is visited; members learn on the
+        priorities with traction, through the routines, gated by their own effort.
+        """
         team: ExpertTeam = model.delivery_state
         members = (model.applicable & team.priorities[model.block]).any(axis=1)
+        if team.ministry_level:
+            events = team.priorities.sum(axis=1).astype(np.int64)
+            share = _book(model, self.name, events)
+            _learn_from_experts(model, rate * share, members)
+            nobody = np.zeros(model.n, dtype=np.int64)
+            return Firing(events, nobody, nobody, share)
         events = model.per_replicate_sum(members)
         share = _book(model, self.name, events)
         _learn_from_experts(model, rate * share, members)
         return Firing(events, members.astype(np.int64), np.zeros(model.n, dtype=np.int64), share)
 
 
-def _team(model: TwinningModel) -> ExpertTeam:
+def _team(model: TwinningModel, ministry_level: bool = False) -> ExpertTeam:
     spec = model.params.programme.experts
     shape = (model.replicates, model.n_institutions, len(model.topic_names))
     know_how = model.parameter("programme.experts.know_how")  # per replicate in a probabilistic sensitivity analysis
@@ -271,7 +296,10 @@ def _team(model: TwinningModel) -> ExpertTeam:
         leaders = model.streams.beta("experts", "senior_leaders", a, conc - a, (spec.senior_leaders,))
         active = np.zeros(model.replicates, dtype=bool)
     know_how = model.column(know_how)
-    return ExpertTeam(model, priorities, know_how, similarity, days, spec.team_size, leaders, active, programme)
+    return ExpertTeam(
+        model, priorities, know_how, similarity, days, spec.team_size, leaders, active, programme,
+        ministry_level and programme,
+    )  # fmt: skip
 
 
 class ExternalExperts(DeliveryModel):
@@ -289,8 +317,8 @@ class ExternalExperts(DeliveryModel):
         return Ties.empty()
 
     def setup(self, model: TwinningModel) -> ExpertTeam:
-        """Contract the team and set the priorities."""
-        return _team(model)
+        """Contract the team and set the priorities; it works with the Ministry, as in the case study."""
+        return _team(model, ministry_level=True)
 
     def monthly(self, model: TwinningModel, contact_rate: float) -> None:
         """The ministerial priority-tracking routine (ODD 7.22), also after the experts leave."""
@@ -299,6 +327,13 @@ class ExternalExperts(DeliveryModel):
     def worked_topics(self, model: TwinningModel) -> np.ndarray:
         """The sector priorities set with the experts (not each member's own choice)."""
         return model.delivery_state.priorities[model.block] & model.applicable
+
+    def outcomes(self, model: TwinningModel) -> dict[str, np.ndarray]:
+        """``priorities_with_traction``: how many priorities had traction at the end of the run.
+
+        A check, not a fitted input: the case study reports 2 of 5.
+        """
+        return {"priorities_with_traction": model.delivery_state.traction().sum(axis=1).astype(float)}
 
 
 class Hybrid(TPNNetwork):
