@@ -131,3 +131,10 @@ def test_numpy_numbers_are_accepted_as_overrides():
 
     scenario = load_scenario("rwanda_tpn").with_overrides({"programme.twins_per_topic": np.int64(2)})
     assert scenario.programme.twins_per_topic == 2 and type(scenario.programme.twins_per_topic) is int
+
+
+def test_assigned_adds_a_rate_the_scenario_derives_otherwise():
+    """Parameter draws with mechanisms.delivery_modes off draw coaching_virtual's own rate (was a KeyError)."""
+    sc = load_scenario("rwanda_tpn", ["mechanisms.delivery_modes=false"])
+    assert "coaching_virtual" not in sc.learning.rates
+    assert sc.assigned({"learning.rates.coaching_virtual": 0.25}).learning.rates["coaching_virtual"] == 0.25

@@ -1105,7 +1105,10 @@ class Scenario(_Section):
 
 def _assign_one(node: Any, parts: list[str], value: Any) -> Any:
     head = parts[0]
-    current = node[head] if isinstance(node, dict) else getattr(node, head)
+    if isinstance(node, dict):  # a new entry of a dictionary field is fine (a rate the scenario derives otherwise)
+        current = node[head] if len(parts) > 1 else node.get(head)
+    else:
+        current = getattr(node, head)
     if len(parts) > 1:
         value = _assign_one(current, parts[1:], value)
     elif isinstance(current, int) and not isinstance(current, bool):
