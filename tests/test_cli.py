@@ -73,3 +73,28 @@ def test_user_mistakes_give_one_line_and_exit_2(args, expected):
     assert expected in res.stderr
     assert "Traceback" not in res.output + res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+NARROW = {
+    "run": ["run", "rwanda_tpn", "-r", "3", "-q"],
+    "decompose": ["decompose", "rwanda_tpn", "--replicates", "4", "-q"],
+    "power": ["power", "rwanda_tpn", "--institutions", "10,20", "--replicates", "6", "--topic", "accreditation", "-q"],
+    "compare": ["compare", "rwanda_no_program", "rwanda_tpn", "rwanda_pairs", "-r", "4", "-q"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(NARROW))
+def test_tables_fit_an_80_column_terminal_and_md_and_csv_do_not_change(command):
+    args = NARROW[command]
+    narrow = runner.invoke(app, args, env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow.output
+    lines = narrow.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert not any(line.startswith(("topic: ", "model: ", "institutions: ")) for line in lines)  # no cards
+    assert not any(line.strip().startswith(("┏", "┃")) for line in lines)  # compact: no box to pay for
+    left_out = " ".join(lines[i] + " " + lines[i + 1] for i, line in enumerate(lines[:-1]) if "Left out" in line)
+    if command != "power":  # power's table fits with its estimates above their intervals
+        assert "Left out to fit 80 columns:" in left_out
+    for fmt in ("md", "csv"):
+        wide = runner.invoke(app, [*args, "--table-format", fmt])
+        assert runner.invoke(app, [*args, "--table-format", fmt], env={"COLUMNS": "80"}).stdout == wide.stdout

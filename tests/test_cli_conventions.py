@@ -133,16 +133,23 @@ def test_package_files_a_user_expects():
         assert folder in ignored
 
 
-def test_a_table_too_wide_for_the_terminal_becomes_one_block_per_row(monkeypatch):
+def test_a_table_too_wide_for_the_terminal_leaves_columns_out_and_says_which(monkeypatch):
     from rich.console import Console
 
     from twinsim.cli import common
 
     buffer = io.StringIO()
     monkeypatch.setattr(common, "out_console", Console(width=60, file=buffer))
-    table = common.new_table("wide", [f"column {i}" for i in range(8)], left=("column 0",))
+    table = common.new_table("wide", [f"column {i}" for i in range(8)], left=("column 0",), drop=("column 3",))
     common.add_row(table, "rwanda_tpn", *[f"{188_337 + i:,}" for i in range(7)])
     common.show_table(table)
     text = buffer.getvalue()
-    assert "188,343" in text and "column 7" in text  # every number whole, every header kept
     assert max(len(line) for line in text.splitlines()) <= 60
+    assert "188,337" in text and "188,339" not in text and "188,341" in text  # whole numbers; column 3 went first
+    assert "Left out to fit 60 columns: column 3, column 7" in " ".join(text.split())
+    buffer.truncate(0)
+    buffer.seek(0)
+    monkeypatch.setattr(common, "out_console", Console(width=14, file=buffer))
+    common.show_table(table)  # not even two columns fit: one block per row, titled with its label
+    text = buffer.getvalue()
+    assert "column 0:" in text and "rwanda_tpn" in text and "188," in text

@@ -4,6 +4,7 @@ Notebooks are stored without outputs; each reads ``TWINSIM_NOTEBOOK_SIZE`` (``sm
 """
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,6 @@ def test_notebook_executes_at_small_size(path, monkeypatch, tmp_path):
     warnings = [text for text in stderr if "Warning" in text]
     assert not warnings, f"{path.name} printed warnings: {warnings[0][:300]}"
     assert os.environ["TWINSIM_NOTEBOOK_SIZE"] == "small"
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
+    for busiest, cap in re.findall(r"busiest mentor has (\d+) mentees \((?:the )?cap[^\d]*(\d+)", printed):
+        assert int(busiest) <= int(cap), f"{path.name}: a mentor above the mentor load cap"  # ODD 7.18

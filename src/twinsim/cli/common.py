@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -285,12 +286,110 @@ def print_warnings(scenario: Any) -> list[str]:
     return lines
 
 
-def new_table(title: str, columns: Sequence[str], left: Sequence[str] = ()) -> Table:
-    """A table whose title and cells are printed literally (no Rich markup); cells wrap, never truncate."""
-    table = Table(title=Text(title))
+class TwinsimTable(Table):
+    """A Rich table that knows which columns it may leave out in a narrow terminal (least important first)."""
+
+    droppable: tuple[str, ...] = ()
+
+
+def new_table(title: str, columns: Sequence[str], left: Sequence[str] = (), drop: Sequence[str] = ()) -> Table:
+    """A table whose title and cells are printed literally (no Rich markup); cells wrap, never truncate.
+
+    ``drop``: the columns a terminal too narrow for the whole table may leave out, least important first (a note
+    under the table names them); the first column is never left out.
+    """
+    table = TwinsimTable(title=Text(title))
+    table.droppable = tuple(drop)
     for col in columns:
         table.add_column(col, justify="left" if col in left else "right", overflow="fold")
     return table
+
+
+#: Between two columns of a table narrowed to the terminal: two spaces, no rules.
+_GAP = 2
+
+
+def _cell_lines(cell: str, narrow: bool) -> list[str]:
+    """A cell's lines: in a narrow table an estimate and its interval ("+1.2 [+0.3, +2.1]") go on two lines."""
+    return cell.replace(" [", "\n[").split("\n") if narrow else cell.split("\n")
+
+
+def _wrap_name(name: str, width: int) -> str:
+    """A name wrapped after its underscores into lines of at most ``width`` (where its pieces allow)."""
+    lines: list[str] = []
+    for piece in name.replace("_", "_\n").split("\n"):
+        if lines and len(lines[-1]) + len(piece) <= width:
+            lines[-1] += piece
+        else:
+            lines.append(piece)
+    return "\n".join(lines)
+
+
+def _needed(header: str, cells: Sequence[str], narrow: bool) -> int:
+    """The width a column needs with its header wrapped at spaces and no cell cut."""
+    words = [len(w) for w in header.split()] or [0]
+    return max([max(words), *(len(line) for c in cells for line in _cell_lines(c, narrow))])
+
+
+def _narrow_table(
+    table: Table, headers: list[str], rows: list[tuple[str, ...]], width: int
+) -> tuple[Table | None, list[str]]:
+    """The table fitted to ``width``: compact layout, estimates above their intervals, then columns left out.
+
+    Returns the table and the headers of the columns left out; ``None`` when even the first two columns do not fit.
+    The first column is never left out.
+    """
+    keep = list(range(len(headers)))
+    declared = [headers.index(h) for h in getattr(table, "droppable", ()) if h in headers]
+    columns = [[row[i] for row in rows] for i in range(len(headers))]
+    full = [_needed(h, c, narrow=False) for h, c in zip(headers, columns, strict=True)]
+    split = [_needed(h, c, narrow=True) for h, c in zip(headers, columns, strict=True)]
+    words = [len(w) for w in headers[0].split()]
+    shortest_label = max([*words, *(len(p) for c in columns[0] for p in c.replace("_", "_\n").split("\n"))])
+    narrow = [False] * len(headers)
+    wrap_label = False
+
+    def widths_now() -> list[int]:
+        widths = [split[i] if narrow[i] else full[i] for i in range(len(headers))]
+        if wrap_label:  # names wrap after their underscores, as little as needed
+            over = sum(widths[i] for i in keep) + _GAP * (len(keep) - 1) - width
+            widths[0] = max(shortest_label, full[0] - max(over, 0))
+        return widths
+
+    while sum((widths := widths_now())[i] for i in keep) + _GAP * (len(keep) - 1) > width:
+        wide = [i for i in keep if not narrow[i] and split[i] < full[i]]
+        if wide:  # 1. estimates above their intervals, widest column first
+            narrow[max(wide, key=lambda i: full[i] - split[i])] = True
+        elif any(i in keep for i in declared):  # 2. the columns the table says it can do without
+            keep.remove(next(i for i in declared if i in keep))
+        elif not wrap_label and shortest_label < full[0]:  # 3. names on two lines
+            wrap_label = True
+        elif len(keep) > 2:  # 4. columns from the right
+            keep.remove(keep[-1])
+        else:
+            return None, []
+    for i in [i for i in reversed(range(len(headers))) if i not in keep]:  # room left: the last left out come back
+        trial = sorted([*keep, i])
+        if sum(widths[j] for j in trial) + _GAP * (len(trial) - 1) <= width:
+            keep = trial
+    view = Table(
+        title=table.title,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+        header_style="bold",
+    )
+    for i in keep:
+        source = table.columns[i]
+        view.add_column(source.header, justify=source.justify, width=widths[i], overflow="fold")
+    for row in rows:
+        cells = ["\n".join(_cell_lines(row[i], narrow[i])) for i in keep]
+        if widths[0] < full[0]:
+            cells[0] = _wrap_name(cells[0], widths[0])
+        view.add_row(*(Text(cell) for cell in cells))
+    return view, [headers[i] for i in range(len(headers)) if i not in keep]
 
 
 def add_row(table: Table, *cells: Any) -> None:
@@ -305,18 +404,32 @@ def show_table(table: Table, fmt: str = "text") -> None:
     headers = [str(c.header) for c in table.columns]
     rows = list(zip(*[[str(cell) for cell in c.cells] for c in table.columns], strict=True))
     if fmt == "text":
+        width = _text_width() or out_console.width
         wide = out_console.options.update(max_width=100_000)
-        if Measurement.get(out_console, wide, table).maximum <= out_console.width:
-            out_console.print(table)
-        else:  # too wide for this terminal: one block per row instead of numbers folded mid-digit
-            out_console.print(Text(str(table.title or ""), style="italic"), justify="center")
-            for row in rows:
-                block = Table(title=Text(row[0]), show_header=False, title_justify="left")
-                block.add_column(overflow="fold")
-                block.add_column(justify="right", overflow="fold")
-                for header, cell in zip(headers[1:], row[1:], strict=True):
-                    block.add_row(Text(header), Text(cell))
-                out_console.print(block)
+        if Measurement.get(out_console, wide, table).maximum <= width:
+            out_console.print(table, width=width)
+            return
+        view, left_out = _narrow_table(table, headers, rows, width)
+        if view is not None:  # compact, estimates above their intervals, the least important columns left out
+            out_console.print(view, width=width)
+            if left_out:
+                out_console.print(
+                    f"Left out to fit {width} columns: {', '.join(left_out)} (a wider terminal or --table-format md "
+                    "shows every column).",
+                    markup=False,
+                    highlight=False,
+                    width=width,
+                )
+            return
+        # narrower still: one block per row, titled with its first column's header and value
+        out_console.print(Text(str(table.title or ""), style="italic"), justify="center", width=width)
+        for row in rows:
+            block = Table(title=Text(f"{headers[0]}: {row[0]}"), show_header=False, title_justify="left")
+            block.add_column(overflow="fold")
+            block.add_column(justify="right", overflow="fold")
+            for header, cell in zip(headers[1:], row[1:], strict=True):
+                block.add_row(Text(header), Text(cell))
+            out_console.print(block, width=width)
         return
     if fmt == "csv":
         buffer = io.StringIO()
@@ -334,9 +447,24 @@ def show_table(table: Table, fmt: str = "text") -> None:
     sys.stdout.write("\n".join(lines) + "\n\n")
 
 
-def say(text: str) -> None:
-    """Print a line of plain text on stdout (no markup, no highlighting, not cut)."""
-    out_console.print(text, markup=False, highlight=False, soft_wrap=True)
+def _text_width() -> int | None:
+    """The terminal's width (``COLUMNS`` if set): what tables and notes fit; None when piped (no limit)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return out_console.width if out_console.is_terminal else None
+
+
+def say(text: str, wrap: bool = True) -> None:
+    """Print a line of plain text on stdout (no markup, no highlighting, not cut; wrapped at words in a terminal).
+
+    ``wrap=False``: never wrapped (Markdown and CSV output is the same in any terminal).
+    """
+    width = _text_width() if wrap else None
+    if width is None:
+        out_console.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        out_console.print(text, markup=False, highlight=False, width=width, overflow="fold")
 
 
 def say_notes(lines: Sequence[str], fmt: str = "text") -> None:
@@ -344,7 +472,7 @@ def say_notes(lines: Sequence[str], fmt: str = "text") -> None:
     for i, line in enumerate(lines):
         if fmt == "md" and i:
             say("")
-        say(line)
+        say(line, wrap=fmt == "text")
 
 
 __all__ = [

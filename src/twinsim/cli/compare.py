@@ -357,6 +357,7 @@ def _print_comparison(result: Any, table_format: str = "text") -> None:
             "ties",
         ),
         left=("model", "delivery", "dominance"),
+        drop=("delivery", "volume", "param. share", "people reached", "cost/person", "ties", "equity", "sustained"),
     )
     for name, row in table.iterrows():
         add_row(

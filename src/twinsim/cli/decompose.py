@@ -83,6 +83,7 @@ def decompose(
             "twinning share [5-95% over parameter sets]",
         ),
         left=("topic",),
+        drop=("param. share meas. / twin.", "twinning share [5-95% over parameter sets]"),
     )
     for topic, row in result.summary().iterrows():
         cells = [
@@ -100,14 +101,19 @@ def decompose(
     say(
         "measured: the paper's comparison on the evaluator's measured indicators (evaluation.measurement_sd); the "
         "institutions chose their topics on the same measured baseline, so selectors whose baseline was measured "
-        "too low seem to improve: regression to the mean. twinning + self-selection is the true difference."
+        "too low seem to improve: regression to the mean. twinning + self-selection is the true difference.",
+        wrap=table_format == "text",
     )
     if post is None:
-        say("Intervals: 95% CI of the mean over replicates; parameters: the scenario's own (replicate noise only).")
+        say(
+            "Intervals: 95% CI of the mean over replicates; parameters: the scenario's own (replicate noise only).",
+            wrap=table_format == "text",
+        )
         return
     say(
         "Intervals: 95% CI of the mean over replicates. param. share: how much of the replicate-to-replicate spread "
         "of the measured difference and of its twinning part is parameter uncertainty (posterior draws), the rest "
         "replicate noise ('-': too few replicates share a draw to tell). The twinning share's range is over the "
-        "posterior's parameter sets."
+        "posterior's parameter sets.",
+        wrap=table_format == "text",
     )

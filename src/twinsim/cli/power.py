@@ -134,7 +134,8 @@ def power(
     if post is None:
         say(
             "power [95% CI]: share of simulated trials that detect the effect, Wilson interval over trials. "
-            "Parameters: the scenario's own in every trial (--no-posterior): power is conditional on them."
+            "Parameters: the scenario's own in every trial (--no-posterior): power is conditional on them.",
+            wrap=table_format == "text",
         )
         return
     say(
@@ -142,5 +143,6 @@ def power(
         "averaged over the posterior: each trial drew its own parameter set. param. share: how much of the "
         "trial-to-trial spread of the estimate and of detection is parameter uncertainty, the rest sampling and "
         "replicate noise ('-': too few trials share a draw to tell); the MDE uses the estimate's whole spread, so "
-        "parameter uncertainty widens it."
+        "parameter uncertainty widens it.",
+        wrap=table_format == "text",
     )

@@ -152,6 +152,7 @@ def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:
         f"({batch.replicates} replicate{'s' if several else ''}, seed {batch.seed})",
         columns,
         left=("topic",),
+        drop=("n not", "n chose", "unit"),
     )
     change = batch.changes_by_topic()
     for topic, row in batch.effects_by_topic().items():
