@@ -539,8 +539,8 @@ def predictive_checks(predictive: pd.DataFrame, spec: CalibrationSpec) -> dict[s
 
 
 def fit_and_check(
-    scenario: Scenario,
-    spec: CalibrationSpec,
+    scenario: Scenario | str | Path,
+    spec: CalibrationSpec | str | Path,
     budget: int,
     progress: Callable[[int], None] | None = None,
     engine: dict[str, Any] | None = None,
@@ -549,8 +549,10 @@ def fit_and_check(
     """What ``twinsim calibrate`` runs, on one pool of workers.
 
     The fit, its posterior predictive, the point estimate's check and (ABC-SMC, with ``prior_check``) the refit under
-    the other prior family with its predictive draws.
+    the other prior family with its predictive draws. ``scenario`` and ``spec`` as :func:`calibrate` takes them.
     """
+    scenario = as_scenario(scenario)
+    spec = spec if isinstance(spec, CalibrationSpec) else load_targets(spec)
     with shared_executor(engine) as shared:
         result = calibrate(scenario, spec, budget, progress=progress, engine=shared)
         predictive = posterior_predictive(scenario, result.posterior, spec, progress=progress, engine=shared)
