@@ -339,7 +339,6 @@ def test_write_back_keeps_links_and_modes_and_serialises_concurrent_writers(tmp_
     import os
     import shutil
     import threading
-
     import tomllib
 
     from twinsim.analysis.calibration import check_write_back, write_point_estimate
