@@ -288,3 +288,31 @@ def test_an_out_of_range_design_point_is_named_before_any_run():
     points[2] = {"learning.gap_ceiling": 0.5, "learning.forgetting": 2.0}
     with pytest.raises(ScenarioError, match=r"design point 2: learning\.forgetting"):
         run_points(SCENARIO, points, replicates=1, seed=1)
+
+
+def test_the_local_dask_cluster_lets_no_other_process_in():
+    """--scheduler local: TLS with a temporary certificate authority; another client (own certificates, or none) is
+    refused, so it cannot run code on the workers (issue 27)."""
+    import subprocess
+    import sys
+
+    with DaskCluster(workers=1).open() as handle:
+        address = handle.label.rsplit(" ", 1)[1]
+        assert address.startswith("tls://127.0.0.1:")
+        assert handle.executor.submit(pow, 2, 5).result() == 32  # our own client works
+        intruder = (
+            "import sys\n"
+            "from dask.distributed import Client\n"
+            "from distributed.security import Security\n"
+            "tries = ((sys.argv[1], Security.temporary()), (sys.argv[1].replace('tls', 'tcp'), None))\n"
+            "for address, security in tries:\n"
+            "    try:\n"
+            "        Client(address, timeout='3s', security=security).submit(pow, 2, 5).result(timeout=5)\n"
+            "        print('CONNECTED', address)\n"
+            "    except Exception as exc:\n"
+            "        print('refused', type(exc).__name__)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", intruder, address], check=False, capture_output=True, text=True, timeout=60
+        )
+    assert "CONNECTED" not in out.stdout and out.stdout.count("refused") == 2, out.stdout + out.stderr

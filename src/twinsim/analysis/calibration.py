@@ -31,6 +31,7 @@ estimate, and a posterior predictive check.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import time
@@ -542,8 +543,8 @@ def predictive_checks(predictive: pd.DataFrame, spec: CalibrationSpec) -> dict[s
 
 
 def fit_and_check(
-    scenario: Scenario,
-    spec: CalibrationSpec,
+    scenario: Scenario | str | Path,
+    spec: CalibrationSpec | str | Path,
     budget: int,
     progress: Callable[[int], None] | None = None,
     engine: dict[str, Any] | None = None,
@@ -552,8 +553,10 @@ def fit_and_check(
     """What ``twinsim calibrate`` runs, on one pool of workers.
 
     The fit, its posterior predictive, the point estimate's check and (ABC-SMC, with ``prior_check``) the refit under
-    the other prior family with its predictive draws.
+    the other prior family with its predictive draws. ``scenario`` and ``spec`` as :func:`calibrate` takes them.
     """
+    scenario = as_scenario(scenario)
+    spec = spec if isinstance(spec, CalibrationSpec) else load_targets(spec)
     with shared_executor(engine) as shared:
         result = calibrate(scenario, spec, budget, progress=progress, engine=shared)
         predictive = posterior_predictive(scenario, result.posterior, spec, progress=progress, engine=shared)
@@ -728,13 +731,39 @@ def write_outputs(
 # Writing the point estimate into a scenario file
 
 
+def check_write_back(ref: str | Path) -> Path:
+    """The scenario file ``--write-scenario`` may edit for the reference ``ref``, or a one-line error.
+
+    A bundled name, or a file inside an installed package (site-packages), is refused: the package's own
+    scenarios are not the user's to edit (and an upgrade would undo the edit); the error names where to copy it.
+    A symbolic link is followed: the file it points to is edited and the link stays.
+    """
+    import sysconfig
+
+    from twinsim.scenario import bundled_scenarios, resolve_scenario_path
+
+    given = Path(ref)
+    path = resolve_scenario_path(ref)
+    copy = f"copy it first (cp {path} my_scenario.toml) and calibrate the copy"
+    if not given.exists() and str(ref) in bundled_scenarios():
+        raise ScenarioError(f"--write-scenario: {ref} is a bundled scenario of the installed package; {copy}")
+    target = path.resolve()
+    for key in ("purelib", "platlib"):
+        installed = Path(sysconfig.get_paths()[key]).resolve()
+        if installed in target.parents:
+            raise ScenarioError(f"--write-scenario: {path} is inside the installed package ({installed}); {copy}")
+    return target
+
+
 def write_point_estimate(path: str | Path, point: dict[str, float], comment: str) -> None:
     """Set each dotted key of ``point`` in the scenario TOML file at ``path``, safely.
 
     The file is edited as TOML (tomlkit: comments, order and layout survive; inline tables such as
     ``rates = { exchange_visit = 0.3 }`` are edited where they stand), each written value gets ``comment``,
     the result is validated as a scenario *before* anything is written, and the file is replaced atomically
-    (a temporary file renamed over it): a failure leaves the original untouched.
+    (a temporary file renamed over it): a failure leaves the original untouched. A symbolic link is followed (the
+    link stays a link), the file keeps its permissions, and concurrent write-backs to one file are serialised by a
+    lock (``fcntl.flock`` on ``.<name>.lock`` beside it), so none loses another's update.
 
     Raises:
         ScenarioError: the edited scenario is not valid (the file is left as it was).
@@ -745,7 +774,19 @@ def write_point_estimate(path: str | Path, point: dict[str, float], comment: str
     from twinsim.experiments.store import atomic_write
     from twinsim.scenario import load_scenario
 
-    path = Path(path)
+    path = Path(path).resolve()  # a symbolic link stays: its target is edited
+    lock = path.with_name(f".{path.name}.lock")
+    with open(lock, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            _write_point_estimate(path, point, comment, tomlkit, atomic_write, load_scenario)
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _write_point_estimate(path: Path, point: dict[str, float], comment: str, tomlkit: Any, atomic_write: Any,
+                          load_scenario: Any) -> None:  # fmt: skip
+    mode = path.stat().st_mode & 0o7777
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
     for key, value in point.items():
         *tables, leaf = key.split(".")
@@ -765,4 +806,4 @@ def write_point_estimate(path: str | Path, point: dict[str, float], comment: str
         load_scenario(check)  # validated before the real file is touched (extends resolve from the same folder)
     finally:
         check.unlink(missing_ok=True)
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda tmp: (tmp.write_text(text, encoding="utf-8"), tmp.chmod(mode)))

@@ -81,6 +81,7 @@ def calibrate(
     import os
 
     from twinsim.analysis.calibration import (
+        check_write_back,
         fit_and_check,
         load_targets,
         write_outputs,
@@ -92,7 +93,7 @@ def calibrate(
     engine = engine_options(workers, scheduler, store, resume)
     spec = load_targets(resolve_targets(targets))
     sc = load_scenario(scenario, set_ or [])
-    path = resolve_scenario_path(scenario)
+    path = check_write_back(scenario) if write_scenario else resolve_scenario_path(scenario)
     command = f"twinsim calibrate {scenario} --targets {targets} --budget {budget} --out {out}"
     command += "".join(f" --set {s}" for s in set_ or []) + (" --write-scenario" if write_scenario else "")
     if spec.method == "smc":  # an upper bound: the fit stops when it reaches its final tolerance

@@ -138,8 +138,10 @@ class LocalProcesses:
 class DaskCluster:
     """Dask distributed: connect to ``scheduler`` (``tcp://HOST:PORT``) or start a ``LocalCluster``.
 
-    A local cluster listens on 127.0.0.1 only, has ``workers`` single-threaded worker processes
-    (default: all cores) and no dashboard; it stops on exit. An existing cluster's workers must have
+    A local cluster listens on 127.0.0.1 only, over TLS with a temporary certificate authority of its own (Dask's
+    ``Security.temporary()``): only this process's client and the cluster's own workers hold its certificates, so no
+    other process on the machine can connect and run code on the workers. It has ``workers`` single-threaded worker
+    processes (default: all cores) and no dashboard; it stops on exit. An existing cluster's workers must have
     twinsim installed; the client disconnects on exit and leaves the cluster running.
     """
 
@@ -150,9 +152,12 @@ class DaskCluster:
     def open(self) -> Iterator[ExecutorHandle]:
         """Connect (or start the local cluster) and yield the client's executor."""
         from dask.distributed import Client, LocalCluster
+        from distributed.security import Security
 
         if self.scheduler is None:
             cluster = LocalCluster(
+                security=Security.temporary(),
+                protocol="tls://",
                 n_workers=self.workers or all_cores(),
                 threads_per_worker=1,
                 processes=True,

@@ -100,9 +100,9 @@ class ParameterDraws(Posterior):
         )
         self.posterior_rows = rows
         self.calibrated = posterior.values[rows] if posterior is not None else np.empty((draws, 0))
-        self.quantiles = np.column_stack([_quantiles(seed, key, draws) for key in inputs]) if inputs else None
-        if self.quantiles is None:
-            self.quantiles = np.empty((draws, 0))
+        self.quantiles: np.ndarray = (
+            np.column_stack([_quantiles(seed, key, draws) for key in inputs]) if inputs else np.empty((draws, 0))
+        )
         samples = {k: self.calibrated[:, i] for i, k in enumerate(calibrated_keys)}
         samples |= {k: self.quantiles[:, j] for j, k in enumerate(inputs)}
         source = (posterior.source + " and priors") if posterior is not None else "priors"
