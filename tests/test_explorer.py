@@ -328,3 +328,33 @@ def test_page_in_a_real_browser(server, tmp_path):
     assert not errors, "\n".join(errors)
     median = sorted(latencies)[len(latencies) // 2]
     assert median < 1.0, f"slider change to redrawn network took {latencies} s"
+
+
+def test_the_server_enforces_every_controls_limits():
+    """A websocket message is not bound by the slider: the server clamps numbers and refuses unknown choices."""
+    import twinsim.analysis.compare as compare_module
+    from twinsim import load_scenario
+    from twinsim.errors import TwinsimError
+    from twinsim.viz import explorer
+
+    scenario = load_scenario("rwanda_tpn")
+    controls = explorer.controls_for(scenario, "rwanda_tpn")
+    by_key = {c.key: c for c in controls}
+    cap = by_key["programme.mentor_load_cap"]
+    assert cap.admit(10**9) == cap.high and cap.admit(-5) == cap.low and cap.admit("3") == 3
+    assert by_key["programme.volume"].admit(1e12) == by_key["programme.volume"].high
+    with pytest.raises(TwinsimError, match="not a number"):
+        by_key["programme.volume"].admit("lots")
+    with pytest.raises(TwinsimError, match="is not one of"):
+        explorer.admit(controls, "programme.matching", "__import__('os')")
+    assert explorer.admit(controls, "seed", 10**30) == explorer.MAX_SEED
+    with pytest.raises(TwinsimError, match="no such control"):
+        explorer.admit(controls, "simulation.months_total", 5)
+    seen = {}
+    real = compare_module.compare
+    compare_module.compare = lambda scenarios, replicates, **kw: seen.setdefault("replicates", replicates)
+    try:
+        explorer.donor_comparison("rwanda_tpn", explorer.default_settings(scenario, controls), 10**9)
+    finally:
+        compare_module.compare = real
+    assert seen["replicates"] == explorer.MAX_DONOR_REPLICATES

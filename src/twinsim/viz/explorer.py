@@ -95,6 +95,47 @@ class Control:
     step: float = 1.0
     values: tuple[str, ...] = ()
 
+    def admit(self, value: Any) -> Any:
+        """``value`` as the server accepts it: a number clamped to the control's range, a choice among its values.
+
+        Limits hold on the server whatever a client sends (a websocket message is not bound by the slider).
+
+        Raises:
+            TwinsimError: a choice that is not one of the control's values, or a value that is not a number.
+
+        """
+        if self.kind == "select":
+            if value not in self.values:
+                raise TwinsimError(f"{self.label}: {value!r} is not one of {', '.join(self.values)}")
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise TwinsimError(f"{self.label}: {value!r} is not a number") from None
+        if number != number:  # noqa: PLR0124 (NaN)
+            raise TwinsimError(f"{self.label}: not a number")
+        number = min(max(number, self.low), self.high)
+        return round(number) if self.kind == "int" else number
+
+
+def admit(controls: list[Control], key: str, value: Any) -> Any:
+    """A page change as the server accepts it: the control's :meth:`Control.admit`, a seed clamped to its range."""
+    for control in controls:
+        if control.key == key:
+            return control.admit(value)
+    if key == "seed":
+        try:
+            return min(max(int(value), 0), MAX_SEED)
+        except (TypeError, ValueError):
+            raise TwinsimError(f"Seed: {value!r} is not a whole number") from None
+    raise TwinsimError(f"{key}: no such control")
+
+
+#: Most replicates the donor panel runs per delivery model (the slider's maximum, enforced on the server).
+MAX_DONOR_REPLICATES = 50
+#: Largest seed the page accepts.
+MAX_SEED = 2**63 - 1
+
 
 def _range(key: str, low: float, high: float) -> tuple[float, float]:
     found = plausible_range(key)
@@ -476,9 +517,13 @@ def donor_scenarios(base_ref: str, settings: Settings) -> tuple[list[Scenario], 
 def donor_comparison(
     base_ref: str, settings: Settings, replicates: int = 10, progress: Callable[[int], None] | None = None
 ) -> Any:
-    """A quick replicated comparison of the page's design against no programme and the other delivery models."""
+    """A quick replicated comparison of the page's design against no programme and the other delivery models.
+
+    ``replicates`` is clamped to 2 .. :data:`MAX_DONOR_REPLICATES` (the server's limit, whatever a client sends).
+    """
     from twinsim.analysis.compare import compare
 
+    replicates = min(max(int(replicates), 2), MAX_DONOR_REPLICATES)
     scenarios, labels = donor_scenarios(base_ref, settings)
     scenarios = [sc.model_copy(update={"name": label}) for sc, label in zip(scenarios, labels, strict=True)]
     return compare(scenarios, replicates=replicates, seed=settings.seed, refs=labels, progress=progress)
@@ -575,7 +620,13 @@ if solara is not None:
         busy = result.state in (solara.ResultState.STARTING, solara.ResultState.WAITING, solara.ResultState.RUNNING)
         with solara.Card("Donor panel: this design vs no programme and the other delivery models"):
             with solara.Row():
-                solara.SliderInt("Replicates", value=replicates, min=2, max=50, on_value=set_replicates)
+                solara.SliderInt(
+                    f"Replicates: {replicates}",
+                    value=replicates,
+                    min=2,
+                    max=MAX_DONOR_REPLICATES,
+                    on_value=lambda v: set_replicates(min(max(int(v), 2), MAX_DONOR_REPLICATES)),
+                )
                 solara.Button(
                     "Compare",
                     color="primary",
@@ -639,7 +690,7 @@ if solara is not None:
 
         def change(key: str, value: Any) -> None:
             try:
-                session.rebuild(session.settings.with_value(key, value))
+                session.rebuild(session.settings.with_value(key, admit(controls, key, value)))
                 set_error("")
             except TwinsimError as exc:
                 set_error(str(exc))
