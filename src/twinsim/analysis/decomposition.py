@@ -122,11 +122,13 @@ class Decomposition:
         rows = []
         for topic, group in self.replicates.groupby("topic", sort=False):
             row: dict[str, float | str] = {"topic": str(topic)}
+            means: dict[str, float] = {}
             for part in PARTS:
                 mean, lo, hi = interval95(group[part])
+                means[part] = mean
                 row.update({part: mean, f"{part}_ci95_low": lo, f"{part}_ci95_high": hi})
                 row[f"{part}_param_share"] = variance_split(group[part], group["parameter_set"]).share
-            row["twinning_share"] = row["twinning"] / row["measured"] if row["measured"] else np.nan
+            row["twinning_share"] = means["twinning"] / means["measured"] if means["measured"] else np.nan
             row["twinning_share_low"], row["twinning_share_high"] = _share_range(group)
             rows.append(row)
         return pd.DataFrame(rows).set_index("topic")
@@ -137,7 +139,7 @@ class Decomposition:
         ``twinning_share_range`` is the 5-95% range of the twinning share over posterior parameter sets (null
         without a posterior).
         """
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         for topic, row in self.summary().iterrows():
             out[str(topic)] = {
                 part: {

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -319,7 +319,7 @@ def run_replicates(
     scenario = as_scenario(scenario)
     posterior = as_posterior(posterior, scenario)
     seed = experiment_seed(scenario, seed)
-    about = {"posterior": posterior.source if posterior is not None else None, "topics": list(scenario.topics)}
+    source, topics = (posterior.source if posterior is not None else None), list(scenario.topics)
     if not keep_tables:
         experiment = Experiment((Arm(scenario),), replicates, seed, posterior=posterior, name="run")
         if store is None:  # no table of runs: the summaries are gathered as arrays (pandas is not needed)
@@ -329,12 +329,15 @@ def run_replicates(
             columns = table.drop(columns=["error"])
         dropped = {"point", "entropy", "spawn_key"}
         summaries = {k: columns[k] for k in columns if k not in dropped}
-        return ReplicateSet(scenario=scenario, seed=seed, summaries=summaries, **about)
+        return ReplicateSet(scenario=scenario, seed=seed, summaries=summaries, topics=topics, posterior=source)
     if executor is not None or store is not None:
         raise TwinsimError("--out keeps every run's tables in this process: not with --workers, --scheduler or --store")
-    summaries, panels, ledgers, aggregates = [], [], [], []
+    rows: list[dict[str, Any]] = []
+    panels: list[pd.DataFrame] = []
+    ledgers: list[pd.DataFrame] = []
+    aggregates: list[pd.DataFrame] = []
     for result in _replicate_results(scenario, replicates, seed, posterior, batch):
-        summaries.append(result.summary())
+        rows.append(result.summary())
         if result.history is not None:
             panels.append(result.panel)
         aggregates.append(result.aggregates)
@@ -347,11 +350,12 @@ def run_replicates(
     return ReplicateSet(
         scenario=scenario,
         seed=seed,
-        summaries=pd.DataFrame(summaries),
+        summaries=pd.DataFrame(rows),
         panels=pd.concat(panels, ignore_index=True) if panels else None,
         ledgers=pd.concat(ledgers, ignore_index=True),
         aggregates=pd.concat(aggregates, ignore_index=True),
-        **about,
+        topics=topics,
+        posterior=source,
     )
 
 
@@ -419,7 +423,15 @@ def _model_key(experiment: Experiment, arm: int, replicate: int) -> Any:
     return experiment.cache[key]
 
 
-def _run_model(experiment: Experiment, runs: list[tuple[int, int]], record: bool = True) -> list[dict] | None:
+@overload
+def _run_model(
+    experiment: Experiment, runs: list[tuple[int, int]], record: Literal[True] = True
+) -> list[dict[str, Any]]: ...
+@overload
+def _run_model(
+    experiment: Experiment, runs: list[tuple[int, int]], record: Literal[False]
+) -> list[dict[str, Any]] | None: ...
+def _run_model(experiment: Experiment, runs: list[tuple[int, int]], record: bool = True) -> list[dict[str, Any]] | None:
     """The rows of ``runs`` (``(arm, replicate)`` pairs that may share a model) run as one model.
 
     On an exception: a row with the error for each run when ``record``, else None.
@@ -545,7 +557,7 @@ class RunCounts:
 def execute(
     experiment: Experiment,
     handle: ExecutorHandle,
-    sink: Callable[[list[dict[str, Any]]], None],
+    sink: Callable[[list[dict[str, Any]]], object],
     *,
     skip: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
     chunk_size: int | None = None,
