@@ -33,7 +33,7 @@ from twinsim.analysis.evaluation import interval95, json_number
 from twinsim.analysis.uncertainty import variance_split
 from twinsim.experiments.engine import run
 from twinsim.experiments.experiment import Arm, Experiment
-from twinsim.experiments.posterior import Posterior, as_posterior
+from twinsim.experiments.posterior import SCENARIO_POSTERIOR, Posterior, as_posterior
 from twinsim.scenario import Scenario, as_scenario
 
 __all__ = ["PARTS", "Decomposition", "decompose"]
@@ -184,7 +184,7 @@ def decompose(
     replicates: int = 1,
     seed: int | None = None,
     *,
-    posterior: Posterior | str | Path | None = None,
+    posterior: Posterior | str | Path | None = SCENARIO_POSTERIOR,
     progress: Callable[[int], None] | None = None,
     executor: Any = None,
     store: str | Path | None = None,
@@ -199,8 +199,11 @@ def decompose(
         scenario: a :class:`~twinsim.Scenario`, the name of a bundled scenario (``"rwanda_tpn"``) or a TOML path.
         replicates: number of replicate pairs (factual and counterfactual run).
         seed: experiment seed (default: ``scenario.simulation.seed``).
-        posterior: optional posterior (a Posterior, a CSV file or a bundled name); replicate ``r`` uses its draw
-            for ``(seed, r)`` in both runs.
+posterior: where replicate ``r`` draws its parameter set (its draw for ``(seed, r)``, in both runs): by default
+            ``"scenario"``, the scenario's own ``simulation.posterior`` (as the command does; none if the scenario
+            names none); or a :class:`~twinsim.experiments.posterior.Posterior`, a posterior CSV file or a bundled
+            name. ``None`` runs the scenario's own parameter values (replicate noise only; the command's
+            ``--no-posterior``).
         progress: called with the number of runs of each finished chunk (two runs per replicate).
         executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
         store: a result-store directory the runs are written to as they finish.

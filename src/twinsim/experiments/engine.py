@@ -33,7 +33,7 @@ from twinsim.experiments.executors import (
 from twinsim.experiments.experiment import STREAMS, Arm, Experiment, run_seed
 from twinsim.experiments.failures import WorkerLostError, lost_worker, retryable
 from twinsim.experiments.outputs import NEEDS_AGGREGATES, declared_columns, run_outputs
-from twinsim.experiments.posterior import Posterior, as_posterior, scenario_for_replicate
+from twinsim.experiments.posterior import SCENARIO_POSTERIOR, Posterior, as_posterior, scenario_for_replicate
 from twinsim.experiments.process import tune_allocator
 from twinsim.model import TwinningSimulation
 from twinsim.model.replicate import Replicate
@@ -285,7 +285,7 @@ def run_replicates(
     *,
     keep_tables: bool = False,
     progress: Callable[[int], None] | None = None,
-    posterior: Posterior | str | Path | None = None,
+    posterior: Posterior | str | Path | None = SCENARIO_POSTERIOR,
     batch: int = BATCH_SIZE,
     executor: Any = None,
     store: str | Path | None = None,
@@ -304,9 +304,12 @@ def run_replicates(
         keep_tables: also keep every run's panel (if kept in memory), aggregates and ledger (memory
             grows with replicates; runs in this process).
         progress: called with the number of finished runs (e.g. a progress bar's ``advance``).
-        posterior: carry parameter uncertainty: replicate ``r`` runs with the posterior's parameter set
-            drawn for ``(seed, r)`` (see :func:`twinsim.experiments.posterior.scenario_for_replicate`); a
-            :class:`~twinsim.experiments.posterior.Posterior`, a posterior CSV file or a bundled name.
+posterior: where replicate ``r`` draws its parameter set (its draw for ``(seed, r)``, see
+            :func:`twinsim.experiments.posterior.scenario_for_replicate`): by default
+            ``"scenario"``, the scenario's own ``simulation.posterior`` (as the command does; none if the scenario
+            names none); or a :class:`~twinsim.experiments.posterior.Posterior`, a posterior CSV file or a bundled
+            name. ``None`` runs the scenario's own parameter values (replicate noise only; the command's
+            ``--no-posterior``).
         batch: with ``keep_tables``, replicates held in one model (blocks of rows); every result is the same
             as run one by one. 0 or 1: one by one.
         executor: where the runs execute (see :func:`run`); not with ``keep_tables``.
