@@ -199,7 +199,7 @@ def decompose(
         scenario: a :class:`~twinsim.Scenario`, the name of a bundled scenario (``"rwanda_tpn"``) or a TOML path.
         replicates: number of replicate pairs (factual and counterfactual run).
         seed: experiment seed (default: ``scenario.simulation.seed``).
-posterior: where replicate ``r`` draws its parameter set (its draw for ``(seed, r)``, in both runs): by default
+        posterior: where replicate ``r`` draws its parameter set (its draw for ``(seed, r)``, in both runs): by default
             ``"scenario"``, the scenario's own ``simulation.posterior`` (as the command does; none if the scenario
             names none); or a :class:`~twinsim.experiments.posterior.Posterior`, a posterior CSV file or a bundled
             name. ``None`` runs the scenario's own parameter values (replicate noise only; the command's

@@ -210,7 +210,7 @@ def power_analysis(
         seed: experiment seed (default: ``scenario.simulation.seed``).
         topics: topics to evaluate (default: all).
         alpha: significance level of the two-sided test.
-posterior: where replicate ``r`` draws its parameter set (its draw for ``(seed, r)``): by default
+        posterior: where replicate ``r`` draws its parameter set (its draw for ``(seed, r)``): by default
             ``"scenario"``, the scenario's own ``simulation.posterior`` (as the command does; none if the scenario
             names none); or a :class:`~twinsim.experiments.posterior.Posterior`, a posterior CSV file or a bundled
             name. ``None`` runs the scenario's own parameter values (replicate noise only; the command's

@@ -304,7 +304,7 @@ def run_replicates(
         keep_tables: also keep every run's panel (if kept in memory), aggregates and ledger (memory
             grows with replicates; runs in this process).
         progress: called with the number of finished runs (e.g. a progress bar's ``advance``).
-posterior: where replicate ``r`` draws its parameter set (its draw for ``(seed, r)``, see
+        posterior: where replicate ``r`` draws its parameter set (its draw for ``(seed, r)``, see
             :func:`twinsim.experiments.posterior.scenario_for_replicate`): by default
             ``"scenario"``, the scenario's own ``simulation.posterior`` (as the command does; none if the scenario
             names none); or a :class:`~twinsim.experiments.posterior.Posterior`, a posterior CSV file or a bundled
