@@ -182,6 +182,28 @@ def _pp(topic: str) -> dict:
     return _cal()["posterior_predictive"][f"{TARGET}.{topic}"]
 
 
+def _prior(key: str) -> dict:
+    return _cal()["prior_sensitivity"]["outputs"][key]
+
+
+for _topic, _short in (("accreditation", "acc"), ("cbhi_coverage", "cbhi")):
+    fact(
+        f"cal.prior.{_short}.prior", CALIBRATION, lambda t=_topic: f1(_prior(f"{TARGET}.{t}")["prior_predictive_mean"])
+    )
+    fact(
+        f"cal.prior.{_short}.uniform",
+        CALIBRATION,
+        lambda t=_topic: f1(_prior(f"{TARGET}.{t}")["posterior_predictive_mean"]),
+    )
+    fact(f"cal.prior.{_short}.log", CALIBRATION,
+         lambda t=_topic: f1(_prior(f"{TARGET}.{t}")["second_posterior_predictive_mean"]))  # fmt: skip
+fact(
+    "cal.prior.dependent",
+    CALIBRATION,
+    lambda: ["none", "one", "two", "three", "four"][
+        sum(r["prior_dependent"] for r in _cal()["prior_sensitivity"]["outputs"].values())
+    ],
+)
 fact("cal.particles", CALIBRATION, lambda: money(_cal()["particles"]))
 fact("cal.generations", CALIBRATION, lambda: str(len(_cal()["generations"])))
 fact("cal.runs", CALIBRATION, lambda: money(_cal()["runs"]))

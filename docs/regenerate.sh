@@ -31,6 +31,8 @@ twinsim compare rwanda_no_program rwanda_tpn rwanda_pairs rwanda_north_south rwa
 cp "$tmp/compare/ce_plane.png" docs/figures/compare_ce_plane.png
 cp "$tmp/compare/ceac.png" docs/figures/compare_ceac.png
 cp "$tmp/compare/trajectories.png" docs/figures/compare_trajectories.png
+cp "$tmp/compare/evpi.png" docs/figures/compare_evpi.png
+cp "$tmp/compare/evppi.png" docs/figures/compare_evppi.png
 
 twinsim sensitivity rwanda_design_sensitivity --workers "$workers" --out docs/data/sensitivity_rwanda --force --quiet \
     >/dev/null

@@ -321,3 +321,46 @@ def test_the_significance_correction_favours_smaller_true_effects_than_the_publi
     means = np.linspace(0.5, 10, 400)[:, None]
     minus_two_log_l = ((means[:, 0] - 5.6) / 2.43) ** 2 + significance_penalty(means, [target])
     assert means[np.argmin(minus_two_log_l), 0] < 5.6
+
+
+# --------------------------------------------------------------------------------------------------
+# Safe write-back (issue 27)
+
+
+def test_write_back_refuses_the_bundled_scenarios_and_names_where_to_copy():
+    from twinsim.analysis.calibration import check_write_back
+    from twinsim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"rwanda_tpn is a bundled scenario of the installed package; copy it"):
+        check_write_back("rwanda_tpn")
+
+
+def test_write_back_keeps_links_and_modes_and_serialises_concurrent_writers(tmp_path):
+    import os
+    import shutil
+    import threading
+    import tomllib
+
+    from twinsim.analysis.calibration import check_write_back, write_point_estimate
+    from twinsim.scenario import bundled_scenarios
+
+    real = tmp_path / "real.toml"
+    shutil.copy(bundled_scenarios()["rwanda_tpn"], real)
+    real.chmod(0o640)
+    link = tmp_path / "link.toml"
+    link.symlink_to(real)
+    assert check_write_back(str(link)) == real.resolve()
+    keys = ["learning.gap_ceiling", "learning.forgetting", "learning.peer_contact_rate", "learning.motivation_rate"]
+    values = [0.31, 0.021, 0.0071, 0.0031]
+    threads = [
+        threading.Thread(target=write_point_estimate, args=(link, {key: value}, "calibrated"))
+        for key, value in zip(keys, values, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert link.is_symlink() and os.readlink(link) == str(real)  # the link stays a link
+    assert real.stat().st_mode & 0o777 == 0o640  # and the file keeps its mode
+    learning = tomllib.loads(real.read_text())["learning"]
+    assert [learning[k.split(".")[1]] for k in keys] == values  # no writer lost another's update

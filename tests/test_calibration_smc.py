@@ -284,3 +284,74 @@ def test_rwanda_effects_are_reproduced_over_the_smc_posterior():
         assert fit["mean_within_published_ci95"], (target.key, fit)
     assert report["checks"]["always_a_leading_peer"]["holds"]
     assert report["checks"]["gains_persist"]["holds"]
+
+
+# --------------------------------------------------------------------------------------------------
+# How much the prior decides (issue 22)
+
+
+def test_loguniform_prior_fits_on_the_log_scale_of_the_same_ranges(short_tpn):
+    from twinsim.analysis.calibration import fitting_scale, second_prior
+
+    spec = _tiny_spec()
+    other = second_prior(spec)
+    assert (spec.prior, other.prior, second_prior(other).prior) == ("uniform", "loguniform", "uniform")
+    bounds, natural = fitting_scale(other)
+    uniform_bounds, _ = fitting_scale(spec)
+    assert np.allclose(natural(bounds[:, 1]), uniform_bounds[:, 1])  # the same upper ends
+    assert np.all(natural(bounds[:, 0]) >= uniform_bounds[:, 0])  # a range from 0 starts at a thousandth
+    result = calibrate(short_tpn, other, budget=40)
+    values = result.posterior.values
+    lows, highs = natural(bounds[:, 0]), natural(bounds[:, 1])
+    assert np.all((values >= lows - 1e-12) & (values <= highs + 1e-12))
+    design = result.design[spec.parameters].to_numpy()  # the prior draws: spread evenly on the log scale
+    assert np.all(design >= lows - 1e-12)
+
+
+def test_prior_sensitivity_reports_shift_p_values_and_prior_dependence():
+    import pandas as pd
+
+    from twinsim.analysis.prior_sensitivity import prior_sensitivity, sensitivity_sentences
+
+    rng = np.random.default_rng(0)
+    design = pd.DataFrame({"t": rng.normal(10, 2, 500)})
+
+    def fit(prior, centre, gain):
+        predictive = pd.DataFrame({"t": rng.normal(centre, 1, 400), "mean_gain": rng.normal(gain, 1, 400)})
+        particles = rng.uniform(size=(50, 1))
+        return {"prior": prior, "design": design, "predictive": predictive, "particles": particles,
+                "weights": np.ones(50)}  # fmt: skip
+
+    first, second = fit("uniform", 8, 5.0), fit("loguniform", 6, 5.1)
+    report = prior_sensitivity(first, second, ["p"], [("t", 5.6)])
+    row = report["outputs"]["t"]
+    assert row["data_shift"] == pytest.approx(-1.0, abs=0.15)  # the data moved the mean by about one prior sd
+    assert row["ppp"] == pytest.approx(2 * np.mean(first["predictive"]["t"] <= 5.6))
+    assert row["prior_dependent"] and not report["outputs"]["mean_gain"]["prior_dependent"]
+    lines = sensitivity_sentences(report)
+    assert "depends on the prior" in lines[0] and "depends" not in lines[1]
+    assert "published 5.6, predictive p-value" in lines[0]
+
+
+def test_calibrate_command_reports_the_second_prior(tmp_path):
+    targets = tmp_path / "t.toml"
+    targets.write_text(
+        TARGETS.read_text()
+        .replace("particles = 2000", "particles = 20")
+        .replace("min_ess = 200", "min_ess = 5")
+        .replace("predictive_draws = 400", "predictive_draws = 4")
+        .replace("check_replicates = 200", "check_replicates = 3")
+        .replace("point_candidates = 10", "point_candidates = 2")
+        .replace("point_replicates = 40", "point_replicates = 3")
+    )
+    out = tmp_path / "post"
+    args = ["calibrate", "rwanda_tpn", "--targets", str(targets), "--budget", "40", "--out", str(out)]
+    res = runner.invoke(app, [*args, "--set", "simulation.followup_months=0", "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)["prior_sensitivity"]
+    assert report["priors"] == ["uniform", "loguniform"]
+    assert {"measured_selected_vs_not.accreditation", "mean_gain"} <= set(report["outputs"])
+    for name in ("posterior.csv", "design.csv", "predictive.csv"):
+        assert (out / "second_prior" / name).stat().st_size > 0
+    res = runner.invoke(app, [*args, "--force", "--no-prior-check", "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["prior_sensitivity"] is None

@@ -69,6 +69,7 @@ def test_json_has_exactly_the_documented_shape(comparison):
         "reference",
         "posterior",
         "uncertainty",
+        "partner_gains",
         "replicates",
         "wtp",
         "frontier_icers",

@@ -172,3 +172,20 @@ def test_cli_compare_writes_the_psa_for_bcea_and_dampack(tmp_path):
     assert bad.exit_code == 2 and "--uncertainty" in bad.stderr
     bad = runner.invoke(app, ["compare", "rwanda_tpn", "--population", "1:0:0.03"])
     assert bad.exit_code == 2 and "--population" in bad.stderr
+
+
+def test_partner_gains_count_in_the_effect_only_when_asked():
+    from twinsim.analysis.compare import partner_points
+
+    names = ["rwanda_no_program", "rwanda_tpn", "rwanda_north_south"]
+    scenarios = [twinsim.load_scenario(n, {"simulation.followup_months": 1}) for n in names]
+    without = compare(scenarios, replicates=4, seed=2, uncertainty="none")
+    with_partners = compare(scenarios, replicates=4, seed=2, uncertainty="none", partner_gains=True)
+    ns, ns_with = without.model("rwanda_north_south").runs, with_partners.model("rwanda_north_south").runs
+    extra = partner_points(scenarios[2], ns["partner_gain"].to_numpy(), ns["ties"].to_numpy())
+    assert (extra > 0).all()  # partners gain (two-way learning) ...
+    np.testing.assert_allclose(ns_with["effect"], ns["effect"] + extra)  # ... and count at par only when asked
+    np.testing.assert_allclose(
+        with_partners.model("rwanda_tpn").runs["effect"], without.model("rwanda_tpn").runs["effect"]
+    )
+    assert json.loads(with_partners.to_json())["partner_gains"] is True

@@ -231,3 +231,21 @@ def test_hybrid_forms_the_same_ties_as_the_network():
     for field in ("learner", "mentor", "topic"):
         np.testing.assert_array_equal(getattr(tpn.ties, field), getattr(hybrid.ties, field))
     assert len([a for a in hybrid.agents if isinstance(a, ExternalExpert)]) == 2
+
+
+def test_the_expert_programme_works_with_the_ministry_as_the_case_study_describes():
+    import twinsim as ts
+
+    run = ts.simulate("rwanda_external_experts", seed=3)
+    ledger = run.ledger
+    coaching = ledger[ledger["activity"] == "leader_coaching"]
+    support = ledger[ledger["activity"] == "delivery_support"]
+    assert (coaching["events"] == 42).all()  # the Ministry's 42 senior leaders, one session each per round
+    assert (support["events"] == 5).all()  # one event per priority and round, with the Ministry's teams
+    assert (coaching["institutions"] == 0).all() and (support["institutions"] == 0).all()  # no member visited
+    assert (support["expert_cost"] > 0).all()  # ... and still paid
+    assert run.institutions["cost"].sum() == pytest.approx(ledger["total_cost"].sum())  # shared by every member
+    traction = run.summary()["priorities_with_traction"]
+    assert 0 <= traction <= 5 and traction == int(traction)  # a check of the model (the case study: 2 of 5)
+    hybrid = ts.simulate("rwanda_hybrid", seed=3).ledger
+    assert (hybrid[hybrid["activity"] == "leader_coaching"]["events"] == 40).all()  # the hybrid coaches members

@@ -33,6 +33,13 @@ REFS = {
 }
 
 
+def _fit_and_check(ref, tmp_path):
+    from twinsim.analysis.calibration import fit_and_check
+
+    _calibrate(NAME, tmp_path)  # writes the small targets file
+    return fit_and_check(ref, str(tmp_path / "targets.toml"), budget=8)[0].design
+
+
 def _calibrate(ref, tmp_path):
     text = resolve_targets(NAME).read_text(encoding="utf-8")
     text = text.replace('method = "smc"', 'method = "rejection"', 1)
@@ -78,6 +85,7 @@ CALLS = {
     # compare labels each model by the reference it was given (a path stays a path): the numbers must agree
     "compare": lambda ref, tmp: compare(["rwanda_no_program", ref], 2).to_frame().drop(columns="scenario"),
     "calibrate": _calibrate,
+    "fit_and_check": _fit_and_check,
     "sweep": _sweep,
     "load_posterior": lambda ref, tmp: load_posterior(NAME, ref).values,
     "plot_trajectories": _plot,

@@ -31,6 +31,7 @@ estimate, and a posterior predictive check.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import time
@@ -44,6 +45,7 @@ import pandas as pd
 
 from twinsim.analysis.abc_smc import abc_smc, expected_fit_ranking
 from twinsim.analysis.evaluation import interval95
+from twinsim.analysis.prior_sensitivity import LOG_FLOOR, prior_sensitivity
 from twinsim.analysis.targets import CalibrationSpec, SMCSettings, Target, load_targets
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run, shared_executor
@@ -299,6 +301,19 @@ def calibrate(
         return _calibrate(scenario, spec, budget, progress, shared)
 
 
+def fitting_scale(spec: CalibrationSpec) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The box the sampler draws in and the map back to parameter values.
+
+    Uniform priors: the plausible ranges themselves. Log-uniform: their logarithms (a range from 0 starts at
+    :data:`~twinsim.analysis.prior_sensitivity.LOG_FLOOR` of its upper end), mapped back by ``exp``.
+    """
+    bounds = prior_bounds(spec.parameters)
+    if spec.prior == "uniform":
+        return bounds, lambda theta: theta
+    low = np.maximum(bounds[:, 0], LOG_FLOOR * bounds[:, 1])
+    return np.log(np.column_stack([low, bounds[:, 1]])), np.exp
+
+
 def generation_seed(seed: int, generation: int) -> int:
     """The experiment seed of the model runs of ABC-SMC generation ``generation`` (a whole number < 2**63)."""
     words = np.random.SeedSequence([int(seed), _SMC_ENTROPY_TAG], spawn_key=(generation,)).generate_state(2)
@@ -320,11 +335,11 @@ def _calibrate_smc(
             "(smc.particles in the targets file)"
         )
     start = time.perf_counter()
-    bounds = prior_bounds(spec.parameters)
+    bounds, natural = fitting_scale(spec)
     keys = [t.key for t in spec.targets]
 
     def simulator(theta: np.ndarray, generation: int) -> np.ndarray:
-        points = [dict(zip(spec.parameters, map(float, row), strict=True)) for row in theta]
+        points = [dict(zip(spec.parameters, map(float, row), strict=True)) for row in natural(theta)]
         seed = generation_seed(spec.seed, generation)
         return simulate_summaries(scenario, points, keys, 1, seed, progress, _stage(engine, f"generation{generation}"))
 
@@ -354,19 +369,19 @@ def _calibrate_smc(
         return frame
 
     assert population.prior_theta is not None and population.prior_summaries is not None
-    design = table(population.prior_theta, population.prior_summaries)
+    design = table(natural(population.prior_theta), population.prior_summaries)
     observed = np.array([t.value for t in spec.targets])
     scale = np.array([t.sd for t in spec.targets])
     design["distance"] = np.sqrt(np.sum(((population.prior_summaries - observed) / scale) ** 2, axis=1))
     design["accepted"] = False
     keep = population.weights > 0
-    final = table(population.theta[keep], population.summaries[keep])
+    final = table(natural(population.theta[keep]), population.summaries[keep])
     final["distance"] = population.distance[keep]
     final["weight"] = population.weights[keep]
     weights = population.weights[keep] / population.weights[keep].sum()
-    posterior = Posterior(pd.DataFrame(population.theta[keep], columns=spec.parameters), weights, "calibration")
-    theta = population.theta[keep]
-    ranking = expected_fit_ranking(theta, population.summaries[keep], weights, bounds, observed, scale)
+    theta = natural(population.theta[keep])
+    posterior = Posterior(pd.DataFrame(theta, columns=spec.parameters), weights, "calibration")
+    ranking = expected_fit_ranking(population.theta[keep], population.summaries[keep], weights, bounds, observed, scale)
     candidates = ranking[: settings.point_candidates]
     points = [dict(zip(spec.parameters, theta[i].tolist(), strict=True)) for i in candidates]
     reps = settings.point_replicates
@@ -525,6 +540,60 @@ def predictive_checks(predictive: pd.DataFrame, spec: CalibrationSpec) -> dict[s
     return {"targets": out, "checks": checks}
 
 
+def fit_and_check(
+    scenario: Scenario | str | Path,
+    spec: CalibrationSpec | str | Path,
+    budget: int,
+    progress: Callable[[int], None] | None = None,
+    engine: dict[str, Any] | None = None,
+    prior_check: bool = True,
+) -> tuple[CalibrationResult, pd.DataFrame, dict[str, Any], tuple[CalibrationResult, pd.DataFrame] | None]:
+    """What ``twinsim calibrate`` runs, on one pool of workers.
+
+    The fit, its posterior predictive, the point estimate's check and (ABC-SMC, with ``prior_check``) the refit under
+    the other prior family with its predictive draws. ``scenario`` and ``spec`` as :func:`calibrate` takes them.
+    """
+    scenario = as_scenario(scenario)
+    spec = spec if isinstance(spec, CalibrationSpec) else load_targets(spec)
+    with shared_executor(engine) as shared:
+        result = calibrate(scenario, spec, budget, progress=progress, engine=shared)
+        predictive = posterior_predictive(scenario, result.posterior, spec, progress=progress, engine=shared)
+        check = check_point_estimate(scenario, spec, result.point_estimate, progress=progress, engine=shared)
+        second = None
+        if prior_check and spec.method == "smc":
+            other = second_prior(spec)
+            refit = calibrate(scenario, other, budget, progress=progress, engine=shared)
+            second = (refit, posterior_predictive(scenario, refit.posterior, other, progress=progress, engine=shared))
+    return result, predictive, check, second
+
+
+def second_prior(spec: CalibrationSpec) -> CalibrationSpec:
+    """The targets file with the other prior family (the prior-sensitivity check's second fit)."""
+    return spec.model_copy(update={"prior": "loguniform" if spec.prior == "uniform" else "uniform"})
+
+
+def calibration_prior_sensitivity(
+    first: tuple[CalibrationResult, pd.DataFrame], second: tuple[CalibrationResult, pd.DataFrame]
+) -> dict[str, Any]:
+    """The prior-sensitivity report of a fit and its refit under the other prior family (each with its predictive).
+
+    See :func:`twinsim.analysis.prior_sensitivity.prior_sensitivity`.
+    """
+
+    def part(result: CalibrationResult, predictive: pd.DataFrame) -> dict[str, Any]:
+        columns = [result.posterior.keys.index(k) for k in result.spec.parameters]
+        return {
+            "prior": result.spec.prior,
+            "design": result.design,
+            "predictive": predictive,
+            "particles": result.posterior.values[:, columns],
+            "weights": result.posterior.weights,
+        }
+
+    spec = first[0].spec
+    return prior_sensitivity(part(*first), part(*second), spec.parameters, [(t.key, t.value) for t in spec.targets])
+
+
 class TargetFit(TypedDict):
     """How the point estimate meets one target (:func:`check_point_estimate`)."""
 
@@ -572,7 +641,12 @@ def check_point_estimate(
 
 
 def write_outputs(
-    result: CalibrationResult, predictive: pd.DataFrame, check: dict[str, Any], out: str | Path, command: str
+    result: CalibrationResult,
+    predictive: pd.DataFrame,
+    check: dict[str, Any],
+    out: str | Path,
+    command: str,
+    second: tuple[CalibrationResult, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """Write the posterior (CSV), the design, the predictive draws, a JSON report and the check figure.
 
@@ -580,7 +654,9 @@ def write_outputs(
     summaries and distance; ABC-SMC: generation 0, the prior predictive), ``accepted.csv`` (accepted sets, refined
     summaries, weights; ABC-SMC: the last generation's particles, their one replicate's summaries and weights),
     ``generations.csv`` (ABC-SMC: tolerance, effective sample size and acceptance per generation),
-    ``predictive.csv``, ``calibration.json`` and ``posterior_predictive.png``.
+    ``predictive.csv``, ``calibration.json`` and ``posterior_predictive.png``; with ``second`` (the refit under the
+    other prior family and its predictive draws), ``second_prior/posterior.csv``, ``second_prior/design.csv`` and
+    ``second_prior/predictive.csv``, and the prior-sensitivity report in ``calibration.json``.
 
     Returns:
         The JSON report.
@@ -606,12 +682,23 @@ def write_outputs(
     save(plot_posterior_predictive(result.design, predictive, targets), out / "posterior_predictive.png")
     table = result.posterior_table()
     ppc = predictive_checks(predictive, spec)
+    sensitivity = None
+    if second is not None:
+        folder = out / "second_prior"
+        folder.mkdir(exist_ok=True)
+        save_posterior(
+            second[0].posterior, folder / "posterior.csv", header.replace("ABC", f"{second[0].spec.prior} prior, ABC")
+        )
+        second[0].design.to_csv(folder / "design.csv", index=False, float_format="%.6g")
+        second[1].to_csv(folder / "predictive.csv", index=False, float_format="%.6g")
+        sensitivity = calibration_prior_sensitivity((result, predictive), second)
     if spec.method == "smc":
         last = result.generations[-1]
         fit: dict[str, Any] = {
-            "method": "ABC-SMC (population Monte Carlo ABC, Beaumont et al. 2009): uniform priors on the schema's "
-            "plausible ranges, one replicate per particle, Gaussian kernel of the targets' standard errors times "
-            "an adaptive tolerance (Del Moral et al. 2012), perturbations on the logit scale",
+            "method": "ABC-SMC (population Monte Carlo ABC, Beaumont et al. 2009): "
+            f"{spec.prior} priors on the schema's plausible ranges, one replicate per particle, Gaussian kernel of the"
+            " targets' standard errors times an adaptive tolerance (Del Moral et al. 2012), perturbations on the"
+            " logit scale",
             "particles": spec.smc.particles,
             "generations": [{k: float(f"{v:.4g}") for k, v in g.items()} for g in result.generations],
             "final_tolerance": float(f"{last['tolerance']:.4g}"),
@@ -641,6 +728,7 @@ def write_outputs(
         },
         "posterior_predictive": ppc["targets"],
         "predictive_checks": ppc["checks"],
+        "prior_sensitivity": sensitivity,
         "point_estimate_check": check,
     }
     (out / "calibration.json").write_text(json.dumps(report, indent=2, default=float) + "\n", encoding="utf-8")
@@ -651,13 +739,39 @@ def write_outputs(
 # Writing the point estimate into a scenario file
 
 
+def check_write_back(ref: str | Path) -> Path:
+    """The scenario file ``--write-scenario`` may edit for the reference ``ref``, or a one-line error.
+
+    A bundled name, or a file inside an installed package (site-packages), is refused: the package's own
+    scenarios are not the user's to edit (and an upgrade would undo the edit); the error names where to copy it.
+    A symbolic link is followed: the file it points to is edited and the link stays.
+    """
+    import sysconfig
+
+    from twinsim.scenario import bundled_scenarios, resolve_scenario_path
+
+    given = Path(ref)
+    path = resolve_scenario_path(ref)
+    copy = f"copy it first (cp {path} my_scenario.toml) and calibrate the copy"
+    if not given.exists() and str(ref) in bundled_scenarios():
+        raise ScenarioError(f"--write-scenario: {ref} is a bundled scenario of the installed package; {copy}")
+    target = path.resolve()
+    for key in ("purelib", "platlib"):
+        installed = Path(sysconfig.get_paths()[key]).resolve()
+        if installed in target.parents:
+            raise ScenarioError(f"--write-scenario: {path} is inside the installed package ({installed}); {copy}")
+    return target
+
+
 def write_point_estimate(path: str | Path, point: dict[str, float], comment: str) -> None:
     """Set each dotted key of ``point`` in the scenario TOML file at ``path``, safely.
 
     The file is edited as TOML (tomlkit: comments, order and layout survive; inline tables such as
     ``rates = { exchange_visit = 0.3 }`` are edited where they stand), each written value gets ``comment``,
     the result is validated as a scenario *before* anything is written, and the file is replaced atomically
-    (a temporary file renamed over it): a failure leaves the original untouched.
+    (a temporary file renamed over it): a failure leaves the original untouched. A symbolic link is followed (the
+    link stays a link), the file keeps its permissions, and concurrent write-backs to one file are serialised by a
+    lock (``fcntl.flock`` on ``.<name>.lock`` beside it), so none loses another's update.
 
     Raises:
         ScenarioError: the edited scenario is not valid (the file is left as it was).
@@ -668,7 +782,19 @@ def write_point_estimate(path: str | Path, point: dict[str, float], comment: str
     from twinsim.experiments.store import atomic_write
     from twinsim.scenario import load_scenario
 
-    path = Path(path)
+    path = Path(path).resolve()  # a symbolic link stays: its target is edited
+    lock = path.with_name(f".{path.name}.lock")
+    with open(lock, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            _write_point_estimate(path, point, comment, tomlkit, atomic_write, load_scenario)
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _write_point_estimate(path: Path, point: dict[str, float], comment: str, tomlkit: Any, atomic_write: Any,
+                          load_scenario: Any) -> None:  # fmt: skip
+    mode = path.stat().st_mode & 0o7777
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
     for key, value in point.items():
         *tables, leaf = key.split(".")
@@ -688,4 +814,4 @@ def write_point_estimate(path: str | Path, point: dict[str, float], comment: str
         load_scenario(check)  # validated before the real file is touched (extends resolve from the same folder)
     finally:
         check.unlink(missing_ok=True)
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda tmp: (tmp.write_text(text, encoding="utf-8"), tmp.chmod(mode)))

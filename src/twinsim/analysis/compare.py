@@ -126,6 +126,7 @@ class Comparison:
     posterior: str | None = None
     uncertainty: str = "none"
     draws: Posterior | None = field(default=None, repr=False)
+    partner_gains: bool = False
 
     def __repr__(self) -> str:
         budget = f", budget {self.budget:,.0f}" if self.budget is not None else ""
@@ -490,6 +491,7 @@ class Comparison:
             "reference": self.reference,
             "posterior": self.posterior,
             "uncertainty": self.uncertainty_summary(),
+            "partner_gains": self.partner_gains,
             "replicates": self.replicates,
             "wtp": json_number(ranking.pop("wtp")),
             "frontier_icers": [json_number(w) for w in self.frontier_wtps()],
@@ -654,6 +656,7 @@ _OUTCOME_COLUMNS = {
     "cost": "total_cost",
     "people": "people_reached",
     "ties": "ties_formed",
+    "partner_gain": "partner_gain",
 }
 
 
@@ -724,7 +727,32 @@ def volume_for_budget(
     raise TwinsimError(f"--budget: no activity volume of {scenario.name} found that spends {budget:,.0f}")
 
 
-def _model_runs(name: str, ref: str, scenario: Scenario, runs: list[dict], cf: list[dict], budgeted: bool) -> ModelRuns:
+def partner_points(scenario: Scenario, partner_gain: np.ndarray, ties: np.ndarray) -> np.ndarray:
+    """The outside partners' own gains in points of the programme's mean indicator (0 without partners).
+
+    Each partnership tie's partner gained ``partner_gain`` indicator points on the tie's topic (its mean over ties);
+    summed over the ties and divided by the institution-topic cells the mean indicator averages over, they count
+    at par with the members' points.
+    """
+    structure = Structure.of(scenario)
+    kinds = list(scenario.population.kinds)
+    cells = sum(
+        int(np.sum(structure.kind == k)) * sum(kinds[k] in topic.kinds for topic in scenario.topics.values())
+        for k in range(len(kinds))
+    )
+    gain = np.nan_to_num(np.asarray(partner_gain, dtype=float))
+    return gain * np.asarray(ties, dtype=float) / max(cells, 1)
+
+
+def _model_runs(
+    name: str,
+    ref: str,
+    scenario: Scenario,
+    runs: list[dict],
+    cf: list[dict],
+    budgeted: bool,
+    partner_gains: bool = False,
+) -> ModelRuns:
     frame = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in runs])
     cf_frame = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in cf])
     for col in ("gain", "gain_selected", "sustained_gain", "equity_change", "people"):
@@ -733,6 +761,11 @@ def _model_runs(name: str, ref: str, scenario: Scenario, runs: list[dict], cf: l
     frame["effect"] = frame["gain"] - frame["cf_gain"]
     frame["effect_selected"] = frame["gain_selected"] - frame["cf_gain_selected"]
     frame["sustained_effect"] = frame["sustained_gain"] - frame["cf_sustained_gain"]
+    if partner_gains and "partner_gain" in frame:  # the partners' own gains, at the end of the run, at par
+        extra = partner_points(scenario, frame["partner_gain"].to_numpy(), frame["ties"].to_numpy())
+        frame["partner_effect"] = extra
+        frame["effect"] += extra
+        frame["sustained_effect"] += extra
     frame["equity_effect"] = frame["equity_change"] - frame["cf_equity_change"]
     by_activity = _mean_costs_by_activity([r["_by_activity"] for r in runs])
     by_institution = runs[0]["_institutions"].copy()
@@ -792,6 +825,7 @@ def compare(
     store: str | Path | None = None,
     resume: bool = False,
     uncertainty: str = "full",
+    partner_gains: bool = False,
 ) -> Comparison:
     """Compare delivery models on the same replicates (common random numbers).
 
@@ -814,6 +848,11 @@ def compare(
             and the rest from the priors their schema fields declare, the same draw for every model),
             ``"calibrated"`` (the posterior only) or ``"none"`` (every model runs the scenario's own values:
             replicate noise only). The same default as ``twinsim compare``.
+        partner_gains: count the outside partners' own gains (north-south partnerships' two-way benefit) in the
+            effect, at par with the members' indicator points (:func:`partner_points`). Off by default: the donor's
+            effect is the programme country's indicators; the partners' gains are another country's capacity,
+            which a donor may value too (the health-partnership editorial: "we gain as much as we give") but
+            which no indicator of the programme measures.
         executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
         store: a directory the runs are written to as they finish (one result store per stage).
         resume: with ``store``, compute only the runs it does not hold yet.
@@ -840,7 +879,8 @@ def compare(
         raise TwinsimError(f"compare: names must give one distinct label per scenario (got {list(labels)})")
     with shared_executor({"executor": executor}) as shared:  # budget steps share one pool of workers
         result = _compare(models, refs, labels, replicates, seed, budget, wtp, progress, draws,
-                          shared["executor"], store, resume)  # fmt: skip
+                          shared["executor"], store, resume, partner_gains)  # fmt: skip
+    result.partner_gains = partner_gains
     result.uncertainty = uncertainty if draws is not None else "none"
     result.draws = draws
     result.posterior = posterior.source if posterior is not None and draws is not None else None
@@ -866,6 +906,7 @@ def _compare(
     executor: Any,
     store: str | Path | None,
     resume: bool,
+    partner_gains: bool = False,
 ) -> Comparison:
     runner = _Runner(replicates, seed, posterior, progress, executor, None if store is None else Path(store), resume)
     arms: dict[str, Scenario] = {}
@@ -884,7 +925,7 @@ def _compare(
         else:
             sc, model_runs = volume_for_budget(given, budget, replicates, seed, runner=runner, label=str(i))
             budgeted = any(r["cost"] > 0 for r in model_runs)
-        models.append(_model_runs(label, ref, sc, model_runs, cf, budgeted))
+        models.append(_model_runs(label, ref, sc, model_runs, cf, budgeted, partner_gains))
     reference = next((m.name for m in models if m.delivery_model == "none"), models[0].name)
     grid = default_wtp(models, reference) if wtp is None else np.linspace(wtp[0], wtp[1], int(wtp[2]))
     return Comparison(models, reference, seed, replicates, budget, grid, posterior.source if posterior else None)

@@ -101,6 +101,12 @@ class CalibrationSpec(BaseModel):
         "plus regression adjustment.",
     )
     smc: SMCSettings = Field(default_factory=SMCSettings, description="ABC-SMC settings (method = 'smc').")
+    prior: Literal["uniform", "loguniform"] = Field(
+        "uniform",
+        description="Prior family on each parameter's plausible range: uniform, or log-uniform (a range from 0 starts"
+        " at a thousandth of its upper end); ABC-SMC only. `twinsim calibrate` also fits under the other family and"
+        " reports what changes (the prior-sensitivity check).",
+    )
     seed: int = Field(20240901, ge=0, description="Seed of the design and of the replicates.")
     refine_replicates: int = Field(
         16, ge=0, le=10_000, description="Fresh replicates per accepted set for the kernel weights (0: none)."

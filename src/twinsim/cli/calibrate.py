@@ -28,6 +28,7 @@ from twinsim.cli.common import (
     out_console,
     output_folder,
     progress_bar,
+    say_notes,
     show_table,
     user_errors,
 )
@@ -57,6 +58,15 @@ def calibrate(
             "--write-scenario", help="Write the point estimate into the scenario file (a comment points to --out)."
         ),
     ] = False,
+    prior_check: Annotated[
+        bool,
+        typer.Option(
+            "--prior-check/--no-prior-check",
+            help="Also fit under the other prior family (log-uniform for uniform) and report what the prior decides:"
+            " prior vs posterior predictive, predictive p-values, the answer under each prior (ABC-SMC; doubles"
+            " the runs).",
+        ),
+    ] = True,
     set_: SetOption = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
@@ -71,27 +81,23 @@ def calibrate(
     import os
 
     from twinsim.analysis.calibration import (
-        calibrate as run_calibration,
-    )
-    from twinsim.analysis.calibration import (
-        check_point_estimate,
+        check_write_back,
+        fit_and_check,
         load_targets,
-        posterior_predictive,
         write_outputs,
         write_point_estimate,
     )
-    from twinsim.experiments.engine import shared_executor
     from twinsim.experiments.resources import check_size
 
     check_output_path(out, "--out")
     engine = engine_options(workers, scheduler, store, resume)
     spec = load_targets(resolve_targets(targets))
     sc = load_scenario(scenario, set_ or [])
-    path = resolve_scenario_path(scenario)
+    path = check_write_back(scenario) if write_scenario else resolve_scenario_path(scenario)
     command = f"twinsim calibrate {scenario} --targets {targets} --budget {budget} --out {out}"
     command += "".join(f" --set {s}" for s in set_ or []) + (" --write-scenario" if write_scenario else "")
     if spec.method == "smc":  # an upper bound: the fit stops when it reaches its final tolerance
-        total = (budget // spec.smc.particles) * spec.smc.particles + spec.predictive_draws
+        total = ((budget // spec.smc.particles) * spec.smc.particles + spec.predictive_draws) * (1 + prior_check)
     else:
         k = spec.replicates_per_point
         n_accept = max(math.ceil((budget // k) * spec.accept), len(spec.parameters) + 2)
@@ -101,15 +107,9 @@ def calibrate(
     with progress_bar(total, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task(f"calibrating {sc.name}", total=total)
         advance = lambda n: bar.advance(task, n)  # noqa: E731
-        with shared_executor(engine) as shared:  # one pool of workers for every stage
-            result = run_calibration(sc, spec, budget, progress=advance, engine=shared)
-            if spec.method == "smc":  # the fit stopped at its tolerance: the bar's total shrinks to what runs
-                total = result.runs + spec.predictive_draws + spec.check_replicates
-                bar.update(task, total=total)
-            predictive = posterior_predictive(sc, result.posterior, spec, progress=advance, engine=shared)
-            check = check_point_estimate(sc, spec, result.point_estimate, progress=advance, engine=shared)
+        result, predictive, check, second = fit_and_check(sc, spec, budget, advance, engine, prior_check)
     with output_folder(out, "calibrate", force) as tmp:
-        report = write_outputs(result, predictive, check, tmp, command)
+        report = write_outputs(result, predictive, check, tmp, command, second)
     if write_scenario:
         pointer = os.path.relpath(out.resolve(), path.resolve().parent)
         write_point_estimate(path, report["point_estimate"], f"calibrated: best-fitting posterior draw, see {pointer}/")
@@ -153,3 +153,7 @@ def calibrate(
         highlight=False,
         soft_wrap=True,
     )
+    if report.get("prior_sensitivity"):
+        from twinsim.analysis.prior_sensitivity import sensitivity_sentences
+
+        say_notes(["How much the prior decides:", *sensitivity_sentences(report["prior_sensitivity"])], table_format)

@@ -67,6 +67,14 @@ def compare(
             " (the scenario's own values; --no-posterior is the same).",
         ),
     ] = "full",
+    partner_gains: Annotated[
+        bool,
+        typer.Option(
+            "--partner-gains",
+            help="Count the outside partners' own gains (north-south's two-way benefit) in the effect, at par with"
+            " the members' points (off: the effect is the programme country's indicators only).",
+        ),
+    ] = False,
     population: Annotated[
         str,
         typer.Option(
@@ -113,6 +121,7 @@ def compare(
             progress=lambda k: bar.advance(task, k),
             posterior=post,
             uncertainty=mode,
+            partner_gains=partner_gains,
             **engine,
         )
     if out is not None:
@@ -155,7 +164,10 @@ def _print_decision(result: Any, table_format: str, population: tuple[float, int
 
     if table_format == "csv":
         return
-    say_notes([result.uncertainty_note()], table_format)
+    notes = [result.uncertainty_note()]
+    if result.partner_gains:
+        notes.append("Effects include the outside partners' own gains, at par with the members' (--partner-gains).")
+    say_notes(notes, table_format)
     if not result.decision_grade():
         if result.draws is not None:
             say_notes(

@@ -31,7 +31,7 @@ __all__ = [
 INTEGER_KEYS = ("ties", "ties_formed", "n_selected.", "n_not_selected.")
 
 #: Mechanism outcomes: left out of a replicate's summary where they do not apply (NaN).
-MECHANISM_KEYS = ("unmatched_share", "unmatched_led_share", "partner_gain", "dropped_share")
+MECHANISM_KEYS = ("unmatched_share", "unmatched_led_share", "partner_gain", "dropped_share", "priorities_with_traction")
 
 
 def replicate_summaries(model: TwinningSimulation) -> dict[str, np.ndarray]:

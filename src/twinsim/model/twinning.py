@@ -348,6 +348,8 @@ class TwinningSimulation(DeclaredState):
             "unmatched_led_share": led,
             "partner_gain": partner_gain,
             "dropped_share": dropped,
+            "priorities_with_traction": nan,
+            **self.delivery_model.outcomes(self),
         }
 
     def matching_rng(self, row: int) -> np.random.Generator:

@@ -101,7 +101,8 @@ def price_firings(
     ``participants * days`` per involvement, valued at ``staff_day`` when ``value_staff_time`` is on; expert
     and volunteer days are ``expert_days`` and ``volunteer_days`` per event. Every quantity is multiplied by
     ``scale`` (the programme's activity volume times the share of the firing that took place). Event, expert and
-    volunteer costs are shared equally among involved institutions; travel and staff time go to their own.
+    volunteer costs are shared equally among involved institutions (among all, for work that involves no member's
+    staff, such as the experts' work with the Ministry); travel and staff time go to their own.
 
     Args:
         month: the month of the firings.
@@ -126,7 +127,9 @@ def price_firings(
     involved = involved.astype(float)
     staff_days = unit.participants * unit.days * involved * row_scale
     travel = unit.per_participant * _column(prices.travel_price_index) * unit.participants * travelled * row_scale
-    n_involved = involved.sum(axis=-1)
+    # Work that involves no member's staff (the experts with the Ministry) is still paid, and shared by every member
+    bearer = np.where(((involved.sum(axis=-1) == 0) & (np.asarray(events) > 0))[:, None], 1.0, involved)
+    n_involved = bearer.sum(axis=-1)
     reached = n_involved > 0
     event_cost = unit.per_event * prices.event_price_index * events * scale
     expert_days = unit.expert_days * events * scale
@@ -137,8 +140,8 @@ def price_firings(
         + (prices.volunteer_day * volunteer_days if prices.value_volunteer_time else 0.0)
     )
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(reached[:, None], involved / n_involved[:, None], 0.0)
-        event_share = np.where(reached[:, None], event_cost[:, None] * involved / n_involved[:, None], 0.0)
+        share = np.where(reached[:, None], bearer / n_involved[:, None], 0.0)
+        event_share = np.where(reached[:, None], event_cost[:, None] * bearer / n_involved[:, None], 0.0)
     staff_cost = _column(prices.staff_day) * staff_days if prices.value_staff_time else np.zeros_like(staff_days)
     per_institution = event_share + travel + staff_cost
     extra = shared_cost > event_cost

@@ -75,6 +75,10 @@ class DeliveryModel:
         """Partnership ties formed per replicate: peer ties plus any ties to outside partners."""
         return model.per_replicate_count(model.ties.learner)
 
+    def outcomes(self, model: TwinningSimulation) -> dict[str, np.ndarray]:
+        """The delivery model's own outcomes per replicate, for the run summary (default: none)."""
+        return {}
+
     def worked_topics(self, model: TwinningSimulation) -> np.ndarray:
         """Rows x topics the programme works on (empowerment and practice, ODD 7.16-7.17): the chosen topics."""
         return model.selected & model.applicable

@@ -57,6 +57,9 @@ class ExpertTeam:
         senior_leaders: replicates x leaders, the commitment of the Ministry's senior leaders (ODD 7.22).
         active: per replicate, whether a retreat has set the priorities yet (always with the mechanism off).
         programme: ``mechanisms.expert_programme``: Ministry leaders, traction and tracking act.
+        ministry_level: the coaching and the delivery support work with the Ministry (its senior leaders, its teams
+            on the priorities) as in the case study, and reach facilities only through traction and tracking; off
+            (the hybrid, or the mechanism off), they work with each member.
 
     """
 
@@ -69,6 +72,7 @@ class ExpertTeam:
     senior_leaders: np.ndarray
     active: np.ndarray
     programme: bool
+    ministry_level: bool = False
     _experts: list[ExternalExpert] | None = field(default=None, repr=False)
     _leaders: list[MinistryLeader] | None = field(default=None, repr=False)
 
@@ -200,10 +204,20 @@ class LeaderCoaching(_ExpertActivity):
     source = "external-expert case study (7 coaching rounds for 42 senior leaders); rate and costs: assumption"
 
     def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
-        """Raises each coached leader's commitment by ``1 - exp(-rate)`` of the headroom."""
+        """Raises each coached leader's commitment by ``1 - exp(-rate)`` of the headroom.
+
+        At the Ministry (``ExpertTeam.ministry_level``) the Ministry's senior leaders are coached, one session each,
+        and no member's staff take part; otherwise each member's senior leader.
+        """
+        team = plugin_state(model, ExpertTeam)
+        if team.ministry_level:
+            events = np.full(model.replicates, team.senior_leaders.shape[1], dtype=np.int64)
+            share = _book(model, self.name, events)
+            team.raise_senior_leaders(-np.expm1(-rate * share))
+            nobody = np.zeros(model.n, dtype=np.int64)
+            return Firing(events, nobody, nobody, share)
         events = np.full(model.replicates, model.n_institutions, dtype=np.int64)
         share = _book(model, self.name, events)
-        team = plugin_state(model, ExpertTeam)
         team.raise_senior_leaders(-np.expm1(-rate * share))
         model.raise_towards_one("leadership", -np.expm1(-rate * share)[model.block])
         return Firing(events, np.ones(model.n, dtype=np.int64), np.zeros(model.n, dtype=np.int64), share)
@@ -242,16 +256,27 @@ class DeliverySupport(_ExpertActivity):
     source = "external-expert case study (delivery support on 5 priorities); rate and costs: assumption"
 
     def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
-        """Each member with a priority topic gets one support visit; traction follows its effort (leadership)."""
+        """Each member with a priority topic gets one support visit; traction follows its effort (leadership).
+
+        At the Ministry (``ExpertTeam.ministry_level``) a round supports the Ministry's team on each priority (one
+        event per priority: root causes, delivery plans, routines) and no member is visited; members learn on the
+        priorities with traction, through the routines, gated by their own effort.
+        """
         team = plugin_state(model, ExpertTeam)
         members = (model.applicable & team.priorities[model.block]).any(axis=1)
+        if team.ministry_level:
+            events = team.priorities.sum(axis=1).astype(np.int64)
+            share = _book(model, self.name, events)
+            _learn_from_experts(model, rate * share, members)
+            nobody = np.zeros(model.n, dtype=np.int64)
+            return Firing(events, nobody, nobody, share)
         events = model.per_replicate_sum(members)
         share = _book(model, self.name, events)
         _learn_from_experts(model, rate * share, members)
         return Firing(events, members.astype(np.int64), np.zeros(model.n, dtype=np.int64), share)
 
 
-def _team(model: TwinningSimulation) -> ExpertTeam:
+def _team(model: TwinningSimulation, ministry_level: bool = False) -> ExpertTeam:
     spec = model.params.programme.experts
     shape = (model.replicates, model.n_institutions, len(model.topic_names))
     know_how = model.parameter("programme.experts.know_how")  # per replicate in a probabilistic sensitivity analysis
@@ -273,7 +298,10 @@ def _team(model: TwinningSimulation) -> ExpertTeam:
         leaders = model.streams.beta("experts", "senior_leaders", a, conc - a, (spec.senior_leaders,))
         active = np.zeros(model.replicates, dtype=bool)
     know_how = model.column(know_how)
-    return ExpertTeam(model, priorities, know_how, similarity, days, spec.team_size, leaders, active, programme)
+    return ExpertTeam(
+        model, priorities, know_how, similarity, days, spec.team_size, leaders, active, programme,
+        ministry_level and programme,
+    )  # fmt: skip
 
 
 class ExternalExperts(DeliveryModel):
@@ -291,8 +319,8 @@ class ExternalExperts(DeliveryModel):
         return Ties.empty()
 
     def setup(self, model: TwinningSimulation) -> ExpertTeam:
-        """Contract the team and set the priorities."""
-        return _team(model)
+        """Contract the team and set the priorities; it works with the Ministry, as in the case study."""
+        return _team(model, ministry_level=True)
 
     def monthly(self, model: TwinningSimulation, contact_rate: Param) -> None:
         """The ministerial priority-tracking routine (ODD 7.22), also after the experts leave."""
@@ -301,6 +329,13 @@ class ExternalExperts(DeliveryModel):
     def worked_topics(self, model: TwinningSimulation) -> np.ndarray:
         """The sector priorities set with the experts (not each member's own choice)."""
         return plugin_state(model, ExpertTeam).priorities[model.block] & model.applicable
+
+    def outcomes(self, model: TwinningSimulation) -> dict[str, np.ndarray]:
+        """``priorities_with_traction``: how many priorities had traction at the end of the run.
+
+        A check, not a fitted input: the case study reports 2 of 5.
+        """
+        return {"priorities_with_traction": plugin_state(model, ExpertTeam).traction().sum(axis=1).astype(float)}
 
 
 class Hybrid(TPNNetwork):
