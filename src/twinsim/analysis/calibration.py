@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,7 @@ __all__ = [
     "CalibrationSpec",
     "SMCSettings",
     "Target",
+    "TargetFit",
     "abc_regression_adjust",
     "abc_reject",
     "calibrate",
@@ -593,13 +594,23 @@ def calibration_prior_sensitivity(
     return prior_sensitivity(part(*first), part(*second), spec.parameters, [(t.key, t.value) for t in spec.targets])
 
 
+class TargetFit(TypedDict):
+    """How the point estimate meets one target (:func:`check_point_estimate`)."""
+
+    target: float
+    sd: float
+    mean: float
+    ci95: list[float]
+    within_sd: bool
+
+
 def check_point_estimate(
     scenario: Scenario,
     spec: CalibrationSpec,
     point: dict[str, float],
     progress: Callable[[int], None] | None = None,
     engine: dict[str, Any] | None = None,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, TargetFit]:
     """Mean and 95% CI of each target statistic over ``spec.check_replicates`` runs at the point estimate."""
     keys = [t.key for t in spec.targets]
     sc = _programme_period_only(scenario.with_overrides(point, "point estimate"), keys)
@@ -612,7 +623,7 @@ def check_point_estimate(
     )
     values = run(experiment, progress=progress, **_stage(engine, "check"))[keys].to_numpy(dtype=float)
     arr = np.asarray(values, dtype=float).reshape(-1, len(keys))
-    out = {}
+    out: dict[str, TargetFit] = {}
     for j, target in enumerate(spec.targets):
         mean, lo, hi = interval95(arr[:, j])
         out[target.key] = {
