@@ -771,7 +771,7 @@ def write_point_estimate(path: str | Path, point: dict[str, float], comment: str
     the result is validated as a scenario *before* anything is written, and the file is replaced atomically
     (a temporary file renamed over it): a failure leaves the original untouched. A symbolic link is followed (the
     link stays a link), the file keeps its permissions, and concurrent write-backs to one file are serialised by a
-    lock (``fcntl.flock`` on ``.<name>.lock`` beside it), so none loses another's update.
+    lock (``fcntl.flock`` on a lock file of that path in the temporary folder), so none loses another's update.
 
     Raises:
         ScenarioError: the edited scenario is not valid (the file is left as it was).
@@ -783,13 +783,22 @@ def write_point_estimate(path: str | Path, point: dict[str, float], comment: str
     from twinsim.scenario import load_scenario
 
     path = Path(path).resolve()  # a symbolic link stays: its target is edited
-    lock = path.with_name(f".{path.name}.lock")
-    with open(lock, "a") as handle:
+    with open(_lock_file(path), "a") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             _write_point_estimate(path, point, comment, tomlkit, atomic_write, load_scenario)
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _lock_file(path: Path) -> Path:
+    """The lock file serialising write-backs to ``path`` (in the temporary folder: nothing left beside the file)."""
+    import hashlib
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / "twinsim-locks"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{hashlib.sha256(str(path).encode()).hexdigest()[:20]}.lock"
 
 
 def _write_point_estimate(path: Path, point: dict[str, float], comment: str, tomlkit: Any, atomic_write: Any,
