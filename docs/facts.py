@@ -495,7 +495,7 @@ fact(
 # statements of docs/ODD.md about the Rwanda scenario at its point estimate: the Python API, 100 replicates
 
 
-API = "twinsim.run_replicates(load_scenario('rwanda_tpn', OVERRIDES), 100, seed=20210801)"
+API = "twinsim.run_replicates(load_scenario('rwanda_tpn', OVERRIDES), 100, seed=20210801, posterior=None)"
 
 
 @functools.cache
@@ -505,7 +505,7 @@ def batch(*overrides: str, keep_tables: bool = False):
     import twinsim
 
     scenario = twinsim.load_scenario("rwanda_tpn", list(overrides))
-    return twinsim.run_replicates(scenario, 100, seed=20210801, keep_tables=keep_tables)
+    return twinsim.run_replicates(scenario, 100, seed=20210801, keep_tables=keep_tables, posterior=None)
 
 
 def _summary(key: str, *overrides: str) -> float:

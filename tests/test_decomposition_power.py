@@ -14,7 +14,7 @@ SHORT = ["simulation.followup_months=0"]
 
 def test_decomposition_parts_add_up_to_the_observed_difference():
     sc = load_scenario("rwanda_tpn", SHORT)
-    result = decompose(sc, replicates=4, seed=11)
+    result = decompose(sc, replicates=4, seed=11, posterior=None)
     reps = result.replicates
     assert np.allclose(reps["twinning"] + reps["self_selection"], reps["observed"], equal_nan=True)
     assert reps["observed"].notna().sum() > 0.8 * len(reps)
@@ -51,8 +51,8 @@ def test_decomposition_parts_add_up_to_the_observed_difference():
 def test_without_motivation_or_interest_gating_selection_explains_less():
     """Self-selection comes from motivation: switching it off shrinks the self-selection part."""
     sc = load_scenario("rwanda_tpn", SHORT)
-    with_motivation = decompose(sc.with_overrides({"learning.motivation_rate": 0.01}), 4, 3).summary()
-    without = decompose(sc.with_overrides({"learning.motivation_rate": 0.0}), 4, 3).summary()
+    with_motivation = decompose(sc.with_overrides({"learning.motivation_rate": 0.01}), 4, 3, posterior=None).summary()
+    without = decompose(sc.with_overrides({"learning.motivation_rate": 0.0}), 4, 3, posterior=None).summary()
     assert (without["self_selection"] < with_motivation["self_selection"]).all()
 
 
@@ -75,7 +75,9 @@ def test_mde_closed_form():
 
 def test_power_rises_and_mde_falls_with_trial_size():
     sc = load_scenario("rwanda_tpn")
-    table = power_analysis(sc, [10, 80], replicates=16, seed=5, topics=["accreditation", "cbhi_coverage"]).table()
+    table = power_analysis(
+        sc, [10, 80], replicates=16, seed=5, topics=["accreditation", "cbhi_coverage"], posterior=None
+    ).table()
     for topic in ("accreditation", "cbhi_coverage"):
         small, large = (table[(table.topic == topic) & (table.institutions == n)].iloc[0] for n in (10, 80))
         assert large.power > small.power
@@ -144,7 +146,7 @@ def test_the_twinning_share_is_a_range_over_posterior_parameter_sets():
     with_posterior = decompose(sc, 40, seed=3, posterior=posterior).summary()
     assert (with_posterior["twinning_share_low"] <= with_posterior["twinning_share_high"]).all()
     assert with_posterior["twinning_share_high"].gt(with_posterior["twinning_share_low"]).any()
-    plain = decompose(sc, 6, seed=3).summary()
+    plain = decompose(sc, 6, seed=3, posterior=None).summary()
     assert plain["twinning_share_low"].isna().all()  # one parameter set: no range to give
 
 
@@ -163,7 +165,7 @@ def test_the_parts_say_how_much_of_their_spread_is_parameter_uncertainty():
     assert summary.loc["cbhi_coverage", "twinning_param_share"] == pytest.approx(expected)
     shares = summary[["observed_param_share", "twinning_param_share", "self_selection_param_share"]].stack()
     assert shares.between(0, 1).all() and shares.gt(0).any()
-    plain = decompose(sc, 4, seed=3).summary()
+    plain = decompose(sc, 4, seed=3, posterior=None).summary()
     assert (plain["twinning_param_share"] == 0).all()  # no posterior: all of the spread is replicate noise
 
 
@@ -177,7 +179,7 @@ def test_power_says_how_much_of_its_spread_is_parameter_uncertainty():
     row = with_posterior.table().iloc[0]
     assert 0 <= row["estimate_param_share"] <= 1 and with_posterior.to_dict()["posterior"] == posterior.source
     assert row["power_ci95_low"] <= row["power"] <= row["power_ci95_high"]
-    plain = power_analysis(sc, [30], replicates=4, seed=5, topics=["cbhi_coverage"]).table().iloc[0]
+    plain = power_analysis(sc, [30], replicates=4, seed=5, topics=["cbhi_coverage"], posterior=None).table().iloc[0]
     assert plain["estimate_param_share"] == 0.0
 
 
@@ -197,7 +199,9 @@ def test_regression_to_the_mean_grows_with_measurement_error_and_vanishes_when_c
     def rtm(**overrides) -> float:
         over = {f"evaluation.{k}": v for k, v in overrides.items()}
         return float(
-            decompose(sc.with_overrides(over), replicates=30, seed=4).replicates["regression_to_the_mean"].mean()
+            decompose(sc.with_overrides(over), replicates=30, seed=4, posterior=None)
+            .replicates["regression_to_the_mean"]
+            .mean()
         )
 
     noisy = rtm(measurement_sd=8.0)

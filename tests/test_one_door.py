@@ -144,7 +144,8 @@ def test_a_posterior_named_gives_the_runs_of_the_posterior_loaded():
     by_name = twinsim.run_replicates(NAME, 4, posterior=NAME).to_frame()
     loaded = twinsim.run_replicates(NAME, 4, posterior=load_posterior(NAME, NAME)).to_frame()
     pd.testing.assert_frame_equal(by_name, loaded)
-    assert not by_name.equals(twinsim.run_replicates(NAME, 4).to_frame())  # the posterior was used
+    pd.testing.assert_frame_equal(by_name, twinsim.run_replicates(NAME, 4).to_frame())  # default: the scenario's
+    assert not by_name.equals(twinsim.run_replicates(NAME, 4, posterior=None).to_frame())  # opted out: point values
 
 
 def test_the_public_api_lists_no_function_this_test_forgets():

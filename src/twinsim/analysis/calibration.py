@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,7 @@ __all__ = [
     "CalibrationSpec",
     "SMCSettings",
     "Target",
+    "TargetFit",
     "abc_regression_adjust",
     "abc_reject",
     "calibrate",
@@ -596,13 +597,23 @@ def calibration_prior_sensitivity(
     return prior_sensitivity(part(*first), part(*second), spec.parameters, [(t.key, t.value) for t in spec.targets])
 
 
+class TargetFit(TypedDict):
+    """How the point estimate meets one target (:func:`check_point_estimate`)."""
+
+    target: float
+    sd: float
+    mean: float
+    ci95: list[float]
+    within_sd: bool
+
+
 def check_point_estimate(
     scenario: Scenario,
     spec: CalibrationSpec,
     point: dict[str, float],
     progress: Callable[[int], None] | None = None,
     engine: dict[str, Any] | None = None,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, TargetFit]:
     """Mean and 95% CI of each target statistic over ``spec.check_replicates`` runs at the point estimate."""
     keys = [t.key for t in spec.targets]
     sc = _programme_period_only(scenario.with_overrides(point, "point estimate"), keys)
@@ -615,7 +626,7 @@ def check_point_estimate(
     )
     values = run(experiment, progress=progress, **_stage(engine, "check"))[keys].to_numpy(dtype=float)
     arr = np.asarray(values, dtype=float).reshape(-1, len(keys))
-    out = {}
+    out: dict[str, TargetFit] = {}
     for j, target in enumerate(spec.targets):
         mean, lo, hi = interval95(arr[:, j])
         out[target.key] = {
@@ -763,7 +774,7 @@ def write_point_estimate(path: str | Path, point: dict[str, float], comment: str
     the result is validated as a scenario *before* anything is written, and the file is replaced atomically
     (a temporary file renamed over it): a failure leaves the original untouched. A symbolic link is followed (the
     link stays a link), the file keeps its permissions, and concurrent write-backs to one file are serialised by a
-    lock (``fcntl.flock`` on ``.<name>.lock`` beside it), so none loses another's update.
+    lock (``fcntl.flock`` on a lock file of that path in the temporary folder), so none loses another's update.
 
     Raises:
         ScenarioError: the edited scenario is not valid (the file is left as it was).
@@ -775,13 +786,22 @@ def write_point_estimate(path: str | Path, point: dict[str, float], comment: str
     from twinsim.scenario import load_scenario
 
     path = Path(path).resolve()  # a symbolic link stays: its target is edited
-    lock = path.with_name(f".{path.name}.lock")
-    with open(lock, "a") as handle:
+    with open(_lock_file(path), "a") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             _write_point_estimate(path, point, comment, tomlkit, atomic_write, load_scenario)
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _lock_file(path: Path) -> Path:
+    """The lock file serialising write-backs to ``path`` (in the temporary folder: nothing left beside the file)."""
+    import hashlib
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / "twinsim-locks"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{hashlib.sha256(str(path).encode()).hexdigest()[:20]}.lock"
 
 
 def _write_point_estimate(path: Path, point: dict[str, float], comment: str, tomlkit: Any, atomic_write: Any,

@@ -432,16 +432,17 @@ class Comparison:
         the EVPI as the EVPPI of all inputs together, so replicate noise, which no study removes, does not count.
 
         """
-        wtps = np.asarray(self.wtp if wtps is None else wtps, dtype=float)
+        grid = np.asarray(self.wtp if wtps is None else wtps, dtype=float)
+        wtp_list = grid.tolist()
         inputs, effects, costs = self.draw_table()
         x = inputs.to_numpy(dtype=float)
-        curves = {key: voi.evppi_curve(effects, costs, x[:, j], wtps) for j, key in enumerate(inputs.columns)}
+        curves = {key: voi.evppi_curve(effects, costs, x[:, j], wtp_list) for j, key in enumerate(inputs.columns)}
         groups = self.draws.groups() if isinstance(self.draws, ParameterDraws) else {"learning": list(inputs.columns)}
         for group, keys in groups.items():
             columns = [list(inputs.columns).index(k) for k in keys]
-            curves[group] = voi.evppi_curve(effects, costs, x[:, columns], wtps)
-        evpi = voi.evppi_curve(effects, costs, x, wtps)
-        return voi.VoiResult(wtps, evpi, curves, groups, voi.population_multiplier(*population))
+            curves[group] = voi.evppi_curve(effects, costs, x[:, columns], wtp_list)
+        evpi = voi.evppi_curve(effects, costs, x, wtp_list)
+        return voi.VoiResult(grid, evpi, curves, groups, voi.population_multiplier(*population))
 
     def when_best(self, wtp: float | None = None) -> list[Region]:
         """Where in the uncertain inputs each model is the best buy at ``wtp`` (default :meth:`decision_wtp`): PRIM.
@@ -868,16 +869,16 @@ def compare(
         raise TwinsimError(f"--budget: must be > 0 (got {budget})")
     if refs is None:
         refs = [sc.name if isinstance(sc, Scenario) else str(sc) for sc in scenarios]
-    scenarios = [sc if isinstance(sc, Scenario) else load_scenario(sc) for sc in scenarios]
-    seed = scenarios[0].simulation.seed if seed is None else int(seed)
+    models = [sc if isinstance(sc, Scenario) else load_scenario(sc) for sc in scenarios]
+    seed = models[0].simulation.seed if seed is None else int(seed)
     if posterior is None and uncertainty != "none":
-        posterior = scenario_posterior(scenarios[0])
-    draws = parameter_uncertainty(uncertainty, scenarios, replicates, seed, posterior)
-    labels = _labels(scenarios) if names is None else [str(n) for n in names]
-    if len(labels) != len(scenarios) or len(set(labels)) != len(labels):
+        posterior = scenario_posterior(models[0])
+    draws = parameter_uncertainty(uncertainty, models, replicates, seed, posterior)
+    labels = _labels(models) if names is None else [str(n) for n in names]
+    if len(labels) != len(models) or len(set(labels)) != len(labels):
         raise TwinsimError(f"compare: names must give one distinct label per scenario (got {list(labels)})")
     with shared_executor({"executor": executor}) as shared:  # budget steps share one pool of workers
-        result = _compare(scenarios, refs, labels, replicates, seed, budget, wtp, progress, draws,
+        result = _compare(models, refs, labels, replicates, seed, budget, wtp, progress, draws,
                           shared["executor"], store, resume, partner_gains)  # fmt: skip
     result.partner_gains = partner_gains
     result.uncertainty = uncertainty if draws is not None else "none"

@@ -33,7 +33,7 @@ from twinsim.analysis.evaluation import interval95, json_number
 from twinsim.analysis.uncertainty import variance_split
 from twinsim.experiments.engine import run
 from twinsim.experiments.experiment import Arm, Experiment
-from twinsim.experiments.posterior import Posterior, as_posterior
+from twinsim.experiments.posterior import SCENARIO_POSTERIOR, Posterior, as_posterior
 from twinsim.scenario import Scenario, as_scenario
 
 __all__ = ["PARTS", "Decomposition", "decompose"]
@@ -122,11 +122,13 @@ class Decomposition:
         rows = []
         for topic, group in self.replicates.groupby("topic", sort=False):
             row: dict[str, float | str] = {"topic": str(topic)}
+            means: dict[str, float] = {}
             for part in PARTS:
                 mean, lo, hi = interval95(group[part])
+                means[part] = mean
                 row.update({part: mean, f"{part}_ci95_low": lo, f"{part}_ci95_high": hi})
                 row[f"{part}_param_share"] = variance_split(group[part], group["parameter_set"]).share
-            row["twinning_share"] = row["twinning"] / row["measured"] if row["measured"] else np.nan
+            row["twinning_share"] = means["twinning"] / means["measured"] if means["measured"] else np.nan
             row["twinning_share_low"], row["twinning_share_high"] = _share_range(group)
             rows.append(row)
         return pd.DataFrame(rows).set_index("topic")
@@ -137,7 +139,7 @@ class Decomposition:
         ``twinning_share_range`` is the 5-95% range of the twinning share over posterior parameter sets (null
         without a posterior).
         """
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         for topic, row in self.summary().iterrows():
             out[str(topic)] = {
                 part: {
@@ -182,7 +184,7 @@ def decompose(
     replicates: int = 1,
     seed: int | None = None,
     *,
-    posterior: Posterior | str | Path | None = None,
+    posterior: Posterior | str | Path | None = SCENARIO_POSTERIOR,
     progress: Callable[[int], None] | None = None,
     executor: Any = None,
     store: str | Path | None = None,
@@ -197,8 +199,11 @@ def decompose(
         scenario: a :class:`~twinsim.Scenario`, the name of a bundled scenario (``"rwanda_tpn"``) or a TOML path.
         replicates: number of replicate pairs (factual and counterfactual run).
         seed: experiment seed (default: ``scenario.simulation.seed``).
-        posterior: optional posterior (a Posterior, a CSV file or a bundled name); replicate ``r`` uses its draw
-            for ``(seed, r)`` in both runs.
+        posterior: where replicate ``r`` draws its parameter set (its draw for ``(seed, r)``, in both runs): by default
+            ``"scenario"``, the scenario's own ``simulation.posterior`` (as the command does; none if the scenario
+            names none); or a :class:`~twinsim.experiments.posterior.Posterior`, a posterior CSV file or a bundled
+            name. ``None`` runs the scenario's own parameter values (replicate noise only; the command's
+            ``--no-posterior``).
         progress: called with the number of runs of each finished chunk (two runs per replicate).
         executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
         store: a result-store directory the runs are written to as they finish.

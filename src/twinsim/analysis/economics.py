@@ -49,7 +49,7 @@ def net_monetary_benefit(effect: np.ndarray | float, cost: np.ndarray | float, w
 def _strongly_dominated(costs: np.ndarray, effects: np.ndarray) -> np.ndarray:
     no_worse = (costs[None, :] <= costs[:, None]) & (effects[None, :] >= effects[:, None])
     better = (costs[None, :] < costs[:, None]) | (effects[None, :] > effects[:, None])
-    return (no_worse & better).any(axis=1)
+    return np.asarray((no_worse & better).any(axis=1))
 
 
 def dominance(costs: np.ndarray | list[float], effects: np.ndarray | list[float]) -> list[str]:

@@ -34,7 +34,7 @@ from twinsim.analysis.uncertainty import variance_split
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run
 from twinsim.experiments.experiment import Arm, Experiment
-from twinsim.experiments.posterior import Posterior, as_posterior
+from twinsim.experiments.posterior import SCENARIO_POSTERIOR, Posterior, as_posterior
 from twinsim.scenario import Scenario, as_scenario
 
 __all__ = ["PowerAnalysis", "minimum_detectable_effect", "power_analysis", "scale_population"]
@@ -194,7 +194,7 @@ def power_analysis(
     *,
     topics: list[str] | None = None,
     alpha: float = 0.05,
-    posterior: Posterior | str | Path | None = None,
+    posterior: Posterior | str | Path | None = SCENARIO_POSTERIOR,
     progress: Callable[[int], None] | None = None,
     executor: Any = None,
     store: str | Path | None = None,
@@ -210,8 +210,11 @@ def power_analysis(
         seed: experiment seed (default: ``scenario.simulation.seed``).
         topics: topics to evaluate (default: all).
         alpha: significance level of the two-sided test.
-        posterior: optional posterior (a Posterior, a CSV file or a bundled name); replicate ``r`` uses its draw
-            for ``(seed, r)``.
+        posterior: where replicate ``r`` draws its parameter set (its draw for ``(seed, r)``): by default
+            ``"scenario"``, the scenario's own ``simulation.posterior`` (as the command does; none if the scenario
+            names none); or a :class:`~twinsim.experiments.posterior.Posterior`, a posterior CSV file or a bundled
+            name. ``None`` runs the scenario's own parameter values (replicate noise only; the command's
+            ``--no-posterior``).
         progress: called with the number of runs of each finished chunk.
         executor: where the runs execute (see :func:`twinsim.experiments.engine.run`).
         store: a result-store directory the runs are written to as they finish.

@@ -50,7 +50,7 @@ from SALib.sample import sobol as sobol_sample
 from twinsim.analysis.evaluation import json_number
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run_points
-from twinsim.experiments.posterior import Posterior, as_posterior
+from twinsim.experiments.posterior import SCENARIO_POSTERIOR, Posterior, as_posterior
 from twinsim.scenario import ChoiceLevel, Scenario, SensitivitySpec, as_scenario, plausible_range
 
 __all__ = [
@@ -786,7 +786,7 @@ def sensitivity(
     num_levels: int = 4,
     workers: int | str | None = None,
     progress: Callable[[int], None] | None = None,
-    posterior: Posterior | str | Path | None = None,
+    posterior: Posterior | str | Path | None = SCENARIO_POSTERIOR,
 ) -> SensitivityResult:
     """A global sensitivity analysis from plain Python arguments (no ``[sensitivity]`` table needed).
 
@@ -822,7 +822,10 @@ def sensitivity(
             scheduler at this address (tcp://HOST:PORT).
         progress: called with the number of finished runs.
         posterior: draw the parameters the factors do not vary from this posterior (replicate ``r`` of every
-            point: the draw for ``(seed, r)``): a Posterior, a CSV file or a bundled name (``"rwanda_tpn"``).
+            point: the draw for ``(seed, r)``): by default ``"scenario"``, the scenario's own
+            ``simulation.posterior`` (as ``twinsim sensitivity`` does; none if the scenario names none); or a
+            Posterior, a CSV file or a bundled name (``"rwanda_tpn"``). ``None`` keeps the scenario's own values
+            (the command's ``--no-posterior``).
 
     Raises:
         ScenarioError: for an unknown key, a bad range or an unknown output, naming it.

@@ -75,7 +75,8 @@ PosteriorOption = Annotated[
     typer.Option(
         "--posterior",
         help="Posterior CSV (from `twinsim calibrate`) or a bundled name (rwanda_tpn): each replicate draws "
-        "one parameter set from it (default: the scenario's simulation.posterior).",
+        "one parameter set from it (default: the scenario's simulation.posterior, as the Python API's "
+        "posterior='scenario').",
         metavar="FILE|NAME",
     ),
 ]
@@ -84,7 +85,8 @@ NoPosteriorOption = Annotated[
     bool,
     typer.Option(
         "--no-posterior",
-        help="Run the scenario's own parameter values (replicate noise only), not its posterior.",
+        help="Run the scenario's own parameter values (replicate noise only), not its posterior (the Python "
+        "API's posterior=None).",
         metavar="",
     ),
 ]
@@ -231,13 +233,11 @@ def _load_posterior(ref: str | Path | None, scenario: Any, off: bool = False) ->
     """
     if off and ref is not None:
         raise TwinsimError("--no-posterior: not with --posterior")
-    ref = None if off else (ref or scenario.simulation.posterior)
-    if ref is None:
+    if off:
         return None
-    from twinsim.experiments.posterior import load_posterior
-    from twinsim.scenario import resolve_posterior
+    from twinsim.experiments.posterior import SCENARIO_POSTERIOR, as_posterior
 
-    return load_posterior(resolve_posterior(ref), scenario)
+    return as_posterior(ref or SCENARIO_POSTERIOR, scenario)  # the API's own default: one door
 
 
 def literal(text: str) -> str:

@@ -333,6 +333,9 @@ def _best_buy_sentences(result: Any, basis: str) -> list[str]:
 
 def _print_comparison(result: Any, table_format: str = "text") -> None:
     table = result.table()
+    if table_format == "csv":  # for other tools: one tidy table, numbers as numbers (the --out comparison.csv)
+        sys.stdout.write(table.to_csv())
+        return
     first = result.models[0].scenario
     cur = f"{first.costs.currency} {first.costs.price_year}"
     budget = f", budget {result.budget:,.0f} {cur}" if result.budget is not None else ""

@@ -193,7 +193,7 @@ def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:
         notes.append(matching)
     shares = {t: batch.parameter_share(f"selected_vs_not.{t}") for t in batch.topics}
     shares = {t: v for t, v in shares.items() if v == v}  # noqa: PLR0124 (NaN: no posterior)
-    if shares:
+    if shares and batch.posterior is not None:  # shares are known only for replicates that drew from a posterior
         low, high = min(shares.values()), max(shares.values())
         notes.append(
             f"Replicates drew their parameters from the posterior ({Path(batch.posterior).parent.name}): "

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from twinsim.experiments.executors import (
 from twinsim.experiments.experiment import STREAMS, Arm, Experiment, run_seed
 from twinsim.experiments.failures import WorkerLostError, lost_worker, retryable
 from twinsim.experiments.outputs import NEEDS_AGGREGATES, declared_columns, run_outputs
-from twinsim.experiments.posterior import Posterior, as_posterior, scenario_for_replicate
+from twinsim.experiments.posterior import SCENARIO_POSTERIOR, Posterior, as_posterior, scenario_for_replicate
 from twinsim.experiments.process import tune_allocator
 from twinsim.model import TwinningSimulation
 from twinsim.model.replicate import Replicate
@@ -304,7 +304,7 @@ def run_replicates(
     *,
     keep_tables: bool = False,
     progress: Callable[[int], None] | None = None,
-    posterior: Posterior | str | Path | None = None,
+    posterior: Posterior | str | Path | None = SCENARIO_POSTERIOR,
     batch: int = BATCH_SIZE,
     executor: Any = None,
     store: str | Path | None = None,
@@ -323,9 +323,12 @@ def run_replicates(
         keep_tables: also keep every run's panel (if kept in memory), aggregates and ledger (memory
             grows with replicates; runs in this process).
         progress: called with the number of finished runs (e.g. a progress bar's ``advance``).
-        posterior: carry parameter uncertainty: replicate ``r`` runs with the posterior's parameter set
-            drawn for ``(seed, r)`` (see :func:`twinsim.experiments.posterior.scenario_for_replicate`); a
-            :class:`~twinsim.experiments.posterior.Posterior`, a posterior CSV file or a bundled name.
+        posterior: where replicate ``r`` draws its parameter set (its draw for ``(seed, r)``, see
+            :func:`twinsim.experiments.posterior.scenario_for_replicate`): by default
+            ``"scenario"``, the scenario's own ``simulation.posterior`` (as the command does; none if the scenario
+            names none); or a :class:`~twinsim.experiments.posterior.Posterior`, a posterior CSV file or a bundled
+            name. ``None`` runs the scenario's own parameter values (replicate noise only; the command's
+            ``--no-posterior``).
         batch: with ``keep_tables``, replicates held in one model (blocks of rows); every result is the same
             as run one by one. 0 or 1: one by one.
         executor: where the runs execute (see :func:`run`); not with ``keep_tables``.
@@ -338,7 +341,7 @@ def run_replicates(
     scenario = as_scenario(scenario)
     posterior = as_posterior(posterior, scenario)
     seed = experiment_seed(scenario, seed)
-    about = {"posterior": posterior.source if posterior is not None else None, "topics": list(scenario.topics)}
+    source, topics = (posterior.source if posterior is not None else None), list(scenario.topics)
     if not keep_tables:
         experiment = Experiment((Arm(scenario),), replicates, seed, posterior=posterior, name="run")
         if store is None:  # no table of runs: the summaries are gathered as arrays (pandas is not needed)
@@ -348,12 +351,15 @@ def run_replicates(
             columns = table.drop(columns=["error"])
         dropped = {"point", "entropy", "spawn_key"}
         summaries = {k: columns[k] for k in columns if k not in dropped}
-        return ReplicateSet(scenario=scenario, seed=seed, summaries=summaries, **about)
+        return ReplicateSet(scenario=scenario, seed=seed, summaries=summaries, topics=topics, posterior=source)
     if executor is not None or store is not None:
         raise TwinsimError("--out keeps every run's tables in this process: not with --workers, --scheduler or --store")
-    summaries, panels, ledgers, aggregates = [], [], [], []
+    rows: list[dict[str, Any]] = []
+    panels: list[pd.DataFrame] = []
+    ledgers: list[pd.DataFrame] = []
+    aggregates: list[pd.DataFrame] = []
     for result in _replicate_results(scenario, replicates, seed, posterior, batch):
-        summaries.append(result.summary())
+        rows.append(result.summary())
         if result.history is not None:
             panels.append(result.panel)
         aggregates.append(result.aggregates)
@@ -366,11 +372,12 @@ def run_replicates(
     return ReplicateSet(
         scenario=scenario,
         seed=seed,
-        summaries=pd.DataFrame(summaries),
+        summaries=pd.DataFrame(rows),
         panels=pd.concat(panels, ignore_index=True) if panels else None,
         ledgers=pd.concat(ledgers, ignore_index=True),
         aggregates=pd.concat(aggregates, ignore_index=True),
-        **about,
+        topics=topics,
+        posterior=source,
     )
 
 
@@ -438,7 +445,15 @@ def _model_key(experiment: Experiment, arm: int, replicate: int) -> Any:
     return experiment.cache[key]
 
 
-def _run_model(experiment: Experiment, runs: list[tuple[int, int]], record: bool = True) -> list[dict] | None:
+@overload
+def _run_model(
+    experiment: Experiment, runs: list[tuple[int, int]], record: Literal[True] = True
+) -> list[dict[str, Any]]: ...
+@overload
+def _run_model(
+    experiment: Experiment, runs: list[tuple[int, int]], record: Literal[False]
+) -> list[dict[str, Any]] | None: ...
+def _run_model(experiment: Experiment, runs: list[tuple[int, int]], record: bool = True) -> list[dict[str, Any]] | None:
     """The rows of ``runs`` (``(arm, replicate)`` pairs that may share a model) run as one model.
 
     On an exception: a row with the error for each run when ``record``, else None.
@@ -564,7 +579,7 @@ class RunCounts:
 def execute(
     experiment: Experiment,
     handle: ExecutorHandle,
-    sink: Callable[[list[dict[str, Any]]], None],
+    sink: Callable[[list[dict[str, Any]]], object],
     *,
     skip: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
     chunk_size: int | None = None,

@@ -26,12 +26,18 @@ if TYPE_CHECKING:
 __all__ = [
     "POSTERIOR_ENTROPY_TAG",
     "REPLICATES_PER_DRAW",
+    "SCENARIO_POSTERIOR",
     "Posterior",
     "as_posterior",
     "load_posterior",
     "save_posterior",
     "scenario_for_replicate",
 ]
+
+#: The default ``posterior`` of the API's run, decomposition, power and sensitivity functions: the scenario's own
+#: ``simulation.posterior`` (None when it names none), as the commands do; ``posterior=None`` runs the scenario's
+#: own parameter values (the commands' ``--no-posterior``).
+SCENARIO_POSTERIOR = "scenario"
 
 # Mixed into the experiment seed so that posterior draws never share a stream with the model's own draws.
 POSTERIOR_ENTROPY_TAG = 0x504F5354  # "POST"
@@ -173,8 +179,14 @@ def load_posterior(
 def as_posterior(ref: Posterior | str | os.PathLike[str] | None, scenario: Scenario | None = None) -> Posterior | None:
     """The one door for a ``posterior`` argument: a :class:`Posterior` (or None) as it is, a file or bundled name read.
 
-    A file or name is read with :func:`load_posterior` and checked against ``scenario`` (if given).
+    ``"scenario"`` (:data:`SCENARIO_POSTERIOR`, the API's default) is the scenario's own ``simulation.posterior``
+    (None when it names none). A file or name is read with :func:`load_posterior` and checked against ``scenario``
+    (if given).
     """
+    if isinstance(ref, str) and ref == SCENARIO_POSTERIOR:
+        if scenario is None:
+            raise ScenarioError(f"posterior: {SCENARIO_POSTERIOR!r} means the scenario's own; no scenario was given")
+        ref = scenario.simulation.posterior
     if ref is None or isinstance(ref, Posterior):
         return ref
     if isinstance(ref, str | os.PathLike):

@@ -73,7 +73,7 @@ class StoreError(TwinsimError):
     """A result store cannot be used as asked (it holds another experiment, or is damaged)."""
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Write ``path`` through ``write(tmp)`` on a temporary file, then rename it into place."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -123,6 +123,7 @@ class ResultStore:
         self.path = Path(path)
         self.parts_dir = self.path / "parts"
         self.manifest_path = self.path / "manifest.json"
+        self.option = "--store"  # how errors name the store (the command-line option it came from)
 
     # ---------------------------------------------------------------- creating and opening
 
@@ -425,7 +426,9 @@ class ResultStore:
         ``error`` (``None``, or the exception of a run that raised; its outputs are then missing). A run stored
         twice (a retried failure) is its success.
         """
-        frames, ints, floats = [], set(), set()
+        frames: list[pd.DataFrame] = []
+        ints: set[str] = set()
+        floats: set[str] = set()
         for part in self.parts():
             frame, meta = self._frame(part)
             frames.append(frame)

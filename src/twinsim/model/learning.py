@@ -1,11 +1,15 @@
 """The learning kernel: pure array functions with closed forms (see docs/ODD.md, section Submodels).
 
-Every function takes and returns NumPy arrays; none loops over institutions. Capacities live in [0, 1].
+Every function takes and returns NumPy arrays; none loops over institutions. Capacities live in [0, 1]. A
+parameter (:data:`~twinsim.model.state.Param`) is one number, or an array that broadcasts against the state (one
+value per row, or a column over rows) when the replicates of one model drew different parameter sets.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from twinsim.model.state import Param
 
 __all__ = [
     "absorbable_gap",
@@ -31,9 +35,9 @@ def similarity(
     log_budget_b: np.ndarray,
     region_a: np.ndarray,
     region_b: np.ndarray,
-    weight: float,
+    weight: Param,
     region_distance: float,
-    context_distance: np.ndarray | float = 0.0,
+    context_distance: Param = 0.0,
 ) -> np.ndarray:
     """Peer similarity ``exp(-weight * distance)`` in (0, 1].
 
@@ -49,7 +53,7 @@ def clip01(values: np.ndarray) -> np.ndarray:
     return np.minimum(np.maximum(values, 0.0), 1.0)
 
 
-def absorbable_gap(gap: np.ndarray, ceiling: float) -> np.ndarray:
+def absorbable_gap(gap: np.ndarray, ceiling: Param) -> np.ndarray:
     """Know-how a learner can absorb from a peer ``gap`` ahead: ``gap * exp(-gap^2 / (2 ceiling^2))``.
 
     Grows with the gap for small gaps, peaks at ``gap = ceiling`` and falls for gaps too large to
@@ -59,9 +63,7 @@ def absorbable_gap(gap: np.ndarray, ceiling: float) -> np.ndarray:
     return gap * np.exp(-0.5 * (gap / ceiling) ** 2)
 
 
-def transfer(
-    learner_capacity: np.ndarray, source_capacity: np.ndarray, intensity: np.ndarray | float, ceiling: float
-) -> np.ndarray:
+def transfer(learner_capacity: np.ndarray, source_capacity: Param, intensity: Param, ceiling: Param) -> np.ndarray:
     """Capacity gained by each learner in one event: ``(1 - exp(-intensity)) * absorbable_gap``.
 
     ``intensity`` is the activity's rate times the learner's effort times the peer similarity. With a
@@ -75,8 +77,8 @@ def engagement(
     leadership: np.ndarray,
     resource_factor: np.ndarray,
     mentees: np.ndarray,
-    leadership_weight: float,
-    load_penalty: float,
+    leadership_weight: Param,
+    load_penalty: Param,
 ) -> np.ndarray:
     """Share of the programme's intended time an institution actually gives, in [0, 1].
 
@@ -87,18 +89,18 @@ def engagement(
     return clip01(resource_factor * gate * (1.0 - load_penalty * mentees))
 
 
-def effort(engagement_: np.ndarray, interest: np.ndarray, interest_weight: float) -> np.ndarray:
+def effort(engagement_: np.ndarray, interest: np.ndarray, interest_weight: Param) -> np.ndarray:
     """Effort per institution and topic: engagement gated by senior management's interest in the topic."""
     return engagement_[:, None] * (1.0 - interest_weight + interest_weight * interest)
 
 
-def effort_at(engagement_: np.ndarray, interest: np.ndarray, interest_weight: float) -> np.ndarray:
+def effort_at(engagement_: np.ndarray, interest: np.ndarray, interest_weight: Param) -> np.ndarray:
     """:func:`effort` for matching arrays of (institution, topic) cells: engagement times the interest gate."""
     return engagement_ * (1.0 - interest_weight + interest_weight * interest)
 
 
 def own_improvement(
-    capacity: np.ndarray, interest: np.ndarray, leadership: np.ndarray, trend: float, motivation: float
+    capacity: np.ndarray, interest: np.ndarray, leadership: np.ndarray, trend: Param, motivation: Param
 ) -> np.ndarray:
     """Monthly gain without any peer: secular trend plus interest- and leadership-driven motivation.
 
@@ -109,12 +111,12 @@ def own_improvement(
     return rate * (1.0 - capacity)
 
 
-def forgetting(capacity: np.ndarray, baseline: np.ndarray, rate: float) -> np.ndarray:
+def forgetting(capacity: np.ndarray, baseline: np.ndarray, rate: Param) -> np.ndarray:
     """Monthly decay of capacity gained above the baseline (a loss, <= 0): ``dc = -rate * max(c - c0, 0)``."""
     return -rate * np.maximum(capacity - baseline, 0.0)
 
 
-def turnover_loss(capacity: np.ndarray, baseline: np.ndarray, knowledge_loss: float) -> np.ndarray:
+def turnover_loss(capacity: np.ndarray, baseline: np.ndarray, knowledge_loss: Param) -> np.ndarray:
     """Capacity lost (<= 0) where leadership changed: ``knowledge_loss`` of the gain above baseline."""
     return -knowledge_loss * np.maximum(capacity - baseline, 0.0)
 
@@ -123,13 +125,13 @@ def turnover_loss(capacity: np.ndarray, baseline: np.ndarray, knowledge_loss: fl
 # The mechanisms of issue 12 (docs/ODD.md 7.16-7.21)
 
 
-def ownership(leadership: np.ndarray, interest: np.ndarray, interest_weight: float) -> np.ndarray:
+def ownership(leadership: np.ndarray, interest: np.ndarray, interest_weight: Param) -> np.ndarray:
     """Ownership of a topic's gains in [0, 1]: ``leadership * (1 - w + w * interest)``, rows x topics."""
     return leadership[:, None] * (1.0 - interest_weight + interest_weight * interest)
 
 
 def decay_rate(
-    forgetting_: float, retention: float, ownership_: np.ndarray, practice: np.ndarray, practice_weight: float
+    forgetting_: Param, retention: Param, ownership_: np.ndarray, practice: np.ndarray, practice_weight: Param
 ) -> np.ndarray:
     """Monthly decay rate of gains: ``forgetting * (1 - retention * ownership * (1 - w + w * practice))``.
 
@@ -140,7 +142,7 @@ def decay_rate(
 
 
 def empowerment(
-    capacity: np.ndarray, leadership: np.ndarray, engagement_: np.ndarray, worked: np.ndarray, rate: float
+    capacity: np.ndarray, leadership: np.ndarray, engagement_: np.ndarray, worked: np.ndarray, rate: Param
 ) -> np.ndarray:
     """Own improvement added by taking part: ``rate * leadership * engagement * worked * (1 - c)``."""
     return rate * (leadership * engagement_)[:, None] * worked * (1.0 - capacity)
@@ -155,7 +157,7 @@ def time_factor(allowance: np.ndarray, demand: np.ndarray) -> np.ndarray:
         return np.where(demand > 0, np.minimum(1.0, allowance / np.where(demand > 0, demand, 1.0)), 1.0)
 
 
-def persistence(previous: np.ndarray, gain: np.ndarray, reference: float, rate: float) -> np.ndarray:
+def persistence(previous: np.ndarray, gain: np.ndarray, reference: Param, rate: Param) -> np.ndarray:
     """Persistence after a month of activities: ``p + rate * (min(1, gain / reference) - p)``.
 
     ``gain`` is the member's programme gain of the month (summed over topics): effort that yields little lowers

@@ -10,8 +10,9 @@ simulation's: the step is the simulation's own, and the collector only reads the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import mesa
 import numpy as np
@@ -22,6 +23,14 @@ from twinsim.model.twinning import TwinningSimulation
 from twinsim.scenario import Scenario
 
 __all__ = ["TwinningModel"]
+
+
+@runtime_checkable
+class _WithAgents(Protocol):
+    """A delivery model's state that brings Mesa agents (outside partners, the expert team)."""
+
+    @property
+    def agents(self) -> Sequence[mesa.Agent]: ...
 
 
 class TwinningModel(TwinningSimulation, mesa.Model):
@@ -67,7 +76,7 @@ class TwinningModel(TwinningSimulation, mesa.Model):
     def _create_agents(self) -> None:
         """Create the institutions and the delivery model's own agents (partners, experts) if not yet there."""
         _ = self.institutions
-        if self.delivery_state is not None:
+        if isinstance(self.delivery_state, _WithAgents):
             _ = self.delivery_state.agents
 
     @property

@@ -19,10 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from twinsim.model.streams import seed_entropy
+
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    from twinsim.model import TwinningModel
+    from twinsim.model.replicate import Replicate
+    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = ["AGGREGATE_KEYS", "AggregateRecorder", "PanelWriter", "Recorder", "panel_file_name", "panel_frame"]
 
@@ -40,14 +45,16 @@ class Recorder:
 
     """
 
-    def __init__(self, model: TwinningModel, aggregates: bool = True, panel_names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, model: TwinningSimulation, aggregates: bool = True, panel_names: Sequence[str] | None = None
+    ) -> None:
         rec = model.params.recording
         self.aggregates = AggregateRecorder(model) if aggregates else None
         self.history: np.ndarray | None = None
         self.writers: list[PanelWriter] = []
         if rec.mode == "panel" and rec.panel_dir:
             for block, seq in enumerate(model.seeds):
-                seed, replicate = seq.entropy, (seq.spawn_key or (0,))[-1]
+                seed, replicate = seed_entropy(seq), (seq.spawn_key or (0,))[-1]
                 name = panel_file_name(seed, replicate) if panel_names is None else panel_names[block]
                 path = Path(rec.panel_dir) / name
                 self.writers.append(PanelWriter(model.replicate(block), path, seed, replicate))
@@ -55,7 +62,7 @@ class Recorder:
             self.history = np.empty((model.months_total + 1, model.n, len(model.topic_names)))
         self.record(model)
 
-    def record(self, model: TwinningModel) -> None:
+    def record(self, model: TwinningSimulation) -> None:
         """Record month ``model.month``."""
         if self.aggregates is not None:
             self.aggregates.record(model.month, model.capacity)
@@ -74,7 +81,7 @@ class Recorder:
 class AggregateRecorder:
     """Monthly sums of capacity per (replicate, kind, region, topic, selected) group of applicable cells."""
 
-    def __init__(self, model: TwinningModel) -> None:
+    def __init__(self, model: TwinningSimulation) -> None:
         self.model = model
         row, topic = np.nonzero(model.applicable)
         n_topics, n_regions, n_kinds = len(model.topic_names), len(model.region_names), len(model.kind_names)
@@ -140,7 +147,7 @@ class AggregateRecorder:
         )
 
 
-def panel_frame(model: TwinningModel, first_month: int, capacity: np.ndarray) -> pd.DataFrame:
+def panel_frame(model: Replicate, first_month: int, capacity: np.ndarray) -> pd.DataFrame:
     """Tidy panel rows (applicable topics only) for consecutive months starting at ``first_month``.
 
     Args:
@@ -194,11 +201,11 @@ class PanelWriter:
 
     rows_per_group = 1_000_000
 
-    def __init__(self, model: TwinningModel, path: Path, seed: int, replicate: int) -> None:
+    def __init__(self, model: Replicate, path: Path, seed: int, replicate: int) -> None:
         self.model, self.path, self.seed, self.replicate = model, Path(path), seed, replicate
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = None
-        self._buffer: list = []
+        self._writer: pq.ParquetWriter | None = None
+        self._buffer: list[pa.Table] = []
         self._buffered = 0
 
     def record(self, month: int, capacity: np.ndarray) -> None:
@@ -245,7 +252,7 @@ class PanelWriter:
     def _flush(self) -> None:
         import pyarrow as pa
 
-        if self._buffer:
+        if self._buffer and self._writer is not None:
             self._writer.write_table(pa.concat_tables(self._buffer))
             self._buffer, self._buffered = [], 0
 

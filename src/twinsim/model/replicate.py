@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import networkx as nx
     import pandas as pd
 
-    from twinsim.model import TwinningModel
+    from twinsim.model.twinning import TwinningSimulation
     from twinsim.programme.costs import LedgerRow
 
 __all__ = ["Replicate"]
@@ -50,7 +50,7 @@ class Replicate:
     Declared state (:mod:`twinsim.model.state`) is sliced to the block; ties are local row indices.
     """
 
-    def __init__(self, model: TwinningModel, block: int) -> None:
+    def __init__(self, model: TwinningSimulation, block: int) -> None:
         self.model = model
         self.block = block
         self.n = model.n_institutions

@@ -32,13 +32,14 @@ from twinsim.analysis.evaluation import (
 from twinsim.model import run_seed_sequence
 from twinsim.model.recording import panel_frame
 from twinsim.model.replicate import Replicate
+from twinsim.model.streams import seed_entropy
 from twinsim.model.summary import replicate_trajectories, summary_rows
+from twinsim.model.twinning import TwinningSimulation
 from twinsim.scenario import Scenario, as_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from twinsim.model import TwinningModel
 
 __all__ = ["RunResult", "simulate"]
 
@@ -80,7 +81,7 @@ class RunResult:
         )
 
     @classmethod
-    def from_model(cls, model: TwinningModel, seed: int, replicate: int, block: int = 0) -> RunResult:
+    def from_model(cls, model: TwinningSimulation, seed: int, replicate: int, block: int = 0) -> RunResult:
         """Collect the results of replicate ``block`` of a finished model."""
         view = model.replicate(block)
         scenario = model.params if model.block_scenarios is None else model.block_scenarios[block]
@@ -319,13 +320,13 @@ def simulate_many(
     if seeds is None:
         seeds = [run_seed_sequence(seed, r) for r in range(first, first + replicates)]
     options: dict[str, Any] = {}
+    model_class: type[TwinningSimulation] = TwinningSimulation
     if agents:
-        from twinsim.model.mesa_model import TwinningModel as Model  # imports Mesa on first use
+        from twinsim.model.mesa_model import TwinningModel  # imports Mesa on first use
 
+        model_class = TwinningModel
         options["datacollector"] = False  # the run's tables are the recorder's
-    else:
-        from twinsim.model.twinning import TwinningSimulation as Model
-    model = Model(
+    model = model_class(
         scenario,
         seeds=seeds,
         block_scenarios=scenarios,
@@ -336,6 +337,6 @@ def simulate_many(
     )
     model.run()
     return [
-        RunResult.from_model(model, int(seq.entropy), (seq.spawn_key or (0,))[-1], block)
+        RunResult.from_model(model, seed_entropy(seq), (seq.spawn_key or (0,))[-1], block)
         for block, seq in enumerate(seeds)
     ]

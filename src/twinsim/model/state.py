@@ -12,16 +12,21 @@ partners, the expert team) is declared by its delivery model the same way (``STA
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
-__all__ = ["STATE", "TIE_STATE", "StateVar", "allocate"]
+__all__ = ["STATE", "TIE_STATE", "DeclaredState", "Param", "StateVar", "allocate"]
 
 Axes = Literal["row", "row_topic", "tie"]
 
 #: The dtype of the shares the monthly step works on (capacity, interest, leadership...; all in [0, 1]).
 SHARE = np.float32
+
+#: A parameter as the step uses it: one number for every replicate, or an array (one value per replicate, per row,
+#: or a column over rows) when the replicates of one model drew different parameter sets.
+Param: TypeAlias = float | np.floating[Any] | npt.NDArray[Any]
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,41 @@ TIE_STATE: tuple[StateVar, ...] = (
 )
 
 
-def allocate(target: object, rows: int, topics: int, ties: int = 0) -> None:
+class DeclaredState:
+    """The declared arrays as attributes a type checker and a reader see (one line per :data:`STATE` entry).
+
+    :class:`~twinsim.model.twinning.TwinningSimulation` inherits these annotations; :func:`allocate` creates the
+    arrays. The names, order and dtypes are those of :data:`STATE` and :data:`TIE_STATE` (a test keeps them in
+    step: ``tests/test_state_declaration.py``); the meaning of each is the ``meaning`` of its :class:`StateVar`.
+    """
+
+    # STATE: rows
+    block: npt.NDArray[np.int64]
+    kind: npt.NDArray[np.int64]
+    region: npt.NDArray[np.int64]
+    budget: npt.NDArray[np.float64]
+    resource_factor: npt.NDArray[np.float32]
+    leadership: npt.NDArray[np.float32]
+    cost_by_institution: npt.NDArray[np.float64]
+    staff_days: npt.NDArray[np.float64]
+    time_factor: npt.NDArray[np.float32]
+    persistence: npt.NDArray[np.float32]
+    dropped: npt.NDArray[np.bool_]
+    month_gain: npt.NDArray[np.float64]
+    # STATE: rows x topics
+    applicable: npt.NDArray[np.bool_]
+    capacity: npt.NDArray[np.float32]
+    baseline: npt.NDArray[np.float32]
+    endline: npt.NDArray[np.float32]
+    interest: npt.NDArray[np.float32]
+    selected: npt.NDArray[np.bool_]
+    # TIE_STATE
+    tie_similarity: npt.NDArray[np.float64]
+    tie_flow: npt.NDArray[np.float64]
+    tie_events: npt.NDArray[np.int64]
+
+
+def allocate(target: DeclaredState, rows: int, topics: int, ties: int = 0) -> None:
     """Set every declared array on ``target`` to zeros of its shape."""
     shapes = {"row": (rows,), "row_topic": (rows, topics), "tie": (ties,)}
     for var in (*STATE, *TIE_STATE):

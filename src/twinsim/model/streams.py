@@ -23,10 +23,13 @@ from __future__ import annotations
 import functools
 import zlib
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["EXTRA_STREAMS", "STREAMS", "ReplicateStreams", "Streams", "run_seed_sequence"]
+from twinsim.errors import TwinsimError
+
+__all__ = ["EXTRA_STREAMS", "STREAMS", "ReplicateStreams", "Streams", "run_seed_sequence", "seed_entropy"]
 
 #: The named streams of one replicate.
 STREAMS = ("population", "choice", "matching", "dynamics", "measurement", "leadership")
@@ -47,7 +50,10 @@ def run_seed_sequence(seed: int, replicate: int = 0) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(replicate,))
 
 
-def _mix(z: np.ndarray) -> np.ndarray:
+_U64 = TypeVar("_U64", np.ndarray, np.uint64)  # uint64 arrays or numbers: the same arithmetic
+
+
+def _mix(z: _U64) -> _U64:
     """SplitMix64's output function (Stafford's Mix13), element-wise on uint64 (wrapping arithmetic)."""
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
@@ -59,6 +65,13 @@ def _code(name: str) -> np.uint64:
     """A 64-bit code for a stream or quantity name (stable across machines and Python versions)."""
     with np.errstate(over="ignore"):
         return _mix(np.uint64(zlib.crc32(name.encode())) + _GOLDEN)
+
+
+def seed_entropy(seq: np.random.SeedSequence) -> int:
+    """The experiment seed a run's seed sequence was made from (:func:`run_seed_sequence`: an int entropy)."""
+    if not isinstance(seq.entropy, int):
+        raise TwinsimError(f"seeds: a run's SeedSequence has one int as its entropy (got {seq.entropy!r})")
+    return seq.entropy
 
 
 def replicate_key(seq: np.random.SeedSequence) -> np.uint64:
@@ -166,8 +179,8 @@ class ReplicateStreams:
         keys = self.quantity_keys(name, what)
         out, _, counter, pick = _picked(keys, shape, offset, where)
         owner = pick // max(int(np.prod(shape)), 1)
-        a, b = np.broadcast_to(a, out.shape).ravel()[pick], np.broadcast_to(b, out.shape).ravel()[pick]
-        out.flat[pick] = _beta(keys.ravel(), owner, counter, a, b)
+        a_pick, b_pick = np.broadcast_to(a, out.shape).ravel()[pick], np.broadcast_to(b, out.shape).ravel()[pick]
+        out.flat[pick] = _beta(keys.ravel(), owner, counter, a_pick, b_pick)
         return out
 
     def beta_at(

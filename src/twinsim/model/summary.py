@@ -16,7 +16,7 @@ from twinsim.errors import TwinsimError
 from twinsim.programme.costs import COST_CATEGORIES
 
 if TYPE_CHECKING:
-    from twinsim.model import TwinningModel
+    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
     "INTEGER_KEYS",
@@ -34,7 +34,7 @@ INTEGER_KEYS = ("ties", "ties_formed", "n_selected.", "n_not_selected.")
 MECHANISM_KEYS = ("unmatched_share", "unmatched_led_share", "partner_gain", "dropped_share", "priorities_with_traction")
 
 
-def replicate_summaries(model: TwinningModel) -> dict[str, np.ndarray]:
+def replicate_summaries(model: TwinningSimulation) -> dict[str, np.ndarray]:
     """Summary key -> values over replicates (cached on the model until it steps again)."""
     cached = model.__dict__.get("_replicate_summaries")
     if cached is not None and cached[0] == model.month:
@@ -70,7 +70,7 @@ def replicate_summaries(model: TwinningModel) -> dict[str, np.ndarray]:
     return out
 
 
-def summary_rows(model: TwinningModel) -> list[dict[str, int | float]]:
+def summary_rows(model: TwinningSimulation) -> list[dict[str, int | float]]:
     """Each replicate's summary as a dict of Python numbers, cached on the model until it steps again.
 
     Counts are ints; mechanism outcomes that do not apply (NaN) are left out.
@@ -91,7 +91,7 @@ def summary_rows(model: TwinningModel) -> list[dict[str, int | float]]:
     return rows
 
 
-def replicate_trajectories(model: TwinningModel) -> np.ndarray:
+def replicate_trajectories(model: TwinningSimulation) -> np.ndarray:
     """Months x replicates: the mean indicator over applicable cells, from the monthly aggregates (cached per month).
 
     Raises:
@@ -107,7 +107,7 @@ def replicate_trajectories(model: TwinningModel) -> np.ndarray:
     return cached[1]
 
 
-def replicate_costs(model: TwinningModel) -> dict[str, np.ndarray]:
+def replicate_costs(model: TwinningSimulation) -> dict[str, np.ndarray]:
     """Per activity and cost category (``cost.ACTIVITY.CATEGORY``, and ``total_cost``), the cost of each replicate.
 
     Activities in name order, categories in :data:`~twinsim.programme.costs.COST_CATEGORIES` order; empty without
@@ -122,7 +122,7 @@ def replicate_costs(model: TwinningModel) -> dict[str, np.ndarray]:
     return {f"cost.{a}.{c}": v for a in sorted(totals) for c, v in totals[a].items()}
 
 
-def _people_reached(model: TwinningModel, gain: np.ndarray, app: np.ndarray) -> dict[str, np.ndarray]:
+def _people_reached(model: TwinningSimulation, gain: np.ndarray, app: np.ndarray) -> dict[str, np.ndarray]:
     """People newly covered per coverage topic (``people_reached.TOPIC``) and their total (``people_reached``)."""
     served = np.array([k.population_served for k in model.params.population.kinds.values()])[model.structure.kind]
     out: dict[str, np.ndarray] = {}

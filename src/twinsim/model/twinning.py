@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from twinsim.errors import TwinsimError
 from twinsim.model import learning
 from twinsim.model.population import Structure, draw_population, leadership_beta
 from twinsim.model.recording import Recorder
-from twinsim.model.state import SHARE, allocate
+from twinsim.model.state import SHARE, DeclaredState, Param, allocate
 from twinsim.model.streams import STREAMS, ReplicateStreams, run_seed_sequence
 from twinsim.programme.activity import learn_along_ties
 from twinsim.programme.costs import PRICE_FIELDS, LedgerPart, LedgerRow, Prices, ledger_rows, price_firings
@@ -36,6 +36,8 @@ from twinsim.scenario import ActivityCost, Scenario, as_scenario
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from twinsim.model.replicate import Replicate
 
 __all__ = [
     "BLOCK_PARAMETERS",
@@ -179,7 +181,7 @@ def model_signature(scenario: Scenario) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-class TwinningSimulation:
+class TwinningSimulation(DeclaredState):
     """A twinning network of health institutions, for one replicate or many: the state of record and the monthly step.
 
     :class:`~twinsim.model.TwinningModel` adds the Mesa face (agents, ``datacollector``); results are identical.
@@ -228,7 +230,8 @@ class TwinningSimulation:
         self.running = True
         self.params = scenario
         self.block_scenarios = check_block_scenarios(scenario, block_scenarios, len(seeds))
-        self._block_values: dict[Any, float | np.ndarray] = {}
+        self._block_values: dict[Any, Param] = {}  # block_value's, at the state's precision
+        self._precise_values: dict[str, float | np.ndarray] = {}  # precise_parameter's, in double precision
         self.programme_learning = programme_learning
         self.seeds = list(seeds)
         self.streams = ReplicateStreams(seeds)
@@ -244,7 +247,9 @@ class TwinningSimulation:
         self.delivery_model = DELIVERY_MODELS[scenario.programme.delivery_model]
         self._build_state()
         self._schedule = _schedule(scenario)
-        self.delivery_state = self.delivery_model.setup(self)  # the delivery model's own agents (partners, experts)
+        self.delivery_state: object | None = self.delivery_model.setup(
+            self
+        )  # the delivery model's own agents (partners, experts)
         self.recorder = Recorder(self, aggregates, panel_names)
         self.datacollector: Any = None  # a Mesa DataCollector on a TwinningModel (unless datacollector=False)
 
@@ -262,7 +267,7 @@ class TwinningSimulation:
         self.baseline = self.capacity.copy()
         self.endline = self.capacity.copy()
         day = self.precise_parameter("costs.staff_day")
-        day = max(day, 1e-9) if np.ndim(day) == 0 else np.maximum(day, 1e-9)
+        day = np.maximum(day, 1e-9) if isinstance(day, np.ndarray) else max(day, 1e-9)
         self.staff_days = (
             self.per_row(self.precise_parameter("learning.programme_time_share")) * self.budget / (self.per_row(day))
         )
@@ -330,8 +335,8 @@ class TwinningSimulation:
         unmatched, led = getattr(self, "_matching", (nan, nan))
         partner_gain = nan
         state = self.delivery_state
-        ties = getattr(state, "ties", None)
-        if ties is not None and hasattr(state, "baseline") and len(ties):
+        if isinstance(state, _OutsidePartners) and len(state.ties):
+            ties = state.ties
             change = self.indicator(state.capacity) - self.indicator(state.baseline)
             block = ties.learner // max(self.n_institutions, 1)
             total = np.bincount(block, change[ties.mentor, ties.topic], self.replicates)
@@ -403,7 +408,7 @@ class TwinningSimulation:
         return self.time_factor
 
     @property
-    def mentor_gain(self) -> np.floating | np.ndarray:
+    def mentor_gain(self) -> Param:
         """Two-way benefit (ODD 7.19): a mentor's gain per unit of its learner's (0 without ``mechanisms.two_way``).
 
         A number, or one per replicate (:meth:`block_value`).
@@ -479,7 +484,7 @@ class TwinningSimulation:
         """The unit costs of ``activity``: the scenario's ``costs.activities``, else the activity's defaults."""
         return self.params.costs.activities.get(activity, ACTIVITIES[activity].default_cost)
 
-    def rate(self, activity: str) -> float | np.ndarray:
+    def rate(self, activity: str) -> Param:
         """The transfer rate of ``activity``: the scenario's ``learning.rates``, else the activity's default.
 
         With ``mechanisms.delivery_modes`` (ODD 7.21) a virtual activity with an in-person counterpart transfers
@@ -488,11 +493,11 @@ class TwinningSimulation:
         """
         return self.block_value(("rate", activity), lambda sc: effective_rate(sc, activity))
 
-    def learning_value(self, name: str) -> float | np.ndarray:
+    def learning_value(self, name: str) -> Param:
         """``learning.<name>``: a number, or one per replicate when the replicates' parameter sets differ."""
         return self.block_value(name, lambda sc: getattr(sc.learning, name))
 
-    def parameter(self, key: str) -> np.floating | np.ndarray:
+    def parameter(self, key: str) -> Param:
         """Per-replicate parameter ``key`` (dotted) at the state's precision (see :meth:`block_value`)."""
         return self.block_value(key, lambda sc: _dotted(sc, key))
 
@@ -502,12 +507,12 @@ class TwinningSimulation:
         A Python float when every replicate has the same value (as the scenario gives it), else one float64 per
         replicate; element by element the same numbers either way.
         """
-        cached = self._block_values.get(("f64", key))
+        cached = self._precise_values.get(key)
         if cached is None:
             scenarios = self.block_scenarios or [self.params]
             values = np.array([float(_dotted(sc, key)) for sc in scenarios])
             cached = float(values[0]) if (values == values[0]).all() else values
-            self._block_values[("f64", key)] = cached
+            self._precise_values[key] = cached
         return cached
 
     def prices(self) -> Prices:
@@ -519,7 +524,7 @@ class TwinningSimulation:
             value_volunteer_time=costs.value_volunteer_time,
         )
 
-    def block_value(self, key: Any, read: Callable[[Scenario], float]) -> np.floating | np.ndarray:
+    def block_value(self, key: Any, read: Callable[[Scenario], float]) -> Param:
         """A parameter read from each replicate's scenario: a number when they agree, else an array (replicates,).
 
         Replicates that drew different parameter sets from a posterior run as one model; only the parameters in
@@ -537,28 +542,31 @@ class TwinningSimulation:
             self._block_values[key] = value
         return value
 
-    def at_rows(self, value: float | np.ndarray, rows: np.ndarray) -> float | np.ndarray:
+    def at_rows(self, value: Param, rows: np.ndarray) -> Param:
         """A parameter (float, or per replicate) at ``rows`` (row indices, e.g. the learners of ties)."""
-        return value if np.ndim(value) == 0 else value[rows // self.n_institutions]
+        return value[rows // self.n_institutions] if isinstance(value, np.ndarray) and value.ndim else value
 
-    def per_row(self, value: float | np.ndarray) -> float | np.ndarray:
+    def per_row(self, value: Param) -> Param:
         """A parameter (float, or per replicate) at every row.
 
         Rows of the per-replicate parameters themselves (the arrays :meth:`block_value` keeps) are cached.
         """
-        if np.ndim(value) == 0:
-            return value
+        return self._rows_of(value) if isinstance(value, np.ndarray) and value.ndim else value
+
+    def _rows_of(self, value: np.ndarray) -> np.ndarray:
+        """A per-replicate array at every row (cached for the arrays :meth:`block_value` keeps)."""
         cache: dict[int, tuple[np.ndarray, np.ndarray]] = self.__dict__.setdefault("_rows", {})
         hit = cache.get(id(value))
         if hit is None or hit[0] is not value:
             hit = (value, value[self.block])
-            if any(value is kept for kept in self._block_values.values()):
+            kept = (*self._block_values.values(), *self._precise_values.values())
+            if any(value is k for k in kept):
                 cache[id(value)] = hit
         return hit[1]
 
-    def column(self, value: float | np.ndarray) -> float | np.ndarray:
+    def column(self, value: Param) -> Param:
         """A parameter (float, or per replicate) as a column over all rows, to broadcast against rows x topics."""
-        return value if np.ndim(value) == 0 else self.per_row(value)[:, None]
+        return self._rows_of(value)[:, None] if isinstance(value, np.ndarray) and value.ndim else value
 
     @property
     def in_programme(self) -> bool:
@@ -601,7 +609,7 @@ class TwinningSimulation:
             raise TwinsimError(f"{what}: this model holds {self.replicates} replicates; use model.replicate(r)")
         return value
 
-    def replicate(self, block: int) -> Any:
+    def replicate(self, block: int) -> Replicate:
         """Replicate ``block``'s state, ties, ledger and recording as a :class:`~twinsim.model.replicate.Replicate`."""
         from twinsim.model.replicate import Replicate
 
@@ -660,7 +668,7 @@ class TwinningSimulation:
         cache[id(cells)] = hit  # most recent last
         return hit[1], hit[2]
 
-    def raise_towards_one(self, name: str, step: np.ndarray, where: np.ndarray | bool = True) -> None:
+    def raise_towards_one(self, name: str, step: Param, where: np.ndarray | bool = True) -> None:
         """Raise state ``name`` (leadership, interest) by ``step`` of its headroom to 1 where ``where`` holds.
 
         A programme effect: nothing changes in the counterfactual.
@@ -783,7 +791,7 @@ class TwinningSimulation:
             n_topics = len(self.topic_names)
             cells = (turned[:, None] * n_topics + np.arange(n_topics)).ravel()
             share = self.at_rows(self.learning_value("turnover_knowledge_loss"), turned)
-            share = share if np.ndim(share) == 0 else share[:, None]
+            share = share[:, None] if isinstance(share, np.ndarray) and share.ndim else share
             loss = learning.turnover_loss(self.capacity[turned], self.baseline[turned], share)
             self.apply_gain("turnover", loss.ravel(), cells=cells)
             self.leadership[turned] = fresh
@@ -800,7 +808,7 @@ class TwinningSimulation:
             months = min(TURNOVER_MONTHS, self.months_total - first + 1)
             uniform = self.streams.uniform("dynamics", "turnover", (months, n), offset=(first - 1) * n)
             threshold = self.precise_parameter("learning.leadership_turnover")
-            threshold = threshold if np.ndim(threshold) == 0 else threshold.reshape(-1, 1, 1)
+            threshold = threshold.reshape(-1, 1, 1) if isinstance(threshold, np.ndarray) else threshold
             block, month, local = np.nonzero(uniform < threshold)
             a, b = leadership_beta(self.structure)
             fresh = self.streams.beta_at(
@@ -822,6 +830,15 @@ class TwinningSimulation:
     def finish(self) -> None:
         """Close streamed panels."""
         self.recorder.close()
+
+
+@runtime_checkable
+class _OutsidePartners(Protocol):
+    """Plug-in state of outside partners (:class:`~twinsim.programme.partners.PartnerSet`): their ties and know-how."""
+
+    ties: Ties
+    capacity: np.ndarray
+    baseline: np.ndarray
 
 
 class _StackedDraws:

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 
 from twinsim.model import learning
+from twinsim.model.state import Param
+from twinsim.programme.delivery import delivery_ties
 from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
-    from twinsim.model import TwinningModel
+    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
     "Activity",
@@ -87,7 +89,7 @@ class Activity:
     in_person_counterpart: ClassVar[str | None] = None
     rate_relative_to: ClassVar[tuple[str, float] | None] = None
 
-    def staff_reach(self, model: TwinningModel) -> np.ndarray:
+    def staff_reach(self, model: TwinningSimulation) -> np.ndarray:
         """Per row, how many times its staff take part in one firing (the staff time it takes, ODD 7.20).
 
         Everyone once, by default; a pair activity between peers takes a learner's staff once per tie it learns
@@ -97,10 +99,10 @@ class Activity:
         if self.scope != "pair":
             return np.ones(model.n)
         if self.needs == "partners":
-            return (np.bincount(model.delivery_state.ties.learner, minlength=model.n) > 0).astype(float)
+            return (np.bincount(delivery_ties(model).learner, minlength=model.n) > 0).astype(float)
         return (np.bincount(model.ties.learner, minlength=model.n) + model.mentees()).astype(float)
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """Apply one firing at ``rate`` to every replicate of ``model``; return who took part."""
         raise NotImplementedError
 
@@ -108,7 +110,7 @@ class Activity:
         return f"{type(self).__name__}(name={self.name!r}, scope={self.scope!r}, mode={self.mode!r})"
 
 
-def everyone(model: TwinningModel, mode: Mode, events: int = 1) -> Firing:
+def everyone(model: TwinningSimulation, mode: Mode, events: int = 1) -> Firing:
     """Every member takes part (``events`` per replicate); members travel when the activity is in person."""
     ones = np.ones(model.n, dtype=np.int64)
     travelled = ones if mode == "in_person" else np.zeros(model.n, dtype=np.int64)
@@ -119,7 +121,7 @@ def everyone(model: TwinningModel, mode: Mode, events: int = 1) -> Firing:
 # Shared mechanics
 
 
-def learn_along_ties(model: TwinningModel, rate: float | np.ndarray, ties: np.ndarray | None = None) -> np.ndarray:
+def learn_along_ties(model: TwinningSimulation, rate: Param, ties: np.ndarray | None = None) -> np.ndarray:
     """Transfer along the active ties (or the subset ``ties``) at ``rate``; returns the gain per tie.
 
     Each learner gains ``transfer(c_learner, c_mentor, rate * effort * similarity * availability)`` on the tie's
@@ -152,7 +154,7 @@ def learn_along_ties(model: TwinningModel, rate: float | np.ndarray, ties: np.nd
 
 
 def _touched_cells(
-    model: TwinningModel, ties: np.ndarray | None, learner_cell: np.ndarray, mentor_cell: np.ndarray
+    model: TwinningSimulation, ties: np.ndarray | None, learner_cell: np.ndarray, mentor_cell: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The distinct (row, topic) cells the ties touch, and where each learner/mentor end falls among them.
 
@@ -162,7 +164,7 @@ def _touched_cells(
     return cells() if ties is not None else model.per_tie_set("touched_cells", cells)
 
 
-def tie_pairs(model: TwinningModel) -> tuple[np.ndarray, np.ndarray]:
+def tie_pairs(model: TwinningSimulation) -> tuple[np.ndarray, np.ndarray]:
     """The distinct (learner, mentor) pairs among the ties (a pair shares several topics), as two row arrays."""
 
     def pairs() -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +174,7 @@ def tie_pairs(model: TwinningModel) -> tuple[np.ndarray, np.ndarray]:
     return model.per_tie_set("pairs", pairs)
 
 
-def learn_from_best(model: TwinningModel, rate: float | np.ndarray, local: np.ndarray, q: float = 0.9) -> None:
+def learn_from_best(model: TwinningSimulation, rate: Param, local: np.ndarray, q: float = 0.9) -> None:
     """Event learning: members learn their chosen topics from the best performers of their kind present.
 
     ``local`` labels, within a replicate, who meets whom (one label for a network-wide event, the region for a
@@ -213,7 +215,7 @@ def _quantile_along_rows(values: np.ndarray, q: float) -> np.ndarray:
     return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
 
 
-def learn_from_source(model: TwinningModel, rate: float | np.ndarray, source: np.ndarray, present: np.ndarray) -> None:
+def learn_from_source(model: TwinningSimulation, rate: Param, source: np.ndarray, present: np.ndarray) -> None:
     """The learning step of :func:`learn_from_best`: chosen topics move towards ``source`` where ``present``.
 
     Args:

@@ -8,16 +8,47 @@ models are listed explicitly in :mod:`twinsim.programme.registry`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from twinsim.errors import TwinsimError
+from twinsim.model.state import Param
 from twinsim.programme.matching import MATCHING_RULES, MatchRequest, Ties
 
 if TYPE_CHECKING:
-    from twinsim.model import TwinningModel
+    from twinsim.model.twinning import TwinningSimulation
 
-__all__ = ["DeliveryModel", "NoProgramme", "PairTwinning", "TPNNetwork", "fixed_pairs"]
+__all__ = ["DeliveryModel", "NoProgramme", "PairTwinning", "TPNNetwork", "delivery_ties", "fixed_pairs", "plugin_state"]
+
+S = TypeVar("S")
+
+
+def plugin_state(model: TwinningSimulation, kind: type[S]) -> S:
+    """The delivery model's own state (``model.delivery_state``, made by its ``setup``), checked to be a ``kind``."""
+    state = model.delivery_state
+    if not isinstance(state, kind):
+        raise TwinsimError(
+            f"programme.delivery_model: {model.params.programme.delivery_model!r} keeps no {kind.__name__} "
+            f"(its state is {type(state).__name__})"
+        )
+    return state
+
+
+@runtime_checkable
+class _TiedState(Protocol):
+    ties: Ties
+
+
+def delivery_ties(model: TwinningSimulation) -> Ties:
+    """The ties the delivery model keeps in its own state (to outside partners), for activities that need them."""
+    state = model.delivery_state
+    if not isinstance(state, _TiedState):
+        raise TwinsimError(
+            f"programme.delivery_model: {model.params.programme.delivery_model!r} keeps no ties of its own "
+            "(an activity that needs partners runs only with a delivery model that provides them)"
+        )
+    return state.ties
 
 
 class DeliveryModel:
@@ -31,30 +62,30 @@ class DeliveryModel:
     matches_within_cap: ClassVar[bool] = False
     provides: ClassVar[frozenset[str]] = frozenset()
 
-    def form_ties(self, model: TwinningModel) -> Ties:
+    def form_ties(self, model: TwinningSimulation) -> Ties:
         """Return the ties (learner, mentor, topic) formed at the kickoff workshop, in every replicate."""
         raise NotImplementedError
 
-    def setup(self, model: TwinningModel) -> object | None:
+    def setup(self, model: TwinningSimulation) -> object | None:
         """Create the model's own agents and state when the model is built (default: none)."""
         return None
 
-    def monthly(self, model: TwinningModel, contact_rate: float) -> None:
+    def monthly(self, model: TwinningSimulation, contact_rate: Param) -> None:
         """Monthly learning beyond the peer ties, at the month's contact rate (default: none)."""
 
-    def ties_formed(self, model: TwinningModel) -> np.ndarray:
+    def ties_formed(self, model: TwinningSimulation) -> np.ndarray:
         """Partnership ties formed per replicate: peer ties plus any ties to outside partners."""
         return model.per_replicate_count(model.ties.learner)
 
-    def outcomes(self, model: TwinningModel) -> dict[str, np.ndarray]:
+    def outcomes(self, model: TwinningSimulation) -> dict[str, np.ndarray]:
         """The delivery model's own outcomes per replicate, for the run summary (default: none)."""
         return {}
 
-    def worked_topics(self, model: TwinningModel) -> np.ndarray:
+    def worked_topics(self, model: TwinningSimulation) -> np.ndarray:
         """Rows x topics the programme works on (empowerment and practice, ODD 7.16-7.17): the chosen topics."""
         return model.selected & model.applicable
 
-    def tie_cells(self, model: TwinningModel) -> np.ndarray:
+    def tie_cells(self, model: TwinningSimulation) -> np.ndarray:
         """Rows x topics on which a row has a peer tie, as learner or as mentor."""
         cells = np.zeros(model.capacity.shape, dtype=bool)
         cells[model.ties.learner, model.ties.topic] = True
@@ -73,7 +104,7 @@ class TPNNetwork(DeliveryModel):
     forms_peer_ties = True
     matches_within_cap = True
 
-    def form_ties(self, model: TwinningModel) -> Ties:
+    def form_ties(self, model: TwinningSimulation) -> Ties:
         """Match each chosen topic with the scenario's matching rule, within kind and replicate and the mentor load cap.
 
         With ``mechanisms.keep_promise`` the learners with the fewest leading peers pick first (ODD 7.18).
@@ -102,11 +133,11 @@ class NoProgramme(DeliveryModel):
     description = "No programme: the counterfactual."
     runs_activities = False
 
-    def form_ties(self, model: TwinningModel) -> Ties:
+    def form_ties(self, model: TwinningSimulation) -> Ties:
         """No ties."""
         return Ties.empty()
 
-    def worked_topics(self, model: TwinningModel) -> np.ndarray:
+    def worked_topics(self, model: TwinningSimulation) -> np.ndarray:
         """Nothing: there is no programme."""
         return np.zeros(model.capacity.shape, dtype=bool)
 
@@ -125,7 +156,7 @@ class PairTwinning(DeliveryModel):
     description = "WHO TPI: fixed one-to-one pairs of a higher and a lower performer, the same partner for all topics."
     forms_peer_ties = True
 
-    def form_ties(self, model: TwinningModel) -> Ties:
+    def form_ties(self, model: TwinningSimulation) -> Ties:
         """Pair within kind and replicate; tie each chosen topic on which the partner leads."""
         pairs = fixed_pairs(model.capacity, model.applicable, model.kind_group())
         if pairs.size == 0:

@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twinsim.model import learning
+from twinsim.model.state import Param
 from twinsim.programme.activity import Activity, Firing
-from twinsim.programme.delivery import DeliveryModel, TPNNetwork
+from twinsim.programme.delivery import DeliveryModel, TPNNetwork, plugin_state
 from twinsim.programme.matching import Ties
 from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
-    from twinsim.model import TwinningModel
     from twinsim.model.agents import ExternalExpert, MinistryLeader
+    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
     "DeliverySupport",
@@ -62,10 +63,10 @@ class ExpertTeam:
 
     """
 
-    model: TwinningModel = field(repr=False)
+    model: TwinningSimulation = field(repr=False)
     priorities: np.ndarray
-    know_how: float | np.ndarray  # a number, or a column over rows when the replicates' values differ
-    similarity: float | np.ndarray  # a number, or a column over rows when the replicates' weights differ
+    know_how: Param  # a number, or a column over rows when the replicates' values differ
+    similarity: Param  # a number, or a column over rows when the replicates' weights differ
     days_left: np.ndarray
     size: int
     senior_leaders: np.ndarray
@@ -78,14 +79,15 @@ class ExpertTeam:
     @property
     def agents(self) -> list[ExternalExpert | MinistryLeader]:
         """The ExternalExpert agents of every replicate's team, and its Ministry's senior leaders (on first access)."""
-        from twinsim.model.agents import ExternalExpert, MinistryLeader
+        from twinsim.model.agents import ExternalExpert, MinistryLeader, mesa_model
 
         if self._experts is None:
-            reps = self.model.replicates
-            self._experts = [ExternalExpert(self.model, b) for b in range(reps) for _ in range(self.size)]
+            model = mesa_model(self.model, "external experts")
+            reps = model.replicates
+            self._experts = [ExternalExpert(model, b) for b in range(reps) for _ in range(self.size)]
             if self.programme:
                 leaders = self.senior_leaders.shape[1]
-                self._leaders = [MinistryLeader(self.model, b, k) for b in range(reps) for k in range(leaders)]
+                self._leaders = [MinistryLeader(model, b, k) for b in range(reps) for k in range(leaders)]
         return [*self._experts, *(self._leaders or [])]
 
     def sponsor_commitment(self) -> np.ndarray:
@@ -103,7 +105,7 @@ class ExpertTeam:
         if not self.programme:
             return self.priorities
         threshold = self.model.precise_parameter("programme.experts.traction_threshold")
-        threshold = threshold if np.ndim(threshold) == 0 else threshold[:, None]
+        threshold = threshold[:, None] if isinstance(threshold, np.ndarray) else threshold
         return self.priorities & self.active[:, None] & (self.sponsor_commitment() >= threshold)
 
     def raise_senior_leaders(self, step: np.ndarray) -> None:
@@ -128,7 +130,7 @@ class ExpertTeam:
 
 
 def priority_topics(
-    capacity: np.ndarray, interest: np.ndarray, applicable: np.ndarray, know_how: float, count: int
+    capacity: np.ndarray, interest: np.ndarray, applicable: np.ndarray, know_how: Param, count: int
 ) -> np.ndarray:
     """The ``count`` topics with the largest mean interest-weighted gap to the experts' know-how.
 
@@ -143,17 +145,17 @@ def priority_topics(
     return chosen
 
 
-def _book(model: TwinningModel, activity: str, events: np.ndarray) -> np.ndarray:
-    team: ExpertTeam = model.delivery_state
+def _book(model: TwinningSimulation, activity: str, events: np.ndarray) -> np.ndarray:
+    team = plugin_state(model, ExpertTeam)
     return team.book(model.unit_cost(activity).expert_days * events * model.params.programme.volume)
 
 
-def _learn_from_experts(model: TwinningModel, rate: np.ndarray, members: np.ndarray) -> None:
+def _learn_from_experts(model: TwinningSimulation, rate: np.ndarray, members: np.ndarray) -> None:
     """Members learn the priority topics towards the experts' know-how, at the experts' similarity.
 
     ``rate`` is per replicate (the delivered share of the activity times its rate).
     """
-    team: ExpertTeam = model.delivery_state
+    team = plugin_state(model, ExpertTeam)
     cells = members[:, None] & team.traction()[model.block] & model.applicable
     intensity = rate[model.block][:, None] * model.effort() * team.similarity
     gain = learning.transfer(
@@ -177,10 +179,10 @@ class LeadershipRetreat(_ExpertActivity):
     default_cost = ActivityCost(per_event=12000.0, per_participant=100.0, participants=2, days=2.0, expert_days=9.0)
     source = "external-expert case study (3 retreats); rate and costs: assumption"
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """Raises leadership commitment, and interest in the priority topics, by ``1 - exp(-rate)`` of the headroom."""
         share = _book(model, self.name, np.ones(model.replicates))
-        team: ExpertTeam = model.delivery_state
+        team = plugin_state(model, ExpertTeam)
         team.active |= share > 0  # the retreats set (and then review) the sector priorities
         team.raise_senior_leaders(-np.expm1(-rate * share))
         step = -np.expm1(-rate * share)[model.block]
@@ -201,13 +203,13 @@ class LeaderCoaching(_ExpertActivity):
     default_cost = ActivityCost(per_event=40.0, participants=1, days=0.5, expert_days=0.5)
     source = "external-expert case study (7 coaching rounds for 42 senior leaders); rate and costs: assumption"
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """Raises each coached leader's commitment by ``1 - exp(-rate)`` of the headroom.
 
         At the Ministry (``ExpertTeam.ministry_level``) the Ministry's senior leaders are coached, one session each,
         and no member's staff take part; otherwise each member's senior leader.
         """
-        team: ExpertTeam = model.delivery_state
+        team = plugin_state(model, ExpertTeam)
         if team.ministry_level:
             events = np.full(model.replicates, team.senior_leaders.shape[1], dtype=np.int64)
             share = _book(model, self.name, events)
@@ -233,7 +235,7 @@ class KnowledgeSharingSession(_ExpertActivity):
     default_cost = ActivityCost(per_event=3000.0, per_participant=60.0, participants=2, days=1.0, expert_days=6.0)
     source = "external-expert case study (2 knowledge-sharing sessions); rate and costs: assumption"
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """Every member learns the priority topics from the experts (low similarity, effort-gated)."""
         share = _book(model, self.name, np.ones(model.replicates))
         _learn_from_experts(model, rate * share, np.ones(model.n, dtype=bool))
@@ -253,14 +255,14 @@ class DeliverySupport(_ExpertActivity):
     default_cost = ActivityCost(per_event=50.0, participants=3, days=1.0, expert_days=1.0)
     source = "external-expert case study (delivery support on 5 priorities); rate and costs: assumption"
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """Each member with a priority topic gets one support visit; traction follows its effort (leadership).
 
         At the Ministry (``ExpertTeam.ministry_level``) a round supports the Ministry's team on each priority (one
         event per priority: root causes, delivery plans, routines) and no member is visited; members learn on the
         priorities with traction, through the routines, gated by their own effort.
         """
-        team: ExpertTeam = model.delivery_state
+        team = plugin_state(model, ExpertTeam)
         members = (model.applicable & team.priorities[model.block]).any(axis=1)
         if team.ministry_level:
             events = team.priorities.sum(axis=1).astype(np.int64)
@@ -274,7 +276,7 @@ class DeliverySupport(_ExpertActivity):
         return Firing(events, members.astype(np.int64), np.zeros(model.n, dtype=np.int64), share)
 
 
-def _team(model: TwinningModel, ministry_level: bool = False) -> ExpertTeam:
+def _team(model: TwinningSimulation, ministry_level: bool = False) -> ExpertTeam:
     spec = model.params.programme.experts
     shape = (model.replicates, model.n_institutions, len(model.topic_names))
     know_how = model.parameter("programme.experts.know_how")  # per replicate in a probabilistic sensitivity analysis
@@ -282,7 +284,7 @@ def _team(model: TwinningModel, ministry_level: bool = False) -> ExpertTeam:
         model.capacity.reshape(shape),
         model.interest.reshape(shape),
         model.applicable.reshape(shape),
-        know_how if np.ndim(know_how) == 0 else know_how.reshape(-1, 1, 1),
+        know_how.reshape(-1, 1, 1) if isinstance(know_how, np.ndarray) and know_how.ndim else know_how,
         spec.priority_topics,
     )
     days = np.full(model.replicates, spec.days_available * model.params.programme.volume)
@@ -292,7 +294,7 @@ def _team(model: TwinningModel, ministry_level: bool = False) -> ExpertTeam:
     leaders, active = np.zeros((model.replicates, 0)), np.ones(model.replicates, dtype=bool)
     if programme:  # the Ministry's senior leaders, from each replicate's own experts stream
         a, conc = model.precise_parameter("programme.experts.ministry_leadership_mean") * 8.0, 8.0
-        a = a if np.ndim(a) == 0 else a[:, None]
+        a = a[:, None] if isinstance(a, np.ndarray) else a
         leaders = model.streams.beta("experts", "senior_leaders", a, conc - a, (spec.senior_leaders,))
         active = np.zeros(model.replicates, dtype=bool)
     know_how = model.column(know_how)
@@ -312,28 +314,28 @@ class ExternalExperts(DeliveryModel):
     description = "External experts: leadership retreats and coaching, delivery support on a few priority topics."
     provides = frozenset({"experts"})
 
-    def form_ties(self, model: TwinningModel) -> Ties:
+    def form_ties(self, model: TwinningSimulation) -> Ties:
         """No peer ties: the experts work with every member directly."""
         return Ties.empty()
 
-    def setup(self, model: TwinningModel) -> ExpertTeam:
+    def setup(self, model: TwinningSimulation) -> ExpertTeam:
         """Contract the team and set the priorities; it works with the Ministry, as in the case study."""
         return _team(model, ministry_level=True)
 
-    def monthly(self, model: TwinningModel, contact_rate: float) -> None:
+    def monthly(self, model: TwinningSimulation, contact_rate: Param) -> None:
         """The ministerial priority-tracking routine (ODD 7.22), also after the experts leave."""
-        model.delivery_state.track()
+        plugin_state(model, ExpertTeam).track()
 
-    def worked_topics(self, model: TwinningModel) -> np.ndarray:
+    def worked_topics(self, model: TwinningSimulation) -> np.ndarray:
         """The sector priorities set with the experts (not each member's own choice)."""
-        return model.delivery_state.priorities[model.block] & model.applicable
+        return plugin_state(model, ExpertTeam).priorities[model.block] & model.applicable
 
-    def outcomes(self, model: TwinningModel) -> dict[str, np.ndarray]:
+    def outcomes(self, model: TwinningSimulation) -> dict[str, np.ndarray]:
         """``priorities_with_traction``: how many priorities had traction at the end of the run.
 
         A check, not a fitted input: the case study reports 2 of 5.
         """
-        return {"priorities_with_traction": model.delivery_state.traction().sum(axis=1).astype(float)}
+        return {"priorities_with_traction": plugin_state(model, ExpertTeam).traction().sum(axis=1).astype(float)}
 
 
 class Hybrid(TPNNetwork):
@@ -343,14 +345,14 @@ class Hybrid(TPNNetwork):
     description = "Hybrid: the twinning network plus expert coaching of senior leaders."
     provides = frozenset({"experts"})
 
-    def setup(self, model: TwinningModel) -> ExpertTeam:
+    def setup(self, model: TwinningSimulation) -> ExpertTeam:
         """Contract the coaching team (the ties form at the kickoff, as in the TPN)."""
         return _team(model)
 
-    def monthly(self, model: TwinningModel, contact_rate: float) -> None:
+    def monthly(self, model: TwinningSimulation, contact_rate: Param) -> None:
         """The ministerial priority-tracking routine (ODD 7.22), once a retreat has set the priorities."""
-        model.delivery_state.track()
+        plugin_state(model, ExpertTeam).track()
 
-    def worked_topics(self, model: TwinningModel) -> np.ndarray:
+    def worked_topics(self, model: TwinningSimulation) -> np.ndarray:
         """The members' chosen topics and the sector priorities of the expert coaching."""
-        return (model.selected | model.delivery_state.priorities[model.block]) & model.applicable
+        return (model.selected | plugin_state(model, ExpertTeam).priorities[model.block]) & model.applicable

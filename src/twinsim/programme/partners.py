@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twinsim.model import learning
+from twinsim.model.state import Param
 from twinsim.programme.activity import Activity, Firing
-from twinsim.programme.delivery import DeliveryModel
+from twinsim.programme.delivery import DeliveryModel, plugin_state
 from twinsim.programme.matching import Ties
 from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
-    from twinsim.model import TwinningModel
     from twinsim.model.agents import OutsidePartner
+    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
     "NorthSouth",
@@ -53,7 +54,7 @@ class PartnerSet:
 
     """
 
-    model: TwinningModel = field(repr=False)
+    model: TwinningSimulation = field(repr=False)
     capacity: np.ndarray
     baseline: np.ndarray
     similarity: np.ndarray
@@ -64,21 +65,22 @@ class PartnerSet:
     @property
     def agents(self) -> list[OutsidePartner]:
         """The OutsidePartner agents, one per member row (created on first access)."""
-        from twinsim.model.agents import OutsidePartner
+        from twinsim.model.agents import OutsidePartner, mesa_model
 
         if self._agents is None:
-            self._agents = [OutsidePartner(self.model, p) for p in range(self.model.n)]
+            model = mesa_model(self.model, "outside partners")
+            self._agents = [OutsidePartner(model, p) for p in range(model.n)]
         return self._agents
 
 
-def learn_from_partners(model: TwinningModel, rate: float | np.ndarray) -> np.ndarray:
+def learn_from_partners(model: TwinningSimulation, rate: Param) -> np.ndarray:
     """Members learn their partnership topics from their outside partners at ``rate``; returns gain per tie.
 
     As along peer ties (ODD 7.4): ``transfer(c_member, c_partner, rate * effort * similarity)``; gains go through
     the model's gain path (source ``partner``). Two-way benefit (ODD 7.19): the partner gains ``model.mentor_gain``
     times its member's gain on the tie's topic (its own state, reported as ``partner_gain`` in the run summary).
     """
-    state: PartnerSet = model.delivery_state
+    state = plugin_state(model, PartnerSet)
     ties = state.ties
     if len(ties) == 0 or not np.any(rate) or not model.programme_learning:
         return np.zeros(len(ties))
@@ -97,9 +99,9 @@ def learn_from_partners(model: TwinningModel, rate: float | np.ndarray) -> np.nd
     return gain
 
 
-def _partnered(model: TwinningModel) -> np.ndarray:
+def _partnered(model: TwinningSimulation) -> np.ndarray:
     """Members with at least one partnership tie (those the partnership activities reach), as 0/1 per row."""
-    state: PartnerSet = model.delivery_state
+    state = plugin_state(model, PartnerSet)
     return (np.bincount(state.ties.learner, minlength=model.n) > 0).astype(np.int64)
 
 
@@ -110,7 +112,7 @@ class _PartnerActivity(Activity):
     needs = "partners"
     members_travel = False
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """Members learn from their partners; one event per partnership (members travel for a study visit)."""
         learn_from_partners(model, rate)
         reached = _partnered(model)
@@ -168,22 +170,22 @@ class NorthSouth(DeliveryModel):
     description = "North-south partnership: an outside partner of high capacity but low similarity; volunteer time."
     provides = frozenset({"partners"})
 
-    def form_ties(self, model: TwinningModel) -> Ties:
+    def form_ties(self, model: TwinningSimulation) -> Ties:
         """Tie each member to its partner on its chosen topics where the partner leads; no peer ties."""
-        state: PartnerSet = model.delivery_state
+        state = plugin_state(model, PartnerSet)
         leads = state.capacity >= model.capacity + model.params.programme.min_gap
         row, topic = np.nonzero(model.selected & model.applicable & leads)
         state.ties = Ties(row.astype(np.int64), row.astype(np.int64), topic.astype(np.int64))
         state.flow = np.zeros(len(state.ties))
         return Ties.empty()
 
-    def setup(self, model: TwinningModel) -> PartnerSet:
+    def setup(self, model: TwinningSimulation) -> PartnerSet:
         """Draw one outside partner per member from each replicate's own partner stream."""
         spec = model.params.programme.partners
         mean = model.precise_parameter("programme.partners.capacity_mean")  # per replicate in a PSA
         a = mean * spec.capacity_concentration
         b = (1.0 - mean) * spec.capacity_concentration
-        if np.ndim(mean):
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):  # per replicate
             a, b = a[:, None, None], b[:, None, None]
         shape = (model.n_institutions, len(model.topic_names))
         capacity = model.streams.beta("partners", "capacity", a, b, shape).reshape(model.n, shape[1])
@@ -191,19 +193,19 @@ class NorthSouth(DeliveryModel):
         similarity = np.exp(-weight * model.per_row(model.parameter("programme.partners.context_distance")))
         return PartnerSet(model, capacity, capacity.copy(), similarity, Ties.empty(), np.zeros(0))
 
-    def monthly(self, model: TwinningModel, contact_rate: float) -> None:
+    def monthly(self, model: TwinningSimulation, contact_rate: Param) -> None:
         """Informal contact with the partner, as between peers."""
         learn_from_partners(model, contact_rate)
 
-    def tie_cells(self, model: TwinningModel) -> np.ndarray:
+    def tie_cells(self, model: TwinningSimulation) -> np.ndarray:
         """Rows x topics on which a member has a tie to its outside partner."""
         cells = np.zeros(model.capacity.shape, dtype=bool)
-        ties = model.delivery_state.ties
+        ties = plugin_state(model, PartnerSet).ties
         cells[ties.learner, ties.topic] = True
         return cells
 
-    def ties_formed(self, model: TwinningModel) -> np.ndarray:
+    def ties_formed(self, model: TwinningSimulation) -> np.ndarray:
         """Ties to outside partners per replicate (no peer ties form)."""
         return model.per_replicate_count(model.ties.learner) + model.per_replicate_count(
-            model.delivery_state.ties.learner
+            plugin_state(model, PartnerSet).ties.learner
         )

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from twinsim.model.state import Param
 from twinsim.programme.activity import Activity, Firing, everyone, learn_along_ties, learn_from_best, tie_pairs
 from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
-    from twinsim.model import TwinningModel
+    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
     "CoachingInPerson",
@@ -38,7 +39,7 @@ class KickoffWorkshop(Activity):
     default_cost = ActivityCost(per_event=8000.0, per_participant=80.0, participants=3, days=2.0)
     source = "TPN paper: one launch workshop (4 sessions); rate and costs: assumption (ODD 7.7, 7.14)"
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """Form the delivery model's partnership ties; members learn a little from the network's best."""
         model.form_ties()
         if np.any(rate):
@@ -57,7 +58,7 @@ class ExchangeVisit(Activity):
     default_cost = ActivityCost(per_participant=120.0, participants=3, days=2.0)
     source = "TPN paper (exchange visits; number not published); rate: assumption before calibration (ODD 7.7)"
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """Each learner-twin pair has one visit; learners travel, twins host."""
         learn_along_ties(model, rate)
         model.tie_events += 1
@@ -68,7 +69,7 @@ class ExchangeVisit(Activity):
         return Firing(events, involved, np.bincount(learner, minlength=n))
 
 
-def _coaching(model: TwinningModel, rate: float) -> Firing:
+def _coaching(model: TwinningSimulation, rate: Param) -> Firing:
     learn_along_ties(model, rate)
     model.tie_events += 1
     coached = np.ones(model.n, dtype=np.int64)  # every member is coached; those with twins apply what they saw
@@ -87,7 +88,7 @@ class CoachingInPerson(Activity):
     default_cost = ActivityCost(per_event=250.0, participants=4, days=1.0)
     source = "TPN paper: 2 in-person coaching visits per member; rate: assumption (Rowe et al. 2018, ODD 7.7)"
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """In-person coaching of every member; members with twins apply what their twins showed them."""
         return _coaching(model, rate)
 
@@ -104,7 +105,7 @@ class CoachingVirtual(Activity):
     source = "TPN paper: 1 virtual coaching session per member; rate: assumption (ODD 7.7)"
     in_person_counterpart = "coaching_in_person"
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """Virtual coaching of every member."""
         return _coaching(model, rate)
 
@@ -121,7 +122,7 @@ class LearningWorkshopVirtual(Activity):
     source = "TPN paper: 4 network-wide virtual workshops; rate: assumption (ODD 7.7)"
     in_person_counterpart = "provincial_learning_event"
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """Every member learns its chosen topics from the best of its kind across the network."""
         learn_from_best(model, rate, np.zeros(model.n_institutions, dtype=np.int64))
         return everyone(model, "virtual")
@@ -138,7 +139,7 @@ class ProvincialLearningEvent(Activity):
     default_cost = ActivityCost(per_event=2500.0, per_participant=60.0, participants=3, days=1.0)
     source = "TPN paper: 4 provincial learning events (1 per province); rate and costs: assumption (ODD 7.7)"
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """One in-person event per region; members learn from the best of their kind in the region."""
         learn_from_best(model, rate, model.structure.region)
         return everyone(model, "in_person", events=len(np.unique(model.structure.region)))

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from twinsim.model.state import Param
 from twinsim.programme.activity import Activity, Firing, learn_along_ties
 from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
-    from twinsim.model import TwinningModel
+    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = ["VirtualPeerGroup"]
 
@@ -34,7 +35,7 @@ class VirtualPeerGroup(Activity):
     default_cost = ActivityCost(per_event=20.0, participants=1, days=0.0625)
     source = "assumption, a tenth of in-person coaching (low intensity: Rowe et al. 2018)"
 
-    def fire(self, model: TwinningModel, rate: float) -> Firing:
+    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
         """Members with twins learn along their ties; one group event per replicate; nobody travels."""
         learn_along_ties(model, rate)
         with_ties = np.bincount(model.ties.learner, minlength=model.n) > 0

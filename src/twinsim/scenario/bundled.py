@@ -8,6 +8,7 @@ is returned as it is. An unknown name raises with the bundled names and a "did y
 from __future__ import annotations
 
 import difflib
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -40,22 +41,22 @@ def did_you_mean(name: str, choices: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _resolve(ref: str | Path, bundled: dict[str, Path], option: str) -> Path:
+def _resolve(ref: str | os.PathLike[str], bundled: dict[str, Path], option: str) -> Path:
     path = Path(ref)
     if path.is_file():
         return path
-    if str(ref) in bundled:
-        return bundled[str(ref)]
+    if os.fspath(ref) in bundled:
+        return bundled[os.fspath(ref)]
     names = sorted(bundled)
     hint = did_you_mean(path.stem, names)
     raise ScenarioError(f"{option} {ref}: no such file or bundled name{hint} (bundled: {', '.join(names) or 'none'})")
 
 
-def resolve_posterior(ref: str | Path) -> Path:
+def resolve_posterior(ref: str | os.PathLike[str]) -> Path:
     """A posterior CSV path, or the name of a bundled posterior (e.g. ``"rwanda_tpn"``), as an existing path."""
     return _resolve(ref, bundled_posteriors(), "--posterior")
 
 
-def resolve_targets(ref: str | Path) -> Path:
+def resolve_targets(ref: str | os.PathLike[str]) -> Path:
     """A targets TOML path, or the name of bundled targets (e.g. ``"rwanda_tpn"``), as an existing path."""
     return _resolve(ref, bundled_targets(), "--targets")

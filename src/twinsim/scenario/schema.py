@@ -1128,7 +1128,7 @@ def bundled_scenarios() -> dict[str, Path]:
     return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".toml")}
 
 
-def resolve_scenario_path(ref: str | Path) -> Path:
+def resolve_scenario_path(ref: str | os.PathLike[str]) -> Path:
     """Turn a path or the name of a bundled scenario into an existing file path.
 
     ``my_country`` finds ``my_country.toml`` in the current folder; an unknown name suggests the closest bundled one.
@@ -1139,7 +1139,7 @@ def resolve_scenario_path(ref: str | Path) -> Path:
     if path.suffix != ".toml" and path.with_name(path.name + ".toml").is_file():  # a local file named without .toml
         return path.with_name(path.name + ".toml")
     bundled = bundled_scenarios()
-    name = path.stem if path.suffix == ".toml" else str(ref)
+    name = path.stem if path.suffix == ".toml" else os.fspath(ref)
     if path.suffix != ".toml" and name in bundled:
         return bundled[name]
     from twinsim.scenario.bundled import did_you_mean

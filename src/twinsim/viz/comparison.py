@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 #: Qualitative colours that stay apart for up to ten models (tab10), and one marker per model.
-_COLOURS = plt.get_cmap("tab10").colors
+_COLOURS = tuple(matplotlib.colors.to_rgb(c) for c in matplotlib.color_sequences["tab10"])
 _MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*", "h", "<")
 
 money = FuncFormatter(lambda value, _: f"{value:,.0f}")

@@ -20,6 +20,7 @@ and :func:`Page` / :func:`Explorer` raise a :class:`~twinsim.errors.TwinsimError
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import threading
@@ -40,10 +41,16 @@ from matplotlib.patches import Circle
 from twinsim.errors import TwinsimError
 from twinsim.scenario import Scenario, bundled_scenarios, load_scenario, plausible_range, resolve_scenario_path
 
-try:  # the viz extra
-    import solara
-except ImportError:  # pragma: no cover - exercised by a test that hides solara
-    solara = None
+
+def _optional_module(name: str) -> Any:
+    """The module ``name``, or None when it is not installed (an optional extra)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # pragma: no cover - exercised by a test that hides solara
+        return None
+
+
+solara = _optional_module("solara")  # the viz extra
 
 __all__ = [
     "COACHING_MODES",
@@ -415,10 +422,12 @@ def plot_network(model: Any, topic: str, pos: np.ndarray | None = None) -> Figur
     for r in np.unique(region):
         centre = pos[region == r].mean(axis=0)
         ax.add_patch(Circle(centre, 0.43, color="#4c72b0", alpha=0.08, lw=0))
-        ax.text(*(centre * 1.0 + np.array([0, 0.46])), model.region_names[r], ha="center", fontsize=9, color="#333")
+        x, y = centre + np.array([0, 0.46])
+        ax.text(x, y, model.region_names[r], ha="center", fontsize=9, color="#333")
     graph = model.network
     row = {node: i for i, node in enumerate(graph.nodes)}  # nodes are added in row order
-    other, mine = [], []
+    other: list[tuple[np.ndarray, np.ndarray]] = []
+    mine: list[tuple[np.ndarray, np.ndarray]] = []
     for u, v, key in graph.edges(keys=True):
         (mine if key == topic else other).append((pos[row[u]], pos[row[v]]))
     if other:
@@ -426,8 +435,8 @@ def plot_network(model: Any, topic: str, pos: np.ndarray | None = None) -> Figur
     for a, b in mine:
         ax.annotate(
             "",
-            xy=b,
-            xytext=a,
+            xy=tuple(b),
+            xytext=tuple(a),
             zorder=2,
             arrowprops={"arrowstyle": "-|>", "color": "#c44e52", "lw": 1.4, "shrinkA": 5, "shrinkB": 8},
         )
@@ -441,12 +450,12 @@ def plot_network(model: Any, topic: str, pos: np.ndarray | None = None) -> Figur
         label = model.kind_names[k]
         if on.any():
             points = ax.scatter(
-                *pos[on].T, c=capacity[on], cmap="viridis", vmin=0, vmax=1, s=sizes[on],
+                pos[on, 0], pos[on, 1], c=capacity[on], cmap="viridis", vmin=0, vmax=1, s=sizes[on],
                 marker=markers[k % len(markers)], edgecolors="black", linewidths=0.6, zorder=3, label=label,
             )  # fmt: skip
         if off.any():
             ax.scatter(
-                *pos[off].T, s=0.5 * sizes[off], marker=markers[k % len(markers)], facecolors="#eeeeee",
+                pos[off, 0], pos[off, 1], s=0.5 * sizes[off], marker=markers[k % len(markers)], facecolors="#eeeeee",
                 edgecolors="#aaaaaa", linewidths=0.6, zorder=3, label=f"{label} (topic n/a)",
             )  # fmt: skip
     if points is not None:

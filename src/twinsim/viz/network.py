@@ -100,7 +100,7 @@ def draw_network(
         side = 7.5 if n <= 60 else 9.0
         fig, ax = plt.subplots(figsize=(side + 2.5, side))
     else:
-        fig = ax.figure
+        fig = ax.figure if isinstance(ax.figure, Figure) else ax.figure.figure  # on a subfigure: the figure holding it
     kinds = list(dict.fromkeys(d.get("kind", "") for _, d in graph.nodes(data=True)))
     regions = list(dict.fromkeys(d.get("region", "") for _, d in graph.nodes(data=True)))
     topics = list(dict.fromkeys(d.get("topic", k) for _, _, k, d in graph.edges(keys=True, data=True)))
@@ -120,8 +120,8 @@ def draw_network(
         colour = topic_colour[data.get("topic", key)] if color_by == "topic" else (0.45, 0.45, 0.45)
         ax.annotate(
             "",
-            xy=pos[v],
-            xytext=pos[u],
+            xy=tuple(pos[v]),
+            xytext=tuple(pos[u]),
             arrowprops={
                 "arrowstyle": "-|>" if n <= 200 else "-",
                 "color": colour,
@@ -147,7 +147,7 @@ def draw_network(
     if labels:
         for node, d in graph.nodes(data=True):
             ax.annotate(
-                str(d.get("name", node)), pos[node], textcoords="offset points", xytext=(0, -11), ha="center",
+                str(d.get("name", node)), tuple(pos[node]), textcoords="offset points", xytext=(0, -11), ha="center",
                 fontsize=5.5, color="0.25", zorder=3,
             )  # fmt: skip
     if len(regions) > 1:

@@ -21,7 +21,7 @@ def _plain(value: float, _: int) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
 
 
-def _grid(n: int, width: float = 5.0, height: float = 3.2) -> tuple[Figure, np.ndarray]:
+def _grid(n: int, width: float = 5.0, height: float = 3.2) -> tuple[Figure, np.flatiter[np.ndarray]]:
     cols = min(n, 2)
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained")
