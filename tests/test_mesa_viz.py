@@ -41,3 +41,24 @@ def test_solara_viz_renders_a_plot_of_the_models_datacollector():
         assert len(images) == 1 and bytes(images[0].value).startswith(b"\x89PNG")  # the plot of months 0..3
     finally:
         context.close()
+
+
+def test_solara_viz_draws_the_network_as_a_mesa_space():
+    from mesa.visualization import make_space_component
+
+    model = TwinningModel("rwanda_tpn", seed=1)
+    model.step()  # the kickoff workshop forms the ties
+    grid = model.grid
+    assert grid.G.number_of_nodes() == model.n_institutions and grid.G.number_of_edges() > 0
+    assert all(grid.get_cell_list_contents([a.row]) == [a] for a in model.institutions)
+
+    def portrayal(agent):
+        return {"color": "tab:blue" if agent.kind == "hospital" else "tab:orange", "size": 30}
+
+    page = SolaraViz(model, components=[make_space_component(portrayal)], name="twinsim network")
+    box, context = reacton.render(page, handle_error=False)
+    try:
+        images = [w for w in _widgets(box) if isinstance(w, ipywidgets.Image)]
+        assert images and all(bytes(i.value).startswith(b"\x89PNG") for i in images)  # the network drawn
+    finally:
+        context.close()

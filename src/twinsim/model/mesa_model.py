@@ -73,6 +73,25 @@ class TwinningModel(TwinningSimulation, mesa.Model):
             self._institutions = [Institution(self, i) for i in range(self.n)]
         return self._institutions
 
+    @property
+    def grid(self) -> mesa.space.NetworkGrid:
+        """The partnership network as a Mesa space, for Mesa's tools (``make_space_component`` in SolaraViz).
+
+        A ``NetworkGrid`` with one node per institution (its agent placed on it) and an edge per pair of twins, as
+        the network stands this month (ties form at the kickoff workshop). A single-replicate model's only.
+        """
+        self._single("grid", None)
+        key = (self.month, len(self.ties))
+        cached = self.__dict__.get("_grid")
+        if cached is None or cached[0] != key:
+            import networkx as nx
+
+            grid = mesa.space.NetworkGrid(nx.Graph(self.network))
+            for row, agent in enumerate(self.institutions):
+                grid.place_agent(agent, row)
+            cached = self.__dict__["_grid"] = (key, grid)
+        return cached[1]
+
     def _create_agents(self) -> None:
         """Create the institutions and the delivery model's own agents (partners, experts) if not yet there."""
         _ = self.institutions
