@@ -136,6 +136,10 @@ def compare(
         say(f"Tables and figures written to {out}/")
 
 
+#: Below this many parameter draws the value-of-information estimates are flagged as rough.
+ROUGH_DRAWS = 200
+
+
 def _uncertainty_mode(mode: str, no_posterior: bool) -> str:
     from twinsim.experiments.psa import UNCERTAINTY_MODES
 
@@ -205,6 +209,12 @@ def _print_decision(result: Any, table_format: str, population: tuple[float, int
         f" EVPPI per group: what learning that group's inputs exactly is worth. Largest single-input EVPPIs at"
         f" {voi.wtp[at]:,.0f} {currency} per point: {top}.",
     ]
+    draws = int(result.models[0].runs["parameter_set"].nunique())
+    if draws < ROUGH_DRAWS:
+        notes.append(
+            f"From {draws} parameter draws these values are rough (a single input can even seem worth more than its"
+            f" group): use --replicates {2 * ROUGH_DRAWS} or more for values to act on."
+        )
     wtp = result.decision_wtp()
     regions = result.when_best(wtp)
     if regions:
