@@ -140,6 +140,12 @@ def compare(
 ROUGH_DRAWS = 200
 
 
+def _draws(result: Any) -> int:
+    """How many distinct parameter draws the comparison's replicates ran."""
+    runs = result.models[0].runs
+    return int(runs["parameter_set"].nunique()) if "parameter_set" in runs else 0
+
+
 def _uncertainty_mode(mode: str, no_posterior: bool) -> str:
     from twinsim.experiments.psa import UNCERTAINTY_MODES
 
@@ -261,11 +267,12 @@ def _print_probability_best(result: Any, table_format: str) -> None:
     wtps = list(buys.columns)[:4]
     currency = result.models[0].scenario.costs.currency
     uncertainty = {
-        "full": "parameter draws (every uncertain input)",
-        "calibrated": "posterior draws (calibrated parameters only)",
-    }.get(result.uncertainty, "replicates (replicate noise only: --uncertainty none)")
+        "full": f"{_draws(result)} parameter draws of every uncertain input",
+        "calibrated": f"{_draws(result)} posterior draws of the calibrated parameters",
+    }.get(result.uncertainty, "replicate noise only: --uncertainty none")
     view = new_table(
-        f"Which model is best? Shares of {result.replicates} {uncertainty}; best buy: the highest net benefit "
+        f"Which model is best? Shares of {result.replicates} replicates ({uncertainty}); best buy: the highest net"
+        " benefit "
         f"(willingness to pay x effect - cost) at a willingness to pay ({currency} per point) in each stretch of the "
         "frontier",
         (
