@@ -1,4 +1,7 @@
-"""Figures (seaborn on a non-interactive matplotlib backend). Each function takes tidy tables and returns a Figure."""
+"""Figures on a non-interactive matplotlib backend (seaborn only where it draws a distribution).
+
+Each function takes tidy tables and returns a Figure.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -99,7 +101,7 @@ def plot_trajectories(
     fig, axes = plt.subplots(
         rows, cols, figsize=(2.7 * 1.35 * cols, 2.7 * rows), sharex=True, squeeze=False, layout="constrained"
     )
-    colours = dict(zip(GROUPS, sns.color_palette(n_colors=2), strict=True))
+    colours = dict(zip(GROUPS, ("C0", "C1"), strict=True))
     for ax, topic in zip(axes.flat, topics, strict=False):
         for group in GROUPS:
             if (topic, group) not in stats.index.droplevel(2):
@@ -144,6 +146,8 @@ def plot_posterior_predictive(
     fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.2), squeeze=False)
     for ax, (key, value, sd) in zip(axes.flat, targets, strict=True):
         ax.axvspan(value - 1.96 * sd, value + 1.96 * sd, color="0.9", label="published ± 1.96 SE")
+        import seaborn as sns  # deferred: its import costs most of a second (scipy.stats)
+
         sns.histplot(prior[key], ax=ax, stat="density", color="0.55", alpha=0.5, label="prior predictive")
         sns.histplot(posterior[key], ax=ax, stat="density", color="C0", alpha=0.6, label="posterior predictive")
         ax.axvline(value, color="black", lw=1.2, label="published")
