@@ -12,21 +12,12 @@ from __future__ import annotations
 import argparse
 
 import pandas as pd
-from common import Timer, emit
+from common import MODELS, Timer, emit
 
 import twinsim
 from twinsim.analysis.calibration import calibrate, load_targets
 from twinsim.analysis.compare import compare
 from twinsim.scenario import bundled_scenarios
-
-MODELS = [
-    "rwanda_no_program",
-    "rwanda_tpn",
-    "rwanda_pairs",
-    "rwanda_north_south",
-    "rwanda_external_experts",
-    "rwanda_hybrid",
-]
 
 
 def main() -> None:

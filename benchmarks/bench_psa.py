@@ -14,17 +14,9 @@ import resource
 import time
 
 import numpy as np
+from common import MODELS
 
 from twinsim.analysis.compare import compare
-
-MODELS = [
-    "rwanda_no_program",
-    "rwanda_tpn",
-    "rwanda_pairs",
-    "rwanda_north_south",
-    "rwanda_external_experts",
-    "rwanda_hybrid",
-]
 
 
 def main() -> None:

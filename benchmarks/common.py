@@ -12,6 +12,16 @@ from typing import Any
 import twinsim
 from twinsim.scenario import Scenario
 
+#: The six bundled delivery models of the Rwanda population, in the README's order.
+MODELS = [
+    "rwanda_no_program",
+    "rwanda_tpn",
+    "rwanda_pairs",
+    "rwanda_north_south",
+    "rwanda_external_experts",
+    "rwanda_hybrid",
+]
+
 
 def scaled_scenario(
     institutions: int, months: int = 120, recording: str = "aggregate", base: str = "rwanda_tpn"

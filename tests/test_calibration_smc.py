@@ -238,9 +238,8 @@ def test_smc_refuses_the_significance_correction(tmp_path):
         load_targets(path)
 
 
-def test_calibrate_command_smc_writes_generations_and_checks(tmp_path):
-    scenario = tmp_path / "s.toml"
-    shutil.copy(ROOT / "scenarios" / "rwanda_tpn.toml", scenario)
+def _tiny_targets_file(tmp_path):
+    """The bundled targets with a 20-particle ABC-SMC and few check runs, as a file."""
     targets = tmp_path / "t.toml"
     targets.write_text(
         TARGETS.read_text()
@@ -251,6 +250,13 @@ def test_calibrate_command_smc_writes_generations_and_checks(tmp_path):
         .replace("point_candidates = 10", "point_candidates = 2")
         .replace("point_replicates = 40", "point_replicates = 3")
     )
+    return targets
+
+
+def test_calibrate_command_smc_writes_generations_and_checks(tmp_path):
+    scenario = tmp_path / "s.toml"
+    shutil.copy(ROOT / "scenarios" / "rwanda_tpn.toml", scenario)
+    targets = _tiny_targets_file(tmp_path)
     out = tmp_path / "post"
     args = ["calibrate", str(scenario), "--targets", str(targets), "--budget", "40", "--out", str(out)]
     res = runner.invoke(app, [*args, "--set", "simulation.followup_months=0", "--json", "--write-scenario"])
@@ -337,16 +343,7 @@ def test_prior_sensitivity_reports_shift_p_values_and_prior_dependence():
 
 
 def test_calibrate_command_reports_the_second_prior(tmp_path):
-    targets = tmp_path / "t.toml"
-    targets.write_text(
-        TARGETS.read_text()
-        .replace("particles = 2000", "particles = 20")
-        .replace("min_ess = 200", "min_ess = 5")
-        .replace("predictive_draws = 400", "predictive_draws = 4")
-        .replace("check_replicates = 200", "check_replicates = 3")
-        .replace("point_candidates = 10", "point_candidates = 2")
-        .replace("point_replicates = 40", "point_replicates = 3")
-    )
+    targets = _tiny_targets_file(tmp_path)
     out = tmp_path / "post"
     args = ["calibrate", "rwanda_tpn", "--targets", str(targets), "--budget", "40", "--out", str(out)]
     res = runner.invoke(app, [*args, "--set", "simulation.followup_months=0", "--json"])
