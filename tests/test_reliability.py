@@ -483,3 +483,36 @@ def test_two_sweeps_into_one_store_at_once_one_is_refused(small, tmp_path):
     table = load_results(out)
     assert len(table) == 240 and not table.duplicated(["point", "replicate"]).any()
     assert not (out / "writer.lock").exists()
+
+
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [
+        (MemoryError(), "out of memory"),
+        (OSError(28, "No space left on device", "/data/out"), "no space left on the disk (/data/out)"),
+        (OSError(13, "Permission denied", "/data/out"), "permission denied"),
+    ],
+)
+def test_failures_of_the_machine_are_one_line_and_exit_2(monkeypatch, capsys, failure, words):
+    import twinsim.cli.validate as validate_cli
+    from twinsim.cli import main
+
+    def broken(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(validate_cli, "load_scenario", broken)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "rwanda_tpn"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and words in err and "a bug in twinsim" not in err
+    assert len([line for line in err.splitlines() if line]) == 1
+
+
+def test_an_oversized_posterior_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from twinsim.experiments import posterior
+
+    monkeypatch.setattr(posterior, "MAX_POSTERIOR_BYTES", 100)
+    path = tmp_path / "big.csv"
+    path.write_text("learning.forgetting,weight\n" + "0.02,1\n" * 50)
+    with pytest.raises(ScenarioError, match=r"bytes; a posterior file holds at most 100"):
+        posterior.load_posterior(path)

@@ -111,8 +111,10 @@ for command in (
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``twinsim`` and ``python -m twinsim``.
 
-    A user's mistake is one line and exit 2 (``user_errors``); anything else is a bug in twinsim: one line naming it
-    and exit 1, or its traceback with ``--debug`` (anywhere on the line) or ``TWINSIM_DEBUG=1``.
+    A user's mistake is one line and exit 2 (``user_errors``), and so is a failure of the machine (out of memory, a
+    full disk, a lost scheduler: :func:`twinsim.experiments.failures.environment_failure`); anything else is a bug
+    in twinsim: one line naming it and exit 1, or its traceback with ``--debug`` (anywhere on the line) or
+    ``TWINSIM_DEBUG=1``. Ctrl-C is one line and exit 130.
     """
     if argv is None:  # the command's own process (not a test calling main): tuned for runs
         from twinsim.experiments.process import tune_for_runs
@@ -130,7 +132,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if debug:
             raise
         from twinsim.cli.common import err_console, literal
+        from twinsim.experiments.failures import environment_failure
 
+        reason = environment_failure(exc)
+        if reason is not None:  # the machine, not twinsim or the input: one line, exit 2
+            err_console.print(f"twinsim: error: {literal(reason)}", markup=False, highlight=False, soft_wrap=True)
+            raise SystemExit(2) from None
         err_console.print(
             f"twinsim: internal error: {type(exc).__name__}: {literal(str(exc))} (a bug in twinsim, not in your "
             "input: rerun with --debug for the traceback and report it)",

@@ -11,7 +11,7 @@ import errno
 
 from twinsim.errors import TwinsimError
 
-__all__ = ["RESOURCE_ERRNOS", "WorkerLostError", "lost_worker", "retryable"]
+__all__ = ["RESOURCE_ERRNOS", "WorkerLostError", "environment_failure", "lost_worker", "retryable"]
 
 #: ``errno`` values of an ``OSError`` that the machine, not the run's input, caused.
 RESOURCE_ERRNOS = frozenset(
@@ -41,3 +41,33 @@ def lost_worker(exc: BaseException) -> bool:
     from concurrent.futures import BrokenExecutor
 
     return isinstance(exc, BrokenExecutor) or type(exc).__name__ in {"KilledWorker", "CommClosedError"}
+
+
+#: What to say, and to do, for a failure of the machine rather than of twinsim or the input (``errno`` -> words).
+_ENVIRONMENT = {
+    errno.ENOSPC: ("no space left on the disk", "free some space, or write --out and --store elsewhere"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space, or write --out and --store elsewhere"),
+    errno.ENOMEM: ("out of memory", "run fewer --replicates or --workers, or a smaller network"),
+    errno.EACCES: ("permission denied", "choose a folder you may write to"),
+    errno.EROFS: ("the file system is read-only", "choose a writable folder"),
+    errno.ELOOP: ("a loop of symbolic links", "fix the link"),
+    errno.EMFILE: ("too many open files", "raise the limit (ulimit -n) or use fewer --workers"),
+    errno.EIO: ("an input/output error of the disk", "check the disk and run again (--resume keeps finished runs)"),
+}
+
+
+def environment_failure(exc: BaseException) -> str | None:
+    """One line for a failure of the machine (memory, disk, permissions, a lost scheduler), or None.
+
+    Such a failure is not a bug in twinsim and not a mistake in the input: the command says what ran out and what to
+    do, and exits 2.
+    """
+    if isinstance(exc, MemoryError):
+        return "out of memory: run fewer --replicates or --workers, or a smaller network (--resume keeps finished runs)"
+    if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT:
+        what, todo = _ENVIRONMENT[exc.errno]
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{what}{where}: {todo}"
+    if lost_worker(exc) or type(exc).__name__ in {"CommClosedError", "StreamClosedError"}:
+        return "the Dask scheduler or its workers were lost: check the cluster and run again with --resume"
+    return None

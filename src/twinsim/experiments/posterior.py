@@ -42,6 +42,9 @@ SCENARIO_POSTERIOR = "scenario"
 # Mixed into the experiment seed so that posterior draws never share a stream with the model's own draws.
 POSTERIOR_ENTROPY_TAG = 0x504F5354  # "POST"
 
+#: Largest posterior CSV read (the shipped one is about 100 kB; 50 MB is a million rows of a few columns).
+MAX_POSTERIOR_BYTES = 50_000_000
+
 #: Consecutive replicates that share one posterior draw (pairs: the within-draw spread is replicate noise).
 REPLICATES_PER_DRAW = 2
 
@@ -201,6 +204,12 @@ def _read_numeric_csv(path: Path, what: str) -> dict[str, np.ndarray]:
 
     Read with the standard library: the run path stays free of pandas, whose import costs a fifth of a second.
     """
+    size = path.stat().st_size
+    if size > MAX_POSTERIOR_BYTES:
+        raise ScenarioError(
+            f"{what}: {size:,} bytes; a posterior file holds at most {MAX_POSTERIOR_BYTES:,} (thin it: a few thousand"
+            " weighted rows carry a posterior)"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
