@@ -138,3 +138,13 @@ def test_assigned_adds_a_rate_the_scenario_derives_otherwise():
     sc = load_scenario("rwanda_tpn", ["mechanisms.delivery_modes=false"])
     assert "coaching_virtual" not in sc.learning.rates
     assert sc.assigned({"learning.rates.coaching_virtual": 0.25}).learning.rates["coaching_virtual"] == 0.25
+
+
+def test_a_section_set_as_a_table_merges_its_keys_and_an_empty_one_is_refused():
+    import twinsim
+    from twinsim.errors import ScenarioError
+
+    merged = twinsim.load_scenario("rwanda_tpn", ["simulation={seed=5}"])
+    assert merged.simulation.seed == 5 and merged.simulation.posterior == "rwanda_tpn"  # the other keys stay
+    with pytest.raises(ScenarioError, match=r"simulation=\{\} changes nothing"):
+        twinsim.load_scenario("rwanda_tpn", ["simulation={}"])

@@ -1320,6 +1320,13 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None
     leaf = parts[-1]
     if leaf not in node and not _is_open_table(parts[:-1]):
         raise ScenarioError(f"{source}: unknown key {key!r}; valid keys here: {', '.join(sorted(node))}")
+    if isinstance(node.get(leaf), dict) and isinstance(value, dict) and not _is_open_table(parts):
+        # a section of the schema: its keys are merged in (a table would otherwise silently reset the others,
+        # e.g. --set simulation={} dropped the posterior)
+        if not value:
+            raise ScenarioError(f"{source}: {key}={{}} changes nothing; set its keys, e.g. {key}.<key>=value")
+        node[leaf] = _deep_merge(node[leaf], value)
+        return
     node[leaf] = value
 
 
