@@ -316,3 +316,26 @@ def test_the_local_dask_cluster_lets_no_other_process_in():
             [sys.executable, "-c", intruder, address], check=False, capture_output=True, text=True, timeout=60
         )
     assert "CONNECTED" not in out.stdout and out.stdout.count("refused") == 2, out.stdout + out.stderr
+
+
+def test_a_cluster_without_workers_ends_the_run_with_one_error(monkeypatch):
+    """Every worker lost (or the scheduler): not a wait without end but WorkerLostError (exit 2) in a stated time."""
+    import concurrent.futures as cf
+    import time
+
+    from twinsim.experiments import executors
+    from twinsim.experiments.failures import WorkerLostError
+
+    class Abandoned(cf.Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            return cf.Future()  # never runs: its worker is gone
+
+        def workers_alive(self):
+            return False
+
+    monkeypatch.setattr(executors, "WATCH_SECONDS", 0.05)
+    monkeypatch.setattr(executors, "WORKER_LOSS_SECONDS", 0.3)
+    start = time.monotonic()
+    with pytest.raises(WorkerLostError, match=r"no worker \(or no scheduler\) for 0.3 s"):
+        list(executors.imap_unordered(Abandoned(), pow, [(2, 3)], 2))
+    assert time.monotonic() - start < 2

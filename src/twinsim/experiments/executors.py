@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twinsim.errors import TwinsimError
+from twinsim.experiments.failures import WorkerLostError
 
 __all__ = [
     "PROTOCOLS",
@@ -179,6 +180,10 @@ class DaskCluster:
             yield _dask_handle(client, f"Dask cluster {self.scheduler}")
 
 
+#: How often a run over a cluster checks that it still has workers, and how long it waits without any (seconds).
+WATCH_SECONDS = 5.0
+WORKER_LOSS_SECONDS = 30.0
+
 #: Protocols of a Dask scheduler address that twinsim connects to.
 PROTOCOLS = ("tcp", "tls")
 
@@ -246,7 +251,29 @@ def check_workers(client: Any, address: str) -> None:
 
 def _dask_handle(client: Any, label: str) -> ExecutorHandle:
     threads = sum(client.nthreads().values())
-    return ExecutorHandle(client.get_executor(pure=False), max(threads, 1), label)
+    return ExecutorHandle(_WatchedExecutor(client.get_executor(pure=False), client), max(threads, 1), label)
+
+
+class _WatchedExecutor(cf.Executor):
+    """A Dask client's executor that can say whether the cluster still has a worker (see :func:`imap_unordered`)."""
+
+    def __init__(self, inner: cf.Executor, client: Any) -> None:
+        self._inner, self._client = inner, client
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        """Submit to the cluster."""
+        return self._inner.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shut the client's executor down (the client itself is closed by its owner)."""
+        self._inner.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def workers_alive(self) -> bool:
+        """Whether the scheduler answers and has at least one worker."""
+        try:
+            return bool(self._client.scheduler_info(n_workers=-1).get("workers"))
+        except Exception:  # a lost scheduler fails in many ways; any of them means no worker
+            return False
 
 
 @dataclass(frozen=True)
@@ -320,10 +347,23 @@ def imap_unordered(
                 return
             pending.add(executor.submit(fn, *task))
 
+    alive = getattr(executor, "workers_alive", None)
+    lost_since: float | None = None
     try:
         fill()
         while pending:
-            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            done, _ = cf.wait(pending, timeout=WATCH_SECONDS if alive else None, return_when=cf.FIRST_COMPLETED)
+            if not done and alive is not None:  # nothing finished: is anyone still working?
+                if alive():
+                    lost_since = None
+                    continue
+                lost_since = time.monotonic() if lost_since is None else lost_since
+                if time.monotonic() - lost_since >= WORKER_LOSS_SECONDS:
+                    raise WorkerLostError(
+                        f"the cluster has had no worker (or no scheduler) for {WORKER_LOSS_SECONDS:g} s: check it and"
+                        " run again with --store and --resume, which keep every finished run"
+                    )
+                continue
             for future in done:
                 pending.discard(future)
                 yield future.result()
