@@ -95,6 +95,7 @@ def plot_trajectories(
     # mean and normal 95% interval across replicates, per month, topic and group (vectorised: no per-point bootstrap)
     stats = frame.groupby(["topic", "group", x], observed=True, sort=False)["indicator"].agg(["mean", "std", "count"])
     stats["half"] = 1.96 * stats["std"].fillna(0.0) / np.sqrt(stats["count"])
+    stats = stats.sort_index()  # a sorted index: each line's rows are one slice (no lexsort warning)
     topics = list(dict.fromkeys(frame["topic"]))
     cols = min(3, len(topics))
     rows = -(-len(topics) // cols)
@@ -106,7 +107,7 @@ def plot_trajectories(
         for group in GROUPS:
             if (topic, group) not in stats.index.droplevel(2):
                 continue
-            line = stats.loc[(topic, group)].sort_index()
+            line = stats.loc[(topic, group)]
             ax.plot(line.index, line["mean"], color=colours[group], label=group, lw=1.5)
             ax.fill_between(line.index, line["mean"] - line["half"], line["mean"] + line["half"],
                             color=colours[group], alpha=0.2, lw=0)  # fmt: skip
