@@ -358,3 +358,20 @@ def test_the_server_enforces_every_controls_limits():
     finally:
         compare_module.compare = real
     assert seen["replicates"] == explorer.MAX_DONOR_REPLICATES
+
+
+def test_serving_beyond_this_machine_is_said_out_loud(monkeypatch):
+    pytest.importorskip("solara")
+    from typer.testing import CliRunner
+
+    import twinsim.viz.explorer as explorer_module
+    from twinsim.cli import app
+    from twinsim.cli.explore import loopback
+
+    assert loopback("127.0.0.1") and loopback("::1") and loopback("localhost")
+    assert not loopback("0.0.0.0") and not loopback("192.168.1.5") and not loopback("example.org")
+    monkeypatch.setattr(explorer_module, "serve", lambda scenario, host, port: None)
+    wide = CliRunner().invoke(app, ["explore", "--host", "0.0.0.0"])
+    assert wide.exit_code == 0 and "warning: --host 0.0.0.0 serves the explorer beyond this machine" in wide.stderr
+    local = CliRunner().invoke(app, ["explore"])
+    assert local.exit_code == 0 and "warning" not in local.stderr

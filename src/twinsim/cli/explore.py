@@ -9,6 +9,18 @@ import typer
 from twinsim.cli.common import err_console, user_errors
 
 
+def loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (a loopback address, or ``localhost``)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @user_errors
 def explore(
     scenario: Annotated[str, typer.Argument(help="A scenario file, or the name of a bundled scenario.")] = "rwanda_tpn",
@@ -19,5 +31,14 @@ def explore(
     from twinsim.viz.explorer import require_viz, serve
 
     require_viz()
+    if not loopback(host):
+        err_console.print(
+            f"twinsim: warning: --host {host} serves the explorer beyond this machine: anyone who can reach"
+            f" {host}:{port} can use it and run simulations on this computer (the default, 127.0.0.1, serves only"
+            " this machine)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     err_console.print(f"twinsim explore: http://{host}:{port}/ (Ctrl+C to stop)", markup=False, highlight=False)
     serve(scenario, host=host, port=port)
