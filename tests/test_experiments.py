@@ -303,7 +303,7 @@ def test_the_local_dask_cluster_lets_no_other_process_in():
         intruder = (
             "import sys\n"
             "from dask.distributed import Client\n"
-            "from distributed.security import Security\n"
+            "from dask.distributed import Security\n"
             "tries = ((sys.argv[1], Security.temporary()), (sys.argv[1].replace('tls', 'tcp'), None))\n"
             "for address, security in tries:\n"
             "    try:\n"

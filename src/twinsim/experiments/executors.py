@@ -152,8 +152,7 @@ class DaskCluster:
     @contextmanager
     def open(self) -> Iterator[ExecutorHandle]:
         """Connect (or start the local cluster) and yield the client's executor."""
-        from dask.distributed import Client, LocalCluster
-        from distributed.security import Security
+        from dask.distributed import Client, LocalCluster, Security
 
         if self.scheduler is None:
             cluster = LocalCluster(
