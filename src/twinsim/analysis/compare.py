@@ -36,11 +36,11 @@ from twinsim.analysis.uncertainty import VarianceSplit, variance_split
 from twinsim.errors import TwinsimError
 from twinsim.experiments.engine import run, shared_executor
 from twinsim.experiments.experiment import Arm, Experiment
-from twinsim.experiments.posterior import Posterior, load_posterior
+from twinsim.experiments.posterior import SCENARIO_POSTERIOR, Posterior, as_posterior
 from twinsim.experiments.psa import ParameterDraws, parameter_uncertainty
 from twinsim.model.population import Structure
 from twinsim.programme.costs import COST_CATEGORIES
-from twinsim.scenario import Scenario, load_scenario, resolve_posterior
+from twinsim.scenario import Scenario, as_scenario
 
 __all__ = ["Comparison", "ModelRuns", "compare", "volume_for_budget"]
 
@@ -820,7 +820,7 @@ def compare(
     refs: Sequence[str] | None = None,
     names: Sequence[str] | None = None,
     progress: Progress = None,
-    posterior: Posterior | None = None,
+    posterior: Posterior | str | Path | None = None,
     executor: Any = None,
     store: str | Path | None = None,
     resume: bool = False,
@@ -841,8 +841,8 @@ def compare(
         names: a label per scenario for tables and figures (default: the scenario names, a repeated name
             numbered ``name#2``), e.g. ``names=["TPN", "TPN, 2 twins per topic"]`` for two variants of one file.
         progress: called with 1 after each finished run.
-        posterior: the calibration's posterior (default: the first scenario's ``simulation.posterior``, if any);
-            replicate ``r`` of every model runs with the same posterior parameter set.
+        posterior: the calibration's posterior: a Posterior, a CSV file or a bundled name (default: the first
+            scenario's ``simulation.posterior``, if any); replicate ``r`` of every model runs the same parameter set.
         uncertainty: which parameters are uncertain: ``"full"`` (the default, a probabilistic sensitivity
             analysis: each pair of replicates draws every uncertain input, the calibrated ones from the posterior
             and the rest from the priors their schema fields declare, the same draw for every model),
@@ -869,11 +869,12 @@ def compare(
         raise TwinsimError(f"--budget: must be > 0 (got {budget})")
     if refs is None:
         refs = [sc.name if isinstance(sc, Scenario) else str(sc) for sc in scenarios]
-    models = [sc if isinstance(sc, Scenario) else load_scenario(sc) for sc in scenarios]
+    models = [as_scenario(sc) for sc in scenarios]
     seed = models[0].simulation.seed if seed is None else int(seed)
-    if posterior is None and uncertainty != "none":
-        posterior = scenario_posterior(models[0])
-    draws = parameter_uncertainty(uncertainty, models, replicates, seed, posterior)
+    calibrated = None  # the scenario's own posterior unless one is given (one door: as_posterior)
+    if uncertainty != "none":
+        calibrated = as_posterior(SCENARIO_POSTERIOR if posterior is None else posterior, models[0])
+    draws = parameter_uncertainty(uncertainty, models, replicates, seed, calibrated)
     labels = _labels(models) if names is None else [str(n) for n in names]
     if len(labels) != len(models) or len(set(labels)) != len(labels):
         raise TwinsimError(f"compare: names must give one distinct label per scenario (got {list(labels)})")
@@ -883,14 +884,8 @@ def compare(
     result.partner_gains = partner_gains
     result.uncertainty = uncertainty if draws is not None else "none"
     result.draws = draws
-    result.posterior = posterior.source if posterior is not None and draws is not None else None
+    result.posterior = calibrated.source if calibrated is not None and draws is not None else None
     return result
-
-
-def scenario_posterior(scenario: Scenario) -> Posterior | None:
-    """The posterior ``scenario.simulation.posterior`` names (a bundled name or a file), read and checked; or None."""
-    ref = scenario.simulation.posterior
-    return None if ref is None else load_posterior(resolve_posterior(ref), scenario)
 
 
 def _compare(

@@ -21,12 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twinsim.errors import TwinsimError
+
 __all__ = [
     "VoiResult",
     "evpi",
     "evpi_raw",
     "evppi",
     "evppi_curve",
+    "parse_population",
     "population_multiplier",
     "regression_fit",
 ]
@@ -146,6 +149,18 @@ def population_multiplier(programmes_per_year: float, years: int, discount: floa
     if years < 1 or programmes_per_year < 0 or discount < 0:
         raise ValueError("population: years >= 1, programmes per year >= 0 and discount >= 0")
     return float(programmes_per_year * sum((1 + discount) ** -t for t in range(years)))
+
+
+def parse_population(text: str) -> tuple[float, int, float]:
+    """Parse ``PROGRAMMES:YEARS:DISCOUNT`` (e.g. ``1:10:0.03``)."""
+    parts = text.split(":")
+    try:
+        programmes, years, discount = float(parts[0]), int(parts[1]), float(parts[2])
+    except (ValueError, IndexError):
+        raise TwinsimError(f"--population {text}: expected PROGRAMMES:YEARS:DISCOUNT, e.g. 1:10:0.03") from None
+    if len(parts) != 3 or not (0 < programmes <= 1e6 and 1 <= years <= 200 and 0 <= discount <= 1):
+        raise TwinsimError(f"--population {text}: need 0 < PROGRAMMES <= 1e6, 1 <= YEARS <= 200 and 0 <= DISCOUNT <= 1")
+    return programmes, years, discount
 
 
 @dataclass(frozen=True)

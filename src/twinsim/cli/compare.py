@@ -108,6 +108,8 @@ def compare(
         print_warnings(sc)
     post = _load_posterior(posterior, scs[0], no_posterior)
     mode = _uncertainty_mode(uncertainty, no_posterior)
+    from twinsim.analysis.voi import parse_population
+
     programmes = parse_population(population)
     with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
         task = bar.add_task("compare", total=None)
@@ -154,18 +156,6 @@ def _uncertainty_mode(mode: str, no_posterior: bool) -> str:
     if no_posterior and mode not in {"full", "none"}:
         raise TwinsimError(f"--no-posterior: not with --uncertainty {mode}")
     return "none" if no_posterior else mode
-
-
-def parse_population(text: str) -> tuple[float, int, float]:
-    """Parse ``PROGRAMMES:YEARS:DISCOUNT`` (e.g. ``1:10:0.03``)."""
-    parts = text.split(":")
-    try:
-        programmes, years, discount = float(parts[0]), int(parts[1]), float(parts[2])
-    except (ValueError, IndexError):
-        raise TwinsimError(f"--population {text}: expected PROGRAMMES:YEARS:DISCOUNT, e.g. 1:10:0.03") from None
-    if len(parts) != 3 or not (0 < programmes <= 1e6 and 1 <= years <= 200 and 0 <= discount <= 1):
-        raise TwinsimError(f"--population {text}: need 0 < PROGRAMMES <= 1e6, 1 <= YEARS <= 200 and 0 <= DISCOUNT <= 1")
-    return programmes, years, discount
 
 
 def _print_decision(result: Any, table_format: str, population: tuple[float, int, float]) -> None:
