@@ -97,17 +97,6 @@ class Prior:
             return f"triangular({self.low:g}, mode {mode}, {self.high:g})"
         return f"{self.family}({self.low:g}, {self.high:g})"
 
-    def as_dict(self) -> dict[str, Any]:
-        """The declaration as plain data (for JSON and the docs)."""
-        return {
-            "family": self.family,
-            "low": self.low,
-            "high": self.high,
-            "group": self.group,
-            "source": self.source,
-            "relative": self.relative,
-        }
-
 
 @dataclass(frozen=True)
 class UncertainInput:
@@ -116,8 +105,6 @@ class UncertainInput:
     key: str
     prior: Prior
     value: float
-    unit: str = ""
-    description: str = ""
 
     def ppf(self, u: np.ndarray | float) -> np.ndarray:
         """The values at quantiles ``u``."""
@@ -158,17 +145,15 @@ def uncertain_inputs(scenario: Any, rates: Mapping[str, float] | None = None) ->
     """
     out = []
     declared = declared_priors(type(scenario))
-    for key, (prior, info) in declared.items():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    for key, (prior, _) in declared.items():
         value = _get(scenario, key)
         if isinstance(value, dict):
             continue  # a dictionary field: its entries are given by the caller (rates)
-        out.append(UncertainInput(key, prior, float(value), extra.get("unit", ""), info.description or ""))
+        out.append(UncertainInput(key, prior, float(value)))
     if "learning.rates" in declared:
         prior = declared["learning.rates"][0]
         for activity, rate in (rates or {}).items():
-            out.append(UncertainInput(f"learning.rates.{activity}", prior, float(rate), "per event",
-                                      f"Transfer intensity of {activity}."))  # fmt: skip
+            out.append(UncertainInput(f"learning.rates.{activity}", prior, float(rate)))
     return out
 
 
