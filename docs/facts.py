@@ -565,6 +565,21 @@ fact("odd.gap_ceiling", "scenarios/rwanda_tpn.toml", lambda: f2(_kickoff_gap()[1
 fact("odd.gap_cut", API, lambda: pct(_kickoff_gap()[2]))
 
 
+@functools.cache
+def _traction() -> pd.Series:
+    """Priorities with traction at the end of each of 200 replicates of the external-expert scenario (a check)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    import twinsim
+
+    return twinsim.run_replicates("rwanda_external_experts", 200).summaries["priorities_with_traction"]
+
+
+EXPERTS = "twinsim.run_replicates('rwanda_external_experts', 200)"
+fact("experts.traction.mean", EXPERTS, lambda: f1(_traction().mean()))
+fact("experts.traction.two", EXPERTS, lambda: pct((_traction() == 2).mean()))
+fact("experts.traction.one_to_three", EXPERTS, lambda: pct(_traction().between(1, 3).mean()))
+
+
 def _bad_inputs() -> int:
     """How many bad inputs benchmarks/bad_inputs.py generates (built, not run)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
