@@ -88,7 +88,7 @@ def test_result_objects_have_short_reprs_frames_and_plots():
 
 
 def test_run_results_print_in_a_line_and_costs_without_exponents():
-    from twinsim.analysis.evaluation import Interval
+    from twinsim.core.evaluation import Interval
 
     result = twinsim.simulate("rwanda_tpn", seed=1)
     text = repr(result)  # the dataclass repr printed the whole scenario: 10,591 characters

@@ -231,7 +231,7 @@ def test_probability_best_shares_sum_to_one_and_a_zero_wtp_picks_the_cheapest():
 
 
 def test_the_effect_parameter_share_is_the_law_of_total_variance_over_shared_posterior_draws():
-    from twinsim.analysis.uncertainty import variance_split
+    from twinsim.core.uncertainty import variance_split
     from twinsim.experiments.posterior import load_posterior
     from twinsim.scenario import resolve_posterior
 

@@ -27,7 +27,7 @@ def test_decomposition_parts_add_up_to_the_observed_difference():
     m = measured2.model
     change = np.where(m.applicable, measured2.observed[-1] - measured2.observed[0], 0.0)
     own = reps[reps["replicate"] == 2].set_index("topic")["measured"]
-    from twinsim.analysis.evaluation import selected_vs_not_arrays
+    from twinsim.core.evaluation import selected_vs_not_arrays
 
     assert np.allclose(own[m.topic_names], selected_vs_not_arrays(change, m.selected, m.applicable)["estimate"])
     summary = result.summary()
@@ -151,7 +151,7 @@ def test_the_twinning_share_is_a_range_over_posterior_parameter_sets():
 
 
 def test_the_parts_say_how_much_of_their_spread_is_parameter_uncertainty():
-    from twinsim.analysis.uncertainty import variance_split
+    from twinsim.core.uncertainty import variance_split
     from twinsim.experiments.posterior import load_posterior
     from twinsim.scenario import resolve_posterior
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from twinsim.analysis.evaluation import did_regression, evaluate_observed, survey_months
+from twinsim.core.evaluation import did_regression, evaluate_observed, survey_months
 from twinsim.errors import ScenarioError
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.model.results import simulate, simulate_many

@@ -5,7 +5,7 @@ import math
 import pytest
 from scipy.special import ndtri, stdtr, stdtrit
 
-from twinsim.analysis.quantiles import SERIES_DF, normal_quantile, t_quantile, t_two_sided_p
+from twinsim.core.quantiles import SERIES_DF, normal_quantile, t_quantile, t_two_sided_p
 
 DEGREES = [*range(1, 60), 99, 199, SERIES_DF - 1, SERIES_DF, SERIES_DF + 1, 999, 4999, 10**6]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twinsim.analysis.uncertainty import variance_split
+from twinsim.core.uncertainty import variance_split
 from twinsim.experiments.engine import ReplicateSet, parameter_share
 from twinsim.scenario import load_scenario
 

@@ -44,9 +44,9 @@ import numpy as np
 import pandas as pd
 
 from twinsim.analysis.abc_smc import abc_smc, expected_fit_ranking
-from twinsim.analysis.evaluation import interval95
 from twinsim.analysis.prior_sensitivity import LOG_FLOOR, prior_sensitivity
 from twinsim.analysis.targets import CalibrationSpec, SMCSettings, Target, load_targets
+from twinsim.core.evaluation import interval95
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run, shared_executor
 from twinsim.experiments.experiment import Arm, Experiment

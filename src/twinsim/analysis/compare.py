@@ -31,8 +31,8 @@ import pandas as pd
 
 from twinsim.analysis import economics, voi
 from twinsim.analysis.discovery import Region, discover_regions
-from twinsim.analysis.evaluation import interval95, json_number
-from twinsim.analysis.uncertainty import VarianceSplit, variance_split
+from twinsim.core.evaluation import interval95, json_number
+from twinsim.core.uncertainty import VarianceSplit, variance_split
 from twinsim.errors import TwinsimError
 from twinsim.experiments.engine import run, shared_executor
 from twinsim.experiments.experiment import Arm, Experiment
@@ -92,7 +92,7 @@ class ModelRuns:
     def split(self, column: str) -> VarianceSplit:
         """The variance of a per-replicate column over replicates, split into parameter uncertainty and noise.
 
-        See :func:`twinsim.analysis.uncertainty.variance_split`: the parameter share is 0 without a posterior.
+        See :func:`twinsim.core.uncertainty.variance_split`: the parameter share is 0 without a posterior.
         """
         return self.split_of(self.runs[column])
 
@@ -183,7 +183,7 @@ class Comparison:
         :meth:`probability_best`). ``effect_param_share``, ``sustained_effect_param_share`` and
         ``cost_param_share`` are the shares of the outcome's variance over replicates that are parameter
         uncertainty (posterior draws) rather than replicate noise (0 without a posterior, NaN when not
-        estimable; see :func:`twinsim.analysis.uncertainty.variance_split`).
+        estimable; see :func:`twinsim.core.uncertainty.variance_split`).
         ``icer`` is against the reference; ``icer_frontier`` against the next less effective model on the
         cost-effectiveness frontier (NaN for dominated models and the least effective frontier model).
         """

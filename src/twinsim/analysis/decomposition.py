@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twinsim.analysis.evaluation import interval95, json_number
-from twinsim.analysis.uncertainty import variance_split
+from twinsim.core.evaluation import interval95, json_number
+from twinsim.core.uncertainty import variance_split
 from twinsim.experiments.engine import run
 from twinsim.experiments.experiment import Arm, Experiment
 from twinsim.experiments.posterior import SCENARIO_POSTERIOR, Posterior, as_posterior
@@ -116,7 +116,7 @@ class Decomposition:
 
         ``observed_param_share``, ``twinning_param_share`` and ``self_selection_param_share``: the share of each
         part's variance over replicates that is parameter uncertainty (replicates that drew the same posterior row
-        differ by replicate noise only; see :func:`twinsim.analysis.uncertainty.variance_split`); 0 without a
+        differ by replicate noise only; see :func:`twinsim.core.uncertainty.variance_split`); 0 without a
         posterior, NaN when too few replicates share a row.
         """
         rows = []

@@ -3,7 +3,7 @@
 For each trial size the scenario's population is scaled to that many institutions (every kind x region
 count in proportion, rounded by largest remainders), the programme is simulated ``replicates`` times, and
 an evaluator measures the indicators with error at the survey months and runs the difference-in-differences
-regression of selectors against non-selectors (:func:`twinsim.analysis.evaluation.did_regression`). Per topic:
+regression of selectors against non-selectors (:func:`twinsim.core.evaluation.did_regression`). Per topic:
 
 - **power**: the share of replicates in which the effect is detected, i.e. positive and significant at
   level ``alpha`` (two-sided, cluster-robust t test); a replicate where a group is empty counts as not
@@ -15,7 +15,7 @@ With a posterior, each simulated trial draws its own parameter set: power is ave
 probability that a trial detects the effect, given what the data leave unknown about the parameters), and the
 spread of the estimate across trials holds parameter uncertainty as well as sampling noise. The table says how
 much (``estimate_param_share``, ``power_param_share``: law of total variance over trials that drew the same
-posterior row, see :func:`twinsim.analysis.uncertainty.variance_split`).
+posterior row, see :func:`twinsim.core.uncertainty.variance_split`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twinsim.analysis.quantiles import normal_quantile
-from twinsim.analysis.uncertainty import variance_split
+from twinsim.core.quantiles import normal_quantile
+from twinsim.core.uncertainty import variance_split
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run
 from twinsim.experiments.experiment import Arm, Experiment

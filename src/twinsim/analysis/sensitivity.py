@@ -47,7 +47,7 @@ from SALib.sample import fast_sampler
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
-from twinsim.analysis.evaluation import json_number
+from twinsim.core.evaluation import json_number
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run_points
 from twinsim.experiments.posterior import SCENARIO_POSTERIOR, Posterior, as_posterior

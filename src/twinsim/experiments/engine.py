@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
-from twinsim.analysis.evaluation import Interval, interval95, json_number, survey_months
-from twinsim.analysis.uncertainty import variance_split
+from twinsim.core.evaluation import Interval, interval95, json_number, survey_months
+from twinsim.core.uncertainty import variance_split
 from twinsim.errors import TwinsimError
 from twinsim.experiments.executors import (
     ExecutorHandle,
@@ -292,7 +292,7 @@ def _by_topic(rows: dict[str, dict[str, float]]) -> pd.DataFrame:
 def parameter_share(values: ArrayLike, sets: ArrayLike) -> float:
     """``1 - mean within-set variance / total variance`` of ``values`` grouped by parameter set (NaN if unknown).
 
-    See :func:`twinsim.analysis.uncertainty.variance_split` (its ``share``).
+    See :func:`twinsim.core.uncertainty.variance_split` (its ``share``).
     """
     return variance_split(values, sets).share
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from twinsim.analysis.evaluation import evaluate_observed_columns, selected_vs_not_arrays
+from twinsim.core.evaluation import evaluate_observed_columns, selected_vs_not_arrays
 from twinsim.model.results import RunResult
 from twinsim.model.summary import replicate_costs
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from twinsim.analysis.evaluation import (
+from twinsim.core.evaluation import (
     evaluate_observed,
     selected_vs_not,
     survey_months,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twinsim.analysis.evaluation import selected_vs_not_arrays, sum_over_institutions
+from twinsim.core.evaluation import selected_vs_not_arrays, sum_over_institutions
 from twinsim.errors import TwinsimError
 from twinsim.programme.costs import COST_CATEGORIES
 

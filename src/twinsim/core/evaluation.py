@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from twinsim.analysis.quantiles import t_quantile, t_two_sided_p
+from twinsim.core.quantiles import t_quantile, t_two_sided_p
 
 if TYPE_CHECKING:
     import pandas as pd
