@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 import twinsim
 from twinsim.errors import ScenarioError
+from twinsim.kernel.agents import ExternalExpert, OutsidePartner
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.model.agents import ExternalExpert, OutsidePartner
 from twinsim.programme.costs import COST_CATEGORIES
 from twinsim.programme.delivery import fixed_pairs
 from twinsim.programme.registry import DELIVERY_MODELS

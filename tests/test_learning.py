@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twinsim.model import learning
+from twinsim.kernel import learning
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import twinsim
-from twinsim.model import TwinningModel, learning, run_seed_sequence
+from twinsim.kernel import learning
+from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.model.twinning import PROGRAMME_SOURCES
 from twinsim.programme.matching import MATCHING_RULES
 from twinsim.programme.registry import ACTIVITIES

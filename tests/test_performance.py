@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import twinsim
+from twinsim.kernel.agents import Institution
+from twinsim.kernel.recording import AGGREGATE_KEYS, PanelWriter
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.model.agents import Institution
-from twinsim.model.recording import AGGREGATE_KEYS, PanelWriter
 from twinsim.programme.activity import _quantile_along_rows
 from twinsim.programme.matching import MATCHING_RULES, MatchRequest
 

@@ -14,9 +14,9 @@ from twinsim.errors import TwinsimError
 from twinsim.experiments.engine import run_chunk, run_replicates
 from twinsim.experiments.experiment import Experiment
 from twinsim.experiments.posterior import load_posterior
+from twinsim.kernel.state import STATE
 from twinsim.model import TwinningModel, run_seed_sequence
 from twinsim.model.results import simulate, simulate_many
-from twinsim.model.state import STATE
 from twinsim.model.twinning import PROGRAMME_SOURCES
 
 POSTERIOR = twinsim.scenario.bundled_scenarios()["rwanda_tpn"].parent / "posteriors" / "rwanda_tpn" / "posterior.csv"

@@ -4,8 +4,8 @@ import typing
 
 import numpy as np
 
+from twinsim.kernel.state import STATE, TIE_STATE, DeclaredState
 from twinsim.model.replicate import Replicate
-from twinsim.model.state import STATE, TIE_STATE, DeclaredState
 from twinsim.model.twinning import TwinningSimulation
 
 

@@ -5,8 +5,8 @@ import pytest
 from scipy import stats
 
 import twinsim
+from twinsim.kernel.streams import ReplicateStreams, run_seed_sequence
 from twinsim.model import TwinningModel
-from twinsim.model.streams import ReplicateStreams, run_seed_sequence
 
 
 @pytest.fixture(scope="module")

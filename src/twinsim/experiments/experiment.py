@@ -22,7 +22,7 @@ import numpy as np
 from twinsim.errors import TwinsimError
 from twinsim.experiments.outputs import OUTPUTS
 from twinsim.experiments.posterior import Posterior, check_posterior_ranges, check_ranges, scenario_for_replicate
-from twinsim.model.streams import run_seed_sequence
+from twinsim.kernel.streams import run_seed_sequence
 from twinsim.model.twinning import per_replicate_parameter
 from twinsim.scenario import Scenario
 

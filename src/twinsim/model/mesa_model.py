@@ -2,7 +2,7 @@
 
 :class:`~twinsim.model.twinning.TwinningSimulation` holds the state of record and the monthly step and imports no
 Mesa; this class adds what Mesa's tools expect: ``mesa.Model``'s random generators, step counter and agent
-registry, the agents as views on the arrays (:mod:`twinsim.model.agents`, created on first access), a
+registry, the agents as views on the arrays (:mod:`twinsim.kernel.agents`, created on first access), a
 ``datacollector`` fed every month (as Mesa's own examples keep one), Mesa 3's ``rng`` keyword, and a keyword
 constructor that ``mesa.batch_run`` can call with Mesa's documented arguments only. Every number is the same as the
 simulation's: the step is the simulation's own, and the collector only reads the state.
@@ -18,7 +18,7 @@ import mesa
 import numpy as np
 
 from twinsim.errors import TwinsimError
-from twinsim.model.agents import Institution
+from twinsim.kernel.agents import Institution
 from twinsim.model.twinning import TwinningSimulation
 from twinsim.scenario import Scenario
 
@@ -117,7 +117,7 @@ class TwinningModel(TwinningSimulation, mesa.Model):
         return super().agent_types
 
     def finish(self) -> None:
-        """Close streamed panels and release Mesa's per-model id counter (see :mod:`twinsim.model.agents`)."""
+        """Close streamed panels and release Mesa's per-model id counter (see :mod:`twinsim.kernel.agents`)."""
         super().finish()
         mesa.Agent._ids.pop(self, None)
 

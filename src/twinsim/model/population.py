@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twinsim.model.streams import ReplicateStreams
+from twinsim.kernel.streams import ReplicateStreams
 from twinsim.scenario import Scenario
 
 __all__ = ["Structure", "draw_population", "leadership_beta"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twinsim.errors import TwinsimError
-from twinsim.model.state import STATE, TIE_STATE
+from twinsim.kernel.state import STATE, TIE_STATE
 from twinsim.programme.costs import ledger_rows
 from twinsim.programme.matching import Ties
 
@@ -47,7 +47,7 @@ _SHARED = frozenset(
 class Replicate:
     """Replicate ``block`` of ``model`` (rows ``block * n .. (block + 1) * n - 1``), with 0-based local rows.
 
-    Declared state (:mod:`twinsim.model.state`) is sliced to the block; ties are local row indices.
+    Declared state (:mod:`twinsim.kernel.state`) is sliced to the block; ties are local row indices.
     """
 
     def __init__(self, model: TwinningSimulation, block: int) -> None:

@@ -29,10 +29,10 @@ from twinsim.core.evaluation import (
     selected_vs_not,
     survey_months,
 )
+from twinsim.kernel.recording import panel_frame
+from twinsim.kernel.streams import seed_entropy
 from twinsim.model import run_seed_sequence
-from twinsim.model.recording import panel_frame
 from twinsim.model.replicate import Replicate
-from twinsim.model.streams import seed_entropy
 from twinsim.model.summary import replicate_trajectories, summary_rows
 from twinsim.model.twinning import TwinningSimulation
 from twinsim.scenario import Scenario, as_scenario

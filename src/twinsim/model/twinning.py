@@ -3,10 +3,10 @@
 :class:`~twinsim.model.TwinningModel` is the same simulation as a Mesa model (agents as views on these arrays, a
 data collector, ``mesa.batch_run``); the experiment engine runs this class, which does not import Mesa.
 
-State of record is held in NumPy arrays declared in :mod:`twinsim.model.state`. Rows are (replicate, institution)
+State of record is held in NumPy arrays declared in :mod:`twinsim.kernel.state`. Rows are (replicate, institution)
 blocks: a single run is one block, R replicates are R blocks of one model, and every activity, matching rule,
 learning event and turnover is written once, over all rows. Each replicate draws from its own random streams
-(:mod:`twinsim.model.streams`), so replicate ``r`` gives the same numbers whatever else runs beside it.
+(:mod:`twinsim.kernel.streams`), so replicate ``r`` gives the same numbers whatever else runs beside it.
 
 Every change of capacity passes through :meth:`TwinningSimulation.apply_gain`, which clips to [0, 1], records the flow
 by source (peer, event, partner, expert, own improvement, forgetting, turnover) and, in the counterfactual
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from twinsim.errors import TwinsimError
-from twinsim.model import learning
+from twinsim.kernel import learning
+from twinsim.kernel.recording import Recorder
+from twinsim.kernel.state import SHARE, DeclaredState, Param, allocate
+from twinsim.kernel.streams import STREAMS, ReplicateStreams, run_seed_sequence
 from twinsim.model.population import Structure, draw_population, leadership_beta
-from twinsim.model.recording import Recorder
-from twinsim.model.state import SHARE, DeclaredState, Param, allocate
-from twinsim.model.streams import STREAMS, ReplicateStreams, run_seed_sequence
 from twinsim.programme.activity import learn_along_ties
 from twinsim.programme.costs import PRICE_FIELDS, LedgerPart, LedgerRow, Prices, ledger_rows, price_firings
 from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties, gap_to_best
@@ -203,7 +203,7 @@ class TwinningSimulation(DeclaredState):
             stand for a dot: ``programme__twins_per_topic=2``).
 
     Attributes:
-        capacity: rows x topics array in [0, 1] (0 where a topic does not apply); see :mod:`twinsim.model.state`.
+        capacity: rows x topics array in [0, 1] (0 where a topic does not apply); see :mod:`twinsim.kernel.state`.
         ties: the partnership ties as index arrays into the rows; :attr:`network` as a networkx graph.
         month: months stepped so far; ``running`` turns False at the horizon (programme plus follow-up).
         ledger_parts: the priced activity firings (one part per firing, columns over replicates); :attr:`ledgers`.
@@ -384,7 +384,7 @@ class TwinningSimulation(DeclaredState):
         return self.per_tie_set("mentees", lambda: np.bincount(self.ties.mentor, minlength=self.n))
 
     def engagement(self) -> np.ndarray:
-        """Engagement per row this month (see :func:`twinsim.model.learning.engagement`).
+        """Engagement per row this month (see :func:`twinsim.kernel.learning.engagement`).
 
         With ``mechanisms.resources`` (ODD 7.20) it is also scaled by the month's time factor and by persistence,
         and is 0 for members who dropped out.
@@ -529,7 +529,7 @@ class TwinningSimulation(DeclaredState):
 
         Replicates that drew different parameter sets from a posterior run as one model; only the parameters in
         :data:`BLOCK_PARAMETERS` may differ, and every use broadcasts them with :meth:`at_rows` or :meth:`column`.
-        Both are of the state's precision (:data:`~twinsim.model.state.SHARE`), so a replicate computes the same
+        Both are of the state's precision (:data:`~twinsim.kernel.state.SHARE`), so a replicate computes the same
         numbers whether it runs alone or beside replicates that drew other values.
         """
         value = self._block_values.get(key)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 
-from twinsim.model import learning
-from twinsim.model.state import Param
+from twinsim.kernel import learning
+from twinsim.kernel.state import Param
 from twinsim.programme.delivery import delivery_ties
 from twinsim.scenario import ActivityCost
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar, runtime_checkable
 import numpy as np
 
 from twinsim.errors import TwinsimError
-from twinsim.model.state import Param
+from twinsim.kernel.state import Param
 from twinsim.programme.matching import MATCHING_RULES, MatchRequest, Ties
 
 if TYPE_CHECKING:

@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twinsim.model import learning
-from twinsim.model.state import Param
+from twinsim.kernel import learning
+from twinsim.kernel.state import Param
 from twinsim.programme.activity import Activity, Firing
 from twinsim.programme.delivery import DeliveryModel, TPNNetwork, plugin_state
 from twinsim.programme.matching import Ties
 from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
-    from twinsim.model.agents import ExternalExpert, MinistryLeader
+    from twinsim.kernel.agents import ExternalExpert, MinistryLeader
     from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
@@ -79,7 +79,7 @@ class ExpertTeam:
     @property
     def agents(self) -> list[ExternalExpert | MinistryLeader]:
         """The ExternalExpert agents of every replicate's team, and its Ministry's senior leaders (on first access)."""
-        from twinsim.model.agents import ExternalExpert, MinistryLeader, mesa_model
+        from twinsim.kernel.agents import ExternalExpert, MinistryLeader, mesa_model
 
         if self._experts is None:
             model = mesa_model(self.model, "external experts")

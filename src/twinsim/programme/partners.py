@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twinsim.model import learning
-from twinsim.model.state import Param
+from twinsim.kernel import learning
+from twinsim.kernel.state import Param
 from twinsim.programme.activity import Activity, Firing
 from twinsim.programme.delivery import DeliveryModel, plugin_state
 from twinsim.programme.matching import Ties
 from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
-    from twinsim.model.agents import OutsidePartner
+    from twinsim.kernel.agents import OutsidePartner
     from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
@@ -65,7 +65,7 @@ class PartnerSet:
     @property
     def agents(self) -> list[OutsidePartner]:
         """The OutsidePartner agents, one per member row (created on first access)."""
-        from twinsim.model.agents import OutsidePartner, mesa_model
+        from twinsim.kernel.agents import OutsidePartner, mesa_model
 
         if self._agents is None:
             model = mesa_model(self.model, "outside partners")

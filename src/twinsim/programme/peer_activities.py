@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twinsim.model.state import Param
+from twinsim.kernel.state import Param
 from twinsim.programme.activity import Activity, Firing, everyone, learn_along_ties, learn_from_best, tie_pairs
 from twinsim.scenario import ActivityCost
 

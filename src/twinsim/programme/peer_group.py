@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twinsim.model.state import Param
+from twinsim.kernel.state import Param
 from twinsim.programme.activity import Activity, Firing, learn_along_ties
 from twinsim.scenario import ActivityCost
 

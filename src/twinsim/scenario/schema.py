@@ -821,7 +821,7 @@ RECORDING_MODES = ("panel", "aggregate")
 
 
 class RecordingParams(_Section):
-    """What a run keeps of its monthly state (see `twinsim.model.recording`)."""
+    """What a run keeps of its monthly state (see `twinsim.kernel.recording`)."""
 
     mode: str = _param(
         "panel",

@@ -1,7 +1,7 @@
 """The learning kernel: pure array functions with closed forms (see docs/ODD.md, section Submodels).
 
 Every function takes and returns NumPy arrays; none loops over institutions. Capacities live in [0, 1]. A
-parameter (:data:`~twinsim.model.state.Param`) is one number, or an array that broadcasts against the state (one
+parameter (:data:`~twinsim.kernel.state.Param`) is one number, or an array that broadcasts against the state (one
 value per row, or a column over rows) when the replicates of one model drew different parameter sets.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twinsim.model.state import Param
+from twinsim.kernel.state import Param
 
 __all__ = [
     "absorbable_gap",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from twinsim.model.streams import seed_entropy
+from twinsim.kernel.streams import seed_entropy
 
 if TYPE_CHECKING:
     import pandas as pd
