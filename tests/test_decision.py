@@ -16,7 +16,7 @@ from twinsim.cli import app
 from twinsim.experiments.posterior import load_posterior
 from twinsim.experiments.psa import ParameterDraws, prior_table, scenario_inputs
 from twinsim.scenario import Scenario, resolve_posterior
-from twinsim.scenario.priors import Prior, declared_priors
+from twinsim.core.priors import Prior, declared_priors
 
 runner = CliRunner()
 

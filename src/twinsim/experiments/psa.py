@@ -2,7 +2,7 @@
 
 A :class:`ParameterDraws` is a sample of parameter sets, one per *draw*: the calibrated parameters come from the
 scenario's posterior (the same row the calibrated-only analysis draws), every other uncertain input from the prior
-its schema field declares (:mod:`twinsim.scenario.priors`). Prior draws are stored as quantiles and mapped through
+its schema field declares (:mod:`twinsim.core.priors`). Prior draws are stored as quantiles and mapped through
 each scenario's own value (a triangular prior has its mode there), so every delivery model of a comparison meets the
 same draw: common random numbers over parameters as well as over replicates.
 
@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from twinsim.core.priors import UncertainInput, declared_priors, uncertain_inputs
 from twinsim.errors import ScenarioError
 from twinsim.experiments.posterior import REPLICATES_PER_DRAW, Posterior, _apply
 from twinsim.programme.registry import ACTIVITIES, effective_rate
 from twinsim.scenario import Scenario
-from twinsim.scenario.priors import UncertainInput, declared_priors, uncertain_inputs
 
 __all__ = [
     "PRIOR_ENTROPY_TAG",

@@ -17,8 +17,8 @@ import numpy as np
 
 from twinsim.kernel import learning
 from twinsim.kernel.state import Param
+from twinsim.programme.costs import ActivityCost
 from twinsim.programme.delivery import delivery_ties
-from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
     from twinsim.model.twinning import TwinningSimulation

@@ -22,11 +22,116 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twinsim.scenario import ActivityCost, CostParams
+from twinsim.core.parameters import Section, param
+from twinsim.core.priors import Prior
 
-__all__ = ["COST_CATEGORIES", "PRICE_FIELDS", "LedgerPart", "LedgerRow", "Prices", "ledger_rows", "price_firings"]
+__all__ = [
+    "COST_CATEGORIES",
+    "PRICE_FIELDS",
+    "ActivityCost",
+    "CostParams",
+    "LedgerPart",
+    "LedgerRow",
+    "Prices",
+    "ledger_rows",
+    "price_firings",
+]
 
 COST_CATEGORIES = ("event_cost", "travel_cost", "expert_cost", "staff_cost", "volunteer_cost")
+
+#: Sources of the unit costs' priors (docs/costs.md lists them with price year and ranges).
+_STAFF_DAY_SOURCE = (
+    "assumption from Rwanda's public-sector pay: health managers and clinicians earn about 400-1,500 USD a month"
+    " (21 working days); WHO-CHOICE prices personnel by country (Serje et al. 2018, Cost Eff Resour Alloc 16:5)"
+)
+_EXPERT_DAY_SOURCE = (
+    "assumption: international consulting day rates; individual consultants of UN agencies and the World Bank"
+    " are paid about 400-1,000 USD a day, firms bill senior advisers 1,000-2,500"
+)
+_VOLUNTEER_DAY_SOURCE = (
+    "assumption: a day of an NHS professional's time at salary plus on-costs (Agenda for Change bands 6-8 to"
+    " consultants, 2022), the valuation health partnership schemes use for volunteer time"
+)
+_TRAVEL_SOURCE = (
+    "assumption: per diem and transport follow MINECOFIN's Ministerial Instructions N° 001/15/10/TC of 20/07/2015"
+    " (mission allowances inside the country; they differ by grade) and fuel prices, which rose in 2022"
+)
+_EVENT_SOURCE = (
+    "assumption: venue, facilitation and platform prices vary by place and supplier; WHO-CHOICE lists rental,"
+    " per diem and travel allowances as country-priced non-traded goods (Serje et al. 2018)"
+)
+
+
+class ActivityCost(Section):
+    """Unit costs of one activity type."""
+
+    per_event: float = param(
+        0.0, unit="currency", ge=0, le=1e9, description="Venue, facilitation or platform cost per event."
+    )
+    per_participant: float = param(
+        0.0, unit="currency", ge=0, le=1e9, description="Travel and per diem per participating staff member."
+    )
+    participants: int = param(2, ge=0, le=1000, description="Staff per participating institution.")
+    days: float = param(1.0, unit="days", ge=0, le=365, description="Days each participant spends on the activity.")
+    expert_days: float = param(
+        0.0, unit="days", ge=0, le=365, description="Days of external-expert time per event, paid at the day rate."
+    )
+    volunteer_days: float = param(
+        0.0, unit="days", ge=0, le=365, description="Days of volunteer time (outside partners' staff) per event."
+    )
+
+
+class CostParams(Section):
+    """Costing: unit costs per activity and per staff day."""
+
+    currency: str = param("USD", description="Currency of every cost.")
+    price_year: int = param(2022, ge=1950, le=2100, description="Price year of the unit costs.")
+    staff_day: float = param(
+        40.0,
+        unit="currency/day",
+        ge=0,
+        le=1e7,
+        prior=Prior("triangular", 20.0, 80.0, "costs", _STAFF_DAY_SOURCE),
+        description="Value of one staff day.",
+    )
+    value_staff_time: bool = param(True, description="Count the staff time of learners and mentors as a cost.")
+    expert_day_rate: float = param(
+        1200.0,
+        unit="currency/day",
+        ge=0,
+        le=1e7,
+        prior=Prior("triangular", 600.0, 2500.0, "costs", _EXPERT_DAY_SOURCE),
+        description="Fee of one external-expert day (consulting day rate).",
+    )
+    volunteer_day: float = param(
+        350.0,
+        unit="currency/day",
+        ge=0,
+        le=1e7,
+        prior=Prior("triangular", 150.0, 700.0, "costs", _VOLUNTEER_DAY_SOURCE),
+        description="Value of one day of an outside partner's volunteer staff.",
+    )
+    travel_price_index: float = param(
+        1.0,
+        ge=0.1,
+        le=10,
+        prior=Prior("triangular", 0.7, 1.5, "costs", _TRAVEL_SOURCE),
+        description="Multiplier of every activity's per_participant cost (transport and per diem): the price level of"
+        " travel against the unit costs written in the scenario.",
+    )
+    event_price_index: float = param(
+        1.0,
+        ge=0.1,
+        le=10,
+        prior=Prior("triangular", 0.6, 1.6, "costs", _EVENT_SOURCE),
+        description="Multiplier of every activity's per_event cost (venue, facilitation, platform): the price level"
+        " of events against the unit costs written in the scenario.",
+    )
+    value_volunteer_time: bool = param(
+        True, description="Count volunteer time as a cost (off: the donor's financial perspective)."
+    )
+    activities: dict[str, ActivityCost] = param({}, description="Unit costs by activity type.")
+
 
 #: The unit prices that may differ between the replicates of one model (a probabilistic sensitivity analysis).
 PRICE_FIELDS = ("staff_day", "expert_day_rate", "volunteer_day", "travel_price_index", "event_price_index")

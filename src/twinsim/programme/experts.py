@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from twinsim.core.parameters import NDENGA_2016, Section, assumed, param
+from twinsim.core.priors import Prior
 from twinsim.kernel import learning
 from twinsim.kernel.state import Param
 from twinsim.programme.activity import Activity, Firing
+from twinsim.programme.costs import ActivityCost
 from twinsim.programme.delivery import DeliveryModel, TPNNetwork, plugin_state
 from twinsim.programme.matching import Ties
-from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
     from twinsim.kernel.agents import ExternalExpert, MinistryLeader
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DeliverySupport",
+    "ExpertParams",
     "ExpertTeam",
     "ExternalExperts",
     "Hybrid",
@@ -42,6 +45,89 @@ __all__ = [
     "LeadershipRetreat",
     "priority_topics",
 ]
+
+
+class ExpertParams(Section):
+    """The consulting team of the ``external_experts`` and ``hybrid`` delivery models."""
+
+    team_size: int = param(3, ge=1, le=100, description="External experts in the team (ExternalExpert agents).")
+    days_available: float = param(
+        500.0,
+        unit="days",
+        ge=0,
+        le=100_000,
+        description="Expert days contracted for the programme (times programme.volume); activities beyond them"
+        " fire only in part.",
+    )
+    know_how: float = param(
+        0.9,
+        unit="capacity",
+        gt=0,
+        le=1,
+        plausible=(0.7, 1.0),
+        prior=assumed("experts", 0.7, 1.0, "outside experts know the priority topics well, not perfectly"),
+        description="Experts' capacity on the priority topics: the level they teach towards.",
+    )
+    context_distance: float = param(
+        1.5,
+        ge=0,
+        le=20,
+        plausible=(0.5, 3.0),
+        prior=Prior(
+            "triangular",
+            0.5,
+            3.0,
+            "experts",
+            "assumption: from a national peer's distance (about 0.5) to twice the default; " + NDENGA_2016,
+        ),
+        description="Resource and context distance between an expert and any institution:"
+        " similarity = exp(-similarity_weight * distance).",
+    )
+    priority_topics: int = param(
+        5,
+        ge=1,
+        le=50,
+        description="Topics chosen as sector priorities for delivery support (largest interest-weighted gap).",
+    )
+    senior_leaders: int = param(
+        42,
+        ge=1,
+        le=10_000,
+        description="Ministry-level senior leaders coached by the experts (MinistryLeader agents; the first"
+        " priority_topics of them sponsor one priority each; mechanisms.expert_programme).",
+    )
+    ministry_leadership_mean: float = param(
+        0.6,
+        ge=0.01,
+        le=0.99,
+        plausible=(0.3, 0.9),
+        prior=assumed("experts", 0.3, 0.9, "the case study gives no measure of the senior leaders' commitment"),
+        description="Mean commitment of the Ministry's senior leaders (beta distribution, concentration 8).",
+    )
+    traction_threshold: float = param(
+        0.88,
+        ge=0,
+        le=1,
+        plausible=(0.75, 0.95),
+        prior=assumed(
+            "experts",
+            0.75,
+            0.95,
+            "set so that about 2 of 5 priorities gain traction, as the case study reports (a check, docs/ODD.md)",
+        ),
+        description="A priority gains traction (delivery support and knowledge sharing act on it) only while its"
+        " sponsoring senior leader's commitment is at least this.",
+    )
+    tracking_rate: float = param(
+        0.05,
+        unit="per month",
+        ge=0,
+        le=1,
+        plausible=(0.0, 0.15),
+        prior=assumed("experts", 0.0, 0.15, "the priority-tracking team's reach is not measured"),
+        description="Monthly step, towards 1, of every institution's interest in the priorities with traction, by"
+        " the ministerial priority-tracking routine (from the first retreat on, also after the programme).",
+    )
 
 
 @dataclass

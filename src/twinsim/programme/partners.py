@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from twinsim.core.parameters import NDENGA_2016, Section, assumed, param
+from twinsim.core.priors import Prior
 from twinsim.kernel import learning
 from twinsim.kernel.state import Param
 from twinsim.programme.activity import Activity, Firing
+from twinsim.programme.costs import ActivityCost
 from twinsim.programme.delivery import DeliveryModel, plugin_state
 from twinsim.programme.matching import Ties
-from twinsim.scenario import ActivityCost
 
 if TYPE_CHECKING:
     from twinsim.kernel.agents import OutsidePartner
@@ -31,12 +33,47 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NorthSouth",
+    "PartnerParams",
     "PartnerSet",
     "PartnerStudyVisit",
     "RemoteMentoring",
     "VolunteerVisit",
     "learn_from_partners",
 ]
+
+
+class PartnerParams(Section):
+    """The outside partner institutions of the ``north_south`` delivery model (not evaluated)."""
+
+    capacity_mean: float = param(
+        0.85,
+        unit="capacity",
+        gt=0,
+        lt=1,
+        plausible=(0.7, 0.95),
+        prior=assumed(
+            "partners", 0.7, 0.95, "partners are high-income institutions, strong but not perfect on every topic"
+        ),
+        description="Mean capacity of an outside partner on every topic (beta distribution).",
+    )
+    capacity_concentration: float = param(
+        20.0, gt=0, le=1000, description="Concentration (alpha + beta) of the partners' capacity distribution."
+    )
+    context_distance: float = param(
+        1.5,
+        ge=0,
+        le=20,
+        plausible=(0.5, 3.0),
+        prior=Prior(
+            "triangular",
+            0.5,
+            3.0,
+            "partners",
+            "assumption: outside partners share less context than national peers; " + NDENGA_2016,
+        ),
+        description="Resource and context distance between an outside partner and its institution:"
+        " similarity = exp(-similarity_weight * distance).",
+    )
 
 
 @dataclass

@@ -12,7 +12,7 @@ import numpy as np
 
 from twinsim.kernel.state import Param
 from twinsim.programme.activity import Activity, Firing, everyone, learn_along_ties, learn_from_best, tie_pairs
-from twinsim.scenario import ActivityCost
+from twinsim.programme.costs import ActivityCost
 
 if TYPE_CHECKING:
     from twinsim.model.twinning import TwinningSimulation

@@ -16,7 +16,7 @@ import numpy as np
 
 from twinsim.kernel.state import Param
 from twinsim.programme.activity import Activity, Firing, learn_along_ties
-from twinsim.scenario import ActivityCost
+from twinsim.programme.costs import ActivityCost
 
 if TYPE_CHECKING:
     from twinsim.model.twinning import TwinningSimulation

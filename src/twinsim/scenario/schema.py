@@ -19,8 +19,14 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from twinsim.core.parameters import Section, assumed, param
+from twinsim.core.priors import Prior
 from twinsim.errors import ScenarioError
-from twinsim.scenario.priors import Prior
+from twinsim.programme.costs import ActivityCost, CostParams
+from twinsim.programme.experts import ExpertParams
+from twinsim.programme.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
+from twinsim.programme.partners import PartnerParams
+from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS
 
 __all__ = [
     "ActivityCost",
@@ -51,62 +57,11 @@ __all__ = [
 ]
 
 
-def _param(
-    default: Any,
-    *,
-    unit: str = "",
-    plausible: tuple[float, float] | None = None,
-    prior: Prior | None = None,
-    **kw: Any,
-) -> Any:
-    """A schema field with its help text, unit, plausible range and prior (if uncertain) in one place."""
-    extra: dict[str, Any] = {"unit": unit}
-    if plausible is not None:
-        extra["plausible"] = list(plausible)
-    if prior is not None:
-        extra["prior"] = prior
-    return Field(default, json_schema_extra=extra, **kw)
-
-
-#: Source of the context distances' priors.
-_NDENGA = (
-    "Ndenga et al. 2016 (Globalization and Health): in Rwanda's north-south faculty twinning 52% of Rwandan but 10%"
-    " of US faculty reported effective skill transfer; a common language predicted it"
-)
 #: Source of the transfer rates' prior.
 _RATE_SOURCE = (
     "assumption: each activity's transfer rate is known to a factor of 2 either way; Rowe et al. 2018 (Lancet Global"
     " Health) give relative, not absolute, sizes; calibrated rates come from the posterior"
 )
-
-#: Sources of the unit costs' priors (docs/costs.md lists them with price year and ranges).
-_STAFF_DAY_SOURCE = (
-    "assumption from Rwanda's public-sector pay: health managers and clinicians earn about 400-1,500 USD a month"
-    " (21 working days); WHO-CHOICE prices personnel by country (Serje et al. 2018, Cost Eff Resour Alloc 16:5)"
-)
-_EXPERT_DAY_SOURCE = (
-    "assumption: international consulting day rates; individual consultants of UN agencies and the World Bank"
-    " are paid about 400-1,000 USD a day, firms bill senior advisers 1,000-2,500"
-)
-_VOLUNTEER_DAY_SOURCE = (
-    "assumption: a day of an NHS professional's time at salary plus on-costs (Agenda for Change bands 6-8 to"
-    " consultants, 2022), the valuation health partnership schemes use for volunteer time"
-)
-_TRAVEL_SOURCE = (
-    "assumption: per diem and transport follow MINECOFIN's Ministerial Instructions N° 001/15/10/TC of 20/07/2015"
-    " (mission allowances inside the country; they differ by grade) and fuel prices, which rose in 2022"
-)
-_EVENT_SOURCE = (
-    "assumption: venue, facilitation and platform prices vary by place and supplier; WHO-CHOICE lists rental,"
-    " per diem and travel allowances as country-priced non-traded goods (Serje et al. 2018)"
-)
-
-
-def _assumed(group: str, low: float, high: float, why: str = "", family: str = "triangular") -> Prior:
-    """A prior that is a stated assumption: the plausible range, with its mode at the scenario's value."""
-    text = "assumption: the plausible range" + (f"; {why}" if why else "") + " (docs/ODD.md)"
-    return Prior(family, low, high, group, text)  # type: ignore[arg-type]
-
 
 #: Most institutions a scenario may hold (the state is institutions x topics per replicate, the panel x months).
 MAX_INSTITUTIONS = 1_000_000
@@ -118,29 +73,25 @@ MAX_NESTING = 16
 MAX_FILE_BYTES = 10_000_000
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, strict=True)
-
-
-class SimulationParams(_Section):
+class SimulationParams(Section):
     """How long the simulation runs and how it is seeded."""
 
-    months: int = _param(19, unit="months", ge=1, le=600, description="Length of the programme period.")
-    followup_months: int = _param(
+    months: int = param(19, unit="months", ge=1, le=600, description="Length of the programme period.")
+    followup_months: int = param(
         12,
         unit="months",
         ge=0,
         le=600,
         description="Months simulated after the programme ends (peer ties may go on, experts leave).",
     )
-    start: str = _param("2021-08", description="Calendar month of month 1, as YYYY-MM.")
-    seed: int = _param(
+    start: str = param("2021-08", description="Calendar month of month 1, as YYYY-MM.")
+    seed: int = param(
         20210801,
         ge=0,
         le=2**63 - 1,
         description="Seed of the experiment; replicate r uses SeedSequence(seed, spawn_key=(r,)).",
     )
-    posterior: str | None = _param(
+    posterior: str | None = param(
         None,
         description="Posterior the commands draw each replicate's parameter set from by default (a bundled name "
         "such as rwanda_tpn, or a CSV file); --no-posterior runs the scenario's own values.",
@@ -157,26 +108,26 @@ class SimulationParams(_Section):
         return value
 
 
-class KindSpec(_Section):
+class KindSpec(Section):
     """One kind of institution (hospital, district health team, ...) and how its members are drawn."""
 
-    label: str = _param("", description="Readable name of the kind.")
-    counts: dict[str, int] = _param(
+    label: str = param("", description="Readable name of the kind.")
+    counts: dict[str, int] = param(
         ..., description="Number of institutions of this kind in each region, e.g. {North = 2, South = 3}."
     )
-    budget_median: float = _param(
+    budget_median: float = param(
         20_000.0, unit="currency/month", gt=0, le=1e12, description="Median monthly operating budget (lognormal)."
     )
-    budget_sigma: float = _param(
+    budget_sigma: float = param(
         0.4, unit="log units", ge=0, le=3, description="Log-scale spread of the monthly budget (lognormal sigma)."
     )
-    leadership_mean: float = _param(
+    leadership_mean: float = param(
         0.6, ge=0.01, le=0.99, plausible=(0.3, 0.9), description="Mean leadership commitment (beta distribution)."
     )
-    leadership_concentration: float = _param(
+    leadership_concentration: float = param(
         8.0, gt=0, le=1000, description="Concentration (alpha + beta) of the leadership commitment beta distribution."
     )
-    population_served: float = _param(
+    population_served: float = param(
         0.0,
         unit="people",
         ge=0,
@@ -203,27 +154,27 @@ class KindSpec(_Section):
         return value
 
 
-class TopicSpec(_Section):
+class TopicSpec(Section):
     """An improvement topic and the indicator that measures it."""
 
-    indicator: str = _param(..., description="Name of the indicator that measures capacity on this topic.")
-    unit: str = _param("%", description="Unit of the indicator.")
-    indicator_min: float = _param(
+    indicator: str = param(..., description="Name of the indicator that measures capacity on this topic.")
+    unit: str = param("%", description="Unit of the indicator.")
+    indicator_min: float = param(
         0.0, ge=-1e9, le=1e9, description="Indicator value at capacity 0 (|value| at most 1e9, so sums stay finite)."
     )
-    indicator_max: float = _param(
+    indicator_max: float = param(
         100.0, ge=-1e9, le=1e9, description="Indicator value at capacity 1 (|value| at most 1e9, so sums stay finite)."
     )
-    kinds: list[str] = _param(..., description="Kinds of institution this topic applies to.")
-    baseline_mean: float = _param(0.5, gt=0, lt=1, description="Mean baseline capacity (beta distribution).")
-    baseline_concentration: float = _param(
+    kinds: list[str] = param(..., description="Kinds of institution this topic applies to.")
+    baseline_mean: float = param(0.5, gt=0, lt=1, description="Mean baseline capacity (beta distribution).")
+    baseline_concentration: float = param(
         10.0, gt=0, le=1000, description="Concentration (alpha + beta) of baseline capacity."
     )
-    interest_mean: float = _param(
+    interest_mean: float = param(
         0.5, gt=0, lt=1, description="Mean senior-management interest in the topic (beta distribution)."
     )
-    interest_concentration: float = _param(4.0, gt=0, le=1000, description="Concentration of topic interest.")
-    coverage_share: float = _param(
+    interest_concentration: float = param(4.0, gt=0, le=1000, description="Concentration of topic interest.")
+    coverage_share: float = param(
         0.0,
         ge=0,
         le=1,
@@ -231,7 +182,7 @@ class TopicSpec(_Section):
         "served that the indicator counts (1 for everyone, the share of women 15-49 for family planning ...); "
         "0: not a coverage indicator. People reached = indicator change / 100 x population_served x this share.",
     )
-    source: str = _param("", description="Where the indicator and its baseline come from.")
+    source: str = param("", description="Where the indicator and its baseline come from.")
 
     @model_validator(mode="after")
     def _check_scale(self) -> TopicSpec:
@@ -242,13 +193,13 @@ class TopicSpec(_Section):
         return self
 
 
-class PopulationParams(_Section):
+class PopulationParams(Section):
     """The institutions of the network."""
 
-    kinds: dict[str, KindSpec] = _param(..., description="Kinds of institution by name.")
+    kinds: dict[str, KindSpec] = param(..., description="Kinds of institution by name.")
 
 
-class ScheduledActivity(_Section):
+class ScheduledActivity(Section):
     """One line of the delivery model's schedule: an activity fired in the listed months, or every few months.
 
     ``months = [3, 10]`` lists the months; ``every = 1`` (with optional ``from`` and ``to``, default the first and
@@ -257,19 +208,17 @@ class ScheduledActivity(_Section):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, populate_by_name=True)
 
-    activity: str = _param(..., description="Registered activity type (see `twinsim.programme.registry.ACTIVITIES`).")
-    months: list[int] = _param([], description="Programme months (1-based) in which the activity fires.")
-    every: int | None = _param(None, ge=1, le=120, description="Fire every this many months (a recurrence).")
-    from_: int = _param(1, ge=1, le=1200, alias="from", description="First month of the recurrence.")
-    to: int | None = _param(
+    activity: str = param(..., description="Registered activity type (see `twinsim.programme.registry.ACTIVITIES`).")
+    months: list[int] = param([], description="Programme months (1-based) in which the activity fires.")
+    every: int | None = param(None, ge=1, le=120, description="Fire every this many months (a recurrence).")
+    from_: int = param(1, ge=1, le=1200, alias="from", description="First month of the recurrence.")
+    to: int | None = param(
         None, ge=1, le=1200, description="Last month of the recurrence (default: the programme's last)."
     )
 
     @field_validator("activity")
     @classmethod
     def _check_activity(cls, value: str) -> str:
-        from twinsim.programme.registry import ACTIVITIES
-
         if value not in ACTIVITIES:
             raise ValueError(f"unknown activity {value!r}; allowed: {', '.join(sorted(ACTIVITIES))}")
         return value
@@ -298,159 +247,42 @@ class ScheduledActivity(_Section):
         return sorted(set(self.months) | recurring)
 
 
-class ExpertParams(_Section):
-    """The consulting team of the ``external_experts`` and ``hybrid`` delivery models."""
-
-    team_size: int = _param(3, ge=1, le=100, description="External experts in the team (ExternalExpert agents).")
-    days_available: float = _param(
-        500.0,
-        unit="days",
-        ge=0,
-        le=100_000,
-        description="Expert days contracted for the programme (times programme.volume); activities beyond them"
-        " fire only in part.",
-    )
-    know_how: float = _param(
-        0.9,
-        unit="capacity",
-        gt=0,
-        le=1,
-        plausible=(0.7, 1.0),
-        prior=_assumed("experts", 0.7, 1.0, "outside experts know the priority topics well, not perfectly"),
-        description="Experts' capacity on the priority topics: the level they teach towards.",
-    )
-    context_distance: float = _param(
-        1.5,
-        ge=0,
-        le=20,
-        plausible=(0.5, 3.0),
-        prior=Prior(
-            "triangular",
-            0.5,
-            3.0,
-            "experts",
-            "assumption: from a national peer's distance (about 0.5) to twice the default; " + _NDENGA,
-        ),
-        description="Resource and context distance between an expert and any institution:"
-        " similarity = exp(-similarity_weight * distance).",
-    )
-    priority_topics: int = _param(
-        5,
-        ge=1,
-        le=50,
-        description="Topics chosen as sector priorities for delivery support (largest interest-weighted gap).",
-    )
-    senior_leaders: int = _param(
-        42,
-        ge=1,
-        le=10_000,
-        description="Ministry-level senior leaders coached by the experts (MinistryLeader agents; the first"
-        " priority_topics of them sponsor one priority each; mechanisms.expert_programme).",
-    )
-    ministry_leadership_mean: float = _param(
-        0.6,
-        ge=0.01,
-        le=0.99,
-        plausible=(0.3, 0.9),
-        prior=_assumed("experts", 0.3, 0.9, "the case study gives no measure of the senior leaders' commitment"),
-        description="Mean commitment of the Ministry's senior leaders (beta distribution, concentration 8).",
-    )
-    traction_threshold: float = _param(
-        0.88,
-        ge=0,
-        le=1,
-        plausible=(0.75, 0.95),
-        prior=_assumed(
-            "experts",
-            0.75,
-            0.95,
-            "set so that about 2 of 5 priorities gain traction, as the case study reports (a check, docs/ODD.md)",
-        ),
-        description="A priority gains traction (delivery support and knowledge sharing act on it) only while its"
-        " sponsoring senior leader's commitment is at least this.",
-    )
-    tracking_rate: float = _param(
-        0.05,
-        unit="per month",
-        ge=0,
-        le=1,
-        plausible=(0.0, 0.15),
-        prior=_assumed("experts", 0.0, 0.15, "the priority-tracking team's reach is not measured"),
-        description="Monthly step, towards 1, of every institution's interest in the priorities with traction, by"
-        " the ministerial priority-tracking routine (from the first retreat on, also after the programme).",
-    )
-
-
-class PartnerParams(_Section):
-    """The outside partner institutions of the ``north_south`` delivery model (not evaluated)."""
-
-    capacity_mean: float = _param(
-        0.85,
-        unit="capacity",
-        gt=0,
-        lt=1,
-        plausible=(0.7, 0.95),
-        prior=_assumed(
-            "partners", 0.7, 0.95, "partners are high-income institutions, strong but not perfect on every topic"
-        ),
-        description="Mean capacity of an outside partner on every topic (beta distribution).",
-    )
-    capacity_concentration: float = _param(
-        20.0, gt=0, le=1000, description="Concentration (alpha + beta) of the partners' capacity distribution."
-    )
-    context_distance: float = _param(
-        1.5,
-        ge=0,
-        le=20,
-        plausible=(0.5, 3.0),
-        prior=Prior(
-            "triangular",
-            0.5,
-            3.0,
-            "partners",
-            "assumption: outside partners share less context than national peers; " + _NDENGA,
-        ),
-        description="Resource and context distance between an outside partner and its institution:"
-        " similarity = exp(-similarity_weight * distance).",
-    )
-
-
-class ProgrammeParams(_Section):
+class ProgrammeParams(Section):
     """The delivery model: who twins with whom, on what, through which activities."""
 
-    delivery_model: str = _param(
+    delivery_model: str = param(
         "tpn_network", description="Registered delivery model (see `twinsim.programme.registry`)."
     )
-    topic_choice: str = _param(
+    topic_choice: str = param(
         "gap_and_interest",
         description="Registered rule by which institutions choose topics (see `twinsim.programme.matching`).",
     )
-    matching: str = _param(
+    matching: str = param(
         "best_performer",
         description="Registered rule picking a twin per chosen topic (see `twinsim.programme.matching`).",
     )
-    topics_per_institution: int = _param(
+    topics_per_institution: int = param(
         2, ge=1, le=20, plausible=(1, 4), description="Topics each institution chooses at the kickoff workshop."
     )
-    twins_per_topic: int = _param(1, ge=1, le=10, plausible=(1, 3), description="Twins (peers) per chosen topic.")
-    mentor_load_cap: int = _param(
+    twins_per_topic: int = param(1, ge=1, le=10, plausible=(1, 3), description="Twins (peers) per chosen topic.")
+    mentor_load_cap: int = param(
         3, ge=1, le=100, plausible=(1, 6), description="Most mentees one institution mentors across all topics."
     )
-    min_gap: float = _param(
+    min_gap: float = param(
         0.05, unit="capacity", ge=0, le=1, description="A twin must lead the learner by at least this much capacity."
     )
-    choice_interest_weight: float = _param(
+    choice_interest_weight: float = param(
         2.0,
         ge=0,
         le=20,
         plausible=(0.0, 4.0),
         description="Weight of senior management's interest, against the gap, when topics are chosen.",
     )
-    choice_noise: float = _param(
+    choice_noise: float = param(
         0.3, ge=0, le=10, description="Scale of the Gumbel noise in topic choice (0: deterministic)."
     )
-    schedule: list[ScheduledActivity] = _param([], description="Activities of the programme and their months.")
-    volume: float = _param(
+    schedule: list[ScheduledActivity] = param([], description="Activities of the programme and their months.")
+    volume: float = param(
         1.0,
         gt=0,
         le=100,
@@ -462,10 +294,10 @@ class ProgrammeParams(_Section):
     partners: PartnerParams = Field(default_factory=PartnerParams)
 
 
-class LearningParams(_Section):
+class LearningParams(Section):
     """The learning kernel: transfer, similarity, forgetting, turnover, trends."""
 
-    rates: dict[str, float] = _param(
+    rates: dict[str, float] = param(
         {},
         unit="per event",
         plausible=(0.0, 2.0),
@@ -480,185 +312,185 @@ class LearningParams(_Section):
         description="Transfer intensity per activity type: an event closes 1 - exp(-rate * effort * similarity)"
         " of the absorbable gap.",
     )
-    peer_contact_rate: float = _param(
+    peer_contact_rate: float = param(
         0.01,
         unit="per month",
         ge=0,
         le=5,
         plausible=(0.0, 0.05),
-        prior=_assumed("learning", 0.0, 0.05, "calibrated where a posterior is given", family="uniform"),
+        prior=assumed("learning", 0.0, 0.05, "calibrated where a posterior is given", family="uniform"),
         description="Monthly transfer intensity of informal contact between twins while ties are active.",
     )
-    followup_tie_intensity: float = _param(
+    followup_tie_intensity: float = param(
         0.5,
         ge=0,
         le=1,
         plausible=(0.0, 1.0),
-        prior=_assumed("learning", 0.0, 1.0, "how much contact outlasts the programme is not measured"),
+        prior=assumed("learning", 0.0, 1.0, "how much contact outlasts the programme is not measured"),
         description="Share of peer contact that goes on after the programme ends.",
     )
-    similarity_weight: float = _param(
+    similarity_weight: float = param(
         1.0,
         ge=0,
         le=20,
         plausible=(0.0, 3.0),
-        prior=_assumed("learning", 0.0, 3.0, "Ndenga et al. 2016: transfer much weaker across contexts"),
+        prior=assumed("learning", 0.0, 3.0, "Ndenga et al. 2016: transfer much weaker across contexts"),
         description="How fast transfer falls with resource and context distance: similarity = exp(-w * distance).",
     )
-    region_distance: float = _param(
+    region_distance: float = param(
         0.25, ge=0, le=10, description="Context distance added between institutions of different regions."
     )
-    gap_ceiling: float = _param(
+    gap_ceiling: float = param(
         0.5,
         unit="capacity",
         gt=0,
         le=10,
         plausible=(0.2, 1.0),
-        prior=_assumed("learning", 0.2, 1.0, "calibrated where a posterior is given", family="uniform"),
+        prior=assumed("learning", 0.2, 1.0, "calibrated where a posterior is given", family="uniform"),
         description="Gap at which absorbable know-how peaks: absorbable = gap * exp(-gap^2 / (2 ceiling^2)).",
     )
-    mentor_gain: float = _param(
+    mentor_gain: float = param(
         0.2,
         ge=0,
         le=1,
         plausible=(0.0, 1.0),
-        prior=_assumed("learning", 0.0, 1.0, "health partnerships are 'a two-way exchange' (seeds), size unmeasured"),
+        prior=assumed("learning", 0.0, 1.0, "health partnerships are 'a two-way exchange' (seeds), size unmeasured"),
         description="Two-way benefit: a mentor's (or outside partner's) gain as a share of what its learner gains"
         " on the tie's topic (mechanisms.two_way).",
     )
-    leadership_weight: float = _param(
+    leadership_weight: float = param(
         0.7,
         ge=0,
         le=1,
         plausible=(0.3, 1.0),
-        prior=_assumed("learning", 0.3, 1.0, "TPN key findings: effort follows senior management's interest"),
+        prior=assumed("learning", 0.3, 1.0, "TPN key findings: effort follows senior management's interest"),
         description="How strongly leadership commitment gates effort: effort factor = 1 - w + w * leadership.",
     )
-    interest_weight: float = _param(
+    interest_weight: float = param(
         0.5,
         ge=0,
         le=1,
         plausible=(0.0, 1.0),
-        prior=_assumed("learning", 0.0, 1.0),
+        prior=assumed("learning", 0.0, 1.0),
         description="How strongly topic interest gates effort on a topic: factor = 1 - w + w * interest.",
     )
-    resource_elasticity: float = _param(
+    resource_elasticity: float = param(
         0.5, ge=0, le=3, description="Engagement falls as (budget / kind median) ** elasticity below the median."
     )
-    mentor_load_penalty: float = _param(
+    mentor_load_penalty: float = param(
         0.1,
         ge=0,
         le=1,
-        prior=_assumed("learning", 0.0, 0.3),
+        prior=assumed("learning", 0.0, 0.3),
         plausible=(0.0, 0.3),
         description="Engagement lost per mentee mentored.",
     )
-    motivation_rate: float = _param(
+    motivation_rate: float = param(
         0.004,
         unit="per month",
         ge=0,
         le=1,
         plausible=(0.0, 0.01),
-        prior=_assumed("learning", 0.0, 0.01, "calibrated where a posterior is given", family="uniform"),
+        prior=assumed("learning", 0.0, 0.01, "calibrated where a posterior is given", family="uniform"),
         description="Own improvement driven by interest and leadership, with or without a programme.",
     )
-    background_trend: float = _param(
+    background_trend: float = param(
         0.002,
         unit="per month",
         ge=0,
         le=1,
         plausible=(0.0, 0.005),
-        prior=_assumed(
+        prior=assumed(
             "learning", 0.0, 0.005, "secular improvement of Rwandan indicators, a few tenths of a point a month"
         ),
         description="Secular improvement of every institution: a share of the remaining gap to full capacity.",
     )
-    forgetting: float = _param(
+    forgetting: float = param(
         0.027,
         unit="per month",
         ge=0,
         le=1,
         plausible=(0.01, 0.05),
-        prior=_assumed("learning", 0.01, 0.05, "half-lives of 1 to 6 years for unpractised know-how"),
+        prior=assumed("learning", 0.01, 0.05, "half-lives of 1 to 6 years for unpractised know-how"),
         description="Monthly decay of capacity gained above the baseline where nobody owns or practises it"
         " (mechanisms.ownership off: everywhere).",
     )
-    ownership_retention: float = _param(
+    ownership_retention: float = param(
         1.0,
         ge=0,
         le=1,
         plausible=(0.5, 1.0),
-        prior=_assumed("learning", 0.5, 1.0),
+        prior=assumed("learning", 0.5, 1.0),
         description="Share of the decay that full ownership (leadership times the topic's interest gate) and"
         " full practice remove: decay = forgetting * (1 - ownership_retention * ownership * practice gate).",
     )
-    practice_weight: float = _param(
+    practice_weight: float = param(
         0.5,
         ge=0,
         le=1,
         plausible=(0.0, 1.0),
-        prior=_assumed("learning", 0.0, 1.0),
+        prior=assumed("learning", 0.0, 1.0),
         description="How much of ownership's protection needs practice (working on the topic, ties still"
         " active): practice gate = 1 - w + w * practice.",
     )
-    empowerment_rate: float = _param(
+    empowerment_rate: float = param(
         0.004,
         unit="per month",
         ge=0,
         le=1,
         plausible=(0.0, 0.01),
-        prior=_assumed("learning", 0.0, 0.01),
+        prior=assumed("learning", 0.0, 0.01),
         description="Own improvement added by taking part, on the topics worked on in the programme, times"
         " leadership and engagement (mechanisms.empowerment).",
     )
-    virtual_ratio: float = _param(
+    virtual_ratio: float = param(
         0.2,
         ge=0,
         le=1,
         plausible=(0.1, 0.5),
-        prior=_assumed(
+        prior=assumed(
             "learning", 0.1, 0.5, "Rowe et al. 2018: remote and printed support moved practice far less than in-person"
         ),
         description="Transfer rate of a virtual activity as a share of its in-person counterpart's"
         " (mechanisms.delivery_modes): coaching_virtual from coaching_in_person, etc.",
     )
-    programme_time_share: float = _param(
+    programme_time_share: float = param(
         0.01,
         ge=0,
         le=1,
         plausible=(0.002, 0.05),
-        prior=_assumed("learning", 0.002, 0.05),
+        prior=assumed("learning", 0.002, 0.05),
         description="Share of the monthly budget, in staff days at costs.staff_day, an institution can give the"
         " programme (mechanisms.resources): staff days = share * budget / staff_day.",
     )
-    yield_reference: float = _param(
+    yield_reference: float = param(
         0.005,
         unit="capacity per month",
         gt=0,
         le=1,
         plausible=(0.002, 0.02),
-        prior=_assumed("learning", 0.002, 0.02),
+        prior=assumed("learning", 0.002, 0.02),
         description="Programme gain in a month of activities (summed over topics) that fully satisfies a member;"
         " less lowers its persistence (mechanisms.resources).",
     )
-    persistence_rate: float = _param(
+    persistence_rate: float = param(
         0.3,
         ge=0,
         le=1,
         plausible=(0.0, 0.6),
-        prior=_assumed("learning", 0.0, 0.6),
+        prior=assumed("learning", 0.0, 0.6),
         description="How fast persistence follows the satisfaction of a month of activities (exponential"
         " smoothing weight).",
     )
-    disillusion_weight: float = _param(
+    disillusion_weight: float = param(
         0.5,
         ge=0,
         le=1,
         plausible=(0.0, 1.0),
-        prior=_assumed("learning", 0.0, 1.0),
+        prior=assumed("learning", 0.0, 1.0),
         description="How much low persistence lowers engagement: factor = 1 - w * (1 - persistence).",
     )
-    dropout_threshold: float = _param(
+    dropout_threshold: float = param(
         0.0,
         ge=0,
         le=1,
@@ -666,29 +498,27 @@ class LearningParams(_Section):
         description="A member whose persistence falls below this drops out for the rest of the programme"
         " (engagement 0; 0: nobody drops out).",
     )
-    leadership_turnover: float = _param(
+    leadership_turnover: float = param(
         0.02,
         unit="per month",
         ge=0,
         le=1,
         plausible=(0.0, 0.05),
-        prior=_assumed("learning", 0.0, 0.05, "senior managers stay 2 to 8 years or more"),
+        prior=assumed("learning", 0.0, 0.05, "senior managers stay 2 to 8 years or more"),
         description="Monthly probability that an institution's senior leadership changes.",
     )
-    turnover_knowledge_loss: float = _param(
+    turnover_knowledge_loss: float = param(
         0.2,
         ge=0,
         le=1,
         plausible=(0.0, 0.5),
-        prior=_assumed("learning", 0.0, 0.5),
+        prior=assumed("learning", 0.0, 0.5),
         description="Share of the capacity gained above the baseline lost when leadership changes.",
     )
 
     @field_validator("rates")
     @classmethod
     def _check_rates(cls, value: dict[str, float]) -> dict[str, float]:
-        from twinsim.programme.registry import ACTIVITIES
-
         for name, rate in value.items():
             if name not in ACTIVITIES:
                 raise ValueError(f"unknown activity {name!r}; allowed: {', '.join(sorted(ACTIVITIES))}")
@@ -697,138 +527,57 @@ class LearningParams(_Section):
         return value
 
 
-class MechanismParams(_Section):
+class MechanismParams(Section):
     """Switches of the mechanisms of issue 12 (docs/ODD.md 7.16-7.21); each off gives the model without it."""
 
-    ownership: bool = _param(
+    ownership: bool = param(
         True,
         description="Leadership- and practice-dependent decay of gains (off: every gain decays at"
         " learning.forgetting).",
     )
-    empowerment: bool = _param(
+    empowerment: bool = param(
         True, description="Taking part raises own improvement on the topics worked on (learning.empowerment_rate)."
     )
-    keep_promise: bool = _param(
+    keep_promise: bool = param(
         True,
         description="TPN matching serves the learners with the fewest leading peers first, so a chosen topic gets"
         " another leading peer of the kind when its best performer is full, each within programme.mentor_load_cap;"
         " requests no peer with room leads stay unmatched (off: largest gaps first).",
     )
-    two_way: bool = _param(
+    two_way: bool = param(
         True,
         description="Mentors and outside partners learn from the exchange (learning.mentor_gain; off: they gain"
         " nothing).",
     )
-    resources: bool = _param(
+    resources: bool = param(
         True,
         description="Staff time binds: activities take staff days, mentors' time limits what mentees receive,"
         " engagement falls when effort yields little (off: time is unlimited).",
     )
-    expert_programme: bool = _param(
+    expert_programme: bool = param(
         True,
         description="The expert programme as it was: Ministry senior leaders, priorities set at the first retreat,"
         " traction only above a leadership threshold, a tracking routine (off: member-level experts only).",
     )
-    delivery_modes: bool = _param(
+    delivery_modes: bool = param(
         True,
         description="Virtual activities transfer learning.virtual_ratio of their in-person counterpart (off: each"
         " activity's own rate).",
     )
 
 
-class ActivityCost(_Section):
-    """Unit costs of one activity type."""
-
-    per_event: float = _param(
-        0.0, unit="currency", ge=0, le=1e9, description="Venue, facilitation or platform cost per event."
-    )
-    per_participant: float = _param(
-        0.0, unit="currency", ge=0, le=1e9, description="Travel and per diem per participating staff member."
-    )
-    participants: int = _param(2, ge=0, le=1000, description="Staff per participating institution.")
-    days: float = _param(1.0, unit="days", ge=0, le=365, description="Days each participant spends on the activity.")
-    expert_days: float = _param(
-        0.0, unit="days", ge=0, le=365, description="Days of external-expert time per event, paid at the day rate."
-    )
-    volunteer_days: float = _param(
-        0.0, unit="days", ge=0, le=365, description="Days of volunteer time (outside partners' staff) per event."
-    )
-
-
-class CostParams(_Section):
-    """Costing: unit costs per activity and per staff day."""
-
-    currency: str = _param("USD", description="Currency of every cost.")
-    price_year: int = _param(2022, ge=1950, le=2100, description="Price year of the unit costs.")
-    staff_day: float = _param(
-        40.0,
-        unit="currency/day",
-        ge=0,
-        le=1e7,
-        prior=Prior("triangular", 20.0, 80.0, "costs", _STAFF_DAY_SOURCE),
-        description="Value of one staff day.",
-    )
-    value_staff_time: bool = _param(True, description="Count the staff time of learners and mentors as a cost.")
-    expert_day_rate: float = _param(
-        1200.0,
-        unit="currency/day",
-        ge=0,
-        le=1e7,
-        prior=Prior("triangular", 600.0, 2500.0, "costs", _EXPERT_DAY_SOURCE),
-        description="Fee of one external-expert day (consulting day rate).",
-    )
-    volunteer_day: float = _param(
-        350.0,
-        unit="currency/day",
-        ge=0,
-        le=1e7,
-        prior=Prior("triangular", 150.0, 700.0, "costs", _VOLUNTEER_DAY_SOURCE),
-        description="Value of one day of an outside partner's volunteer staff.",
-    )
-    travel_price_index: float = _param(
-        1.0,
-        ge=0.1,
-        le=10,
-        prior=Prior("triangular", 0.7, 1.5, "costs", _TRAVEL_SOURCE),
-        description="Multiplier of every activity's per_participant cost (transport and per diem): the price level of"
-        " travel against the unit costs written in the scenario.",
-    )
-    event_price_index: float = _param(
-        1.0,
-        ge=0.1,
-        le=10,
-        prior=Prior("triangular", 0.6, 1.6, "costs", _EVENT_SOURCE),
-        description="Multiplier of every activity's per_event cost (venue, facilitation, platform): the price level"
-        " of events against the unit costs written in the scenario.",
-    )
-    value_volunteer_time: bool = _param(
-        True, description="Count volunteer time as a cost (off: the donor's financial perspective)."
-    )
-    activities: dict[str, ActivityCost] = _param({}, description="Unit costs by activity type.")
-
-    @field_validator("activities")
-    @classmethod
-    def _check_activities(cls, value: dict[str, ActivityCost]) -> dict[str, ActivityCost]:
-        from twinsim.programme.registry import ACTIVITIES
-
-        unknown = sorted(set(value) - set(ACTIVITIES))
-        if unknown:
-            raise ValueError(f"unknown activity {unknown[0]!r}; allowed: {', '.join(sorted(ACTIVITIES))}")
-        return value
-
-
 RECORDING_MODES = ("panel", "aggregate")
 
 
-class RecordingParams(_Section):
+class RecordingParams(Section):
     """What a run keeps of its monthly state (see `twinsim.kernel.recording`)."""
 
-    mode: str = _param(
+    mode: str = param(
         "panel",
         description="panel: the full institution x topic x month panel; aggregate: only monthly means by kind,"
         " region, topic and choice (for large networks). Aggregates are recorded in both modes.",
     )
-    panel_dir: str = _param(
+    panel_dir: str = param(
         "",
         description="In panel mode, a folder to which each run streams its panel as Parquet, month by month,"
         " instead of holding it in memory (empty: keep it in memory).",
@@ -848,16 +597,16 @@ class RecordingParams(_Section):
         return self
 
 
-class SensitivityFactor(_Section):
+class SensitivityFactor(Section):
     """One parameter of a sensitivity analysis, named by its dotted scenario key.
 
     A number is sampled uniformly on ``[low, high]`` (an integer key as ``floor`` of a uniform on
     ``[low, high + 1)``); a key given ``levels`` takes one of them with equal probability.
     """
 
-    low: float | None = _param(None, description="Lower bound (default: the key's plausible range).")
-    high: float | None = _param(None, description="Upper bound (default: the key's plausible range).")
-    levels: list[str | int | float | bool] = _param(
+    low: float | None = param(None, description="Lower bound (default: the key's plausible range).")
+    high: float | None = param(None, description="Upper bound (default: the key's plausible range).")
+    levels: list[str | int | float | bool] = param(
         [], description="Values of a categorical key (e.g. matching rules), each drawn with equal probability."
     )
 
@@ -874,22 +623,22 @@ class SensitivityFactor(_Section):
         return self
 
 
-class ChoiceLevel(_Section):
+class ChoiceLevel(Section):
     """One alternative of a design choice: scenario overrides and schedule changes."""
 
-    overrides: dict[str, Any] = _param({}, description="Dotted-key overrides, as with --set.")
-    schedule: dict[str, list[int]] = _param(
+    overrides: dict[str, Any] = param({}, description="Dotted-key overrides, as with --set.")
+    schedule: dict[str, list[int]] = param(
         {},
         unit="months",
         description="Months of named activities in this alternative; [] removes the activity from the schedule.",
     )
 
 
-class SensitivityChoice(_Section):
+class SensitivityChoice(Section):
     """A design choice with named alternatives, e.g. coaching in person, virtual or none."""
 
-    description: str = _param("", description="What the choice is about.")
-    levels: dict[str, ChoiceLevel] = _param(..., description="The alternatives by name, drawn with equal probability.")
+    description: str = param("", description="What the choice is about.")
+    levels: dict[str, ChoiceLevel] = param(..., description="The alternatives by name, drawn with equal probability.")
 
     @field_validator("levels")
     @classmethod
@@ -899,21 +648,21 @@ class SensitivityChoice(_Section):
         return value
 
 
-class SensitivitySpec(_Section):
+class SensitivitySpec(Section):
     """A global sensitivity analysis of the scenario (read by `twinsim sensitivity`), not a model input."""
 
-    method: str = _param("sobol", description="Method: sobol (Saltelli sampling), morris or fast (eFAST).")
-    samples: int = _param(
+    method: str = param("sobol", description="Method: sobol (Saltelli sampling), morris or fast (eFAST).")
+    samples: int = param(
         64, ge=1, le=1_000_000, description="Base samples N (sobol: a power of 2; morris: trajectories; fast: > 64)."
     )
-    replicates: int = _param(1, ge=1, le=1000, description="Runs per design point; outputs are their mean.")
-    second_order: bool = _param(False, description="Sobol: also estimate second-order indices S2.")
-    num_levels: int = _param(4, ge=2, le=100, description="Morris: grid levels per factor.")
-    outputs: list[str] = _param(
+    replicates: int = param(1, ge=1, le=1000, description="Runs per design point; outputs are their mean.")
+    second_order: bool = param(False, description="Sobol: also estimate second-order indices S2.")
+    num_levels: int = param(4, ge=2, le=100, description="Morris: grid levels per factor.")
+    outputs: list[str] = param(
         ["mean_gain", "total_cost"], description="Outputs analysed: numeric keys of the run summary."
     )
-    params: dict[str, SensitivityFactor] = _param({}, description="Uncertain parameters by dotted scenario key.")
-    choices: dict[str, SensitivityChoice] = _param({}, description="Design choices with named alternatives.")
+    params: dict[str, SensitivityFactor] = param({}, description="Uncertain parameters by dotted scenario key.")
+    choices: dict[str, SensitivityChoice] = param({}, description="Design choices with named alternatives.")
 
     @field_validator("method")
     @classmethod
@@ -931,10 +680,10 @@ class SensitivitySpec(_Section):
         return value
 
 
-class EvaluationParams(_Section):
+class EvaluationParams(Section):
     """How an evaluator observes the indicators: survey months and measurement error."""
 
-    measurement_sd: float = _param(
+    measurement_sd: float = param(
         2.0,
         unit="indicator points",
         ge=0,
@@ -942,8 +691,8 @@ class EvaluationParams(_Section):
         plausible=(0.0, 5.0),
         description="Standard deviation of the error of one measured indicator value (independent draws).",
     )
-    baseline_month: int = _param(0, unit="month", ge=0, le=600, description="Month of the baseline survey.")
-    choice_on_measured_baseline: bool = _param(
+    baseline_month: int = param(0, unit="month", ge=0, le=600, description="Month of the baseline survey.")
+    choice_on_measured_baseline: bool = param(
         True,
         description=(
             "Institutions choose their topics on the measured month-0 indicators (true value plus the same "
@@ -951,10 +700,10 @@ class EvaluationParams(_Section):
             "to the mean; false: they choose on true capacity (ODD 7.24)."
         ),
     )
-    midline_month: int | None = _param(
+    midline_month: int | None = param(
         None, unit="month", ge=1, le=1200, description="Month of an optional midline survey (none if unset)."
     )
-    endline_month: int | None = _param(
+    endline_month: int | None = param(
         None,
         unit="month",
         ge=1,
@@ -963,11 +712,11 @@ class EvaluationParams(_Section):
     )
 
 
-class Scenario(_Section):
+class Scenario(Section):
     """A complete, validated scenario: the input of one model run."""
 
-    name: str = _param("scenario", description="Short name of the scenario.")
-    description: str = _param("", description="What the scenario represents.")
+    name: str = param("scenario", description="Short name of the scenario.")
+    description: str = param("", description="What the scenario represents.")
     simulation: SimulationParams = Field(default_factory=SimulationParams)
     population: PopulationParams
     topics: dict[str, TopicSpec]
@@ -1029,9 +778,6 @@ class Scenario(_Section):
         return self.simulation.months if ev is None else ev
 
     def _check_registries(self) -> None:
-        from twinsim.programme.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
-        from twinsim.programme.registry import DELIVERY_MODELS
-
         for key, value, registry in (
             ("programme.delivery_model", self.programme.delivery_model, DELIVERY_MODELS),
             ("programme.matching", self.programme.matching, MATCHING_RULES),
@@ -1039,11 +785,14 @@ class Scenario(_Section):
         ):
             if value not in registry:
                 raise ValueError(f"{key}: unknown name {value!r}; allowed: {', '.join(sorted(registry))}")
+        unknown = sorted(set(self.costs.activities) - set(ACTIVITIES))
+        if unknown:
+            raise ValueError(
+                f"costs.activities: unknown activity {unknown[0]!r}; allowed: {', '.join(sorted(ACTIVITIES))}"
+            )
         self._check_activities_fit_the_delivery_model()
 
     def _check_activities_fit_the_delivery_model(self) -> None:
-        from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS
-
         model = DELIVERY_MODELS[self.programme.delivery_model]
         for line in self.programme.schedule:
             needs = ACTIVITIES[line.activity].needs

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from twinsim.programme.registry import effective_rate
 from twinsim.scenario.schema import ActivityCost, Scenario, as_scenario
 
 __all__ = ["scenario_warnings"]
@@ -64,7 +65,6 @@ def scenario_warnings(scenario: Scenario | str | Path) -> list[str]:
             "programme.schedule has no kickoff_workshop: topics are never chosen and no ties form, so the other "
             "activities cost money and transfer nothing along ties"
         )
-    from twinsim.programme.registry import effective_rate  # the rate each activity fires at (ODD 7.21)
 
     rates = scenario.learning.rates
     if not any(rates.get(a, 0.0) > 0 for a in activities):
