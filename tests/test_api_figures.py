@@ -10,7 +10,7 @@ import pytest
 import twinsim
 from twinsim.analysis.sensitivity import sensitivity
 from twinsim.errors import ScenarioError
-from twinsim.viz.network import draw_network, region_layout
+from twinsim.figures.network import draw_network, region_layout
 
 
 @pytest.fixture(scope="module")

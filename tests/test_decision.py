@@ -13,10 +13,10 @@ from twinsim.analysis import voi
 from twinsim.analysis.compare import compare
 from twinsim.analysis.discovery import discover_regions
 from twinsim.cli import app
+from twinsim.core.priors import Prior, declared_priors
 from twinsim.experiments.posterior import load_posterior
 from twinsim.experiments.psa import ParameterDraws, prior_table, scenario_inputs
 from twinsim.scenario import Scenario, resolve_posterior
-from twinsim.core.priors import Prior, declared_priors
 
 runner = CliRunner()
 

@@ -19,9 +19,9 @@ from twinsim.errors import ScenarioError
 from twinsim.experiments.posterior import Posterior, as_posterior, load_posterior
 from twinsim.experiments.store import load_results
 from twinsim.experiments.sweep import sweep
+from twinsim.figures.plots import plot_trajectories
 from twinsim.model.twinning import TwinningSimulation
 from twinsim.scenario import as_scenario, bundled_scenarios, resolve_posterior, resolve_targets, scenario_warnings
-from twinsim.viz.plots import plot_trajectories
 
 NAME = "rwanda_tpn"
 FILE = bundled_scenarios()[NAME]

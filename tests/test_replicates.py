@@ -111,8 +111,8 @@ def test_replicates_running_different_posterior_draws_in_one_model_are_their_sin
 
 def _range(key: str) -> tuple[float, float]:
     """A key's plausible range, else its prior's (unit costs have priors, not plausible ranges)."""
-    from twinsim.scenario import Scenario
     from twinsim.core.priors import declared_priors
+    from twinsim.scenario import Scenario
     from twinsim.scenario.schema import plausible_range
 
     found = plausible_range(key)

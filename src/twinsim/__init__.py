@@ -50,12 +50,9 @@ __all__ = [
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from twinsim.core.version import package_version
 
-    try:
-        return version("twinsim")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
-        return "0+unknown"
+    return package_version()
 
 
 def __getattr__(name: str) -> Any:

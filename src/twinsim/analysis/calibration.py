@@ -50,8 +50,15 @@ from twinsim.core.evaluation import interval95
 from twinsim.errors import ScenarioError
 from twinsim.experiments.engine import run, shared_executor
 from twinsim.experiments.experiment import Arm, Experiment
-from twinsim.experiments.posterior import Posterior
-from twinsim.scenario import Scenario, as_scenario, plausible_range
+from twinsim.experiments.posterior import Posterior, save_posterior
+from twinsim.scenario import (
+    Scenario,
+    as_scenario,
+    bundled_scenarios,
+    load_scenario,
+    plausible_range,
+    resolve_scenario_path,
+)
 
 __all__ = [
     "CalibrationResult",
@@ -665,8 +672,7 @@ def write_outputs(
         The JSON report.
 
     """
-    from twinsim.experiments.posterior import save_posterior
-    from twinsim.viz.plots import plot_posterior_predictive, save
+    from twinsim.figures.plots import plot_posterior_predictive, save
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -751,8 +757,6 @@ def check_write_back(ref: str | Path) -> Path:
     """
     import sysconfig
 
-    from twinsim.scenario import bundled_scenarios, resolve_scenario_path
-
     given = Path(ref)
     path = resolve_scenario_path(ref)
     copy = f"copy it first (cp {path} my_scenario.toml) and calibrate the copy"
@@ -783,7 +787,6 @@ def write_point_estimate(path: str | Path, point: dict[str, float], comment: str
     import tomlkit
 
     from twinsim.experiments.store import atomic_write
-    from twinsim.scenario import load_scenario
 
     path = Path(path).resolve()  # a symbolic link stays: its target is edited
     with open(_lock_file(path), "a") as handle:

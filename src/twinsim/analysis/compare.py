@@ -160,7 +160,7 @@ class Comparison:
             The matplotlib Figure.
 
         """
-        from twinsim.viz import comparison as figures
+        from twinsim.figures import comparison as figures
 
         if kind == "ce_plane":
             return figures.plot_ce_plane(self, wtp=wtp)

@@ -439,7 +439,7 @@ class SensitivityResult:
             The matplotlib Figure.
 
         """
-        from twinsim.viz import sensitivity as figures
+        from twinsim.figures import sensitivity as figures
 
         if kind == "indices":
             return figures.plot_indices(self)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twinsim.errors import ScenarioError
 from twinsim.scenario import plausible_range, resolve_targets
+from twinsim.scenario.schema import check_text, read_toml_file
 
 __all__ = ["CalibrationSpec", "SMCSettings", "Target", "load_targets"]
 
@@ -141,7 +142,6 @@ def load_targets(path: str | Path) -> CalibrationSpec:
     ``path`` is a file or the name of bundled targets (``"rwanda_tpn"``; see :func:`twinsim.scenario.resolve_targets`).
     """
     path = resolve_targets(path)
-    from twinsim.scenario.schema import check_text, read_toml_file
 
     data = read_toml_file(path, f"--targets {path}")
     check_text(data, f"--targets {path}")

@@ -13,8 +13,10 @@ from typing import Annotated
 
 import typer
 
-import twinsim
 from twinsim.cli import calibrate, compare, decompose, explore, power, run, sensitivity, sweep, validate
+from twinsim.core.version import package_version
+from twinsim.experiments.failures import environment_failure
+from twinsim.experiments.process import tune_for_runs
 
 app = typer.Typer(
     help="Simulate peer-learning (twinning) networks among health institutions.",
@@ -70,7 +72,7 @@ def _epilog(name: str) -> str:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"twinsim {twinsim.__version__}")
+        typer.echo(f"twinsim {package_version()}")
         raise typer.Exit()
 
 
@@ -117,8 +119,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     ``TWINSIM_DEBUG=1``. Ctrl-C is one line and exit 130.
     """
     if argv is None:  # the command's own process (not a test calling main): tuned for runs
-        from twinsim.experiments.process import tune_for_runs
-
         tune_for_runs()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("TWINSIM_DEBUG", "") not in {"", "0"}
@@ -132,7 +132,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         if debug:
             raise
         from twinsim.cli.common import err_console, literal
-        from twinsim.experiments.failures import environment_failure
 
         reason = environment_failure(exc)
         if reason is not None:  # the machine, not twinsim or the input: one line, exit 2

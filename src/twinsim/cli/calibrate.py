@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from twinsim.analysis.prior_sensitivity import sensitivity_sentences
 from twinsim.cli.common import (
     ForceOption,
     JsonOption,
@@ -32,6 +33,7 @@ from twinsim.cli.common import (
     show_table,
     user_errors,
 )
+from twinsim.experiments.resources import check_size
 from twinsim.scenario import load_scenario, resolve_scenario_path, resolve_targets
 
 
@@ -87,7 +89,6 @@ def calibrate(
         write_outputs,
         write_point_estimate,
     )
-    from twinsim.experiments.resources import check_size
 
     check_output_path(out, "--out")
     engine = engine_options(workers, scheduler, store, resume)
@@ -154,6 +155,4 @@ def calibrate(
         soft_wrap=True,
     )
     if report.get("prior_sensitivity"):
-        from twinsim.analysis.prior_sensitivity import sensitivity_sentences
-
         say_notes(["How much the prior decides:", *sensitivity_sentences(report["prior_sensitivity"])], table_format)

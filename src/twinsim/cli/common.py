@@ -24,6 +24,9 @@ from rich.table import Table
 from rich.text import Text
 
 from twinsim.errors import TwinsimError
+from twinsim.experiments.executors import DaskCluster, LocalProcesses, check_address
+from twinsim.experiments.posterior import SCENARIO_POSTERIOR, as_posterior
+from twinsim.scenario import scenario_warnings
 
 # Piped or redirected output is never cut to 80 columns: a wide console, tables fold instead of truncating.
 out_console = Console(width=None if sys.stdout.isatty() else 250)
@@ -125,8 +128,6 @@ def engine_options(
     workers: int | None = None, scheduler: str | None = None, store: Path | None = None, resume: bool = False
 ) -> dict[str, Any]:
     """The experiment engine's options from the shared command-line options (checked before any run)."""
-    from twinsim.experiments.executors import DaskCluster, LocalProcesses, check_address
-
     if resume and store is None:
         raise TwinsimError("--resume: needs --store DIR (the result store to complete)")
     check_output_path(store, "--store")
@@ -235,7 +236,6 @@ def _load_posterior(ref: str | Path | None, scenario: Any, off: bool = False) ->
         raise TwinsimError("--no-posterior: not with --posterior")
     if off:
         return None
-    from twinsim.experiments.posterior import SCENARIO_POSTERIOR, as_posterior
 
     return as_posterior(ref or SCENARIO_POSTERIOR, scenario)  # the API's own default: one door
 
@@ -278,8 +278,6 @@ def _money(value: float) -> str:
 
 def print_warnings(scenario: Any) -> list[str]:
     """Print on stderr, one line each, why the scenario's results cannot mean anything; return the lines."""
-    from twinsim.scenario import scenario_warnings
-
     lines = scenario_warnings(scenario)
     for line in lines:
         err_console.print(f"twinsim: warning: {line}", markup=False, highlight=False, soft_wrap=True)

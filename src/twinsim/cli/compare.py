@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from twinsim.analysis.voi import parse_population
 from twinsim.cli.common import (
     ForceOption,
     JsonOption,
@@ -40,6 +41,8 @@ from twinsim.cli.common import (
     user_errors,
 )
 from twinsim.errors import TwinsimError
+from twinsim.experiments.psa import UNCERTAINTY_MODES
+from twinsim.experiments.resources import check_size
 from twinsim.scenario import load_scenario
 
 
@@ -95,7 +98,6 @@ def compare(
     check_seed(seed)
     from twinsim.analysis.compare import compare as run_comparison
     from twinsim.analysis.compare import parse_wtp
-    from twinsim.experiments.resources import check_size
 
     check_finite(budget, "--budget", positive=True)
     check_output_path(out, "--out")
@@ -108,7 +110,6 @@ def compare(
         print_warnings(sc)
     post = _load_posterior(posterior, scs[0], no_posterior)
     mode = _uncertainty_mode(uncertainty, no_posterior)
-    from twinsim.analysis.voi import parse_population
 
     programmes = parse_population(population)
     with progress_bar(0, "runs", quiet=as_json or quiet) as bar:
@@ -149,7 +150,6 @@ def _draws(result: Any) -> int:
 
 
 def _uncertainty_mode(mode: str, no_posterior: bool) -> str:
-    from twinsim.experiments.psa import UNCERTAINTY_MODES
 
     if mode not in UNCERTAINTY_MODES:
         raise TwinsimError(f"--uncertainty: unknown {mode!r}; allowed: {', '.join(UNCERTAINTY_MODES)}")
@@ -222,8 +222,8 @@ def _print_decision(result: Any, table_format: str, population: tuple[float, int
 
 
 def _write_comparison(result: Any, out: Path, population: tuple[float, int, float] = (1.0, 10, 0.03)) -> None:
-    from twinsim.viz.comparison import plot_ce_plane, plot_ceac, plot_model_trajectories
-    from twinsim.viz.plots import save
+    from twinsim.figures.comparison import plot_ce_plane, plot_ceac, plot_model_trajectories
+    from twinsim.figures.plots import save
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.json").write_text(json.dumps(result.to_dict(), indent=2))
@@ -239,7 +239,7 @@ def _write_comparison(result: Any, out: Path, population: tuple[float, int, floa
     if result.decision_grade():
         import pandas as pd
 
-        from twinsim.viz.comparison import plot_evpi, plot_evppi
+        from twinsim.figures.comparison import plot_evpi, plot_evppi
 
         result.write_psa(out)
         voi = result.value_of_information(population=population)

@@ -33,6 +33,7 @@ from twinsim.cli.common import (
     show_table,
     user_errors,
 )
+from twinsim.experiments.resources import check_size
 from twinsim.scenario import load_scenario
 
 
@@ -56,7 +57,6 @@ def decompose(
     """Split each topic's selected-vs-not difference into twinning and self-selection (counterfactual runs)."""
     check_seed(seed)
     from twinsim.analysis.decomposition import decompose as run_decomposition
-    from twinsim.experiments.resources import check_size
 
     engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])

@@ -34,7 +34,9 @@ from twinsim.cli.common import (
     user_errors,
 )
 from twinsim.errors import TwinsimError
+from twinsim.experiments.resources import check_size
 from twinsim.scenario import load_scenario
+from twinsim.scenario.schema import MAX_INSTITUTIONS
 
 
 @user_errors
@@ -73,11 +75,9 @@ def power(
         ) from None
     if not sizes or min(sizes) < 2:
         raise TwinsimError(f"--institutions: every size must be >= 2 (got {institutions!r})")
-    from twinsim.scenario.schema import MAX_INSTITUTIONS
 
     if max(sizes) > MAX_INSTITUTIONS:
         raise TwinsimError(f"--institutions: every size must be at most {MAX_INSTITUTIONS:,} (got {max(sizes):,})")
-    from twinsim.experiments.resources import check_size
 
     engine = engine_options(workers, scheduler, store, resume)
     sc = load_scenario(scenario, set_ or [])

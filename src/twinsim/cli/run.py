@@ -6,10 +6,11 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from twinsim.analysis.targets import load_targets
 from twinsim.cli.common import (
     ForceOption,
     JsonOption,
@@ -38,10 +39,11 @@ from twinsim.cli.common import (
     user_errors,
 )
 from twinsim.errors import TwinsimError
+from twinsim.experiments.engine import ReplicateSet, run_replicates
+from twinsim.experiments.resources import check_size
+from twinsim.programme.registry import DELIVERY_MODELS
 from twinsim.scenario import load_scenario
-
-if TYPE_CHECKING:
-    from twinsim.experiments.engine import ReplicateSet
+from twinsim.scenario.bundled import bundled_targets
 
 
 @user_errors
@@ -73,8 +75,6 @@ def run(
     check_seed(seed)
     if fmt not in {"parquet", "csv"}:
         raise TwinsimError(f"--format: must be parquet or csv (got {fmt!r})")
-    from twinsim.experiments.engine import run_replicates
-    from twinsim.experiments.resources import check_size
 
     check_output_path(out, "--out")
     engine = engine_options(workers, scheduler, store, resume)
@@ -105,7 +105,7 @@ def run(
 
 
 def _write_outputs(batch: ReplicateSet, out: Path, fmt: str) -> None:
-    from twinsim.viz.plots import plot_trajectories, save
+    from twinsim.figures.plots import plot_trajectories, save
 
     out.mkdir(parents=True, exist_ok=True)
     tables = {
@@ -129,9 +129,6 @@ def _write_outputs(batch: ReplicateSet, out: Path, fmt: str) -> None:
 
 def _published(scenario_name: str) -> dict[str, float]:
     """Published selected-vs-not effects for a scenario with bundled calibration targets (topic -> value)."""
-    from twinsim.analysis.targets import load_targets
-    from twinsim.scenario.bundled import bundled_targets
-
     path = bundled_targets().get(scenario_name)
     if path is None:
         return {}
@@ -208,8 +205,6 @@ def _print_run_table(batch: ReplicateSet, table_format: str = "text") -> None:
 
 def _matching_note(batch: ReplicateSet) -> str:
     """How many peer ties formed and how many chosen topics got no twin (ODD 7.18); empty without peer ties."""
-    from twinsim.programme.registry import DELIVERY_MODELS
-
     if "unmatched_share" not in batch.columns:
         return ""
     m = batch.matching()

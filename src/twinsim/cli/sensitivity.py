@@ -36,7 +36,8 @@ from twinsim.cli.common import (
     user_errors,
 )
 from twinsim.errors import TwinsimError
-from twinsim.scenario import load_scenario
+from twinsim.experiments.resources import check_size
+from twinsim.scenario import SensitivitySpec, load_scenario
 
 
 @user_errors
@@ -75,7 +76,6 @@ def sensitivity(
     """Global sensitivity analysis (SALib): which parameters and design choices drive the outputs."""
     check_seed(seed)
     from twinsim.analysis.sensitivity import build_factors, planned_runs, run_sensitivity
-    from twinsim.experiments.resources import check_size
 
     check_output_path(out, "--out")
     sc = load_scenario(scenario, set_ or [])
@@ -110,7 +110,6 @@ def _sensitivity_spec(sc: Any, method, samples, param, output, replicates, secon
     from pydantic import ValidationError
 
     from twinsim.analysis.sensitivity import parse_param
-    from twinsim.scenario import SensitivitySpec
 
     data = sc.sensitivity.model_dump()
     given = {"method": method, "samples": samples, "outputs": output or None, "replicates": replicates}
@@ -172,7 +171,7 @@ def _write_sensitivity(result: Any, out: Path) -> None:
     import numpy as np
     import pandas as pd
 
-    from twinsim.viz.sensitivity import save_figures
+    from twinsim.figures.sensitivity import save_figures
 
     out.mkdir(parents=True, exist_ok=True)
     result.ranked().to_csv(out / "indices.csv", index=False)

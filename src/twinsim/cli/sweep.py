@@ -26,6 +26,8 @@ from twinsim.cli.common import (
     progress_bar,
     user_errors,
 )
+from twinsim.errors import TwinsimError
+from twinsim.experiments.resources import MAX_RUNS, check_size
 from twinsim.scenario import load_scenario
 
 
@@ -61,8 +63,6 @@ def sweep(
     check_seed(seed)
     from functools import partial
 
-    from twinsim.errors import TwinsimError
-    from twinsim.experiments.resources import MAX_RUNS, check_size
     from twinsim.experiments.sweep import sweep as run_sweep
 
     check_output_path(out, "--out")

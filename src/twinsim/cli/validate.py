@@ -18,6 +18,7 @@ from twinsim.cli.common import (
     show_table,
     user_errors,
 )
+from twinsim.experiments.psa import prior_table
 from twinsim.scenario import bundled_scenarios, load_scenario, resolve_scenario_path
 
 
@@ -68,8 +69,6 @@ def priors(
     These are the inputs `twinsim compare` draws in its probabilistic sensitivity analysis (the default,
     --uncertainty full); calibrated parameters come from the scenario's posterior instead.
     """
-    from twinsim.experiments.psa import prior_table
-
     sc = load_scenario(scenario) if scenario is not None else None
     title = "Uncertain inputs and their priors" + (f" ({sc.name}: modes at its values)" if sc is not None else "")
     view = new_table(

@@ -24,6 +24,7 @@ import numpy as np
 
 from twinsim.errors import ScenarioError
 from twinsim.scenario import Scenario, plausible_range
+from twinsim.scenario.schema import unreadable
 
 __all__ = ["DESIGNS", "ParamSpec", "build_design", "parse_param"]
 
@@ -81,8 +82,6 @@ def _toml_value(raw: str) -> Any:
     except tomllib.TOMLDecodeError:
         return raw
     except (ValueError, RecursionError) as exc:  # an integer of more than 4300 digits
-        from twinsim.scenario.schema import unreadable
-
         raise ScenarioError(f"--param: a value cannot be read ({unreadable(exc)})") from None
 
 

@@ -35,6 +35,7 @@ from twinsim.experiments.failures import WorkerLostError, lost_worker, retryable
 from twinsim.experiments.outputs import NEEDS_AGGREGATES, declared_columns, run_outputs
 from twinsim.experiments.posterior import SCENARIO_POSTERIOR, Posterior, as_posterior, scenario_for_replicate
 from twinsim.experiments.process import tune_allocator
+from twinsim.experiments.resources import MAX_BATCH_ROWS
 from twinsim.model import TwinningSimulation
 from twinsim.model.replicate import Replicate
 from twinsim.model.results import RunResult, simulate, simulate_many
@@ -73,10 +74,6 @@ CHUNK_RUNS = 500
 
 #: Chunks per worker when the runs go to a result store (each chunk is a part on disk; without a store, two).
 STORE_CHUNKS_PER_WORKER = 8
-
-#: Rows (replicates x institutions) above which holding more replicates in one model stops paying and only adds
-#: memory: a network this large already spreads each step's fixed cost over many rows.
-MAX_BATCH_ROWS = 20_000
 
 
 def summary_only(scenario: Scenario) -> Scenario:
@@ -237,10 +234,10 @@ class ReplicateSet:
         """Indicator trajectories by topic choice (needs ``run_replicates(..., keep_tables=True)``).
 
         Returns:
-            The matplotlib Figure (see :func:`twinsim.viz.plots.plot_trajectories`).
+            The matplotlib Figure (see :func:`twinsim.figures.plots.plot_trajectories`).
 
         """
-        from twinsim.viz.plots import plot_trajectories
+        from twinsim.figures.plots import plot_trajectories
 
         source = self.panels if self.panels is not None else self.aggregates
         if source is None:

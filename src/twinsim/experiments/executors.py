@@ -24,8 +24,10 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from twinsim.core.version import package_version
 from twinsim.errors import TwinsimError
 from twinsim.experiments.failures import WorkerLostError
+from twinsim.experiments.process import tune_for_runs
 
 __all__ = [
     "PROTOCOLS",
@@ -102,8 +104,6 @@ def watch_parent(pid: int, interval: float = 0.5) -> None:
 
 def start_worker(pid: int) -> None:
     """Initialise a local worker: it ends with process ``pid`` and is tuned for runs (see ``process``)."""
-    from twinsim.experiments.process import tune_for_runs
-
     watch_parent(pid)
     tune_for_runs()
 
@@ -215,9 +215,7 @@ def check_address(address: str) -> None:
 
 
 def _worker_version() -> str:
-    import twinsim
-
-    return twinsim.__version__
+    return package_version()
 
 
 def check_workers(client: Any, address: str) -> None:
@@ -225,8 +223,7 @@ def check_workers(client: Any, address: str) -> None:
 
     The check runs a function defined in twinsim on every worker: a worker without twinsim cannot even load it.
     """
-    from twinsim import __version__
-
+    __version__ = package_version()
     try:
         client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
     except Exception:

@@ -14,7 +14,9 @@ import numpy as np
 
 from twinsim.core.evaluation import evaluate_observed_columns, selected_vs_not_arrays
 from twinsim.model.results import RunResult
-from twinsim.model.summary import replicate_costs
+from twinsim.model.summary import MECHANISM_KEYS, replicate_costs
+from twinsim.programme.costs import COST_CATEGORIES
+from twinsim.programme.registry import ACTIVITIES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,7 +78,6 @@ OUTPUTS: dict[str, Callable[[RunResult], dict[str, Any]]] = {
 
 
 def _summary_columns(scenario: Scenario) -> list[str]:
-    from twinsim.model.summary import MECHANISM_KEYS
 
     head = ["mean_gain", "mean_gain_selected", "total_cost", "ties", "sustained_gain", "cost_per_point"]
     per_topic = ("change", "change_selected", "change_not_selected", "selected_vs_not", "n_selected", "n_not_selected")
@@ -98,8 +99,6 @@ def _trajectory_columns(scenario: Scenario) -> list[str]:
 
 
 def _costs_columns(scenario: Scenario) -> list[str]:
-    from twinsim.programme.costs import COST_CATEGORIES
-    from twinsim.programme.registry import ACTIVITIES
 
     return [f"cost.{a}.{c}" for a in sorted(ACTIVITIES) for c in (*COST_CATEGORIES, "total_cost")]
 

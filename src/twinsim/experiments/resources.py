@@ -29,6 +29,10 @@ BASE_BYTES = 300 * 2**20
 #: Most runs one command may ask for (beyond this, a run would take years, whatever the memory).
 MAX_RUNS = 10**9
 
+#: Rows (replicates x institutions) above which holding more replicates in one model stops paying and only adds
+#: memory: a network this large already spreads each step's fixed cost over many rows.
+MAX_BATCH_ROWS = 20_000
+
 
 def available_memory() -> int:
     """Bytes this process may still allocate: the machine's available memory, within any address-space limit."""
@@ -45,8 +49,6 @@ def estimate_memory(
     scenario: Scenario, runs: int, kept_panels: int = 0, batch: int = 50, institutions: int | None = None
 ) -> int:
     """Bytes a command needs for ``runs`` runs of ``scenario``, ``kept_panels`` of them keeping their panel."""
-    from twinsim.experiments.engine import MAX_BATCH_ROWS
-
     n = scenario.n_institutions if institutions is None else institutions
     topics = max(len(scenario.topics), 1)
     months = scenario.simulation.months + scenario.simulation.followup_months + 1

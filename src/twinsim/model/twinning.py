@@ -28,6 +28,7 @@ from twinsim.kernel.recording import Recorder
 from twinsim.kernel.state import SHARE, DeclaredState, Param, allocate
 from twinsim.kernel.streams import STREAMS, ReplicateStreams, run_seed_sequence
 from twinsim.model.population import Structure, draw_population, leadership_beta
+from twinsim.model.replicate import Replicate
 from twinsim.programme.activity import learn_along_ties
 from twinsim.programme.costs import PRICE_FIELDS, LedgerPart, LedgerRow, Prices, ledger_rows, price_firings
 from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties, gap_to_best
@@ -37,7 +38,6 @@ from twinsim.scenario import ActivityCost, Scenario, as_scenario
 if TYPE_CHECKING:
     import networkx as nx
 
-    from twinsim.model.replicate import Replicate
 
 __all__ = [
     "BLOCK_PARAMETERS",
@@ -611,8 +611,6 @@ class TwinningSimulation(DeclaredState):
 
     def replicate(self, block: int) -> Replicate:
         """Replicate ``block``'s state, ties, ledger and recording as a :class:`~twinsim.model.replicate.Replicate`."""
-        from twinsim.model.replicate import Replicate
-
         return Replicate(self, block)
 
     # ---------------------------------------------------------------------------------------------

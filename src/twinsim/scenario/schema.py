@@ -27,6 +27,7 @@ from twinsim.programme.experts import ExpertParams
 from twinsim.programme.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
 from twinsim.programme.partners import PartnerParams
 from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS
+from twinsim.scenario.bundled import did_you_mean
 
 __all__ = [
     "ActivityCost",
@@ -891,7 +892,6 @@ def resolve_scenario_path(ref: str | os.PathLike[str]) -> Path:
     name = path.stem if path.suffix == ".toml" else os.fspath(ref)
     if path.suffix != ".toml" and name in bundled:
         return bundled[name]
-    from twinsim.scenario.bundled import did_you_mean
 
     hint = did_you_mean(path.stem, sorted(bundled))
     raise ScenarioError(

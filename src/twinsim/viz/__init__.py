@@ -1,1 +1,1 @@
-"""Figures (matplotlib and seaborn, drawn on request, never at import)."""
+"""The browser explorer (Solara): the model stepped month by month, its controls and the donor's panel."""

@@ -39,6 +39,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from twinsim.errors import TwinsimError
+from twinsim.programme.matching import MATCHING_RULES
 from twinsim.scenario import Scenario, bundled_scenarios, load_scenario, plausible_range, resolve_scenario_path
 
 
@@ -168,8 +169,6 @@ def delivery_options(scenario: Scenario, ref: str) -> dict[str, str]:
 
 def controls_for(scenario: Scenario, ref: str) -> list[Control]:
     """The page's sliders and selectors for a scenario (design choices first, then learning parameters)."""
-    from twinsim.programme.matching import MATCHING_RULES
-
     n_topics = max(len([t for t in scenario.topics.values() if kind in t.kinds]) for kind in scenario.population.kinds)
     design = [
         Control("delivery_model", "Delivery model", "select", "design", values=tuple(delivery_options(scenario, ref))),
@@ -650,7 +649,7 @@ if solara is not None:
                 solara.Error(str(result.error))
             comparison = result.value
             if comparison is not None and not busy:
-                from twinsim.viz.comparison import plot_ce_plane
+                from twinsim.figures.comparison import plot_ce_plane
 
                 with solara.Column(classes=["twinsim-donor-table"]):
                     solara.DataFrame(donor_table(comparison), items_per_page=10)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from twinsim.analysis.sensitivity import SensitivityResult
-from twinsim.viz.plots import save
+from twinsim.figures.plots import save
+
+if TYPE_CHECKING:
+    from twinsim.analysis.sensitivity import SensitivityResult
 
 __all__ = ["plot_convergence", "plot_indices", "plot_morris", "save_figures"]
 

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from twinsim.viz.plots import calendar_axis, month_dates
+from twinsim.figures.plots import calendar_axis, month_dates
 
 if TYPE_CHECKING:
     from twinsim.analysis.compare import Comparison, ModelRuns
