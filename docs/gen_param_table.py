@@ -73,6 +73,7 @@ A = "assumption"
 SOURCES: dict[str, str] = {
     "name": "label",
     "description": "label",
+    "plugins": "the user's own plug-in files (docs/extending.md); none by default",
     "simulation.months": "paper: Aug 2021 - Feb 2023 inclusive is 19 months (Gasana et al. 2024)",
     "simulation.followup_months": f"{A}: one year after funding stops, the horizon donors ask about (MODEL.md)",
     "simulation.start": "paper: the TPN started in August 2021",
@@ -113,6 +114,7 @@ SOURCES: dict[str, str] = {
     "programme.schedule[].every": "scenario-specific (e.g. a monthly virtual peer group: every = 1)",
     "programme.schedule[].from_": "scenario-specific (default: the first programme month)",
     "programme.schedule[].to": "scenario-specific (default: the last programme month)",
+    "programme.settings": "the user's plug-ins' own parameter blocks (docs/extending.md); none by default",
     "programme.volume": "convention: 1 runs the schedule as written; `twinsim compare --budget` solves for it"
     " (docs/delivery_models.md)",
     "programme.experts.team_size": f"{A}: a small consulting team (case study: the team size is not published)",

@@ -84,7 +84,7 @@ class Module:
 
 def layer_of(module: str) -> str:
     """The layer of a dotted module name (without ``twinsim.``)."""
-    head = module.split(".")[0]
+    head = module.split(".", maxsplit=1)[0]
     if head in ("errors", ""):
         return "core"
     if head in ("__init__", "__main__"):

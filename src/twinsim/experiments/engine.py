@@ -40,6 +40,7 @@ from twinsim.model import TwinningSimulation
 from twinsim.model.replicate import Replicate
 from twinsim.model.results import RunResult, simulate, simulate_many
 from twinsim.model.twinning import model_signature, per_replicate_parameter
+from twinsim.programme.registry import ensure_plugins
 from twinsim.scenario import Scenario, as_scenario
 
 if TYPE_CHECKING:
@@ -413,6 +414,7 @@ def run_chunk(experiment: Experiment, chunk: list[tuple[int, int]]) -> list[dict
     model (blocks of rows). A run that raises gives a row with its seed and ``error`` (the exception) and no
     outputs; the other runs go on: if a model of several replicates raises, its runs are run one by one.
     """
+    ensure_plugins(experiment.plugins)  # a worker registers the user's plug-ins before its first run
     rows: list[dict[str, Any]] = []
     for _, group in itertools.groupby(chunk, key=lambda run: _model_key(experiment, *run)):
         runs = list(group)

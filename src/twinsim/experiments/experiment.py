@@ -24,6 +24,7 @@ from twinsim.experiments.outputs import OUTPUTS
 from twinsim.experiments.posterior import Posterior, check_posterior_ranges, check_ranges, scenario_for_replicate
 from twinsim.kernel.streams import run_seed_sequence
 from twinsim.model.twinning import per_replicate_parameter
+from twinsim.programme.registry import user_plugins
 from twinsim.scenario import Scenario
 
 __all__ = ["STREAMS", "Arm", "Experiment", "run_seed"]
@@ -86,6 +87,8 @@ class Experiment:
         posterior: carry parameter uncertainty: replicate ``r`` runs the posterior draw for ``(seed, r)``.
         outputs: the output families each run reports (:data:`twinsim.experiments.outputs.OUTPUTS`).
         name: what the experiment is (``compare``, ``decompose``, ``sweep`` ...), for its store's manifest.
+        plugins: the user's registered activities and delivery models (pickled by value), which every worker
+            registers before its first run (see :func:`twinsim.programme.registry.register`).
 
     """
 
@@ -96,6 +99,7 @@ class Experiment:
     posterior: Posterior | None = None
     outputs: tuple[str, ...] = ("summary",)
     name: str = "experiment"
+    plugins: bytes | None = field(default_factory=user_plugins, repr=False, compare=False)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -11,14 +11,15 @@ capacity gains to the model's one gain path (:meth:`TwinningModel.apply_gain
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from twinsim.core.parameters import Section
 from twinsim.kernel import learning
 from twinsim.kernel.state import Param
 from twinsim.programme.costs import ActivityCost
-from twinsim.programme.delivery import delivery_ties
+from twinsim.programme.delivery import delivery_ties, plugin_settings
 
 if TYPE_CHECKING:
     from twinsim.model.twinning import TwinningSimulation
@@ -88,6 +89,12 @@ class Activity:
     source: ClassVar[str] = "assumption"
     in_person_counterpart: ClassVar[str | None] = None
     rate_relative_to: ClassVar[tuple[str, float] | None] = None
+    #: A user's plug-in's own parameter block, set as ``programme.settings.<name>`` (see :meth:`settings`).
+    Settings: ClassVar[type[Section] | None] = None
+
+    def settings(self, model: TwinningSimulation) -> Any:
+        """The activity's settings in ``model``'s scenario (its ``Settings`` block, defaults where unset)."""
+        return plugin_settings(self, model)
 
     def staff_reach(self, model: TwinningSimulation) -> np.ndarray:
         """Per row, how many times its staff take part in one firing (the staff time it takes, ODD 7.20).

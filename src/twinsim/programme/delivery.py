@@ -8,10 +8,11 @@ models are listed explicitly in :mod:`twinsim.programme.registry`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from twinsim.core.parameters import Section
 from twinsim.errors import TwinsimError
 from twinsim.kernel.state import Param
 from twinsim.programme.matching import MATCHING_RULES, MatchRequest, Ties
@@ -19,9 +20,25 @@ from twinsim.programme.matching import MATCHING_RULES, MatchRequest, Ties
 if TYPE_CHECKING:
     from twinsim.model.twinning import TwinningSimulation
 
-__all__ = ["DeliveryModel", "NoProgramme", "PairTwinning", "TPNNetwork", "delivery_ties", "fixed_pairs", "plugin_state"]
+__all__ = [
+    "DeliveryModel",
+    "NoProgramme",
+    "PairTwinning",
+    "TPNNetwork",
+    "delivery_ties",
+    "fixed_pairs",
+    "plugin_settings",
+    "plugin_state",
+]
 
 S = TypeVar("S")
+
+
+def plugin_settings(plugin: Any, model: TwinningSimulation) -> Any:
+    """A plug-in's ``Settings`` block with the values of ``programme.settings.<plugin.name>``."""
+    if plugin.Settings is None:
+        raise TwinsimError(f"{plugin.name}: the plug-in declares no Settings block")
+    return plugin.Settings(**model.params.programme.settings.get(plugin.name, {}))
 
 
 def plugin_state(model: TwinningSimulation, kind: type[S]) -> S:
@@ -61,6 +78,13 @@ class DeliveryModel:
     #: Ties come from the scenario's matching rule within programme.mentor_load_cap (ODD 7.11, 7.18).
     matches_within_cap: ClassVar[bool] = False
     provides: ClassVar[frozenset[str]] = frozenset()
+    #: A user's plug-in's own parameter block (a :class:`twinsim.core.parameters.Section`), set in a scenario as
+    #: ``programme.settings.<name>``; read with :meth:`settings`.
+    Settings: ClassVar[type[Section] | None] = None
+
+    def settings(self, model: TwinningSimulation) -> Any:
+        """The delivery model's settings in ``model``'s scenario (its ``Settings`` block, defaults where unset)."""
+        return plugin_settings(self, model)
 
     def form_ties(self, model: TwinningSimulation) -> Ties:
         """Return the ties (learner, mentor, topic) formed at the kickoff workshop, in every replicate."""

@@ -1,12 +1,27 @@
 """Every activity and delivery model, listed explicitly by name (no registration by import side effect).
 
-Adding an activity or a delivery model is writing its module and naming its class here.
+Adding an activity or a delivery model to twinsim is writing its module and naming its class here. A user adds
+their own without editing twinsim (docs/extending.md, notebook 07):
+
+- in Python: ``register(MyActivity, MyDeliveryModel)``, then name them in a scenario;
+- from a scenario file: ``plugins = ["my_plugins.py"]`` (paths relative to the file) names Python files whose
+  ``PLUGINS`` list holds the classes; every command that loads the scenario registers them.
+
+Worker processes (local or on a Dask cluster) receive the user's plug-ins with each experiment
+(:func:`user_plugins` / :func:`ensure_plugins`), so every analysis runs them wherever it runs.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import importlib.util
+import inspect
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from twinsim.errors import ScenarioError, TwinsimError
 from twinsim.programme.activity import Activity
 from twinsim.programme.delivery import DeliveryModel, NoProgramme, PairTwinning, TPNNetwork
 from twinsim.programme.experts import (
@@ -31,7 +46,17 @@ from twinsim.programme.peer_group import VirtualPeerGroup
 if TYPE_CHECKING:
     from twinsim.scenario import Scenario
 
-__all__ = ["ACTIVITIES", "DELIVERY_MODELS", "effective_rate"]
+__all__ = [
+    "ACTIVITIES",
+    "BUNDLED",
+    "DELIVERY_MODELS",
+    "effective_rate",
+    "ensure_plugins",
+    "load_plugin_file",
+    "register",
+    "unregister",
+    "user_plugins",
+]
 
 ACTIVITIES: dict[str, Activity] = {
     cls.name: cls()
@@ -56,6 +81,120 @@ ACTIVITIES: dict[str, Activity] = {
 DELIVERY_MODELS: dict[str, DeliveryModel] = {
     cls.name: cls() for cls in (TPNNetwork, PairTwinning, NorthSouth, ExternalExperts, Hybrid, NoProgramme)
 }
+
+#: Names of the activities and delivery models that ship with twinsim (a user's plug-in may not replace them).
+BUNDLED = frozenset(ACTIVITIES) | frozenset(DELIVERY_MODELS)
+
+#: The user's plug-ins, by name, in the order they were registered.
+_USER: dict[str, Activity | DeliveryModel] = {}
+_LOADED_BLOBS: set[str] = set()
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def register(*plugins: type[Activity] | type[DeliveryModel] | Activity | DeliveryModel) -> list[str]:
+    """Register a user's activities and delivery models (classes or instances); return their names.
+
+    A scenario can then schedule the activity (``programme.schedule``) or choose the delivery model
+    (``programme.delivery_model``), and every command and analysis runs it. Registering a name again replaces the
+    user's earlier plug-in of that name (re-running a notebook cell); the bundled names cannot be replaced.
+
+    Raises:
+        TwinsimError: not an Activity or DeliveryModel, a name that is not a lower-case identifier, a bundled
+            name, or a plug-in that does not implement what it must (``fire`` or ``form_ties``).
+
+    """
+    names = []
+    for plugin in plugins:
+        obj = plugin() if isinstance(plugin, type) else plugin
+        _check_plugin(obj)
+        table: dict[str, Any] = ACTIVITIES if isinstance(obj, Activity) else DELIVERY_MODELS
+        table[obj.name] = obj
+        _USER[obj.name] = obj
+        names.append(obj.name)
+    return names
+
+
+def _check_plugin(obj: object) -> None:
+    kind = type(obj).__name__
+    if not isinstance(obj, Activity | DeliveryModel):
+        raise TwinsimError(f"register: {kind} is neither an Activity nor a DeliveryModel (twinsim.programme)")
+    if not _NAME.match(obj.name or ""):
+        raise TwinsimError(f"register: {kind}.name {obj.name!r} must be a lower-case identifier (a-z, 0-9, _)")
+    if obj.name in BUNDLED:
+        raise TwinsimError(f"register: {obj.name!r} is a bundled name; give {kind} a name of its own")
+    if obj.name in (ACTIVITIES if isinstance(obj, DeliveryModel) else DELIVERY_MODELS):
+        raise TwinsimError(f"register: {obj.name!r} already names a plug-in of the other kind")
+    must = "fire" if isinstance(obj, Activity) else "form_ties"
+    base = Activity if isinstance(obj, Activity) else DeliveryModel
+    if getattr(type(obj), must) is getattr(base, must) and getattr(obj, "runs_activities", True):
+        raise TwinsimError(f"register: {kind} must implement {must}() (see docs/extending.md)")
+
+
+def unregister(name: str) -> None:
+    """Remove a user's plug-in (bundled ones stay)."""
+    if name not in _USER:
+        raise TwinsimError(f"unregister: {name!r} is not a user's plug-in; registered: {', '.join(_USER) or 'none'}")
+    plugin = _USER.pop(name)
+    (ACTIVITIES if isinstance(plugin, Activity) else DELIVERY_MODELS).pop(name)  # type: ignore[arg-type]
+
+
+def load_plugin_file(path: str | Path, what: str = "plugins") -> list[str]:
+    """Import the Python file ``path`` and register the classes of its ``PLUGINS`` list; return their names.
+
+    Raises:
+        ScenarioError: the file is missing, fails to import, or has no ``PLUGINS`` list of plug-in classes
+            (one line naming the file and ``what``, the scenario key that named it).
+
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{what}: no file {str(path)!r} (paths are relative to the scenario file)")
+    name = "twinsim_plugin_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ScenarioError(f"{what}: {path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # so that its classes pickle (by value, see user_plugins)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: any error is theirs to see, in one line
+        sys.modules.pop(name, None)
+        raise ScenarioError(f"{what}: {path} failed to import: {type(exc).__name__}: {exc}") from None
+    plugins = getattr(module, "PLUGINS", None)
+    if not isinstance(plugins, list | tuple) or not plugins:
+        raise ScenarioError(f"{what}: {path} defines no PLUGINS list (PLUGINS = [MyActivity, MyDeliveryModel])")
+    try:
+        return register(*plugins)
+    except TwinsimError as exc:
+        raise ScenarioError(f"{what}: {path}: {exc}") from None
+
+
+def user_plugins() -> bytes | None:
+    """The user's plug-ins, pickled by value for worker processes (None when there are none)."""
+    if not _USER:
+        return None
+    import cloudpickle  # deferred: only experiments with a user's plug-in need it
+
+    for plugin in _USER.values():
+        module = inspect.getmodule(type(plugin))
+        if module is not None and module.__name__ != "__main__" and not module.__name__.startswith("twinsim."):
+            cloudpickle.register_pickle_by_value(module)  # a worker cannot import the user's file
+    blob = cloudpickle.dumps(list(_USER.values()))
+    _LOADED_BLOBS.add(hashlib.sha1(blob).hexdigest())  # this process has them already
+    return blob
+
+
+def ensure_plugins(blob: bytes | None) -> None:
+    """Register the user's plug-ins carried by an experiment, once per process (a worker's first task)."""
+    if blob is None:
+        return
+    digest = hashlib.sha1(blob).hexdigest()
+    if digest in _LOADED_BLOBS:
+        return
+    import pickle
+
+    register(*pickle.loads(blob))
+    _LOADED_BLOBS.add(digest)
 
 
 def effective_rate(scenario: Scenario, activity: str) -> float:

@@ -26,7 +26,7 @@ from twinsim.programme.costs import ActivityCost, CostParams
 from twinsim.programme.experts import ExpertParams
 from twinsim.programme.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
 from twinsim.programme.partners import PartnerParams
-from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS
+from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, load_plugin_file
 from twinsim.scenario.bundled import did_you_mean
 
 __all__ = [
@@ -283,6 +283,11 @@ class ProgrammeParams(Section):
         0.3, ge=0, le=10, description="Scale of the Gumbel noise in topic choice (0: deterministic)."
     )
     schedule: list[ScheduledActivity] = param([], description="Activities of the programme and their months.")
+    settings: dict[str, dict[str, int | float | bool | str]] = param(
+        {},
+        description="Settings of a user's plug-ins, by plug-in name: each table is checked by that plug-in's"
+        " Settings block (docs/extending.md).",
+    )
     volume: float = param(
         1.0,
         gt=0,
@@ -717,6 +722,11 @@ class Scenario(Section):
     """A complete, validated scenario: the input of one model run."""
 
     name: str = param("scenario", description="Short name of the scenario.")
+    plugins: list[str] = param(
+        [],
+        description="Python files (relative to the scenario file) whose PLUGINS list registers a user's activities"
+        " and delivery models before the scenario is checked (docs/extending.md).",
+    )
     description: str = param("", description="What the scenario represents.")
     simulation: SimulationParams = Field(default_factory=SimulationParams)
     population: PopulationParams
@@ -786,12 +796,30 @@ class Scenario(Section):
         ):
             if value not in registry:
                 raise ValueError(f"{key}: unknown name {value!r}; allowed: {', '.join(sorted(registry))}")
+        self._check_plugin_settings()
         unknown = sorted(set(self.costs.activities) - set(ACTIVITIES))
         if unknown:
             raise ValueError(
                 f"costs.activities: unknown activity {unknown[0]!r}; allowed: {', '.join(sorted(ACTIVITIES))}"
             )
         self._check_activities_fit_the_delivery_model()
+
+    def _check_plugin_settings(self) -> None:
+        for name, values in self.programme.settings.items():
+            plugin = ACTIVITIES.get(name) or DELIVERY_MODELS.get(name)
+            block = getattr(plugin, "Settings", None)
+            if block is None:
+                takes = sorted(n for n, p in {**ACTIVITIES, **DELIVERY_MODELS}.items() if p.Settings is not None)
+                raise ValueError(
+                    f"programme.settings.{name}: no registered plug-in {name!r} takes settings"
+                    f" (plug-ins with settings: {', '.join(takes) or 'none'})"
+                )
+            try:
+                block(**values)
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                key = ".".join(str(part) for part in error["loc"])
+                raise ValueError(f"programme.settings.{name}.{key}: {error['msg']}") from None
 
     def _check_activities_fit_the_delivery_model(self) -> None:
         model = DELIVERY_MODELS[self.programme.delivery_model]
@@ -999,6 +1027,8 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         where = f"{chain[-1]}: extends" if chain else str(path)
         raise ScenarioError(f"{where}: no such file {path}")
     data = read_toml_file(path, str(path))
+    if isinstance(data.get("plugins"), list):  # a plug-in file is named relative to the file that names it
+        data["plugins"] = [str(path.parent / p) if isinstance(p, str) else p for p in data["plugins"]]
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -1081,9 +1111,16 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None
 
 def _is_open_table(path: list[str]) -> bool:
     """Tables whose keys are user-defined names (activity rates, costs, topics, kinds, counts)."""
-    open_tables = {("learning", "rates"), ("costs", "activities"), ("topics",), ("population", "kinds")}
+    open_tables = {
+        ("learning", "rates"),
+        ("costs", "activities"),
+        ("topics",),
+        ("population", "kinds"),
+        ("programme", "settings"),
+    }
     return tuple(path) in open_tables or (
-        len(path) == 4 and path[:2] == ["population", "kinds"] and path[3] == "counts"
+        (len(path) == 4 and path[:2] == ["population", "kinds"] and path[3] == "counts")
+        or (len(path) == 3 and path[:2] == ["programme", "settings"])
     )
 
 
@@ -1160,6 +1197,7 @@ def load_scenario(
     elif isinstance(ref, str | os.PathLike):
         path = resolve_scenario_path(ref)
         data = _read_toml(path)
+        load_plugins(data.get("plugins"), str(path))
         scenario = _validate(data, str(ref))
     else:
         names = ", ".join(sorted(bundled_scenarios())) or "none"
@@ -1170,6 +1208,16 @@ def load_scenario(
         pairs = dict(parse_override(o) for o in overrides) if isinstance(overrides, list) else dict(overrides)
         scenario = scenario.with_overrides(pairs)
     return scenario
+
+
+def load_plugins(files: Any, source: str) -> None:
+    """Register the user's plug-ins from the Python files a scenario names (``plugins = [...]``)."""
+    if files is None:
+        return
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise ScenarioError(f"{source}: plugins: a list of Python file names")
+    for file in files:
+        load_plugin_file(file, f"{source}: plugins")
 
 
 def as_scenario(ref: Scenario | str | os.PathLike[str]) -> Scenario:
@@ -1193,13 +1241,22 @@ def plausible_range(key: str) -> tuple[float, float] | None:
     Entries of open tables of numbers (e.g. ``learning.rates.exchange_visit``) share the table's range.
     """
     parts = key.split(".")
-    field = _field_at(parts)
+    field = _plugin_setting(parts) or _field_at(parts)
     if field is None and len(parts) >= 2:
         parent = _field_at(parts[:-1])
         field = parent if parent is not None and parent.annotation == dict[str, float] else None
     extra = (field.json_schema_extra or {}) if field is not None else {}
     rng = extra.get("plausible") if isinstance(extra, dict) else None
     return (float(rng[0]), float(rng[1])) if rng else None
+
+
+def _plugin_setting(parts: list[str]) -> Any:
+    """The field of ``programme.settings.<plug-in>.<key>`` in the registered plug-in's Settings block."""
+    if len(parts) != 4 or parts[:2] != ["programme", "settings"]:
+        return None
+    plugin = ACTIVITIES.get(parts[2]) or DELIVERY_MODELS.get(parts[2])
+    block = getattr(plugin, "Settings", None)
+    return None if block is None else block.model_fields.get(parts[3])
 
 
 def _field_at(parts: list[str]) -> Any:
