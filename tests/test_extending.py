@@ -5,6 +5,7 @@ named by a scenario file (``plugins = ["cascade.py"]``) and run through the comm
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,6 @@ import pytest
 import twinsim
 from twinsim.analysis.compare import compare
 from twinsim.analysis.sensitivity import sensitivity
-from twinsim.core.parameters import Section, param
 from twinsim.errors import ScenarioError, TwinsimError
 from twinsim.experiments.executors import LocalProcesses
 from twinsim.programme.delivery import DeliveryModel
@@ -26,43 +26,20 @@ ROOT = Path(__file__).resolve().parent.parent
 CASCADE = ROOT / "examples" / "cascade" / "cascade.toml"
 
 
-class HubSettings(Section):
-    """Settings of the regional hub: how many hubs each kind has in a replicate."""
-
-    hubs: int = param(1, ge=1, le=10, plausible=(1, 4), description="Hubs per kind.")
-
-
-class RegionalHub(DeliveryModel):
-    """Every learner twins with the most capable of its kind's ``hubs`` best institutions (a user's model)."""
-
-    name = "regional_hub"
-    description = "A regional hub: the best institutions of each kind mentor everyone else."
-    forms_peer_ties = True
-    Settings = HubSettings
-
-    def form_ties(self, model):
-        hubs = self.settings(model).hubs
-        group = model.kind_group()
-        score = np.where(model.applicable, model.capacity, 0.0).mean(axis=1)
-        order = np.lexsort((-score, group))
-        first = np.r_[True, group[order][1:] != group[order][:-1]]
-        rank = np.arange(order.size) - np.maximum.accumulate(np.where(first, np.arange(order.size), 0))
-        is_hub = np.zeros(model.n, dtype=bool)
-        is_hub[order[rank < hubs]] = True
-        learner, topic = np.nonzero(model.selected & model.applicable & ~is_hub[:, None])
-        best_hub = {}
-        for g in np.unique(group):
-            rows = np.flatnonzero(is_hub & (group == g))
-            best_hub[g] = rows[np.argmax(score[rows])]
-        mentor = np.array([best_hub[g] for g in group[learner]], dtype=np.int64)
-        return Ties(learner.astype(np.int64), mentor, topic.astype(np.int64))
+def _docs_examples() -> dict:
+    """The Python blocks of docs/extending.md, run as written (each registers its plug-in)."""
+    namespace: dict = {"__name__": "extending_examples"}  # a module no worker can import: sent by value
+    for block in re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "extending.md").read_text(), re.S):
+        exec(compile(block, "docs/extending.md", "exec"), namespace)
+    return namespace
 
 
 @pytest.fixture
 def hub():
-    register(RegionalHub)
-    yield RegionalHub
+    _docs_examples()  # registers regional_hub and peer_review
+    yield
     unregister("regional_hub")
+    unregister("peer_review")
 
 
 def _hub_scenario(hubs: int = 1):
@@ -74,6 +51,24 @@ def _hub_scenario(hubs: int = 1):
             "programme.settings": {"regional_hub": {"hubs": hubs}},
         },
     )
+
+
+def test_the_docs_activity_runs_on_the_docs_delivery_model(hub):
+    scenario = _hub_scenario().with_overrides(
+        {
+            "programme.schedule": [
+                {"activity": "kickoff_workshop", "months": [1]},
+                {"activity": "peer_review", "every": 3},
+            ]
+        }
+    )
+    run = twinsim.simulate(scenario, seed=2)
+    ledger = run.ledger
+    assert (
+        "peer_review" in set(ledger["activity"])
+        and ledger.loc[ledger.activity == "peer_review", "total_cost"].sum() > 0
+    )
+    assert run.summary()["mean_gain"] > 0
 
 
 def test_a_registered_delivery_model_runs_and_reads_its_own_settings(hub):

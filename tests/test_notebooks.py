@@ -15,9 +15,10 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def test_the_six_notebooks_are_there():
+def test_the_seven_notebooks_are_there():
     names = [p.stem for p in NOTEBOOKS]
-    for prefix in ("01_quickstart", "02_what_if", "03_donor", "04_sensitivity", "05_calibration", "06_your_own"):
+    prefixes = ("01_quickstart", "02_what_if", "03_donor", "04_sensitivity", "05_calibration", "06_your_own", "07_your")
+    for prefix in prefixes:
         assert any(n.startswith(prefix) for n in names), prefix
 
 
