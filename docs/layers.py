@@ -168,9 +168,7 @@ def heavy_modules(modules: dict[str, Module]) -> set[str]:
     while changed:
         changed = False
         for name, m in modules.items():
-            if name not in heavy and any(
-                i.target in heavy for i in m.imports if not i.deferred and not i.annotation
-            ):
+            if name not in heavy and any(i.target in heavy for i in m.imports if not i.deferred and not i.annotation):
                 heavy.add(name)
                 changed = True
     return heavy
