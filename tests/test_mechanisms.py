@@ -6,7 +6,7 @@ import pytest
 import twinsim
 from twinsim.kernel import learning
 from twinsim.model import TwinningModel, run_seed_sequence
-from twinsim.model.twinning import PROGRAMME_SOURCES
+from twinsim.model.twinning import programme_sources
 from twinsim.programme.matching import MATCHING_RULES
 from twinsim.programme.registry import ACTIVITIES
 
@@ -252,7 +252,7 @@ def test_each_switch_changes_the_run_and_the_counterfactual_stays_programme_free
     assert any(differs(seed) for seed in (1, 2, 3))
     cf = TwinningModel(off_sc, 2, programme_learning=False)
     cf.run()
-    assert all(not cf.flows[source].any() for source in PROGRAMME_SOURCES)
+    assert all(not cf.flows[source].any() for source in programme_sources())
 
 
 # ---- 7.22 The expert programme as it was --------------------------------------------------------

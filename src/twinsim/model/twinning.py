@@ -32,7 +32,7 @@ from twinsim.model.replicate import Replicate
 from twinsim.programme.activity import learn_along_ties
 from twinsim.programme.costs import PRICE_FIELDS, LedgerPart, LedgerRow, Prices, ledger_rows, price_firings
 from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties, gap_to_best
-from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, effective_rate
+from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, effective_rate, plugin_gain_sources
 from twinsim.scenario import ActivityCost, Scenario, as_scenario
 
 if TYPE_CHECKING:
@@ -41,20 +41,30 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BLOCK_PARAMETERS",
-    "GAIN_SOURCES",
-    "PROGRAMME_SOURCES",
     "STREAMS",
     "TwinningSimulation",
+    "gain_sources",
     "model_signature",
     "per_replicate_parameter",
+    "programme_sources",
     "run_seed_sequence",
 ]
 
-#: Where a change of capacity comes from (the flow is recorded per source, replicate and topic).
-GAIN_SOURCES = ("peer", "event", "partner", "expert", "own", "forgetting", "turnover", "empowerment")
+#: Where a change of capacity comes from, besides the sources the plug-ins declare (``gain_sources`` of the
+#: registered activities and delivery models, e.g. ``partner``, ``expert``): the flow is recorded per source,
+#: replicate and topic.
+PEER_SOURCES, MODEL_SOURCES = ("peer", "event"), ("own", "forgetting", "turnover", "empowerment")
 
-#: The sources the programme brings: switched off in the counterfactual.
-PROGRAMME_SOURCES = frozenset({"peer", "event", "partner", "expert", "empowerment"})
+
+def gain_sources() -> tuple[str, ...]:
+    """Every gain source: the peers', the registered plug-ins' (in registration order), then the model's own."""
+    return (*PEER_SOURCES, *plugin_gain_sources(), *MODEL_SOURCES)
+
+
+def programme_sources() -> frozenset[str]:
+    """The sources the programme brings (switched off in the counterfactual): all but own, forgetting, turnover."""
+    return frozenset(gain_sources()) - {"own", "forgetting", "turnover"}
+
 
 #: Months of turnover drawn at once (the draws are addressed by month: the same numbers as month by month).
 TURNOVER_MONTHS = 12
@@ -207,7 +217,7 @@ class TwinningSimulation(DeclaredState):
         ties: the partnership ties as index arrays into the rows; :attr:`network` as a networkx graph.
         month: months stepped so far; ``running`` turns False at the horizon (programme plus follow-up).
         ledger_parts: the priced activity firings (one part per firing, columns over replicates); :attr:`ledgers`.
-        flows: per source (:data:`GAIN_SOURCES`), replicates x topics capacity gained so far.
+        flows: per source (:func:`gain_sources`), replicates x topics capacity gained so far.
 
     """
 
@@ -276,7 +286,8 @@ class TwinningSimulation(DeclaredState):
         self.institution_names = s.names
         self.ties = Ties.empty()
         self.ledger_parts: list[LedgerPart] = []
-        self.flows = {source: np.zeros((reps, len(self.topic_names))) for source in GAIN_SOURCES}
+        self.programme_sources = programme_sources()
+        self.flows = {source: np.zeros((reps, len(self.topic_names))) for source in gain_sources()}
         self._choose_topics()
 
     def _choose_topics(self) -> None:
@@ -620,16 +631,21 @@ class TwinningSimulation(DeclaredState):
         """Add ``gain`` to capacity, clip to [0, 1] and record the flow by source, replicate and topic.
 
         Args:
-            source: one of :data:`GAIN_SOURCES`; the programme's sources are dropped when ``programme_learning``
-                is off (the counterfactual).
+            source: one of :func:`gain_sources` (a plug-in declares its own in ``gain_sources``); the programme's
+                sources are dropped when ``programme_learning`` is off (the counterfactual).
             gain: rows x topics, or one value per cell of ``cells``.
             cells: flat (row * topics + topic) indices of distinct cells, or None for a dense gain.
 
         """
-        if source in PROGRAMME_SOURCES and not self.programme_learning:
+        if source not in self.flows:
+            raise TwinsimError(
+                f"apply_gain: source {source!r} is not declared; sources: {', '.join(self.flows)} (a plug-in declares"
+                " its own in gain_sources)"
+            )
+        programme = source in self.programme_sources
+        if programme and not self.programme_learning:
             return
         n_topics = len(self.topic_names)
-        programme = source in PROGRAMME_SOURCES
         if cells is None:
             new = np.add(self.capacity, gain, dtype=self.capacity.dtype)
             np.clip(new, 0.0, 1.0, out=new)

@@ -91,6 +91,11 @@ class Activity:
     rate_relative_to: ClassVar[tuple[str, float] | None] = None
     #: A user's plug-in's own parameter block, set as ``programme.settings.<name>`` (see :meth:`settings`).
     Settings: ClassVar[type[Section] | None] = None
+    #: Gain sources beyond ``peer`` and ``event`` that the activity books gains to (``model.apply_gain``): each is
+    #: recorded as its own flow and switched off in the counterfactual.
+    gain_sources: ClassVar[tuple[str, ...]] = ()
+    #: The activity forms the partnership (topic choice and matching): a programme without one forms no ties.
+    forms_ties: ClassVar[bool] = False
 
     def settings(self, model: TwinningSimulation) -> Any:
         """The activity's settings in ``model``'s scenario (its ``Settings`` block, defaults where unset)."""

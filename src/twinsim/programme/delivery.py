@@ -81,6 +81,14 @@ class DeliveryModel:
     #: A user's plug-in's own parameter block (a :class:`twinsim.core.parameters.Section`), set in a scenario as
     #: ``programme.settings.<name>``; read with :meth:`settings`.
     Settings: ClassVar[type[Section] | None] = None
+    #: Gain sources beyond ``peer`` and ``event`` that the model books gains to (see :class:`Activity`).
+    gain_sources: ClassVar[tuple[str, ...]] = ()
+    #: The model needs a tie-forming activity (the kickoff workshop) in its schedule.
+    needs_kickoff: ClassVar[bool] = True
+
+    def warnings(self, scenario: Any) -> list[str]:
+        """Reasons, particular to this delivery model, why a scenario's results cannot mean anything (default: none)."""
+        return []
 
     def settings(self, model: TwinningSimulation) -> Any:
         """The delivery model's settings in ``model``'s scenario (its ``Settings`` block, defaults where unset)."""

@@ -252,6 +252,7 @@ def _learn_from_experts(model: TwinningSimulation, rate: np.ndarray, members: np
 
 class _ExpertActivity(Activity):
     needs = "experts"
+    gain_sources = ("expert",)
 
 
 class LeadershipRetreat(_ExpertActivity):
@@ -397,6 +398,8 @@ class ExternalExperts(DeliveryModel):
     """
 
     name = "external_experts"
+    gain_sources = ("expert",)
+    needs_kickoff = False  # the experts set the priorities themselves at the start
     description = "External experts: leadership retreats and coaching, delivery support on a few priority topics."
     provides = frozenset({"experts"})
 

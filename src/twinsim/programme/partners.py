@@ -147,6 +147,7 @@ class _PartnerActivity(Activity):
 
     scope = "pair"
     needs = "partners"
+    gain_sources = ("partner",)
     members_travel = False
 
     def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
@@ -206,6 +207,7 @@ class NorthSouth(DeliveryModel):
     name = "north_south"
     description = "North-south partnership: an outside partner of high capacity but low similarity; volunteer time."
     provides = frozenset({"partners"})
+    gain_sources = ("partner",)
 
     def form_ties(self, model: TwinningSimulation) -> Ties:
         """Tie each member to its partner on its chosen topics where the partner leads; no peer ties."""

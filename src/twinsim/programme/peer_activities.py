@@ -35,6 +35,7 @@ class KickoffWorkshop(Activity):
     mode = "in_person"
     description = "Launch: assess gaps, choose topics, match twins, plan."
     fixed = True
+    forms_ties = True
     default_rate = 0.02
     default_cost = ActivityCost(per_event=8000.0, per_participant=80.0, participants=3, days=2.0)
     source = "TPN paper: one launch workshop (4 sessions); rate and costs: assumption (ODD 7.7, 7.14)"

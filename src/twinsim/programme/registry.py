@@ -53,6 +53,7 @@ __all__ = [
     "effective_rate",
     "ensure_plugins",
     "load_plugin_file",
+    "plugin_gain_sources",
     "register",
     "unregister",
     "user_plugins",
@@ -195,6 +196,12 @@ def ensure_plugins(blob: bytes | None) -> None:
 
     register(*pickle.loads(blob))
     _LOADED_BLOBS.add(digest)
+
+
+def plugin_gain_sources() -> tuple[str, ...]:
+    """The gain sources the registered activities and delivery models declare, in registration order."""
+    plugins = [*ACTIVITIES.values(), *DELIVERY_MODELS.values()]
+    return tuple(dict.fromkeys(source for plugin in plugins for source in plugin.gain_sources))
 
 
 def effective_rate(scenario: Scenario, activity: str) -> float:

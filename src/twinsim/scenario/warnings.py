@@ -12,15 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from twinsim.programme.registry import effective_rate
+from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, effective_rate
 from twinsim.scenario.schema import ActivityCost, Scenario, as_scenario
 
 __all__ = ["scenario_warnings"]
-
-#: Activities that form the partnership (choose topics and match twins).
-TIE_FORMING = ("kickoff_workshop",)
-#: Delivery models that work without peer ties (no kickoff needed): the experts set priorities at the start.
-WITHOUT_PEER_TIES = frozenset({"external_experts"})
 
 
 def _costs_money(cost: ActivityCost | None, scenario: Scenario) -> bool:
@@ -44,9 +39,10 @@ def scenario_warnings(scenario: Scenario | str | Path) -> list[str]:
     """
     scenario = as_scenario(scenario)
     p = scenario.programme
-    if p.delivery_model == "none":
+    delivery = DELIVERY_MODELS[p.delivery_model]
+    if not delivery.runs_activities:
         return []
-    out: list[str] = []
+    out: list[str] = list(delivery.warnings(scenario))
     kinds_topics = Counter(kind for spec in scenario.topics.values() for kind in spec.kinds)
     for kind in scenario.population.kinds:
         n = kinds_topics.get(kind, 0)
@@ -60,7 +56,7 @@ def scenario_warnings(scenario: Scenario | str | Path) -> list[str]:
     if not activities:
         out.append("programme.schedule is empty: the programme does nothing")
         return out
-    if p.delivery_model not in WITHOUT_PEER_TIES and not any(a in TIE_FORMING for a in activities):
+    if delivery.needs_kickoff and not any(ACTIVITIES[a].forms_ties for a in activities):
         out.append(
             "programme.schedule has no kickoff_workshop: topics are never chosen and no ties form, so the other "
             "activities cost money and transfer nothing along ties"
@@ -75,7 +71,7 @@ def scenario_warnings(scenario: Scenario | str | Path) -> list[str]:
         )
     else:
         for a in activities:
-            if a in TIE_FORMING or effective_rate(scenario, a) > 0 or p.delivery_model in WITHOUT_PEER_TIES:
+            if ACTIVITIES[a].forms_ties or effective_rate(scenario, a) > 0 or not delivery.needs_kickoff:
                 continue
             if _costs_money(scenario.costs.activities.get(a), scenario):
                 out.append(f"activity {a!r} costs money but learning.rates.{a} is 0: it transfers nothing")
