@@ -73,7 +73,6 @@ A = "assumption"
 SOURCES: dict[str, str] = {
     "name": "label",
     "description": "label",
-    "plugins": "the user's own plug-in files (docs/extending.md); none by default",
     "simulation.months": "paper: Aug 2021 - Feb 2023 inclusive is 19 months (Gasana et al. 2024)",
     "simulation.followup_months": f"{A}: one year after funding stops, the horizon donors ask about (MODEL.md)",
     "simulation.start": "paper: the TPN started in August 2021",

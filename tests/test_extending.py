@@ -1,7 +1,7 @@
 """A user's own delivery model, written outside twinsim, runs through every command and analysis (docs/extending.md).
 
-The delivery model here is defined in this file (as in a notebook); the mentoring cascade of examples/cascade/ is
-named by a scenario file (``plugins = ["cascade.py"]``) and run through the command line on two worker processes.
+The examples of docs/extending.md run as written (as in a notebook); the mentoring cascade of examples/cascade/ is
+loaded with ``twinsim --plugin`` and run through the command line on two worker processes.
 """
 
 import json
@@ -20,10 +20,11 @@ from twinsim.errors import ScenarioError, TwinsimError
 from twinsim.experiments.executors import LocalProcesses
 from twinsim.programme.delivery import DeliveryModel
 from twinsim.programme.matching import Ties
-from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, register, unregister
+from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, load_plugin_file, register, unregister
 
 ROOT = Path(__file__).resolve().parent.parent
 CASCADE = ROOT / "examples" / "cascade" / "cascade.toml"
+PLUGIN = ROOT / "examples" / "cascade" / "cascade.py"
 
 
 def _docs_examples() -> dict:
@@ -130,7 +131,8 @@ def _twinsim(*args, cwd):
 
 
 def test_the_cascade_runs_through_compare_on_two_workers(tmp_path):
-    done = _twinsim("compare", str(CASCADE), "rwanda_no_program", "-r", "10", "--workers", "2", "--json", cwd=tmp_path)
+    args = ["compare", str(CASCADE), "rwanda_no_program", "-r", "10", "--workers", "2", "--json"]
+    done = _twinsim("--plugin", str(PLUGIN), *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     rows = {row["name"]: row for row in json.loads(done.stdout)["models"]}
     assert rows["rwanda_cascade"]["effect"]["mean"] > 0 and rows["rwanda_cascade"]["cost"]["mean"] > 0
@@ -139,6 +141,8 @@ def test_the_cascade_runs_through_compare_on_two_workers(tmp_path):
 def test_the_cascade_keeps_the_load_cap_and_grows_its_mentors():
     from twinsim.model import TwinningSimulation
 
+    if "cascade" not in DELIVERY_MODELS:
+        load_plugin_file(PLUGIN)
     model = TwinningSimulation(twinsim.load_scenario(CASCADE), seed=4)
     waves = []
     while model.running:
@@ -162,12 +166,19 @@ def test_the_cascade_keeps_the_load_cap_and_grows_its_mentors():
     ],
 )
 def test_a_bad_setting_is_one_line_and_exit_2(tmp_path, override, message):
-    done = _twinsim("validate", str(CASCADE), "--set", override, cwd=tmp_path)
+    done = _twinsim("--plugin", str(PLUGIN), "validate", str(CASCADE), "--set", override, cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_missing_plugin_file_is_one_line_and_exit_2(tmp_path):
-    scenario = tmp_path / "s.toml"
-    scenario.write_text('extends = "rwanda_tpn"\nplugins = ["nowhere.py"]\n')
-    done = _twinsim("validate", str(scenario), cwd=tmp_path)
-    assert done.returncode == 2 and "plugins: no file" in done.stderr and "Traceback" not in done.stderr
+def test_a_missing_or_broken_plugin_file_is_one_line_and_exit_2(tmp_path):
+    done = _twinsim("--plugin", "nowhere.py", "validate", "rwanda_tpn", cwd=tmp_path)
+    assert done.returncode == 2 and "--plugin 'nowhere.py': no such file" in done.stderr
+    (tmp_path / "broken.py").write_text("PLUGINS = [int]\n")
+    done = _twinsim("--plugin", "broken.py", "validate", "rwanda_tpn", cwd=tmp_path)
+    assert done.returncode == 2 and "neither an Activity nor a DeliveryModel" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_scenario_naming_an_unloaded_plugin_says_how_to_load_it(tmp_path):
+    done = _twinsim("validate", str(CASCADE), cwd=tmp_path)
+    assert done.returncode == 2 and "twinsim --plugin FILE.py" in done.stderr

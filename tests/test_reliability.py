@@ -453,14 +453,19 @@ def test_no_user_file_is_evaluated_or_unpickled():
     """Scenario, targets, posterior and store files are read as data (TOML, CSV, Parquet, JSON), never as code."""
     import re
 
-    pattern = re.compile(r"\b(eval|exec|pickle|marshal|shelve|yaml\.load|read_pickle|allow_pickle=True)\b")
+    pattern = re.compile(
+        r"\b(eval|exec|pickle|cloudpickle\.loads|marshal|shelve|yaml\.load|read_pickle|allow_pickle=True)\b"
+    )
     hits = [
-        f"{path.relative_to(ROOT)}:{number}"
+        f"{path.relative_to(ROOT)}"
         for path in (ROOT / "src" / "twinsim").rglob("*.py")
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if pattern.search(line.split("#")[0])
     ]
-    assert hits == []
+    # The one unpickling: a worker registers the user's plug-ins that the user's own process pickled into the
+    # experiment in memory (ensure_plugins); no file is read. Plug-in files run as code only when the user names
+    # them with --plugin (load_plugin_file), never because a scenario names them.
+    assert hits == ["src/twinsim/programme/registry.py"]
 
 
 def test_two_sweeps_into_one_store_at_once_one_is_refused(small, tmp_path):

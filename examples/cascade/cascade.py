@@ -9,8 +9,8 @@ matched again, now also to them: the pool of mentors grows, and the topics left 
 programme goes on. Ties, once formed, stay. The scenario's own activities (exchange visits, coaching, learning
 events) run along the ties, as in the network.
 
-Register it with ``twinsim.programme.registry.register(Cascade)``, or name this file in a scenario:
-``plugins = ["cascade.py"]`` (see cascade.toml beside it).
+Register it in Python with ``twinsim.programme.registry.register(Cascade)``, or on the command line with
+``twinsim --plugin examples/cascade/cascade.py COMMAND ...`` (cascade.toml beside it names the model).
 """
 
 from __future__ import annotations

@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from twinsim.cli import calibrate, compare, decompose, explore, power, run, sensitivity, sweep, validate
+from twinsim.cli.common import user_errors
 from twinsim.core.version import package_version
 from twinsim.experiments.failures import environment_failure
 from twinsim.experiments.process import tune_for_runs
+from twinsim.programme.registry import load_plugin_file
 
 app = typer.Typer(
     help="Simulate peer-learning (twinning) networks among health institutions.",
@@ -77,6 +80,7 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
+@user_errors
 def _main(
     version: Annotated[
         bool,
@@ -90,8 +94,19 @@ def _main(
             metavar="",
         ),
     ] = False,
+    plugin: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--plugin",
+            help="A Python file of your own activities or delivery models (its PLUGINS list), registered before the"
+            " command runs (repeatable; docs/extending.md).",
+            metavar="FILE.py",
+        ),
+    ] = None,
 ) -> None:
     """Simulate peer-learning (twinning) networks among health institutions."""
+    for file in plugin or []:
+        load_plugin_file(file)
 
 
 for command in (

@@ -4,8 +4,9 @@ Adding an activity or a delivery model to twinsim is writing its module and nami
 their own without editing twinsim (docs/extending.md, notebook 07):
 
 - in Python: ``register(MyActivity, MyDeliveryModel)``, then name them in a scenario;
-- from a scenario file: ``plugins = ["my_plugins.py"]`` (paths relative to the file) names Python files whose
-  ``PLUGINS`` list holds the classes; every command that loads the scenario registers them.
+- on the command line: ``twinsim --plugin my_plugins.py COMMAND ...`` imports the file and registers the classes
+  of its ``PLUGINS`` list. A scenario file only names plug-ins; it never makes twinsim run code (a scenario shared
+  by someone else is data).
 
 Worker processes (local or on a Dask cluster) receive the user's plug-ins with each experiment
 (:func:`user_plugins` / :func:`ensure_plugins`), so every analysis runs them wherever it runs.
@@ -139,17 +140,19 @@ def unregister(name: str) -> None:
     (ACTIVITIES if isinstance(plugin, Activity) else DELIVERY_MODELS).pop(name)  # type: ignore[arg-type]
 
 
-def load_plugin_file(path: str | Path, what: str = "plugins") -> list[str]:
+def load_plugin_file(path: str | Path, what: str = "--plugin") -> list[str]:
     """Import the Python file ``path`` and register the classes of its ``PLUGINS`` list; return their names.
+
+    The file runs as Python code, with the user's rights: only a file the user names themselves (``--plugin``).
 
     Raises:
         ScenarioError: the file is missing, fails to import, or has no ``PLUGINS`` list of plug-in classes
-            (one line naming the file and ``what``, the scenario key that named it).
+            (one line naming the file and ``what``, the option that named it).
 
     """
     path = Path(path)
     if not path.is_file():
-        raise ScenarioError(f"{what}: no file {str(path)!r} (paths are relative to the scenario file)")
+        raise ScenarioError(f"{what} {str(path)!r}: no such file")
     name = "twinsim_plugin_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -192,9 +195,11 @@ def ensure_plugins(blob: bytes | None) -> None:
     digest = hashlib.sha1(blob).hexdigest()
     if digest in _LOADED_BLOBS:
         return
-    import pickle
+    import cloudpickle
 
-    register(*pickle.loads(blob))
+    # The blob is no file: the user's own process pickled its registered plug-ins into the experiment, which the
+    # executor pickles to send anyway (tests/test_reliability.py: no user file is unpickled).
+    register(*cloudpickle.loads(blob))
     _LOADED_BLOBS.add(digest)
 
 

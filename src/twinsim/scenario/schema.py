@@ -26,7 +26,7 @@ from twinsim.programme.costs import ActivityCost, CostParams
 from twinsim.programme.experts import ExpertParams
 from twinsim.programme.matching import MATCHING_RULES, TOPIC_CHOICE_RULES
 from twinsim.programme.partners import PartnerParams
-from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, load_plugin_file
+from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS
 from twinsim.scenario.bundled import did_you_mean
 
 __all__ = [
@@ -722,11 +722,6 @@ class Scenario(Section):
     """A complete, validated scenario: the input of one model run."""
 
     name: str = param("scenario", description="Short name of the scenario.")
-    plugins: list[str] = param(
-        [],
-        description="Python files (relative to the scenario file) whose PLUGINS list registers a user's activities"
-        " and delivery models before the scenario is checked (docs/extending.md).",
-    )
     description: str = param("", description="What the scenario represents.")
     simulation: SimulationParams = Field(default_factory=SimulationParams)
     population: PopulationParams
@@ -795,7 +790,10 @@ class Scenario(Section):
             ("programme.topic_choice", self.programme.topic_choice, TOPIC_CHOICE_RULES),
         ):
             if value not in registry:
-                raise ValueError(f"{key}: unknown name {value!r}; allowed: {', '.join(sorted(registry))}")
+                raise ValueError(
+                    f"{key}: unknown name {value!r}; allowed: {', '.join(sorted(registry))} (a plug-in of your own:"
+                    " load its file with twinsim --plugin FILE.py, or register() it in Python)"
+                )
         self._check_plugin_settings()
         unknown = sorted(set(self.costs.activities) - set(ACTIVITIES))
         if unknown:
@@ -1027,8 +1025,6 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         where = f"{chain[-1]}: extends" if chain else str(path)
         raise ScenarioError(f"{where}: no such file {path}")
     data = read_toml_file(path, str(path))
-    if isinstance(data.get("plugins"), list):  # a plug-in file is named relative to the file that names it
-        data["plugins"] = [str(path.parent / p) if isinstance(p, str) else p for p in data["plugins"]]
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -1197,7 +1193,6 @@ def load_scenario(
     elif isinstance(ref, str | os.PathLike):
         path = resolve_scenario_path(ref)
         data = _read_toml(path)
-        load_plugins(data.get("plugins"), str(path))
         scenario = _validate(data, str(ref))
     else:
         names = ", ".join(sorted(bundled_scenarios())) or "none"
@@ -1208,16 +1203,6 @@ def load_scenario(
         pairs = dict(parse_override(o) for o in overrides) if isinstance(overrides, list) else dict(overrides)
         scenario = scenario.with_overrides(pairs)
     return scenario
-
-
-def load_plugins(files: Any, source: str) -> None:
-    """Register the user's plug-ins from the Python files a scenario names (``plugins = [...]``)."""
-    if files is None:
-        return
-    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-        raise ScenarioError(f"{source}: plugins: a list of Python file names")
-    for file in files:
-        load_plugin_file(file, f"{source}: plugins")
 
 
 def as_scenario(ref: Scenario | str | os.PathLike[str]) -> Scenario:
