@@ -339,3 +339,52 @@ def test_a_cluster_without_workers_ends_the_run_with_one_error(monkeypatch):
     with pytest.raises(WorkerLostError, match=r"no worker \(or no scheduler\) for 0.3 s"):
         list(executors.imap_unordered(Abandoned(), pow, [(2, 3)], 2))
     assert time.monotonic() - start < 2
+
+
+_SCHEDULER = """
+import time
+from dask.distributed import LocalCluster
+if __name__ == "__main__":
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
+    print(cluster.scheduler_address, flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_lost_scheduler_is_one_line_exit_2_and_the_finished_runs_resume(tmp_path):
+    """Kill the scheduler mid-sweep: one line naming it, exit 2, after the client's 10 s reconnect; --resume ends it."""
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "scheduler.py").write_text(_SCHEDULER)
+    scheduler = subprocess.Popen([sys.executable, "scheduler.py"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    address = scheduler.stdout.readline().strip()
+    args = ["sweep", "rwanda_tpn", "--param", "learning.gap_ceiling=0.2:0.9:400", "-r", "20", "-q"]
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "twinsim", *args, "--out", "out", "--scheduler", address],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not list((tmp_path / "out" / "parts").glob("*")) and sweep.poll() is None:
+        time.sleep(0.2)
+    scheduler.kill()
+    started = time.monotonic()
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 2, err
+    assert time.monotonic() - started < 40
+    lines = [line for line in err.splitlines() if line]
+    assert lines == [lines[0]] and "the Dask scheduler was lost" in lines[0] and "--resume" in lines[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "twinsim", *args, "--out", "out", "--resume", "--workers", "2", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    table = load_results(tmp_path / "out")
+    assert len(table) == 8000 and not table.duplicated(["point", "replicate"]).any()
+    assert json.loads(done.stdout)["done"] < 8000  # the runs finished before the loss were kept, not run again

@@ -26,7 +26,7 @@ from typing import Any
 
 from twinsim.core.version import package_version
 from twinsim.errors import TwinsimError
-from twinsim.experiments.failures import WorkerLostError
+from twinsim.experiments.failures import SchedulerLostError, WorkerLostError, lost_worker
 from twinsim.experiments.process import tune_for_runs
 
 __all__ = [
@@ -174,9 +174,33 @@ class DaskCluster:
         except Exception as exc:  # a refused, unreachable or non-Dask address fails in many ways
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             raise TwinsimError(f"--scheduler {self.scheduler}: cannot connect to a Dask scheduler ({reason})") from None
-        with client:
+        with _quiet_dask_logs(), client:
             check_workers(client, self.scheduler)
-            yield _dask_handle(client, f"Dask cluster {self.scheduler}")
+            try:
+                yield _dask_handle(client, f"Dask cluster {self.scheduler}")
+            except (KeyboardInterrupt, GeneratorExit, TwinsimError):
+                raise
+            except BaseException as exc:  # asyncio's CancelledError is no Exception
+                if client.status == "running" and not lost_worker(exc):
+                    raise
+                raise SchedulerLostError(
+                    f"--scheduler {self.scheduler}: the Dask scheduler was lost ({type(exc).__name__}); start it again"
+                    " and rerun with --resume (the finished runs are kept in --store or --out)"
+                ) from None
+
+
+@contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    """Dask's own error logs off while twinsim holds a client: a lost scheduler is one line of twinsim's."""
+    names = ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 #: How often a run over a cluster checks that it still has workers, and how long it waits without any (seconds).

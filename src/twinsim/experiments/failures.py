@@ -11,7 +11,14 @@ import errno
 
 from twinsim.errors import TwinsimError
 
-__all__ = ["RESOURCE_ERRNOS", "WorkerLostError", "environment_failure", "lost_worker", "retryable"]
+__all__ = [
+    "RESOURCE_ERRNOS",
+    "SchedulerLostError",
+    "WorkerLostError",
+    "environment_failure",
+    "lost_worker",
+    "retryable",
+]
 
 #: ``errno`` values of an ``OSError`` that the machine, not the run's input, caused.
 RESOURCE_ERRNOS = frozenset(
@@ -23,6 +30,10 @@ RESOURCE_ERRNOS = frozenset(
 
 class WorkerLostError(TwinsimError):
     """A worker process (or a cluster's worker) ended while running a chunk: its runs were not computed."""
+
+
+class SchedulerLostError(TwinsimError):
+    """The Dask scheduler went away during a run: the runs in flight were not computed."""
 
 
 def retryable(exc: BaseException) -> bool:
