@@ -463,6 +463,8 @@ def cases_for(command: str) -> list[Case]:
         for i, case in enumerate(out):
             case.seed = i
         return out
+    if command in ("plugin", "priors"):
+        return _numbered(PLUGIN_CASES if command == "plugin" else PRIORS_CASES)
     base = BASE_ARGS[command]
     cases: list[Case] = []
     seed = 0
@@ -500,7 +502,64 @@ def cases_for(command: str) -> list[Case]:
     return cases
 
 
-COMMANDS = ["run", "validate", "compare", "sweep", "sensitivity", "decompose", "power", "calibrate", "scenarios"]
+def _numbered(cases: list[Case]) -> list[Case]:
+    out = [Case(c.name, list(c.args), c.expect, dict(c.files)) for c in cases]
+    for i, case in enumerate(out):
+        case.seed = i
+    return out
+
+
+_OK_CLASS = "from twinsim.programme.delivery import DeliveryModel\nclass M(DeliveryModel):\n"
+#: ``twinsim --plugin FILE`` (a user's plug-in file, docs/extending.md) before any command.
+PLUGIN_CASES = [
+    Case("missing file", ["--plugin", "nowhere.py", "validate", "rwanda_tpn"], "nowhere.py"),
+    Case("a folder", ["--plugin", "d", "validate", "rwanda_tpn"], "--plugin", {"d/x.txt": "x"}),
+    Case("syntax error", ["--plugin", "p.py", "validate", "rwanda_tpn"], "failed to import", {"p.py": "def (:\n"}),
+    Case("raises on import", ["--plugin", "p.py", "validate", "rwanda_tpn"], "ZeroDivisionError", {"p.py": "1/0\n"}),
+    Case("no PLUGINS list", ["--plugin", "p.py", "validate", "rwanda_tpn"], "PLUGINS", {"p.py": "X = 1\n"}),
+    Case("PLUGINS not a list", ["--plugin", "p.py", "validate", "rwanda_tpn"], "PLUGINS", {"p.py": "PLUGINS = 3\n"}),
+    Case("not a plug-in", ["--plugin", "p.py", "validate", "rwanda_tpn"], "neither", {"p.py": "PLUGINS = [int]\n"}),
+    Case(
+        "bundled name",
+        ["--plugin", "p.py", "validate", "rwanda_tpn"],
+        "bundled name",
+        {"p.py": _OK_CLASS + "    name = 'none'\n    def form_ties(self, m): pass\nPLUGINS = [M]\n"},
+    ),
+    Case(
+        "name with markup",
+        ["--plugin", "p.py", "validate", "rwanda_tpn"],
+        "identifier",
+        {"p.py": _OK_CLASS + "    name = '[/]X'\n    def form_ties(self, m): pass\nPLUGINS = [M]\n"},
+    ),
+    Case(
+        "no form_ties",
+        ["--plugin", "p.py", "validate", "rwanda_tpn"],
+        "form_ties",
+        {"p.py": _OK_CLASS + "    name = 'mine'\nPLUGINS = [M]\n"},
+    ),
+    Case("binary file", ["--plugin", "p.py", "validate", "rwanda_tpn"], "failed to import", {"p.py": b"\xff\xfe\x00"}),
+    Case("no file given", ["--plugin"], "--plugin"),
+]
+#: ``twinsim priors``: the table of every uncertain input's prior.
+PRIORS_CASES = [
+    Case("unknown scenario", ["priors", "nowhere_at_all"], "nowhere_at_all"),
+    Case("unknown option", ["priors", "rwanda_tpn", "--bogus"], "--bogus"),
+    Case("an option it has not", ["priors", "rwanda_tpn", "--set", "learning.gap_ceiling=7"], "--set"),
+]
+
+COMMANDS = [
+    "run",
+    "validate",
+    "compare",
+    "sweep",
+    "sensitivity",
+    "decompose",
+    "power",
+    "calibrate",
+    "scenarios",
+    "plugin",
+    "priors",
+]
 
 
 # ---------------------------------------------------------------- running one case

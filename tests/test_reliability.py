@@ -64,14 +64,16 @@ def small(tmp_path: Path) -> Path:
 
 
 def test_generated_bad_inputs_of_validate_all_end_clean():
-    """A quick slice of benchmarks/bad_inputs.py (every command: ``--runslow``, or run the script)."""
+    """A quick slice of benchmarks/bad_inputs.py: validate, --plugin, priors (every command: ``--runslow``)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import bad_inputs
     finally:
         sys.path.pop(0)
     bad_inputs.warm()
-    outcomes = {case.name: bad_inputs.run_case(case, timeout=60).kind for case in bad_inputs.cases_for("validate")}
+    cases = [case for command in ("validate", "plugin", "priors") for case in bad_inputs.cases_for(command)]
+    outcomes = {(case.args[0], case.name): bad_inputs.run_case(case, timeout=60).kind for case in cases}
+    assert len(outcomes) >= 50
     assert {k: v for k, v in outcomes.items() if v != "clean"} == {}
 
 
