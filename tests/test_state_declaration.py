@@ -38,3 +38,22 @@ def test_the_model_has_the_annotated_arrays_with_the_declared_dtypes():
     replicate = model.replicate(1)
     assert isinstance(replicate, Replicate)
     assert replicate.capacity.shape == (model.n_institutions, topics)
+
+
+def test_running_and_reading_a_model_attaches_nothing_to_it():
+    """Caches are declared (twinsim.kernel.caches): a run, its summaries, survey errors and grid add no attribute."""
+    from twinsim.kernel.caches import CACHED
+    from twinsim.model import TwinningModel
+    from twinsim.model.summary import replicate_trajectories, summary_rows
+
+    model = TwinningModel("rwanda_tpn", seed=3)
+    before = set(vars(model))
+    while model.running:
+        model.step()
+    summary_rows(model)
+    replicate_trajectories(model)
+    model.grid  # noqa: B018 - the Mesa grid is cached too
+    from twinsim.model.results import RunResult  # noqa: F401 - the survey errors of a result
+
+    assert set(vars(model)) == before
+    assert {"per_tie_set", "summary_rows", "survey_errors", "grid"} <= set(CACHED)

@@ -81,16 +81,15 @@ class TwinningModel(TwinningSimulation, mesa.Model):
         the network stands this month (ties form at the kickoff workshop). A single-replicate model's only.
         """
         self._single("grid", None)
-        key = (self.month, len(self.ties))
-        cached = self.__dict__.get("_grid")
-        if cached is None or cached[0] != key:
-            import networkx as nx
+        return self.caches.get("grid", (self.month, len(self.ties)), self._network_grid)
 
-            grid = mesa.space.NetworkGrid(nx.Graph(self.network))
-            for row, agent in enumerate(self.institutions):
-                grid.place_agent(agent, row)
-            cached = self.__dict__["_grid"] = (key, grid)
-        return cached[1]
+    def _network_grid(self) -> mesa.space.NetworkGrid:
+        import networkx as nx
+
+        grid = mesa.space.NetworkGrid(nx.Graph(self.network))
+        for row, agent in enumerate(self.institutions):
+            grid.place_agent(agent, row)
+        return grid
 
     def _create_agents(self) -> None:
         """Create the institutions and the delivery model's own agents (partners, experts) if not yet there."""

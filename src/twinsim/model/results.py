@@ -237,11 +237,9 @@ class RunResult:
         m = self.model
         months = survey_months(self.scenario)
         true = np.where(m.applicable, m.indicator(np.stack([self.capacity_at(t) for t in months])), np.nan)
-        errors = m.model.__dict__.setdefault("_survey_errors", {})
-        key = tuple(months)
-        if key not in errors:  # every replicate's errors at once, kept for the model's other replicates
-            errors[key] = m.model.measurement_error(months)
-        return true + errors[key][:, m.rows]
+        # every replicate's errors at once, kept for the model's other replicates
+        errors = m.model.caches.get("survey_errors", tuple(months), lambda: m.model.measurement_error(months))
+        return true + errors[:, m.rows]
 
     def evaluation(self) -> pd.DataFrame:
         """The evaluator's analyses per topic on the measured indicators (see :func:`evaluate_observed`)."""

@@ -36,9 +36,10 @@ MECHANISM_KEYS = ("unmatched_share", "unmatched_led_share", "partner_gain", "dro
 
 def replicate_summaries(model: TwinningSimulation) -> dict[str, np.ndarray]:
     """Summary key -> values over replicates (cached on the model until it steps again)."""
-    cached = model.__dict__.get("_replicate_summaries")
-    if cached is not None and cached[0] == model.month:
-        return cached[1]
+    return model.caches.get("replicate_summaries", model.month, lambda: _replicate_summaries(model))
+
+
+def _replicate_summaries(model: TwinningSimulation) -> dict[str, np.ndarray]:
     shape = (model.replicates, model.n_institutions, len(model.topic_names))
     app, sel = model.applicable.reshape(shape), model.selected.reshape(shape)
     baseline = model.indicator(model.baseline)
@@ -66,7 +67,6 @@ def replicate_summaries(model: TwinningSimulation) -> dict[str, np.ndarray]:
             column = "estimate" if key == "selected_vs_not" else key
             out[f"{key}.{topic}"] = effect[column][:, t]
     out.update(_people_reached(model, gain, app))
-    model.__dict__["_replicate_summaries"] = (model.month, out)
     return out
 
 
@@ -75,9 +75,10 @@ def summary_rows(model: TwinningSimulation) -> list[dict[str, int | float]]:
 
     Counts are ints; mechanism outcomes that do not apply (NaN) are left out.
     """
-    cached = model.__dict__.get("_summary_rows")
-    if cached is not None and cached[0] == model.month:
-        return cached[1]
+    return model.caches.get("summary_rows", model.month, lambda: _summary_rows(model))
+
+
+def _summary_rows(model: TwinningSimulation) -> list[dict[str, int | float]]:
     columns = {
         key: (values.astype(np.int64) if key.startswith(INTEGER_KEYS) else values.astype(float)).tolist()
         for key, values in replicate_summaries(model).items()
@@ -87,7 +88,6 @@ def summary_rows(model: TwinningSimulation) -> list[dict[str, int | float]]:
         for key in MECHANISM_KEYS:
             if key in row and row[key] != row[key]:  # NaN: the outcome does not apply to this delivery model
                 del row[key]
-    model.__dict__["_summary_rows"] = (model.month, rows)
     return rows
 
 
@@ -98,13 +98,10 @@ def replicate_trajectories(model: TwinningSimulation) -> np.ndarray:
         TwinsimError: the model recorded no aggregates.
 
     """
-    cached = model.__dict__.get("_replicate_trajectories")
-    if cached is None or cached[0] != model.month:
-        recorded = model.recorder.aggregates
-        if recorded is None:
-            raise TwinsimError("this run recorded no aggregates (the model was built with aggregates=False)")
-        cached = model.__dict__["_replicate_trajectories"] = (model.month, recorded.mean_indicator())
-    return cached[1]
+    recorded = model.recorder.aggregates
+    if recorded is None:
+        raise TwinsimError("this run recorded no aggregates (the model was built with aggregates=False)")
+    return model.caches.get("replicate_trajectories", model.month, recorded.mean_indicator)
 
 
 def replicate_costs(model: TwinningSimulation) -> dict[str, np.ndarray]:

@@ -24,6 +24,7 @@ import numpy as np
 
 from twinsim.errors import TwinsimError
 from twinsim.kernel import learning
+from twinsim.kernel.caches import Caches
 from twinsim.kernel.recording import Recorder
 from twinsim.kernel.state import SHARE, DeclaredState, Param, allocate
 from twinsim.kernel.streams import STREAMS, ReplicateStreams, run_seed_sequence
@@ -254,6 +255,7 @@ class TwinningSimulation(DeclaredState):
         self.n = self.n_institutions * self.replicates
         self.months_total = scenario.simulation.months + scenario.simulation.followup_months
         self.month = 0
+        self.caches = Caches()
         self.delivery_model = DELIVERY_MODELS[scenario.programme.delivery_model]
         self._build_state()
         self._schedule = _schedule(scenario)
@@ -276,6 +278,8 @@ class TwinningSimulation(DeclaredState):
             setattr(self, name, values.astype(getattr(self, name).dtype, copy=False))
         self.baseline = self.capacity.copy()
         self.endline = self.capacity.copy()
+        nan = np.full(reps, np.nan)
+        self._matching = (nan, nan.copy())  # unmatched and unmatched-led shares: set when ties form (ODD 7.18)
         day = self.precise_parameter("costs.staff_day")
         day = np.maximum(day, 1e-9) if isinstance(day, np.ndarray) else max(day, 1e-9)
         self.staff_days = (
@@ -343,7 +347,7 @@ class TwinningSimulation(DeclaredState):
         NaN without outside partners), ``dropped_share`` the share of members who dropped out (7.20).
         """
         nan = np.full(self.replicates, np.nan)
-        unmatched, led = getattr(self, "_matching", (nan, nan))
+        unmatched, led = self._matching
         partner_gain = nan
         state = self.delivery_state
         if isinstance(state, _OutsidePartners) and len(state.ties):
@@ -436,7 +440,7 @@ class TwinningSimulation(DeclaredState):
 
     def per_tie_set(self, name: str, compute: Callable[[], Any]) -> Any:
         """``compute()``, cached under ``name`` for as long as the tie set is the same object (ties form at kickoff)."""
-        cache: dict[str, tuple[Any, Any]] = self.__dict__.setdefault("_tie_set_cache", {})
+        cache = self.caches.table("per_tie_set")
         hit = cache.get(name)
         if hit is None or hit[0] is not self.ties:
             hit = cache[name] = (self.ties, compute())
@@ -466,14 +470,12 @@ class TwinningSimulation(DeclaredState):
         return lo + (hi - lo) * (self.capacity if capacity is None else capacity)
 
     def _indicator_range(self) -> tuple[np.ndarray, np.ndarray]:
-        bounds = self.__dict__.get("_indicator_bounds")
-        if bounds is None:
-            topics = self.params.topics.values()
-            bounds = self._indicator_bounds = (
-                np.array([t.indicator_min for t in topics]),
-                np.array([t.indicator_max for t in topics]),
-            )
-        return bounds
+        topics = self.params.topics.values()
+        return self.caches.get(
+            "indicator_bounds",
+            None,
+            lambda: (np.array([t.indicator_min for t in topics]), np.array([t.indicator_max for t in topics])),
+        )
 
     def measurement_error(self, months: list[int]) -> np.ndarray:
         """Errors of the measured indicators at ``months``: months x rows x topics, in indicator points.
@@ -566,7 +568,7 @@ class TwinningSimulation(DeclaredState):
 
     def _rows_of(self, value: np.ndarray) -> np.ndarray:
         """A per-replicate array at every row (cached for the arrays :meth:`block_value` keeps)."""
-        cache: dict[int, tuple[np.ndarray, np.ndarray]] = self.__dict__.setdefault("_rows", {})
+        cache: dict[int, tuple[np.ndarray, np.ndarray]] = self.caches.table("rows_of")
         hit = cache.get(id(value))
         if hit is None or hit[0] is not value:
             hit = (value, value[self.block])
@@ -671,7 +673,7 @@ class TwinningSimulation(DeclaredState):
         The ties' cells are one array for the whole run (fixed after the kickoff): the last two ``cells`` arrays are
         kept, so a month's other sparse gains (turnover) do not push the ties' out.
         """
-        cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = self.__dict__.setdefault("_cell_index_cache", {})
+        cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = self.caches.table("cell_index")
         hit = cache.pop(id(cells), None)
         if hit is None or hit[0] is not cells:
             n_topics = len(self.topic_names)
@@ -816,7 +818,7 @@ class TwinningSimulation(DeclaredState):
         Drawn :data:`TURNOVER_MONTHS` months at a time (the numbers are addressed by month, so they are the same as
         month by month): one vectorised draw instead of one per month.
         """
-        plan = self.__dict__.setdefault("_turnover_plan", {})
+        plan = self.caches.table("turnover_plan")
         if self.month not in plan:
             n, first = self.n_institutions, self.month
             months = min(TURNOVER_MONTHS, self.months_total - first + 1)
