@@ -16,6 +16,7 @@ import typer
 
 from twinsim.cli import calibrate, compare, decompose, explore, power, run, sensitivity, sweep, validate
 from twinsim.cli.common import user_errors
+from twinsim.cli.network import network_app
 from twinsim.core.version import package_version
 from twinsim.experiments.failures import environment_failure
 from twinsim.experiments.process import tune_for_runs
@@ -123,6 +124,9 @@ for command in (
     explore.explore,
 ):
     app.command(epilog=_epilog(command.__name__))(command)
+
+
+app.add_typer(network_app, name="network")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
