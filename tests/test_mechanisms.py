@@ -5,7 +5,7 @@ import pytest
 
 import twinsim
 from twinsim.kernel import learning
-from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.model import TwinningModel, dynamics, run_seed_sequence
 from twinsim.model.twinning import programme_sources
 from twinsim.programme.matching import MATCHING_RULES
 from twinsim.programme.registry import ACTIVITIES
@@ -206,7 +206,7 @@ def test_a_mentor_with_more_mentees_gives_each_less():
     sc = twinsim.load_scenario("rwanda_tpn")
     model = TwinningModel(sc, run_seed_sequence(8))
     model.step()
-    model._staff_time(["exchange_visit"])
+    dynamics.staff_time(model, ["exchange_visit"])
     mentees = model.mentees()
     factor = model.mentor_availability()
     busy, light = mentees >= 3, (mentees == 1)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import twinsim
 from twinsim.experiments.engine import run_replicates
-from twinsim.model import TwinningModel, run_seed_sequence
+from twinsim.model import TwinningModel, dynamics, run_seed_sequence
 from twinsim.programme.activity import learn_along_ties
 
 
@@ -221,7 +221,7 @@ def test_a_topic_or_leadership_distribution_changes_only_its_own_draws(rwanda):
         for _ in range(12):
             before = m.leadership.copy()
             m.month += 1  # turnover draws are indexed by month
-            m._turnover()
+            dynamics.turnover(m)
             turned.append(m.leadership != before)
     assert np.any(turned[:12])
     np.testing.assert_array_equal(turned[:12], turned[12:])

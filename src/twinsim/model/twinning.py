@@ -28,10 +28,11 @@ from twinsim.kernel.caches import Caches
 from twinsim.kernel.recording import Recorder
 from twinsim.kernel.state import SHARE, DeclaredState, Param, allocate
 from twinsim.kernel.streams import STREAMS, ReplicateStreams, run_seed_sequence
-from twinsim.model.population import Structure, draw_population, leadership_beta
+from twinsim.model import dynamics
+from twinsim.model.population import Structure, draw_population
 from twinsim.model.replicate import Replicate
 from twinsim.programme.activity import learn_along_ties
-from twinsim.programme.costs import PRICE_FIELDS, LedgerPart, LedgerRow, Prices, ledger_rows, price_firings
+from twinsim.programme.costs import PRICE_FIELDS, LedgerPart, LedgerRow, Prices, ledger_rows
 from twinsim.programme.matching import TOPIC_CHOICE_RULES, Ties, gap_to_best
 from twinsim.programme.registry import ACTIVITIES, DELIVERY_MODELS, effective_rate, plugin_gain_sources
 from twinsim.scenario import ActivityCost, Scenario, as_scenario
@@ -66,9 +67,6 @@ def programme_sources() -> frozenset[str]:
     """The sources the programme brings (switched off in the counterfactual): all but own, forgetting, turnover."""
     return frozenset(gain_sources()) - {"own", "forgetting", "turnover"}
 
-
-#: Months of turnover drawn at once (the draws are addressed by month: the same numbers as month by month).
-TURNOVER_MONTHS = 12
 
 #: Parameters that may differ between the replicates of one model (posterior draws): every transfer rate, and
 #: these learning parameters, which the model reads per replicate (:meth:`TwinningSimulation.block_value`).
@@ -714,128 +712,25 @@ class TwinningSimulation(DeclaredState):
         active = self.in_programme and self.delivery_model.runs_activities
         fired = self._schedule.get(self.month, []) if active else []
         if self.params.mechanisms.resources:
-            self._staff_time(fired)
+            dynamics.staff_time(self, fired)
         for name in fired:
-            self._fire(name)
+            dynamics.fire(self, name)
         followup = self.learning_value("followup_tie_intensity")
         contact = self.learning_value("peer_contact_rate") * (1.0 if self.in_programme else followup)
         learn_along_ties(self, contact)
         self.delivery_model.monthly(self, contact)
         if active and self.params.mechanisms.empowerment:
-            self._empowerment()
-        self._own_improvement_and_forgetting()
-        self._turnover()
+            dynamics.empowerment(self)
+        dynamics.own_improvement_and_forgetting(self)
+        dynamics.turnover(self)
         if fired and self.params.mechanisms.resources:
-            self._persist()
+            dynamics.persist(self)
         self.recorder.record(self)
         if self.month == self.params.simulation.months:
             self.endline = self.capacity.copy()
         self.running = self.month < self.months_total
         if self.datacollector is not None:
             self.datacollector.collect(self)
-
-    def _own_improvement_and_forgetting(self) -> None:
-        motivation = self.column(self.learning_value("motivation_rate"))
-        trend = self.column(self.learning_value("background_trend"))
-        own = learning.own_improvement(self.capacity, self.interest, self.leadership, trend, motivation)
-        self.apply_gain("own", np.multiply(own, self.applicable, out=own))
-        forgetting = self.column(self.learning_value("forgetting"))
-        if not self.params.mechanisms.ownership:
-            self.apply_gain("forgetting", learning.forgetting(self.capacity, self.baseline, forgetting))
-            return
-        owned = learning.ownership(self.leadership, self.interest, self.column(self.learning_value("interest_weight")))
-        retention = self.column(self.learning_value("ownership_retention"))
-        weight = self.column(self.learning_value("practice_weight"))
-        rate = learning.decay_rate(forgetting, retention, owned, self.practice(), weight)
-        self.apply_gain("forgetting", -rate * np.maximum(self.capacity - self.baseline, 0.0))
-
-    def _empowerment(self) -> None:
-        """Taking part raises own improvement on the topics worked on, gated by leadership (ODD 7.17)."""
-        rate = self.column(self.learning_value("empowerment_rate"))
-        gain = learning.empowerment(self.capacity, self.leadership, self.engagement(), self.worked_cells(), rate)
-        self.apply_gain("empowerment", gain * self.applicable)
-
-    def _staff_time(self, fired: list[str]) -> None:
-        """Set the month's time factor: staff days available over those the month's activities take (ODD 7.20)."""
-        demand = np.zeros(self.n)
-        volume = self.params.programme.volume
-        for name in fired:
-            activity = ACTIVITIES[name]
-            cost = self.unit_cost(name)
-            days = cost.participants * cost.days * (1.0 if activity.fixed else volume)
-            demand += days * activity.staff_reach(self)
-        self.time_factor[:] = learning.time_factor(self.staff_days, demand)
-
-    def _persist(self) -> None:
-        """After a month of activities: persistence follows what the effort yielded; drop-out below the threshold."""
-        lp = self.params.learning
-        self.persistence[:] = learning.persistence(
-            self.persistence,
-            self.month_gain,
-            self.per_row(self.precise_parameter("learning.yield_reference")),
-            self.per_row(self.precise_parameter("learning.persistence_rate")),
-        )
-        if lp.dropout_threshold > 0:
-            self.dropped |= self.persistence < lp.dropout_threshold
-
-    def _fire(self, name: str) -> None:
-        activity = ACTIVITIES[name]
-        volume = 1.0 if activity.fixed else self.params.programme.volume
-        firing = activity.fire(self, self.rate(name) * volume)
-        part, allocation = price_firings(
-            self.month,
-            name,
-            np.asarray(firing.events),
-            firing.involved.reshape(self.replicates, -1),
-            firing.travelled.reshape(self.replicates, -1),
-            self.prices(),
-            volume * np.asarray(firing.scale, dtype=float),
-            self.unit_cost(name),
-        )
-        self.ledger_parts.append(part)
-        self.cost_by_institution += allocation.ravel()
-
-    def _turnover(self) -> None:
-        """Leadership turnover, drawn every month for everyone (common random numbers).
-
-        Who turns over is number ``(month - 1) * n + i`` of each replicate's dynamics stream; a newcomer's
-        commitment is the same number of its leadership stream, drawn only where a leader turned over
-        (:meth:`_turnover_draws`).
-        """
-        turned, fresh = self._turnover_draws()
-        if turned.size:
-            n_topics = len(self.topic_names)
-            cells = (turned[:, None] * n_topics + np.arange(n_topics)).ravel()
-            share = self.at_rows(self.learning_value("turnover_knowledge_loss"), turned)
-            share = share[:, None] if isinstance(share, np.ndarray) and share.ndim else share
-            loss = learning.turnover_loss(self.capacity[turned], self.baseline[turned], share)
-            self.apply_gain("turnover", loss.ravel(), cells=cells)
-            self.leadership[turned] = fresh
-
-    def _turnover_draws(self) -> tuple[np.ndarray, np.ndarray]:
-        """The leavers (rows) of the current month and their successors' commitment.
-
-        Drawn :data:`TURNOVER_MONTHS` months at a time (the numbers are addressed by month, so they are the same as
-        month by month): one vectorised draw instead of one per month.
-        """
-        plan = self.caches.table("turnover_plan")
-        if self.month not in plan:
-            n, first = self.n_institutions, self.month
-            months = min(TURNOVER_MONTHS, self.months_total - first + 1)
-            uniform = self.streams.uniform("dynamics", "turnover", (months, n), offset=(first - 1) * n)
-            threshold = self.precise_parameter("learning.leadership_turnover")
-            threshold = threshold.reshape(-1, 1, 1) if isinstance(threshold, np.ndarray) else threshold
-            block, month, local = np.nonzero(uniform < threshold)
-            a, b = leadership_beta(self.structure)
-            fresh = self.streams.beta_at(
-                "leadership", "turnover", a[local], b[local], block, (first - 1 + month) * n + local
-            )
-            order = np.lexsort((block * n + local, month))  # by month, then row
-            month, rows, fresh = month[order], (block * n + local)[order], fresh[order]
-            bounds = np.searchsorted(month, np.arange(months + 1))
-            for k in range(months):
-                plan[first + k] = (rows[bounds[k] : bounds[k + 1]], fresh[bounds[k] : bounds[k + 1]])
-        return plan.pop(self.month)
 
     def run(self) -> None:
         """Run every remaining month of the programme and its follow-up, then finish the recording."""
