@@ -847,7 +847,8 @@ if solara is not None:
                 disabled=disabled,
             )
         if why:
-            solara.Text(why, classes=["twinsim-why"], style={"font-size": "0.8em", "color": "#777"})
+            style = {"font-size": "0.8em", "color": "#777", "line-height": "1.25", "margin": "-6px 0 10px 0"}
+            solara.Text(why, classes=["twinsim-why"], style=style)
 
     @solara.component
     def DonorPanel(base_ref: str, settings: Settings) -> None:  # noqa: N802
@@ -862,7 +863,7 @@ if solara is not None:
         busy = result.state in (solara.ResultState.STARTING, solara.ResultState.WAITING, solara.ResultState.RUNNING)
         with solara.Card("Donor panel: this design vs no programme and the other delivery models"):
             with solara.Row():
-                with solara.Column(classes=["twinsim-replicates"]):
+                with solara.Column(classes=["twinsim-replicates"], style={"min-width": "20em"}):
                     solara.SliderInt(
                         f"Replicates: {replicates}",
                         value=replicates,
