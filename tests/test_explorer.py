@@ -387,13 +387,18 @@ _server_output: list[str] = []
 
 @pytest.fixture
 def server():
-    with _explorer_server() as found:
+    with _explorer_server(SOLARA_KERNEL_CULL_TIMEOUT="3s") as found:
         yield found
 
 
-def _kernels(url: str) -> int:
+def _resources(url: str) -> dict:
+    """Solara's own count of kernels (sessions), threads and websockets."""
     with urllib.request.urlopen(url + "resourcez", timeout=10) as resp:
-        return json.load(resp)["kernels"]["total"]
+        return json.load(resp)
+
+
+def _kernels(url: str) -> int:
+    return _resources(url)["kernels"]["total"]
 
 
 def test_the_server_refuses_other_origins_and_frees_closed_sessions():
@@ -479,15 +484,14 @@ def _shots_dir(tmp_path: Path) -> Path:
 
 
 def _publish(shots: Path) -> None:
-    """Copy the screenshots to /tmp/explorer-shots (or the directory TWINSIM_SHOTS names) when TWINSIM_SHOTS is set."""
-    wanted = os.environ.get("TWINSIM_SHOTS")
-    if not wanted:
-        return
-    target = Path(wanted) if "/" in wanted else Path("/tmp/explorer-shots")
-    target.mkdir(parents=True, exist_ok=True)
-    for png in shots.glob("*.png"):
-        shutil.copy(png, target / png.name)
-    print(f"screenshots copied to {target}")
+    """Copy the screenshots to /tmp/explorer-shots when TWINSIM_SHOTS is set, and to TWINSIM_SCREENSHOTS if named."""
+    targets = [Path("/tmp/explorer-shots")] if os.environ.get("TWINSIM_SHOTS") else []
+    targets += [Path(os.environ["TWINSIM_SCREENSHOTS"])] if os.environ.get("TWINSIM_SCREENSHOTS") else []
+    for target in targets:
+        target.mkdir(parents=True, exist_ok=True)
+        for png in shots.glob("*.png"):
+            shutil.copy(png, target / png.name)
+        print(f"screenshots copied to {target}")
 
 
 def _play_and_pause(page, shots: Path) -> tuple[list[int], int]:
@@ -511,9 +515,21 @@ def _play_and_pause(page, shots: Path) -> tuple[list[int], int]:
 
 
 def _choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the selector labelled ``label`` (a Vuetify menu)."""
-    page.locator(".v-select", has_text=label).first.click(force=True)
-    page.locator(".v-menu__content .v-list-item", has_text=option).first.click(force=True)
+    """Pick ``option`` in the selector labelled ``label`` (a Vuetify menu; opened again if a click went astray)."""
+    from playwright.sync_api import TimeoutError as Late
+
+    select = page.locator(".v-select", has_text=label).first
+    for _ in range(3):
+        select.click(timeout=30000)
+        item = page.locator(".menuable__content__active .v-list-item", has_text=option).first
+        try:
+            item.wait_for(state="visible", timeout=10000)
+            item.click(timeout=10000)
+            page.locator(".v-select", has_text=option).first.wait_for(timeout=10000)
+            return
+        except Late:  # the menu closed before the click: open it again
+            page.keyboard.press("Escape")
+    pytest.fail(f"could not choose {option!r} in {label!r}")
 
 
 @pytest.mark.browser
@@ -610,9 +626,29 @@ def test_page_in_a_real_browser(server, tmp_path):
             page.wait_for_timeout(500)
             page.screenshot(path=str(shots / "explorer_donor.png"), full_page=True)
             assert page.get_by_text("this design (north_south)").count() >= 1
+
+            # two more pages, one of them playing, then every page closes: their sessions and threads are freed
+            for _ in range(2):
+                other = browser.new_page(viewport={"width": 1200, "height": 900})
+                other.goto(url, timeout=60000)
+                other.locator(".twinsim-month").filter(has_text="Month 0 of 31").wait_for(timeout=60000)
+            _press(other, ".twinsim-play")
+            other.locator(".twinsim-month").filter(has_text="Month 1 of 31").wait_for(timeout=60000)
+            opened, threads_open = _kernels(url), _resources(url)["threads"]["running"]
         finally:
             browser.close()
             _publish(shots)
+    deadline = time.monotonic() + 90
+    while _kernels(url) > 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)  # the play thread sees its cancel at its next wait
+    freed = _resources(url)
+    print(
+        f"kernels: {opened} with 3 pages open (one playing), {freed['kernels']['total']} after they closed; "
+        f"threads running: {threads_open} with the pages open, {freed['threads']['running']} after"
+    )
+    assert opened == 3 and freed["kernels"]["total"] == 0
+    assert freed["threads"]["running"] < threads_open, freed["threads"]  # the play thread ended with its page
     assert not errors, "\n".join(errors)
     print(f"slider change to redrawn network: {' '.join(f'{t:.2f}' for t in latencies)} s; play saw months {seen}")
 
