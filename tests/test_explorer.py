@@ -150,7 +150,7 @@ def test_donor_panel_compares_against_none_and_the_other_models(base):
     assert list(table["model"]) == labels
     assert len(table) == len(labels) and table["effect (points)"].iloc[0] == "0.00"
     # the CE plane's legend names the models as the table does, "this design (...)" included
-    from twinsim.viz.comparison import plot_ce_plane
+    from twinsim.figures.comparison import plot_ce_plane
 
     fig = plot_ce_plane(comparison)
     legend = [t.get_text().replace("\n", " ") for t in fig.axes[0].get_legend().get_texts()]

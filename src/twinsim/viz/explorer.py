@@ -38,8 +38,18 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from twinsim.errors import TwinsimError
+from twinsim.figures.comparison import plot_ce_plane
+from twinsim.programme.delivery import delivery_ties
 from twinsim.programme.matching import MATCHING_RULES
-from twinsim.scenario import Scenario, bundled_scenarios, load_scenario, plausible_range, resolve_scenario_path
+from twinsim.programme.registry import DELIVERY_MODELS, effective_rate
+from twinsim.scenario import (
+    Scenario,
+    bundled_scenarios,
+    load_scenario,
+    plausible_range,
+    resolve_scenario_path,
+    scenario_warnings,
+)
 
 
 def _optional_module(name: str) -> Any:
@@ -219,8 +229,6 @@ def _why_no_matching(delivery: Any) -> str:
 
 def _rate_matters(scenario: Scenario, key: str) -> bool:
     """Whether a scheduled activity fires at a rate that moves with ``learning.rates.<activity>`` (ODD 7.21, 7.23)."""
-    from twinsim.programme.registry import effective_rate
-
     activity = key.removeprefix("learning.rates.")
     rates = dict(scenario.learning.rates)
     rates[activity] = 0.5 * rates.get(activity, 0.1) + 0.01
@@ -238,8 +246,6 @@ def why_inert(control: Control, scenario: Scenario) -> str | None:
     ``forms_peer_ties``, what it ``provides``) and the scenario's schedule; a test checks every answer against
     the model's result for every control and delivery model.
     """
-    from twinsim.programme.registry import DELIVERY_MODELS
-
     name = scenario.programme.delivery_model
     delivery = DELIVERY_MODELS[name]
     key = control.key
@@ -457,8 +463,6 @@ class Session:
 
     def warnings(self) -> list[str]:
         """Why the run on the page cannot answer some question (:func:`twinsim.scenario.scenario_warnings`)."""
-        from twinsim.scenario import scenario_warnings
-
         return scenario_warnings(self.scenario) if self.scenario is not None else []
 
 
@@ -519,8 +523,6 @@ def partner_ties(model: Any) -> Any:
     """
     if "partners" not in model.delivery_model.provides:
         return None
-    from twinsim.programme.delivery import delivery_ties
-
     return delivery_ties(model)
 
 
@@ -893,8 +895,6 @@ if solara is not None:
             if comparison is None:
                 return None
             import matplotlib.pyplot as plt
-
-            from twinsim.viz.comparison import plot_ce_plane
 
             fig = plot_ce_plane(comparison)
             plt.close(fig)  # kept by the page, not by pyplot
