@@ -24,7 +24,6 @@ import importlib
 import math
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,8 +38,18 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from twinsim.errors import TwinsimError
+from twinsim.figures.comparison import plot_ce_plane
+from twinsim.programme.delivery import delivery_ties
 from twinsim.programme.matching import MATCHING_RULES
-from twinsim.scenario import Scenario, bundled_scenarios, load_scenario, plausible_range, resolve_scenario_path
+from twinsim.programme.registry import DELIVERY_MODELS, effective_rate
+from twinsim.scenario import (
+    Scenario,
+    bundled_scenarios,
+    load_scenario,
+    plausible_range,
+    resolve_scenario_path,
+    scenario_warnings,
+)
 
 
 def _optional_module(name: str) -> Any:
@@ -195,6 +204,70 @@ def controls_for(scenario: Scenario, ref: str) -> list[Control]:
     return design + learning
 
 
+#: Controls that act under every delivery model, the counterfactual included (the run's length, what decays).
+ACTS_WITHOUT_PROGRAMME = frozenset(
+    {"delivery_model", "simulation.months", "learning.forgetting", "learning.leadership_turnover"}
+)
+#: Controls of the matching of peers within the mentor load cap (ODD 7.11, 7.18).
+MATCHING_KEYS = frozenset({"programme.twins_per_topic", "programme.matching", "programme.mentor_load_cap"})
+#: Controls that act only where ties form on the members' chosen topics (peer ties or ties to outside partners).
+TIE_KEYS = frozenset({"programme.topics_per_institution", "learning.peer_contact_rate"})
+
+
+def _ties_on_chosen_topics(delivery: Any) -> bool:
+    """Whether the delivery model ties members on the topics they choose (to peers or to outside partners)."""
+    return bool(delivery.forms_peer_ties or "partners" in delivery.provides)
+
+
+def _why_no_matching(delivery: Any) -> str:
+    if delivery.forms_peer_ties:
+        return "one fixed partner for every topic (one-to-one pairs), no matching of peers"
+    if "partners" in delivery.provides:
+        return "each member has one outside partner, no matching of peers"
+    return "no peer ties form"
+
+
+def _rate_matters(scenario: Scenario, key: str) -> bool:
+    """Whether a scheduled activity fires at a rate that moves with ``learning.rates.<activity>`` (ODD 7.21, 7.23)."""
+    activity = key.removeprefix("learning.rates.")
+    rates = dict(scenario.learning.rates)
+    rates[activity] = 0.5 * rates.get(activity, 0.1) + 0.01
+    nudged = scenario.model_copy(update={"learning": scenario.learning.model_copy(update={"rates": rates})})
+    return any(
+        effective_rate(scenario, line.activity) != effective_rate(nudged, line.activity)
+        for line in scenario.programme.schedule
+    )
+
+
+def why_inert(control: Control, scenario: Scenario) -> str | None:
+    """Why ``control`` changes nothing in ``scenario``'s run (shown beside the disabled control), or None.
+
+    Read from the delivery model's declaration in the registry (``runs_activities``, ``matches_within_cap``,
+    ``forms_peer_ties``, what it ``provides``) and the scenario's schedule; a test checks every answer against
+    the model's result for every control and delivery model.
+    """
+    name = scenario.programme.delivery_model
+    delivery = DELIVERY_MODELS[name]
+    key = control.key
+    if key in ACTS_WITHOUT_PROGRAMME:
+        return None
+    schedule = [line.model_dump() for line in scenario.programme.schedule]
+    checks = (
+        (not delivery.runs_activities, "no programme is delivered"),
+        (key in MATCHING_KEYS and not delivery.matches_within_cap, _why_no_matching(delivery)),
+        (
+            key in TIE_KEYS and not _ties_on_chosen_topics(delivery),
+            "no ties form; the programme works on the priorities it sets",
+        ),
+        (key == "coaching" and not coaching_edits(schedule, "none"), "its schedule has no peer coaching"),
+        (
+            key.startswith("learning.rates.") and not _rate_matters(scenario, key),
+            "no scheduled activity learns at this rate",
+        ),
+    )
+    return next((f"not used by {name}: {reason}" for inert, reason in checks if inert), None)
+
+
 def _lookup(scenario: Scenario, key: str) -> Any:
     value: Any = scenario
     for part in key.split("."):
@@ -289,6 +362,11 @@ def applicable(model: Any) -> np.ndarray:
     return np.array([[k in topic.kinds for topic in model.params.topics.values()] for k in kinds], dtype=bool)
 
 
+def ties_formed(model: Any) -> int:
+    """Every tie the delivery model formed, to peers and to outside partners (the run summary's ``ties_formed``)."""
+    return int(np.sum(model.delivery_model.ties_formed(model)))
+
+
 def total_cost(model: Any) -> float:
     """The programme's cost so far (the sum of the costs allocated to institutions)."""
     return float(np.sum(model.cost_by_institution))
@@ -301,7 +379,7 @@ def snapshot(model: Any) -> dict[str, Any]:
     when the group is empty); ``selected:all`` and ``not_selected:all`` over every applicable cell.
     """
     ind, sel, app = model.indicator(), np.asarray(model.selected, dtype=bool), applicable(model)
-    row: dict[str, Any] = {"month": int(model.month), "cost": total_cost(model), "ties": int(np.sum(model.mentees()))}
+    row: dict[str, Any] = {"month": int(model.month), "cost": total_cost(model), "ties": ties_formed(model)}
     for t, name in enumerate([*model.topic_names, "all"]):
         cols = slice(None) if name == "all" else slice(t, t + 1)
         for label, mask in (("selected", sel & app), ("not_selected", ~sel & app)):
@@ -327,12 +405,14 @@ class Session:
     """The page's model and its recorded trajectories; one per browser tab.
 
     A change of settings rebuilds the model and replays it to the month shown (the answer to "what if" appears
-    at once); :meth:`reset` rebuilds it at month 0; :meth:`step` never steps past the horizon.
+    at once); :meth:`reset` rebuilds it at month 0; :meth:`step` never steps past the horizon. ``lock`` guards
+    the model and its history: the play thread steps while the page draws.
     """
 
     base_ref: str
     settings: Settings
     model: Any = None
+    scenario: Scenario | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -343,13 +423,14 @@ class Session:
     def rebuild(self, settings: Settings, month: int | None = None) -> None:
         """Build the model for ``settings`` and run it to ``month`` (default: the month shown now)."""
         target = self.month if month is None else month
-        model = build_model(scenario_for(self.base_ref, settings), settings.seed)
+        scenario = scenario_for(self.base_ref, settings)
+        model = build_model(scenario, settings.seed)
         history = [snapshot(model)]
         while model.month < min(target, model.months_total):
             model.step()
             history.append(snapshot(model))
         with self.lock:
-            self.settings, self.model, self.history = settings, model, history
+            self.settings, self.scenario, self.model, self.history = settings, scenario, model, history
 
     def reset(self) -> None:
         """Rebuild the model with the current settings at month 0."""
@@ -376,7 +457,39 @@ class Session:
 
     def frame(self) -> pd.DataFrame:
         """The trajectories so far, one row per month."""
-        return pd.DataFrame(self.history)
+        with self.lock:
+            rows = list(self.history)
+        return pd.DataFrame(rows)
+
+    def warnings(self) -> list[str]:
+        """Why the run on the page cannot answer some question (:func:`twinsim.scenario.scenario_warnings`)."""
+        return scenario_warnings(self.scenario) if self.scenario is not None else []
+
+
+def play_months(
+    step: Callable[[], bool],
+    show: Callable[[], None],
+    shown: threading.Event,
+    stop: threading.Event,
+    interval: float,
+    patience: float = 30.0,
+) -> int:
+    """Play: advance month by month until ``stop`` is set or ``step`` reaches the horizon; return the months played.
+
+    Each month is shown before the next is computed: ``show`` asks the page to redraw and the page sets
+    ``shown`` when the month is drawn (at most ``patience`` seconds is waited). Without this wait the page's
+    renders pile up behind the steps and the browser sees only the last month; with it, the month label and the
+    figures advance one month at a time, and a pause (``stop``) takes effect within one ``interval``.
+    """
+    months = 0
+    while not stop.wait(interval):
+        shown.clear()
+        if not step():
+            break
+        months += 1
+        show()
+        shown.wait(patience)
+    return months
 
 
 # --------------------------------------------------------------------------------------------------
@@ -403,32 +516,42 @@ def network_layout(region: np.ndarray, kind: np.ndarray) -> np.ndarray:
     return pos
 
 
-def plot_network(model: Any, topic: str, pos: np.ndarray | None = None) -> Figure:
-    """The partnership network: institutions coloured by capacity on ``topic``, mentors sized by load.
+def partner_ties(model: Any) -> Any:
+    """The ties to outside partners (north-south: ``mentor[k]`` is the partner of member ``mentor[k]``), or None.
 
-    Provinces are drawn as shaded groups; arrows run from learner to mentor (bold for ``topic``, faint for the
-    other topics); grey hollow markers are institutions to which the topic does not apply.
+    None when the delivery model brings no outside partners.
     """
-    if pos is None:
-        pos = network_layout(model.region, model.kind)
-    t = model.topic_names.index(topic)
-    app = applicable(model)[:, t]
-    capacity = np.asarray(model.capacity)[:, t]
-    load = np.asarray(model.mentees())
-    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
-    ax = fig.subplots()
+    if "partners" not in model.delivery_model.provides:
+        return None
+    return delivery_ties(model)
+
+
+def partner_layout(pos: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Positions of the outside partners of ``members``: an outer ring, in the order of their members' angles.
+
+    Each partner sits on the ring near its member's side of the network, evenly spaced so none overlap.
+    """
+    if members.size == 0:
+        return np.zeros((0, 2))
+    angle = np.arctan2(pos[members, 1], pos[members, 0])
+    order = np.argsort(angle, kind="stable")
+    spread = np.empty(members.size)
+    spread[order] = angle[order[0]] + 2 * np.pi * np.arange(members.size) / members.size
+    radius = np.linalg.norm(pos, axis=1).max() + 0.75
+    return radius * np.column_stack([np.cos(spread), np.sin(spread)])
+
+
+def _draw_provinces(ax: Any, model: Any, pos: np.ndarray) -> None:
     region = np.asarray(model.region)
     for r in np.unique(region):
         centre = pos[region == r].mean(axis=0)
         ax.add_patch(Circle(centre, 0.43, color="#4c72b0", alpha=0.08, lw=0))
         x, y = centre + np.array([0, 0.46])
         ax.text(x, y, model.region_names[r], ha="center", fontsize=9, color="#333")
-    graph = model.network
-    row = {node: i for i, node in enumerate(graph.nodes)}  # nodes are added in row order
-    other: list[tuple[np.ndarray, np.ndarray]] = []
-    mine: list[tuple[np.ndarray, np.ndarray]] = []
-    for u, v, key in graph.edges(keys=True):
-        (mine if key == topic else other).append((pos[row[u]], pos[row[v]]))
+
+
+def _draw_ties(ax: Any, mine: list[tuple[np.ndarray, np.ndarray]], other: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Faint lines for the ties on other topics, arrows (learner to mentor or partner) for the topic shown."""
     if other:
         ax.add_collection(LineCollection(other, colors="#999999", alpha=0.35, linewidths=0.6, zorder=1))
     for a, b in mine:
@@ -439,14 +562,18 @@ def plot_network(model: Any, topic: str, pos: np.ndarray | None = None) -> Figur
             zorder=2,
             arrowprops={"arrowstyle": "-|>", "color": "#c44e52", "lw": 1.4, "shrinkA": 5, "shrinkB": 8},
         )
-    sizes = 40 + 70 * load
+
+
+def _draw_institutions(ax: Any, model: Any, pos: np.ndarray, t: int) -> Any:
+    """Members coloured by capacity on topic ``t`` and sized by mentees; returns the colour-mapped points."""
+    app = applicable(model)[:, t]
+    capacity = np.asarray(model.capacity)[:, t]
+    sizes = 40 + 70 * np.asarray(model.mentees())
     markers = ["o", "s", "^", "D", "v"]
     kind = np.asarray(model.kind)
     points = None
     for k in np.unique(kind):
-        on = (kind == k) & app
-        off = (kind == k) & ~app
-        label = model.kind_names[k]
+        on, off, label = (kind == k) & app, (kind == k) & ~app, model.kind_names[k]
         if on.any():
             points = ax.scatter(
                 pos[on, 0], pos[on, 1], c=capacity[on], cmap="viridis", vmin=0, vmax=1, s=sizes[on],
@@ -457,17 +584,62 @@ def plot_network(model: Any, topic: str, pos: np.ndarray | None = None) -> Figur
                 pos[off, 0], pos[off, 1], s=0.5 * sizes[off], marker=markers[k % len(markers)], facecolors="#eeeeee",
                 edgecolors="#aaaaaa", linewidths=0.6, zorder=3, label=f"{label} (topic n/a)",
             )  # fmt: skip
+    return points
+
+
+def _partner_segments(model: Any, pos: np.ndarray, topic: int) -> tuple[np.ndarray, list[Any], list[Any]]:
+    """Positions of the tied outside partners, and their ties on ``topic`` and on the other topics as segments."""
+    ties = partner_ties(model)
+    if ties is None or len(ties) == 0:
+        return np.zeros((0, 2)), [], []
+    members = np.unique(ties.mentor)
+    where = dict(zip(members.tolist(), partner_layout(pos, members), strict=True))
+    segments = [
+        (k == topic, (pos[a], where[int(p)])) for a, p, k in zip(ties.learner, ties.mentor, ties.topic, strict=True)
+    ]
+    mine = [seg for on_topic, seg in segments if on_topic]
+    other = [seg for on_topic, seg in segments if not on_topic]
+    return np.array([where[int(p)] for p in members]), mine, other
+
+
+def plot_network(model: Any, topic: str, pos: np.ndarray | None = None) -> Figure:
+    """The partnership network: institutions coloured by capacity on ``topic``, mentors sized by load.
+
+    Provinces are drawn as shaded groups; arrows run from learner to mentor (bold for ``topic``, faint for the
+    other topics); grey hollow markers are institutions to which the topic does not apply. Outside partners
+    (north-south) are stars on an outer ring, each tied to its member. The title counts every tie the delivery
+    model formed (peer ties and ties to outside partners), as the command line's ``ties_formed`` does.
+    """
+    if pos is None:
+        pos = network_layout(model.region, model.kind)
+    t = model.topic_names.index(topic)
+    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
+    ax = fig.subplots()
+    _draw_provinces(ax, model, pos)
+    graph = model.network
+    row = {node: i for i, node in enumerate(graph.nodes)}  # nodes are added in row order
+    mine = [(pos[row[u]], pos[row[v]]) for u, v, key in graph.edges(keys=True) if key == topic]
+    other = [(pos[row[u]], pos[row[v]]) for u, v, key in graph.edges(keys=True) if key != topic]
+    partners, partner_mine, partner_other = _partner_segments(model, pos, t)
+    _draw_ties(ax, mine + partner_mine, other + partner_other)
+    points = _draw_institutions(ax, model, pos, t)
+    if len(partners):
+        ax.scatter(
+            partners[:, 0], partners[:, 1], marker="*", s=120, color="#dd8452", edgecolors="black", linewidths=0.5,
+            zorder=3, label="outside partner (north)",
+        )  # fmt: skip
+        top = partners[np.argmax(partners[:, 1])]
+        ax.text(0, top[1] + 0.25, "outside partners (north-south)", ha="center", fontsize=8, color="#8c4a1c")
     if points is not None:
         fig.colorbar(points, ax=ax, shrink=0.7, label=f"capacity: {topic}")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.12), ncol=4, fontsize=7, frameon=False)
     ax.set_aspect("equal")
-    ax.set_xlim(pos[:, 0].min() - 0.5, pos[:, 0].max() + 0.5)
-    ax.set_ylim(pos[:, 1].min() - 0.5, pos[:, 1].max() + 0.6)
+    every = np.vstack([pos, partners]) if len(partners) else pos
+    ax.set_xlim(every[:, 0].min() - 0.5, every[:, 0].max() + 0.5)
+    ax.set_ylim(every[:, 1].min() - 0.5, every[:, 1].max() + 0.6)
     ax.axis("off")
-    n_ties = sum(1 for _ in mine)
-    ax.set_title(
-        f"Month {model.month}: {graph.number_of_edges()} ties ({n_ties} on {topic}); size = mentees", fontsize=10
-    )
+    n_topic = len(mine) + len(partner_mine)
+    ax.set_title(f"Month {model.month}: {ties_formed(model)} ties ({n_topic} on {topic}); size = mentees", fontsize=10)
     return fig
 
 
@@ -533,8 +705,8 @@ def donor_comparison(
 
     replicates = min(max(int(replicates), 2), MAX_DONOR_REPLICATES)
     scenarios, labels = donor_scenarios(base_ref, settings)
-    scenarios = [sc.model_copy(update={"name": label}) for sc, label in zip(scenarios, labels, strict=True)]
-    return compare(scenarios, replicates=replicates, seed=settings.seed, refs=labels, progress=progress)
+    # names: the table's model names are the figures' legend entries ("this design (...)" included)
+    return compare(scenarios, replicates=replicates, seed=settings.seed, refs=labels, names=labels, progress=progress)
 
 
 def donor_table(comparison: Any) -> pd.DataFrame:
@@ -561,11 +733,73 @@ def _default_scenario() -> str:
     return os.environ.get(SCENARIO_ENV, "rwanda_tpn")
 
 
+#: Seconds a closed or lost page's session is kept for a reconnect before it is freed (Solara's kernel cull).
+SESSION_GRACE = "30s"
+#: Most pages served at once (Solara's kernel limiter); a further page waits until one closes.
+MAX_SESSIONS = 20
+#: Solara's warning on every page load over plain http on an address other than ``localhost``: it falls back
+#: to a same-site=lax session cookie, which is right for a page that is not embedded in another site's frame.
+_LAX_COOKIE_WARNING = "Cookies with samesite=none require https"
+
+
+def same_origin(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request comes from the page's own origin: its ``Origin`` names the host it was sent to.
+
+    A request without an ``Origin`` (not from a browser page) passes: the check stops other sites' pages from
+    driving the explorer through a visitor's browser (cross-site websocket hijacking), as Jupyter's server does.
+    """
+    from urllib.parse import urlsplit
+
+    found = {name.lower(): value.decode("latin-1") for name, value in headers}
+    origin, host = found.get(b"origin"), found.get(b"host")
+    if origin is None:
+        return True
+    return host is not None and urlsplit(origin).netloc.lower() == host.lower()
+
+
+class SameOriginWebsockets:
+    """ASGI middleware: refuses (HTTP 403) a websocket opened from another site's page; passes everything else."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Refuse a foreign websocket before it is accepted; hand every other request to the app."""
+        if scope["type"] == "websocket" and not same_origin(scope.get("headers", [])):
+            await receive()  # the websocket.connect message
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await self.app(scope, receive, send)
+
+
+def configure_server() -> Any:
+    """Solara's server settings for the explorer, and its app behind :class:`SameOriginWebsockets`.
+
+    Production mode, no telemetry, sessions freed :data:`SESSION_GRACE` after their page is gone (Solara keeps
+    them 24 h by default), at most :data:`MAX_SESSIONS` pages at once (``SOLARA_KERNEL_CULL_TIMEOUT`` and
+    ``SOLARA_KERNEL_MAX_COUNT`` in the environment take precedence), and no cookie warning per page load.
+    """
+    import warnings
+
+    from solara.server import settings
+
+    settings.main.mode = "production"
+    settings.telemetry.mixpanel_enable = False
+    if "SOLARA_KERNEL_CULL_TIMEOUT" not in os.environ:
+        settings.kernel.cull_timeout = SESSION_GRACE
+    if "SOLARA_KERNEL_MAX_COUNT" not in os.environ:
+        settings.kernel.max_count = MAX_SESSIONS
+    warnings.filterwarnings("ignore", message=_LAX_COOKIE_WARNING, module="solara.server.starlette")
+    from solara.server.starlette import app
+
+    return SameOriginWebsockets(app)
+
+
 def serve(scenario: str = "rwanda_tpn", host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning") -> None:
     """Serve the page with Solara's server (uvicorn) until interrupted; ``twinsim explore`` calls this.
 
     The scenario is checked first (a broken one raises :class:`TwinsimError` before anything listens). Solara's
-    assets are served from the ``solara-assets`` package (no CDN), and its telemetry is switched off.
+    assets are served from the ``solara-assets`` package (no CDN); see :func:`configure_server` for the rest.
     """
     require_viz()
     path = resolve_scenario_path(scenario)
@@ -576,20 +810,18 @@ def serve(scenario: str = "rwanda_tpn", host: str = "127.0.0.1", port: int = 876
     os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
     os.environ["SERVER_NAME"], os.environ["SERVER_PORT"] = host, str(port)
     import uvicorn
-    from solara.server import settings
 
-    settings.main.mode = "production"
-    settings.telemetry.mixpanel_enable = False
-    uvicorn.run("solara.server.starlette:app", host=host, port=port, log_level=log_level)
+    uvicorn.run(configure_server(), host=host, port=port, log_level=log_level)
 
 
 if solara is not None:
 
     @solara.component
-    def ControlWidget(control: Control, value: Any, on_value: Callable[[Any], None]) -> None:  # noqa: N802
-        """One slider or selector."""
+    def ControlWidget(control: Control, value: Any, on_value: Callable[[Any], None], why: str | None = None) -> None:  # noqa: N802
+        """One slider or selector; disabled, with the reason below it, when it changes nothing in this run."""
+        disabled = why is not None
         if control.kind == "select":
-            solara.Select(control.label, value=value, values=list(control.values), on_value=on_value)
+            solara.Select(control.label, value=value, values=list(control.values), on_value=on_value, disabled=disabled)
         elif control.kind == "int":
             solara.SliderInt(
                 f"{control.label}: {int(value)}",
@@ -597,6 +829,7 @@ if solara is not None:
                 min=int(control.low),
                 max=int(control.high),
                 on_value=on_value,
+                disabled=disabled,
             )
         else:
 
@@ -613,7 +846,11 @@ if solara is not None:
                 max=control.high,
                 step=control.step,
                 on_value=moved,
+                disabled=disabled,
             )
+        if why:
+            style = {"font-size": "0.8em", "color": "#777", "line-height": "1.25", "margin": "-6px 0 10px 0"}
+            solara.Text(why, classes=["twinsim-why"], style=style)
 
     @solara.component
     def DonorPanel(base_ref: str, settings: Settings) -> None:  # noqa: N802
@@ -628,13 +865,14 @@ if solara is not None:
         busy = result.state in (solara.ResultState.STARTING, solara.ResultState.WAITING, solara.ResultState.RUNNING)
         with solara.Card("Donor panel: this design vs no programme and the other delivery models"):
             with solara.Row():
-                solara.SliderInt(
-                    f"Replicates: {replicates}",
-                    value=replicates,
-                    min=2,
-                    max=MAX_DONOR_REPLICATES,
-                    on_value=lambda v: set_replicates(min(max(int(v), 2), MAX_DONOR_REPLICATES)),
-                )
+                with solara.Column(classes=["twinsim-replicates"], style={"min-width": "20em"}):
+                    solara.SliderInt(
+                        f"Replicates: {replicates}",
+                        value=replicates,
+                        min=2,
+                        max=MAX_DONOR_REPLICATES,
+                        on_value=lambda v: set_replicates(min(max(int(v), 2), MAX_DONOR_REPLICATES)),
+                    )
                 solara.Button(
                     "Compare",
                     color="primary",
@@ -647,37 +885,53 @@ if solara is not None:
                 solara.Text(f"Running {replicates} replicates of every delivery model...")
             if result.error is not None:
                 solara.Error(str(result.error))
-            comparison = result.value
-            if comparison is not None and not busy:
-                from twinsim.figures.comparison import plot_ce_plane
+            DonorResult(result.value if not busy else None)
 
-                with solara.Column(classes=["twinsim-donor-table"]):
-                    solara.DataFrame(donor_table(comparison), items_per_page=10)
-                import matplotlib.pyplot as plt
+    @solara.component
+    def DonorResult(comparison: Any) -> None:  # noqa: N802
+        """The comparison's table and its cost-effectiveness plane (drawn once per comparison)."""
 
-                fig = plot_ce_plane(comparison)
-                with solara.Column(classes=["twinsim-ce-plane"]):
-                    solara.FigureMatplotlib(fig, format="png", dependencies=[id(comparison)])
-                plt.close(fig)
+        def draw() -> Figure | None:
+            if comparison is None:
+                return None
+            import matplotlib.pyplot as plt
+
+            fig = plot_ce_plane(comparison)
+            plt.close(fig)  # kept by the page, not by pyplot
+            return fig
+
+        fig = solara.use_memo(draw, [id(comparison)])
+        if comparison is None or fig is None:
+            return
+        with solara.Column(classes=["twinsim-donor-table"]):
+            solara.DataFrame(donor_table(comparison), items_per_page=10)
+        with solara.Column(classes=["twinsim-ce-plane"]):
+            solara.FigureMatplotlib(fig, format="png", dependencies=[id(comparison)])
 
     @solara.component
     def ModelView(session: Session, version: int) -> None:  # noqa: N802
-        """The status line, the network and the trajectories of the session's model (redrawn on ``version``)."""
+        """The status line, the scenario's warnings, the network and the trajectories (redrawn on ``version``)."""
         model = session.model
-        topic, set_topic = solara.use_state(model.topic_names[0])
-        last = session.history[-1]
+        topics = list(model.topic_names)
+        topic, set_topic = solara.use_state(topics[0])
+        topic = topic if topic in topics else topics[0]  # a client may send any string
+        key = [version, topic, id(model)]
+        with session.lock:  # the play thread steps the model: draw one month, whole
+            last = session.history[-1]
+            network = solara.use_memo(lambda: plot_network(model, topic), key)
+            frame = pd.DataFrame(session.history)
+        months = model.params.simulation.months
+        trajectories = solara.use_memo(lambda: plot_trajectories(frame, topic, months, model.months_total), key)
+        warnings = solara.use_memo(session.warnings, [id(model)])
         solara.Text(
-            f"Month {model.month} of {model.months_total} · {last['ties']} ties · cost so far "
+            f"Month {last['month']} of {model.months_total} · {last['ties']} ties · cost so far "
             f"{last['cost']:,.0f} {model.params.costs.currency} ({model.params.costs.price_year} prices)",
             classes=["twinsim-status"],
             style={"font-weight": "bold", "font-size": "1.1em"},
         )
-        solara.Select("Topic shown", value=topic, values=list(model.topic_names), on_value=set_topic)
-        key = [version, topic, id(model)]
-        network = solara.use_memo(lambda: plot_network(model, topic), key)
-        frame = session.frame()
-        months = model.params.simulation.months
-        trajectories = solara.use_memo(lambda: plot_trajectories(frame, topic, months, model.months_total), key)
+        for text in warnings:
+            solara.Warning(text, classes=["twinsim-warning"])
+        solara.Select("Topic shown", value=topic, values=topics, on_value=set_topic)
         with solara.Columns([1, 1]):
             with solara.Column(classes=["twinsim-network"]):
                 solara.FigureMatplotlib(network, format="png", dependencies=key)
@@ -685,16 +939,73 @@ if solara is not None:
                 solara.FigureMatplotlib(trajectories, format="png", dependencies=key)
 
     @solara.component
+    def Sidebar(  # noqa: N802
+        session: Session,
+        version: int,
+        controls: list[Control],
+        inert: dict[str, str | None],
+        playing: Any,
+        on_change: Callable[[str, Any], None],
+        on_step: Callable[[], None],
+        on_reset: Callable[[], None],
+    ) -> None:
+        """Play / step / reset, the month, the seed, and the design and learning controls (redrawn on ``version``).
+
+        ``session`` is the same object from month to month: ``version`` is what tells the page it changed.
+        """
+        model = session.model
+        with solara.Sidebar():
+            with solara.Card("Controls"):
+                with solara.Row():
+                    solara.Button("Reset", color="primary", on_click=on_reset, classes=["twinsim-reset"])
+                    solara.Button(
+                        "Pause" if playing.value else "Play",
+                        color="primary",
+                        on_click=lambda: playing.set(not playing.value),
+                        disabled=session.done and not playing.value,
+                        classes=["twinsim-play"],
+                    )
+                    solara.Button(
+                        "Step",
+                        color="primary",
+                        on_click=on_step,
+                        disabled=playing.value or session.done,
+                        classes=["twinsim-step"],
+                    )
+                solara.Text(
+                    f"Month {model.month} of {model.months_total} "
+                    f"(programme {model.params.simulation.months}, then follow-up)",
+                    classes=["twinsim-month"],
+                )
+                solara.InputInt("Seed", value=session.settings.seed, on_value=lambda v: on_change("seed", v))
+            for group, title in (("design", "Design"), ("learning", "Learning")):
+                with solara.Card(title):
+                    for control in controls:
+                        if control.group == group:
+                            ControlWidget(
+                                control,
+                                session.settings.value(control.key),
+                                lambda v, key=control.key: on_change(key, v),
+                                inert.get(control.key),
+                            )
+
+    @solara.component
     def Explorer(scenario: str | None = None, play_interval: float = 0.3) -> None:  # noqa: N802
-        """The explorer for a scenario (a bundled name or a path); in JupyterLab: ``Explorer("rwanda_tpn")``."""
+        """The explorer for a scenario (a bundled name or a path); in JupyterLab: ``Explorer("rwanda_tpn")``.
+
+        Play runs :func:`play_months` in a thread (as Mesa's SolaraViz plays in a task): one month per redraw.
+        """
         ref = scenario or _default_scenario()
         base = solara.use_memo(lambda: load_scenario(ref), [ref])
         controls = solara.use_memo(lambda: controls_for(base, ref), [ref])
         session = solara.use_memo(lambda: Session(ref, default_settings(base, controls)), [ref])
+        designs = solara.use_memo(lambda: {m: load_scenario(r) for m, r in delivery_options(base, ref).items()}, [ref])
         version, set_version = solara.use_state(0)
-        playing, set_playing = solara.use_state(False)
+        playing = solara.use_reactive(False)
+        shown = solara.use_memo(threading.Event, [])
         error, set_error = solara.use_state("")
         bump = lambda: set_version(lambda v: v + 1)  # noqa: E731
+        solara.use_effect(shown.set, [version])  # this month is on the page: play may step again
 
         def change(key: str, value: Any) -> None:
             try:
@@ -709,57 +1020,22 @@ if solara is not None:
             bump()
 
         def reset() -> None:
-            set_playing(False)
+            playing.set(False)
             session.reset()
             bump()
 
-        def play_loop(cancel: threading.Event) -> None:
-            if not playing:
-                return
-            while not cancel.is_set() and session.step():
-                bump()
-                time.sleep(play_interval)
-            if not cancel.is_set():
-                set_playing(False)
+        def play(cancel: threading.Event) -> None:
+            if playing.value:
+                play_months(session.step, bump, shown, cancel, play_interval)
+                if not cancel.is_set():
+                    playing.set(False)  # the horizon
 
-        solara.use_thread(play_loop, dependencies=[playing], intrusive_cancel=False)
-
+        solara.use_thread(play, dependencies=[playing.value], intrusive_cancel=False)
+        design = designs[session.settings.delivery_model]
+        inert = solara.use_memo(lambda: {c.key: why_inert(c, design) for c in controls}, [id(design)])
         with solara.AppBar():
             solara.AppBarTitle(f"twinsim explorer: {base.name}")
-        model = session.model
-        with solara.Sidebar():
-            with solara.Card("Controls"):
-                with solara.Row():
-                    solara.Button("Reset", color="primary", on_click=reset, classes=["twinsim-reset"])
-                    solara.Button(
-                        "Pause" if playing else "Play",
-                        color="primary",
-                        on_click=lambda: set_playing(not playing),
-                        disabled=session.done and not playing,
-                        classes=["twinsim-play"],
-                    )
-                    solara.Button(
-                        "Step",
-                        color="primary",
-                        on_click=step,
-                        disabled=playing or session.done,
-                        classes=["twinsim-step"],
-                    )
-                solara.Text(
-                    f"Month {model.month} of {model.months_total} "
-                    f"(programme {model.params.simulation.months}, then follow-up)",
-                    classes=["twinsim-month"],
-                )
-                solara.InputInt("Seed", value=session.settings.seed, on_value=lambda v: change("seed", v))
-            for group, title in (("design", "Design"), ("learning", "Learning")):
-                with solara.Card(title):
-                    for control in controls:
-                        if control.group == group:
-                            ControlWidget(
-                                control,
-                                session.settings.value(control.key),
-                                lambda v, key=control.key: change(key, v),
-                            )
+        Sidebar(session, version, controls, inert, playing, change, step, reset)
         if error:
             solara.Error(error, classes=["twinsim-error"])
         ModelView(session, version)
