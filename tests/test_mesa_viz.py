@@ -45,6 +45,7 @@ def test_solara_viz_renders_a_plot_of_the_models_datacollector():
 
 def test_solara_viz_draws_the_network_as_a_mesa_space():
     from mesa.visualization import make_space_component
+    from mesa.visualization.components import AgentPortrayalStyle
 
     model = TwinningModel("rwanda_tpn", seed=1)
     model.step()  # the kickoff workshop forms the ties
@@ -53,7 +54,7 @@ def test_solara_viz_draws_the_network_as_a_mesa_space():
     assert all(grid.get_cell_list_contents([a.row]) == [a] for a in model.institutions)
 
     def portrayal(agent):
-        return {"color": "tab:blue" if agent.kind == "hospital" else "tab:orange", "size": 30}
+        return AgentPortrayalStyle(color="tab:blue" if agent.kind == "hospital" else "tab:orange", size=30)
 
     page = SolaraViz(model, components=[make_space_component(portrayal)], name="twinsim network")
     box, context = reacton.render(page, handle_error=False)
