@@ -388,3 +388,54 @@ def test_a_lost_scheduler_is_one_line_exit_2_and_the_finished_runs_resume(tmp_pa
     table = load_results(tmp_path / "out")
     assert len(table) == 8000 and not table.duplicated(["point", "replicate"]).any()
     assert json.loads(done.stdout)["done"] < 8000  # the runs finished before the loss were kept, not run again
+
+
+_SCHEDULER_ONLY = """
+import asyncio
+from distributed import Scheduler
+async def main():
+    async with Scheduler(host="127.0.0.1", port=0, dashboard_address=None) as scheduler:
+        print(scheduler.address, flush=True)
+        await scheduler.finished()
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_a_cluster_whose_only_worker_is_killed_ends_in_one_line_within_the_stated_time(tmp_path):
+    """A real scheduler and a worker without a nanny; kill the worker mid-sweep: one line, exit 2, within 30 s + 15."""
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "scheduler.py").write_text(_SCHEDULER_ONLY)
+    scheduler = subprocess.Popen([sys.executable, "scheduler.py"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    address = scheduler.stdout.readline().strip()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        args = ["sweep", "rwanda_tpn", "--param", "learning.gap_ceiling=0.2:0.9:400", "-r", "20", "-q"]
+        sweep = subprocess.Popen(
+            [sys.executable, "-m", "twinsim", *args, "--out", "out", "--scheduler", address],
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        while not list((tmp_path / "out" / "parts").glob("*")) and sweep.poll() is None:
+            time.sleep(0.2)
+        worker.kill()
+        started = time.monotonic()
+        _, err = sweep.communicate(timeout=120)
+        waited = time.monotonic() - started
+    finally:
+        scheduler.kill()
+        worker.kill()
+    assert sweep.returncode == 2, err
+    assert waited < 45
+    lines = [line for line in err.splitlines() if line]
+    assert len(lines) == 1 and "no worker (or no scheduler) for 30 s" in lines[0] and "--resume" in lines[0]
