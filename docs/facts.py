@@ -46,10 +46,6 @@ POWER = (
     "twinsim power rwanda_tpn --institutions 10,20,40,80 --replicates 100 --topic accreditation "
     "--topic cbhi_coverage --json"
 )
-COMPARE = (
-    "twinsim compare rwanda_no_program rwanda_tpn rwanda_pairs rwanda_north_south rwanda_external_experts "
-    "rwanda_hybrid --replicates 100 --json"
-)
 CALIBRATION = "src/twinsim/scenarios/posteriors/rwanda_tpn/calibration.json"
 SOBOL = "docs/data/sensitivity_rwanda"
 MORRIS = "docs/data/sensitivity_rwanda_morris.json"
@@ -164,7 +160,6 @@ for _topic, _short in (("accreditation", "acc"), ("cbhi_coverage", "cbhi")):
     fact(f"point.{_short}.ci", RUN_POINT, lambda t=_topic: ci(_svn(RUN_POINT, t)["ci95"]))
     fact(f"none.{_short}", RUN_NONE, lambda t=_topic: f2(_svn(RUN_NONE, t)["estimate"]))
     fact(f"none.{_short}.ci", RUN_NONE, lambda t=_topic: ci(_svn(RUN_NONE, t)["ci95"]))
-fact("run.cost", RUN, lambda: money(command(RUN)["costs"]["total"]))
 
 # ---------------------------------------------------------------------------------------------------------------
 # calibration.json (the shipped ABC-SMC posterior)
@@ -224,16 +219,10 @@ fact(
         max(p["sd_ratio"] for p in _cal()["posterior"].values() if not p["informed"]),
     ),
 )
-for _key, _short in (
-    ("rates.exchange_visit", "exchange"),
-    ("rates.coaching_in_person", "coaching"),
-    ("motivation_rate", "motivation"),
-    ("gap_ceiling", "ceiling"),
-    ("peer_contact_rate", "contact"),
-):
-    fact(f"cal.{_short}.sd_ratio", CALIBRATION, lambda k=_key: pct(_post(k)["sd_ratio"]))
-    fact(f"cal.{_short}.q05", CALIBRATION, lambda k=_key: sig(_post(k)["q05"]))
-    fact(f"cal.{_short}.q95", CALIBRATION, lambda k=_key: sig(_post(k)["q95"]))
+fact("cal.coaching.sd_ratio", CALIBRATION, lambda: pct(_post("rates.coaching_in_person")["sd_ratio"]))
+fact("cal.motivation.q05", CALIBRATION, lambda: sig(_post("motivation_rate")["q05"]))
+fact("cal.motivation.q95", CALIBRATION, lambda: sig(_post("motivation_rate")["q95"]))
+for _key, _short in (("motivation_rate", "motivation"), ("gap_ceiling", "ceiling")):
     fact(f"cal.{_short}.point", CALIBRATION, lambda k=_key: sig(_cal()["point_estimate"][f"learning.{k}"]))
 for _topic, _short in (("accreditation", "acc"), ("cbhi_coverage", "cbhi")):
     fact(f"cal.pp.{_short}", CALIBRATION, lambda t=_topic: f2(_pp(t)["mean"]))
@@ -315,86 +304,19 @@ def _power(n: int, topic: str) -> dict:
     return next(r for r in command(POWER)["power"] if r["institutions"] == n and r["topic"] == topic)
 
 
-for _n in (10, 20, 40, 80):
-    for _topic, _short in (("accreditation", "acc"), ("cbhi_coverage", "cbhi")):
-        fact(f"power.{_n}.{_short}", POWER, lambda n=_n, t=_topic: pct(_power(n, t)["power"]))
-        fact(f"power.{_n}.{_short}.sd", POWER, lambda n=_n, t=_topic: f2(_power(n, t)["sd_estimate"]))
-        fact(f"power.{_n}.{_short}.mde", POWER, lambda n=_n, t=_topic: f1(_power(n, t)["mde"]))
-
-# ---------------------------------------------------------------------------------------------------------------
-# twinsim compare (the donor table, over the posterior)
-
-
-def _model(name: str) -> dict:
-    return next(m for m in command(COMPARE)["models"] if m["name"] == f"rwanda_{name}")
-
-
-def _ranking(key: str) -> dict:
-    return command(COMPARE)["ranking"][key]
-
-
-MODELS = ("tpn", "pairs", "north_south", "external_experts", "hybrid")
-fact("compare.wtp", COMPARE, lambda: money(command(COMPARE)["wtp"]))
-for _m in MODELS:
-    fact(f"compare.{_m}.effect", COMPARE, lambda m=_m: f2(_model(m)["effect"]["mean"]))
-    fact(f"compare.{_m}.cost", COMPARE, lambda m=_m: money(_model(m)["cost"]["mean"]))
-    fact(f"compare.{_m}.cpp", COMPARE, lambda m=_m: money(_model(m)["cost_per_point"]))
-    fact(f"compare.{_m}.p_eff", COMPARE, lambda m=_m: pct(_model(m)["p_most_effective"]))
-    fact(f"compare.{_m}.p_ce", COMPARE, lambda m=_m: pct(_model(m)["p_most_cost_effective"]))
-    fact(f"compare.{_m}.param", COMPARE, lambda m=_m: pct(_model(m)["effect"]["parameter_share"]))
-    fact(
-        f"compare.{_m}.cpp_vs_tpn",
-        COMPARE,
-        lambda m=_m: f"{_model(m)['cost_per_point'] / _model('tpn')['cost_per_point']:.0f}",
-    )
-    fact(
-        f"compare.{_m}.predictive",
-        COMPARE,
-        lambda m=_m: "[{:.1f}, {:.1f}]".format(*_model(m)["effect"]["predictive95"]),
-    )
-fact(
-    "compare.hybrid.extra_cost",
-    COMPARE,
-    lambda: money(_model("hybrid")["cost"]["mean"] - _model("tpn")["cost"]["mean"]),
+#: The power figures the prose states: (institutions, topic, its short name, the statistics).
+_POWER_STATED = (
+    (40, "accreditation", "acc", ("power", "sd", "mde")),
+    (40, "cbhi_coverage", "cbhi", ("power", "sd")),
+    (80, "accreditation", "acc", ("power", "mde")),
+    (80, "cbhi_coverage", "cbhi", ("power",)),
 )
-fact(
-    "compare.hybrid.extra_effect",
-    COMPARE,
-    lambda: f2(_model("hybrid")["effect"]["mean"] - _model("tpn")["effect"]["mean"]),
-)
-
-
-def _stretch(k: int) -> dict:
-    """Stretch ``k`` of the cost-effectiveness frontier: its ICER bounds, best buy and that model's share of draws."""
-    data = command(COMPARE)
-    icers, point = data["frontier_icers"], data["decision_points"][k]
-    key = f"{point:.0f}"
-    leader = max(data["models"], key=lambda m: m["p_best_buy"][key])
-    upper = icers[k + 1] if k + 1 < len(icers) else None
-    return {"from": icers[k], "to": upper, "leader": leader["name"], "p": leader["p_best_buy"][key]}
-
-
-for _k in range(3):
-    fact(f"compare.stretch{_k}.from", COMPARE, lambda k=_k: money(_stretch(k)["from"]))
-    fact(f"compare.stretch{_k}.to", COMPARE, lambda k=_k: money(_stretch(k)["to"]))
-    fact(f"compare.stretch{_k}.leader", COMPARE, lambda k=_k: _stretch(k)["leader"].removeprefix("rwanda_"))
-    fact(f"compare.stretch{_k}.p", COMPARE, lambda k=_k: pct(_stretch(k)["p"]))
-for _key, _short in (("most_effective", "eff"), ("most_cost_effective", "ce")):
-    fact(f"compare.rank.{_short}.leader", COMPARE, lambda k=_key: _ranking(k)["leader"])
-    fact(f"compare.rank.{_short}.runner_up", COMPARE, lambda k=_key: _ranking(k)["runner_up"])
-    fact(f"compare.rank.{_short}.p", COMPARE, lambda k=_key: pct(_ranking(k)["p_leader_best"]))
-    fact(f"compare.rank.{_short}.reversal", COMPARE, lambda k=_key: pct(_ranking(k)["reversal"]))
-    fact(f"compare.rank.{_short}.param", COMPARE, lambda k=_key: pct(_ranking(k)["difference_param_share"]))
-fact(
-    "compare.peer.param.low",
-    COMPARE,
-    lambda: pct(min(_model(m)["effect"]["parameter_share"] for m in ("tpn", "pairs", "north_south", "hybrid"))),
-)
-fact(
-    "compare.peer.param.high",
-    COMPARE,
-    lambda: pct(max(_model(m)["effect"]["parameter_share"] for m in ("tpn", "pairs", "north_south", "hybrid"))),
-)
+_POWER_STAT = {"power": ("power", pct), "sd": ("sd_estimate", f2), "mde": ("mde", f1)}
+for _n, _topic, _short, _stats in _POWER_STATED:
+    for _stat in _stats:
+        _name = f"power.{_n}.{_short}" + ("" if _stat == "power" else f".{_stat}")
+        _key, _format = _POWER_STAT[_stat]
+        fact(_name, POWER, lambda n=_n, t=_topic, k=_key, f=_format: f(_power(n, t)[k]))
 
 # ---------------------------------------------------------------------------------------------------------------
 # the bundled Sobol analysis (docs/data/sensitivity_rwanda/) and the Morris screening
@@ -408,14 +330,14 @@ def _top(output: str, rank: int) -> str:
     return f"`{sobol()[0][output].sort_values(ascending=False).index[rank]}`"
 
 
+for _output, _short, _tops in (("mean_gain", "gain", 4), ("total_cost", "cost", 3)):
+    for _rank in range(_tops):
+        fact(f"sobol.{_short}.top{_rank + 1}", SOBOL, lambda o=_output, r=_rank: _top(o, r))
 for _output, _short in (
     ("mean_gain", "gain"),
-    ("total_cost", "cost"),
     ("selected_vs_not.cbhi_coverage", "cbhi"),
     ("selected_vs_not.accreditation", "acc"),
 ):
-    for _rank in range(4):
-        fact(f"sobol.{_short}.top{_rank + 1}", SOBOL, lambda o=_output, r=_rank: _top(o, r))
     fact(f"sobol.{_short}.noise", SOBOL, lambda o=_output: pct(sobol()[1][o]))
 fact("sobol.runs", SOBOL, lambda: money(int(shipped(f"{SOBOL}/result.json")["runs"])))
 fact("sobol.points", SOBOL, lambda: money(int(shipped(f"{SOBOL}/result.json")["runs"]) // 2))
@@ -424,11 +346,6 @@ fact("sobol.similarity.cbhi", SOBOL, lambda: _st("learning.similarity_weight", "
 fact("sobol.topics.acc", SOBOL, lambda: _st("programme.topics_per_institution", "selected_vs_not.accreditation"))
 fact("sobol.exchange.cbhi", SOBOL, lambda: _st("learning.rates.exchange_visit", "selected_vs_not.cbhi_coverage"))
 fact("sobol.resources.cbhi", SOBOL, lambda: _st("mechanisms.resources", "selected_vs_not.cbhi_coverage"))
-fact(
-    "sobol.factors",
-    SOBOL,
-    lambda: str(sobol()[0].shape[0]),
-)
 fact(
     "sobol.learning_on_cost",
     SOBOL,
@@ -439,7 +356,6 @@ fact("sobol.coaching.cost", SOBOL, lambda: _st("coaching", "total_cost"))
 fact("sobol.provincial.gain", SOBOL, lambda: _st("provincial_events", "mean_gain"))
 fact("sobol.provincial.cost", SOBOL, lambda: _st("provincial_events", "total_cost"))
 fact("sobol.turnover.gain", SOBOL, lambda: _st("learning.leadership_turnover", "mean_gain"))
-fact("sobol.matching.gain", SOBOL, lambda: _st("programme.matching", "mean_gain"))
 fact("sobol.months.gain", SOBOL, lambda: _st("simulation.months", "mean_gain"))
 
 
@@ -468,22 +384,50 @@ def _mech(config: str, model: str, column: str = "effect") -> float:
     return mechanisms()[config, model][column]
 
 
-for _m in ("tpn", "pairs", "north_south", "external_experts", "hybrid"):
-    fact(f"mech.{_m}.effect", MECHANISMS, lambda m=_m: f2(_mech("all", m)))
-    fact(f"mech.{_m}.icer", MECHANISMS, lambda m=_m: mechanisms()["all", m]["icer"])
-    fact(f"mech.{_m}.cost", MECHANISMS, lambda m=_m: money(_mech("all", m, "cost")))
-    fact(
-        f"mech.{_m}.sustained_share",
-        MECHANISMS,
-        lambda m=_m: pct(_mech("all", m, "sustained") / _mech("all", m)),
-    )
-    fact(
-        f"mech.{_m}.sustained_share.no_ownership",
-        MECHANISMS,
-        lambda m=_m: pct(_mech("ownership", m, "sustained") / _mech("ownership", m)),
-    )
-    for _switch in ("resources", "empowerment", "two_way", "keep_promise", "delivery_modes", "expert_programme"):
-        fact(f"mech.{_m}.no_{_switch}", MECHANISMS, lambda m=_m, s=_switch: f2(_mech(s, m)))
+#: What the prose states of each delivery model in the mechanism table (the effect with a mechanism switched off:
+#: ``no_<switch>``).
+_MECH_STATED = {
+    "tpn": (
+        "effect",
+        "icer",
+        "sustained_share",
+        "sustained_share.no_ownership",
+        "no_resources",
+        "no_empowerment",
+        "no_two_way",
+        "no_keep_promise",
+        "no_delivery_modes",
+    ),
+    "pairs": ("effect", "icer", "no_two_way"),
+    "north_south": (
+        "effect",
+        "cost",
+        "sustained_share",
+        "sustained_share.no_ownership",
+        "no_two_way",
+        "no_delivery_modes",
+    ),
+    "external_experts": ("effect", "cost", "sustained_share", "no_empowerment", "no_expert_programme"),
+    "hybrid": ("effect", "icer", "no_resources"),
+}
+
+
+def _mech_fact(model: str, stat: str) -> str:
+    if stat == "effect":
+        return f2(_mech("all", model))
+    if stat == "icer":
+        return mechanisms()["all", model]["icer"]
+    if stat == "cost":
+        return money(_mech("all", model, "cost"))
+    if stat.startswith("sustained_share"):
+        config = "ownership" if stat.endswith("no_ownership") else "all"
+        return pct(_mech(config, model, "sustained") / _mech(config, model))
+    return f2(_mech(stat.removeprefix("no_"), model))
+
+
+for _m, _stats in _MECH_STATED.items():
+    for _stat in _stats:
+        fact(f"mech.{_m}.{_stat}", MECHANISMS, lambda m=_m, st=_stat: _mech_fact(m, st))
 fact(
     "mech.keep_promise.extra_cost",
     MECHANISMS,

@@ -28,6 +28,13 @@ def test_documented_facts_are_current():
     assert not stale, f"stale numbers in the prose {stale}; refresh with: python docs/facts.py --write"
 
 
+def test_every_registered_fact_is_stated_somewhere():
+    """docs/facts.py registers only the numbers a document states (no dead registrations to keep up)."""
+    import facts
+
+    assert set(facts.FACTS) == facts.used()
+
+
 def test_fact_markers_are_well_formed():
     import facts
 
