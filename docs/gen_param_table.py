@@ -1,10 +1,9 @@
 """Generate the parameter tables of docs/ODD.md from the scenario schema and the Rwanda scenario.
 
-The schema (:mod:`twinsim.scenario`) is the single source of every default, unit, bound, plausible range
-and help text; this script only adds, per parameter, the note on where its default comes from
-(``SOURCES``) and, per value of the Rwanda scenario, whether it comes from the paper or is an
-assumption (``RWANDA``). The tests (tests/test_docs.py) fail when a parameter has no note or when
-docs/ODD.md is out of date.
+The schema (:mod:`twinsim.scenario`, composed of the plug-ins' blocks) is the single source of every default,
+unit, bound, plausible range, prior, help text and source note (``param(..., source=...)``); this script only
+adds, per value of the Rwanda scenario, whether it comes from the paper or is an assumption (``RWANDA``). The
+tests (tests/test_docs.py) fail when a parameter has no note or when docs/ODD.md is out of date.
 
 Usage, from the repository root::
 
@@ -69,164 +68,12 @@ REGISTRIES = {
     "programme.schedule[].activity": ACTIVITIES,
 }
 
-A = "assumption"
-SOURCES: dict[str, str] = {
-    "name": "label",
-    "description": "label",
-    "simulation.months": "paper: Aug 2021 - Feb 2023 inclusive is 19 months (Gasana et al. 2024)",
-    "simulation.followup_months": f"{A}: one year after funding stops, the horizon donors ask about (MODEL.md)",
-    "simulation.start": "paper: the TPN started in August 2021",
-    "simulation.seed": "convention (the launch date); no empirical meaning",
-    "simulation.posterior": "the scenario's own calibration (twinsim calibrate); none by default",
-    "population.kinds.<kind>.label": "label",
-    "population.kinds.<kind>.counts": "scenario-specific (Rwanda: paper, 10 hospitals and 30 districts)",
-    "population.kinds.<kind>.budget_median": f"{A}: placeholder level; only budget ratios within a kind enter the"
-    " core model (similarity, resource factor), so the level matters only across kinds",
-    "population.kinds.<kind>.budget_sigma": f"{A}: 90% of budgets within x0.52 - x1.93 of the median",
-    "population.kinds.<kind>.leadership_mean": f"{A}: most senior teams moderately committed; TPN key findings"
-    " stress leadership but give no measure",
-    "population.kinds.<kind>.leadership_concentration": f"{A}: sd 0.16 at mean 0.6",
-    "population.kinds.<kind>.population_served": "scenario-specific (Rwanda districts: census 2022, NISR)",
-    "topics.<topic>.indicator": "scenario-specific (Rwanda: paper for accreditation and CBHI coverage)",
-    "topics.<topic>.unit": "convention: indicators in percent",
-    "topics.<topic>.indicator_min": f"{A}: capacity 0 maps to the bottom of a 0-100 scale",
-    "topics.<topic>.indicator_max": f"{A}: capacity 1 maps to the top of a 0-100 scale",
-    "topics.<topic>.kinds": "scenario-specific (Rwanda: paper, accreditation for hospitals, CBHI for districts)",
-    "topics.<topic>.baseline_mean": f"{A}: neutral mid-range; scenarios set their own",
-    "topics.<topic>.baseline_concentration": f"{A}: sd 0.15 at mean 0.5",
-    "topics.<topic>.interest_mean": f"{A}: neutral",
-    "topics.<topic>.interest_concentration": f"{A}: wide spread of priorities (sd 0.22 at mean 0.5)",
-    "topics.<topic>.coverage_share": "scenario-specific: the indicator's denominator as a share of the population",
-    "topics.<topic>.source": "free text documenting the topic",
-    "programme.delivery_model": "paper: the TPN is the published programme",
-    "programme.topic_choice": "paper: members assessed their gaps and set their own goals at the kickoff",
-    "programme.matching": "paper: a high-performing peer per topic",
-    "programme.topics_per_institution": f"{A}: not published",
-    "programme.twins_per_topic": "paper: a high-performing peer per topic",
-    "programme.mentor_load_cap": f"{A}: not published; bounds the load on the best performers",
-    "programme.min_gap": f"{A}: a twin leads by at least 5 indicator points, about the published effects",
-    "programme.choice_interest_weight": f"{A}: interest outweighs the gap (paper: senior management's interest"
-    " drove the choice); calibration target",
-    "programme.choice_noise": f"{A}: unobserved reasons for a choice",
-    "programme.schedule[].activity": "scenario-specific (Rwanda: paper, Table of key events)",
-    "programme.schedule[].months": "scenario-specific (Rwanda: months are assumptions, counts from the paper)",
-    "programme.schedule[].every": "scenario-specific (e.g. a monthly virtual peer group: every = 1)",
-    "programme.schedule[].from_": "scenario-specific (default: the first programme month)",
-    "programme.schedule[].to": "scenario-specific (default: the last programme month)",
-    "programme.settings": "the user's plug-ins' own parameter blocks (docs/extending.md); none by default",
-    "programme.volume": "convention: 1 runs the schedule as written; `twinsim compare --budget` solves for it"
-    " (docs/delivery_models.md)",
-    "programme.experts.team_size": f"{A}: a small consulting team (case study: the team size is not published)",
-    "programme.experts.days_available": f"{A}: enough for a schedule like the case study's (3 retreats, 7 coaching"
-    " rounds, 2 knowledge-sharing sessions, delivery support); limited days are what distinguishes experts",
-    "programme.experts.know_how": f"{A}: experts know their priority topics well (MODEL.md: high know-how)",
-    "programme.experts.context_distance": f"{A}: outsiders to every institution (MODEL.md: low context"
-    " similarity); exp(-1.5) = 0.22 against about 0.58 for the Rwanda TPN's peer ties; direction from"
-    " Ndenga et al. 2016",
-    "programme.experts.priority_topics": "case study (shared/seeds/): delivery support on 5 priorities",
-    "programme.partners.capacity_mean": f"{A}: a well-resourced partner from a high-income health system is near"
-    " the top of every indicator",
-    "programme.partners.capacity_concentration": f"{A}: sd 0.08 at mean 0.85",
-    "programme.partners.context_distance": f"{A}: low similarity of resources and context (Ndenga et al. 2016:"
-    " 52% of Rwandan, 10% of US faculty reported effective skill transfer); exp(-1.5) = 0.22",
-    "learning.rates": "scenario-specific; relative sizes from Rowe et al. 2018, absolute sizes calibrated for"
-    " Rwanda (docs/evaluation.md). Plausible range: an event at full effort closes at most 86% of the absorbable"
-    " gap",
-    "learning.peer_contact_rate": f"{A}: informal contact between events, a month about 1/30 of the Rwanda"
-    " exchange-visit rate",
-    "learning.followup_tie_intensity": f"{A}: half the contact goes on after funding (MODEL.md: peer ties may"
-    " outlast the programme)",
-    "learning.similarity_weight": f"{A}: direction from Ndenga et al. 2016 (similar peers transfer more);"
-    " magnitude unknown. w = 1 halves the transfer intensity across a twofold budget difference",
-    "learning.region_distance": f"{A}: a peer in another province is like a 28% budget difference",
-    "learning.gap_ceiling": f"{A}: absorbable know-how peaks at a gap of 50 capacity points (MODEL.md: not"
-    " from a gap too large to absorb)",
-    "learning.mentor_gain": f"{A} (ODD 7.19): 0.2, about the 10% : 52% ratio of US to Rwandan faculty reporting"
-    " effective skill transfer (Ndenga et al. 2016); range up to 1, the editorial's 'we gain as much as we give'",
-    "learning.ownership_retention": f"{A} (ODD 7.16): full ownership with practice keeps every gain, as group"
-    " problem-solving's effect did not decay (Arsenault et al. 2022); range 0.5-1",
-    "learning.practice_weight": f"{A} (ODD 7.16): half of ownership's protection needs practice; range 0-1",
-    "learning.empowerment_rate": f"{A} (ODD 7.17): TPN key finding 'positive empowerment and motivational"
-    " effects', magnitude not published; taking part doubles the top of motivation_rate's range",
-    "learning.virtual_ratio": "Rowe et al. 2018 bound (ODD 7.21): technology-only strategies moved practice by"
-    " about 1.0 point, printed materials 1.4, training or supervision 10.3-15.9 (ratio 0.06-0.14); virtual"
-    " coaching is live contact, so 0.2 is an assumption in 0.1-0.5",
-    "learning.programme_time_share": f"{A} (ODD 7.20): 1% of the budget in staff days (TPN key implications:"
-    " members must 'dedicate adequate time and resources'); range 0.2-5%",
-    "learning.yield_reference": f"{A} (ODD 7.20): half an indicator point a month of activities satisfies a member",
-    "learning.persistence_rate": f"{A} (ODD 7.20): persistence follows a month's yield with weight 0.3",
-    "learning.disillusion_weight": f"{A} (ODD 7.20): persistence 0 halves engagement",
-    "learning.dropout_threshold": f"{A} (ODD 7.20): no drop-out by default (the TPN reports none)",
-    "mechanisms.ownership": "issue 12; Arsenault et al. 2022 (decay differs by strategy); TPN key findings"
-    " (leadership); on by default",
-    "mechanisms.empowerment": "issue 12; TPN key finding (empowerment and motivation); on by default",
-    "mechanisms.keep_promise": "issue 12; TPN paper: the network 'ensures that an institution always has a"
-    " high-performing peer'; on by default",
-    "mechanisms.two_way": "issue 12; health-partnerships editorial (two-way exchange); on by default",
-    "mechanisms.resources": "issue 12; TPN key implications (time and resources); on by default",
-    "mechanisms.expert_programme": "issue 12; external-expert case study (seeds): Ministry-level programme; on by"
-    " default",
-    "programme.experts.senior_leaders": "case study: 7 coaching rounds for 42 senior leaders",
-    "programme.experts.ministry_leadership_mean": f"{A} (ODD 7.22): as the institutions' leadership_mean",
-    "programme.experts.traction_threshold": f"{A} (ODD 7.22), set so that about 2 of the 5 priorities have traction"
-    " at the end of the Rwanda expert programme (case study: two priorities 'gained significant traction, driven"
-    " by strong ministerial leadership'; 100 replicates: 2.45)",
-    "programme.experts.tracking_rate": f"{A} (ODD 7.22): the tracking team closes 5% of the headroom in interest a"
-    " month (case study: a ministerial priority-tracking team)",
-    "mechanisms.delivery_modes": "issue 12; Rowe et al. 2018 (dose by activity type); on by default",
-    "learning.leadership_weight": f"{A}: strong gating (TPN key findings; external-expert case: traction only"
-    " under strong leadership)",
-    "learning.interest_weight": f"{A}: moderate gating by the topic's priority (TPN: senior management's interest)",
-    "learning.resource_elasticity": f"{A}: TPN key implications (members need time and resources)",
-    "learning.mentor_load_penalty": f"{A}: each mentee costs a mentor 10% of its engagement",
-    "learning.motivation_rate": f"{A}: own improvement on priority topics (self-selection; TPN hypothesis)",
-    "learning.background_trend": f"{A}: 2.4% of the remaining gap a year, secular improvement",
-    "learning.forgetting": "Arsenault et al. 2022 (ODD 7.16): training plus supervision lost 0.40 points a month"
-    " (95% CI 0.12-0.68) of an effect of about 15 (Rowe et al. 2018): 0.027 a month, range 0.01-0.05",
-    "learning.leadership_turnover": f"{A}: 21% a year, a mean tenure of about 4 years",
-    "learning.turnover_knowledge_loss": f"{A}: a leadership change loses a fifth of the gain above baseline",
-    "costs.currency": "convention",
-    "costs.price_year": "convention: the programme's middle year",
-    "costs.staff_day": f"{A}: value of a health manager's day in Rwanda, USD 2022",
-    "costs.value_staff_time": "convention: count staff time (MODEL.md: the user's choice)",
-    "costs.expert_day_rate": f"{A}: an international consultant's day rate, USD 2022",
-    "costs.travel_price_index": f"{A}: 1 = per-participant costs as written; its prior is the donor range",
-    "costs.event_price_index": f"{A}: 1 = per-event costs as written; its prior is the donor range",
-    "costs.volunteer_day": f"{A}: value of an NHS clinician's day, USD 2022 (HPS: 87,000 volunteer days from 2,000"
-    " NHS staff over 4 years)",
-    "costs.value_volunteer_time": "convention: societal perspective, like staff time; off for the donor's"
-    " financial outlay (MODEL.md: volunteer time valued or not, as the user chooses)",
-    "costs.activities.<activity>.per_event": "scenario-specific; default none",
-    "costs.activities.<activity>.per_participant": "scenario-specific; default none",
-    "costs.activities.<activity>.participants": f"{A}: two staff per institution",
-    "costs.activities.<activity>.days": f"{A}: one day",
-    "costs.activities.<activity>.expert_days": "scenario-specific; default none",
-    "costs.activities.<activity>.volunteer_days": "scenario-specific; default none",
-    "recording.mode": "convention: the full panel, small networks' natural output; aggregate mode for networks of"
-    " 10,000+ institutions (docs/performance.md: 100,000 x 120 months of panel is 0.9 GB in memory)",
-    "recording.panel_dir": "convention: in memory unless a folder is given (docs/performance.md)",
-    "sensitivity.method": "analysis setting (not a model input): Sobol is the reference method (Saltelli et al."
-    " 2010); Morris screens many factors cheaply",
-    "sensitivity.samples": "analysis setting: 64 base samples give rough Sobol indices; check the convergence figure",
-    "sensitivity.replicates": "analysis setting: one run per point; raise it when the noise share is large",
-    "sensitivity.second_order": "analysis setting: off, S2 needs 2D + 2 runs per base sample instead of D + 2",
-    "sensitivity.num_levels": "analysis setting: 4 levels, SALib's default (Morris 1991; Campolongo et al. 2007)",
-    "sensitivity.outputs": "analysis setting: the programme's mean gain and its cost",
-    "sensitivity.params.<key>.low": "analysis setting; default the key's plausible range (its own source note)",
-    "sensitivity.params.<key>.high": "analysis setting; default the key's plausible range (its own source note)",
-    "sensitivity.params.<key>.levels": "analysis setting: the alternatives compared",
-    "sensitivity.choices.<choice>.description": "label",
-    "sensitivity.choices.<choice>.levels.<level>.overrides": "analysis setting: the alternative's scenario values",
-    "sensitivity.choices.<choice>.levels.<level>.schedule": "analysis setting: the alternative's activity months",
-    "evaluation.measurement_sd": f"{A}: a scored assessment (accreditation) or a routine coverage figure is"
-    " off by about 2 points; plausible 0 (registry) to 5 (small-sample survey)",
-    "evaluation.baseline_month": "paper: baseline at the start of the programme (Aug 2021)",
-    "evaluation.choice_on_measured_baseline": (
-        "assumption: topics were chosen on the routine data the evaluation's baseline also used (ODD 7.24)"
-    ),
-    "evaluation.midline_month": "convention: no midline (the paper reports baseline and endline only)",
-    "evaluation.endline_month": "paper: endline at the end of the programme (Feb 2023)",
-}
+
+def source_note(info: Any) -> str:
+    """Where a parameter's default comes from: its declaration's ``source`` (``param(..., source=...)``)."""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("source", ""))
+
 
 # Where each value set in scenarios/rwanda_tpn.toml comes from (as annotated in that file).
 P, AS = "paper", "assumption"
@@ -410,7 +257,7 @@ def render_params() -> str:
             f"[{_fmt(plausible[0])}, {_fmt(plausible[1])}]" if plausible else "",
             extra["prior"].describe() if "prior" in extra else "",
             info.description or "",
-            SOURCES.get(key, MISSING_NOTE),
+            source_note(info) or MISSING_NOTE,
         ]
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(out).strip() + "\n"
@@ -569,10 +416,13 @@ def replace_block(text: str, name: str, content: str) -> str:
 
 def main(argv: list[str]) -> None:
     """Print a table, or refresh docs/ODD.md with ``--write``."""
-    missing = [k for k, _ in schema_fields() if k not in SOURCES]
+    missing = [k for k, info in schema_fields() if not source_note(info)]
     missing += [k for k in rwanda_scalar_keys() if k not in RWANDA]
     if missing:
-        print(f"warning: no source note for {', '.join(missing)} (add them to SOURCES / RWANDA)", file=sys.stderr)
+        print(
+            f"warning: no source note for {', '.join(missing)} (declare param(..., source=...) or add to RWANDA)",
+            file=sys.stderr,
+        )
     if "--write" in argv:
         text = ODD_PATH.read_text(encoding="utf-8")
         text = replace_block(text, "params", render_params())

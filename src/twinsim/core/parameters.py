@@ -28,10 +28,17 @@ def param(
     unit: str = "",
     plausible: tuple[float, float] | None = None,
     prior: Prior | None = None,
+    source: str = "",
     **kw: Any,
 ) -> Any:
-    """A schema field with its help text, unit, plausible range and prior (if uncertain) in one place."""
+    """A schema field with its help text, unit, plausible range, prior (if uncertain) and source in one place.
+
+    ``source`` says where the default comes from: a paper, a case study, a convention or a stated assumption
+    (the ODD's parameter table prints it).
+    """
     extra: dict[str, Any] = {"unit": unit}
+    if source:
+        extra["source"] = source
     if plausible is not None:
         extra["plausible"] = list(plausible)
     if prior is not None:

@@ -66,26 +66,65 @@ class ActivityCost(Section):
     """Unit costs of one activity type."""
 
     per_event: float = param(
-        0.0, unit="currency", ge=0, le=1e9, description="Venue, facilitation or platform cost per event."
+        0.0,
+        unit="currency",
+        ge=0,
+        le=1e9,
+        description="Venue, facilitation or platform cost per event.",
+        source="scenario-specific; default none",
     )
     per_participant: float = param(
-        0.0, unit="currency", ge=0, le=1e9, description="Travel and per diem per participating staff member."
+        0.0,
+        unit="currency",
+        ge=0,
+        le=1e9,
+        description="Travel and per diem per participating staff member.",
+        source="scenario-specific; default none",
     )
-    participants: int = param(2, ge=0, le=1000, description="Staff per participating institution.")
-    days: float = param(1.0, unit="days", ge=0, le=365, description="Days each participant spends on the activity.")
+    participants: int = param(
+        2,
+        ge=0,
+        le=1000,
+        description="Staff per participating institution.",
+        source="assumption: two staff per institution",
+    )
+    days: float = param(
+        1.0,
+        unit="days",
+        ge=0,
+        le=365,
+        description="Days each participant spends on the activity.",
+        source="assumption: one day",
+    )
     expert_days: float = param(
-        0.0, unit="days", ge=0, le=365, description="Days of external-expert time per event, paid at the day rate."
+        0.0,
+        unit="days",
+        ge=0,
+        le=365,
+        description="Days of external-expert time per event, paid at the day rate.",
+        source="scenario-specific; default none",
     )
     volunteer_days: float = param(
-        0.0, unit="days", ge=0, le=365, description="Days of volunteer time (outside partners' staff) per event."
+        0.0,
+        unit="days",
+        ge=0,
+        le=365,
+        description="Days of volunteer time (outside partners' staff) per event.",
+        source="scenario-specific; default none",
     )
 
 
 class CostParams(Section):
     """Costing: unit costs per activity and per staff day."""
 
-    currency: str = param("USD", description="Currency of every cost.")
-    price_year: int = param(2022, ge=1950, le=2100, description="Price year of the unit costs.")
+    currency: str = param("USD", description="Currency of every cost.", source="convention")
+    price_year: int = param(
+        2022,
+        ge=1950,
+        le=2100,
+        description="Price year of the unit costs.",
+        source="convention: the programme's middle year",
+    )
     staff_day: float = param(
         40.0,
         unit="currency/day",
@@ -93,8 +132,13 @@ class CostParams(Section):
         le=1e7,
         prior=Prior("triangular", 20.0, 80.0, "costs", _STAFF_DAY_SOURCE),
         description="Value of one staff day.",
+        source="assumption: value of a health manager's day in Rwanda, USD 2022",
     )
-    value_staff_time: bool = param(True, description="Count the staff time of learners and mentors as a cost.")
+    value_staff_time: bool = param(
+        True,
+        description="Count the staff time of learners and mentors as a cost.",
+        source="convention: count staff time (MODEL.md: the user's choice)",
+    )
     expert_day_rate: float = param(
         1200.0,
         unit="currency/day",
@@ -102,6 +146,7 @@ class CostParams(Section):
         le=1e7,
         prior=Prior("triangular", 600.0, 2500.0, "costs", _EXPERT_DAY_SOURCE),
         description="Fee of one external-expert day (consulting day rate).",
+        source="assumption: an international consultant's day rate, USD 2022",
     )
     volunteer_day: float = param(
         350.0,
@@ -110,6 +155,10 @@ class CostParams(Section):
         le=1e7,
         prior=Prior("triangular", 150.0, 700.0, "costs", _VOLUNTEER_DAY_SOURCE),
         description="Value of one day of an outside partner's volunteer staff.",
+        source=(
+            "assumption: value of an NHS clinician's day, USD 2022 (HPS: 87,000 volunteer days from 2,000 NHS staff"
+            " over 4 years)"
+        ),
     )
     travel_price_index: float = param(
         1.0,
@@ -118,6 +167,7 @@ class CostParams(Section):
         prior=Prior("triangular", 0.7, 1.5, "costs", _TRAVEL_SOURCE),
         description="Multiplier of every activity's per_participant cost (transport and per diem): the price level of"
         " travel against the unit costs written in the scenario.",
+        source="assumption: 1 = per-participant costs as written; its prior is the donor range",
     )
     event_price_index: float = param(
         1.0,
@@ -126,9 +176,15 @@ class CostParams(Section):
         prior=Prior("triangular", 0.6, 1.6, "costs", _EVENT_SOURCE),
         description="Multiplier of every activity's per_event cost (venue, facilitation, platform): the price level"
         " of events against the unit costs written in the scenario.",
+        source="assumption: 1 = per-event costs as written; its prior is the donor range",
     )
     value_volunteer_time: bool = param(
-        True, description="Count volunteer time as a cost (off: the donor's financial perspective)."
+        True,
+        description="Count volunteer time as a cost (off: the donor's financial perspective).",
+        source=(
+            "convention: societal perspective, like staff time; off for the donor's financial outlay (MODEL.md:"
+            " volunteer time valued or not, as the user chooses)"
+        ),
     )
     activities: dict[str, ActivityCost] = param({}, description="Unit costs by activity type.")
 

@@ -77,25 +77,37 @@ MAX_FILE_BYTES = 10_000_000
 class SimulationParams(Section):
     """How long the simulation runs and how it is seeded."""
 
-    months: int = param(19, unit="months", ge=1, le=600, description="Length of the programme period.")
+    months: int = param(
+        19,
+        unit="months",
+        ge=1,
+        le=600,
+        description="Length of the programme period.",
+        source="paper: Aug 2021 - Feb 2023 inclusive is 19 months (Gasana et al. 2024)",
+    )
     followup_months: int = param(
         12,
         unit="months",
         ge=0,
         le=600,
         description="Months simulated after the programme ends (peer ties may go on, experts leave).",
+        source="assumption: one year after funding stops, the horizon donors ask about (MODEL.md)",
     )
-    start: str = param("2021-08", description="Calendar month of month 1, as YYYY-MM.")
+    start: str = param(
+        "2021-08", description="Calendar month of month 1, as YYYY-MM.", source="paper: the TPN started in August 2021"
+    )
     seed: int = param(
         20210801,
         ge=0,
         le=2**63 - 1,
         description="Seed of the experiment; replicate r uses SeedSequence(seed, spawn_key=(r,)).",
+        source="convention (the launch date); no empirical meaning",
     )
     posterior: str | None = param(
         None,
         description="Posterior the commands draw each replicate's parameter set from by default (a bundled name "
         "such as rwanda_tpn, or a CSV file); --no-posterior runs the scenario's own values.",
+        source="the scenario's own calibration (twinsim calibrate); none by default",
     )
 
     @field_validator("start")
@@ -112,21 +124,46 @@ class SimulationParams(Section):
 class KindSpec(Section):
     """One kind of institution (hospital, district health team, ...) and how its members are drawn."""
 
-    label: str = param("", description="Readable name of the kind.")
+    label: str = param("", description="Readable name of the kind.", source="label")
     counts: dict[str, int] = param(
-        ..., description="Number of institutions of this kind in each region, e.g. {North = 2, South = 3}."
+        ...,
+        description="Number of institutions of this kind in each region, e.g. {North = 2, South = 3}.",
+        source="scenario-specific (Rwanda: paper, 10 hospitals and 30 districts)",
     )
     budget_median: float = param(
-        20_000.0, unit="currency/month", gt=0, le=1e12, description="Median monthly operating budget (lognormal)."
+        20_000.0,
+        unit="currency/month",
+        gt=0,
+        le=1e12,
+        description="Median monthly operating budget (lognormal).",
+        source=(
+            "assumption: placeholder level; only budget ratios within a kind enter the core model (similarity,"
+            " resource factor), so the level matters only across kinds"
+        ),
     )
     budget_sigma: float = param(
-        0.4, unit="log units", ge=0, le=3, description="Log-scale spread of the monthly budget (lognormal sigma)."
+        0.4,
+        unit="log units",
+        ge=0,
+        le=3,
+        description="Log-scale spread of the monthly budget (lognormal sigma).",
+        source="assumption: 90% of budgets within x0.52 - x1.93 of the median",
     )
     leadership_mean: float = param(
-        0.6, ge=0.01, le=0.99, plausible=(0.3, 0.9), description="Mean leadership commitment (beta distribution)."
+        0.6,
+        ge=0.01,
+        le=0.99,
+        plausible=(0.3, 0.9),
+        description="Mean leadership commitment (beta distribution).",
+        source="assumption: most senior teams moderately committed; TPN key findings stress leadership but give no"
+        " measure",
     )
     leadership_concentration: float = param(
-        8.0, gt=0, le=1000, description="Concentration (alpha + beta) of the leadership commitment beta distribution."
+        8.0,
+        gt=0,
+        le=1000,
+        description="Concentration (alpha + beta) of the leadership commitment beta distribution.",
+        source="assumption: sd 0.16 at mean 0.6",
     )
     population_served: float = param(
         0.0,
@@ -135,6 +172,7 @@ class KindSpec(Section):
         le=1e9,
         description="People an institution of this kind serves (catchment population): with a topic's "
         "coverage_share, the people a change of a coverage indicator reaches (0: not counted).",
+        source="scenario-specific (Rwanda districts: census 2022, NISR)",
     )
 
     @field_validator("counts")
@@ -158,23 +196,59 @@ class KindSpec(Section):
 class TopicSpec(Section):
     """An improvement topic and the indicator that measures it."""
 
-    indicator: str = param(..., description="Name of the indicator that measures capacity on this topic.")
-    unit: str = param("%", description="Unit of the indicator.")
+    indicator: str = param(
+        ...,
+        description="Name of the indicator that measures capacity on this topic.",
+        source="scenario-specific (Rwanda: paper for accreditation and CBHI coverage)",
+    )
+    unit: str = param("%", description="Unit of the indicator.", source="convention: indicators in percent")
     indicator_min: float = param(
-        0.0, ge=-1e9, le=1e9, description="Indicator value at capacity 0 (|value| at most 1e9, so sums stay finite)."
+        0.0,
+        ge=-1e9,
+        le=1e9,
+        description="Indicator value at capacity 0 (|value| at most 1e9, so sums stay finite).",
+        source="assumption: capacity 0 maps to the bottom of a 0-100 scale",
     )
     indicator_max: float = param(
-        100.0, ge=-1e9, le=1e9, description="Indicator value at capacity 1 (|value| at most 1e9, so sums stay finite)."
+        100.0,
+        ge=-1e9,
+        le=1e9,
+        description="Indicator value at capacity 1 (|value| at most 1e9, so sums stay finite).",
+        source="assumption: capacity 1 maps to the top of a 0-100 scale",
     )
-    kinds: list[str] = param(..., description="Kinds of institution this topic applies to.")
-    baseline_mean: float = param(0.5, gt=0, lt=1, description="Mean baseline capacity (beta distribution).")
+    kinds: list[str] = param(
+        ...,
+        description="Kinds of institution this topic applies to.",
+        source="scenario-specific (Rwanda: paper, accreditation for hospitals, CBHI for districts)",
+    )
+    baseline_mean: float = param(
+        0.5,
+        gt=0,
+        lt=1,
+        description="Mean baseline capacity (beta distribution).",
+        source="assumption: neutral mid-range; scenarios set their own",
+    )
     baseline_concentration: float = param(
-        10.0, gt=0, le=1000, description="Concentration (alpha + beta) of baseline capacity."
+        10.0,
+        gt=0,
+        le=1000,
+        description="Concentration (alpha + beta) of baseline capacity.",
+        source="assumption: sd 0.15 at mean 0.5",
     )
     interest_mean: float = param(
-        0.5, gt=0, lt=1, description="Mean senior-management interest in the topic (beta distribution)."
+        0.5,
+        gt=0,
+        lt=1,
+        description="Mean senior-management interest in the topic (beta distribution).",
+        source="assumption: neutral",
     )
-    interest_concentration: float = param(4.0, gt=0, le=1000, description="Concentration of topic interest.")
+    interest_concentration: float = param(
+        4.0,
+        gt=0,
+        le=1000,
+        description="Concentration of topic interest.",
+        source="assumption: wide spread of priorities (sd 0.22 at mean 0.5)",
+    )
     coverage_share: float = param(
         0.0,
         ge=0,
@@ -182,8 +256,11 @@ class TopicSpec(Section):
         description="For a coverage indicator (% of people covered): the share of an institution's population "
         "served that the indicator counts (1 for everyone, the share of women 15-49 for family planning ...); "
         "0: not a coverage indicator. People reached = indicator change / 100 x population_served x this share.",
+        source="scenario-specific: the indicator's denominator as a share of the population",
     )
-    source: str = param("", description="Where the indicator and its baseline come from.")
+    source: str = param(
+        "", description="Where the indicator and its baseline come from.", source="free text documenting the topic"
+    )
 
     @model_validator(mode="after")
     def _check_scale(self) -> TopicSpec:
@@ -209,12 +286,37 @@ class ScheduledActivity(Section):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, populate_by_name=True)
 
-    activity: str = param(..., description="Registered activity type (see `twinsim.programme.registry.ACTIVITIES`).")
-    months: list[int] = param([], description="Programme months (1-based) in which the activity fires.")
-    every: int | None = param(None, ge=1, le=120, description="Fire every this many months (a recurrence).")
-    from_: int = param(1, ge=1, le=1200, alias="from", description="First month of the recurrence.")
+    activity: str = param(
+        ...,
+        description="Registered activity type (see `twinsim.programme.registry.ACTIVITIES`).",
+        source="scenario-specific (Rwanda: paper, Table of key events)",
+    )
+    months: list[int] = param(
+        [],
+        description="Programme months (1-based) in which the activity fires.",
+        source="scenario-specific (Rwanda: months are assumptions, counts from the paper)",
+    )
+    every: int | None = param(
+        None,
+        ge=1,
+        le=120,
+        description="Fire every this many months (a recurrence).",
+        source="scenario-specific (e.g. a monthly virtual peer group: every = 1)",
+    )
+    from_: int = param(
+        1,
+        ge=1,
+        le=1200,
+        alias="from",
+        description="First month of the recurrence.",
+        source="scenario-specific (default: the first programme month)",
+    )
     to: int | None = param(
-        None, ge=1, le=1200, description="Last month of the recurrence (default: the programme's last)."
+        None,
+        ge=1,
+        le=1200,
+        description="Last month of the recurrence (default: the programme's last).",
+        source="scenario-specific (default: the last programme month)",
     )
 
     @field_validator("activity")
@@ -252,25 +354,51 @@ class ProgrammeParams(Section):
     """The delivery model: who twins with whom, on what, through which activities."""
 
     delivery_model: str = param(
-        "tpn_network", description="Registered delivery model (see `twinsim.programme.registry`)."
+        "tpn_network",
+        description="Registered delivery model (see `twinsim.programme.registry`).",
+        source="paper: the TPN is the published programme",
     )
     topic_choice: str = param(
         "gap_and_interest",
         description="Registered rule by which institutions choose topics (see `twinsim.programme.matching`).",
+        source="paper: members assessed their gaps and set their own goals at the kickoff",
     )
     matching: str = param(
         "best_performer",
         description="Registered rule picking a twin per chosen topic (see `twinsim.programme.matching`).",
+        source="paper: a high-performing peer per topic",
     )
     topics_per_institution: int = param(
-        2, ge=1, le=20, plausible=(1, 4), description="Topics each institution chooses at the kickoff workshop."
+        2,
+        ge=1,
+        le=20,
+        plausible=(1, 4),
+        description="Topics each institution chooses at the kickoff workshop.",
+        source="assumption: not published",
     )
-    twins_per_topic: int = param(1, ge=1, le=10, plausible=(1, 3), description="Twins (peers) per chosen topic.")
+    twins_per_topic: int = param(
+        1,
+        ge=1,
+        le=10,
+        plausible=(1, 3),
+        description="Twins (peers) per chosen topic.",
+        source="paper: a high-performing peer per topic",
+    )
     mentor_load_cap: int = param(
-        3, ge=1, le=100, plausible=(1, 6), description="Most mentees one institution mentors across all topics."
+        3,
+        ge=1,
+        le=100,
+        plausible=(1, 6),
+        description="Most mentees one institution mentors across all topics.",
+        source="assumption: not published; bounds the load on the best performers",
     )
     min_gap: float = param(
-        0.05, unit="capacity", ge=0, le=1, description="A twin must lead the learner by at least this much capacity."
+        0.05,
+        unit="capacity",
+        ge=0,
+        le=1,
+        description="A twin must lead the learner by at least this much capacity.",
+        source="assumption: a twin leads by at least 5 indicator points, about the published effects",
     )
     choice_interest_weight: float = param(
         2.0,
@@ -278,15 +406,24 @@ class ProgrammeParams(Section):
         le=20,
         plausible=(0.0, 4.0),
         description="Weight of senior management's interest, against the gap, when topics are chosen.",
+        source=(
+            "assumption: interest outweighs the gap (paper: senior management's interest drove the choice);"
+            " calibration target"
+        ),
     )
     choice_noise: float = param(
-        0.3, ge=0, le=10, description="Scale of the Gumbel noise in topic choice (0: deterministic)."
+        0.3,
+        ge=0,
+        le=10,
+        description="Scale of the Gumbel noise in topic choice (0: deterministic).",
+        source="assumption: unobserved reasons for a choice",
     )
     schedule: list[ScheduledActivity] = param([], description="Activities of the programme and their months.")
     settings: dict[str, dict[str, int | float | bool | str]] = param(
         {},
         description="Settings of a user's plug-ins, by plug-in name: each table is checked by that plug-in's"
         " Settings block (docs/extending.md).",
+        source="the user's plug-ins' own parameter blocks (docs/extending.md); none by default",
     )
     volume: float = param(
         1.0,
@@ -295,6 +432,10 @@ class ProgrammeParams(Section):
         plausible=(0.5, 2.0),
         description="Activity volume: every scheduled firing but the kickoff counts as `volume` firings, in effect"
         " and in cost (`twinsim compare --budget` solves for it).",
+        source=(
+            "convention: 1 runs the schedule as written; `twinsim compare --budget` solves for it"
+            " (docs/delivery_models.md)"
+        ),
     )
     experts: ExpertParams = Field(default_factory=ExpertParams)
     partners: PartnerParams = Field(default_factory=PartnerParams)
@@ -317,6 +458,10 @@ class LearningParams(Section):
         ),
         description="Transfer intensity per activity type: an event closes 1 - exp(-rate * effort * similarity)"
         " of the absorbable gap.",
+        source=(
+            "scenario-specific; relative sizes from Rowe et al. 2018, absolute sizes calibrated for Rwanda"
+            " (docs/evaluation.md). Plausible range: an event at full effort closes at most 86% of the absorbable gap"
+        ),
     )
     peer_contact_rate: float = param(
         0.01,
@@ -326,6 +471,7 @@ class LearningParams(Section):
         plausible=(0.0, 0.05),
         prior=assumed("learning", 0.0, 0.05, "calibrated where a posterior is given", family="uniform"),
         description="Monthly transfer intensity of informal contact between twins while ties are active.",
+        source="assumption: informal contact between events, a month about 1/30 of the Rwanda exchange-visit rate",
     )
     followup_tie_intensity: float = param(
         0.5,
@@ -334,6 +480,7 @@ class LearningParams(Section):
         plausible=(0.0, 1.0),
         prior=assumed("learning", 0.0, 1.0, "how much contact outlasts the programme is not measured"),
         description="Share of peer contact that goes on after the programme ends.",
+        source="assumption: half the contact goes on after funding (MODEL.md: peer ties may outlast the programme)",
     )
     similarity_weight: float = param(
         1.0,
@@ -342,9 +489,17 @@ class LearningParams(Section):
         plausible=(0.0, 3.0),
         prior=assumed("learning", 0.0, 3.0, "Ndenga et al. 2016: transfer much weaker across contexts"),
         description="How fast transfer falls with resource and context distance: similarity = exp(-w * distance).",
+        source=(
+            "assumption: direction from Ndenga et al. 2016 (similar peers transfer more); magnitude unknown. w = 1"
+            " halves the transfer intensity across a twofold budget difference"
+        ),
     )
     region_distance: float = param(
-        0.25, ge=0, le=10, description="Context distance added between institutions of different regions."
+        0.25,
+        ge=0,
+        le=10,
+        description="Context distance added between institutions of different regions.",
+        source="assumption: a peer in another province is like a 28% budget difference",
     )
     gap_ceiling: float = param(
         0.5,
@@ -354,6 +509,10 @@ class LearningParams(Section):
         plausible=(0.2, 1.0),
         prior=assumed("learning", 0.2, 1.0, "calibrated where a posterior is given", family="uniform"),
         description="Gap at which absorbable know-how peaks: absorbable = gap * exp(-gap^2 / (2 ceiling^2)).",
+        source=(
+            "assumption: absorbable know-how peaks at a gap of 50 capacity points (MODEL.md: not from a gap too large"
+            " to absorb)"
+        ),
     )
     mentor_gain: float = param(
         0.2,
@@ -363,6 +522,10 @@ class LearningParams(Section):
         prior=assumed("learning", 0.0, 1.0, "health partnerships are 'a two-way exchange' (seeds), size unmeasured"),
         description="Two-way benefit: a mentor's (or outside partner's) gain as a share of what its learner gains"
         " on the tie's topic (mechanisms.two_way).",
+        source=(
+            "assumption (ODD 7.19): 0.2, about the 10% : 52% ratio of US to Rwandan faculty reporting effective skill"
+            " transfer (Ndenga et al. 2016); range up to 1, the editorial's 'we gain as much as we give'"
+        ),
     )
     leadership_weight: float = param(
         0.7,
@@ -371,6 +534,8 @@ class LearningParams(Section):
         plausible=(0.3, 1.0),
         prior=assumed("learning", 0.3, 1.0, "TPN key findings: effort follows senior management's interest"),
         description="How strongly leadership commitment gates effort: effort factor = 1 - w + w * leadership.",
+        source="assumption: strong gating (TPN key findings; external-expert case: traction only under strong"
+        " leadership)",
     )
     interest_weight: float = param(
         0.5,
@@ -379,9 +544,14 @@ class LearningParams(Section):
         plausible=(0.0, 1.0),
         prior=assumed("learning", 0.0, 1.0),
         description="How strongly topic interest gates effort on a topic: factor = 1 - w + w * interest.",
+        source="assumption: moderate gating by the topic's priority (TPN: senior management's interest)",
     )
     resource_elasticity: float = param(
-        0.5, ge=0, le=3, description="Engagement falls as (budget / kind median) ** elasticity below the median."
+        0.5,
+        ge=0,
+        le=3,
+        description="Engagement falls as (budget / kind median) ** elasticity below the median.",
+        source="assumption: TPN key implications (members need time and resources)",
     )
     mentor_load_penalty: float = param(
         0.1,
@@ -390,6 +560,7 @@ class LearningParams(Section):
         prior=assumed("learning", 0.0, 0.3),
         plausible=(0.0, 0.3),
         description="Engagement lost per mentee mentored.",
+        source="assumption: each mentee costs a mentor 10% of its engagement",
     )
     motivation_rate: float = param(
         0.004,
@@ -399,6 +570,7 @@ class LearningParams(Section):
         plausible=(0.0, 0.01),
         prior=assumed("learning", 0.0, 0.01, "calibrated where a posterior is given", family="uniform"),
         description="Own improvement driven by interest and leadership, with or without a programme.",
+        source="assumption: own improvement on priority topics (self-selection; TPN hypothesis)",
     )
     background_trend: float = param(
         0.002,
@@ -410,6 +582,7 @@ class LearningParams(Section):
             "learning", 0.0, 0.005, "secular improvement of Rwandan indicators, a few tenths of a point a month"
         ),
         description="Secular improvement of every institution: a share of the remaining gap to full capacity.",
+        source="assumption: 2.4% of the remaining gap a year, secular improvement",
     )
     forgetting: float = param(
         0.027,
@@ -420,6 +593,10 @@ class LearningParams(Section):
         prior=assumed("learning", 0.01, 0.05, "half-lives of 1 to 6 years for unpractised know-how"),
         description="Monthly decay of capacity gained above the baseline where nobody owns or practises it"
         " (mechanisms.ownership off: everywhere).",
+        source=(
+            "Arsenault et al. 2022 (ODD 7.16): training plus supervision lost 0.40 points a month (95% CI 0.12-0.68)"
+            " of an effect of about 15 (Rowe et al. 2018): 0.027 a month, range 0.01-0.05"
+        ),
     )
     ownership_retention: float = param(
         1.0,
@@ -429,6 +606,10 @@ class LearningParams(Section):
         prior=assumed("learning", 0.5, 1.0),
         description="Share of the decay that full ownership (leadership times the topic's interest gate) and"
         " full practice remove: decay = forgetting * (1 - ownership_retention * ownership * practice gate).",
+        source=(
+            "assumption (ODD 7.16): full ownership with practice keeps every gain, as group problem-solving's effect"
+            " did not decay (Arsenault et al. 2022); range 0.5-1"
+        ),
     )
     practice_weight: float = param(
         0.5,
@@ -438,6 +619,7 @@ class LearningParams(Section):
         prior=assumed("learning", 0.0, 1.0),
         description="How much of ownership's protection needs practice (working on the topic, ties still"
         " active): practice gate = 1 - w + w * practice.",
+        source="assumption (ODD 7.16): half of ownership's protection needs practice; range 0-1",
     )
     empowerment_rate: float = param(
         0.004,
@@ -448,6 +630,10 @@ class LearningParams(Section):
         prior=assumed("learning", 0.0, 0.01),
         description="Own improvement added by taking part, on the topics worked on in the programme, times"
         " leadership and engagement (mechanisms.empowerment).",
+        source=(
+            "assumption (ODD 7.17): TPN key finding 'positive empowerment and motivational effects', magnitude not"
+            " published; taking part doubles the top of motivation_rate's range"
+        ),
     )
     virtual_ratio: float = param(
         0.2,
@@ -459,6 +645,11 @@ class LearningParams(Section):
         ),
         description="Transfer rate of a virtual activity as a share of its in-person counterpart's"
         " (mechanisms.delivery_modes): coaching_virtual from coaching_in_person, etc.",
+        source=(
+            "Rowe et al. 2018 bound (ODD 7.21): technology-only strategies moved practice by about 1.0 point, printed"
+            " materials 1.4, training or supervision 10.3-15.9 (ratio 0.06-0.14); virtual coaching is live contact, so"
+            " 0.2 is an assumption in 0.1-0.5"
+        ),
     )
     programme_time_share: float = param(
         0.01,
@@ -468,6 +659,10 @@ class LearningParams(Section):
         prior=assumed("learning", 0.002, 0.05),
         description="Share of the monthly budget, in staff days at costs.staff_day, an institution can give the"
         " programme (mechanisms.resources): staff days = share * budget / staff_day.",
+        source=(
+            "assumption (ODD 7.20): 1% of the budget in staff days (TPN key implications: members must 'dedicate"
+            " adequate time and resources'); range 0.2-5%"
+        ),
     )
     yield_reference: float = param(
         0.005,
@@ -478,6 +673,7 @@ class LearningParams(Section):
         prior=assumed("learning", 0.002, 0.02),
         description="Programme gain in a month of activities (summed over topics) that fully satisfies a member;"
         " less lowers its persistence (mechanisms.resources).",
+        source="assumption (ODD 7.20): half an indicator point a month of activities satisfies a member",
     )
     persistence_rate: float = param(
         0.3,
@@ -487,6 +683,7 @@ class LearningParams(Section):
         prior=assumed("learning", 0.0, 0.6),
         description="How fast persistence follows the satisfaction of a month of activities (exponential"
         " smoothing weight).",
+        source="assumption (ODD 7.20): persistence follows a month's yield with weight 0.3",
     )
     disillusion_weight: float = param(
         0.5,
@@ -495,6 +692,7 @@ class LearningParams(Section):
         plausible=(0.0, 1.0),
         prior=assumed("learning", 0.0, 1.0),
         description="How much low persistence lowers engagement: factor = 1 - w * (1 - persistence).",
+        source="assumption (ODD 7.20): persistence 0 halves engagement",
     )
     dropout_threshold: float = param(
         0.0,
@@ -503,6 +701,7 @@ class LearningParams(Section):
         plausible=(0.0, 0.5),
         description="A member whose persistence falls below this drops out for the rest of the programme"
         " (engagement 0; 0: nobody drops out).",
+        source="assumption (ODD 7.20): no drop-out by default (the TPN reports none)",
     )
     leadership_turnover: float = param(
         0.02,
@@ -512,6 +711,7 @@ class LearningParams(Section):
         plausible=(0.0, 0.05),
         prior=assumed("learning", 0.0, 0.05, "senior managers stay 2 to 8 years or more"),
         description="Monthly probability that an institution's senior leadership changes.",
+        source="assumption: 21% a year, a mean tenure of about 4 years",
     )
     turnover_knowledge_loss: float = param(
         0.2,
@@ -520,6 +720,7 @@ class LearningParams(Section):
         plausible=(0.0, 0.5),
         prior=assumed("learning", 0.0, 0.5),
         description="Share of the capacity gained above the baseline lost when leadership changes.",
+        source="assumption: a leadership change loses a fifth of the gain above baseline",
     )
 
     @field_validator("rates")
@@ -540,35 +741,47 @@ class MechanismParams(Section):
         True,
         description="Leadership- and practice-dependent decay of gains (off: every gain decays at"
         " learning.forgetting).",
+        source="issue 12; Arsenault et al. 2022 (decay differs by strategy); TPN key findings (leadership); on by"
+        " default",
     )
     empowerment: bool = param(
-        True, description="Taking part raises own improvement on the topics worked on (learning.empowerment_rate)."
+        True,
+        description="Taking part raises own improvement on the topics worked on (learning.empowerment_rate).",
+        source="issue 12; TPN key finding (empowerment and motivation); on by default",
     )
     keep_promise: bool = param(
         True,
         description="TPN matching serves the learners with the fewest leading peers first, so a chosen topic gets"
         " another leading peer of the kind when its best performer is full, each within programme.mentor_load_cap;"
         " requests no peer with room leads stay unmatched (off: largest gaps first).",
+        source=(
+            "issue 12; TPN paper: the network 'ensures that an institution always has a high-performing peer'; on by"
+            " default"
+        ),
     )
     two_way: bool = param(
         True,
         description="Mentors and outside partners learn from the exchange (learning.mentor_gain; off: they gain"
         " nothing).",
+        source="issue 12; health-partnerships editorial (two-way exchange); on by default",
     )
     resources: bool = param(
         True,
         description="Staff time binds: activities take staff days, mentors' time limits what mentees receive,"
         " engagement falls when effort yields little (off: time is unlimited).",
+        source="issue 12; TPN key implications (time and resources); on by default",
     )
     expert_programme: bool = param(
         True,
         description="The expert programme as it was: Ministry senior leaders, priorities set at the first retreat,"
         " traction only above a leadership threshold, a tracking routine (off: member-level experts only).",
+        source="issue 12; external-expert case study (seeds): Ministry-level programme; on by default",
     )
     delivery_modes: bool = param(
         True,
         description="Virtual activities transfer learning.virtual_ratio of their in-person counterpart (off: each"
         " activity's own rate).",
+        source="issue 12; Rowe et al. 2018 (dose by activity type); on by default",
     )
 
 
@@ -582,11 +795,16 @@ class RecordingParams(Section):
         "panel",
         description="panel: the full institution x topic x month panel; aggregate: only monthly means by kind,"
         " region, topic and choice (for large networks). Aggregates are recorded in both modes.",
+        source=(
+            "convention: the full panel, small networks' natural output; aggregate mode for networks of 10,000+"
+            " institutions (docs/performance.md: 100,000 x 120 months of panel is 0.9 GB in memory)"
+        ),
     )
     panel_dir: str = param(
         "",
         description="In panel mode, a folder to which each run streams its panel as Parquet, month by month,"
         " instead of holding it in memory (empty: keep it in memory).",
+        source="convention: in memory unless a folder is given (docs/performance.md)",
     )
 
     @field_validator("mode")
@@ -610,10 +828,20 @@ class SensitivityFactor(Section):
     ``[low, high + 1)``); a key given ``levels`` takes one of them with equal probability.
     """
 
-    low: float | None = param(None, description="Lower bound (default: the key's plausible range).")
-    high: float | None = param(None, description="Upper bound (default: the key's plausible range).")
+    low: float | None = param(
+        None,
+        description="Lower bound (default: the key's plausible range).",
+        source="analysis setting; default the key's plausible range (its own source note)",
+    )
+    high: float | None = param(
+        None,
+        description="Upper bound (default: the key's plausible range).",
+        source="analysis setting; default the key's plausible range (its own source note)",
+    )
     levels: list[str | int | float | bool] = param(
-        [], description="Values of a categorical key (e.g. matching rules), each drawn with equal probability."
+        [],
+        description="Values of a categorical key (e.g. matching rules), each drawn with equal probability.",
+        source="analysis setting: the alternatives compared",
     )
 
     @model_validator(mode="after")
@@ -632,18 +860,23 @@ class SensitivityFactor(Section):
 class ChoiceLevel(Section):
     """One alternative of a design choice: scenario overrides and schedule changes."""
 
-    overrides: dict[str, Any] = param({}, description="Dotted-key overrides, as with --set.")
+    overrides: dict[str, Any] = param(
+        {},
+        description="Dotted-key overrides, as with --set.",
+        source="analysis setting: the alternative's scenario values",
+    )
     schedule: dict[str, list[int]] = param(
         {},
         unit="months",
         description="Months of named activities in this alternative; [] removes the activity from the schedule.",
+        source="analysis setting: the alternative's activity months",
     )
 
 
 class SensitivityChoice(Section):
     """A design choice with named alternatives, e.g. coaching in person, virtual or none."""
 
-    description: str = param("", description="What the choice is about.")
+    description: str = param("", description="What the choice is about.", source="label")
     levels: dict[str, ChoiceLevel] = param(..., description="The alternatives by name, drawn with equal probability.")
 
     @field_validator("levels")
@@ -657,15 +890,44 @@ class SensitivityChoice(Section):
 class SensitivitySpec(Section):
     """A global sensitivity analysis of the scenario (read by `twinsim sensitivity`), not a model input."""
 
-    method: str = param("sobol", description="Method: sobol (Saltelli sampling), morris or fast (eFAST).")
-    samples: int = param(
-        64, ge=1, le=1_000_000, description="Base samples N (sobol: a power of 2; morris: trajectories; fast: > 64)."
+    method: str = param(
+        "sobol",
+        description="Method: sobol (Saltelli sampling), morris or fast (eFAST).",
+        source=(
+            "analysis setting (not a model input): Sobol is the reference method (Saltelli et al. 2010); Morris"
+            " screens many factors cheaply"
+        ),
     )
-    replicates: int = param(1, ge=1, le=1000, description="Runs per design point; outputs are their mean.")
-    second_order: bool = param(False, description="Sobol: also estimate second-order indices S2.")
-    num_levels: int = param(4, ge=2, le=100, description="Morris: grid levels per factor.")
+    samples: int = param(
+        64,
+        ge=1,
+        le=1_000_000,
+        description="Base samples N (sobol: a power of 2; morris: trajectories; fast: > 64).",
+        source="analysis setting: 64 base samples give rough Sobol indices; check the convergence figure",
+    )
+    replicates: int = param(
+        1,
+        ge=1,
+        le=1000,
+        description="Runs per design point; outputs are their mean.",
+        source="analysis setting: one run per point; raise it when the noise share is large",
+    )
+    second_order: bool = param(
+        False,
+        description="Sobol: also estimate second-order indices S2.",
+        source="analysis setting: off, S2 needs 2D + 2 runs per base sample instead of D + 2",
+    )
+    num_levels: int = param(
+        4,
+        ge=2,
+        le=100,
+        description="Morris: grid levels per factor.",
+        source="analysis setting: 4 levels, SALib's default (Morris 1991; Campolongo et al. 2007)",
+    )
     outputs: list[str] = param(
-        ["mean_gain", "total_cost"], description="Outputs analysed: numeric keys of the run summary."
+        ["mean_gain", "total_cost"],
+        description="Outputs analysed: numeric keys of the run summary.",
+        source="analysis setting: the programme's mean gain and its cost",
     )
     params: dict[str, SensitivityFactor] = param({}, description="Uncertain parameters by dotted scenario key.")
     choices: dict[str, SensitivityChoice] = param({}, description="Design choices with named alternatives.")
@@ -696,8 +958,19 @@ class EvaluationParams(Section):
         le=50,
         plausible=(0.0, 5.0),
         description="Standard deviation of the error of one measured indicator value (independent draws).",
+        source=(
+            "assumption: a scored assessment (accreditation) or a routine coverage figure is off by about 2 points;"
+            " plausible 0 (registry) to 5 (small-sample survey)"
+        ),
     )
-    baseline_month: int = param(0, unit="month", ge=0, le=600, description="Month of the baseline survey.")
+    baseline_month: int = param(
+        0,
+        unit="month",
+        ge=0,
+        le=600,
+        description="Month of the baseline survey.",
+        source="paper: baseline at the start of the programme (Aug 2021)",
+    )
     choice_on_measured_baseline: bool = param(
         True,
         description=(
@@ -705,9 +978,15 @@ class EvaluationParams(Section):
             "measurement error the evaluator's month-0 baseline carries), so selectors' measured change regresses "
             "to the mean; false: they choose on true capacity (ODD 7.24)."
         ),
+        source="assumption: topics were chosen on the routine data the evaluation's baseline also used (ODD 7.24)",
     )
     midline_month: int | None = param(
-        None, unit="month", ge=1, le=1200, description="Month of an optional midline survey (none if unset)."
+        None,
+        unit="month",
+        ge=1,
+        le=1200,
+        description="Month of an optional midline survey (none if unset).",
+        source="convention: no midline (the paper reports baseline and endline only)",
     )
     endline_month: int | None = param(
         None,
@@ -715,14 +994,15 @@ class EvaluationParams(Section):
         ge=1,
         le=1200,
         description="Month of the endline survey (default: the end of the programme, simulation.months).",
+        source="paper: endline at the end of the programme (Feb 2023)",
     )
 
 
 class Scenario(Section):
     """A complete, validated scenario: the input of one model run."""
 
-    name: str = param("scenario", description="Short name of the scenario.")
-    description: str = param("", description="What the scenario represents.")
+    name: str = param("scenario", description="Short name of the scenario.", source="label")
+    description: str = param("", description="What the scenario represents.", source="label")
     simulation: SimulationParams = Field(default_factory=SimulationParams)
     population: PopulationParams
     topics: dict[str, TopicSpec]
