@@ -25,6 +25,7 @@ import numpy as np
 from twinsim.errors import TwinsimError
 from twinsim.kernel import learning
 from twinsim.kernel.caches import Caches
+from twinsim.kernel.layout import BlockLayout
 from twinsim.kernel.recording import Recorder
 from twinsim.kernel.state import SHARE, DeclaredState, Param, allocate
 from twinsim.kernel.streams import STREAMS, ReplicateStreams, run_seed_sequence
@@ -190,7 +191,7 @@ def model_signature(scenario: Scenario) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-class TwinningSimulation(DeclaredState):
+class TwinningSimulation(DeclaredState, BlockLayout):
     """A twinning network of health institutions, for one replicate or many: the state of record and the monthly step.
 
     :class:`~twinsim.model.TwinningModel` adds the Mesa face (agents, ``datacollector``); results are identical.
@@ -249,8 +250,7 @@ class TwinningSimulation(DeclaredState):
         self.kind_names = list(scenario.population.kinds)
         self.region_names = scenario.regions
         self.structure = Structure.of(scenario)
-        self.n_institutions = self.structure.n
-        self.n = self.n_institutions * self.replicates
+        self.lay_out(self.replicates, self.structure.n)
         self.months_total = scenario.simulation.months + scenario.simulation.followup_months
         self.month = 0
         self.caches = Caches()
@@ -270,7 +270,7 @@ class TwinningSimulation(DeclaredState):
         """Allocate the declared state, draw every replicate's population and its topic choice."""
         allocate(self, self.n, len(self.topic_names))
         s, reps = self.structure, self.replicates
-        self.block = np.repeat(np.arange(reps, dtype=np.int64), s.n)
+        self.block = self.blocks()
         self.kind, self.region = np.tile(s.kind, reps), np.tile(s.region, reps)
         for name, values in draw_population(self.params, s, self.streams).items():
             setattr(self, name, values.astype(getattr(self, name).dtype, copy=False))
@@ -375,14 +375,6 @@ class TwinningSimulation(DeclaredState):
     def kind_group(self) -> np.ndarray:
         """Per row, its kind within its replicate (``block * kinds + kind``): who may twin with whom."""
         return self.block * len(self.kind_names) + self.kind
-
-    def per_replicate_sum(self, values: np.ndarray) -> np.ndarray:
-        """Per replicate, the sum of a per-row quantity."""
-        return np.bincount(self.block, weights=values, minlength=self.replicates)
-
-    def per_replicate_count(self, rows: np.ndarray) -> np.ndarray:
-        """Per replicate, how many of ``rows`` (row indices, e.g. tie ends) fall in it."""
-        return np.bincount(rows // max(self.n_institutions, 1), minlength=self.replicates)
 
     def similarity_between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Peer similarity of rows ``a[k]`` and ``b[k]`` (resources and region)."""
@@ -552,10 +544,6 @@ class TwinningSimulation(DeclaredState):
                 value = values[0] if (values == values[0]).all() else values
             self._block_values[key] = value
         return value
-
-    def at_rows(self, value: Param, rows: np.ndarray) -> Param:
-        """A parameter (float, or per replicate) at ``rows`` (row indices, e.g. the learners of ties)."""
-        return value[rows // self.n_institutions] if isinstance(value, np.ndarray) and value.ndim else value
 
     def per_row(self, value: Param) -> Param:
         """A parameter (float, or per replicate) at every row.

@@ -137,7 +137,10 @@ def unregister(name: str) -> None:
     if name not in _USER:
         raise TwinsimError(f"unregister: {name!r} is not a user's plug-in; registered: {', '.join(_USER) or 'none'}")
     plugin = _USER.pop(name)
-    (ACTIVITIES if isinstance(plugin, Activity) else DELIVERY_MODELS).pop(name)  # type: ignore[arg-type]
+    if isinstance(plugin, Activity):
+        ACTIVITIES.pop(name)
+    else:
+        DELIVERY_MODELS.pop(name)
 
 
 def load_plugin_file(path: str | Path, what: str = "--plugin") -> list[str]:
@@ -205,8 +208,8 @@ def ensure_plugins(blob: bytes | None) -> None:
 
 def plugin_gain_sources() -> tuple[str, ...]:
     """The gain sources the registered activities and delivery models declare, in registration order."""
-    plugins = [*ACTIVITIES.values(), *DELIVERY_MODELS.values()]
-    return tuple(dict.fromkeys(source for plugin in plugins for source in plugin.gain_sources))
+    declared = [p.gain_sources for p in ACTIVITIES.values()] + [p.gain_sources for p in DELIVERY_MODELS.values()]
+    return tuple(dict.fromkeys(source for sources in declared for source in sources))
 
 
 def effective_rate(scenario: Scenario, activity: str) -> float:

@@ -59,7 +59,8 @@ class _Rows:
     """Collects one line per bad row; raises them together."""
 
     def __init__(self, source: str) -> None:
-        self.source, self.lines = source, []
+        self.source = source
+        self.lines: list[str] = []
 
     def bad(self, row: Any, column: str, allowed: str, got: Any) -> None:
         self.lines.append(f"{self.source}: row {row}, {column}: {allowed} (got {str(got)[:60]!r})")

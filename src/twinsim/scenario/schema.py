@@ -1087,7 +1087,10 @@ class Scenario(Section):
             plugin = ACTIVITIES.get(name) or DELIVERY_MODELS.get(name)
             block = getattr(plugin, "Settings", None)
             if block is None:
-                takes = sorted(n for n, p in {**ACTIVITIES, **DELIVERY_MODELS}.items() if p.Settings is not None)
+                takes = sorted(
+                    [n for n, a in ACTIVITIES.items() if a.Settings is not None]
+                    + [n for n, d in DELIVERY_MODELS.items() if d.Settings is not None]
+                )
                 raise ValueError(
                     f"programme.settings.{name}: no registered plug-in {name!r} takes settings"
                     f" (plug-ins with settings: {', '.join(takes) or 'none'})"
