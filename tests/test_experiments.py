@@ -341,6 +341,29 @@ def test_a_cluster_without_workers_ends_the_run_with_one_error(monkeypatch):
     assert time.monotonic() - start < 2
 
 
+_LONG_SWEEP = ["sweep", "rwanda_tpn", "--param", "learning.gap_ceiling=0.2:0.9:400", "-r", "20", "-q"]
+
+
+def _sweep_until_killed(tmp_path, address, kill):
+    """Start a long sweep on the cluster at ``address``; once a part is on disk, ``kill()``; (exit code, stderr, s)."""
+    import subprocess
+    import sys
+    import time
+
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "twinsim", *_LONG_SWEEP, "--out", "out", "--scheduler", address],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not list((tmp_path / "out" / "parts").glob("*")) and sweep.poll() is None:
+        time.sleep(0.2)
+    kill()
+    started = time.monotonic()
+    _, err = sweep.communicate(timeout=120)
+    return sweep.returncode, err, time.monotonic() - started
+
+
 _SCHEDULER = """
 import time
 from dask.distributed import LocalCluster
@@ -356,29 +379,17 @@ def test_a_lost_scheduler_is_one_line_exit_2_and_the_finished_runs_resume(tmp_pa
     """Kill the scheduler mid-sweep: one line naming it, exit 2, after the client's 10 s reconnect; --resume ends it."""
     import subprocess
     import sys
-    import time
 
     (tmp_path / "scheduler.py").write_text(_SCHEDULER)
     scheduler = subprocess.Popen([sys.executable, "scheduler.py"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
     address = scheduler.stdout.readline().strip()
-    args = ["sweep", "rwanda_tpn", "--param", "learning.gap_ceiling=0.2:0.9:400", "-r", "20", "-q"]
-    sweep = subprocess.Popen(
-        [sys.executable, "-m", "twinsim", *args, "--out", "out", "--scheduler", address],
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    while not list((tmp_path / "out" / "parts").glob("*")) and sweep.poll() is None:
-        time.sleep(0.2)
-    scheduler.kill()
-    started = time.monotonic()
-    _, err = sweep.communicate(timeout=120)
-    assert sweep.returncode == 2, err
-    assert time.monotonic() - started < 40
+    code, err, waited = _sweep_until_killed(tmp_path, address, scheduler.kill)
+    assert code == 2, err
+    assert waited < 40
     lines = [line for line in err.splitlines() if line]
     assert lines == [lines[0]] and "the Dask scheduler was lost" in lines[0] and "--resume" in lines[0]
     done = subprocess.run(
-        [sys.executable, "-m", "twinsim", *args, "--out", "out", "--resume", "--workers", "2", "--json"],
+        [sys.executable, "-m", "twinsim", *_LONG_SWEEP, "--out", "out", "--resume", "--workers", "2", "--json"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -407,7 +418,6 @@ def test_a_cluster_whose_only_worker_is_killed_ends_in_one_line_within_the_state
     """A real scheduler and a worker without a nanny; kill the worker mid-sweep: one line, exit 2, within 30 s + 15."""
     import subprocess
     import sys
-    import time
 
     (tmp_path / "scheduler.py").write_text(_SCHEDULER_ONLY)
     scheduler = subprocess.Popen([sys.executable, "scheduler.py"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
@@ -419,23 +429,11 @@ def test_a_cluster_whose_only_worker_is_killed_ends_in_one_line_within_the_state
         stderr=subprocess.DEVNULL,
     )
     try:
-        args = ["sweep", "rwanda_tpn", "--param", "learning.gap_ceiling=0.2:0.9:400", "-r", "20", "-q"]
-        sweep = subprocess.Popen(
-            [sys.executable, "-m", "twinsim", *args, "--out", "out", "--scheduler", address],
-            cwd=tmp_path,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        while not list((tmp_path / "out" / "parts").glob("*")) and sweep.poll() is None:
-            time.sleep(0.2)
-        worker.kill()
-        started = time.monotonic()
-        _, err = sweep.communicate(timeout=120)
-        waited = time.monotonic() - started
+        code, err, waited = _sweep_until_killed(tmp_path, address, worker.kill)
     finally:
         scheduler.kill()
         worker.kill()
-    assert sweep.returncode == 2, err
+    assert code == 2, err
     assert waited < 45
     lines = [line for line in err.splitlines() if line]
     assert len(lines) == 1 and "no worker (or no scheduler) for 30 s" in lines[0] and "--resume" in lines[0]
