@@ -103,7 +103,8 @@ class Decomposition:
             f"(mean over {n} replicates, 95% CI)",
             fontsize=10,
         )
-        fig.legend(fontsize=8, loc="outside right upper")
+        # below the axes, in one row where it fits: beside the title it covered the title's end
+        fig.legend(fontsize=8, loc="outside lower center", ncol=4 if len(frame) > 2 else 2, frameon=False)
         return fig
 
     def summary(self) -> pd.DataFrame:

@@ -1,8 +1,8 @@
 """Figures of a delivery-model comparison: cost-effectiveness plane, acceptability curve, trajectories.
 
 Figures a donor reads without a caption: plain currency on the axes (thousands separators, no ``1e6``
-offset), one distinct colour and marker per model, models named by their scenario's description (or by the
-``names`` given to :func:`~twinsim.analysis.compare.compare`), and a willingness-to-pay line.
+offset), one distinct colour and marker per model, models named as the comparison's table names them (the
+scenario names, or the ``names`` given to :func:`~twinsim.analysis.compare.compare`), and a willingness-to-pay line.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from twinsim.figures.plots import calendar_axis, month_dates
@@ -40,12 +41,13 @@ _MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*", "h", "<")
 money = FuncFormatter(lambda value, _: f"{value:,.0f}")
 
 
-def model_label(model: ModelRuns, width: int = 38) -> str:
-    """How a model is named in a figure: the label given to ``compare(names=...)``, else the description."""
-    text = model.name
-    if model.name == model.scenario.name and model.scenario.description:
-        text = model.scenario.description.rstrip(".")
-    return "\n".join(textwrap.wrap(text, width)) or model.name
+def model_label(model: ModelRuns) -> str:
+    """How a model is named in a figure: as the table names it (``Comparison.table()["name"]``).
+
+    That is the label given to ``compare(names=...)``, else the scenario's name, so a reader finds a legend entry
+    in the table under the same name.
+    """
+    return model.name
 
 
 def _style(comparison: Comparison) -> dict[str, tuple[tuple[float, ...], str]]:
@@ -117,13 +119,12 @@ def plot_ce_plane(comparison: Comparison, wtp: float | None = None) -> Figure:
     ax.yaxis.set_major_formatter(money)
     ax.set_xlabel("incremental effect vs the reference (points of the mean indicator)")
     ax.set_ylabel(f"incremental cost vs the reference ({_currency(comparison)})")
-    reference = model_label(ref, 200).replace("\n", " ")
     ax.set_title(
-        "\n".join(textwrap.wrap(f"Cost-effectiveness plane; reference: {reference}", 90))
+        "\n".join(textwrap.wrap(f"Cost-effectiveness plane; reference: {model_label(ref)}", 90))
         + f"\n({comparison.replicates} replicates, one small marker each; large marker: mean)",
         fontsize=10,
     )
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, labelspacing=1.0)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, labelspacing=0.8)
     return fig
 
 
@@ -157,7 +158,7 @@ def plot_ceac(comparison: Comparison, wtp: float | None = None) -> Figure:
     ax.set_xlabel(f"willingness to pay per point of the mean indicator ({_currency(comparison)})")
     ax.set_ylabel("probability of being the most cost-effective")
     ax.set_title(f"Cost-effectiveness acceptability curves ({comparison.replicates} replicates)")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, labelspacing=1.0)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, labelspacing=0.8)
     return fig
 
 
@@ -179,7 +180,7 @@ def plot_model_trajectories(comparison: Comparison) -> Figure:
     unit = f" ({units.pop()})" if len(units) == 1 else " (indicator points)"
     ax.set_ylabel(f"mean indicator, all institutions and topics{unit}")
     ax.set_title(f"Trajectories per delivery model (mean, 95% CI; {comparison.replicates} replicates)")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, labelspacing=1.0)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, labelspacing=0.8)
     return fig
 
 
@@ -191,23 +192,24 @@ def plot_effects(comparison: Comparison) -> Figure:
     """
     table = comparison.table()
     style = _style(comparison)
-    labels = [model_label(m, 34) for m in comparison.models]
+    labels = [model_label(m) for m in comparison.models]
     y = np.arange(len(table))[::-1]
     fig, (ax, ax2) = plt.subplots(
         1, 2, figsize=(11, 0.75 * len(table) + 1.8), sharey=True, layout="constrained", width_ratios=[1.3, 1]
     )
-    for col, offset, hatch, name in (
-        ("effect", 0.18, "", "at the end of the programme"),
-        ("sustained_effect", -0.18, "//", "at the end of the follow-up"),
-    ):
+    for col, offset, hatch in (("effect", 0.18, ""), ("sustained_effect", -0.18, "//")):
         mean = table[col].to_numpy()
         err = np.vstack([mean - table[f"{col}_low"], table[f"{col}_high"] - mean])
         colours = [style[m.name][0] for m in comparison.models]
-        ax.barh(y + offset, mean, 0.34, xerr=err, color=colours, hatch=hatch, edgecolor="white", capsize=3, label=name)
+        ax.barh(y + offset, mean, 0.34, xerr=err, color=colours, hatch=hatch, edgecolor="white", capsize=3)
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlabel("programme effect (points of the mean indicator, 95% CI)")
-    fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="outside lower center", ncol=2, frameon=False)
+    keys = [  # neutral swatches: the bars' colours are the models', the hatch tells the two moments apart
+        Patch(facecolor="0.55", edgecolor="white", hatch=hatch, label=name)
+        for hatch, name in (("", "at the end of the programme"), ("//", "at the end of the follow-up"))
+    ]
+    fig.legend(handles=keys, fontsize=8, loc="outside lower center", ncol=2, frameon=False)
     costs = table["cost"].to_numpy()
     ax2.barh(y, costs, 0.5, color=[style[m.name][0] for m in comparison.models])
     for yi, cost, per_point in zip(y, costs, table["cost_per_point"], strict=True):
@@ -263,6 +265,7 @@ def plot_evppi(voi: VoiResult, comparison: Comparison) -> Figure:
     at = int(np.argmax(voi.evpi))
     top = voi.top(8, at)[::-1]
     right.barh([name for name, _ in top], [value for _, value in top], color="grey")
+    right.xaxis.set_major_locator(MaxNLocator(4))  # thousands separators need room
     right.xaxis.set_major_formatter(money)
     right.tick_params(axis="y", labelsize=8)
     right.set_xlabel(f"EVPPI per programme at {voi.wtp[at]:,.0f} per point")

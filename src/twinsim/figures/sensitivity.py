@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from twinsim.figures.labels import freeze_layout, place_labels
 from twinsim.figures.plots import save
 
 if TYPE_CHECKING:
@@ -59,32 +60,44 @@ MORRIS_LABELS = 8
 
 
 def plot_morris(result: SensitivityResult) -> Figure:
-    """Morris screening: mu* against sigma per factor, one panel per output."""
+    """Morris screening: mu* against sigma per factor, one panel per output.
+
+    The most influential factors (at most :data:`MORRIS_LABELS`, and at least 10% of the largest mu*) are named
+    beside their dots, each label tied to its dot by a leader line and placed where it covers no other label; the
+    others are drawn lighter and listed under the panel.
+    """
     fig, axes = _grid(len(result.outputs), width=6.0, height=5.5)  # room for the list of unlabelled factors
+    labelled_by_panel = []
     for ax, out in zip(axes, result.outputs, strict=False):
         frame = result.indices[out]
-        ax.scatter(frame["mu_star"], frame["sigma"])
         top = float(np.nanmax([frame["mu_star"].max(), frame["sigma"].max(), 0.0])) or 1.0
         rank = frame["mu_star"].rank(ascending=False, method="first")
-        small = (frame["mu_star"] < 0.1 * top) | (rank > MORRIS_LABELS)  # crowded: listed instead of labelled
-        labelled = frame[~small].sort_values("sigma")
-        for k, (name, row) in enumerate(labelled.iterrows()):  # neighbours in sigma alternate above and below
-            offset = (4, 3) if k % 2 else (4, -9)
-            point = (row["mu_star"], row["sigma"])
-            ax.annotate(str(name), point, fontsize=7, xytext=offset, textcoords="offset points")
-        ax.plot([0, top], [0, top], color="grey", ls="--", lw=0.8)  # sigma = mu*: non-linear or interacting
+        small = (frame["mu_star"] < 0.1 * top) | (rank > MORRIS_LABELS) | frame["sigma"].isna()  # listed instead
+        ax.scatter(frame.loc[small, "mu_star"], frame.loc[small, "sigma"], s=18, color="0.6", zorder=2)
+        ax.scatter(frame.loc[~small, "mu_star"], frame.loc[~small, "sigma"], s=28, color="tab:blue", zorder=3)
+        ax.plot([0, top], [0, top], color="grey", ls="--", lw=0.8, zorder=1)  # sigma = mu*: non-linear or interacting
         ax.locator_params(axis="x", nbins=5)  # room for thousands separators
         ax.xaxis.set_major_formatter(FuncFormatter(_plain))
         ax.yaxis.set_major_formatter(FuncFormatter(_plain))
+        ax.margins(0.08)
         label = f"mu* (mean absolute change in {out} across a factor's range)"
         if small.any():
             names = ", ".join(str(n) for n in frame[small].sort_values("mu_star", ascending=False).index)
-            note = f"not labelled (not among the {MORRIS_LABELS} largest mu*, or < 10% of it), by mu*: {names}"
+            note = f"grey, not labelled (not among the {MORRIS_LABELS} largest mu*, or < 10% of it), by mu*: {names}"
             label += "\n" + "\n".join(textwrap.wrap(note, 80))
         ax.set_xlabel(label, fontsize=8)
         ax.set_ylabel("sigma (spread of that change)", fontsize=8)
         ax.set_title(out)
+        labelled_by_panel.append((ax, frame[~small].sort_values("mu_star", ascending=False), frame))
     fig.suptitle("Morris screening: mu* (influence) vs sigma (non-linearity, interactions)")
+    freeze_layout(fig)  # labels are placed for the final layout
+    for ax, labelled, frame in labelled_by_panel:
+        place_labels(
+            ax,
+            labelled[["mu_star", "sigma"]].to_numpy(),
+            [str(name) for name in labelled.index],
+            obstacles=frame[["mu_star", "sigma"]].dropna().to_numpy(),
+        )
     return fig
 
 
