@@ -42,7 +42,7 @@ money = FuncFormatter(lambda value, _: f"{value:,.0f}")
 
 
 def model_label(model: ModelRuns) -> str:
-    """How a model is named in a figure: as the table names it (``Comparison.table()["name"]``).
+    """How a model is named in a figure: as the table names it (the index of ``Comparison.table()``).
 
     That is the label given to ``compare(names=...)``, else the scenario's name, so a reader finds a legend entry
     in the table under the same name.

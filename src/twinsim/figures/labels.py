@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation
@@ -76,6 +77,8 @@ def place_labels(
     fontsize: float = 7.0,
     color: str = "0.15",
     line_color: str = "0.45",
+    gap: float | Sequence[float] = 0.0,
+    avoid: Sequence[Artist] = (),
     **text_kwargs: Any,
 ) -> list[Annotation]:
     """Annotate each point ``xy[k]`` (data coordinates) with ``texts[k]`` and a leader line from the point.
@@ -89,13 +92,17 @@ def place_labels(
         fontsize: label size.
         color: label colour.
         line_color: leader line colour.
+        gap: the leader line stops this many points short of the point (0: it starts at the point itself; a
+            marker's radius: it starts at the marker's edge); one number, or one per point.
+        avoid: other artists (e.g. texts already in the axes) that the labels should not cover.
         **text_kwargs: passed to :meth:`~matplotlib.axes.Axes.annotate`.
 
     Returns:
         The annotations, in the order of ``xy``.
 
     """
-    fig = ax.figure
+    fig = ax.get_figure(root=True)
+    assert fig is not None  # an axes that draws belongs to a figure
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     scale = fig.dpi / 72.0  # display pixels per point
     frame = ax.get_window_extent(renderer)
@@ -104,6 +111,8 @@ def place_labels(
     others = ax.transData.transform(np.asarray(obstacles, dtype=float).reshape(-1, 2)) if obstacles is not None else []
     r_marker = marker_radius * scale
     dots = [Bbox.from_extents(x - r_marker, y - r_marker, x + r_marker, y + r_marker) for x, y in [*points, *others]]
+    fixed = [artist.get_window_extent(renderer) for artist in avoid]
+    gaps = [float(gap)] * len(points) if isinstance(gap, int | float) else [float(g) for g in gap]
     placed: list[Bbox] = []
     leaders: list[tuple[np.ndarray, np.ndarray]] = []
     annotations: list[Annotation] = []
@@ -128,7 +137,7 @@ def place_labels(
                     continue
                 end = np.array([min(max(point[0], box.x0), box.x1), min(max(point[1], box.y0), box.y1)])
                 cost = radius * 0.05
-                cost += sum(_overlap(box, other) for other in placed) * 1.0
+                cost += sum(_overlap(box, other) for other in [*placed, *fixed]) * 1.0
                 cost += sum(_overlap(box, dot) for dot in dots) * 0.5
                 cost += 40.0 * sum(_segment_hits_box(point, end, other) for other in placed)
                 cost += 40.0 * sum(_segments_cross(point, end, p, q) for p, q in leaders)
@@ -161,7 +170,7 @@ def place_labels(
                     "color": line_color,
                     "lw": 0.7,
                     "shrinkA": 1,
-                    "shrinkB": 0,
+                    "shrinkB": gaps[k],
                     "relpos": relpos,
                 },
                 annotation_clip=False,

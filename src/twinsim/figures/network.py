@@ -21,8 +21,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
+from matplotlib.text import Text
 
-__all__ = ["draw_network", "network_of", "region_layout"]
+from twinsim.viz.labels import place_labels
+
+__all__ = ["DISC_PAD", "draw_network", "network_of", "region_discs", "region_layout"]
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
@@ -38,27 +41,63 @@ def network_of(obj: Any) -> nx.MultiDiGraph:
     return graph
 
 
-def region_layout(graph: nx.Graph) -> dict[Any, np.ndarray]:
-    """Node positions: regions on a unit circle, each region's nodes on a small ring (or disc, if many) around it.
+#: Room (data units) between a region's outermost institution and the edge of its disc: the markers fit in it.
+DISC_PAD = 0.16
+#: Least gap (data units) between two regions' discs.
+DISC_GAP = 0.12
 
-    Within a region, nodes are ordered by kind then by node id, so the layout depends only on the graph.
+
+def _regions(graph: nx.Graph) -> dict[Any, list[Any]]:
+    """Each region's institutions, regions in order of first appearance, members by kind then node id."""
+    regions: dict[Any, list[Any]] = {}
+    for node, data in graph.nodes(data=True):
+        regions.setdefault(data.get("region", ""), []).append(node)
+    return {
+        region: sorted(members, key=lambda n: (str(graph.nodes[n].get("kind", "")), n))
+        for region, members in regions.items()
+    }
+
+
+def _ring_radius(members: int, regions: int) -> float:
+    return 0.5 * min(1.0, math.sqrt(members / 12)) if regions > 1 else 1.0
+
+
+def region_discs(graph: nx.Graph) -> dict[Any, tuple[np.ndarray, float]]:
+    """Each region's disc: its centre and radius (data units), as :func:`draw_network` draws it.
+
+    Regions sit on a circle around the origin, far enough apart that no two discs overlap; every institution of a
+    region lies at least :data:`DISC_PAD` inside its disc's edge (room for its marker).
     """
-    regions = list(dict.fromkeys(data.get("region", "") for _, data in graph.nodes(data=True)))
-    big = 1.0 if len(regions) > 1 else 0.0
+    groups = _regions(graph)
+    k = len(groups)
+    radii = {region: _ring_radius(len(members), k) + DISC_PAD for region, members in groups.items()}
+    if k <= 1:
+        return {region: (np.zeros(2), radius) for region, radius in radii.items()}
+    widest = max(radii.values())
+    big = max(1.0, (2 * widest + DISC_GAP) / (2 * math.sin(math.pi / k)))  # neighbours' discs do not touch
+    return {
+        region: (big * np.array([math.cos(2 * math.pi * i / k), math.sin(2 * math.pi * i / k)]), radii[region])
+        for i, region in enumerate(groups)
+    }
+
+
+def region_layout(graph: nx.Graph) -> dict[Any, np.ndarray]:
+    """Node positions: regions on a circle, each region's nodes on a small ring (or disc, if many) around it.
+
+    Within a region, nodes are ordered by kind then by node id, so the layout depends only on the graph. Every node
+    lies inside its region's disc (:func:`region_discs`), at least :data:`DISC_PAD` from its edge.
+    """
+    discs = region_discs(graph)
+    golden = math.pi * (3 - math.sqrt(5))
     pos: dict[Any, np.ndarray] = {}
-    for i, region in enumerate(regions):
-        centre = big * np.array([math.cos(2 * math.pi * i / len(regions)), math.sin(2 * math.pi * i / len(regions))])
-        members = sorted(
-            (n for n, d in graph.nodes(data=True) if d.get("region", "") == region),
-            key=lambda n: (str(graph.nodes[n].get("kind", "")), n),
-        )
-        radius = 0.5 * min(1.0, math.sqrt(len(members) / 12)) if len(regions) > 1 else 1.0
-        golden = math.pi * (3 - math.sqrt(5))
+    for region, members in _regions(graph).items():
+        centre, radius = discs[region]
+        ring = radius - DISC_PAD
         for j, node in enumerate(members):
             if len(members) <= 16:  # a ring
-                angle, r = 2 * math.pi * j / max(len(members), 1), radius
+                angle, r = 2 * math.pi * j / max(len(members), 1), ring
             else:  # a filled disc (sunflower spiral)
-                angle, r = j * golden, radius * math.sqrt((j + 0.5) / len(members))
+                angle, r = j * golden, ring * math.sqrt((j + 0.5) / len(members))
             pos[node] = centre + r * np.array([math.cos(angle), math.sin(angle)])
     return pos
 
@@ -73,8 +112,9 @@ def draw_network(
 ) -> Figure:
     """Draw the partnership network of a run.
 
-    Nodes are institutions (marker by kind, grouped and labelled by region; size grows with the number of
-    mentees, i.e. the mentor's load); edges are ties drawn from learner to mentor, their width growing with
+    Nodes are institutions (marker by kind; each region's institutions inside a disc named with the region and
+    its number of institutions; size grows with the number of mentees, i.e. the mentor's load, and is capped so
+    that every marker stays inside its region's disc); edges are ties drawn from learner to mentor, their width growing with
     the knowledge that flowed along them.
 
     Args:
@@ -83,7 +123,8 @@ def draw_network(
         ax: axes to draw on (default: a new figure).
         color_by: ``"topic"`` colours edges by the tie's topic; ``"region"`` colours nodes by region and draws
             edges grey.
-        labels: write each institution's name beside it (default: only for networks of up to 20 institutions).
+        labels: ``True`` writes every institution's name beside it, ``False`` none; by default every name in
+            networks of up to 20 institutions, else the names of the busiest mentors (see :data:`KEY_MENTORS`).
         title: figure title (default: counts of institutions and ties).
 
     Returns:
@@ -94,15 +135,15 @@ def draw_network(
         raise ValueError(f"color_by: 'topic' or 'region' (got {color_by!r})")
     graph = network_of(obj)
     pos = region_layout(graph)
+    discs = region_discs(graph)
     n = graph.number_of_nodes()
-    labels = n <= 20 if labels is None else labels
     if ax is None:
         side = 7.5 if n <= 60 else 9.0
         fig, ax = plt.subplots(figsize=(side + 2.5, side))
     else:
-        fig = ax.figure if isinstance(ax.figure, Figure) else ax.figure.figure  # on a subfigure: the figure holding it
+        fig = ax.get_figure(root=True)  # on a subfigure: the figure holding it
     kinds = list(dict.fromkeys(d.get("kind", "") for _, d in graph.nodes(data=True)))
-    regions = list(dict.fromkeys(d.get("region", "") for _, d in graph.nodes(data=True)))
+    regions = list(discs)
     topics = list(dict.fromkeys(d.get("topic", k) for _, _, k, d in graph.edges(keys=True, data=True)))
     order = list(getattr(getattr(obj, "model", obj), "topic_names", []))  # the scenario's order, when known
     topics.sort(key=lambda t: order.index(t) if t in order else len(order))
@@ -111,7 +152,21 @@ def draw_network(
     )
     region_colour = dict(zip(regions, sns.color_palette("Set2", len(regions)), strict=True))
     mentees = Counter(v for _, v in graph.edges())
+
+    # the frame first: the markers' size is capped so that every marker fits inside its region's disc
+    reach = max((float(np.linalg.norm(c)) + r for c, r in discs.values()), default=1.0)
+    lim = reach + (0.45 if len(regions) > 1 else 0.15)  # room for the regions' names outside their discs
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.apply_aspect()
+    points_per_unit = ax.get_position().width * fig.get_figwidth() * 72 / (2 * lim)
+    most = 0.9 * 2 * DISC_PAD * points_per_unit / math.sqrt(2)  # a marker's side: its corners stay in the pad
     base = 110 if n <= 60 else max(6.0, 110 * 60 / n)
+    raw = {node: base * (1 + 0.5 * mentees.get(node, 0)) for node in graph.nodes}
+    shrink = min(1.0, most**2 / max(raw.values(), default=1.0))
+    size = {node: s * shrink for node, s in raw.items()}
 
     flows = np.array([d.get("knowledge_flow", 0.0) for *_, d in graph.edges(data=True)], dtype=float)
     top = float(flows.max()) if flows.size and flows.max() > 0 else 1.0
@@ -127,8 +182,8 @@ def draw_network(
                 "color": colour,
                 "lw": 0.4 + max_width * flow / top,
                 "alpha": 0.75 if n <= 60 else max(0.1, 0.75 * 60 / n),
-                "shrinkA": 5,
-                "shrinkB": 7,
+                "shrinkA": math.sqrt(size[u]) / 2,
+                "shrinkB": math.sqrt(size[v]) / 2 + 1,
                 "connectionstyle": "arc3,rad=0.12",
             },
             zorder=1,
@@ -136,55 +191,103 @@ def draw_network(
     for k, kind in enumerate(kinds):
         nodes = [node for node, d in graph.nodes(data=True) if d.get("kind", "") == kind]
         xy = np.array([pos[node] for node in nodes])
-        sizes = [base * (1 + 0.5 * mentees.get(node, 0)) for node in nodes]
         colours = (
             [region_colour[graph.nodes[node].get("region", "")] for node in nodes] if color_by == "region" else "white"
         )
         ax.scatter(
-            xy[:, 0], xy[:, 1], s=sizes, marker=_MARKERS[k % len(_MARKERS)], c=colours, edgecolors="black",
-            linewidths=0.8, zorder=2,
+            xy[:, 0], xy[:, 1], s=[size[node] for node in nodes], marker=_MARKERS[k % len(_MARKERS)], c=colours,
+            edgecolors="black", linewidths=0.8, zorder=2, label=f"_institutions: {kind}",
         )  # fmt: skip
-    if labels:
-        for node, d in graph.nodes(data=True):
-            ax.annotate(
-                str(d.get("name", node)), tuple(pos[node]), textcoords="offset points", xytext=(0, -11), ha="center",
-                fontsize=5.5, color="0.25", zorder=3,
-            )  # fmt: skip
-    if len(regions) > 1:
-        _draw_regions(ax, graph, pos, region_colour)
+    names = _draw_regions(ax, graph, discs, region_colour) if len(regions) > 1 else []
+    _label_institutions(ax, graph, pos, mentees, labels, size, names)
     handles: list[Any] = [
         Line2D([], [], marker=_MARKERS[k % len(_MARKERS)], ls="", mfc="white", mec="black", ms=8, label=str(kind))
         for k, kind in enumerate(kinds)
     ]
-    handles.append(Line2D([], [], ls="", label="marker size: number of mentees"))
-    if color_by == "topic":
+    loads = sorted({0, max(mentees.values(), default=0)}) if mentees else []  # marker sizes, when they differ
+    handles += [
+        Line2D([], [], marker="o", ls="", mfc="white", mec="0.4", ms=math.sqrt(base * (1 + 0.5 * m) * shrink),
+               label=f"{m} mentee{'' if m == 1 else 's'}")
+        for m in loads
+    ]  # fmt: skip
+    if color_by == "topic" and topics:
         handles += [Line2D([], [], color=topic_colour[t], lw=2.5, label=str(t)) for t in topics]
         handles.append(Line2D([], [], ls="", label="edge: learner → mentor,\nwidth: knowledge flow"))
-    else:
+    elif color_by == "region":
         handles += [Line2D([], [], marker="o", ls="", mfc=region_colour[r], mec="black", label=str(r)) for r in regions]
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    lim = 2.05 if len(regions) > 1 else 1.3
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ties = graph.number_of_edges()
-    ax.set_title(title or f"Partnership network: {n} institutions, {ties} ties (learner → mentor)")
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False,
+              labelspacing=0.9)  # fmt: skip
+    ax.set_title(title or _title(obj, n, graph.number_of_edges()))
     return fig
 
 
-def _draw_regions(ax: Axes, graph: nx.Graph, pos: dict[Any, np.ndarray], region_colour: dict[Any, Any]) -> None:
-    """A faint disc behind each region's institutions and the region's name outside the circle of regions."""
-    for (
-        region,
-        colour,
-    ) in region_colour.items():  # a faint disc behind each region's institutions, its name just outside
-        xy = np.array([pos[node] for node, d in graph.nodes(data=True) if d.get("region", "") == region])
-        centre = xy.mean(axis=0)
-        radius = float(np.max(np.linalg.norm(xy - centre, axis=1))) + 0.12
-        ax.add_patch(Circle(centre, radius, color=colour, alpha=0.18, lw=0, zorder=0))
+def _title(obj: Any, n: int, ties: int) -> str:
+    """Counts of institutions and ties; ties the network does not hold (to outside partners) named, not hidden."""
+    view = getattr(obj, "model", obj)
+    formed = getattr(view, "ties_formed", None)
+    outside = int(formed) - ties if isinstance(formed, int | np.integer) and formed > ties else 0
+    if ties == 0 and not isinstance(obj, nx.Graph):
+        text = f"Partnership network: {n} institutions, no peer ties (this delivery model forms none)"
+    else:
+        text = f"Partnership network: {n} institutions, {ties} peer ties (learner → mentor)"
+    if outside:
+        text += f"\n+ {outside} ties to outside partners (not drawn: the partners are not members)"
+    return text
+
+
+#: Institutions named in a large network by default: the mentors with the most mentees (at least two).
+KEY_MENTORS = 6
+
+
+def _label_institutions(
+    ax: Axes,
+    graph: nx.Graph,
+    pos: dict[Any, np.ndarray],
+    mentees: Counter[Any],
+    labels: bool | None,
+    size: dict[Any, float],
+    avoid: list[Text],
+) -> None:
+    """Name every institution (small networks, or ``labels=True``), else the busiest mentors, clear of the others."""
+    if labels is False:
+        return
+    if labels or (labels is None and graph.number_of_nodes() <= 20):
+        for node, d in graph.nodes(data=True):
+            ax.annotate(
+                str(d.get("name", node)), tuple(pos[node]), textcoords="offset points", xytext=(0, -11), ha="center",
+                va="top", fontsize=5.5, color="0.25", zorder=3,
+            )  # fmt: skip
+        return
+    key = [node for node, m in sorted(mentees.items(), key=lambda item: (-item[1], item[0])) if m >= 2][:KEY_MENTORS]
+    if not key:
+        return
+    place_labels(
+        ax,
+        np.array([pos[node] for node in key]),
+        [f"{graph.nodes[node].get('name', node)} ({mentees[node]} mentees)" for node in key],
+        obstacles=np.array([pos[node] for node in graph.nodes]),
+        marker_radius=max(math.sqrt(s) / 2 for s in size.values()),
+        fontsize=7.0,
+        gap=[math.sqrt(size[node]) / 2 for node in key],  # the line ends at the marker's edge
+        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+        avoid=avoid,
+        zorder=4,
+    )
+
+
+def _draw_regions(
+    ax: Axes, graph: nx.Graph, discs: dict[Any, tuple[np.ndarray, float]], region_colour: dict[Any, Any]
+) -> list[Text]:
+    """A faint disc behind each region's institutions and the region's name (and size) just outside it."""
+    counts = Counter(d.get("region", "") for _, d in graph.nodes(data=True))
+    names = []
+    for region, colour in region_colour.items():
+        centre, radius = discs[region]
+        ax.add_patch(Circle(tuple(centre), radius, color=colour, alpha=0.18, lw=0, zorder=0, label=f"_disc: {region}"))
         direction = centre / (np.linalg.norm(centre) or 1.0)
-        x, y = centre + direction * (radius + 0.06)
+        x, y = centre + direction * (radius + 0.05)
         ha = "left" if direction[0] > 0.3 else "right" if direction[0] < -0.3 else "center"
         va = "bottom" if direction[1] > 0.3 else "top" if direction[1] < -0.3 else "center"
-        ax.text(x, y, str(region), ha=ha, va=va, fontsize=11, fontweight="bold", color="0.3")
+        text = f"{region}\n({counts[region]})"
+        names.append(ax.text(x, y, text, ha=ha, va=va, fontsize=10, fontweight="bold", color="0.3", ma="center"))
+    return names
