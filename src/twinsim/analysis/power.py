@@ -129,11 +129,11 @@ class PowerAnalysis:
         ax.set_xlabel("institutions in the trial")
         ax.set_ylabel(f"power (positive and significant at alpha = {self.alpha})")
         ax.set_title("Power of a difference-in-differences evaluation")
-        ax.legend(fontsize=8)
         ax2.set_xlabel("institutions in the trial")
         ax2.set_ylabel("minimum detectable effect at 80% power (points)")
         ax2.set_title("Smallest effect such a trial detects")
-        ax2.legend(fontsize=8)
+        # one legend for both panels, beside them: inside a panel it covered the lines it names
+        fig.legend(*ax.get_legend_handles_labels(), fontsize=8, loc="outside right upper", frameon=False)
         return fig
 
     def table(self) -> pd.DataFrame:

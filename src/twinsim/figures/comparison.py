@@ -233,21 +233,27 @@ def _wtp_axis(ax: plt.Axes, wtp: np.ndarray, comparison: Comparison) -> None:
 
 
 def plot_evpi(voi: VoiResult, comparison: Comparison) -> Figure:
-    """Expected value of perfect information over the willingness to pay: per programme and for the population."""
+    """Expected value of perfect information over the willingness to pay: per programme and for the population.
+
+    One curve: the population's EVPI is the programme's times the population factor, read on the right axis.
+    """
     fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
-    ax.plot(voi.wtp, voi.evpi, color="black", lw=2, label="per programme")
+    ax.plot(voi.wtp, voi.evpi, color="black", lw=2)
     ax.set_ylabel(f"EVPI per programme ({_currency(comparison)})")
     ax.yaxis.set_major_formatter(money)
-    twin = ax.twinx()
-    twin.plot(voi.wtp, voi.evpi * voi.population, color="tab:blue", lw=1, ls="--", label="population")
-    twin.set_ylabel(f"population EVPI (x{voi.population:.2f})", color="tab:blue")
-    twin.yaxis.set_major_formatter(money)
-    for line in comparison.frontier_wtps():
-        ax.axvline(line, color="grey", ls=":", lw=1)
+    changes = list(comparison.frontier_wtps())
+    for k, line in enumerate(changes):  # where the best buy changes: named in the legend, not left to guess
+        label = "the best buy changes at " + ", ".join(f"{w:,.0f}" for w in changes) if k == 0 else None
+        ax.axvline(line, color="grey", ls=":", lw=1, label=label)
+    if changes:
+        ax.legend(fontsize=8, loc="upper left", frameon=False)
     _wtp_axis(ax, voi.wtp, comparison)
+    low, high = ax.get_ylim()
+    twin = ax.twinx()  # the same curve on the population's scale (two lines drawn on top of each other read as one)
+    twin.set_ylim(low * voi.population, high * voi.population)
+    twin.set_ylabel(f"EVPI for the population (x{voi.population:.2f}, {_currency(comparison)})")
+    twin.yaxis.set_major_formatter(money)
     ax.set_title(f"What removing all parameter uncertainty is worth ({comparison.uncertainty} uncertainty)")
-    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, fontsize=8, loc="upper left", frameon=False)
     return fig
 
 

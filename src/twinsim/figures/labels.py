@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,56 @@ def _overlap(a: Bbox, b: Bbox) -> float:
     return w * h if w > 0 and h > 0 else 0.0
 
 
+@dataclass
+class _Scene:
+    """What a new label must keep clear of, in display pixels."""
+
+    frame: Bbox  # the axes: labels stay inside
+    dots: list[Bbox]  # every point's marker
+    boxes: list[Bbox]  # labels placed so far and other texts
+    labels: list[Bbox]  # labels placed so far
+    leaders: list[tuple[np.ndarray, np.ndarray]]  # their leader lines
+    scale: float  # pixels per point
+
+
+_Spot = tuple[float, float, float, str, str, Bbox, np.ndarray]  # cost, offset (points), ha, va, box, line end
+
+
+def _best_spot(scene: _Scene, k: int, point: np.ndarray, width: float, height: float) -> _Spot:
+    """The cheapest spot for label ``k`` (of size ``width`` x ``height`` pixels) around ``point``."""
+    best: _Spot | None = None
+    scale = scene.scale
+    for radius in _RADII:
+        for angle in _ANGLES:
+            c, s = math.cos(angle), math.sin(angle)
+            ax_, ay_ = point[0] + c * radius * scale, point[1] + s * radius * scale  # the label's anchor
+            ha = "left" if c > 0.3 else "right" if c < -0.3 else "center"
+            va = "bottom" if s > 0.3 else "top" if s < -0.3 else "center"
+            x0 = ax_ if ha == "left" else ax_ - width if ha == "right" else ax_ - width / 2
+            y0 = ay_ if va == "bottom" else ay_ - height if va == "top" else ay_ - height / 2
+            box = Bbox.from_bounds(x0, y0, width, height)
+            frame = scene.frame
+            if box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1:
+                continue
+            end = np.array([min(max(point[0], box.x0), box.x1), min(max(point[1], box.y0), box.y1)])
+            cost = radius * 0.05
+            cost += sum(_overlap(box, other) for other in scene.boxes) * 1.0
+            cost += sum(_overlap(box, dot) for dot in scene.dots) * 0.5
+            cost += 40.0 * sum(_segment_hits_box(point, end, other) for other in scene.labels)
+            cost += 40.0 * sum(_segments_cross(point, end, p, q) for p, q in scene.leaders)
+            cost += 4.0 * sum(  # the leader line passing over another point (not its own)
+                _segment_hits_box(point, end, dot) for j, dot in enumerate(scene.dots) if j != k
+            )
+            cost += 40.0 * sum(_segment_hits_box(p, q, box) for p, q in scene.leaders)  # over another's line
+            if best is None or cost < best[0]:
+                best = (cost, (ax_ - point[0]) / scale, (ay_ - point[1]) / scale, ha, va, box, end)
+        if best is not None and best[0] < radius * 0.05 + 1e-9:  # a free spot at this distance: no farther
+            break
+    if best is None:  # no spot inside the axes: beside the point
+        best = (0.0, 4.0, 4.0, "left", "bottom", Bbox.from_bounds(point[0], point[1], width, height), point)
+    return best
+
+
 def place_labels(
     ax: Axes,
     xy: Sequence[tuple[float, float]] | np.ndarray,
@@ -108,7 +159,8 @@ def place_labels(
     frame = ax.get_window_extent(renderer)
     data = np.asarray(xy, dtype=float).reshape(-1, 2)
     points = ax.transData.transform(data)
-    others = ax.transData.transform(np.asarray(obstacles, dtype=float).reshape(-1, 2)) if obstacles is not None else []
+    others = np.asarray(obstacles if obstacles is not None else [], dtype=float).reshape(-1, 2)
+    others = ax.transData.transform(others) if len(others) else others
     r_marker = marker_radius * scale
     dots = [Bbox.from_extents(x - r_marker, y - r_marker, x + r_marker, y + r_marker) for x, y in [*points, *others]]
     fixed = [artist.get_window_extent(renderer) for artist in avoid]
@@ -123,34 +175,8 @@ def place_labels(
         extent = probe.get_window_extent(renderer)
         probe.remove()
         width, height = extent.width + 2 * scale, extent.height + 2 * scale  # a point of air around the text
-        best: tuple[float, float, float, str, str, Bbox, np.ndarray] | None = None
-        for radius in _RADII:
-            for angle in _ANGLES:
-                c, s = math.cos(angle), math.sin(angle)
-                ax_, ay_ = point[0] + c * radius * scale, point[1] + s * radius * scale  # the label's anchor
-                ha = "left" if c > 0.3 else "right" if c < -0.3 else "center"
-                va = "bottom" if s > 0.3 else "top" if s < -0.3 else "center"
-                x0 = ax_ if ha == "left" else ax_ - width if ha == "right" else ax_ - width / 2
-                y0 = ay_ if va == "bottom" else ay_ - height if va == "top" else ay_ - height / 2
-                box = Bbox.from_bounds(x0, y0, width, height)
-                if box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1:
-                    continue
-                end = np.array([min(max(point[0], box.x0), box.x1), min(max(point[1], box.y0), box.y1)])
-                cost = radius * 0.05
-                cost += sum(_overlap(box, other) for other in [*placed, *fixed]) * 1.0
-                cost += sum(_overlap(box, dot) for dot in dots) * 0.5
-                cost += 40.0 * sum(_segment_hits_box(point, end, other) for other in placed)
-                cost += 40.0 * sum(_segments_cross(point, end, p, q) for p, q in leaders)
-                cost += 4.0 * sum(  # the leader line passing over another point (not its own)
-                    _segment_hits_box(point, end, dot) for j, dot in enumerate(dots) if j != k
-                )
-                cost += 40.0 * sum(_segment_hits_box(p, q, box) for p, q in leaders)  # over another's line
-                if best is None or cost < best[0]:
-                    best = (cost, (ax_ - point[0]) / scale, (ay_ - point[1]) / scale, ha, va, box, end)
-            if best is not None and best[0] < radius * 0.05 + 1e-9:  # a free spot at this distance: no farther
-                break
-        if best is None:  # no spot inside the axes: beside the point
-            best = (0.0, 4.0, 4.0, "left", "bottom", Bbox.from_bounds(*point, width, height), point)
+        scene = _Scene(frame, dots, [*placed, *fixed], placed, leaders, scale)
+        best = _best_spot(scene, k, point, width, height)
         _, dx, dy, ha, va, box, end = best
         relpos = ({"left": 0.0, "right": 1.0}.get(ha, 0.5), {"bottom": 0.0, "top": 1.0}.get(va, 0.5))
         placed.append(box)

@@ -114,8 +114,8 @@ def draw_network(
 
     Nodes are institutions (marker by kind; each region's institutions inside a disc named with the region and
     its number of institutions; size grows with the number of mentees, i.e. the mentor's load, and is capped so
-    that every marker stays inside its region's disc); edges are ties drawn from learner to mentor, their width growing with
-    the knowledge that flowed along them.
+    that every marker stays inside its region's disc); edges are ties drawn from learner to mentor, their width
+    growing with the knowledge that flowed along them.
 
     Args:
         obj: a :class:`~twinsim.RunResult` (``twinsim.simulate(...)``), a :class:`~twinsim.TwinningModel`,
@@ -141,7 +141,10 @@ def draw_network(
         side = 7.5 if n <= 60 else 9.0
         fig, ax = plt.subplots(figsize=(side + 2.5, side))
     else:
-        fig = ax.get_figure(root=True)  # on a subfigure: the figure holding it
+        root = ax.get_figure(root=True)  # on a subfigure: the figure holding it
+        if root is None:
+            raise ValueError("draw_network: the axes belong to no figure")
+        fig = root
     kinds = list(dict.fromkeys(d.get("kind", "") for _, d in graph.nodes(data=True)))
     regions = list(discs)
     topics = list(dict.fromkeys(d.get("topic", k) for _, _, k, d in graph.edges(keys=True, data=True)))
@@ -153,19 +156,10 @@ def draw_network(
     region_colour = dict(zip(regions, sns.color_palette("Set2", len(regions)), strict=True))
     mentees = Counter(v for _, v in graph.edges())
 
-    # the frame first: the markers' size is capped so that every marker fits inside its region's disc
-    reach = max((float(np.linalg.norm(c)) + r for c, r in discs.values()), default=1.0)
-    lim = reach + (0.45 if len(regions) > 1 else 0.15)  # room for the regions' names outside their discs
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.apply_aspect()
-    points_per_unit = ax.get_position().width * fig.get_figwidth() * 72 / (2 * lim)
-    most = 0.9 * 2 * DISC_PAD * points_per_unit / math.sqrt(2)  # a marker's side: its corners stay in the pad
+    lim = _frame(ax, discs)
     base = 110 if n <= 60 else max(6.0, 110 * 60 / n)
     raw = {node: base * (1 + 0.5 * mentees.get(node, 0)) for node in graph.nodes}
-    shrink = min(1.0, most**2 / max(raw.values(), default=1.0))
+    shrink = min(1.0, _largest_marker(ax, lim) / max(raw.values(), default=1.0))
     size = {node: s * shrink for node, s in raw.items()}
 
     flows = np.array([d.get("knowledge_flow", 0.0) for *_, d in graph.edges(data=True)], dtype=float)
@@ -200,25 +194,58 @@ def draw_network(
         )  # fmt: skip
     names = _draw_regions(ax, graph, discs, region_colour) if len(regions) > 1 else []
     _label_institutions(ax, graph, pos, mentees, labels, size, names)
-    handles: list[Any] = [
-        Line2D([], [], marker=_MARKERS[k % len(_MARKERS)], ls="", mfc="white", mec="black", ms=8, label=str(kind))
-        for k, kind in enumerate(kinds)
-    ]
-    loads = sorted({0, max(mentees.values(), default=0)}) if mentees else []  # marker sizes, when they differ
-    handles += [
-        Line2D([], [], marker="o", ls="", mfc="white", mec="0.4", ms=math.sqrt(base * (1 + 0.5 * m) * shrink),
-               label=f"{m} mentee{'' if m == 1 else 's'}")
-        for m in loads
-    ]  # fmt: skip
-    if color_by == "topic" and topics:
-        handles += [Line2D([], [], color=topic_colour[t], lw=2.5, label=str(t)) for t in topics]
-        handles.append(Line2D([], [], ls="", label="edge: learner → mentor,\nwidth: knowledge flow"))
-    elif color_by == "region":
-        handles += [Line2D([], [], marker="o", ls="", mfc=region_colour[r], mec="black", label=str(r)) for r in regions]
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False,
-              labelspacing=0.9)  # fmt: skip
+    kinds_markers = {kind: _MARKERS[k % len(_MARKERS)] for k, kind in enumerate(kinds)}
+    sizes = {m: base * (1 + 0.5 * m) * shrink for m in sorted({0, max(mentees.values(), default=0)})} if mentees else {}
+    _legend(ax, kinds_markers, sizes, topic_colour if color_by == "topic" else {}, region_colour, color_by)
     ax.set_title(title or _title(obj, n, graph.number_of_edges()))
     return fig
+
+
+def _frame(ax: Axes, discs: dict[Any, tuple[np.ndarray, float]]) -> float:
+    """Square, equal-aspect limits that hold every disc and the regions' names; returns the half-width."""
+    reach = max((float(np.linalg.norm(c)) + r for c, r in discs.values()), default=1.0)
+    lim = reach + (0.45 if len(discs) > 1 else 0.15)  # room for the regions' names outside their discs
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.apply_aspect()
+    return lim
+
+
+def _largest_marker(ax: Axes, lim: float) -> float:
+    """The largest marker size (points squared) whose square's corners stay within :data:`DISC_PAD` of its centre."""
+    box = ax.get_window_extent()
+    points_per_unit = min(box.width, box.height) * 72 / ax.get_figure(root=True).dpi / (2 * lim)  # type: ignore[union-attr]
+    side = 0.9 * 2 * DISC_PAD * points_per_unit / math.sqrt(2)
+    return side**2
+
+
+def _legend(
+    ax: Axes,
+    kinds: dict[str, str],
+    sizes: dict[int, float],
+    topic_colour: dict[Any, Any],
+    region_colour: dict[Any, Any],
+    color_by: str,
+) -> None:
+    """Kinds (marker), marker sizes (mentees; when there are ties), topics (edge colour) or regions (node colour)."""
+    handles: list[Any] = [
+        Line2D([], [], marker=marker, ls="", mfc="white", mec="black", ms=8, label=str(kind))
+        for kind, marker in kinds.items()
+    ]
+    for m, s in sizes.items():
+        label = f"{m} mentee{'' if m == 1 else 's'}"
+        handles.append(Line2D([], [], marker="o", ls="", mfc="white", mec="0.4", ms=math.sqrt(s), label=label))
+    if topic_colour:
+        handles += [Line2D([], [], color=colour, lw=2.5, label=str(t)) for t, colour in topic_colour.items()]
+        handles.append(Line2D([], [], ls="", label="edge: learner → mentor,\nwidth: knowledge flow"))
+    elif color_by == "region":
+        handles += [
+            Line2D([], [], marker="o", ls="", mfc=c, mec="black", label=str(r)) for r, c in region_colour.items()
+        ]
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False,
+              labelspacing=0.9)  # fmt: skip
 
 
 def _title(obj: Any, n: int, ties: int) -> str:

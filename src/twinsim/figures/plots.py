@@ -144,7 +144,7 @@ def plot_posterior_predictive(
             value +- 1.96 standard errors a grey band.
 
     """
-    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.4), squeeze=False, layout="constrained")
     for ax, (key, value, sd) in zip(axes.flat, targets, strict=True):
         ax.axvspan(value - 1.96 * sd, value + 1.96 * sd, color="0.9", label="published ± 1.96 SE")
         import seaborn as sns  # deferred: its import costs most of a second (scipy.stats)
@@ -152,12 +152,17 @@ def plot_posterior_predictive(
         sns.histplot(prior[key], ax=ax, stat="density", color="0.55", alpha=0.5, label="prior predictive")
         sns.histplot(posterior[key], ax=ax, stat="density", color="C0", alpha=0.6, label="posterior predictive")
         ax.axvline(value, color="black", lw=1.2, label="published")
-        ax.set_title(key.replace("selected_vs_not.", "selected vs not: "))
+        ax.set_title(_target_title(key), fontsize=10)
         ax.set_xlabel("indicator points")
     axes.flat[0].legend(fontsize=7, loc="upper right")
-    fig.suptitle("Calibration: posterior predictive check", y=1.02)
-    fig.tight_layout()
+    fig.suptitle("Calibration: posterior predictive check")
     return fig
+
+
+def _target_title(key: str) -> str:
+    """A calibration target's key as words: ``measured_selected_vs_not.accreditation`` -> topic, then the summary."""
+    summary, _, topic = key.rpartition(".")
+    return f"{topic}: {summary.replace('_vs_', ' vs ').replace('_', ' ')}" if summary else key
 
 
 def save(fig: Figure, path: str | Path) -> Path:

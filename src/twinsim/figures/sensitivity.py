@@ -36,7 +36,7 @@ def _grid(n: int, width: float = 5.0, height: float = 3.2) -> tuple[Figure, np.f
 
 def plot_indices(result: SensitivityResult) -> Figure:
     """One panel per output: first-order and total indices (or Morris mu*) with their confidence bars."""
-    fig, axes = _grid(len(result.outputs), height=0.45 * len(result.factors) + 1.5)
+    fig, axes = _grid(len(result.outputs), width=6.5, height=0.45 * len(result.factors) + 1.5)  # room for names
     for ax, out in zip(axes, result.outputs, strict=False):
         frame = result.indices[out].iloc[::-1]
         pos = np.arange(len(frame))
@@ -50,6 +50,8 @@ def plot_indices(result: SensitivityResult) -> Figure:
             ax.set_xlabel("Sobol index (95% CI)")
             ax.legend(loc="lower right", fontsize=8)
         ax.set_yticks(pos, frame.index)
+        ax.locator_params(axis="x", nbins=5)
+        ax.xaxis.set_major_formatter(FuncFormatter(_plain))
         ax.set_title(out)
     fig.suptitle(f"{result.method}: sensitivity indices (N = {result.samples}, {result.runs} runs)")
     return fig
@@ -119,6 +121,7 @@ def plot_convergence(result: SensitivityResult) -> Figure | None:
             color = plt.get_cmap("tab10")(i % 10)
             ax.plot(group["samples"], group["value"], ls=line, marker=marker, color=color, label=str(name))
         ax.set_xscale("log", base=2)
+        ax.yaxis.set_major_formatter(FuncFormatter(_plain))
         ax.set_xlabel("base samples N")
         ax.set_ylabel(index)
         ax.set_title(out)
