@@ -6,8 +6,10 @@ State of record lives in :class:`~twinsim.model.TwinningModel` arrays (instituti
 vectorised while users still inspect and nudge individual institutions the Mesa way.
 
 Mesa 3.3 numbers agents from ``mesa.Agent._ids``, a class-level dict keyed by model that holds every
-model ever given an agent alive (about 0.13 MB per Rwanda run, without end in a sweep). Institutions
-count in :class:`_IdCounters`, keyed by a weak reference to their model, so a finished model is freed.
+model ever given an agent alive (about 0.13 MB per Rwanda run, 0.22 MB per north-south run, without end in a
+sweep). Every agent class here counts in one :class:`_IdCounters` (:data:`_MODEL_IDS`), keyed by a weak
+reference to the model, so a finished model is freed whichever agents were created, and when (also after
+``finish``, as ``simulate(...).model.model.agents`` creates them), and ids stay unique within a model.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class _IdCounters(weakref.WeakKeyDictionary):
         return counter
 
 
+#: The per-model id counters of every agent class of this module (one numbering per model, held weakly).
+_MODEL_IDS = _IdCounters()
+
+
 class Institution(mesa.Agent):
     """A hospital, district health team or other member of the network.
 
@@ -56,7 +62,7 @@ class Institution(mesa.Agent):
     """
 
     model: TwinningModel
-    _ids = _IdCounters()
+    _ids = _MODEL_IDS
 
     def __init__(self, model: TwinningModel, row: int) -> None:
         super().__init__(model)
@@ -146,6 +152,8 @@ class ExternalExpert(mesa.Agent):
 
     """
 
+    _ids = _MODEL_IDS  # not mesa.Agent._ids: that would keep the model alive
+
     def __init__(self, model: TwinningModel, block: int) -> None:
         super().__init__(model)
         self.block = block
@@ -188,6 +196,8 @@ class MinistryLeader(mesa.Agent):
 
     """
 
+    _ids = _MODEL_IDS  # not mesa.Agent._ids: that would keep the model alive
+
     def __init__(self, model: TwinningModel, block: int, index: int) -> None:
         super().__init__(model)
         self.block, self.index = block, index
@@ -209,6 +219,8 @@ class OutsidePartner(mesa.Agent):
         row: its row in the partner arrays (the row of the member it partners with).
 
     """
+
+    _ids = _MODEL_IDS  # not mesa.Agent._ids: that would keep the model alive
 
     def __init__(self, model: TwinningModel, row: int) -> None:
         super().__init__(model)

@@ -16,6 +16,7 @@ by source (peer, event, partner, expert, own improvement, forgetting, turnover) 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -111,7 +112,8 @@ BLOCK_PARAMETERS = (
 def _dotted(scenario: Scenario, key: str) -> Any:
     node: Any = scenario
     for part in key.split("."):
-        node = getattr(node, part)
+        # interned: a fresh string per lookup would be kept by CPython's attribute cache (memory grew per run)
+        node = getattr(node, sys.intern(part))
     return node
 
 
