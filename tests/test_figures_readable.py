@@ -21,8 +21,8 @@ from matplotlib.patches import Circle
 from matplotlib.text import Text
 
 import twinsim
-from twinsim.viz.network import DISC_PAD, draw_network, region_discs, region_layout
-from twinsim.viz.sensitivity import MORRIS_LABELS, plot_morris
+from twinsim.figures.network import DISC_PAD, draw_network, region_discs, region_layout
+from twinsim.figures.sensitivity import MORRIS_LABELS, plot_morris
 
 
 @pytest.fixture(autouse=True)

@@ -161,9 +161,9 @@ def place_labels(
     points = ax.transData.transform(data)
     others = np.asarray(obstacles if obstacles is not None else [], dtype=float).reshape(-1, 2)
     others = ax.transData.transform(others) if len(others) else others
-    others = [q for q in others if not any(np.allclose(q, p) for p in points)]  # the labelled points count once
-    r_marker = marker_radius * scale
-    dots = [Bbox.from_extents(x - r_marker, y - r_marker, x + r_marker, y + r_marker) for x, y in [*points, *others]]
+    unlabelled = [q for q in others if not any(np.allclose(q, p) for p in points)]  # labelled points count once
+    r = marker_radius * scale
+    dots = [Bbox.from_extents(x - r, y - r, x + r, y + r) for x, y in [*points, *unlabelled]]
     fixed = [artist.get_window_extent(renderer) for artist in avoid]
     gaps = [float(gap)] * len(points) if isinstance(gap, int | float) else [float(g) for g in gap]
     placed: list[Bbox] = []

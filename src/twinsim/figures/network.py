@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
 from matplotlib.text import Text
 
-from twinsim.viz.labels import place_labels
+from twinsim.figures.labels import place_labels
 
 __all__ = ["DISC_PAD", "draw_network", "network_of", "region_discs", "region_layout"]
 
