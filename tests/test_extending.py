@@ -138,11 +138,16 @@ def test_the_cascade_runs_through_compare_on_two_workers(tmp_path):
     assert rows["rwanda_cascade"]["effect"]["mean"] > 0 and rows["rwanda_cascade"]["cost"]["mean"] > 0
 
 
-def test_the_cascade_keeps_the_load_cap_and_grows_its_mentors():
+@pytest.fixture
+def cascade():
+    load_plugin_file(PLUGIN)
+    yield
+    unregister("cascade")
+
+
+def test_the_cascade_keeps_the_load_cap_and_grows_its_mentors(cascade):
     from twinsim.model import TwinningSimulation
 
-    if "cascade" not in DELIVERY_MODELS:
-        load_plugin_file(PLUGIN)
     model = TwinningSimulation(twinsim.load_scenario(CASCADE), seed=4)
     waves = []
     while model.running:

@@ -45,3 +45,36 @@ def test_the_checker_sees_a_circle_and_a_needless_deferral(tmp_path, monkeypatch
     modules = layers.read_package()
     assert [(i.source, i.target) for i in layers.upward_imports(modules)] == [("core.low", "kernel.high")]
     assert [(i.source, i.target) for i in layers.needless_deferrals(modules)] == [("kernel.high", "core.low")]
+
+
+def _surface() -> set[str]:
+    import ast
+
+    tree = ast.parse((layers.PACKAGE / "kernel" / "surface.py").read_text())
+    protocol = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Simulation")
+    return {
+        n.target.id if isinstance(n, ast.AnnAssign) else n.name
+        for n in protocol.body
+        if isinstance(n, ast.AnnAssign | ast.FunctionDef)
+        and isinstance(getattr(n, "target", n), ast.Name | ast.FunctionDef)
+    }
+
+
+def _reached(path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text())
+    return {
+        n.attr
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "model"
+    }
+
+
+def test_plugins_reach_the_simulation_only_through_its_declared_surface():
+    """Activities and delivery models (bundled, and the example of a user's own) use kernel/surface.py's names only."""
+    surface = _surface()
+    plugins = [*sorted((layers.PACKAGE / "programme").glob("*.py")), ROOT / "examples" / "cascade" / "cascade.py"]
+    beyond = {path.name: sorted(_reached(path) - surface) for path in plugins}
+    assert {k: v for k, v in beyond.items() if v} == {}
+    assert 30 <= len(surface) <= 50 and "recorder" not in surface  # small enough to hold in mind

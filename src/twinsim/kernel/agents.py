@@ -25,17 +25,16 @@ from twinsim.errors import TwinsimError
 
 if TYPE_CHECKING:
     from twinsim.model import TwinningModel
-    from twinsim.model.twinning import TwinningSimulation
     from twinsim.programme.experts import ExpertTeam
 
 __all__ = ["ExternalExpert", "Institution", "MinistryLeader", "OutsidePartner", "mesa_model"]
 
 
-def mesa_model(model: TwinningSimulation, what: str) -> TwinningModel:
+def mesa_model(model: object, what: str) -> TwinningModel:
     """``model`` as the Mesa model its agents need: ``what`` are Mesa agents only of a TwinningModel."""
     if not isinstance(model, mesa.Model):
         raise TwinsimError(f"{what}: Mesa agents exist only on a TwinningModel (this is a {type(model).__name__})")
-    return model
+    return model  # the only mesa.Model twinsim builds is a TwinningModel
 
 
 class _IdCounters(weakref.WeakKeyDictionary):

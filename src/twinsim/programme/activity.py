@@ -11,18 +11,16 @@ capacity gains to the model's one gain path (:meth:`TwinningModel.apply_gain
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from twinsim.core.parameters import Section
 from twinsim.kernel import learning
 from twinsim.kernel.state import Param
+from twinsim.kernel.surface import Simulation
 from twinsim.programme.costs import ActivityCost
 from twinsim.programme.delivery import delivery_ties, plugin_settings
-
-if TYPE_CHECKING:
-    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
     "Activity",
@@ -97,11 +95,11 @@ class Activity:
     #: The activity forms the partnership (topic choice and matching): a programme without one forms no ties.
     forms_ties: ClassVar[bool] = False
 
-    def settings(self, model: TwinningSimulation) -> Any:
+    def settings(self, model: Simulation) -> Any:
         """The activity's settings in ``model``'s scenario (its ``Settings`` block, defaults where unset)."""
         return plugin_settings(self, model)
 
-    def staff_reach(self, model: TwinningSimulation) -> np.ndarray:
+    def staff_reach(self, model: Simulation) -> np.ndarray:
         """Per row, how many times its staff take part in one firing (the staff time it takes, ODD 7.20).
 
         Everyone once, by default; a pair activity between peers takes a learner's staff once per tie it learns
@@ -114,7 +112,7 @@ class Activity:
             return (np.bincount(delivery_ties(model).learner, minlength=model.n) > 0).astype(float)
         return (np.bincount(model.ties.learner, minlength=model.n) + model.mentees()).astype(float)
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """Apply one firing at ``rate`` to every replicate of ``model``; return who took part."""
         raise NotImplementedError
 
@@ -122,7 +120,7 @@ class Activity:
         return f"{type(self).__name__}(name={self.name!r}, scope={self.scope!r}, mode={self.mode!r})"
 
 
-def everyone(model: TwinningSimulation, mode: Mode, events: int = 1) -> Firing:
+def everyone(model: Simulation, mode: Mode, events: int = 1) -> Firing:
     """Every member takes part (``events`` per replicate); members travel when the activity is in person."""
     ones = np.ones(model.n, dtype=np.int64)
     travelled = ones if mode == "in_person" else np.zeros(model.n, dtype=np.int64)
@@ -133,7 +131,7 @@ def everyone(model: TwinningSimulation, mode: Mode, events: int = 1) -> Firing:
 # Shared mechanics
 
 
-def learn_along_ties(model: TwinningSimulation, rate: Param, ties: np.ndarray | None = None) -> np.ndarray:
+def learn_along_ties(model: Simulation, rate: Param, ties: np.ndarray | None = None) -> np.ndarray:
     """Transfer along the active ties (or the subset ``ties``) at ``rate``; returns the gain per tie.
 
     Each learner gains ``transfer(c_learner, c_mentor, rate * effort * similarity * availability)`` on the tie's
@@ -166,7 +164,7 @@ def learn_along_ties(model: TwinningSimulation, rate: Param, ties: np.ndarray | 
 
 
 def _touched_cells(
-    model: TwinningSimulation, ties: np.ndarray | None, learner_cell: np.ndarray, mentor_cell: np.ndarray
+    model: Simulation, ties: np.ndarray | None, learner_cell: np.ndarray, mentor_cell: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The distinct (row, topic) cells the ties touch, and where each learner/mentor end falls among them.
 
@@ -176,7 +174,7 @@ def _touched_cells(
     return cells() if ties is not None else model.per_tie_set("touched_cells", cells)
 
 
-def tie_pairs(model: TwinningSimulation) -> tuple[np.ndarray, np.ndarray]:
+def tie_pairs(model: Simulation) -> tuple[np.ndarray, np.ndarray]:
     """The distinct (learner, mentor) pairs among the ties (a pair shares several topics), as two row arrays."""
 
     def pairs() -> tuple[np.ndarray, np.ndarray]:
@@ -186,7 +184,7 @@ def tie_pairs(model: TwinningSimulation) -> tuple[np.ndarray, np.ndarray]:
     return model.per_tie_set("pairs", pairs)
 
 
-def learn_from_best(model: TwinningSimulation, rate: Param, local: np.ndarray, q: float = 0.9) -> None:
+def learn_from_best(model: Simulation, rate: Param, local: np.ndarray, q: float = 0.9) -> None:
     """Event learning: members learn their chosen topics from the best performers of their kind present.
 
     ``local`` labels, within a replicate, who meets whom (one label for a network-wide event, the region for a
@@ -227,7 +225,7 @@ def _quantile_along_rows(values: np.ndarray, q: float) -> np.ndarray:
     return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
 
 
-def learn_from_source(model: TwinningSimulation, rate: Param, source: np.ndarray, present: np.ndarray) -> None:
+def learn_from_source(model: Simulation, rate: Param, source: np.ndarray, present: np.ndarray) -> None:
     """The learning step of :func:`learn_from_best`: chosen topics move towards ``source`` where ``present``.
 
     Args:

@@ -8,17 +8,15 @@ models are listed explicitly in :mod:`twinsim.programme.registry`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from twinsim.core.parameters import Section
 from twinsim.errors import TwinsimError
 from twinsim.kernel.state import Param
+from twinsim.kernel.surface import Simulation
 from twinsim.programme.matching import MATCHING_RULES, MatchRequest, Ties
-
-if TYPE_CHECKING:
-    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
     "DeliveryModel",
@@ -34,14 +32,14 @@ __all__ = [
 S = TypeVar("S")
 
 
-def plugin_settings(plugin: Any, model: TwinningSimulation) -> Any:
+def plugin_settings(plugin: Any, model: Simulation) -> Any:
     """A plug-in's ``Settings`` block with the values of ``programme.settings.<plugin.name>``."""
     if plugin.Settings is None:
         raise TwinsimError(f"{plugin.name}: the plug-in declares no Settings block")
     return plugin.Settings(**model.params.programme.settings.get(plugin.name, {}))
 
 
-def plugin_state(model: TwinningSimulation, kind: type[S]) -> S:
+def plugin_state(model: Simulation, kind: type[S]) -> S:
     """The delivery model's own state (``model.delivery_state``, made by its ``setup``), checked to be a ``kind``."""
     state = model.delivery_state
     if not isinstance(state, kind):
@@ -57,7 +55,7 @@ class _TiedState(Protocol):
     ties: Ties
 
 
-def delivery_ties(model: TwinningSimulation) -> Ties:
+def delivery_ties(model: Simulation) -> Ties:
     """The ties the delivery model keeps in its own state (to outside partners), for activities that need them."""
     state = model.delivery_state
     if not isinstance(state, _TiedState):
@@ -90,34 +88,34 @@ class DeliveryModel:
         """Reasons, particular to this delivery model, why a scenario's results cannot mean anything (default: none)."""
         return []
 
-    def settings(self, model: TwinningSimulation) -> Any:
+    def settings(self, model: Simulation) -> Any:
         """The delivery model's settings in ``model``'s scenario (its ``Settings`` block, defaults where unset)."""
         return plugin_settings(self, model)
 
-    def form_ties(self, model: TwinningSimulation) -> Ties:
+    def form_ties(self, model: Simulation) -> Ties:
         """Return the ties (learner, mentor, topic) formed at the kickoff workshop, in every replicate."""
         raise NotImplementedError
 
-    def setup(self, model: TwinningSimulation) -> object | None:
+    def setup(self, model: Simulation) -> object | None:
         """Create the model's own agents and state when the model is built (default: none)."""
         return None
 
-    def monthly(self, model: TwinningSimulation, contact_rate: Param) -> None:
+    def monthly(self, model: Simulation, contact_rate: Param) -> None:
         """Monthly learning beyond the peer ties, at the month's contact rate (default: none)."""
 
-    def ties_formed(self, model: TwinningSimulation) -> np.ndarray:
+    def ties_formed(self, model: Simulation) -> np.ndarray:
         """Partnership ties formed per replicate: peer ties plus any ties to outside partners."""
         return model.per_replicate_count(model.ties.learner)
 
-    def outcomes(self, model: TwinningSimulation) -> dict[str, np.ndarray]:
+    def outcomes(self, model: Simulation) -> dict[str, np.ndarray]:
         """The delivery model's own outcomes per replicate, for the run summary (default: none)."""
         return {}
 
-    def worked_topics(self, model: TwinningSimulation) -> np.ndarray:
+    def worked_topics(self, model: Simulation) -> np.ndarray:
         """Rows x topics the programme works on (empowerment and practice, ODD 7.16-7.17): the chosen topics."""
         return model.selected & model.applicable
 
-    def tie_cells(self, model: TwinningSimulation) -> np.ndarray:
+    def tie_cells(self, model: Simulation) -> np.ndarray:
         """Rows x topics on which a row has a peer tie, as learner or as mentor."""
         cells = np.zeros(model.capacity.shape, dtype=bool)
         cells[model.ties.learner, model.ties.topic] = True
@@ -136,7 +134,7 @@ class TPNNetwork(DeliveryModel):
     forms_peer_ties = True
     matches_within_cap = True
 
-    def form_ties(self, model: TwinningSimulation) -> Ties:
+    def form_ties(self, model: Simulation) -> Ties:
         """Match each chosen topic with the scenario's matching rule, within kind and replicate and the mentor load cap.
 
         With ``mechanisms.keep_promise`` the learners with the fewest leading peers pick first (ODD 7.18).
@@ -165,11 +163,11 @@ class NoProgramme(DeliveryModel):
     description = "No programme: the counterfactual."
     runs_activities = False
 
-    def form_ties(self, model: TwinningSimulation) -> Ties:
+    def form_ties(self, model: Simulation) -> Ties:
         """No ties."""
         return Ties.empty()
 
-    def worked_topics(self, model: TwinningSimulation) -> np.ndarray:
+    def worked_topics(self, model: Simulation) -> np.ndarray:
         """Nothing: there is no programme."""
         return np.zeros(model.capacity.shape, dtype=bool)
 
@@ -188,7 +186,7 @@ class PairTwinning(DeliveryModel):
     description = "WHO TPI: fixed one-to-one pairs of a higher and a lower performer, the same partner for all topics."
     forms_peer_ties = True
 
-    def form_ties(self, model: TwinningSimulation) -> Ties:
+    def form_ties(self, model: Simulation) -> Ties:
         """Pair within kind and replicate; tie each chosen topic on which the partner leads."""
         pairs = fixed_pairs(model.capacity, model.applicable, model.kind_group())
         if pairs.size == 0:

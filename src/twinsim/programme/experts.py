@@ -25,6 +25,7 @@ from twinsim.core.parameters import NDENGA_2016, Section, assumed, param
 from twinsim.core.priors import Prior
 from twinsim.kernel import learning
 from twinsim.kernel.state import Param
+from twinsim.kernel.surface import Simulation
 from twinsim.programme.activity import Activity, Firing
 from twinsim.programme.costs import ActivityCost
 from twinsim.programme.delivery import DeliveryModel, TPNNetwork, plugin_state
@@ -32,7 +33,6 @@ from twinsim.programme.matching import Ties
 
 if TYPE_CHECKING:
     from twinsim.kernel.agents import ExternalExpert, MinistryLeader
-    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
     "DeliverySupport",
@@ -176,7 +176,7 @@ class ExpertTeam:
 
     """
 
-    model: TwinningSimulation = field(repr=False)
+    model: Simulation = field(repr=False)
     priorities: np.ndarray
     know_how: Param  # a number, or a column over rows when the replicates' values differ
     similarity: Param  # a number, or a column over rows when the replicates' weights differ
@@ -258,12 +258,12 @@ def priority_topics(
     return chosen
 
 
-def _book(model: TwinningSimulation, activity: str, events: np.ndarray) -> np.ndarray:
+def _book(model: Simulation, activity: str, events: np.ndarray) -> np.ndarray:
     team = plugin_state(model, ExpertTeam)
     return team.book(model.unit_cost(activity).expert_days * events * model.params.programme.volume)
 
 
-def _learn_from_experts(model: TwinningSimulation, rate: np.ndarray, members: np.ndarray) -> None:
+def _learn_from_experts(model: Simulation, rate: np.ndarray, members: np.ndarray) -> None:
     """Members learn the priority topics towards the experts' know-how, at the experts' similarity.
 
     ``rate`` is per replicate (the delivered share of the activity times its rate).
@@ -293,7 +293,7 @@ class LeadershipRetreat(_ExpertActivity):
     default_cost = ActivityCost(per_event=12000.0, per_participant=100.0, participants=2, days=2.0, expert_days=9.0)
     source = "external-expert case study (3 retreats); rate and costs: assumption"
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """Raises leadership commitment, and interest in the priority topics, by ``1 - exp(-rate)`` of the headroom."""
         share = _book(model, self.name, np.ones(model.replicates))
         team = plugin_state(model, ExpertTeam)
@@ -317,7 +317,7 @@ class LeaderCoaching(_ExpertActivity):
     default_cost = ActivityCost(per_event=40.0, participants=1, days=0.5, expert_days=0.5)
     source = "external-expert case study (7 coaching rounds for 42 senior leaders); rate and costs: assumption"
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """Raises each coached leader's commitment by ``1 - exp(-rate)`` of the headroom.
 
         At the Ministry (``ExpertTeam.ministry_level``) the Ministry's senior leaders are coached, one session each,
@@ -349,7 +349,7 @@ class KnowledgeSharingSession(_ExpertActivity):
     default_cost = ActivityCost(per_event=3000.0, per_participant=60.0, participants=2, days=1.0, expert_days=6.0)
     source = "external-expert case study (2 knowledge-sharing sessions); rate and costs: assumption"
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """Every member learns the priority topics from the experts (low similarity, effort-gated)."""
         share = _book(model, self.name, np.ones(model.replicates))
         _learn_from_experts(model, rate * share, np.ones(model.n, dtype=bool))
@@ -369,7 +369,7 @@ class DeliverySupport(_ExpertActivity):
     default_cost = ActivityCost(per_event=50.0, participants=3, days=1.0, expert_days=1.0)
     source = "external-expert case study (delivery support on 5 priorities); rate and costs: assumption"
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """Each member with a priority topic gets one support visit; traction follows its effort (leadership).
 
         At the Ministry (``ExpertTeam.ministry_level``) a round supports the Ministry's team on each priority (one
@@ -390,7 +390,7 @@ class DeliverySupport(_ExpertActivity):
         return Firing(events, members.astype(np.int64), np.zeros(model.n, dtype=np.int64), share)
 
 
-def _team(model: TwinningSimulation, ministry_level: bool = False) -> ExpertTeam:
+def _team(model: Simulation, ministry_level: bool = False) -> ExpertTeam:
     spec = model.params.programme.experts
     shape = (model.replicates, model.n_institutions, len(model.topic_names))
     know_how = model.parameter("programme.experts.know_how")  # per replicate in a probabilistic sensitivity analysis
@@ -430,23 +430,23 @@ class ExternalExperts(DeliveryModel):
     description = "External experts: leadership retreats and coaching, delivery support on a few priority topics."
     provides = frozenset({"experts"})
 
-    def form_ties(self, model: TwinningSimulation) -> Ties:
+    def form_ties(self, model: Simulation) -> Ties:
         """No peer ties: the experts work with every member directly."""
         return Ties.empty()
 
-    def setup(self, model: TwinningSimulation) -> ExpertTeam:
+    def setup(self, model: Simulation) -> ExpertTeam:
         """Contract the team and set the priorities; it works with the Ministry, as in the case study."""
         return _team(model, ministry_level=True)
 
-    def monthly(self, model: TwinningSimulation, contact_rate: Param) -> None:
+    def monthly(self, model: Simulation, contact_rate: Param) -> None:
         """The ministerial priority-tracking routine (ODD 7.22), also after the experts leave."""
         plugin_state(model, ExpertTeam).track()
 
-    def worked_topics(self, model: TwinningSimulation) -> np.ndarray:
+    def worked_topics(self, model: Simulation) -> np.ndarray:
         """The sector priorities set with the experts (not each member's own choice)."""
         return plugin_state(model, ExpertTeam).priorities[model.block] & model.applicable
 
-    def outcomes(self, model: TwinningSimulation) -> dict[str, np.ndarray]:
+    def outcomes(self, model: Simulation) -> dict[str, np.ndarray]:
         """``priorities_with_traction``: how many priorities had traction at the end of the run.
 
         A check, not a fitted input: the case study reports 2 of 5.
@@ -461,14 +461,14 @@ class Hybrid(TPNNetwork):
     description = "Hybrid: the twinning network plus expert coaching of senior leaders."
     provides = frozenset({"experts"})
 
-    def setup(self, model: TwinningSimulation) -> ExpertTeam:
+    def setup(self, model: Simulation) -> ExpertTeam:
         """Contract the coaching team (the ties form at the kickoff, as in the TPN)."""
         return _team(model)
 
-    def monthly(self, model: TwinningSimulation, contact_rate: Param) -> None:
+    def monthly(self, model: Simulation, contact_rate: Param) -> None:
         """The ministerial priority-tracking routine (ODD 7.22), once a retreat has set the priorities."""
         plugin_state(model, ExpertTeam).track()
 
-    def worked_topics(self, model: TwinningSimulation) -> np.ndarray:
+    def worked_topics(self, model: Simulation) -> np.ndarray:
         """The members' chosen topics and the sector priorities of the expert coaching."""
         return (model.selected | plugin_state(model, ExpertTeam).priorities[model.block]) & model.applicable

@@ -22,6 +22,7 @@ from twinsim.core.parameters import NDENGA_2016, Section, assumed, param
 from twinsim.core.priors import Prior
 from twinsim.kernel import learning
 from twinsim.kernel.state import Param
+from twinsim.kernel.surface import Simulation
 from twinsim.programme.activity import Activity, Firing
 from twinsim.programme.costs import ActivityCost
 from twinsim.programme.delivery import DeliveryModel, plugin_state
@@ -29,7 +30,6 @@ from twinsim.programme.matching import Ties
 
 if TYPE_CHECKING:
     from twinsim.kernel.agents import OutsidePartner
-    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
     "NorthSouth",
@@ -101,7 +101,7 @@ class PartnerSet:
 
     """
 
-    model: TwinningSimulation = field(repr=False)
+    model: Simulation = field(repr=False)
     capacity: np.ndarray
     baseline: np.ndarray
     similarity: np.ndarray
@@ -120,7 +120,7 @@ class PartnerSet:
         return self._agents
 
 
-def learn_from_partners(model: TwinningSimulation, rate: Param) -> np.ndarray:
+def learn_from_partners(model: Simulation, rate: Param) -> np.ndarray:
     """Members learn their partnership topics from their outside partners at ``rate``; returns gain per tie.
 
     As along peer ties (ODD 7.4): ``transfer(c_member, c_partner, rate * effort * similarity)``; gains go through
@@ -146,7 +146,7 @@ def learn_from_partners(model: TwinningSimulation, rate: Param) -> np.ndarray:
     return gain
 
 
-def _partnered(model: TwinningSimulation) -> np.ndarray:
+def _partnered(model: Simulation) -> np.ndarray:
     """Members with at least one partnership tie (those the partnership activities reach), as 0/1 per row."""
     state = plugin_state(model, PartnerSet)
     return (np.bincount(state.ties.learner, minlength=model.n) > 0).astype(np.int64)
@@ -160,7 +160,7 @@ class _PartnerActivity(Activity):
     gain_sources = ("partner",)
     members_travel = False
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """Members learn from their partners; one event per partnership (members travel for a study visit)."""
         learn_from_partners(model, rate)
         reached = _partnered(model)
@@ -219,7 +219,7 @@ class NorthSouth(DeliveryModel):
     provides = frozenset({"partners"})
     gain_sources = ("partner",)
 
-    def form_ties(self, model: TwinningSimulation) -> Ties:
+    def form_ties(self, model: Simulation) -> Ties:
         """Tie each member to its partner on its chosen topics where the partner leads; no peer ties."""
         state = plugin_state(model, PartnerSet)
         leads = state.capacity >= model.capacity + model.params.programme.min_gap
@@ -228,7 +228,7 @@ class NorthSouth(DeliveryModel):
         state.flow = np.zeros(len(state.ties))
         return Ties.empty()
 
-    def setup(self, model: TwinningSimulation) -> PartnerSet:
+    def setup(self, model: Simulation) -> PartnerSet:
         """Draw one outside partner per member from each replicate's own partner stream."""
         spec = model.params.programme.partners
         mean = model.precise_parameter("programme.partners.capacity_mean")  # per replicate in a PSA
@@ -242,18 +242,18 @@ class NorthSouth(DeliveryModel):
         similarity = np.exp(-weight * model.per_row(model.parameter("programme.partners.context_distance")))
         return PartnerSet(model, capacity, capacity.copy(), similarity, Ties.empty(), np.zeros(0))
 
-    def monthly(self, model: TwinningSimulation, contact_rate: Param) -> None:
+    def monthly(self, model: Simulation, contact_rate: Param) -> None:
         """Informal contact with the partner, as between peers."""
         learn_from_partners(model, contact_rate)
 
-    def tie_cells(self, model: TwinningSimulation) -> np.ndarray:
+    def tie_cells(self, model: Simulation) -> np.ndarray:
         """Rows x topics on which a member has a tie to its outside partner."""
         cells = np.zeros(model.capacity.shape, dtype=bool)
         ties = plugin_state(model, PartnerSet).ties
         cells[ties.learner, ties.topic] = True
         return cells
 
-    def ties_formed(self, model: TwinningSimulation) -> np.ndarray:
+    def ties_formed(self, model: Simulation) -> np.ndarray:
         """Ties to outside partners per replicate (no peer ties form)."""
         return model.per_replicate_count(model.ties.learner) + model.per_replicate_count(
             plugin_state(model, PartnerSet).ties.learner

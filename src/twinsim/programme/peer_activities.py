@@ -6,16 +6,12 @@ Default rates are the uncalibrated starting values of the ODD (section 7); the b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from twinsim.kernel.state import Param
+from twinsim.kernel.surface import Simulation
 from twinsim.programme.activity import Activity, Firing, everyone, learn_along_ties, learn_from_best, tie_pairs
 from twinsim.programme.costs import ActivityCost
-
-if TYPE_CHECKING:
-    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = [
     "CoachingInPerson",
@@ -40,7 +36,7 @@ class KickoffWorkshop(Activity):
     default_cost = ActivityCost(per_event=8000.0, per_participant=80.0, participants=3, days=2.0)
     source = "TPN paper: one launch workshop (4 sessions); rate and costs: assumption (ODD 7.7, 7.14)"
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """Form the delivery model's partnership ties; members learn a little from the network's best."""
         model.form_ties()
         if np.any(rate):
@@ -59,7 +55,7 @@ class ExchangeVisit(Activity):
     default_cost = ActivityCost(per_participant=120.0, participants=3, days=2.0)
     source = "TPN paper (exchange visits; number not published); rate: assumption before calibration (ODD 7.7)"
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """Each learner-twin pair has one visit; learners travel, twins host."""
         learn_along_ties(model, rate)
         model.tie_events += 1
@@ -70,7 +66,7 @@ class ExchangeVisit(Activity):
         return Firing(events, involved, np.bincount(learner, minlength=n))
 
 
-def _coaching(model: TwinningSimulation, rate: Param) -> Firing:
+def _coaching(model: Simulation, rate: Param) -> Firing:
     learn_along_ties(model, rate)
     model.tie_events += 1
     coached = np.ones(model.n, dtype=np.int64)  # every member is coached; those with twins apply what they saw
@@ -89,7 +85,7 @@ class CoachingInPerson(Activity):
     default_cost = ActivityCost(per_event=250.0, participants=4, days=1.0)
     source = "TPN paper: 2 in-person coaching visits per member; rate: assumption (Rowe et al. 2018, ODD 7.7)"
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """In-person coaching of every member; members with twins apply what their twins showed them."""
         return _coaching(model, rate)
 
@@ -106,7 +102,7 @@ class CoachingVirtual(Activity):
     source = "TPN paper: 1 virtual coaching session per member; rate: assumption (ODD 7.7)"
     in_person_counterpart = "coaching_in_person"
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """Virtual coaching of every member."""
         return _coaching(model, rate)
 
@@ -123,7 +119,7 @@ class LearningWorkshopVirtual(Activity):
     source = "TPN paper: 4 network-wide virtual workshops; rate: assumption (ODD 7.7)"
     in_person_counterpart = "provincial_learning_event"
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """Every member learns its chosen topics from the best of its kind across the network."""
         learn_from_best(model, rate, np.zeros(model.n_institutions, dtype=np.int64))
         return everyone(model, "virtual")
@@ -140,7 +136,7 @@ class ProvincialLearningEvent(Activity):
     default_cost = ActivityCost(per_event=2500.0, per_participant=60.0, participants=3, days=1.0)
     source = "TPN paper: 4 provincial learning events (1 per province); rate and costs: assumption (ODD 7.7)"
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """One in-person event per region; members learn from the best of their kind in the region."""
         learn_from_best(model, rate, model.structure.region)
         return everyone(model, "in_person", events=len(np.unique(model.structure.region)))

@@ -10,16 +10,12 @@ for the network) and half an hour of one focal person's time per member.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from twinsim.kernel.state import Param
+from twinsim.kernel.surface import Simulation
 from twinsim.programme.activity import Activity, Firing, learn_along_ties
 from twinsim.programme.costs import ActivityCost
-
-if TYPE_CHECKING:
-    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = ["VirtualPeerGroup"]
 
@@ -35,7 +31,7 @@ class VirtualPeerGroup(Activity):
     default_cost = ActivityCost(per_event=20.0, participants=1, days=0.0625)
     source = "assumption, a tenth of in-person coaching (low intensity: Rowe et al. 2018)"
 
-    def fire(self, model: TwinningSimulation, rate: Param) -> Firing:
+    def fire(self, model: Simulation, rate: Param) -> Firing:
         """Members with twins learn along their ties; one group event per replicate; nobody travels."""
         learn_along_ties(model, rate)
         with_ties = np.bincount(model.ties.learner, minlength=model.n) > 0
