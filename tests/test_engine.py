@@ -93,6 +93,7 @@ def test_a_bad_scheduler_address_is_one_line_before_anything_is_written(tmp_path
     assert not store.exists()
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_one_line_and_leaves_nothing(tmp_path):
     store = tmp_path / "store"
     start = time.monotonic()

@@ -286,6 +286,7 @@ def test_play_shows_each_month_before_computing_the_next_and_stops_within_an_int
 # The server protects itself
 
 
+@pytest.mark.slow
 def test_the_server_keeps_its_limits_whatever_the_websocket_sends(monkeypatch):
     """Out-of-range values sent to the page's widgets (what a websocket message does) are clamped on the server,
     and the server's memory stays bounded."""

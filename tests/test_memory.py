@@ -29,6 +29,7 @@ def _run(scenarios, i):
     assert len(result.model.model.agents) > 0  # the delivery model's own agents too, created after the run
 
 
+@pytest.mark.slow
 def test_simulate_keeps_nothing_of_finished_runs(scenarios):
     for i in range(100):
         _run(scenarios, i)
