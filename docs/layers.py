@@ -5,8 +5,9 @@ docs/architecture.md (refreshed by ``python docs/gen_outputs.py --write``; ``tes
 
 Rules the test enforces:
 
-- a module imports only from its own layer or below (imports under ``if TYPE_CHECKING:`` are annotations, not
-  imports, and are listed apart);
+- a module imports only from its own layer or below, annotations included (an import under ``if TYPE_CHECKING:``
+  of a higher layer is a circle in the types: a lower layer names what it reads with a protocol of its own, as
+  ``kernel/surface.py`` and ``figures/views.py`` do);
 - an import inside a function (deferred) names a *heavy* module of twinsim: one that imports, directly or through
   twinsim modules, a third-party library that is slow to load (pandas, Matplotlib, Mesa, pyarrow, Solara, SALib...).
   Deferring is for start-up time, never for hiding a circle.
@@ -186,13 +187,8 @@ def layer_edges(modules: dict[str, Module], *, annotations: bool = False) -> dic
 
 
 def upward_imports(modules: dict[str, Module]) -> list[Import]:
-    """Run-time imports of a higher layer (none allowed)."""
-    return [
-        i
-        for m in modules.values()
-        for i in m.imports
-        if not i.annotation and rank(layer_of(i.target)) > rank(layer_of(i.source))
-    ]
+    """Imports of a higher layer, at run time or for annotations (none allowed)."""
+    return [i for m in modules.values() for i in m.imports if rank(layer_of(i.target)) > rank(layer_of(i.source))]
 
 
 def needless_deferrals(modules: dict[str, Module]) -> list[Import]:

@@ -10,7 +10,7 @@ cluster-robust standard errors by institution (:func:`did_regression`, in NumPy)
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -19,7 +19,6 @@ from twinsim.core.quantiles import t_quantile, t_two_sided_p
 if TYPE_CHECKING:
     import pandas as pd
 
-    from twinsim.scenario import Scenario
 
 __all__ = [
     "Interval",
@@ -32,6 +31,8 @@ __all__ = [
     "selected_vs_not_arrays",
     "survey_months",
 ]
+
+#: Functions here take a :class:`twinsim.scenario.Scenario` as ``Any``: the scenario layer sits above this one.
 
 
 def selected_vs_not(
@@ -130,7 +131,7 @@ def interval95(values: np.ndarray | pd.Series) -> Interval:
     return Interval(mean, mean - half, mean + half)
 
 
-def survey_months(scenario: Scenario) -> list[int]:
+def survey_months(scenario: Any) -> list[int]:
     """Months of the evaluator's surveys: baseline, the optional midline, endline."""
     ev = scenario.evaluation
     months = [ev.baseline_month, ev.midline_month, scenario.endline_month]

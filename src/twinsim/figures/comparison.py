@@ -20,8 +20,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from twinsim.figures.plots import calendar_axis, month_dates
 
 if TYPE_CHECKING:
-    from twinsim.analysis.compare import Comparison, ModelRuns
-    from twinsim.analysis.voi import VoiResult
+    from twinsim.figures.views import ComparedModel, ComparisonView, VoiView
 
 __all__ = [
     "default_wtp_line",
@@ -41,7 +40,7 @@ _MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*", "h", "<")
 money = FuncFormatter(lambda value, _: f"{value:,.0f}")
 
 
-def model_label(model: ModelRuns) -> str:
+def model_label(model: ComparedModel) -> str:
     """How a model is named in a figure: as the table names it (the index of ``Comparison.table()``).
 
     That is the label given to ``compare(names=...)``, else the scenario's name, so a reader finds a legend entry
@@ -50,16 +49,16 @@ def model_label(model: ModelRuns) -> str:
     return model.name
 
 
-def _style(comparison: Comparison) -> dict[str, tuple[tuple[float, ...], str]]:
+def _style(comparison: ComparisonView) -> dict[str, tuple[tuple[float, ...], str]]:
     return {m.name: (_COLOURS[k % len(_COLOURS)], _MARKERS[k % len(_MARKERS)]) for k, m in enumerate(comparison.models)}
 
 
-def _currency(comparison: Comparison) -> str:
+def _currency(comparison: ComparisonView) -> str:
     costs = comparison.models[0].scenario.costs
     return f"{costs.currency}, {costs.price_year} prices"
 
 
-def default_wtp_line(comparison: Comparison) -> float:
+def default_wtp_line(comparison: ComparisonView) -> float:
     """A round willingness to pay to draw: the largest ICER on the cost-effectiveness frontier.
 
     Rounded to two significant figures; the middle of the comparison's range when no model is on the frontier
@@ -71,7 +70,7 @@ def default_wtp_line(comparison: Comparison) -> float:
     return float(f"{value:.2g}") if value > 0 else 0.0
 
 
-def _wtp_lines(comparison: Comparison, wtp: float | None) -> list[float]:
+def _wtp_lines(comparison: ComparisonView, wtp: float | None) -> list[float]:
     """The willingness-to-pay lines to draw: ``wtp`` if given, else the frontier ICERs (rounded, at most three).
 
     At a frontier ICER the best buy changes in expectation.
@@ -82,7 +81,7 @@ def _wtp_lines(comparison: Comparison, wtp: float | None) -> list[float]:
     return sorted(set(values))[:3] or [v for v in [default_wtp_line(comparison)] if v > 0]
 
 
-def plot_ce_plane(comparison: Comparison, wtp: float | None = None) -> Figure:
+def plot_ce_plane(comparison: ComparisonView, wtp: float | None = None) -> Figure:
     """Incremental cost against incremental effect of every model vs the reference, one dot per replicate.
 
     Replicate ``r`` of a model is paired with replicate ``r`` of the reference (common random numbers); the
@@ -128,7 +127,7 @@ def plot_ce_plane(comparison: Comparison, wtp: float | None = None) -> Figure:
     return fig
 
 
-def plot_ceac(comparison: Comparison, wtp: float | None = None) -> Figure:
+def plot_ceac(comparison: ComparisonView, wtp: float | None = None) -> Figure:
     """Probability that each model has the highest net monetary benefit, over the willingness to pay.
 
     Dashed lines mark ``wtp`` (default: the frontier's ICERs, as on the cost-effectiveness plane).
@@ -162,7 +161,7 @@ def plot_ceac(comparison: Comparison, wtp: float | None = None) -> Figure:
     return fig
 
 
-def plot_model_trajectories(comparison: Comparison) -> Figure:
+def plot_model_trajectories(comparison: ComparisonView) -> Figure:
     """Mean indicator over all institutions and topics, month by month, per model (mean and 95% band)."""
     style = _style(comparison)
     scenario = comparison.models[0].scenario
@@ -184,7 +183,7 @@ def plot_model_trajectories(comparison: Comparison) -> Figure:
     return fig
 
 
-def plot_effects(comparison: Comparison) -> Figure:
+def plot_effects(comparison: ComparisonView) -> Figure:
     """Per model: programme effect at the end of the programme and at the end of the follow-up (95% CI), and cost.
 
     Left: effect on the mean indicator against the same replicates without a programme; right: mean cost, with
@@ -223,7 +222,7 @@ def plot_effects(comparison: Comparison) -> Figure:
     return fig
 
 
-def _wtp_axis(ax: plt.Axes, wtp: np.ndarray, comparison: Comparison) -> None:
+def _wtp_axis(ax: plt.Axes, wtp: np.ndarray, comparison: ComparisonView) -> None:
     positive = wtp[wtp > 0]
     if len(positive) > 1 and positive.max() > 100 * positive.min():
         ax.set_xscale("log")
@@ -232,7 +231,7 @@ def _wtp_axis(ax: plt.Axes, wtp: np.ndarray, comparison: Comparison) -> None:
     ax.set_xlabel(f"willingness to pay per point of the mean indicator ({_currency(comparison)})")
 
 
-def plot_evpi(voi: VoiResult, comparison: Comparison) -> Figure:
+def plot_evpi(voi: VoiView, comparison: ComparisonView) -> Figure:
     """Expected value of perfect information over the willingness to pay: per programme and for the population.
 
     One curve: the population's EVPI is the programme's times the population factor, read on the right axis.
@@ -257,7 +256,7 @@ def plot_evpi(voi: VoiResult, comparison: Comparison) -> Figure:
     return fig
 
 
-def plot_evppi(voi: VoiResult, comparison: Comparison) -> Figure:
+def plot_evppi(voi: VoiView, comparison: ComparisonView) -> Figure:
     """EVPPI per group of inputs over the willingness to pay, and the largest single inputs at the EVPI's peak."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), layout="constrained", width_ratios=(3, 2))
     left.plot(voi.wtp, voi.evpi, color="black", lw=2, label="EVPI (all inputs)")

@@ -15,7 +15,7 @@ from twinsim.figures.labels import freeze_layout, place_labels
 from twinsim.figures.plots import save
 
 if TYPE_CHECKING:
-    from twinsim.analysis.sensitivity import SensitivityResult
+    from twinsim.figures.views import SensitivityView
 
 __all__ = ["plot_convergence", "plot_indices", "plot_morris", "save_figures"]
 
@@ -34,7 +34,7 @@ def _grid(n: int, width: float = 5.0, height: float = 3.2) -> tuple[Figure, np.f
     return fig, axes.flat
 
 
-def plot_indices(result: SensitivityResult) -> Figure:
+def plot_indices(result: SensitivityView) -> Figure:
     """One panel per output: first-order and total indices (or Morris mu*) with their confidence bars."""
     fig, axes = _grid(len(result.outputs), width=6.5, height=0.45 * len(result.factors) + 1.5)  # room for names
     for ax, out in zip(axes, result.outputs, strict=False):
@@ -61,7 +61,7 @@ def plot_indices(result: SensitivityResult) -> Figure:
 MORRIS_LABELS = 8
 
 
-def plot_morris(result: SensitivityResult) -> Figure:
+def plot_morris(result: SensitivityView) -> Figure:
     """Morris screening: mu* against sigma per factor, one panel per output.
 
     The most influential factors (at most :data:`MORRIS_LABELS`, and at least 10% of the largest mu*) are named
@@ -107,7 +107,7 @@ def plot_morris(result: SensitivityResult) -> Figure:
 _STYLES = (("-", "o"), ("--", "s"), (":", "^"))
 
 
-def plot_convergence(result: SensitivityResult) -> Figure | None:
+def plot_convergence(result: SensitivityView) -> Figure | None:
     """Indices (ST, or mu* for Morris) as the number of base samples grows; None for eFAST."""
     conv = result.convergence
     if conv.empty:
@@ -130,7 +130,7 @@ def plot_convergence(result: SensitivityResult) -> Figure | None:
     return fig
 
 
-def save_figures(result: SensitivityResult, out: str | Path) -> list[Path]:
+def save_figures(result: SensitivityView, out: str | Path) -> list[Path]:
     """Write the analysis' figures into ``out``; returns their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

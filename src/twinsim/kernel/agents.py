@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from typing import TYPE_CHECKING
+from typing import Any
 
 import mesa
 import numpy as np
 
 from twinsim.errors import TwinsimError
 
-if TYPE_CHECKING:
-    from twinsim.model import TwinningModel
-    from twinsim.programme.experts import ExpertTeam
-
 __all__ = ["ExternalExpert", "Institution", "MinistryLeader", "OutsidePartner", "mesa_model"]
 
+#: The agents are views on a :class:`twinsim.model.TwinningModel` (typed ``Any``: the model sits above the kernel).
 
-def mesa_model(model: object, what: str) -> TwinningModel:
+
+def mesa_model(model: object, what: str) -> Any:
     """``model`` as the Mesa model its agents need: ``what`` are Mesa agents only of a TwinningModel."""
     if not isinstance(model, mesa.Model):
         raise TwinsimError(f"{what}: Mesa agents exist only on a TwinningModel (this is a {type(model).__name__})")
@@ -60,10 +58,10 @@ class Institution(mesa.Agent):
 
     """
 
-    model: TwinningModel
+    model: Any
     _ids = _MODEL_IDS
 
-    def __init__(self, model: TwinningModel, row: int) -> None:
+    def __init__(self, model: Any, row: int) -> None:
         super().__init__(model)
         self.row = row
 
@@ -153,12 +151,12 @@ class ExternalExpert(mesa.Agent):
 
     _ids = _MODEL_IDS  # not mesa.Agent._ids: that would keep the model alive
 
-    def __init__(self, model: TwinningModel, block: int) -> None:
+    def __init__(self, model: Any, block: int) -> None:
         super().__init__(model)
         self.block = block
 
     @property
-    def team(self) -> ExpertTeam:
+    def team(self) -> Any:
         """The team it belongs to."""
         return self.model.delivery_state
 
@@ -197,7 +195,7 @@ class MinistryLeader(mesa.Agent):
 
     _ids = _MODEL_IDS  # not mesa.Agent._ids: that would keep the model alive
 
-    def __init__(self, model: TwinningModel, block: int, index: int) -> None:
+    def __init__(self, model: Any, block: int, index: int) -> None:
         super().__init__(model)
         self.block, self.index = block, index
 
@@ -221,7 +219,7 @@ class OutsidePartner(mesa.Agent):
 
     _ids = _MODEL_IDS  # not mesa.Agent._ids: that would keep the model alive
 
-    def __init__(self, model: TwinningModel, row: int) -> None:
+    def __init__(self, model: Any, row: int) -> None:
         super().__init__(model)
         self.row = row
         self.member = row

@@ -26,10 +26,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from twinsim.model.replicate import Replicate
-    from twinsim.model.twinning import TwinningSimulation
 
 __all__ = ["AGGREGATE_KEYS", "AggregateRecorder", "PanelWriter", "Recorder", "panel_file_name", "panel_frame"]
+
+#: The recorder reads a :class:`twinsim.model.twinning.TwinningSimulation` and its replicates' views (typed ``Any``:
+#: the model sits above the kernel).
 
 AGGREGATE_KEYS = ["month", "kind", "region", "topic", "selected"]
 
@@ -45,9 +46,7 @@ class Recorder:
 
     """
 
-    def __init__(
-        self, model: TwinningSimulation, aggregates: bool = True, panel_names: Sequence[str] | None = None
-    ) -> None:
+    def __init__(self, model: Any, aggregates: bool = True, panel_names: Sequence[str] | None = None) -> None:
         rec = model.params.recording
         self.aggregates = AggregateRecorder(model) if aggregates else None
         self.history: np.ndarray | None = None
@@ -62,7 +61,7 @@ class Recorder:
             self.history = np.empty((model.months_total + 1, model.n, len(model.topic_names)))
         self.record(model)
 
-    def record(self, model: TwinningSimulation) -> None:
+    def record(self, model: Any) -> None:
         """Record month ``model.month``."""
         if self.aggregates is not None:
             self.aggregates.record(model.month, model.capacity)
@@ -81,7 +80,7 @@ class Recorder:
 class AggregateRecorder:
     """Monthly sums of capacity per (replicate, kind, region, topic, selected) group of applicable cells."""
 
-    def __init__(self, model: TwinningSimulation) -> None:
+    def __init__(self, model: Any) -> None:
         self.model = model
         row, topic = np.nonzero(model.applicable)
         n_topics, n_regions, n_kinds = len(model.topic_names), len(model.region_names), len(model.kind_names)
@@ -147,7 +146,7 @@ class AggregateRecorder:
         )
 
 
-def panel_frame(model: Replicate, first_month: int, capacity: np.ndarray) -> pd.DataFrame:
+def panel_frame(model: Any, first_month: int, capacity: np.ndarray) -> pd.DataFrame:
     """Tidy panel rows (applicable topics only) for consecutive months starting at ``first_month``.
 
     Args:
@@ -201,7 +200,7 @@ class PanelWriter:
 
     rows_per_group = 1_000_000
 
-    def __init__(self, model: Replicate, path: Path, seed: int, replicate: int) -> None:
+    def __init__(self, model: Any, path: Path, seed: int, replicate: int) -> None:
         self.model, self.path, self.seed, self.replicate = model, Path(path), seed, replicate
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer: pq.ParquetWriter | None = None

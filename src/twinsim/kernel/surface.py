@@ -9,14 +9,11 @@ gain path, the per-replicate parameters, the learning quantities of the tie set 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from twinsim.kernel.state import Param
-
-if TYPE_CHECKING:
-    from twinsim.scenario import Scenario
 
 __all__ = ["Simulation"]
 
@@ -30,7 +27,7 @@ class Simulation(Protocol):
     n_institutions: int
     block: np.ndarray
     topic_names: list[str]
-    params: Scenario
+    params: Any  # the twinsim.scenario.Scenario (a layer above)
     month: int
     structure: Any  # the population's fixed structure (kinds, regions, names)
 

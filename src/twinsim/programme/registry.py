@@ -20,7 +20,7 @@ import inspect
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twinsim.errors import ScenarioError, TwinsimError
 from twinsim.programme.activity import Activity
@@ -44,9 +44,6 @@ from twinsim.programme.peer_activities import (
 )
 from twinsim.programme.peer_group import VirtualPeerGroup
 
-if TYPE_CHECKING:
-    from twinsim.scenario import Scenario
-
 __all__ = [
     "ACTIVITIES",
     "BUNDLED",
@@ -59,6 +56,9 @@ __all__ = [
     "unregister",
     "user_plugins",
 ]
+
+#: ``effective_rate`` takes a :class:`twinsim.scenario.Scenario` as ``Any``: the scenario is composed of the
+#: plug-ins' blocks, so it sits above them.
 
 ACTIVITIES: dict[str, Activity] = {
     cls.name: cls()
@@ -212,7 +212,7 @@ def plugin_gain_sources() -> tuple[str, ...]:
     return tuple(dict.fromkeys(source for sources in declared for source in sources))
 
 
-def effective_rate(scenario: Scenario, activity: str) -> float:
+def effective_rate(scenario: Any, activity: str) -> float:
     """The transfer rate ``activity`` fires at: the scenario's ``learning.rates``, else the activity's default.
 
     With ``mechanisms.delivery_modes`` (docs/ODD.md 7.21) a virtual activity with an in-person counterpart transfers
