@@ -54,11 +54,6 @@ class Caches:
             table = self._tables[name] = {}
         return table
 
-    def clear(self) -> None:
-        """Forget every value (the model's state was replaced)."""
-        self._entries.clear()
-        self._tables.clear()
-
 
 def _same(a: Any, b: Any) -> bool:
     return isinstance(a, int | str | tuple | type(None)) and a == b
